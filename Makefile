@@ -1,0 +1,63 @@
+# Entry points: `make run` serves the API locally, `make test` runs everything.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+INFRA_VENV := .infra-venv
+INFRA_STAMP := $(INFRA_VENV)/.installed
+
+.PHONY: run test lint format unit integration e2e schemathesis infra-test bench load package deploy clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $(STAMP)
+
+$(INFRA_STAMP): infra/requirements.txt requirements.txt
+	@test -x $(INFRA_VENV)/bin/python || $(PYTHON) -m venv $(INFRA_VENV) || python3 -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r infra/requirements.txt -r requirements.txt
+	cd infra && npm install --no-audit --no-fund --silent
+	@touch $(INFRA_STAMP)
+
+run: $(STAMP)  ## serve the API on http://127.0.0.1:8000 with a local AWS stand-in and demo data
+	$(PY) -m local.stack
+
+test: $(STAMP) lint  ## lint, unit, integration, e2e, schemathesis and infra tests
+	$(PY) -m pytest -q -n 2 --dist loadgroup tests/unit tests/integration
+	$(PY) -m pytest -q tests/e2e
+	@$(MAKE) --no-print-directory infra-test
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: $(STAMP)
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+unit: $(STAMP)
+	$(PY) -m pytest -q tests/unit
+
+integration: $(STAMP)
+	$(PY) -m pytest -q tests/integration
+
+e2e: $(STAMP)
+	$(PY) -m pytest -q tests/e2e
+
+infra-test: $(INFRA_STAMP)
+	$(INFRA_VENV)/bin/python -m pytest -q tests/infra
+
+bench: $(STAMP)  ## writes bench/REPORT.md
+	$(PY) -m bench
+
+load: $(STAMP)  ## bounded load test on loopback against the local stack
+	$(PY) -m bench.load
+
+package: $(INFRA_STAMP)  ## synthesize the CloudFormation template offline into infra/cdk.out
+	cd infra && ../$(INFRA_VENV)/bin/python -m app_synth
+
+deploy: $(INFRA_STAMP)  ## deploy to the AWS account in your environment (never run by tests)
+	cd infra && PATH="$$PWD/../$(INFRA_VENV)/bin:$$PATH" npx cdk deploy --all -c stage=$${STAGE:-dev}
+
+clean:
+	rm -rf $(VENV) $(INFRA_VENV) infra/cdk.out infra/node_modules .local-stack

@@ -1,0 +1,83 @@
+"""Fieldsales API: registers the capability blueprints and attaches observability once.
+
+No routes and no AWS clients here: see chalicelib/handlers/.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Chalice, Response
+
+from chalicelib.handlers import (
+    crm,
+    expenses,
+    feed,
+    messages,
+    org,
+    schedule,
+    signins,
+    streams,
+    system,
+    uploads,
+    webhooks,
+)
+from chalicelib.ids import new_id
+from chalicelib.observability import logger, metrics
+
+app = Chalice(app_name="fieldsales", configure_logs=False)
+app.experimental_feature_flags.update({"BLUEPRINTS"})
+app.api.binary_types = []
+
+for blueprint in (system, org, crm, feed, signins, uploads, schedule, messages, expenses, webhooks, streams):
+    app.register_blueprint(blueprint.bp)
+
+CHALICE_ERROR_CODES = {
+    "MethodNotAllowedError": "method_not_allowed",
+    "UnsupportedMediaType": "unsupported_media_type",
+    "BadRequest": "bad_request",
+    "InternalServerError": "internal_error",
+}
+
+
+def _contract_error(response: Response, request_id: str) -> Response:
+    """Chalice's own errors (405, 415, ...) in the contract's error shape."""
+    body = response.body
+    if isinstance(body, (bytes, str)):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            return response
+    if not isinstance(body, dict) or "Code" not in body:
+        return response
+    code = CHALICE_ERROR_CODES.get(body["Code"], "error")
+    response.body = {"error": {"code": code, "message": str(body.get("Message", "")), "request_id": request_id}}
+    response.headers = {**response.headers, "Content-Type": "application/json"}
+    return response
+
+
+@app.middleware("http")
+def observe_http(event: Any, get_response: Callable[[Any], Response]) -> Response:
+    request_id = str((event.context or {}).get("requestId") or new_id("req"))
+    logger.set_correlation_id(request_id)
+    try:
+        response = get_response(event)
+    finally:
+        metrics.flush_metrics(raise_on_empty_metrics=False)
+    if response.status_code >= 400:
+        response = _contract_error(response, request_id)
+    return response
+
+
+def observe_events(event: Any, get_response: Callable[[Any], Any]) -> Any:
+    logger.set_correlation_id(new_id("evt"))
+    try:
+        return get_response(event)
+    finally:
+        metrics.flush_metrics(raise_on_empty_metrics=False)
+
+
+for _event_type in ("cloudwatch", "scheduled", "sqs", "dynamodb"):
+    app.register_middleware(observe_events, _event_type)

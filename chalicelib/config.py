@@ -1,0 +1,92 @@
+"""Configuration, read once from the environment into a frozen object.
+
+Fails fast: a missing required variable raises at first use, with its name.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+LOCAL_STAGES = frozenset({"local", "test"})
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable configuration."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    region: str
+    table_name: str
+    bucket_name: str
+    auth_mode: str  # "local" (HS256, dev only) or "cognito" (RS256 via JWKS)
+    local_jwt_secret: str
+    cognito_user_pool_id: str
+    cognito_client_ids: tuple[str, ...]
+    cognito_jwks_url: str
+    event_bus_name: str
+    webhook_queue_url: str
+    allow_private_webhook_targets: bool
+    service_name: str = "fieldsales"
+
+    @property
+    def is_local(self) -> bool:
+        return self.stage in LOCAL_STAGES
+
+    @property
+    def cognito_issuer(self) -> str:
+        return f"https://cognito-idp.{self.region}.amazonaws.com/{self.cognito_user_pool_id}"
+
+
+def _require(name: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ConfigError(f"environment variable {name} is required")
+    return value
+
+
+def load_settings() -> Settings:
+    stage = os.environ.get("STAGE", "local").strip() or "local"
+    auth_mode = os.environ.get("AUTH_MODE", "local" if stage in LOCAL_STAGES else "cognito")
+    in_lambda = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and not os.environ.get("FIELDSALES_LOCAL_EMULATION")
+    if auth_mode == "local" and (stage not in LOCAL_STAGES or in_lambda):
+        # Local HS256 tokens can never be accepted by a deployed stage.
+        raise ConfigError(f"AUTH_MODE=local is refused in stage {stage!r}")
+    if auth_mode not in {"local", "cognito"}:
+        raise ConfigError(f"AUTH_MODE must be 'local' or 'cognito', not {auth_mode!r}")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    pool = os.environ.get("COGNITO_USER_POOL_ID", "")
+    clients = tuple(c for c in os.environ.get("COGNITO_CLIENT_IDS", "").split(",") if c)
+    if auth_mode == "cognito" and (not pool or not clients):
+        raise ConfigError("COGNITO_USER_POOL_ID and COGNITO_CLIENT_IDS are required for cognito auth")
+    jwks = os.environ.get("COGNITO_JWKS_URL") or (
+        f"https://cognito-idp.{region}.amazonaws.com/{pool}/.well-known/jwks.json"
+    )
+    return Settings(
+        stage=stage,
+        region=region,
+        table_name=_require("TABLE_NAME"),
+        bucket_name=_require("BUCKET_NAME"),
+        auth_mode=auth_mode,
+        local_jwt_secret=os.environ.get("LOCAL_JWT_SECRET", "local-dev-secret"),
+        cognito_user_pool_id=pool,
+        cognito_client_ids=clients,
+        cognito_jwks_url=jwks,
+        event_bus_name=os.environ.get("EVENT_BUS_NAME", "default"),
+        webhook_queue_url=os.environ.get("WEBHOOK_QUEUE_URL", ""),
+        allow_private_webhook_targets=stage in LOCAL_STAGES
+        and os.environ.get("ALLOW_PRIVATE_WEBHOOK_TARGETS", "true") == "true",
+    )
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return load_settings()
+
+
+def table_name() -> str:
+    """The table name, needed by the models at import; TABLE_NAME alone is required."""
+    return _require("TABLE_NAME")

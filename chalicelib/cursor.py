@@ -1,0 +1,43 @@
+"""Opaque, signed cursors: valid only for the same user and query."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+from typing import Any
+
+from chalicelib.errors import BadRequest
+
+
+def _secret() -> bytes:
+    return os.environ.get("CURSOR_SECRET", "fieldsales-cursor-secret").encode()
+
+
+def _mac(payload: bytes, scope: str) -> bytes:
+    return hmac.new(_secret(), scope.encode() + b"\x00" + payload, hashlib.sha256).digest()[:16]
+
+
+def encode(position: dict[str, Any] | None, scope: str) -> str | None:
+    if not position:
+        return None
+    payload = json.dumps(position, separators=(",", ":"), sort_keys=True).encode()
+    return base64.urlsafe_b64encode(_mac(payload, scope) + payload).decode().rstrip("=")
+
+
+def decode(token: str | None, scope: str) -> dict[str, Any] | None:
+    if not token:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        mac, payload = raw[:16], raw[16:]
+        if len(mac) != 16 or not hmac.compare_digest(mac, _mac(payload, scope)):
+            raise ValueError("signature")
+        position = json.loads(payload)
+        if not isinstance(position, dict):
+            raise ValueError("shape")
+        return position
+    except (ValueError, TypeError, UnicodeDecodeError):
+        raise BadRequest("cursor is not valid for this query", code="invalid_cursor") from None

@@ -1,0 +1,1 @@
+"""One Blueprint per capability: parse -> validate -> one service call -> serialize."""

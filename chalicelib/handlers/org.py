@@ -1,0 +1,236 @@
+"""Organisation administration (tenant admins) and the caller's own profile."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+from chalice import Blueprint
+from pydantic import Field, StringConstraints
+
+from chalicelib.models.org import Department, Project, TenantSettings, User
+from chalicelib.schemas import Currency, Id, Money, Name, Request, Response
+from chalicelib.services import org
+from chalicelib.web import Req, route
+
+bp = Blueprint(__name__)
+
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}$")]
+Role = Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")]
+Url = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]{1,2000}$")]
+TimeZone = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+){0,2}$", max_length=64)]
+
+
+class DepartmentIn(Request):
+    name: Name
+    parent_id: Optional[Id] = None
+    head_user_id: Optional[Id] = None
+
+
+class DepartmentOut(Response):
+    id: str
+    name: str
+    parent_id: Optional[str] = None
+    head_user_id: Optional[str] = None
+    path: list[str]
+
+
+class UserIn(Request):
+    name: Name
+    department_id: Id
+    manager_id: Optional[Id] = None
+    email: Optional[Email] = None
+    roles: Optional[list[Role]] = Field(default=None, max_length=20)
+
+
+class UserOut(Response):
+    id: str
+    name: str
+    department_id: str
+    manager_id: Optional[str] = None
+    email: Optional[str] = None
+    roles: list[str]
+
+
+class ProjectIn(Request):
+    name: Name
+    owner_id: Id
+
+
+class ProjectOut(Response):
+    id: str
+    name: str
+    owner_id: str
+
+
+class SettingsIn(Request):
+    timezone: Optional[TimeZone] = None
+    currency: Optional[Currency] = None
+    checkin_radius_m: Optional[int] = Field(default=None, ge=10, le=100_000)
+    approval_limit: Optional[Money] = None
+
+
+class SettingsOut(Response):
+    timezone: str
+    currency: str
+    checkin_radius_m: int
+    approval_limit: Optional[str] = None
+
+
+class IntegrationIn(Request):
+    url: Url
+
+
+class IntegrationOut(Response):
+    url: str
+    secret: str
+
+
+class Ref(Response):
+    id: str
+    name: str
+
+
+class MeOut(Response):
+    id: str
+    tenant_id: str
+    name: Optional[str] = None
+    email: Optional[str] = None
+    groups: list[str]
+    roles: list[str]
+    department: Optional[Ref] = None
+    manager: Optional[Ref] = None
+    heads_departments: list[Ref]
+
+
+def department_out(d: Department) -> DepartmentOut:
+    return DepartmentOut(
+        id=d.department_id,
+        name=d.name,
+        parent_id=d.parent_id,
+        head_user_id=d.head_user_id,
+        path=d.path.strip("/").split("/"),
+    )
+
+
+def user_out(u: User) -> UserOut:
+    return UserOut(
+        id=u.user_id,
+        name=u.name,
+        department_id=u.department_id,
+        manager_id=u.manager_id,
+        email=u.email,
+        roles=sorted(u.roles or []),
+    )
+
+
+def settings_out(s: TenantSettings) -> SettingsOut:
+    return SettingsOut(
+        timezone=s.timezone,
+        currency=s.currency,
+        checkin_radius_m=int(s.checkin_radius_m),
+        approval_limit=s.approval_limit,
+    )
+
+
+def project_out(p: Project) -> ProjectOut:
+    return ProjectOut(id=p.project_id, name=p.name, owner_id=p.owner_id)
+
+
+@route(
+    bp,
+    "/v1/admin/departments/{department_id}",
+    method="PUT",
+    summary="Create or replace a department",
+    tag="organisation",
+    body=DepartmentIn,
+    response=DepartmentOut,
+)
+def put_department(req: Req) -> DepartmentOut:
+    org.require_admin(req.principal)
+    b: DepartmentIn = req.body
+    return department_out(
+        org.put_department(req.tenant_id, req.path["department_id"], b.name, b.parent_id, b.head_user_id)
+    )
+
+
+@route(
+    bp,
+    "/v1/admin/users/{user_id}",
+    method="PUT",
+    summary="Create or replace a user (manager_id forms the reporting tree)",
+    tag="organisation",
+    body=UserIn,
+    response=UserOut,
+)
+def put_user(req: Req) -> UserOut:
+    org.require_admin(req.principal)
+    b: UserIn = req.body
+    return user_out(
+        org.put_user(req.tenant_id, req.path["user_id"], b.name, b.department_id, b.manager_id, b.email, b.roles)
+    )
+
+
+@route(
+    bp,
+    "/v1/admin/projects/{project_id}",
+    method="PUT",
+    summary="Create or replace a project",
+    tag="organisation",
+    body=ProjectIn,
+    response=ProjectOut,
+)
+def put_project(req: Req) -> ProjectOut:
+    org.require_admin(req.principal)
+    b: ProjectIn = req.body
+    return project_out(org.put_project(req.tenant_id, req.path["project_id"], b.name, b.owner_id))
+
+
+@route(
+    bp,
+    "/v1/admin/settings",
+    method="PUT",
+    summary="Tenant settings",
+    tag="organisation",
+    body=SettingsIn,
+    response=SettingsOut,
+)
+def put_settings(req: Req) -> SettingsOut:
+    org.require_admin(req.principal)
+    return settings_out(org.put_settings(req.tenant_id, req.body.model_dump(exclude_none=True)))
+
+
+@route(bp, "/v1/admin/settings", summary="Read tenant settings", tag="organisation", response=SettingsOut)
+def get_settings(req: Req) -> SettingsOut:
+    org.require_admin(req.principal)
+    return settings_out(org.get_settings(req.tenant_id))
+
+
+@route(
+    bp,
+    "/v1/admin/integrations/finance",
+    method="PUT",
+    summary="Set the finance system's webhook URL; answers a new signing secret, shown once",
+    tag="organisation",
+    body=IntegrationIn,
+    response=IntegrationOut,
+)
+def put_finance_integration(req: Req) -> IntegrationOut:
+    org.require_admin(req.principal)
+    integration = org.put_finance_integration(req.tenant_id, req.body.url)
+    return IntegrationOut(url=integration.url, secret=integration.secret)
+
+
+@route(bp, "/v1/me", summary="The caller's profile, department, manager and roles", tag="organisation", response=MeOut)
+def me(req: Req) -> MeOut:
+    p = org.profile(req.principal)
+    return MeOut(
+        id=req.user_id,
+        tenant_id=req.tenant_id,
+        name=p.user.name if p.user else None,
+        email=p.user.email if p.user else None,
+        groups=sorted(req.principal.groups),
+        roles=sorted(p.user.roles or []) if p.user else [],
+        department=Ref(id=p.department.department_id, name=p.department.name) if p.department else None,
+        manager=Ref(id=p.manager.user_id, name=p.manager.name) if p.manager else None,
+        heads_departments=[Ref(id=d.department_id, name=d.name) for d in p.heads],
+    )

@@ -1,0 +1,1 @@
+"""PynamoDB entities over the single table. Keys and queries live here."""

@@ -1,0 +1,140 @@
+"""The OpenAPI 3.1 document, generated from the route registry and its pydantic models."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter
+from pydantic.json_schema import models_json_schema
+
+from chalicelib.schemas import Error
+from chalicelib.web import PATH_PARAM_RE, REGISTRY, Operation
+
+REF = "#/components/schemas/{model}"
+STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    204: "No content",
+    400: "Malformed request",
+    401: "Not authenticated",
+    403: "Not allowed",
+    404: "Not found",
+    409: "State conflict",
+    413: "Too large",
+    422: "Semantically invalid",
+    429: "Throttled",
+    503: "Busy, retry",
+}
+
+
+def _models() -> list[type[BaseModel]]:
+    seen: dict[str, type[BaseModel]] = {"Error": Error}
+    for op in REGISTRY:
+        for model in (op.body, op.response):
+            if isinstance(model, type) and issubclass(model, BaseModel):
+                seen.setdefault(model.__name__, model)
+    return list(seen.values())
+
+
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(ref_template=REF)
+    required = set(schema.get("required", []))
+    params = []
+    for name, prop in schema.get("properties", {}).items():
+        prop = dict(prop)
+        prop.pop("title", None)
+        if "anyOf" in prop:  # Optional[X] -> X (absence is how a query says None)
+            options = [o for o in prop.pop("anyOf") if o.get("type") != "null"]
+            if len(options) == 1:
+                prop.update(options[0])
+            else:
+                prop["anyOf"] = options
+        prop.pop("default", None) if prop.get("default") is None else None
+        params.append({"name": name, "in": "query", "required": name in required, "schema": prop})
+    return params
+
+
+def _path_parameters(op: Operation) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": op.path_patterns.get(name, PATH_PARAM_RE.pattern)},
+        }
+        for name in re.findall(r"{([^}]+)}", op.path)
+    ]
+
+
+def _response_schema(response: Any) -> dict[str, Any]:
+    if response is None:
+        return {"type": "object"}
+    if isinstance(response, type) and issubclass(response, BaseModel):
+        return {"$ref": REF.format(model=response.__name__)}
+    return TypeAdapter(response).json_schema(ref_template=REF)
+
+
+def _operation(op: Operation) -> dict[str, Any]:
+    errors = {400, 422, 429, 503, *op.errors}
+    if op.auth:
+        errors |= {401, 403, 404}
+    if op.body is not None:
+        errors |= {413}
+    if op.idempotent:
+        errors |= {409, 422}
+    responses: dict[str, Any] = {
+        str(op.status): {
+            "description": STATUS_TEXT.get(op.status, "OK"),
+            "content": {"application/json": {"schema": _response_schema(op.response)}},
+        }
+    }
+    for code in sorted(errors):
+        responses[str(code)] = {
+            "description": STATUS_TEXT.get(code, "Error"),
+            "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
+        }
+    doc: dict[str, Any] = {
+        "operationId": op.handler.__name__,
+        "summary": op.summary,
+        "tags": [op.tag],
+        "parameters": _path_parameters(op) + (_query_parameters(op.query) if op.query else []),
+        "responses": responses,
+    }
+    if op.idempotent:
+        doc["parameters"].append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
+            }
+        )
+    if op.body is not None:
+        doc["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": REF.format(model=op.body.__name__)}}},
+        }
+    doc["security"] = [{"bearerAuth": []}] if op.auth else []
+    return doc
+
+
+def document() -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {}
+    for op in REGISTRY:
+        paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
+    _, defs = models_json_schema([(m, "validation") for m in _models()], ref_template=REF)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Fieldsales API",
+            "version": "1.0.0",
+            "description": "Backend of the Fieldsales mobile CRM. See shared/API.md for the contract.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": defs.get("$defs", {}),
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+        },
+    }

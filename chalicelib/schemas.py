@@ -1,0 +1,66 @@
+"""Shared pydantic shapes: request bases (unknown fields refused), money, paging, errors."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, Optional, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(max_length=10_000)]
+Money = Annotated[str, StringConstraints(pattern=r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?$")]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Date = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+Month = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+Timestamp = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+    ),
+]
+Limit = Annotated[int, Field(ge=1, le=100)]
+
+T = TypeVar("T")
+
+
+class Request(BaseModel):
+    """Base of every request body: unknown fields are refused (no mass assignment)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class Query(BaseModel):
+    """Base of query-string models. Values arrive as strings; pydantic coerces."""
+
+    model_config = ConfigDict(extra="ignore")
+
+
+class PageQuery(Query):
+    limit: Limit = 20
+    cursor: Optional[Annotated[str, StringConstraints(min_length=1, max_length=2048)]] = None
+
+
+class Response(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: Optional[str] = None
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    request_id: str
+    details: Optional[Any] = None
+
+
+class Error(BaseModel):
+    error: ErrorBody
+
+
+class Location(Request):
+    lat: float = Field(ge=-90, le=90)
+    lng: float = Field(ge=-180, le=180)

@@ -1,0 +1,1 @@
+"""Domain services: the logic between the HTTP/event edge and the models."""

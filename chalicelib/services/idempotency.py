@@ -1,0 +1,116 @@
+"""Idempotency-Key: the same key from the same user with the same request replays the
+first response; a different request under the key is 422 ``idempotency_key_reused``.
+
+A conditional put takes the key; concurrent duplicates wait for the first to finish and
+replay its response. A failure releases the key, and a crashed holder's lock expires, so
+no key is ever stuck. Records live 24 h (TTL). Own implementation rather than Powertools'
+so every record stays tenant-led (``T#<tenant>#IDEM#...``) for IAM LeadingKeys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist, PutError
+
+from chalicelib.auth import Principal
+from chalicelib.errors import BadRequest, Conflict, IdempotencyKeyReused
+from chalicelib.models.idempotency import IdempotencyRecord
+
+LOCK_S = 30
+RETENTION_S = 24 * 3600
+WAIT_S = 12.0
+
+
+def _is_condition_failure(exc: Exception) -> bool:
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def fingerprint(method: str, path: str, raw_body: bytes) -> str:
+    try:
+        canonical = json.dumps(json.loads(raw_body or b"null"), sort_keys=True, separators=(",", ":"))
+    except ValueError:
+        canonical = raw_body.decode("utf-8", "replace")
+    return hashlib.sha256(f"{method} {path}\n{canonical}".encode()).hexdigest()
+
+
+def _acquire(rec: IdempotencyRecord, now: float) -> bool:
+    try:
+        rec.save(
+            condition=IdempotencyRecord.PK.does_not_exist()
+            | ((IdempotencyRecord.status == "in_progress") & (IdempotencyRecord.locked_until < int(now)))
+        )
+        return True
+    except PutError as exc:
+        if _is_condition_failure(exc):
+            return False
+        raise
+
+
+def _await_existing(principal: Principal, key_hash: str, fp: str) -> tuple[int, Any] | None:
+    """Replay a finished twin, refuse a different body; None when the holder died."""
+    deadline = time.monotonic() + WAIT_S
+    delay = 0.05
+    while True:
+        try:
+            rec = IdempotencyRecord.get(
+                IdempotencyRecord.pk(principal.tenant_id, principal.user_id, key_hash), "IDEM", consistent_read=True
+            )
+        except DoesNotExist:
+            return None
+        if rec.fingerprint != fp:
+            raise IdempotencyKeyReused("this Idempotency-Key was used with a different request")
+        if rec.status == "completed":
+            return int(rec.response_status or 200), json.loads(rec.response_body or "null")
+        if rec.locked_until < time.time():
+            return None
+        if time.monotonic() > deadline:
+            raise Conflict("a request with this Idempotency-Key is still in progress", code="request_in_progress")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
+
+
+def run(
+    principal: Principal, key: str, method: str, path: str, raw_body: bytes, call: Callable[[], tuple[int, Any]]
+) -> tuple[int, Any]:
+    if not 1 <= len(key) <= 255:
+        raise BadRequest("Idempotency-Key must be 1 to 255 characters", code="invalid_idempotency_key")
+    key_hash = IdempotencyRecord.hash_key(key)
+    fp = fingerprint(method, path, raw_body)
+    for _ in range(3):
+        now = time.time()
+        rec = IdempotencyRecord(
+            tenant_id=principal.tenant_id,
+            user_id=principal.user_id,
+            key_hash=key_hash,
+            fingerprint=fp,
+            status="in_progress",
+            locked_until=int(now + LOCK_S),
+            ttl=timedelta(seconds=RETENTION_S),
+        )
+        if _acquire(rec, now):
+            break
+        replay = _await_existing(principal, key_hash, fp)
+        if replay is not None:
+            return replay
+    else:
+        raise Conflict("a request with this Idempotency-Key is still in progress", code="request_in_progress")
+
+    try:
+        status, payload = call()
+    except BaseException:
+        rec.delete(condition=IdempotencyRecord.fingerprint == fp)
+        raise
+    rec.update(
+        actions=[
+            IdempotencyRecord.status.set("completed"),
+            IdempotencyRecord.response_status.set(status),
+            IdempotencyRecord.response_body.set(json.dumps(payload, separators=(",", ":"))),
+        ]
+    )
+    return status, payload

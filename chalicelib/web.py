@@ -1,0 +1,276 @@
+"""The HTTP edge: one decorator registers a route, validates its input with pydantic,
+authenticates, applies Idempotency-Key, and maps every error to the contract's body.
+
+The same registry feeds ``/v1/openapi.json``: the document is generated from the models
+that validate requests, so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+from chalicelib.auth import Principal, authenticate
+from chalicelib.errors import AppError, BadRequest, PayloadTooLarge, ServiceUnavailable
+from chalicelib.ids import new_id
+from chalicelib.observability import logger
+
+MAX_BODY_BYTES = 256 * 1024
+PATH_PARAM_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+JSON = "application/json"
+RETRYABLE_AWS_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "TransactionConflictException",
+        "TransactionInProgressException",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "SlowDown",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    handler: Callable[..., Any]
+    summary: str
+    tag: str
+    body: Optional[type[BaseModel]] = None
+    query: Optional[type[BaseModel]] = None
+    response: Any = None
+    status: int = 200
+    auth: bool = True
+    idempotent: bool = False
+    errors: tuple[int, ...] = ()
+    path_patterns: dict[str, str] = field(default_factory=dict)
+
+
+REGISTRY: list[Operation] = []
+
+
+@dataclass
+class Req:
+    """What a handler sees: who is calling and the validated input."""
+
+    principal: Principal
+    path: dict[str, str]
+    body: Any
+    query: Any
+    request_id: str
+    headers: dict[str, str]
+    raw_body: bytes = b""
+
+    @property
+    def tenant_id(self) -> str:
+        return self.principal.tenant_id
+
+    @property
+    def user_id(self) -> str:
+        return self.principal.user_id
+
+
+def request_id_of(request: Any) -> str:
+    ctx = getattr(request, "context", None) or {}
+    return str(ctx.get("requestId") or new_id("req"))
+
+
+def error_response(exc: AppError, request_id: str, headers: dict[str, str] | None = None) -> Response:
+    body: dict[str, Any] = {"code": exc.code, "message": exc.message, "request_id": request_id}
+    if exc.details is not None:
+        body["details"] = exc.details
+    out = {"Content-Type": JSON, "X-Request-Id": request_id, **(headers or {})}
+    if exc.status == 401:
+        out["WWW-Authenticate"] = "Bearer"
+    if exc.status in (429, 503):
+        out["Retry-After"] = "1"
+    return Response(body={"error": body}, status_code=exc.status, headers=out)
+
+
+def _aws_error_code(exc: BaseException) -> str | None:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        response = getattr(exc, "response", None)
+        if isinstance(response, dict):
+            code = response.get("Error", {}).get("Code")
+            if code:
+                return code
+        code = getattr(exc, "cause_response_code", None)
+        if code:
+            return code
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def translate_unexpected(exc: BaseException) -> AppError | None:
+    """Storage throttling or transient AWS failures become a clean 503."""
+    code = _aws_error_code(exc)
+    if code in RETRYABLE_AWS_CODES:
+        return ServiceUnavailable("the service is busy, retry shortly", code="retry_later")
+    return None
+
+
+def _validation_details(err: ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]) or None, "problem": e["msg"], "type": e["type"]}
+        for e in err.errors(include_url=False, include_input=False, include_context=False)
+    ]
+
+
+def _parse_body(op: Operation, raw: bytes | None) -> Any:
+    if op.body is None:
+        return None
+    raw = raw or b""
+    if len(raw) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"request body exceeds {MAX_BODY_BYTES} bytes")
+    if not raw.strip():
+        raise BadRequest("a JSON body is required", code="invalid_json")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("the body is not valid JSON", code="invalid_json") from None
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object", code="invalid_json")
+    try:
+        return op.body.model_validate(data)
+    except ValidationError as err:
+        raise BadRequest("the body is not valid", code="invalid_body", details=_validation_details(err)) from None
+
+
+def _parse_query(op: Operation, request: Any) -> Any:
+    if op.query is None:
+        return None
+    params = request.query_params or {}
+    values: dict[str, str] = {}
+    for name in params:
+        got = params.getlist(name) if hasattr(params, "getlist") else [params[name]]
+        if len(got) > 1:
+            raise BadRequest(f"query parameter {name!r} given more than once", code="invalid_query")
+        values[name] = got[0]
+    try:
+        return op.query.model_validate(values)
+    except ValidationError as err:
+        raise BadRequest("the query is not valid", code="invalid_query", details=_validation_details(err)) from None
+
+
+def _check_path(op: Operation, params: dict[str, str]) -> dict[str, str]:
+    for name, value in params.items():
+        pattern = op.path_patterns.get(name)
+        regex = re.compile(pattern) if pattern else PATH_PARAM_RE
+        if not isinstance(value, str) or not regex.match(value):
+            raise BadRequest(f"path parameter {name!r} is not valid", code="invalid_path")
+    return params
+
+
+def _serialize(result: Any) -> Any:
+    if isinstance(result, BaseModel):
+        return result.model_dump(mode="json")
+    if isinstance(result, list):
+        return [_serialize(r) for r in result]
+    return result
+
+
+def _run(op: Operation, request: Any, path_params: dict[str, str], request_id: str) -> Response:
+    headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+    principal = authenticate(headers.get("authorization")) if op.auth else None
+    if principal:
+        logger.append_keys(tenant_id=principal.tenant_id, user_id=principal.user_id)
+    path = _check_path(op, path_params)
+    query = _parse_query(op, request)
+    raw = request.raw_body or b""
+    body = _parse_body(op, raw)
+    req = Req(principal, path, body, query, request_id, headers, raw)  # type: ignore[arg-type]
+
+    def call() -> tuple[int, Any]:
+        result = op.handler(req)
+        if isinstance(result, tuple):
+            status, payload = result
+        else:
+            status, payload = op.status, result
+        return status, _serialize(payload)
+
+    key = headers.get("idempotency-key")
+    if op.idempotent and key is not None and principal is not None:
+        from chalicelib.services import idempotency
+
+        status, payload = idempotency.run(principal, key, op.method, request.path, raw, call)
+    else:
+        status, payload = call()
+    return Response(body=payload, status_code=status, headers={"Content-Type": JSON, "X-Request-Id": request_id})
+
+
+def dispatch(op: Operation, request: Any, path_params: dict[str, str]) -> Response:
+    request_id = request_id_of(request)
+    logger.append_keys(request_id=request_id, route=f"{op.method} {op.path}")
+    try:
+        return _run(op, request, path_params, request_id)
+    except AppError as exc:
+        if exc.status >= 500:
+            logger.warning("request failed", extra={"code": exc.code})
+        return error_response(exc, request_id)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: never a raw 500
+        mapped = translate_unexpected(exc)
+        if mapped is not None:
+            logger.warning("transient AWS failure", extra={"aws_code": _aws_error_code(exc)})
+            return error_response(mapped, request_id)
+        logger.exception("unhandled error")
+        return error_response(AppError("internal error", code="internal_error"), request_id)
+    finally:
+        logger.remove_keys(["tenant_id", "user_id", "route"])
+
+
+def route(
+    bp: Blueprint,
+    path: str,
+    *,
+    method: str = "GET",
+    summary: str,
+    tag: str,
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: Any = None,
+    status: int = 200,
+    auth: bool = True,
+    idempotent: bool | None = None,
+    errors: tuple[int, ...] = (),
+    path_patterns: dict[str, str] | None = None,
+) -> Callable[[Callable[[Req], Any]], Callable[[Req], Any]]:
+    """Register ``fn(req) -> payload | (status, payload)`` as a validated route."""
+
+    def decorate(fn: Callable[[Req], Any]) -> Callable[[Req], Any]:
+        op = Operation(
+            method=method,
+            path=path,
+            handler=fn,
+            summary=summary,
+            tag=tag,
+            body=body,
+            query=query,
+            response=response,
+            status=status,
+            auth=auth,
+            idempotent=(method == "POST" and status == 201) if idempotent is None else idempotent,
+            errors=errors,
+            path_patterns=path_patterns or {},
+        )
+        REGISTRY.append(op)
+
+        @functools.wraps(fn)
+        def view(**path_params: str) -> Response:
+            return dispatch(op, bp.current_request, path_params)
+
+        bp.route(path, methods=[method], content_types=[JSON])(view)
+        return fn
+
+    return decorate

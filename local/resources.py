@@ -1,0 +1,73 @@
+"""Creates the table, bucket, bus and queues from the same definitions the app's models
+use (``BaseItem``), so local and deployed cannot drift; tests/infra compares the
+deployed template with ``chalicelib.models.base.table_schema()``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+
+from chalicelib.models.base import TTL_ATTRIBUTE, BaseItem
+
+WEBHOOK_QUEUE = "fieldsales-webhooks"
+WEBHOOK_DLQ = "fieldsales-webhooks-dlq"
+EVENTS_TAP_QUEUE = "fieldsales-local-events-tap"
+MAX_WEBHOOK_ATTEMPTS = 8
+UPLOAD_CORS = {
+    "CORSRules": [
+        {"AllowedMethods": ["POST", "GET"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"], "MaxAgeSeconds": 3000}
+    ]
+}
+
+
+def create_table(client: Any = None) -> None:
+    if not BaseItem.exists():
+        BaseItem.create_table(wait=True)
+    client = client or boto3.client("dynamodb")
+    client.update_time_to_live(
+        TableName=BaseItem.Meta.table_name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE},
+    )
+
+
+def create_bucket(name: str, s3: Any = None) -> None:
+    s3 = s3 or boto3.client("s3")
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_cors(Bucket=name, CORSConfiguration=UPLOAD_CORS)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+
+
+def create_queues(sqs: Any = None) -> dict[str, str]:
+    sqs = sqs or boto3.client("sqs")
+    dlq_url = sqs.create_queue(QueueName=WEBHOOK_DLQ)["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(
+        QueueName=WEBHOOK_QUEUE,
+        Attributes={
+            "VisibilityTimeout": "30",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_WEBHOOK_ATTEMPTS}),
+        },
+    )["QueueUrl"]
+    return {"webhooks": url, "webhooks_dlq": dlq_url}
+
+
+def create_event_tap(bus: str = "default", events: Any = None, sqs: Any = None) -> str:
+    """Route every event on the bus to a queue the local stack reads (moto runs no Lambda
+    targets), so ``on_cw_event`` handlers see application events as they would on AWS."""
+    events = events or boto3.client("events")
+    sqs = sqs or boto3.client("sqs")
+    url = sqs.create_queue(QueueName=EVENTS_TAP_QUEUE)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="local-tap", EventBusName=bus, EventPattern=json.dumps({"source": [{"prefix": ""}]}))
+    events.put_targets(Rule="local-tap", EventBusName=bus, Targets=[{"Id": "tap", "Arn": arn}])
+    return url
+
+
+def create_all(bucket: str) -> dict[str, str]:
+    create_table()
+    create_bucket(bucket)
+    urls = create_queues()
+    urls["events_tap"] = create_event_tap()
+    return urls
