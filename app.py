@@ -17,6 +17,7 @@ from chalicelib.handlers import (
     feed,
     messages,
     org,
+    overview,
     schedule,
     signins,
     streams,
@@ -31,7 +32,7 @@ app = Chalice(app_name="fieldsales", configure_logs=False)
 app.experimental_feature_flags.update({"BLUEPRINTS"})
 app.api.binary_types = []
 
-for blueprint in (system, org, crm, feed, signins, uploads, schedule, messages, expenses, webhooks, streams):
+for blueprint in (system, org, crm, feed, overview, signins, uploads, schedule, messages, expenses, webhooks, streams):
     app.register_blueprint(blueprint.bp)
 
 CHALICE_ERROR_CODES = {

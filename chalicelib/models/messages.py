@@ -1,0 +1,61 @@
+"""Information-center messages: one inbox partition per user, newest first by id.
+
+Unread messages also carry GSI1 keys (a sparse index of the unread), and a counter item
+per inbox holds the unread count, kept exact by transactions.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
+
+from chalicelib.models.base import BaseItem, tkey
+
+
+def inbox_pk(tenant_id: str, user_id: str) -> str:
+    return tkey(tenant_id, "INBOX", user_id)
+
+
+class Message(BaseItem, discriminator="Message"):
+    message_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    title = UnicodeAttribute()
+    body = UnicodeAttribute(default="")
+    ref_type = UnicodeAttribute(null=True)
+    ref_id = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    read = BooleanAttribute(default=False)
+
+    @classmethod
+    def sk(cls, message_id: str) -> str:
+        return f"MSG#{message_id}"
+
+    @classmethod
+    def unread_pk(cls, tenant_id: str, user_id: str) -> str:
+        return tkey(tenant_id, "UNREAD", user_id)
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = inbox_pk(self.tenant_id, self.user_id), self.sk(self.message_id)
+        if self.read:
+            self.GSI1PK = self.GSI1SK = None
+        else:
+            self.GSI1PK, self.GSI1SK = self.unread_pk(self.tenant_id, self.user_id), self.SK
+
+
+class InboxCounter(BaseItem, discriminator="InboxCounter"):
+    user_id = UnicodeAttribute()
+    unread = NumberAttribute(default=0)
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = inbox_pk(self.tenant_id, self.user_id), "COUNTER"
+
+
+class MessageGuard(BaseItem, discriminator="MessageGuard"):
+    """Makes a message exactly-once: its dedupe key can be written only once."""
+
+    user_id = UnicodeAttribute()
+    dedupe_key = UnicodeAttribute()
+    message_id = UnicodeAttribute()
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = inbox_pk(self.tenant_id, self.user_id), f"DEDUPE#{self.dedupe_key}"
