@@ -14,9 +14,11 @@ from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
 
-Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]{1,64}@[^@\s]{1,255}$")]
+Email = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9.-]{1,253}$")]
 Role = Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")]
-Url = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]{1,2000}$")]
+Url = Annotated[
+    str, StringConstraints(pattern=r"^https?://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?(/[!-~]{0,2000})?$", max_length=2048)
+]
 TimeZone = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+){0,2}$", max_length=64)]
 
 

@@ -1,0 +1,291 @@
+"""`make run`: the whole API on one machine, with an embedded AWS stand-in.
+
+Starts a moto server on loopback, creates the table, bucket, queues and bus tap from
+the same definitions the app uses, seeds the demo tenant, serves the API with
+``chalice local`` semantics on http://127.0.0.1:8000 and runs the asynchronous side as
+AWS would (local/pumps.py). Ctrl-C stops everything it started.
+
+A control endpoint (default http://127.0.0.1:8001) lets tests and curious developers
+see the pumps and fire a schedule now: ``GET /status``, ``POST /fire/<schedule>``,
+``POST /drain`` (deliver everything pending, then answer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLE = "fieldsales-local"
+BUCKET = "fieldsales-local-uploads"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def quiet_libraries() -> None:
+    import logging
+    import warnings
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message="The HMAC key is")
+
+
+def configure_environment(moto_url: str) -> None:
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": moto_url,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "TABLE_NAME": TABLE,
+            "BUCKET_NAME": BUCKET,
+            "STAGE": "local",
+            "AUTH_MODE": "local",
+            "FIELDSALES_LOCAL_EMULATION": "1",
+            "EVENT_BUS_NAME": "default",
+            "POWERTOOLS_SERVICE_NAME": "fieldsales",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }
+    )
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("LOCAL_JWT_SECRET", "local-dev-secret")
+    os.environ.pop("AWS_PROFILE", None)
+
+
+class Stack:
+    def __init__(self, host: str, port: int, moto_port: int, control_port: int, seed: bool, quiet: bool) -> None:
+        self.host, self.port, self.moto_port, self.control_port = host, port, moto_port, control_port
+        self.seed, self.quiet = seed, quiet
+        self.pumps: dict[str, Any] = {}
+        self.servers: list[Any] = []
+        self.stopped = threading.Event()
+
+    def log(self, line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        quiet_libraries()
+
+        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
+        self.moto.start()
+        configure_environment(f"http://127.0.0.1:{self.moto_port}")
+        sys.path.insert(0, str(ROOT))
+
+        import boto3
+
+        from local.resources import create_all
+
+        urls = create_all(BUCKET)
+        os.environ["WEBHOOK_QUEUE_URL"] = urls["webhooks"]
+        stream_arn = boto3.client("dynamodb").describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
+        os.environ["TABLE_STREAM_ARN"] = stream_arn
+        if self.seed:
+            from local import seed
+
+            seed.seed_demo()
+
+        from chalice.cli.factory import CLIFactory
+        from chalice.local import (
+            ChaliceRequestHandler,
+            CustomLocalChalice,
+            HTTPServerThread,
+            LocalChalice,
+            LocalDevServer,
+        )
+
+        from local import pumps
+
+        factory = CLIFactory(str(ROOT))
+        config = factory.create_config_obj(chalice_stage_name="local")
+        app = factory.load_chalice_app(environment_variables=config.environment_variables)
+        self.pumps = {
+            "schedules": pumps.SchedulePump(app, self.log),
+            "events": pumps.EventBusPump(app, BUCKET, urls["events_tap"], self.log),
+            "stream": pumps.StreamPump(app, stream_arn, self.log),
+            "sqs": pumps.SqsPump(app, self.log),
+        }
+        for pump in self.pumps.values():
+            pump.start()
+        # As chalice.local.create_local_server, plus every other method routed to the app so an
+        # undeclared method is a 405 in the contract's shape (API Gateway never answers 501).
+        CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+        app.__class__ = CustomLocalChalice
+
+        class Handler(ChaliceRequestHandler):
+            def __getattr__(self, name: str) -> Any:
+                if name.startswith("do_"):  # any other method (TRACE, QUERY...) goes to the app
+                    return self._generic_handle
+                raise AttributeError(name)
+
+        self.api_thread = HTTPServerThread(
+            lambda: LocalDevServer(app, config, self.host, self.port, handler_cls=Handler)
+        )
+        self.api_thread.start()
+        self.servers.append(self._control_server())
+        self._wait_ready()
+
+    def _wait_ready(self) -> None:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                with socket.create_connection((self.host, self.port), timeout=0.5):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("the API did not start")
+
+    def drain(self) -> dict[str, Any]:
+        """Deliver everything pending now (stream records, S3 objects, bus events, queues)."""
+        for name in ("stream", "events", "stream", "sqs", "stream"):
+            pump = self.pumps[name]
+            with pump.lock:
+                pump.tick()
+        return self.status()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            name: {
+                "deliveries": p.deliveries,
+                "errors": p.errors,
+                **({"dead": len(p.dead)} if name == "stream" else {}),
+            }
+            for name, p in self.pumps.items()
+        }
+
+    def _control_server(self) -> ThreadingHTTPServer:
+        stack = self
+
+        class Control(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _answer(self, status: int, body: Any) -> None:
+                raw = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server API
+                self._answer(200, stack.status()) if self.path == "/status" else self._answer(404, {})
+
+            def do_POST(self) -> None:  # noqa: N802 - http.server API
+                try:
+                    if self.path == "/drain":
+                        self._answer(200, stack.drain())
+                    elif self.path.startswith("/fire/"):
+                        name = self.path.removeprefix("/fire/")
+                        pump = stack.pumps["schedules"]
+                        if name not in pump.schedules:
+                            self._answer(404, {"error": f"no schedule {name}"})
+                            return
+                        with pump.lock:
+                            pump.fire(name)
+                        self._answer(200, stack.drain())
+                    else:
+                        self._answer(404, {})
+                except Exception as exc:  # noqa: BLE001 - report, keep serving
+                    self._answer(500, {"error": f"{type(exc).__name__}: {exc}"})
+
+        server = ThreadingHTTPServer(("127.0.0.1", self.control_port), Control)
+        threading.Thread(target=server.serve_forever, daemon=True, name="control").start()
+        return server
+
+    def banner(self) -> str:
+        from local.seed import TENANT, USERS, token
+
+        base = f"http://{self.host}:{self.port}"
+        lines = [
+            "",
+            f"Fieldsales API ready on {base}  (AWS stand-in on http://127.0.0.1:{self.moto_port}, "
+            f"control on http://127.0.0.1:{self.control_port})",
+            f"Demo tenant '{TENANT}'. Local tokens (valid 12 h):",
+        ]
+        for user in USERS:
+            lines.append(f"  {user:9} {token(user)}")
+        rep = token("rep_a")
+        lines += [
+            "",
+            "Try:",
+            f"  curl -s {base}/v1/health",
+            f"  curl -s -H 'Authorization: Bearer {rep}' {base}/v1/me",
+            f"  curl -s -H 'Authorization: Bearer {rep}' '{base}/v1/feed?limit=5'",
+            f"  curl -s -H 'Authorization: Bearer {rep}' {base}/v1/messages",
+            f"  curl -s {base}/v1/openapi.json | head -c 300",
+            "",
+            "Schedules, S3 events, the table stream and queues are running. Ctrl-C stops everything.",
+        ]
+        return "\n".join(lines)
+
+    def stop(self) -> None:
+        for pump in self.pumps.values():
+            pump.stop()
+        for server in self.servers:
+            server.shutdown()
+        if getattr(self, "api_thread", None):
+            self.api_thread.shutdown()
+        if getattr(self, "moto", None):
+            self.moto.stop()
+        self.stopped.set()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
+    parser.add_argument("--moto-port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--control-port", type=int, default=0, help="0 means API port + 1")
+    parser.add_argument("--no-seed", action="store_true")
+    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--ready-file", help="write the ports and status here once serving")
+    args = parser.parse_args(argv)
+
+    stack = Stack(
+        args.host,
+        args.port,
+        args.moto_port or free_port(),
+        args.control_port or args.port + 1,
+        seed=not args.no_seed,
+        quiet=args.quiet,
+    )
+
+    def _terminate(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        stack.start()
+        if not args.quiet:
+            print(stack.banner(), flush=True)
+        if args.ready_file:
+            Path(args.ready_file).write_text(
+                json.dumps({"api": args.port, "moto": stack.moto_port, "control": stack.control_port})
+            )
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("\nstopping...", file=sys.stderr)
+    finally:
+        stack.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
