@@ -1,7 +1,188 @@
-"""feed capability (placeholder until its issue lands)."""
+"""CRM information: activities, comments, and the feed (scenes, type and time filters)."""
 
 from __future__ import annotations
 
+from typing import Annotated, Any, Literal, Optional
+
 from chalice import Blueprint
+from pydantic import Field, StringConstraints, field_validator
+
+from chalicelib.schemas import Id, PageQuery, Request, Response, Text, Timestamp
+from chalicelib.services import feed
+from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
+
+ActivityType = Literal[
+    "sales_record",
+    "service_record",
+    "stage_feedback",
+    "signin",
+    "report",
+    "post",
+    "approval",
+    "task",
+    "calendar",
+    "instruction",
+    "expense",
+]
+UserActivityType = Literal[
+    "sales_record", "service_record", "report", "post", "approval", "task", "calendar", "instruction"
+]
+Scene = Literal[
+    "all",
+    "my_accounts",
+    "my_contacts",
+    "my_opportunities",
+    "my_leads",
+    "subordinates_team_accounts",
+    "subordinates_business",
+    "my_department",
+]
+CommentText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+
+
+class RelatedIn(Request):
+    type: Literal["account", "contact", "opportunity", "lead"]
+    id: Id
+
+
+class ActivityIn(Request):
+    type: UserActivityType
+    content: Text
+    related: list[RelatedIn] = Field(min_length=1, max_length=20)
+    occurred_at: Optional[Timestamp] = None
+
+
+class RelatedOut(Response):
+    type: str
+    id: str
+    name: Optional[str] = None
+
+
+class ActivityOut(Response):
+    id: str
+    type: str
+    content: str
+    author_id: str
+    related: list[RelatedOut]
+    occurred_at: str
+    created_at: str
+    comment_count: int
+
+
+class ActivityPage(Response):
+    items: list[ActivityOut]
+    next_cursor: Optional[str] = None
+
+
+class CommentIn(Request):
+    content: CommentText
+
+
+class CommentOut(Response):
+    id: str
+    activity_id: str
+    author_id: str
+    content: str
+    created_at: str
+
+
+class CommentPage(Response):
+    items: list[CommentOut]
+    next_cursor: Optional[str] = None
+
+
+class FeedQuery(PageQuery):
+    scene: Scene = "all"
+    types: Optional[Annotated[str, StringConstraints(max_length=400)]] = Field(
+        default=None, description="comma-separated activity types"
+    )
+    since: Optional[Timestamp] = None
+    until: Optional[Timestamp] = None
+
+    @field_validator("types")
+    @classmethod
+    def _known_types(cls, value: Optional[str]) -> Optional[str]:
+        if value is None:
+            return None
+        parts = [p.strip() for p in value.split(",") if p.strip()]
+        unknown = [p for p in parts if p not in feed.TYPES]
+        if unknown or not parts:
+            raise ValueError(f"unknown activity types: {unknown}" if unknown else "no type given")
+        return ",".join(parts)
+
+
+@route(
+    bp,
+    "/v1/activities",
+    method="POST",
+    summary="Record an activity related to CRM objects (signin, stage_feedback, expense have their own routes)",
+    tag="feed",
+    body=ActivityIn,
+    response=ActivityOut,
+    status=201,
+)
+def create_activity(req: Req) -> dict[str, Any]:
+    b: ActivityIn = req.body
+    return feed.create_activity(req.principal, b.type, b.content, [(r.type, r.id) for r in b.related], b.occurred_at)
+
+
+@route(
+    bp,
+    "/v1/activities/{activity_id}",
+    summary="Read an activity in the caller's range",
+    tag="feed",
+    response=ActivityOut,
+)
+def get_activity(req: Req) -> dict[str, Any]:
+    return feed.get_activity_for(req.principal, req.path["activity_id"])
+
+
+@route(
+    bp,
+    "/v1/activities/{activity_id}/comments",
+    method="POST",
+    summary="Comment on an activity (notifies its author)",
+    tag="feed",
+    body=CommentIn,
+    response=CommentOut,
+    status=201,
+)
+def add_comment(req: Req) -> dict[str, Any]:
+    return feed.add_comment(req.principal, req.path["activity_id"], req.body.content)
+
+
+@route(
+    bp,
+    "/v1/activities/{activity_id}/comments",
+    summary="An activity's comments, oldest first",
+    tag="feed",
+    query=PageQuery,
+    response=CommentPage,
+)
+def list_comments(req: Req) -> dict[str, Any]:
+    items, next_cursor = feed.list_comments(req.principal, req.path["activity_id"], req.query.limit, req.query.cursor)
+    return {"items": items, "next_cursor": next_cursor}
+
+
+@route(
+    bp,
+    "/v1/feed",
+    summary="CRM information in the caller's visible range, newest first, by scene, type and time",
+    tag="feed",
+    query=FeedQuery,
+    response=ActivityPage,
+)
+def get_feed(req: Req) -> dict[str, Any]:
+    q: FeedQuery = req.query
+    items, next_cursor = feed.feed_page(
+        req.principal,
+        scene=q.scene,
+        types=q.types.split(",") if q.types else None,
+        since=q.since,
+        until=q.until,
+        limit=q.limit,
+        cursor=q.cursor,
+    )
+    return {"items": items, "next_cursor": next_cursor}

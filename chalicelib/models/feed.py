@@ -1,0 +1,123 @@
+"""CRM information: activities, their comments, and the feed's write-time index.
+
+- ``Activity``: ``PK = T#t#ACT#<id>``, ``SK = ACT``; its comments share the partition
+  (``SK = COMMENT#<id>``). ``indexed`` records every feed entry that may exist for it
+  (a superset while ``index_state == "pending"``), so a re-index can delete stale ones.
+- ``FeedEntry``: one per (viewer, scene, activity): ``PK = T#t#FEED#<viewer>#<scene>``,
+  ``SK = <occurred_at>#<activity_id>``. GSI1 holds the same entry per (viewer, scene,
+  type) for ``types=`` filters. Visibility is decided when these are written, so a page
+  is one Query that never filters anything out.
+- ``ActivityLink``: ``PK = <object partition>``, ``SK = ACT#<id>``: the activities of one
+  object (for re-indexing), and for opportunities GSI3 ``T#t#OPP#<id>`` /
+  ``ACTIVITY#<id>`` (the opportunity overview).
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+
+from chalicelib.models.base import BaseItem, tkey
+from chalicelib.models.crm import object_pk
+
+ADMIN_VIEWER = "*"  # the tenant-wide partition admins read; no user id can be "*"
+ACTIVITY_SK = "ACT"
+
+
+def activity_pk(tenant_id: str, activity_id: str) -> str:
+    return tkey(tenant_id, "ACT", activity_id)
+
+
+def feed_pk(tenant_id: str, viewer: str, scene: str) -> str:
+    return tkey(tenant_id, "FEED", viewer, scene)
+
+
+def feed_type_pk(tenant_id: str, viewer: str, scene: str, activity_type: str) -> str:
+    return tkey(tenant_id, "FEEDT", viewer, scene, activity_type)
+
+
+def feed_sk(occurred_at: str, activity_id: str) -> str:
+    return f"{occurred_at}#{activity_id}"
+
+
+def opportunity_collection_pk(tenant_id: str, opportunity_id: str) -> str:
+    return tkey(tenant_id, "OPP", opportunity_id)
+
+
+class Activity(BaseItem, discriminator="Activity"):
+    activity_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    content = UnicodeAttribute(default="")
+    author_id = UnicodeAttribute()
+    related = JSONAttribute(default=list)  # [{"type", "id", "name"}]
+    occurred_at = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    comment_count = NumberAttribute(default=0)
+    extra = JSONAttribute(null=True)  # type-specific fields, merged into the contract shape
+    indexed = UnicodeSetAttribute(null=True)  # {"<viewer>|<scene>"}
+    index_state = UnicodeAttribute(default="pending")  # pending | ok
+    index_rev = NumberAttribute(default=0)
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = activity_pk(self.tenant_id, self.activity_id), ACTIVITY_SK
+
+
+class FeedEntry(BaseItem, discriminator="FeedEntry"):
+    viewer = UnicodeAttribute()
+    scene = UnicodeAttribute()
+    activity_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    occurred_at = UnicodeAttribute()
+
+    def set_keys(self) -> None:
+        self.PK = feed_pk(self.tenant_id, self.viewer, self.scene)
+        self.SK = feed_sk(self.occurred_at, self.activity_id)
+        self.GSI1PK = feed_type_pk(self.tenant_id, self.viewer, self.scene, self.type)
+        self.GSI1SK = self.SK
+
+
+class ActivityLink(BaseItem, discriminator="ActivityLink"):
+    object_type = UnicodeAttribute()
+    object_id = UnicodeAttribute()
+    activity_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    occurred_at = UnicodeAttribute()
+
+    @classmethod
+    def sk(cls, activity_id: str) -> str:
+        return f"ACT#{activity_id}"
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = object_pk(self.tenant_id, self.object_type, self.object_id), self.sk(self.activity_id)
+        if self.object_type == "opportunity":
+            self.GSI3PK = opportunity_collection_pk(self.tenant_id, self.object_id)
+            self.GSI3SK = f"ACTIVITY#{self.activity_id}"
+
+
+class Comment(BaseItem, discriminator="Comment"):
+    comment_id = UnicodeAttribute()
+    activity_id = UnicodeAttribute()
+    author_id = UnicodeAttribute()
+    content = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+    @classmethod
+    def sk(cls, comment_id: str) -> str:
+        return f"COMMENT#{comment_id}"
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = activity_pk(self.tenant_id, self.activity_id), self.sk(self.comment_id)
+
+
+__all__ = [
+    "ADMIN_VIEWER",
+    "ACTIVITY_SK",
+    "activity_pk",
+    "feed_pk",
+    "feed_type_pk",
+    "feed_sk",
+    "opportunity_collection_pk",
+    "Activity",
+    "FeedEntry",
+    "ActivityLink",
+    "Comment",
+]

@@ -1,0 +1,173 @@
+"""Who may see an activity, and in which feed scenes: decided from current state.
+
+An activity's audience is a set of ``(viewer, scene)`` pairs, computed from the objects it
+relates to, their owners (and each owner's managers, from ``User.path``: no reads), the
+departments along each owner's ``dept_path`` (their heads), and account teams. Loading it
+costs three BatchGets whatever the org's size (objects, then users, then departments);
+one ``Resolver`` caches them across the activities of one re-index job.
+
+Rules (contract "CRM information"):
+- author -> ``all``
+- owner -> ``my_<type>s``, ``all``
+- every manager (any depth) of an owner -> ``all``; plus ``subordinates_business`` unless
+  the object is a lead
+- the head of the owner's department and of each ancestor department -> ``all``; plus
+  ``my_department`` unless the object is a lead
+- account team (the owner counts as a member): each member -> ``all``; each manager of a
+  member -> ``all`` and ``subordinates_team_accounts``
+- the tenant-wide admin partition (``ADMIN_VIEWER``) -> ``all``
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Optional
+
+from chalicelib.models.base import BaseItem
+from chalicelib.models.crm import OBJECT_SK, Account, CrmObject, object_pk
+from chalicelib.models.feed import ADMIN_VIEWER
+from chalicelib.models.org import Department, User
+
+SCENES = (
+    "all",
+    "my_accounts",
+    "my_contacts",
+    "my_opportunities",
+    "my_leads",
+    "subordinates_team_accounts",
+    "subordinates_business",
+    "my_department",
+)
+MY_SCENE = {"account": "my_accounts", "contact": "my_contacts", "opportunity": "my_opportunities", "lead": "my_leads"}
+BUSINESS_TYPES = frozenset({"account", "contact", "opportunity"})
+
+Entry = tuple[str, str]  # (viewer, scene)
+Ref = tuple[str, str]  # (object_type, object_id)
+
+
+def entry_key(entry: Entry) -> str:
+    return f"{entry[0]}|{entry[1]}"
+
+
+def parse_entry_key(key: str) -> Entry:
+    viewer, _, scene = key.partition("|")
+    return viewer, scene
+
+
+def dept_ids(dept_path: str) -> list[str]:
+    return [p for p in dept_path.strip("/").split("/") if p]
+
+
+class Resolver:
+    """Loads (and caches) the state an audience depends on, with consistent reads."""
+
+    def __init__(self, tenant_id: str) -> None:
+        self.tenant_id = tenant_id
+        self.objects: dict[Ref, Optional[CrmObject]] = {}
+        self.users: dict[str, Optional[User]] = {}
+        self.depts: dict[str, Optional[Department]] = {}
+
+    # ------------------------------------------------------------ loading
+    def _batch(self, keys: list[tuple[str, str]]) -> list[BaseItem]:
+        if not keys:
+            return []
+        return list(BaseItem.batch_get(keys, consistent_read=True))
+
+    def load_objects(self, refs: Iterable[Ref]) -> dict[Ref, CrmObject]:
+        refs = list(dict.fromkeys(refs))
+        missing = [r for r in refs if r not in self.objects]
+        if missing:
+            for r in missing:
+                self.objects[r] = None
+            for item in self._batch([(object_pk(self.tenant_id, t, i), OBJECT_SK) for t, i in missing]):
+                if isinstance(item, CrmObject):
+                    self.objects[(item.object_type, item.object_id)] = item
+        found = {r: self.objects[r] for r in refs if self.objects.get(r) is not None}
+        self._load_people(found.values())
+        return found  # type: ignore[return-value]
+
+    def _load_people(self, objects: Iterable[CrmObject]) -> None:
+        wanted: set[str] = set()
+        for obj in objects:
+            wanted.add(obj.owner_id)
+            if isinstance(obj, Account):
+                wanted.update(team_of(obj))
+        self.load_users(wanted)
+
+    def load_users(self, user_ids: Iterable[str]) -> None:
+        missing = [u for u in dict.fromkeys(user_ids) if u not in self.users]
+        if missing:
+            for u in missing:
+                self.users[u] = None
+            keys = [(User.pk(self.tenant_id, u), "PROFILE") for u in missing]
+            for item in self._batch(keys):
+                if isinstance(item, User):
+                    self.users[item.user_id] = item
+        depts: set[str] = set()
+        for u in self.users.values():
+            if u is not None:
+                depts.update(dept_ids(u.dept_path))
+        self.load_depts(depts)
+
+    def load_depts(self, ids: Iterable[str]) -> None:
+        missing = [d for d in dict.fromkeys(ids) if d not in self.depts]
+        if not missing:
+            return
+        for d in missing:
+            self.depts[d] = None
+        for item in self._batch([(Department.pk(self.tenant_id, d), "DEPT") for d in missing]):
+            if isinstance(item, Department):
+                self.depts[item.department_id] = item
+
+    # ------------------------------------------------------------ rules
+    def managers(self, user_id: str) -> list[str]:
+        user = self.users.get(user_id)
+        return user.ancestors if user else []
+
+    def heads(self, user_id: str) -> set[str]:
+        user = self.users.get(user_id)
+        if user is None:
+            return set()
+        out = set()
+        for d in dept_ids(user.dept_path):
+            dept = self.depts.get(d)
+            if dept is not None and dept.head_user_id:
+                out.add(dept.head_user_id)
+        return out
+
+    def object_entries(self, obj: CrmObject) -> set[Entry]:
+        kind = obj.object_type
+        owner = obj.owner_id
+        business = kind in BUSINESS_TYPES
+        out: set[Entry] = {(owner, MY_SCENE[kind]), (owner, "all")}
+        for m in self.managers(owner):
+            out.add((m, "all"))
+            if business:
+                out.add((m, "subordinates_business"))
+        for h in self.heads(owner):
+            out.add((h, "all"))
+            if business:
+                out.add((h, "my_department"))
+        if isinstance(obj, Account):
+            for member in team_of(obj):
+                out.add((member, "all"))
+                for m in self.managers(member):
+                    out.add((m, "all"))
+                    out.add((m, "subordinates_team_accounts"))
+        return out
+
+    def object_viewers(self, obj: CrmObject) -> set[str]:
+        """Users who may see the object itself (``all`` of its activities' audience)."""
+        return {viewer for viewer, scene in self.object_entries(obj) if scene == "all"}
+
+    def activity_entries(self, author_id: str, objects: Iterable[CrmObject]) -> set[Entry]:
+        out: set[Entry] = {(author_id, "all"), (ADMIN_VIEWER, "all")}
+        for obj in objects:
+            out |= self.object_entries(obj)
+        return out
+
+
+def team_of(account: Account) -> list[str]:
+    """The account's relevant team: its owner plus the follow-up / service members."""
+    members = dict(account.team.as_dict() if account.team is not None else {})
+    return [account.owner_id, *sorted(m for m in members if m != account.owner_id)]
