@@ -69,7 +69,7 @@ def send(
                 counter,
                 actions=[
                     InboxCounter.unread.add(1),
-                    InboxCounter.entity.set("InboxCounter"),
+                    InboxCounter.entity.set(InboxCounter),  # the discriminator serializes a class
                     InboxCounter.tenant_id.set(tenant_id),
                     InboxCounter.user_id.set(user_id),
                 ],
