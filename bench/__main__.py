@@ -17,6 +17,9 @@ HERE = pathlib.Path(__file__).parent
 
 
 def main(argv: list[str]) -> int:
+    from bench.common import use_bench_env
+
+    use_bench_env()  # before anything imports chalicelib (the models read TABLE_NAME)
     names = argv or sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
     sections = []
     failed = False

@@ -25,15 +25,19 @@ T = TypeVar("T")
 
 
 class Request(BaseModel):
-    """Base of every request body: unknown fields are refused (no mass assignment)."""
+    """Base of every request body: unknown fields are refused (no mass assignment).
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+    Every shape defers building its validator to first use (``defer_build``): a cold start
+    pays only for the routes it serves, not for every model in the API.
+    """
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class Query(BaseModel):
     """Base of query-string models. Values arrive as strings; pydantic coerces."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
 
 class PageQuery(Query):
@@ -42,15 +46,19 @@ class PageQuery(Query):
 
 
 class Response(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 class Page(BaseModel, Generic[T]):
+    model_config = ConfigDict(defer_build=True)
+
     items: list[T]
     next_cursor: Optional[str] = None
 
 
 class ErrorBody(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     code: str
     message: str
     request_id: str
@@ -58,6 +66,8 @@ class ErrorBody(BaseModel):
 
 
 class Error(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     error: ErrorBody
 
 
