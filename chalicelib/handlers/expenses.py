@@ -2,13 +2,338 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal, Optional
 
 from chalice import Blueprint, Rate
+from pydantic import Field, StringConstraints
+
+from chalicelib.models.budgets import Budget
+from chalicelib.observability import logger
+from chalicelib.schemas import Currency, Date, Id, Money, Month, PageQuery, Query, Request, Response, Text
+from chalicelib.services import budgets, expenses
+from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
 
+Category = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^#\x00-\x1f]{1,40}$")]
+UnitType = Literal["department", "project", "person"]
+Status = Literal["draft", "submitted", "approved", "rejected"]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Comment = Annotated[str, StringConstraints(max_length=2000)]
+UNIT_TYPE_PATTERN = r"^(department|project|person)$"
+PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
+
+class Unit(Request):
+    type: UnitType
+    id: Id
+
+
+class ExpenseIn(Request):
+    amount: Money
+    currency: Optional[Currency] = None
+    category: Category
+    occurred_on: Date
+    description: Optional[Text] = None
+    unit: Unit
+    opportunity_id: Optional[Id] = None
+    receipt_upload_ids: list[Id] = Field(default_factory=list, max_length=expenses.MAX_RECEIPTS)
+
+
+class ExpensePatch(Request):
+    amount: Optional[Money] = None
+    currency: Optional[Currency] = None
+    category: Optional[Category] = None
+    occurred_on: Optional[Date] = None
+    description: Optional[Text] = None
+    unit: Optional[Unit] = None
+    opportunity_id: Optional[Id] = None
+    receipt_upload_ids: Optional[list[Id]] = Field(default=None, max_length=expenses.MAX_RECEIPTS)
+
+
+class ApproveIn(Request):
+    comment: Optional[Comment] = None
+
+
+class RejectIn(Request):
+    reason: Reason
+
+
+class UnitOut(Response):
+    type: str
+    id: str
+
+
+class ExpenseOut(Response):
+    id: str
+    user_id: str
+    amount: str
+    currency: str
+    category: str
+    occurred_on: str
+    description: str
+    unit: UnitOut
+    opportunity_id: Optional[str] = None
+    stage: Optional[str] = None
+    receipt_upload_ids: list[str]
+    status: str
+    payment_status: str
+    approvals: list[dict[str, Any]]
+    warnings: list[str]
+    version: int
+
+
+class ExpensePage(Response):
+    items: list[ExpenseOut]
+    next_cursor: Optional[str] = None
+
+
+class ExpenseQuery(PageQuery):
+    status: Optional[Status] = None
+    user_id: Optional[Id] = None
+    unit_type: Optional[UnitType] = None
+    unit_id: Optional[Id] = None
+    from_: Optional[Date] = Field(default=None, alias="from")
+    to: Optional[Date] = None
+
+
+class BudgetIn(Request):
+    amount: Money
+    currency: Currency
+    mode: Literal["block", "warn"]
+    thresholds: list[Annotated[int, Field(ge=1, le=1000)]] = Field(default_factory=lambda: [80, 100], max_length=10)
+
+
+class AlertOut(Response):
+    threshold: int
+    fired_at: str
+
+
+class BudgetOut(Response):
+    unit: UnitOut
+    unit_type: str
+    unit_id: str
+    period: str
+    amount: str
+    currency: str
+    mode: str
+    thresholds: list[int]
+    spent: str
+    reserved: str
+    remaining: str
+    alerts: list[AlertOut]
+
+
+class StatsQuery(Query):
+    period: Month
+    group_by: Literal["category", "stage", "unit"] = "category"
+    unit_type: Optional[UnitType] = None
+    unit_id: Optional[Id] = None
+
+
+class StatsGroup(Response):
+    key: str
+    total: str
+    count: int
+    currency: str
+
+
+class StatsOut(Response):
+    period: str
+    group_by: str
+    groups: list[StatsGroup]
+
+
+def budget_out(b: Budget) -> BudgetOut:
+    usage = int(b.spent_cents) + int(b.reserved_cents)
+    return BudgetOut(
+        unit=UnitOut(type=b.unit_type, id=b.unit_id),
+        unit_type=b.unit_type,
+        unit_id=b.unit_id,
+        period=b.period,
+        amount=budgets.money(b.amount_cents) or "0.00",
+        currency=b.currency or "",
+        mode=b.mode or "block",
+        thresholds=[int(t) for t in (b.thresholds or [])],
+        spent=budgets.money(b.spent_cents) or "0.00",
+        reserved=budgets.money(b.reserved_cents) or "0.00",
+        remaining=budgets.money(int(b.amount_cents or 0) - usage) or "0.00",
+        alerts=[AlertOut(**a) for a in budgets.alerts_of(b)],
+    )
+
+
+# ---------------------------------------------------------------- expenses
+@route(
+    bp,
+    "/v1/expenses",
+    method="POST",
+    summary="Create a draft expense",
+    tag="expenses",
+    body=ExpenseIn,
+    response=ExpenseOut,
+    status=201,
+)
+def create_expense(req: Req) -> dict[str, Any]:
+    return expenses.to_dict(expenses.create(req.principal, req.body.model_dump()))
+
+
+@route(
+    bp,
+    "/v1/expenses",
+    summary="List expenses (own; a subordinate's with user_id; a unit's for its owner; all for finance)",
+    tag="expenses",
+    query=ExpenseQuery,
+    response=ExpensePage,
+)
+def list_expenses(req: Req) -> dict[str, Any]:
+    q: ExpenseQuery = req.query
+    items, next_cursor = expenses.list_page(
+        req.principal,
+        status=q.status,
+        user_id=q.user_id,
+        unit_type=q.unit_type,
+        unit_id=q.unit_id,
+        date_from=q.from_,
+        date_to=q.to,
+        limit=q.limit,
+        cursor=q.cursor,
+    )
+    return {"items": [expenses.to_dict(e) for e in items], "next_cursor": next_cursor}
+
+
+@route(bp, "/v1/expenses/{expense_id}", summary="Read an expense", tag="expenses", response=ExpenseOut)
+def get_expense(req: Req) -> dict[str, Any]:
+    return expenses.to_dict(expenses.require_visible(req.principal, req.path["expense_id"]))
+
+
+@route(
+    bp,
+    "/v1/expenses/{expense_id}",
+    method="PATCH",
+    summary="Edit a draft expense",
+    tag="expenses",
+    body=ExpensePatch,
+    response=ExpenseOut,
+    errors=(409,),
+)
+def patch_expense(req: Req) -> dict[str, Any]:
+    changes = req.body.model_dump(exclude_unset=True)
+    return expenses.to_dict(expenses.update_draft(req.principal, req.path["expense_id"], changes))
+
+
+@route(
+    bp,
+    "/v1/expenses/{expense_id}/submit",
+    method="POST",
+    summary="Submit a draft: reserves the amount on the unit's budget (409 budget_exceeded in block mode)",
+    tag="expenses",
+    response=ExpenseOut,
+    idempotent=True,
+    errors=(409,),
+)
+def submit_expense(req: Req) -> dict[str, Any]:
+    return expenses.to_dict(expenses.submit(req.principal, req.path["expense_id"]))
+
+
+@route(
+    bp,
+    "/v1/expenses/{expense_id}/approve",
+    method="POST",
+    summary="Approve at the caller's level (the expense stays submitted while a level remains)",
+    tag="expenses",
+    body=ApproveIn,
+    response=ExpenseOut,
+    idempotent=True,
+    errors=(409,),
+)
+def approve_expense(req: Req) -> dict[str, Any]:
+    return expenses.to_dict(expenses.approve(req.principal, req.path["expense_id"], req.body.comment))
+
+
+@route(
+    bp,
+    "/v1/expenses/{expense_id}/reject",
+    method="POST",
+    summary="Reject: releases the reserved amount",
+    tag="expenses",
+    body=RejectIn,
+    response=ExpenseOut,
+    idempotent=True,
+    errors=(409,),
+)
+def reject_expense(req: Req) -> dict[str, Any]:
+    return expenses.to_dict(expenses.reject(req.principal, req.path["expense_id"], req.body.reason))
+
+
+# ---------------------------------------------------------------- budgets
+BUDGET_PATH = "/v1/budgets/{unit_type}/{unit_id}/{period}"
+BUDGET_PATTERNS = {"unit_type": UNIT_TYPE_PATTERN, "period": PERIOD_PATTERN}
+
+
+@route(
+    bp,
+    BUDGET_PATH,
+    method="PUT",
+    summary="Set a unit's budget for a month (administrators and finance)",
+    tag="budgets",
+    body=BudgetIn,
+    response=BudgetOut,
+    errors=(409,),
+    path_patterns=BUDGET_PATTERNS,
+)
+def put_budget(req: Req) -> BudgetOut:
+    b: BudgetIn = req.body
+    p = req.path
+    return budget_out(
+        budgets.put_budget(
+            req.principal, p["unit_type"], p["unit_id"], p["period"], b.amount, b.currency, b.mode, b.thresholds
+        )
+    )
+
+
+@route(
+    bp,
+    BUDGET_PATH,
+    summary="A unit's budget for a month with spent, reserved, remaining and fired alerts",
+    tag="budgets",
+    response=BudgetOut,
+    path_patterns=BUDGET_PATTERNS,
+)
+def get_budget(req: Req) -> BudgetOut:
+    p = req.path
+    return budget_out(budgets.get_budget(req.principal, p["unit_type"], p["unit_id"], p["period"]))
+
+
+# ---------------------------------------------------------------- statistics
+@route(
+    bp,
+    "/v1/expense-stats",
+    summary="Totals of submitted and approved expenses for a month by category, stage or unit",
+    tag="expenses",
+    query=StatsQuery,
+    response=StatsOut,
+)
+def expense_stats(req: Req) -> StatsOut:
+    q: StatsQuery = req.query
+    groups = expenses.statistics(req.principal, q.period, q.group_by, q.unit_type, q.unit_id)
+    return StatsOut(
+        period=q.period,
+        group_by=q.group_by,
+        groups=[
+            StatsGroup(key=g.key, total=budgets.money(g.total_cents) or "0.00", count=g.count, currency=g.currency)
+            for g in groups
+        ],
+    )
+
+
+# ---------------------------------------------------------------- schedule
 @bp.schedule(Rate(1, unit=Rate.HOURS), name="budget_alerts")
-def budget_alerts(event: Any) -> None:
-    """Every hour: send any budget threshold alert not yet sent (placeholder)."""
+def budget_alerts(event: Any) -> dict[str, int]:
+    """Every hour: send any threshold alert not yet sent, and queue any outbound webhook a
+    crashed request left in the outbox. Reads only what is due, never the whole table."""
+    from chalicelib.services import webhooks
+
+    checked = budgets.run_due()
+    swept = webhooks.sweep_outbox()
+    logger.info("budget alerts run", extra={"budgets_checked": checked, "outbox_swept": swept})
+    return {"budgets_checked": checked, "outbox_swept": swept}

@@ -2,16 +2,66 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
 from chalice import Blueprint
+
+from chalicelib.observability import logger
+from chalicelib.schemas import Response
+from chalicelib.services import webhooks
+from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
 
 WEBHOOK_QUEUE_NAME = os.environ.get("WEBHOOK_QUEUE_NAME", "fieldsales-webhooks")
 
 
+class WebhookAck(Response):
+    webhook_id: str
+    status: str  # applied | duplicate
+
+
+@route(
+    bp,
+    "/v1/webhooks/finance/{tenant_id}",
+    method="POST",
+    summary=(
+        "Finance system events (Standard Webhooks 1.0: webhook-id, webhook-timestamp, webhook-signature). "
+        "Body {type, timestamp?, data}; types expense.payment_updated and budget.updated. "
+        "A repeated webhook-id is acknowledged and applied once."
+    ),
+    tag="webhooks",
+    auth=False,
+    response=WebhookAck,
+    errors=(401, 404, 409),
+)
+def finance_webhook(req: Req) -> dict[str, Any]:
+    # The body is parsed only after its signature is verified: anything unsigned is 401.
+    return webhooks.receive(req.path["tenant_id"], req.raw_body, req.headers)
+
+
 @bp.on_sqs_message(queue=WEBHOOK_QUEUE_NAME, batch_size=1, name="webhook_deliveries")
 def webhook_deliveries(event: Any) -> None:
-    """Deliver one signed outbound webhook; raise to retry with backoff (placeholder)."""
+    """Deliver one signed outbound webhook. On failure the message's visibility becomes the
+    backoff delay and the invocation raises, so SQS redelivers it then (same webhook-id);
+    after the queue's maxReceiveCount it moves to the dead-letter queue."""
+    for record in event:
+        raw = record.to_dict()
+        attempt = int((raw.get("attributes") or {}).get("ApproximateReceiveCount", "1"))
+        try:
+            body = json.loads(record.body)
+        except ValueError:
+            logger.error("undecodable webhook message dropped")
+            continue
+        try:
+            outcome = webhooks.deliver(body, attempt)
+        except webhooks.RetryLater as retry:
+            logger.warning(
+                "webhook delivery failed",
+                extra={"webhook_id": body.get("webhook_id"), "attempt": attempt, "retry_in_s": retry.delay_s},
+            )
+            webhooks.delay_retry(record.receipt_handle, retry.delay_s)
+            raise
+        logger.info("webhook delivery", extra={"webhook_id": body.get("webhook_id"), "outcome": outcome.outcome})

@@ -1,0 +1,200 @@
+"""Expenses, the receipt claims that flag duplicate receipts, and the statistics aggregates.
+
+Money is integer cents in ``NumberAttribute`` (exact in DynamoDB, usable with ``ADD``);
+the API speaks decimal strings. An expense is one item with a ``VersionAttribute``: every
+write is conditional on the version it read (optimistic locking).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    JSONAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
+
+from chalicelib.models.base import BaseItem, tkey
+
+STATUSES = ("draft", "submitted", "approved", "rejected")
+PAYMENT_STATUSES = ("unpaid", "paid", "failed")
+
+
+class Expense(BaseItem, discriminator="Expense"):
+    expense_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    amount_cents = NumberAttribute()
+    currency = UnicodeAttribute()
+    category = UnicodeAttribute()
+    occurred_on = UnicodeAttribute()  # YYYY-MM-DD, tenant time zone
+    description = UnicodeAttribute(default="")
+    unit_type = UnicodeAttribute()  # department | project | person
+    unit_id = UnicodeAttribute()
+    opportunity_id = UnicodeAttribute(null=True)
+    stage = UnicodeAttribute(null=True)
+    receipt_upload_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    receipt_hashes = ListAttribute(of=UnicodeAttribute, default=list)
+    status = UnicodeAttribute(default="draft")
+    payment_status = UnicodeAttribute(default="unpaid")
+    paid_at = UnicodeAttribute(null=True)
+    payment_reference = UnicodeAttribute(null=True)
+    approver_ids = ListAttribute(of=UnicodeAttribute, default=list)  # level 1, level 2
+    approvals = JSONAttribute(default=list)  # [{level, approver_id, decision, comment?, at}]
+    warnings = ListAttribute(of=UnicodeAttribute, default=list)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    submitted_at = UnicodeAttribute(null=True)
+    decided_at = UnicodeAttribute(null=True)
+    version = VersionAttribute()
+
+    @classmethod
+    def pk(cls, tenant_id: str, expense_id: str) -> str:
+        return tkey(tenant_id, "EXPENSE", expense_id)
+
+    @classmethod
+    def by_user_pk(cls, tenant_id: str, user_id: str) -> str:
+        return tkey(tenant_id, "EXPUSER", user_id)
+
+    @classmethod
+    def by_tenant_pk(cls, tenant_id: str) -> str:
+        return tkey(tenant_id, "EXPENSES")
+
+    @staticmethod
+    def unit_prefix(unit_type: str, unit_id: str) -> str:
+        return f"{unit_type}#{unit_id}#"
+
+    @classmethod
+    def opportunity_pk(cls, tenant_id: str, opportunity_id: str) -> str:
+        return tkey(tenant_id, "OPP", opportunity_id)
+
+    @property
+    def period(self) -> str:
+        return self.occurred_on[:7]
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = self.pk(self.tenant_id, self.expense_id), "EXPENSE"
+        sort = f"{self.occurred_on}#{self.expense_id}"
+        self.GSI1PK, self.GSI1SK = self.by_user_pk(self.tenant_id, self.user_id), sort
+        self.GSI2PK = self.by_tenant_pk(self.tenant_id)
+        self.GSI2SK = self.unit_prefix(self.unit_type, self.unit_id) + sort
+        if self.opportunity_id:
+            self.GSI3PK = self.opportunity_pk(self.tenant_id, self.opportunity_id)
+            self.GSI3SK = f"EXPENSE#{self.expense_id}"
+        else:
+            self.GSI3PK = self.GSI3SK = None
+
+
+class ReceiptClaim(BaseItem, discriminator="ReceiptClaim"):
+    """One per (receipt file hash, expense): a second expense with the same file is flagged."""
+
+    sha256 = UnicodeAttribute()
+    expense_id = UnicodeAttribute()
+    upload_id = UnicodeAttribute()
+
+    @classmethod
+    def pk(cls, tenant_id: str, sha256: str) -> str:
+        return tkey(tenant_id, "RECEIPT", sha256)
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = self.pk(self.tenant_id, self.sha256), f"EXPENSE#{self.expense_id}"
+
+
+class StatsAggregate(BaseItem, discriminator="StatsAggregate"):
+    """Total and count of live (submitted + approved) expenses for one month, scope and group.
+
+    ``scope`` is ``ALL`` or ``<unit_type>#<unit_id>``; ``dimension`` is category | stage |
+    unit. A statistics request is one query on ``PK`` with ``begins_with(SK, dimension#)``:
+    its cost depends on the number of groups, never on the number of expenses.
+    """
+
+    period = UnicodeAttribute()
+    scope = UnicodeAttribute()
+    dimension = UnicodeAttribute()
+    key = UnicodeAttribute()
+    currency = UnicodeAttribute()
+    total_cents = NumberAttribute(default=0)
+    count = NumberAttribute(default=0)
+
+    @classmethod
+    def pk(cls, tenant_id: str, period: str, scope: str) -> str:
+        return tkey(tenant_id, "STATS", period, scope)
+
+    @staticmethod
+    def sk(dimension: str, key: str, currency: str) -> str:
+        return f"{dimension}#{key}#{currency}"
+
+    def set_keys(self) -> None:
+        self.PK = self.pk(self.tenant_id, self.period, self.scope)
+        self.SK = self.sk(self.dimension, self.key, self.currency)
+
+
+__all__ = ["Expense", "ReceiptClaim", "StatsAggregate", "STATUSES", "PAYMENT_STATUSES"]
+
+
+class Cancelled(Exception):
+    """A transaction was cancelled; ``failed`` names the items whose condition failed."""
+
+    def __init__(self, failed: set[str], conflict: bool) -> None:
+        super().__init__(f"transaction cancelled: failed={sorted(failed)} conflict={conflict}")
+        self.failed = failed
+        self.conflict = conflict
+
+
+class Tx:
+    """A labelled TransactWriteItems: failed conditions come back as item labels, so a
+    caller can tell "the budget said no" from "the expense changed under us".
+
+    PynamoDB sends condition checks, deletes, puts, then updates; labels follow that order.
+    """
+
+    def __init__(self) -> None:
+        self._ops: dict[str, list[tuple[str, Any, Any, Any]]] = {"check": [], "delete": [], "put": [], "update": []}
+
+    def put(self, label: str, model: Any, condition: Any = None) -> Tx:
+        model.set_keys()
+        self._ops["put"].append((label, model, None, condition))
+        return self
+
+    def update(self, label: str, model: Any, actions: list[Any], condition: Any = None) -> Tx:
+        self._ops["update"].append((label, model, actions, condition))
+        return self
+
+    def delete(self, label: str, model: Any, condition: Any = None) -> Tx:
+        self._ops["delete"].append((label, model, None, condition))
+        return self
+
+    @property
+    def labels(self) -> list[str]:
+        return [op[0] for kind in ("check", "delete", "put", "update") for op in self._ops[kind]]
+
+    def commit(self, token: str | None = None) -> None:
+        from pynamodb.connection import Connection
+        from pynamodb.exceptions import TransactWriteError
+        from pynamodb.transactions import TransactWrite
+
+        try:
+            with TransactWrite(connection=Connection(region=BaseItem.Meta.region), client_request_token=token) as tx:
+                for _label, model, _, condition in self._ops["delete"]:
+                    tx.delete(model, condition=condition)
+                for _label, model, _, condition in self._ops["put"]:
+                    tx.save(model, condition=condition)
+                for _label, model, actions, condition in self._ops["update"]:
+                    tx.update(model, actions=actions, condition=condition)
+        except TransactWriteError as exc:
+            reasons = getattr(exc, "cancellation_reasons", None) or []
+            if not reasons:
+                raise
+            labels = self.labels
+            failed = {
+                labels[i]
+                for i, r in enumerate(reasons)
+                if r is not None and getattr(r, "code", None) == "ConditionalCheckFailed" and i < len(labels)
+            }
+            conflict = any(
+                r is not None and getattr(r, "code", None) in ("TransactionConflict", "ThrottlingError")
+                for r in reasons
+            )
+            raise Cancelled(failed, conflict) from exc

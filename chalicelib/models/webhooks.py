@@ -1,0 +1,60 @@
+"""Webhook bookkeeping: receipts of inbound deliveries (exactly-once effects), the outbox
+of outbound deliveries not yet handed to the queue, and outbound delivery outcomes."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
+
+from chalicelib.models.base import BaseItem, tkey
+
+OUTBOX_PK = "T#*#WEBHOOK_OUTBOX"  # system partition read by the hourly sweep; '*' is never a tenant id
+
+
+class InboundReceipt(BaseItem, discriminator="InboundReceipt"):
+    """Written in the same transaction as the webhook's effect, conditional on not existing."""
+
+    webhook_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    received_at = UnicodeAttribute()
+
+    @classmethod
+    def pk(cls, tenant_id: str, webhook_id: str) -> str:
+        return tkey(tenant_id, "WEBHOOKIN", webhook_id)
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = self.pk(self.tenant_id, self.webhook_id), "RECEIPT"
+
+
+class OutboxEntry(BaseItem, discriminator="OutboxEntry"):
+    """An outbound webhook committed with its cause; deleted once it is on the queue."""
+
+    webhook_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    payload = JSONAttribute()  # the full message body put on the queue
+    created_at = UnicodeAttribute()
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = tkey(self.tenant_id, "OUTBOX", self.webhook_id), "OUTBOX"
+        self.GSI1PK, self.GSI1SK = OUTBOX_PK, f"{self.created_at}#{self.tenant_id}#{self.webhook_id}"
+
+
+class DeliveryRecord(BaseItem, discriminator="WebhookDelivery"):
+    """How an outbound delivery ended: delivered, gone (410), refused (URL) or dead (DLQ)."""
+
+    webhook_id = UnicodeAttribute()
+    type = UnicodeAttribute()
+    outcome = UnicodeAttribute()
+    attempts = NumberAttribute(default=0)
+    last_status = NumberAttribute(null=True)
+    detail = UnicodeAttribute(null=True)
+    updated_at = UnicodeAttribute()
+
+    @classmethod
+    def pk(cls, tenant_id: str, webhook_id: str) -> str:
+        return tkey(tenant_id, "WEBHOOKOUT", webhook_id)
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = self.pk(self.tenant_id, self.webhook_id), "DELIVERY"
+
+
+__all__ = ["InboundReceipt", "OutboxEntry", "DeliveryRecord", "OUTBOX_PK"]

@@ -1,0 +1,319 @@
+"""Finance-system webhooks, Standard Webhooks 1.0 in both directions.
+
+Outbound: an event is put on the webhook queue as ``{tenant_id, webhook_id, type,
+timestamp, data}``. The ``webhook_deliveries`` worker signs and POSTs it to the tenant's
+finance URL. Every attempt carries the same ``webhook-id`` and body (only
+``webhook-timestamp`` and the signature change), so the receiver can deduplicate. A non-2xx
+answer or a timeout is retried with exponential backoff (the worker moves the message's
+visibility to ``min(base * 2**attempt, 12 h)``); after ``MAX_ATTEMPTS`` receives the
+queue's redrive policy moves it to the dead-letter queue. 410 Gone stops at once.
+Deployed stages never call loopback, private, link-local or otherwise non-global targets.
+
+Inbound: the signature is verified with the tenant's secret and the timestamp must be
+within 5 minutes before anything is written. The effect and a receipt keyed by the
+``webhook-id`` are one transaction, the receipt conditional on not existing: a repeated
+``webhook-id`` (also ten at once) is acknowledged and applied once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import os
+import socket
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pynamodb.exceptions import DoesNotExist
+
+from chalicelib.aws import client
+from chalicelib.config import settings
+from chalicelib.errors import BadRequest, Unauthorized, Unprocessable
+from chalicelib.models.base import iso, utcnow
+from chalicelib.models.webhooks import OUTBOX_PK, DeliveryRecord, InboundReceipt, OutboxEntry
+from chalicelib.observability import count, logger
+from chalicelib.services import org
+
+MAX_ATTEMPTS = 8  # the queue's maxReceiveCount (local/resources.py, infra)
+MAX_BACKOFF_S = 12 * 3600
+TIMEOUT_S = 5.0
+RECEIPT_RETENTION_S = 7 * 24 * 3600
+OUTBOX_GRACE_S = 120
+USER_AGENT = "fieldsales-webhooks/1"
+
+
+def backoff_base_s() -> float:
+    return float(os.environ.get("WEBHOOK_BACKOFF_BASE_S", "30"))
+
+
+def backoff_s(attempt: int) -> int:
+    """Visibility before attempt ``attempt + 1``: base * 2**attempt, at most 12 h."""
+    return int(min(backoff_base_s() * (2 ** max(attempt, 0)), MAX_BACKOFF_S))
+
+
+def stable_id(kind: str, key: str) -> str:
+    """The same event always gets the same ``webhook-id``."""
+    return "msg_" + hashlib.sha256(f"{kind}:{key}".encode()).hexdigest()[:32]
+
+
+def _now_iso() -> str:
+    return iso(utcnow())
+
+
+# ---------------------------------------------------------------- outbound: queueing
+def message_body(tenant_id: str, type_: str, data: dict[str, Any], webhook_id: str) -> dict[str, Any]:
+    return {"tenant_id": tenant_id, "webhook_id": webhook_id, "type": type_, "timestamp": _now_iso(), "data": data}
+
+
+def _send(body: dict[str, Any]) -> None:
+    url = settings().webhook_queue_url
+    if not url:
+        logger.warning("WEBHOOK_QUEUE_URL is not set: outbound webhook dropped", extra={"type": body["type"]})
+        return
+    client("sqs").send_message(QueueUrl=url, MessageBody=json.dumps(body, separators=(",", ":")))
+
+
+def enqueue(tenant_id: str, type_: str, data: dict[str, Any], webhook_id: str) -> None:
+    _send(message_body(tenant_id, type_, data, webhook_id))
+
+
+def outbox_entry(tenant_id: str, type_: str, data: dict[str, Any], webhook_id: str) -> OutboxEntry:
+    """An entry to commit in the same transaction as its cause; :func:`flush` queues it."""
+    body = message_body(tenant_id, type_, data, webhook_id)
+    return OutboxEntry(
+        tenant_id=tenant_id, webhook_id=webhook_id, type=type_, payload=body, created_at=body["timestamp"]
+    )
+
+
+def flush(entry: OutboxEntry) -> None:
+    _send(entry.payload)
+    entry.set_keys()
+    entry.delete()
+
+
+def sweep_outbox(older_than_s: int = OUTBOX_GRACE_S) -> int:
+    """Queue entries a crashed request left behind (the hourly job); same webhook-id."""
+    cutoff = iso(datetime.fromtimestamp(time.time() - older_than_s, UTC))
+    done = 0
+    for entry in OutboxEntry.gsi1.query(OUTBOX_PK, cutoff > OutboxEntry.GSI1SK):
+        flush(entry)
+        done += 1
+    return done
+
+
+# ---------------------------------------------------------------- outbound: delivery
+class RetryLater(Exception):
+    def __init__(self, delay_s: int, reason: str) -> None:
+        super().__init__(f"webhook delivery failed ({reason}); retry in {delay_s} s")
+        self.delay_s = delay_s
+        self.reason = reason
+
+
+def target_allowed(url: str, allow_private: bool) -> tuple[bool, str]:
+    """Refuse anything but public http(s) targets unless private ones are allowed (local)."""
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("https", "http") or not parsed.hostname:
+        return False, "unsupported URL"
+    if allow_private:
+        return True, ""
+    if parsed.scheme != "https":
+        return False, "deployed stages deliver over https only"
+    try:
+        infos = socket.getaddrinfo(parsed.hostname, parsed.port or 443, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError, ValueError):
+        return False, "host does not resolve"
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        mapped = getattr(address, "ipv4_mapped", None)
+        address = mapped or address
+        if not address.is_global or address.is_multicast:
+            return False, f"non-public target {address}"
+    return True, ""
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None  # a redirect is an answer (3xx, retried), never followed to another host
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def sign(secret: str, webhook_id: str, timestamp: datetime, payload: str) -> dict[str, str]:
+    from standardwebhooks import Webhook
+
+    return {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(int(timestamp.timestamp())),
+        "webhook-signature": Webhook(secret).sign(webhook_id, timestamp, payload),
+    }
+
+
+def _post(url: str, payload: str, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(
+        url,
+        data=payload.encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers},
+    )
+    try:
+        with _OPENER.open(request, timeout=TIMEOUT_S) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
+def _record(body: dict[str, Any], outcome: str, attempts: int, status: Optional[int], detail: str = "") -> None:
+    DeliveryRecord(
+        tenant_id=body["tenant_id"],
+        webhook_id=body["webhook_id"],
+        type=body["type"],
+        outcome=outcome,
+        attempts=attempts,
+        last_status=status,
+        detail=detail[:500] or None,
+        updated_at=_now_iso(),
+    ).save()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    outcome: str  # delivered | gone | refused | no_integration
+    status: Optional[int] = None
+
+
+def deliver(body: dict[str, Any], attempt: int) -> Outcome:
+    """One attempt (``attempt`` = the message's receive count). Raises :class:`RetryLater`."""
+    integration = org.get_finance_integration(body["tenant_id"])
+    if integration is None:
+        return Outcome("no_integration")
+    allowed, why = target_allowed(integration.url, settings().allow_private_webhook_targets)
+    if not allowed:
+        _record(body, "refused", attempt, None, why)
+        count("WebhookRefused")
+        return Outcome("refused")
+    payload = json.dumps(
+        {"type": body["type"], "timestamp": body["timestamp"], "data": body["data"]}, separators=(",", ":")
+    )
+    headers = sign(integration.secret, body["webhook_id"], datetime.now(UTC), payload)
+    try:
+        status: Optional[int] = _post(integration.url, payload, headers)
+        reason = f"HTTP {status}"
+    except (OSError, ValueError) as exc:  # timeouts, refused connections, bad URLs
+        status, reason = None, type(exc).__name__
+    if status is not None and 200 <= status < 300:
+        _record(body, "delivered", attempt, status)
+        count("WebhookDelivered")
+        return Outcome("delivered", status)
+    if status == 410:
+        _record(body, "gone", attempt, status)
+        return Outcome("gone", status)
+    count("WebhookRetry")
+    if attempt >= MAX_ATTEMPTS:
+        _record(body, "dead", attempt, status, reason)
+    raise RetryLater(backoff_s(attempt), reason)
+
+
+def delay_retry(receipt_handle: str, delay_s: int) -> None:
+    url = settings().webhook_queue_url
+    if url and receipt_handle:
+        client("sqs").change_message_visibility(QueueUrl=url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay_s)
+
+
+def delivery_record(tenant_id: str, webhook_id: str) -> Optional[DeliveryRecord]:
+    try:
+        return DeliveryRecord.get(DeliveryRecord.pk(tenant_id, webhook_id), "DELIVERY", consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+# ---------------------------------------------------------------- inbound
+class PaymentUpdated(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    expense_id: str
+    status: str
+    paid_at: Optional[str] = None
+    reference: Optional[str] = None
+
+
+class BudgetUpdated(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    unit_type: str
+    unit_id: str
+    period: str
+    amount: str
+    currency: str
+
+
+def verify(tenant_id: str, raw_body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    """Signature and timestamp (5 minutes either way) or 401; nothing is written before."""
+    integration = org.get_finance_integration(tenant_id)
+    if integration is None:
+        raise Unauthorized("webhook signature is not valid", code="invalid_signature")
+    from standardwebhooks import Webhook
+
+    wanted = {k: headers.get(k, "") for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
+    try:
+        payload = Webhook(integration.secret).verify(raw_body, wanted)
+    except Exception:  # noqa: BLE001 - any verification failure (bad base64, stale, ...) is 401
+        count("WebhookInboundRejected")
+        raise Unauthorized("webhook signature is not valid", code="invalid_signature") from None
+    if not isinstance(payload, dict):
+        raise BadRequest("the body must be a JSON object", code="invalid_json")
+    webhook_id = wanted["webhook-id"]
+    if not 1 <= len(webhook_id) <= 255 or not webhook_id.isprintable():
+        raise BadRequest("webhook-id must be 1 to 255 printable characters", code="invalid_webhook_id")
+    return payload
+
+
+def receipt(tenant_id: str, webhook_id: str, type_: str) -> InboundReceipt:
+    from datetime import timedelta
+
+    return InboundReceipt(
+        tenant_id=tenant_id,
+        webhook_id=webhook_id,
+        type=type_,
+        received_at=_now_iso(),
+        ttl=timedelta(seconds=RECEIPT_RETENTION_S),
+    )
+
+
+def already_received(tenant_id: str, webhook_id: str) -> bool:
+    try:
+        InboundReceipt.get(InboundReceipt.pk(tenant_id, webhook_id), "RECEIPT", consistent_read=True)
+        return True
+    except DoesNotExist:
+        return False
+
+
+def receive(tenant_id: str, raw_body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    payload = verify(tenant_id, raw_body, headers)
+    webhook_id = headers["webhook-id"]
+    type_ = payload.get("type")
+    data = payload.get("data")
+    if not isinstance(type_, str) or not isinstance(data, dict):
+        raise BadRequest("the body must be {type, timestamp?, data}", code="invalid_body")
+    try:
+        if type_ == "expense.payment_updated":
+            from chalicelib.services import expenses
+
+            event = PaymentUpdated.model_validate(data)
+            applied = expenses.apply_payment_update(tenant_id, webhook_id, event)
+        elif type_ == "budget.updated":
+            from chalicelib.services import budgets
+
+            update = BudgetUpdated.model_validate(data)
+            applied = budgets.apply_push(tenant_id, webhook_id, update)
+        else:
+            raise Unprocessable(f"unknown event type {type_!r}", code="unknown_event_type")
+    except ValidationError as err:
+        raise BadRequest("the event data is not valid", code="invalid_body", details=str(err)[:500]) from None
+    count("WebhookInboundApplied" if applied else "WebhookInboundDuplicate")
+    return {"webhook_id": webhook_id, "status": "applied" if applied else "duplicate"}
