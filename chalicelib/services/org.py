@@ -7,6 +7,7 @@ trees are materialised paths, so each is a key lookup or one ``begins_with`` que
 
 from __future__ import annotations
 
+import base64
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -45,8 +46,13 @@ def put_settings(tenant_id: str, changes: dict[str, Any]) -> TenantSettings:
 
 
 def put_finance_integration(tenant_id: str, url: str) -> FinanceIntegration:
+    # Standard Webhooks secrets are standard base64 after "whsec_"; a urlsafe token fails to
+    # decode in the reference library about one time in four.
     integration = FinanceIntegration(
-        tenant_id=tenant_id, url=url, secret="whsec_" + secrets.token_urlsafe(32), updated_at=iso(utcnow())
+        tenant_id=tenant_id,
+        url=url,
+        secret="whsec_" + base64.b64encode(secrets.token_bytes(32)).decode(),
+        updated_at=iso(utcnow()),
     )
     integration.save()
     return integration
