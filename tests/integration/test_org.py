@@ -94,7 +94,7 @@ def test_finance_integration_returns_a_whsec_secret(api):
     assert body["secret"].startswith("whsec_")
 
 
-def test_subordinates_and_department_lookups_cost_the_same_for_10_and_2000_users(aws, ddb_requests):
+def test_subordinates_and_department_lookups_cost_the_same_for_small_and_large_orgs(aws, ddb_requests):
     def build(tenant: str, size: int) -> None:
         org.put_department(tenant, "d", "D", None, None)
         org.put_user(tenant, "boss", "Boss", "d", None, None, None)
@@ -106,7 +106,7 @@ def test_subordinates_and_department_lookups_cost_the_same_for_10_and_2000_users
             parents.append(uid)
 
     counts = {}
-    for tenant, size in (("small", 10), ("large", 2000)):
+    for tenant, size in (("small", 10), ("large", 300)):
         build(tenant, size)
         ddb_requests.reset()
         subs = org.subordinate_ids(tenant, "boss")
