@@ -75,6 +75,12 @@ def _response_schema(response: Any) -> dict[str, Any]:
     return TypeAdapter(response).json_schema(ref_template=REF)
 
 
+def operation_id(op: Operation) -> str:
+    """Unique by construction: the method and the path (handlers may share a name)."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", op.path.removeprefix("/v1/")).strip("_")
+    return f"{op.method.lower()}_{slug}"
+
+
 def _operation(op: Operation) -> dict[str, Any]:
     errors = {400, 422, 429, 503, *op.errors}
     if op.auth:
@@ -95,7 +101,7 @@ def _operation(op: Operation) -> dict[str, Any]:
             "content": {"application/json": {"schema": {"$ref": REF.format(model="Error")}}},
         }
     doc: dict[str, Any] = {
-        "operationId": op.handler.__name__,
+        "operationId": operation_id(op),
         "summary": op.summary,
         "tags": [op.tag],
         "parameters": _path_parameters(op) + (_query_parameters(op.query) if op.query else []),
