@@ -2,112 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-from typing import Any, Iterator
+from collections.abc import Iterator
 
 import pytest
-import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+from local.harness import LocalStack, running_stack
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LocalStack:
-    def __init__(self, api_port: int, control_port: int, moto_port: int, secret: str) -> None:
-        self.base_url = f"http://127.0.0.1:{api_port}"
-        self.control_url = f"http://127.0.0.1:{control_port}"
-        self.moto_url = f"http://127.0.0.1:{moto_port}"
-        self.secret = secret
-        self.http = requests.Session()
-
-    def token(self, user: str, tenant: str | None = None, groups: list[str] | None = None) -> str:
-        from chalicelib.auth import issue_local_token
-        from local.seed import GROUPS, TENANT
-
-        tenant = tenant or TENANT
-        if groups is None:
-            groups = GROUPS.get(user, []) if tenant == TENANT else []
-        return issue_local_token(user, tenant, groups, secret=self.secret)
-
-    def headers(self, user: str | None, tenant: str | None = None, **extra: str) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", **extra}
-        if user:
-            headers["Authorization"] = f"Bearer {self.token(user, tenant)}"
-        return headers
-
-    def call(self, method: str, path: str, body: Any = None, as_: str | None = "rep_a", **kw: Any) -> requests.Response:
-        headers = self.headers(as_, kw.pop("tenant", None), **kw.pop("headers", {}))
-        data = None if body is None else (body if isinstance(body, (str, bytes)) else json.dumps(body))
-        return self.http.request(method, self.base_url + path, data=data, headers=headers, timeout=30, **kw)
-
-    def fire(self, schedule: str) -> dict[str, Any]:
-        """Fire an EventBridge schedule now (as its cadence would) and drain what follows."""
-        response = requests.post(f"{self.control_url}/fire/{schedule}", timeout=60)
-        response.raise_for_status()
-        return response.json()
-
-    def drain(self) -> dict[str, Any]:
-        """Deliver everything pending: stream records, S3 events, bus events, queue messages."""
-        response = requests.post(f"{self.control_url}/drain", timeout=60)
-        response.raise_for_status()
-        return response.json()
-
-    def status(self) -> dict[str, Any]:
-        return requests.get(f"{self.control_url}/status", timeout=10).json()
+SECRET = "e2e-secret-of-sufficient-length-0123456789"
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    api_port, control_port = _free_port(), _free_port()
-    ready = tmp_path_factory.mktemp("stack") / "ready.json"
-    secret = "e2e-secret-of-sufficient-length-0123456789"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({"LOCAL_JWT_SECRET": secret, "PYTHONUNBUFFERED": "1"})
-    log = open(ready.parent / "stack.log", "w")  # noqa: SIM115 - closed at teardown
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "local.stack",
-            "--port",
-            str(api_port),
-            "--control-port",
-            str(control_port),
-            "--ready-file",
-            str(ready),
-            "--quiet",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.time() + 90
-    while not ready.exists():
-        if process.poll() is not None or time.time() > deadline:
-            process.kill()
-            log.close()
-            raise RuntimeError("local stack did not start:\n" + (ready.parent / "stack.log").read_text()[-4000:])
-        time.sleep(0.2)
-    ports = json.loads(ready.read_text())
-    os.environ["LOCAL_JWT_SECRET"] = secret
-    try:
-        yield LocalStack(ports["api"], ports["control"], ports["moto"], secret)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+def stack() -> Iterator[LocalStack]:
+    """``stack.call(method, path, body, as_=user)``, ``stack.fire(schedule)``, ``stack.drain()``."""
+    os.environ["LOCAL_JWT_SECRET"] = SECRET
+    with running_stack(SECRET) as running:
+        yield running
