@@ -2,13 +2,163 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal, Optional, Union
 
 from chalice import Blueprint, Rate
+from pydantic import Field, StringConstraints
+
+from chalicelib.observability import logger
+from chalicelib.schemas import Date, Id, Location, PageQuery, Request, Response, Timestamp
+from chalicelib.services import signins
+from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
 
+Note = Annotated[str, StringConstraints(max_length=2000)]
+Flag = Literal[
+    "out_of_range",
+    "low_accuracy",
+    "clock_skew",
+    "mock_location",
+    "photo_location_mismatch",
+    "photo_time_mismatch",
+    "late_upload",
+]
+
+
+class SignInLocation(Location):
+    accuracy_m: float = Field(ge=0, le=1_000_000)
+
+
+class SignInIn(Request):
+    kind: Literal["check_in", "check_out"]
+    location: SignInLocation
+    client_time: Timestamp = Field(description="device time of the visit (kept as the visit's time, also offline)")
+    account_id: Optional[Id] = None
+    opportunity_id: Optional[Id] = None
+    plan_id: Optional[Id] = None
+    photo_upload_ids: Optional[list[Id]] = Field(default=None, max_length=10)
+    note: Optional[Note] = None
+    mock_location: Optional[bool] = None
+    sent_at: Optional[Timestamp] = Field(
+        default=None, description="device clock when sent; lets a queued (offline) sign-in avoid clock_skew"
+    )
+
+
+class LocationOut(Response):
+    lat: float
+    lng: float
+    accuracy_m: float
+
+
+class PhotoOut(Response):
+    upload_id: str
+    status: Literal["pending", "ready", "rejected"]
+    reason: Optional[str] = None
+    thumbnail_url: Optional[str] = None
+    url: Optional[str] = None
+
+
+class VisitOut(Response):
+    id: str
+    status: Literal["open", "closed"]
+    started_at: str
+    ended_at: Optional[str] = None
+    duration_s: Optional[int] = None
+    closed_by: Optional[Literal["user", "check_in", "system"]] = None
+    checkin_id: str
+    checkout_id: Optional[str] = None
+    account_id: Optional[str] = None
+    opportunity_id: Optional[str] = None
+
+
+class SignInOut(Response):
+    id: str
+    kind: Literal["check_in", "check_out"]
+    user_id: str
+    client_time: str
+    server_time: str
+    location: LocationOut
+    distance_m: Optional[float] = None
+    flags: list[Flag]
+    photos: list[PhotoOut]
+    visit_id: Optional[str] = None
+    visit: Optional[VisitOut] = None
+    account_id: Optional[str] = None
+    opportunity_id: Optional[str] = None
+    plan_id: Optional[str] = None
+    note: Optional[str] = None
+    mock_location: bool
+
+
+class SignInPage(Response):
+    items: list[SignInOut]
+    next_cursor: Optional[str] = None
+
+
+class SignInQuery(PageQuery):
+    user_id: Optional[Id] = None
+    from_: Optional[Union[Date, Timestamp]] = Field(default=None, alias="from")
+    to: Optional[Union[Date, Timestamp]] = None
+
+
+@route(
+    bp,
+    "/v1/signins",
+    method="POST",
+    summary="Check in or check out (flags are recorded, never refused); honours Idempotency-Key",
+    tag="signins",
+    body=SignInIn,
+    response=SignInOut,
+    status=201,
+    errors=(409,),
+)
+def create_signin(req: Req) -> dict[str, Any]:
+    b: SignInIn = req.body
+    return signins.create_signin(
+        req.principal,
+        kind=b.kind,
+        lat=b.location.lat,
+        lng=b.location.lng,
+        accuracy_m=b.location.accuracy_m,
+        client_time=b.client_time,
+        account_id=b.account_id,
+        opportunity_id=b.opportunity_id,
+        plan_id=b.plan_id,
+        photo_upload_ids=b.photo_upload_ids,
+        note=b.note,
+        mock_location=bool(b.mock_location),
+        sent_at=b.sent_at,
+    )
+
+
+@route(
+    bp,
+    "/v1/signins/{signin_id}",
+    summary="A sign-in (its user, their managers, admins)",
+    tag="signins",
+    response=SignInOut,
+)
+def get_signin(req: Req) -> dict[str, Any]:
+    return signins.get_signin(req.principal, req.path["signin_id"])
+
+
+@route(
+    bp,
+    "/v1/signins",
+    summary="Sign-ins of the caller or a subordinate, newest first (from/to: dates in the tenant zone or times)",
+    tag="signins",
+    query=SignInQuery,
+    response=SignInPage,
+)
+def list_signins(req: Req) -> dict[str, Any]:
+    q: SignInQuery = req.query
+    return signins.list_signins(req.principal, q.user_id, q.from_, q.to, q.limit, q.cursor)
+
 
 @bp.schedule(Rate(15, unit=Rate.MINUTES), name="close_open_visits")
-def close_open_visits(event: Any) -> None:
-    """Close visits left open past the end of their day (placeholder)."""
+def close_open_visits(event: Any) -> dict[str, int]:
+    """Close visits left open past the end of their day (tenant time zone)."""
+    closed = signins.close_open_visits()
+    logger.info("open visits closed", extra={"closed": closed})
+    return {"closed": closed}

@@ -1,0 +1,135 @@
+"""Sign-ins (check-in / check-out) and the visits they open and close.
+
+- A sign-in is one item, indexed by its user's timeline (GSI1, by client time), by its
+  plan (GSI2) and by its opportunity (GSI3, the opportunity collection).
+- A visit is one item; while open it also has a per-user pointer (read consistently by
+  check-out) and sits in a sparse, sharded "due" index that the ``close_open_visits``
+  schedule reads, so the schedule costs what is due, never a scan.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+
+from chalicelib.models.base import BaseItem, tkey
+
+# The due index spans tenants (the schedule is one job for all of them). Its partition
+# keys lead with "T#~system#": "~" cannot occur in a tenant id, so no tenant's key can
+# reach it, and no tenant-scoped IAM role (LeadingKeys "T#<tenant>#*") can read it.
+SYSTEM_PREFIX = "T#~system#"
+DUE_SHARDS = 4
+
+
+class SignIn(BaseItem, discriminator="SignIn"):
+    signin_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    kind = UnicodeAttribute()  # check_in | check_out
+    lat = NumberAttribute()
+    lng = NumberAttribute()
+    accuracy_m = NumberAttribute()
+    client_time = UnicodeAttribute()  # device time of the visit, RFC 3339 UTC (seconds)
+    sent_at = UnicodeAttribute(null=True)  # device clock when sent (optional)
+    server_time = UnicodeAttribute()
+    account_id = UnicodeAttribute(null=True)
+    opportunity_id = UnicodeAttribute(null=True)
+    plan_id = UnicodeAttribute(null=True)
+    photo_upload_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    note = UnicodeAttribute(null=True)
+    mock_location = BooleanAttribute(default=False)
+    distance_m = NumberAttribute(null=True)
+    radius_m = NumberAttribute(null=True)
+    base_flags = UnicodeSetAttribute(null=True)  # decided when the sign-in is made
+    photo_flags = UnicodeSetAttribute(null=True)  # added (ADD, idempotent) as photos are verified
+    visit_id = UnicodeAttribute(null=True)
+    activity_id = UnicodeAttribute(null=True)
+
+    @classmethod
+    def pk(cls, tenant_id: str, signin_id: str) -> str:
+        return tkey(tenant_id, "SIGNIN", signin_id)
+
+    @classmethod
+    def user_pk(cls, tenant_id: str, user_id: str) -> str:
+        return tkey(tenant_id, "USERSIGNINS", user_id)
+
+    @classmethod
+    def plan_pk(cls, tenant_id: str, plan_id: str) -> str:
+        return tkey(tenant_id, "PLANSIGNINS", plan_id)
+
+    @classmethod
+    def opp_pk(cls, tenant_id: str, opportunity_id: str) -> str:
+        return tkey(tenant_id, "OPP", opportunity_id)
+
+    @property
+    def timeline_sk(self) -> str:
+        return f"{self.client_time}#{self.signin_id}"
+
+    @property
+    def flags(self) -> list[str]:
+        return sorted(set(self.base_flags or ()) | set(self.photo_flags or ()))
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = self.pk(self.tenant_id, self.signin_id), "SIGNIN"
+        self.GSI1PK, self.GSI1SK = self.user_pk(self.tenant_id, self.user_id), self.timeline_sk
+        if self.plan_id:
+            self.GSI2PK, self.GSI2SK = self.plan_pk(self.tenant_id, self.plan_id), self.timeline_sk
+        else:
+            self.GSI2PK = self.GSI2SK = None
+        if self.opportunity_id:
+            self.GSI3PK, self.GSI3SK = self.opp_pk(self.tenant_id, self.opportunity_id), f"SIGNIN#{self.signin_id}"
+        else:
+            self.GSI3PK = self.GSI3SK = None
+
+
+class Visit(BaseItem, discriminator="Visit"):
+    visit_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    status = UnicodeAttribute(default="open")  # open | closed
+    checkin_id = UnicodeAttribute()
+    checkout_id = UnicodeAttribute(null=True)
+    account_id = UnicodeAttribute(null=True)
+    opportunity_id = UnicodeAttribute(null=True)
+    plan_id = UnicodeAttribute(null=True)
+    started_at = UnicodeAttribute()  # the check-in's client time
+    close_after = UnicodeAttribute()  # end of the started_at day, tenant time zone, as UTC
+    ended_at = UnicodeAttribute(null=True)
+    duration_s = NumberAttribute(null=True)
+    closed_by = UnicodeAttribute(null=True)  # user | check_in | system
+
+    @classmethod
+    def pk(cls, tenant_id: str, visit_id: str) -> str:
+        return tkey(tenant_id, "VISIT", visit_id)
+
+    @classmethod
+    def due_pk(cls, shard: int) -> str:
+        return f"{SYSTEM_PREFIX}OPENVISITS#{shard}"
+
+    @classmethod
+    def shard_of(cls, visit_id: str) -> int:
+        return zlib.crc32(visit_id.encode()) % DUE_SHARDS
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = self.pk(self.tenant_id, self.visit_id), "VISIT"
+        if self.status == "open":
+            self.GSI2PK = self.due_pk(self.shard_of(self.visit_id))
+            self.GSI2SK = f"{self.close_after}#{self.tenant_id}#{self.visit_id}"
+        else:
+            self.GSI2PK = self.GSI2SK = None
+
+
+class OpenVisit(BaseItem, discriminator="OpenVisit"):
+    """The user's open visit, if any: one item, read consistently by check-in/out."""
+
+    user_id = UnicodeAttribute()
+    visit_id = UnicodeAttribute()
+
+    @classmethod
+    def pk(cls, tenant_id: str, user_id: str) -> str:
+        return tkey(tenant_id, "USERVISIT", user_id)
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = self.pk(self.tenant_id, self.user_id), "OPEN"
+
+
+__all__ = ["SignIn", "Visit", "OpenVisit", "DUE_SHARDS", "SYSTEM_PREFIX"]

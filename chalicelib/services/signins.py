@@ -1,0 +1,652 @@
+"""Fieldwork sign-ins: check-in / check-out, their flags, and the visits they make.
+
+Public interface (other capabilities call these):
+- ``signins_for_user_between(tenant_id, user_id, start_iso, end_iso) -> list[dict]``: the
+  user's sign-ins with ``start <= client_time < end``, oldest first, each in the contract
+  shape (``to_dict``), photos included. One GSI1 query (+ one BatchGetItem for photos).
+  The caller has checked that its principal may read this user's data.
+- ``to_dict(signin, photos=None, visit=None) -> dict``: the contract shape. Without
+  ``photos`` (views from ``uploads.photo_view``) photos are listed by ``upload_id`` only.
+
+Flags (a flagged sign-in is always recorded):
+- ``out_of_range``: farther from the account's location than the tenant's
+  ``checkin_radius_m`` (default 500 m). Without an account location: never.
+- ``low_accuracy``: reported accuracy worse than 100 m.
+- ``clock_skew``: the device clock and the server's differ by more than 5 minutes. The
+  device clock is ``sent_at`` when the app sends it (optional; lets an offline sign-in
+  keep an old ``client_time`` without looking skewed), else ``client_time``.
+- ``mock_location``: the device reported a mocked location.
+- ``photo_location_mismatch``: a photo's EXIF GPS is farther than the check-in radius
+  from the reported location. ``photo_time_mismatch``: a photo's EXIF capture time is
+  more than 30 minutes from ``client_time`` (EXIF offset if present, else tenant zone).
+- ``late_upload``: the evidence arrived more than 1 hour after the visit: the sign-in
+  reached the server, or one of its photos reached storage, over an hour after
+  ``client_time`` (typically an offline sign-in, or a photo taken earlier and sent later).
+Photos are often verified after the sign-in exists: their flags are then added with a
+DynamoDB ``ADD`` to a set, so the same photo applied twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Any, Optional
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import cursor
+from chalicelib.auth import Principal
+from chalicelib.errors import Conflict, NotFound, Unprocessable
+from chalicelib.ids import new_id
+from chalicelib.models.base import iso, utcnow
+from chalicelib.models.signins import OpenVisit, SignIn, Visit
+from chalicelib.models.uploads import Upload
+from chalicelib.observability import count, logger
+from chalicelib.services import org, uploads
+
+LOW_ACCURACY_M = 100
+CLOCK_SKEW_S = 5 * 60
+LATE_UPLOAD_S = 60 * 60
+PHOTO_TIME_TOLERANCE_S = 30 * 60
+MAX_PHOTOS = 10
+EARTH_RADIUS_M = 6_371_008.8
+KINDS = ("check_in", "check_out")
+FLAGS = (
+    "out_of_range",
+    "low_accuracy",
+    "clock_skew",
+    "mock_location",
+    "photo_location_mismatch",
+    "photo_time_mismatch",
+    "late_upload",
+)
+
+
+# ---------------------------------------------------------------- helpers
+def parse_time(value: str) -> datetime:
+    """RFC 3339 -> aware UTC datetime, to the second."""
+    dt = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    if dt.tzinfo is None:
+        raise ValueError("a time zone is required")
+    return dt.replace(microsecond=0)
+
+
+def normalize_time(value: str) -> str:
+    return iso(parse_time(value))
+
+
+def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """Great-circle (haversine) distance in metres."""
+    lat1, lng1, lat2, lng2 = map(math.radians, (a[0], a[1], b[0], b[1]))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+def tenant_zone(tenant_id: str, tenant_settings: Any = None) -> ZoneInfo:
+    name = (tenant_settings or org.get_settings(tenant_id)).timezone
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("Asia/Shanghai")
+
+
+def end_of_local_day(when: datetime, zone: ZoneInfo) -> datetime:
+    local = when.astimezone(zone)
+    next_midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+    return next_midnight.astimezone(when.tzinfo)
+
+
+def local_day_bounds(day: str, zone: ZoneInfo) -> tuple[str, str]:
+    """[start, end) of a calendar date in the zone, as UTC RFC 3339."""
+    start = datetime.combine(datetime.strptime(day, "%Y-%m-%d").date(), datetime.min.time(), tzinfo=zone)
+    end = datetime.combine(start.date() + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+    return iso(start), iso(end)
+
+
+def _location_of(obj: Any) -> Optional[tuple[float, float]]:
+    loc = getattr(obj, "location", None) if obj is not None else None
+    if loc is None:
+        return None
+    lat = loc.get("lat") if isinstance(loc, dict) else getattr(loc, "lat", None)
+    lng = loc.get("lng") if isinstance(loc, dict) else getattr(loc, "lng", None)
+    if lat is None or lng is None:
+        return None
+    return float(lat), float(lng)
+
+
+# ---------------------------------------------------------------- other capabilities (adapters)
+def _crm_visible(principal: Principal, object_type: str, object_id: str) -> Any:
+    """The CRM object if the caller may see it (404 otherwise). Until the CRM service is
+    deployed alongside, ids are recorded unchecked."""
+    try:
+        from chalicelib.services import crm
+    except ImportError:
+        return None
+    found = crm.require_visible(principal, object_type, object_id)
+    if found is None or isinstance(found, bool):
+        found = crm.get_object(principal.tenant_id, object_type, object_id)
+    return found
+
+
+def _record_activity(signin: SignIn, account: Any) -> Optional[str]:
+    try:
+        from chalicelib.services import feed
+    except ImportError:
+        return None
+    related: list[tuple[str, str]] = []
+    if signin.account_id:
+        related.append(("account", signin.account_id))
+    if signin.opportunity_id:
+        related.append(("opportunity", signin.opportunity_id))
+    verb = "Checked in" if signin.kind == "check_in" else "Checked out"
+    where = f" at {account.name}" if getattr(account, "name", None) else ""
+    content = signin.note or f"{verb}{where}"
+    activity_id = "act_" + signin.signin_id.split("_", 1)[-1]
+    try:
+        activity = feed.record_activity(
+            signin.tenant_id,
+            "signin",
+            signin.user_id,
+            content,
+            related,
+            occurred_at=signin.client_time,
+            extra={
+                "signin_id": signin.signin_id,
+                "kind": signin.kind,
+                "plan_id": signin.plan_id,
+                "visit_id": signin.visit_id,
+            },
+            activity_id=activity_id,
+        )
+    except Exception:  # noqa: BLE001 - the sign-in is recorded; a feed failure must not undo it
+        logger.exception("could not record the signin activity", extra={"signin_id": signin.signin_id})
+        count("SigninActivityFailed")
+        return None
+    return (activity or {}).get("id", activity_id) if isinstance(activity, dict) else activity_id
+
+
+# ---------------------------------------------------------------- flags
+def base_flags(
+    *,
+    server_time: datetime,
+    client_time: datetime,
+    sent_at: Optional[datetime],
+    accuracy_m: float,
+    mock_location: bool,
+    distance: Optional[float],
+    radius_m: float,
+) -> set[str]:
+    flags: set[str] = set()
+    if distance is not None and distance > radius_m:
+        flags.add("out_of_range")
+    if accuracy_m > LOW_ACCURACY_M:
+        flags.add("low_accuracy")
+    device_clock = sent_at or client_time
+    if abs((server_time - device_clock).total_seconds()) > CLOCK_SKEW_S or (
+        sent_at is not None and (client_time - server_time).total_seconds() > CLOCK_SKEW_S
+    ):
+        flags.add("clock_skew")
+    if mock_location:
+        flags.add("mock_location")
+    if (server_time - client_time).total_seconds() > LATE_UPLOAD_S:
+        flags.add("late_upload")
+    return flags
+
+
+def photo_flags(signin: SignIn, upload: Upload, radius_m: float, zone: ZoneInfo) -> set[str]:
+    """Flags one verified photo adds to its sign-in (pure)."""
+    if upload.status != "ready":
+        return set()
+    flags: set[str] = set()
+    client_time = parse_time(signin.client_time)
+    gps = (upload.gps_lat, upload.gps_lng)
+    if None not in gps and distance_m((signin.lat, signin.lng), gps) > radius_m:
+        flags.add("photo_location_mismatch")
+    if upload.taken_at:
+        taken = datetime.fromisoformat(upload.taken_at)
+        if upload.taken_offset:
+            taken = datetime.fromisoformat(upload.taken_at + upload.taken_offset)
+        else:
+            taken = taken.replace(tzinfo=zone)
+        if abs((taken - client_time).total_seconds()) > PHOTO_TIME_TOLERANCE_S:
+            flags.add("photo_time_mismatch")
+    if upload.uploaded_at and (parse_time(upload.uploaded_at) - client_time).total_seconds() > LATE_UPLOAD_S:
+        flags.add("late_upload")
+    return flags
+
+
+def apply_photo(upload: Upload) -> set[str]:
+    """Add a verified photo's flags to its sign-in. Idempotent (set ADD)."""
+    if not upload.signin_id or upload.status != "ready":
+        return set()
+    try:
+        signin = SignIn.get(SignIn.pk(upload.tenant_id, upload.signin_id), "SIGNIN", consistent_read=True)
+    except DoesNotExist:
+        return set()
+    tenant_settings = org.get_settings(upload.tenant_id)
+    flags = photo_flags(
+        signin,
+        upload,
+        float(signin.radius_m or tenant_settings.checkin_radius_m),
+        tenant_zone(upload.tenant_id, tenant_settings),
+    )
+    if flags:
+        signin.update(actions=[SignIn.photo_flags.add(flags)])
+    return flags
+
+
+# ---------------------------------------------------------------- shapes
+def visit_dict(visit: Visit) -> dict[str, Any]:
+    return {
+        "id": visit.visit_id,
+        "status": visit.status,
+        "started_at": visit.started_at,
+        "ended_at": visit.ended_at,
+        "duration_s": int(visit.duration_s) if visit.duration_s is not None else None,
+        "closed_by": visit.closed_by,
+        "checkin_id": visit.checkin_id,
+        "checkout_id": visit.checkout_id,
+        "account_id": visit.account_id,
+        "opportunity_id": visit.opportunity_id,
+    }
+
+
+def to_dict(
+    signin: SignIn, photos: Optional[list[dict[str, Any]]] = None, visit: Optional[Visit] = None
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": signin.signin_id,
+        "kind": signin.kind,
+        "user_id": signin.user_id,
+        "client_time": signin.client_time,
+        "server_time": signin.server_time,
+        "location": {"lat": signin.lat, "lng": signin.lng, "accuracy_m": signin.accuracy_m},
+        "distance_m": signin.distance_m,
+        "flags": signin.flags,
+        "photos": photos if photos is not None else [{"upload_id": u} for u in signin.photo_upload_ids or []],
+        "visit_id": signin.visit_id,
+        "account_id": signin.account_id,
+        "opportunity_id": signin.opportunity_id,
+        "plan_id": signin.plan_id,
+        "note": signin.note,
+        "mock_location": bool(signin.mock_location),
+    }
+    if visit is not None:
+        out["visit"] = visit_dict(visit)
+    return out
+
+
+def _photo_views(
+    tenant_id: str, signins: list[SignIn], principal: Optional[Principal] = None
+) -> dict[str, dict[str, Any]]:
+    ids = [u for s in signins for u in (s.photo_upload_ids or [])]
+    found = uploads.get_uploads(tenant_id, ids)
+    return {upload_id: uploads.photo_view(upload, principal) for upload_id, upload in found.items()}
+
+
+def _with_photos(signin: SignIn, views: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    return [views.get(u, {"upload_id": u, "status": "pending"}) for u in signin.photo_upload_ids or []]
+
+
+# ---------------------------------------------------------------- create
+def _claim_photos(tenant_id: str, user_id: str, upload_ids: list[str]) -> list[Upload]:
+    photos = []
+    for upload_id in upload_ids:
+        upload = uploads.get_upload(tenant_id, upload_id, consistent=True)
+        if upload is None or upload.user_id != user_id or upload.purpose != "signin_photo":
+            raise Unprocessable(f"upload {upload_id!r} is not one of your sign-in photos", code="unknown_upload")
+        if upload.status == "rejected":
+            raise Unprocessable(
+                f"photo {upload_id!r} was rejected ({upload.reason}); take another", code="photo_rejected"
+            )
+        if upload.signin_id:
+            raise Conflict(f"photo {upload_id!r} belongs to another sign-in", code="photo_already_attached")
+        photos.append(upload)
+    return photos
+
+
+def _get_open_visit(tenant_id: str, user_id: str) -> Optional[Visit]:
+    try:
+        pointer = OpenVisit.get(OpenVisit.pk(tenant_id, user_id), "OPEN", consistent_read=True)
+        return Visit.get(Visit.pk(tenant_id, pointer.visit_id), "VISIT", consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def _close_actions(visit: Visit, ended_at: str, closed_by: str, checkout_id: Optional[str]) -> list[Any]:
+    duration = max(0, int((parse_time(ended_at) - parse_time(visit.started_at)).total_seconds()))
+    visit.status, visit.ended_at, visit.duration_s, visit.closed_by = "closed", ended_at, duration, closed_by
+    visit.checkout_id = checkout_id
+    actions = [
+        Visit.status.set("closed"),
+        Visit.ended_at.set(ended_at),
+        Visit.duration_s.set(duration),
+        Visit.closed_by.set(closed_by),
+        Visit.GSI2PK.remove(),
+        Visit.GSI2SK.remove(),
+    ]
+    if checkout_id:
+        actions.append(Visit.checkout_id.set(checkout_id))
+    return actions
+
+
+def _cancelled_by_condition(exc: TransactWriteError) -> bool:
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    return any(r is not None and getattr(r, "code", None) == "ConditionalCheckFailed" for r in reasons)
+
+
+def create_signin(
+    principal: Principal,
+    *,
+    kind: str,
+    lat: float,
+    lng: float,
+    accuracy_m: float,
+    client_time: str,
+    account_id: Optional[str] = None,
+    opportunity_id: Optional[str] = None,
+    plan_id: Optional[str] = None,
+    photo_upload_ids: Optional[list[str]] = None,
+    note: Optional[str] = None,
+    mock_location: bool = False,
+    sent_at: Optional[str] = None,
+) -> dict[str, Any]:
+    tenant_id, user_id = principal.tenant_id, principal.user_id
+    if kind not in KINDS:
+        raise Unprocessable(f"kind must be one of {KINDS}", code="invalid_kind")
+    photo_ids = list(dict.fromkeys(photo_upload_ids or []))
+    if len(photo_ids) > MAX_PHOTOS:
+        raise Unprocessable(f"at most {MAX_PHOTOS} photos", code="too_many_photos")
+    server_dt = utcnow().replace(microsecond=0)
+    try:
+        client_dt = parse_time(client_time)
+        sent_dt = parse_time(sent_at) if sent_at else None
+    except ValueError:
+        raise Unprocessable("client_time / sent_at is not a valid RFC 3339 time", code="invalid_time") from None
+
+    opportunity = _crm_visible(principal, "opportunity", opportunity_id) if opportunity_id else None
+    if opportunity is not None and not account_id:
+        account_id = getattr(opportunity, "account_id", None)
+    account = _crm_visible(principal, "account", account_id) if account_id else None
+    tenant_settings = org.get_settings(tenant_id)
+    zone = tenant_zone(tenant_id, tenant_settings)
+    radius = float(tenant_settings.checkin_radius_m)
+    target = _location_of(account)
+    distance = round(distance_m((lat, lng), target), 1) if target else None
+
+    signin = SignIn(
+        tenant_id=tenant_id,
+        signin_id=new_id("sgn"),
+        user_id=user_id,
+        kind=kind,
+        lat=lat,
+        lng=lng,
+        accuracy_m=accuracy_m,
+        client_time=iso(client_dt),
+        sent_at=iso(sent_dt) if sent_dt else None,
+        server_time=iso(server_dt),
+        account_id=account_id,
+        opportunity_id=opportunity_id,
+        plan_id=plan_id,
+        photo_upload_ids=photo_ids,
+        note=note,
+        mock_location=bool(mock_location),
+        distance_m=distance,
+        radius_m=radius,
+    )
+    signin.base_flags = (
+        base_flags(
+            server_time=server_dt,
+            client_time=client_dt,
+            sent_at=sent_dt,
+            accuracy_m=accuracy_m,
+            mock_location=bool(mock_location),
+            distance=distance,
+            radius_m=radius,
+        )
+        or None
+    )
+
+    visit: Optional[Visit] = None
+    for attempt in range(3):
+        photos = _claim_photos(tenant_id, user_id, photo_ids)
+        signin.photo_flags = set().union(*(photo_flags(signin, p, radius, zone) for p in photos)) or None
+        open_visit = _get_open_visit(tenant_id, user_id)
+        signin.visit_id = None
+        visit = None
+        with_tx = TransactWrite(connection=Connection(region=SignIn.Meta.region))
+        try:
+            with with_tx as tx:
+                pointer = OpenVisit(tenant_id=tenant_id, user_id=user_id)
+                if open_visit is not None:
+                    closed_by = "check_in" if kind == "check_in" else "user"
+                    ended = max(signin.client_time, open_visit.started_at)
+                    tx.update(
+                        open_visit,
+                        actions=_close_actions(
+                            open_visit, ended, closed_by, signin.signin_id if kind == "check_out" else None
+                        ),
+                        condition=Visit.status == "open",
+                    )
+                    if kind == "check_out":
+                        visit = open_visit
+                        signin.visit_id = open_visit.visit_id
+                        tx.delete(pointer, condition=OpenVisit.visit_id == open_visit.visit_id)
+                if kind == "check_in":
+                    visit = Visit(
+                        tenant_id=tenant_id,
+                        visit_id=new_id("vis"),
+                        user_id=user_id,
+                        status="open",
+                        checkin_id=signin.signin_id,
+                        account_id=account_id,
+                        opportunity_id=opportunity_id,
+                        plan_id=plan_id,
+                        started_at=signin.client_time,
+                        close_after=iso(end_of_local_day(client_dt, zone)),
+                    )
+                    signin.visit_id = visit.visit_id
+                    visit.set_keys()
+                    tx.save(visit, condition=Visit.PK.does_not_exist())
+                    pointer.visit_id = visit.visit_id
+                    pointer.set_keys()
+                    tx.save(
+                        pointer,
+                        condition=(OpenVisit.visit_id == open_visit.visit_id)
+                        if open_visit is not None
+                        else OpenVisit.PK.does_not_exist(),
+                    )
+                signin.set_keys()
+                tx.save(signin, condition=SignIn.PK.does_not_exist())
+                for photo in photos:
+                    tx.update(
+                        photo,
+                        actions=[Upload.signin_id.set(signin.signin_id)],
+                        condition=(Upload.user_id == user_id) & Upload.signin_id.does_not_exist(),
+                    )
+            break
+        except TransactWriteError as exc:
+            if not _cancelled_by_condition(exc) or attempt == 2:
+                if _cancelled_by_condition(exc):
+                    raise Conflict("the visit changed concurrently; retry", code="visit_conflict") from None
+                raise
+            count("SigninRetried")
+
+    # Photos verified between our read and the transaction: their flags, now.
+    views = {}
+    for photo in photos:
+        current = uploads.get_upload(tenant_id, photo.upload_id, consistent=True) or photo
+        if photo.status == "pending" and current.status == "ready":
+            apply_photo(current)
+        views[current.upload_id] = uploads.photo_view(current)
+    if any(p.status == "pending" for p in photos):
+        signin.refresh(consistent_read=True)
+
+    signin.activity_id = _record_activity(signin, account)
+    if signin.activity_id:
+        signin.update(actions=[SignIn.activity_id.set(signin.activity_id)])
+    count("SigninCreated")
+    if signin.flags:
+        count("SigninFlagged")
+    return to_dict(signin, _with_photos(signin, views), visit)
+
+
+# ---------------------------------------------------------------- reads
+def get_signin(principal: Principal, signin_id: str) -> dict[str, Any]:
+    try:
+        signin = SignIn.get(SignIn.pk(principal.tenant_id, signin_id), "SIGNIN")
+    except DoesNotExist:
+        raise NotFound("sign-in not found") from None
+    if not org.can_read_user_data(principal, signin.user_id):
+        raise NotFound("sign-in not found")
+    visit = None
+    if signin.visit_id:
+        try:
+            visit = Visit.get(Visit.pk(principal.tenant_id, signin.visit_id), "VISIT")
+        except DoesNotExist:
+            visit = None
+    views = _photo_views(principal.tenant_id, [signin])
+    return to_dict(signin, _with_photos(signin, views), visit)
+
+
+def _bound(value: Optional[str], zone: ZoneInfo, end: bool) -> Optional[str]:
+    if not value:
+        return None
+    if "T" in value:
+        return normalize_time(value)
+    start_of_day, start_of_next = local_day_bounds(value, zone)
+    return start_of_next if end else start_of_day
+
+
+def signins_for_user_between(
+    tenant_id: str,
+    user_id: str,
+    start_iso: str,
+    end_iso: str,
+    *,
+    with_photos: bool = True,
+    principal: Optional[Principal] = None,
+) -> list[dict[str, Any]]:
+    start, end = normalize_time(start_iso), normalize_time(end_iso)
+    items = list(SignIn.gsi1.query(SignIn.user_pk(tenant_id, user_id), SignIn.GSI1SK.between(start, end)))
+    items = [s for s in items if start <= s.client_time < end]
+    views = _photo_views(tenant_id, items, principal) if with_photos else {}
+    return [to_dict(s, _with_photos(s, views) if with_photos else None) for s in items]
+
+
+def list_signins(
+    principal: Principal,
+    user_id: Optional[str],
+    start: Optional[str],
+    end: Optional[str],
+    limit: int,
+    page_cursor: Optional[str],
+) -> dict[str, Any]:
+    """Newest first. ``start``/``end``: dates (tenant zone, inclusive) or timestamps."""
+    target = org.require_readable_user(principal, user_id)
+    zone = tenant_zone(principal.tenant_id)
+    try:
+        lo, hi = _bound(start, zone, end=False), _bound(end, zone, end=True)
+    except ValueError:
+        raise Unprocessable("from / to is not a valid date or time", code="invalid_range") from None
+    if lo and hi and lo > hi:
+        raise Unprocessable("from is after to", code="invalid_range")
+    scope = f"signins:{principal.tenant_id}:{principal.user_id}:{target}:{lo}:{hi}"
+    position = cursor.decode(page_cursor, scope)
+    pk = SignIn.user_pk(principal.tenant_id, target)
+    if lo and hi:
+        condition = SignIn.GSI1SK.between(lo, hi)
+    elif lo:
+        condition = SignIn.GSI1SK >= lo  # noqa: SIM300
+    elif hi:
+        condition = SignIn.GSI1SK < hi  # noqa: SIM300
+    else:
+        condition = None
+    results = SignIn.gsi1.query(
+        pk, condition, scan_index_forward=False, limit=limit + 1, last_evaluated_key=position, page_size=limit + 1
+    )
+    items = list(results)
+    next_cursor = None
+    if len(items) > limit:
+        items = items[:limit]
+        last = items[-1]
+        next_cursor = cursor.encode(
+            {
+                "PK": {"S": last.PK},
+                "SK": {"S": last.SK},
+                "GSI1PK": {"S": last.GSI1PK},
+                "GSI1SK": {"S": last.GSI1SK},
+            },
+            scope,
+        )
+    views = _photo_views(principal.tenant_id, items)
+    return {"items": [to_dict(s, _with_photos(s, views)) for s in items], "next_cursor": next_cursor}
+
+
+# ---------------------------------------------------------------- the schedule
+def close_open_visits(now: Optional[datetime] = None, page_size: int = 100) -> int:
+    """Close every open visit whose day has ended (tenant zone), marked ``closed_by:
+    "system"``, ending at the end of that day. Reads the sparse due index only: the cost
+    is proportional to the visits that are due. Safe to run twice at once."""
+    now_key = iso(now or utcnow()) + "~"
+    closed = 0
+    for shard in range(_due_shards()):
+        for visit in Visit.gsi2.query(Visit.due_pk(shard), Visit.GSI2SK < now_key, page_size=page_size):  # noqa: SIM300
+            if visit.status != "open":
+                continue
+            closed += _system_close(visit)
+    if closed:
+        count("VisitsClosedBySystem", closed)
+    return closed
+
+
+def _due_shards() -> int:
+    from chalicelib.models.signins import DUE_SHARDS
+
+    return DUE_SHARDS
+
+
+def _system_close(visit: Visit) -> int:
+    pointer = OpenVisit(tenant_id=visit.tenant_id, user_id=visit.user_id, visit_id=visit.visit_id)
+    pointer.set_keys()
+    try:
+        with TransactWrite(connection=Connection(region=Visit.Meta.region)) as tx:
+            actions = _close_actions(visit, visit.close_after, "system", None)
+            tx.update(visit, actions=actions, condition=Visit.status == "open")
+            tx.delete(pointer, condition=OpenVisit.visit_id == visit.visit_id)
+        return 1
+    except TransactWriteError as exc:
+        if not _cancelled_by_condition(exc):
+            raise
+    # Either someone closed it first (fine), or the pointer moved on: close the visit alone.
+    try:
+        visit.refresh(consistent_read=True)
+    except DoesNotExist:
+        return 0
+    if visit.status != "open":
+        return 0
+    try:
+        visit.update(actions=_close_actions(visit, visit.close_after, "system", None), condition=Visit.status == "open")
+    except Exception as exc:  # noqa: BLE001 - a lost race is not an error
+        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
+        return 0
+    return 1
+
+
+__all__ = [
+    "create_signin",
+    "get_signin",
+    "list_signins",
+    "signins_for_user_between",
+    "to_dict",
+    "apply_photo",
+    "photo_flags",
+    "base_flags",
+    "close_open_visits",
+    "distance_m",
+    "FLAGS",
+]
