@@ -107,6 +107,7 @@ class Stack:
             HTTPServerThread,
             LocalChalice,
             LocalDevServer,
+            ThreadedHTTPServer,
         )
 
         from local import pumps
@@ -133,8 +134,11 @@ class Stack:
                     return self._generic_handle
                 raise AttributeError(name)
 
+        class Server(ThreadedHTTPServer):
+            request_queue_size = 512  # a phone fleet's retries, not 5 connections at a time
+
         self.api_thread = HTTPServerThread(
-            lambda: LocalDevServer(app, config, self.host, self.port, handler_cls=Handler)
+            lambda: LocalDevServer(app, config, self.host, self.port, handler_cls=Handler, server_cls=Server)
         )
         self.api_thread.start()
         self.servers.append(self._control_server())
