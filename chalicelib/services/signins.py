@@ -421,6 +421,7 @@ def create_signin(
         try:
             with with_tx as tx:
                 pointer = OpenVisit(tenant_id=tenant_id, user_id=user_id)
+                pointer.set_keys()
                 if open_visit is not None:
                     closed_by = "check_in" if kind == "check_in" else "user"
                     ended = max(signin.client_time, open_visit.started_at)
@@ -552,7 +553,7 @@ def list_signins(
         lo, hi = _bound(start, zone, end=False), _bound(end, zone, end=True)
     except ValueError:
         raise Unprocessable("from / to is not a valid date or time", code="invalid_range") from None
-    if lo and hi and lo > hi:
+    if lo and hi and (lo > hi or (lo == hi and start != end)):
         raise Unprocessable("from is after to", code="invalid_range")
     scope = f"signins:{principal.tenant_id}:{principal.user_id}:{target}:{lo}:{hi}"
     position = cursor.decode(page_cursor, scope)
