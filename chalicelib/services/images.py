@@ -31,6 +31,11 @@ MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 50_000_000
 THUMBNAIL_SIDE = 512
 THUMBNAIL_QUALITY = 80
+# Image.thumbnail asks the JPEG decoder for a draft of at least size x reducing_gap. 1.0
+# lets it decode a 12 MP photo straight at 1/4 scale (1000x750) and then resample by ~2x
+# (antialiased bicubic): half the decode work of the default 2.0 for no visible loss at
+# 512 px. Never None: that turns draft mode off.
+THUMBNAIL_REDUCING_GAP = 1.0
 FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG"}
 JPEG_MAGIC = b"\xff\xd8\xff"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -209,7 +214,7 @@ def _to_rgb(im: Image.Image) -> Image.Image:
 
 def make_thumbnail(im: Image.Image, side: int = THUMBNAIL_SIDE) -> bytes:
     """Thumbnail (draft-mode decode for JPEG), upright, re-encoded with no metadata."""
-    im.thumbnail((side, side))  # never reducing_gap=None: that turns JPEG draft mode off
+    im.thumbnail((side, side), reducing_gap=THUMBNAIL_REDUCING_GAP)  # JPEG draft mode stays on
     upright = ImageOps.exif_transpose(im)
     rgb = _to_rgb(upright)
     bare = Image.frombytes("RGB", rgb.size, rgb.tobytes())  # pixels only: no info, no EXIF
