@@ -171,12 +171,19 @@ class Tx:
         return [op[0] for kind in ("check", "delete", "put", "update") for op in self._ops[kind]]
 
     def commit(self, token: str | None = None) -> None:
+        """Commit with a client request token: a fresh one per call unless given, so the
+        SDK's own retries of this call apply it at most once, while two concurrent callers
+        never share a token (DynamoDB would answer both "success" for one write)."""
+        import uuid
+
         from pynamodb.connection import Connection
         from pynamodb.exceptions import TransactWriteError
         from pynamodb.transactions import TransactWrite
 
         try:
-            with TransactWrite(connection=Connection(region=BaseItem.Meta.region), client_request_token=token) as tx:
+            with TransactWrite(
+                connection=Connection(region=BaseItem.Meta.region), client_request_token=token or uuid.uuid4().hex
+            ) as tx:
                 for _label, model, _, condition in self._ops["delete"]:
                     tx.delete(model, condition=condition)
                 for _label, model, _, condition in self._ops["put"]:

@@ -3,7 +3,8 @@
 Every state change is one DynamoDB transaction carrying the expense (conditional on its
 state and on the version that was read: optimistic locking), the unit's budget usage
 (conditional on room in ``block`` mode) and the statistics aggregates, with a client
-request token derived from the transition, so an SDK retry cannot apply it twice.
+request token per attempt, so an SDK retry of the call cannot apply it twice. Replaying a
+transition is safe because the expense's state and version conditions refuse it.
 
 Approval: the submitter's manager approves; above the tenant's ``approval_limit`` the
 manager's manager approves as well (level 2). The approvers are fixed at submission.
@@ -246,10 +247,6 @@ def update_draft(principal: Principal, expense_id: str, changes: dict[str, Any])
 
 
 # ---------------------------------------------------------------- transitions
-def _token(e: Expense, action: str, attempt: int) -> str:
-    return hashlib.sha256(f"{e.tenant_id}:{e.expense_id}:{e.version}:{action}:{attempt}".encode()).hexdigest()[:32]
-
-
 def _commit(e: Expense, action: str, build: Any) -> set[str]:
     """Run ``build(tx)`` as one transaction; retry transaction conflicts with jitter.
     Answers the set of failed condition labels ({} on success)."""
@@ -257,7 +254,7 @@ def _commit(e: Expense, action: str, build: Any) -> set[str]:
         tx = Tx()
         build(tx)
         try:
-            tx.commit(token=_token(e, action, attempt))
+            tx.commit()
             return set()
         except Cancelled as exc:
             if exc.failed:
@@ -503,7 +500,7 @@ def apply_payment_update(tenant_id: str, webhook_id: str, event: Any) -> bool:
             Tx().put("receipt", rec, InboundReceipt.PK.does_not_exist()).put("expense", e, Expense.status == "approved")
         )
         try:
-            tx.commit(token=hashlib.sha256(f"{tenant_id}:{webhook_id}:{attempt}".encode()).hexdigest()[:32])
+            tx.commit()
         except Cancelled as exc:
             e.version = read_version
             if "receipt" in exc.failed:

@@ -1,0 +1,457 @@
+"""Finance webhooks: the inbound rejection matrix (401 and zero writes), exactly-once
+effects under ten concurrent duplicates, and outbound delivery with retries, backoff,
+410 and the dead-letter queue, against the local finance simulator on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib.auth import Principal
+from chalicelib.services import expenses, messages, org, webhooks
+from local.finance_sim import FinanceSim
+
+WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
+REP = Principal("rep_a", "acme", frozenset())
+MANAGER = Principal("mgr_east", "acme", frozenset())
+
+
+def approved_expense(amount: str = "100.00") -> str:
+    e = expenses.create(
+        REP,
+        {
+            "amount": amount,
+            "category": "travel",
+            "occurred_on": "2026-11-03",
+            "unit": {"type": "department", "id": "east"},
+        },
+    )
+    expenses.submit(REP, e.expense_id)
+    expenses.approve(MANAGER, e.expense_id, None)
+    return e.expense_id
+
+
+def signed(
+    secret: str, body: dict[str, Any], webhook_id: str = "wh_1", at: datetime | None = None
+) -> tuple[bytes, dict]:
+    from standardwebhooks import Webhook
+
+    raw = json.dumps(body).encode()
+    at = at or datetime.now(UTC)
+    return raw, {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": Webhook(secret).sign(webhook_id, at, raw.decode()),
+    }
+
+
+def post_webhook(api: Any, raw: bytes, headers: dict[str, str], tenant: str = "acme") -> tuple[int, Any]:
+    return api.call("POST", f"/v1/webhooks/finance/{tenant}", raw, as_=None, headers=headers)
+
+
+@pytest.fixture
+def secret(api: Any) -> str:
+    return org.put_finance_integration("acme", "http://127.0.0.1:9/hook").secret
+
+
+def paid_event(expense_id: str) -> dict[str, Any]:
+    return {"type": "expense.payment_updated", "data": {"expense_id": expense_id, "status": "paid", "reference": "R-1"}}
+
+
+def inbox(user: str, kind: str) -> list[Any]:
+    from chalicelib.models.messages import Message, inbox_pk
+
+    return [m for m in Message.query(inbox_pk("acme", user), Message.SK.startswith("MSG#")) if m.kind == kind]
+
+
+# ---------------------------------------------------------------- inbound
+def _tamper(case: str, secret: str, expense_id: str) -> tuple[bytes, dict[str, str]]:
+    body = paid_event(expense_id)
+    now = datetime.now(UTC)
+    if case == "wrong_secret":
+        return signed("whsec_" + "QUJD" * 8, body)
+    raw, headers = signed(secret, body, at=now - timedelta(seconds=301) if case == "old_301s" else None)
+    if case == "future_301s":
+        raw, headers = signed(secret, body, at=now + timedelta(seconds=301))
+    elif case == "bad_signature":
+        headers["webhook-signature"] = "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+    elif case == "garbage_signature":
+        headers["webhook-signature"] = "nonsense"
+    elif case == "one_byte_changed":
+        raw = raw.replace(b'"paid"', b'"pai\x64"', 1).replace(b"R-1", b"R-2", 1)
+    elif case == "id_changed":
+        headers["webhook-id"] = "wh_2"
+    elif case.startswith("missing_"):
+        headers.pop(case.removeprefix("missing_").replace("_", "-"))
+    elif case == "non_numeric_timestamp":
+        headers["webhook-timestamp"] = "soon"
+    return raw, headers
+
+
+CASES = [
+    "wrong_secret",
+    "old_301s",
+    "future_301s",
+    "bad_signature",
+    "garbage_signature",
+    "one_byte_changed",
+    "id_changed",
+    "missing_webhook_id",
+    "missing_webhook_timestamp",
+    "missing_webhook_signature",
+    "non_numeric_timestamp",
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_inbound_webhook_with_bad_signature_or_time_is_401_and_writes_nothing(api, secret, ddb_requests, case):
+    expense_id = approved_expense()
+    raw, headers = _tamper(case, secret, expense_id)
+    ddb_requests.reset()
+    status, body = post_webhook(api, raw, headers)
+    assert status == 401, body
+    assert body["error"]["code"] == "invalid_signature"
+    assert not WRITES & set(ddb_requests.calls), ddb_requests.calls
+    assert expenses.load("acme", expense_id).payment_status == "unpaid"
+
+
+def test_inbound_webhook_for_tenant_without_integration_is_401(api, secret):
+    raw, headers = signed(secret, paid_event("exp_x"))
+    assert post_webhook(api, raw, headers, tenant="globex")[0] == 401
+    assert post_webhook(api, raw, headers, tenant="nobody")[0] == 401
+
+
+def test_inbound_webhook_within_tolerance_is_accepted(api, secret):
+    expense_id = approved_expense()
+    raw, headers = signed(secret, paid_event(expense_id), at=datetime.now(UTC) - timedelta(seconds=290))
+    assert post_webhook(api, raw, headers)[0] == 200
+
+
+def test_payment_updated_sets_payment_status_and_notifies_submitter_once(api, secret):
+    expense_id = approved_expense()
+    raw, headers = signed(secret, paid_event(expense_id), "wh_pay")
+    status, body = post_webhook(api, raw, headers)
+    assert status == 200 and body == {"webhook_id": "wh_pay", "status": "applied"}
+    status, again = post_webhook(api, raw, headers)
+    assert status == 200 and again["status"] == "duplicate"
+    _, expense = api.get(f"/v1/expenses/{expense_id}")
+    assert expense["payment_status"] == "paid" and expense["status"] == "approved"
+    assert len(inbox("rep_a", "expense_paid")) == 1
+
+
+def test_payment_updated_failed_status_is_recorded(api, secret):
+    expense_id = approved_expense()
+    body = {"type": "expense.payment_updated", "data": {"expense_id": expense_id, "status": "failed"}}
+    raw, headers = signed(secret, body, "wh_fail")
+    assert post_webhook(api, raw, headers)[0] == 200
+    assert expenses.load("acme", expense_id).payment_status == "failed"
+
+
+def test_payment_updated_for_unapproved_expense_is_409_and_a_retry_can_apply_later(api, secret):
+    e = expenses.create(
+        REP, {"amount": "5.00", "category": "x", "occurred_on": "2026-11-03", "unit": {"type": "person", "id": "rep_a"}}
+    )
+    raw, headers = signed(secret, paid_event(e.expense_id), "wh_early")
+    assert post_webhook(api, raw, headers)[0] == 409
+    assert not webhooks.already_received("acme", "wh_early")
+    expenses.submit(REP, e.expense_id)
+    expenses.approve(MANAGER, e.expense_id, None)
+    raw, headers = signed(secret, paid_event(e.expense_id), "wh_early")
+    assert post_webhook(api, raw, headers)[0] == 200
+
+
+@pytest.mark.parametrize(
+    "body,status",
+    [
+        ({"type": "expense.payment_updated", "data": {"expense_id": "exp_nope", "status": "paid"}}, 422),
+        ({"type": "expense.payment_updated", "data": {"expense_id": "x", "status": "lost"}}, 422),
+        ({"type": "expense.payment_updated", "data": {"status": "paid"}}, 400),
+        ({"type": "party.started", "data": {}}, 422),
+        ({"data": {}}, 400),
+    ],
+)
+def test_signed_but_invalid_event_is_4xx_and_not_recorded(api, secret, body, status):
+    raw, headers = signed(secret, body, "wh_bad")
+    assert post_webhook(api, raw, headers)[0] == status
+    assert not webhooks.already_received("acme", "wh_bad")
+
+
+@pytest.fixture
+def atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One AWS request at a time, as each DynamoDB request is atomic on AWS.
+
+    In-process moto is not thread-safe: a failed transaction restores a snapshot of the
+    whole table taken before it started, erasing other threads' writes meanwhile. The
+    requests still interleave freely; only each single request becomes atomic."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    lock = threading.RLock()
+    original = BotocoreStubber.process_request
+
+    def process(self: Any, request: Any) -> Any:
+        with lock:
+            return original(self, request)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", process)
+
+
+def test_same_webhook_id_ten_times_at_once_applies_once_and_answers_2xx(api, secret, atomic_moto):
+    expense_id = approved_expense()
+    raw, headers = signed(secret, paid_event(expense_id), "wh_burst")
+    results: list[Any] = []
+    barrier = threading.Barrier(10)
+
+    def deliver() -> None:
+        barrier.wait()
+        try:
+            results.append(webhooks.receive("acme", raw, headers)["status"])
+        except Exception as exc:  # noqa: BLE001 - any error fails the assertion below
+            results.append(repr(exc))
+
+    threads = [threading.Thread(target=deliver) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["applied"] + ["duplicate"] * 9
+    assert len(inbox("rep_a", "expense_paid")) == 1
+    assert int(expenses.load("acme", expense_id).version) == 4  # created 1, submit 2, approve 3, paid 4
+
+
+def test_budget_updated_creates_budget_once_keeping_usage(api, secret):
+    e = expenses.create(
+        REP,
+        {
+            "amount": "300.00",
+            "category": "x",
+            "occurred_on": "2026-11-03",
+            "unit": {"type": "department", "id": "east"},
+        },
+    )
+    expenses.submit(REP, e.expense_id)
+    event = {
+        "type": "budget.updated",
+        "data": {
+            "unit_type": "department",
+            "unit_id": "east",
+            "period": "2026-11",
+            "amount": "1000.00",
+            "currency": "CNY",
+        },
+    }
+    raw, headers = signed(secret, event, "wh_budget")
+    assert post_webhook(api, raw, headers) == (200, {"webhook_id": "wh_budget", "status": "applied"})
+    assert post_webhook(api, raw, headers)[1]["status"] == "duplicate"
+    status, budget = api.get("/v1/budgets/department/east/2026-11", as_="fin")
+    assert status == 200
+    assert (budget["amount"], budget["reserved"], budget["remaining"], budget["mode"]) == (
+        "1000.00",
+        "300.00",
+        "700.00",
+        "block",
+    )
+
+
+def test_budget_updated_lowering_the_amount_fires_crossed_thresholds_once(api, secret):
+    api.put(
+        "/v1/budgets/department/east/2026-11",
+        {"amount": "1000.00", "currency": "CNY", "mode": "warn", "thresholds": [80]},
+        as_="fin",
+    )
+    e = expenses.create(
+        REP,
+        {
+            "amount": "500.00",
+            "category": "x",
+            "occurred_on": "2026-11-03",
+            "unit": {"type": "department", "id": "east"},
+        },
+    )
+    expenses.submit(REP, e.expense_id)
+    assert inbox("mgr_east", "budget_alert") == []
+    event = {
+        "type": "budget.updated",
+        "data": {
+            "unit_type": "department",
+            "unit_id": "east",
+            "period": "2026-11",
+            "amount": "600.00",
+            "currency": "CNY",
+        },
+    }
+    for webhook_id in ("wh_low_1", "wh_low_2"):
+        raw, headers = signed(secret, event, webhook_id)
+        assert post_webhook(api, raw, headers)[0] == 200
+    assert len(inbox("mgr_east", "budget_alert")) == 1
+    _, budget = api.get("/v1/budgets/department/east/2026-11", as_="fin")
+    assert [a["threshold"] for a in budget["alerts"]] == [80] and budget["mode"] == "warn"
+
+
+# ---------------------------------------------------------------- outbound
+@pytest.fixture
+def sim(api: Any) -> Any:
+    with FinanceSim(secret_for=lambda t: org.get_finance_integration(t).secret) as simulator:
+        org.put_finance_integration("acme", simulator.url)
+        yield simulator
+
+
+def pump(chalice_client: Any, urls: dict[str, str], queue: str = "webhooks") -> list[dict[str, Any]]:
+    """Hand every visible message to webhook_deliveries as Lambda would; delete on success."""
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    outcomes = []
+    got = sqs.receive_message(QueueUrl=urls[queue], MaxNumberOfMessages=1, AttributeNames=["All"])
+    for m in got.get("Messages", []):
+        event = {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m["Attributes"],
+                    "messageAttributes": {},
+                    "md5OfBody": m["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:fieldsales-webhooks",
+                    "awsRegion": "us-east-1",
+                }
+            ]
+        }
+        try:
+            chalice_client.lambda_.invoke("webhook_deliveries", event)
+            sqs.delete_message(QueueUrl=urls[queue], ReceiptHandle=m["ReceiptHandle"])
+            outcomes.append({"ok": True, "attempt": int(m["Attributes"]["ApproximateReceiveCount"])})
+        except webhooks.RetryLater as retry:
+            outcomes.append({"ok": False, "delay": retry.delay_s})
+    return outcomes
+
+
+def queue_depth(urls: dict[str, str], queue: str) -> int:
+    import boto3
+
+    attrs = boto3.client("sqs", region_name="us-east-1").get_queue_attributes(
+        QueueUrl=urls[queue], AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return int(attrs["ApproximateNumberOfMessages"]) + int(attrs["ApproximateNumberOfMessagesNotVisible"])
+
+
+def test_approval_delivers_signed_expense_approved_webhook(sim, chalice_client, aws):
+    expense_id = approved_expense()
+    assert pump(chalice_client, aws) == [{"ok": True, "attempt": 1}]
+    [delivery] = sim.received("expense.approved")
+    assert delivery["verified"] and delivery["data"]["id"] == expense_id
+    assert delivery["data"]["status"] == "approved" and delivery["data"]["amount"] == "100.00"
+    record = webhooks.delivery_record("acme", delivery["webhook_id"])
+    assert record.outcome == "delivered" and int(record.attempts) == 1
+    assert queue_depth(aws, "webhooks") == 0
+
+
+def test_failed_delivery_retries_with_backoff_and_the_same_webhook_id(sim, chalice_client, aws, monkeypatch):
+    delays: list[int] = []
+    monkeypatch.setattr(webhooks, "delay_retry", lambda handle, delay: delays.append(delay))
+    monkeypatch.setenv("WEBHOOK_BACKOFF_BASE_S", "30")
+    sim.answer_next(500, 503)
+    approved_expense()
+    outcomes = []
+    for _ in range(3):
+        outcomes += pump(chalice_client, aws)
+        _make_visible(aws)
+    assert [o["ok"] for o in outcomes] == [False, False, True]
+    assert delays == [60, 120]  # base * 2**attempt
+    attempts = sim.received("expense.approved")
+    assert len(attempts) == 3
+    assert len({a["webhook_id"] for a in attempts}) == 1
+    assert len({json.dumps(a["data"], sort_keys=True) for a in attempts}) == 1
+
+
+def _make_visible(urls: dict[str, str]) -> None:
+    """The test's stand-in for waiting out the backoff: a visibility of 0 for all in flight."""
+    import boto3
+
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    from moto.backends import get_backend
+
+    queue = get_backend("sqs")["123456789012"]["us-east-1"].queues["fieldsales-webhooks"]
+    for message in queue._messages:
+        message.change_visibility(0)
+    del sqs
+
+
+def test_delivery_answered_410_stops_retrying_and_is_recorded(sim, chalice_client, aws):
+    sim.answer_next(410)
+    approved_expense()
+    assert pump(chalice_client, aws) == [{"ok": True, "attempt": 1}]
+    _make_visible(aws)
+    assert pump(chalice_client, aws) == []
+    [attempt] = sim.received("expense.approved")
+    assert webhooks.delivery_record("acme", attempt["webhook_id"]).outcome == "gone"
+
+
+def test_delivery_failing_every_time_goes_to_the_dlq_after_8_attempts(sim, chalice_client, aws, monkeypatch):
+    monkeypatch.setenv("WEBHOOK_BACKOFF_BASE_S", "0")
+    sim.answer_next(*([500] * 20))
+    approved_expense()
+    for _ in range(12):
+        pump(chalice_client, aws)
+        _make_visible(aws)
+    attempts = sim.received("expense.approved")
+    assert len(attempts) == 8 and len({a["webhook_id"] for a in attempts}) == 1
+    assert queue_depth(aws, "webhooks") == 0 and queue_depth(aws, "webhooks_dlq") == 1
+    assert webhooks.delivery_record("acme", attempts[0]["webhook_id"]).outcome == "dead"
+
+
+def test_delivery_to_private_target_in_deployed_stage_is_refused_without_a_call(sim, chalice_client, aws, monkeypatch):
+    from dataclasses import replace
+
+    from chalicelib import config
+
+    deployed = replace(config.settings(), stage="prod", allow_private_webhook_targets=False)
+    monkeypatch.setattr(webhooks, "settings", lambda: deployed)
+    approved_expense()
+    assert pump(chalice_client, aws) == [{"ok": True, "attempt": 1}]
+    assert sim.received(verified_only=False) == []
+    [record] = [r for r in _delivery_records() if r.type == "expense.approved"]
+    assert record.outcome == "refused"
+
+
+def _delivery_records() -> list[Any]:
+    from chalicelib.models.webhooks import DeliveryRecord
+
+    return list(DeliveryRecord.scan(DeliveryRecord.entity == DeliveryRecord))  # test-only inspection
+
+
+def test_budget_threshold_crossing_sends_budget_webhook_and_event(sim, chalice_client, aws, api):
+    api.put(
+        "/v1/budgets/department/east/2026-11",
+        {"amount": "100.00", "currency": "CNY", "mode": "warn", "thresholds": [50]},
+        as_="fin",
+    )
+    e = expenses.create(
+        REP,
+        {"amount": "60.00", "category": "x", "occurred_on": "2026-11-03", "unit": {"type": "department", "id": "east"}},
+    )
+    expenses.submit(REP, e.expense_id)
+    pump(chalice_client, aws)
+    [delivery] = sim.received("budget.threshold_crossed")
+    assert delivery["data"]["threshold"] == 50 and delivery["data"]["usage"] == "60.00"
+
+
+def test_outbox_entry_left_by_a_crash_is_queued_by_the_hourly_job(sim, chalice_client, aws, monkeypatch):
+    monkeypatch.setattr(webhooks, "flush", lambda entry: None)  # the request dies after its commit
+    approved_expense()
+    monkeypatch.undo()
+    assert pump(chalice_client, aws) == []
+    assert webhooks.sweep_outbox(older_than_s=-60) == 1
+    assert webhooks.sweep_outbox(older_than_s=-60) == 0
+    assert pump(chalice_client, aws) == [{"ok": True, "attempt": 1}]
+    assert len(sim.received("expense.approved")) == 1
+
+
+def test_messages_are_not_sent_twice_for_a_replayed_alert(api):
+    assert messages.send("acme", "rep_a", "budget_alert", "t", dedupe_key="k") is not None
+    assert messages.send("acme", "rep_a", "budget_alert", "t", dedupe_key="k") is None
