@@ -62,3 +62,32 @@ def seed_demo() -> None:
 
 
 DEMO_EXTRAS: list = []
+
+
+def seed_crm() -> None:
+    """Accounts around Shanghai (rep_a, rep_b, rep_c), contacts, opportunities, activities."""
+    from chalicelib.auth import Principal
+    from chalicelib.services import crm, feed
+
+    places = {
+        "rep_a": [("Jing'an Flagship", 31.2286, 121.4479), ("Lujiazui Tower Office", 31.2397, 121.4998)],
+        "rep_b": [("Xujiahui Mall Store", 31.1950, 121.4365)],
+        "rep_c": [("Hongqiao Logistics Hub", 31.1979, 121.3363), ("Pudong Airport Supplies", 31.1443, 121.8083)],
+    }
+    for rep, accounts in places.items():
+        me = Principal(rep, TENANT, frozenset())
+        for name, lat, lng in accounts:
+            acc = crm.create_object(me, "account", {"name": name, "location": {"lat": lat, "lng": lng}})
+            con = crm.create_object(me, "contact", {"name": f"Buyer at {name}", "account_id": acc.object_id})
+            opp = crm.create_object(
+                me,
+                "opportunity",
+                {"name": f"{name} renewal", "account_id": acc.object_id, "stage": "qualify", "amount": "25000.00"},
+            )
+            feed.record_activity(TENANT, "sales_record", rep, f"Visited {name}", [("account", acc.object_id)])
+            feed.record_activity(TENANT, "post", rep, "Sent the price list", [("contact", con.object_id)])
+            crm.update_object(me, "opportunity", opp.object_id, {"stage": "proposal"}, "Quote sent")
+    crm.create_object(Principal("rep_a", TENANT, frozenset()), "lead", {"name": "Expo visitor", "company": "Foo Ltd"})
+
+
+DEMO_EXTRAS.append(seed_crm)

@@ -169,3 +169,19 @@ def test_require_visible_service_matches_http(api):
         crm.require_visible(p, "account", acc["id"])
     seen = crm.require_visible(Principal("vp", "acme", frozenset()), "account", acc["id"])
     assert crm.to_dict(seen)["id"] == acc["id"]
+
+
+def test_demo_seed_gives_each_rep_located_accounts_and_a_feed(api):
+    from local.seed import seed_crm
+
+    seed_crm()
+    _, page = api.get("/v1/feed?scene=my_accounts&limit=100", as_="rep_c")
+    assert len(page["items"]) == 4  # 2 accounts x (visit + stage feedback)
+    _, page = api.get("/v1/feed?limit=100", as_="mgr_east")
+    assert len(page["items"]) == 9  # rep_a's and rep_b's 3 accounts x 3
+    acc_id = page["items"][0]["related"][0]["id"]
+    kind = page["items"][0]["related"][0]["type"]
+    status, obj = api.get(
+        f"/v1/{kind}s/{acc_id}" if kind != "opportunity" else f"/v1/opportunities/{acc_id}", as_="mgr_east"
+    )
+    assert status == 200
