@@ -67,7 +67,10 @@ def normalize_time(value: Optional[str]) -> Optional[str]:
     """RFC 3339 (any offset) -> ``YYYY-MM-DDTHH:MM:SSZ`` so keys sort by time."""
     if value is None:
         return None
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise Unprocessable(f"{value!r} is not a valid timestamp", code="invalid_timestamp") from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return iso(dt)
@@ -330,7 +333,7 @@ def list_comments(
             page_size=limit + 2,
         )
     )
-    results = [c for c in results if isinstance(c, Comment) and c.SK != start]
+    results = [c for c in results if isinstance(c, Comment) and c.SK != start]  # noqa: SIM300
     page = results[:limit]
     next_cursor = cursors.encode({"after": page[-1].SK}, scope) if len(results) > limit else None
     return [comment_to_dict(c) for c in page], next_cursor
