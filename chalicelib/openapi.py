@@ -125,10 +125,34 @@ def _operation(op: Operation) -> dict[str, Any]:
     return doc
 
 
+def _add_links(paths: dict[str, dict[str, Any]]) -> None:
+    """OpenAPI links from each create to the operations on what it created (``{id}`` taken
+    from the 201 body), so stateful testing can follow them."""
+    for op in REGISTRY:
+        if op.method != "POST" or op.status != 201:
+            continue
+        links = {}
+        prefix = op.path.rstrip("/") + "/{"
+        for other in REGISTRY:
+            if not other.path.startswith(prefix):
+                continue
+            rest = other.path[len(prefix) :]
+            name, _, tail = rest.partition("}")
+            if "{" in tail:
+                continue  # a second path variable the create cannot supply
+            links[operation_id(other)] = {
+                "operationId": operation_id(other),
+                "parameters": {f"path.{name}": "$response.body#/id"},
+            }
+        if links:
+            paths[op.path]["post"]["responses"]["201"]["links"] = links
+
+
 def document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for op in REGISTRY:
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
+    _add_links(paths)
     _, defs = models_json_schema([(m, "validation") for m in _models()], ref_template=REF)
     return {
         "openapi": "3.1.0",
