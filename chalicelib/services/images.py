@@ -240,6 +240,7 @@ def inspect(data: bytes, declared_content_type: str) -> ImageInfo:
     check_container(data, actual)
     try:
         with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # corrupt-EXIF chatter: EXIF is optional
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=[actual]) as im:
                 if im.format != actual:
