@@ -113,10 +113,20 @@ def _aws_error_code(exc: BaseException) -> str | None:
     return None
 
 
+def _aws_http_status(exc: BaseException) -> int:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        response = getattr(exc, "response", None)
+        if isinstance(response, dict):
+            return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        exc = exc.__cause__ or exc.__context__
+    return 0
+
+
 def translate_unexpected(exc: BaseException) -> AppError | None:
-    """Storage throttling or transient AWS failures become a clean 503."""
-    code = _aws_error_code(exc)
-    if code in RETRYABLE_AWS_CODES:
+    """Storage throttling or a transient AWS failure (any AWS 5xx) becomes a clean 503."""
+    if _aws_error_code(exc) in RETRYABLE_AWS_CODES or _aws_http_status(exc) >= 500:
         return ServiceUnavailable("the service is busy, retry shortly", code="retry_later")
     return None
 

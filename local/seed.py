@@ -4,7 +4,6 @@ the benchmarks. Written through the same services the API uses."""
 from __future__ import annotations
 
 from chalicelib.auth import issue_local_token
-from chalicelib.services import org
 
 TENANT = "acme"
 OTHER_TENANT = "globex"
@@ -34,6 +33,8 @@ OTHER_USERS = {"boss": ("Other Boss", "hq", None), "rep_x": ("Other Rep", "hq", 
 
 
 def seed_org() -> None:
+    from chalicelib.services import org  # lazily: tokens need no table configuration
+
     heads = {}
     for dept_id, (name, parent, head) in DEPARTMENTS.items():
         org.put_department(TENANT, dept_id, name, parent, None)
@@ -91,3 +92,34 @@ def seed_crm() -> None:
 
 
 DEMO_EXTRAS.append(seed_crm)
+
+
+FINANCE_SIM_PORT = 8002  # local/finance_sim.py's default port
+
+
+def seed_expenses() -> None:
+    """East's budget for this month (block, 80/100 %), a submitted and a draft expense, and
+    the finance integration pointing at the local finance simulator."""
+    import os
+
+    from chalicelib.auth import Principal
+    from chalicelib.models.base import utcnow
+    from chalicelib.services import budgets, expenses, org
+
+    month = utcnow().strftime("%Y-%m")
+    fin = Principal("fin", TENANT, frozenset({"finance"}))
+    budgets.put_budget(fin, "department", "east", month, "20000.00", "CNY", "block", [80, 100])
+    budgets.put_budget(fin, "person", "rep_a", month, "3000.00", "CNY", "warn", [80, 100])
+    rep = Principal("rep_a", TENANT, frozenset())
+    unit = {"type": "department", "id": "east"}
+    taxi = expenses.create(
+        rep,
+        {"amount": "86.50", "category": "transport", "occurred_on": f"{month}-01", "unit": unit, "description": "Taxi"},
+    )
+    expenses.submit(rep, taxi.expense_id)
+    expenses.create(rep, {"amount": "420.00", "category": "meals", "occurred_on": f"{month}-01", "unit": unit})
+    port = int(os.environ.get("FINANCE_SIM_PORT", FINANCE_SIM_PORT))
+    org.put_finance_integration(TENANT, f"http://127.0.0.1:{port}/hook")
+
+
+DEMO_EXTRAS.append(seed_expenses)

@@ -17,6 +17,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -78,12 +79,13 @@ class Stack:
         print(line, file=sys.stderr, flush=True)
 
     def start(self) -> None:
-        from moto.server import ThreadedMotoServer
-
         quiet_libraries()
-
-        self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
-        self.moto.start()
+        self.moto = subprocess.Popen(
+            [sys.executable, "-m", "local.motoserver", "--port", str(self.moto_port)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
+        self._wait_port(self.moto_port, "the AWS stand-in")
         configure_environment(f"http://127.0.0.1:{self.moto_port}")
         sys.path.insert(0, str(ROOT))
 
@@ -142,17 +144,17 @@ class Stack:
         )
         self.api_thread.start()
         self.servers.append(self._control_server())
-        self._wait_ready()
+        self._wait_port(self.port, "the API")
 
-    def _wait_ready(self) -> None:
+    def _wait_port(self, port: int, what: str) -> None:
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
-                with socket.create_connection((self.host, self.port), timeout=0.5):
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                     return
             except OSError:
                 time.sleep(0.1)
-        raise RuntimeError("the API did not start")
+        raise RuntimeError(f"{what} did not start on port {port}")
 
     def drain(self) -> dict[str, Any]:
         """Deliver everything pending now (stream records, S3 objects, bus events, queues)."""
@@ -246,7 +248,11 @@ class Stack:
         if getattr(self, "api_thread", None):
             self.api_thread.shutdown()
         if getattr(self, "moto", None):
-            self.moto.stop()
+            self.moto.terminate()
+            try:
+                self.moto.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.moto.kill()
         self.stopped.set()
 
 
