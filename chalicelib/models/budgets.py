@@ -7,7 +7,7 @@ DynamoDB condition cannot add: the block-mode check is ``available_cents >= :amo
 
 Threshold alerts: ``fired`` maps a threshold ("80") to when it fired; ``pending_alerts``
 holds thresholds claimed but not yet fully delivered. While a budget may owe an alert it
-sits in a small system index (GSI1, ``T#*#BUDGETS_DUE``; ``*`` is never a tenant id, so
+sits in a small system index (GSI1, ``T#~system#BUDGETS_DUE``; ``~`` is never in a tenant id, so
 no tenant-scoped key reaches it) that the hourly job reads: cost proportional to what is due.
 """
 
@@ -19,7 +19,7 @@ from chalicelib.models.base import BaseItem, tkey
 
 MODES = ("block", "warn")
 UNIT_TYPES = ("department", "project", "person")
-DUE_PK = "T#*#BUDGETS_DUE"
+DUE_PK = "T#~system#BUDGETS_DUE"
 
 
 class Budget(BaseItem, discriminator="Budget"):

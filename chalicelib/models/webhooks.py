@@ -7,7 +7,7 @@ from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 
 from chalicelib.models.base import BaseItem, tkey
 
-OUTBOX_PK = "T#*#WEBHOOK_OUTBOX"  # system partition read by the hourly sweep; '*' is never a tenant id
+OUTBOX_PK = "T#~system#WEBHOOK_OUTBOX"  # read by the hourly sweep; '~' is never in a tenant id
 
 
 class InboundReceipt(BaseItem, discriminator="InboundReceipt"):
