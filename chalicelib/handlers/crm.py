@@ -190,7 +190,7 @@ for _collection in KINDS:
 
 @route(
     bp,
-    "/v1/accounts/{account_id}/team/{user_id}",
+    "/v1/accounts/{object_id}/team/{user_id}",
     method="PUT",
     summary="Add or change a member of the account's relevant team",
     tag="crm",
@@ -199,13 +199,13 @@ for _collection in KINDS:
     errors=(409,),
 )
 def put_team_member(req: Req) -> dict[str, Any]:
-    account = crm.put_team_member(req.principal, req.path["account_id"], req.path["user_id"], req.body.role)
+    account = crm.put_team_member(req.principal, req.path["object_id"], req.path["user_id"], req.body.role)
     return crm.team_to_dict(account)
 
 
 @route(
     bp,
-    "/v1/accounts/{account_id}/team/{user_id}",
+    "/v1/accounts/{object_id}/team/{user_id}",
     method="DELETE",
     summary="Remove a member from the account's relevant team",
     tag="crm",
@@ -213,4 +213,4 @@ def put_team_member(req: Req) -> dict[str, Any]:
     errors=(409,),
 )
 def delete_team_member(req: Req) -> dict[str, Any]:
-    return crm.team_to_dict(crm.remove_team_member(req.principal, req.path["account_id"], req.path["user_id"]))
+    return crm.team_to_dict(crm.remove_team_member(req.principal, req.path["object_id"], req.path["user_id"]))
