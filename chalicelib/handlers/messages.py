@@ -1,7 +1,108 @@
-"""messages capability (placeholder until its issue lands)."""
+"""The information center: the caller's inbox, unread count, read and read-all."""
 
 from __future__ import annotations
 
+from typing import Literal, Optional
+
 from chalice import Blueprint
 
+from chalicelib.models.messages import Message
+from chalicelib.schemas import PageQuery, Response
+from chalicelib.services import messages
+from chalicelib.web import Req, route
+
 bp = Blueprint(__name__)
+
+Kind = Literal["expense_approval_request", "expense_result", "expense_paid", "plan_reminder", "budget_alert", "comment"]
+
+
+class MessagesQuery(PageQuery):
+    unread: Optional[bool] = None
+
+
+class MessageRef(Response):
+    type: str
+    id: str
+
+
+class MessageOut(Response):
+    id: str
+    kind: Kind
+    title: str
+    body: str
+    ref: Optional[MessageRef] = None
+    created_at: str
+    read: bool
+
+
+class MessagePageOut(Response):
+    items: list[MessageOut]
+    next_cursor: Optional[str] = None
+    unread_count: int
+
+
+class ReadOut(MessageOut):
+    unread_count: int
+
+
+class ReadAllOut(Response):
+    marked_read: int
+    unread_count: int
+
+
+def message_out(m: Message) -> MessageOut:
+    ref = MessageRef(type=m.ref_type, id=m.ref_id) if m.ref_type and m.ref_id else None
+    return MessageOut(
+        id=m.message_id,
+        kind=m.kind,
+        title=m.title,
+        body=m.body or "",
+        ref=ref,
+        created_at=m.created_at,
+        read=bool(m.read),
+    )
+
+
+@route(
+    bp,
+    "/v1/messages",
+    summary="The caller's messages, newest first, with the unread count",
+    tag="information center",
+    query=MessagesQuery,
+    response=MessagePageOut,
+)
+def list_messages(req: Req) -> MessagePageOut:
+    q: MessagesQuery = req.query
+    page = messages.list_messages(req.tenant_id, req.user_id, q.unread, q.limit, q.cursor)
+    return MessagePageOut(
+        items=[message_out(m) for m in page.items], next_cursor=page.next_cursor, unread_count=page.unread_count
+    )
+
+
+@route(
+    bp,
+    "/v1/messages/{message_id}/read",
+    method="POST",
+    summary="Mark one message read (idempotent)",
+    tag="information center",
+    response=ReadOut,
+    status=200,
+)
+def read_message(req: Req) -> ReadOut:
+    message = messages.mark_read(req.tenant_id, req.user_id, req.path["message_id"])
+    out = message_out(message)
+    return ReadOut(**out.model_dump(), unread_count=messages.unread_count(req.tenant_id, req.user_id))
+
+
+@route(
+    bp,
+    "/v1/messages/read-all",
+    method="POST",
+    summary="Mark every unread message read (idempotent)",
+    tag="information center",
+    response=ReadAllOut,
+    status=200,
+)
+def read_all(req: Req) -> ReadAllOut:
+    flipped = messages.mark_all_read(req.tenant_id, req.user_id)
+    return ReadAllOut(marked_read=flipped, unread_count=messages.unread_count(req.tenant_id, req.user_id))

@@ -2,13 +2,321 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal, Optional
 
 from chalice import Blueprint, Rate
+from pydantic import Field, StringConstraints, model_validator
+
+from chalicelib.schemas import Date, Id, Month, PageQuery, Query, Request, Response, Timestamp
+from chalicelib.services import reminders
+from chalicelib.services import schedule as svc
+from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
 
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Content = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
+RemindMinutes = Annotated[int, Field(ge=0, le=svc.MAX_REMIND_MINUTES)]
 
+
+# ---------------------------------------------------------------- shapes
+class PlanIn(Request):
+    date: Optional[Date] = Field(default=None, description="Tenant-local day; derived from start_time when omitted")
+    title: Title
+    start_time: Optional[Timestamp] = None
+    end_time: Optional[Timestamp] = None
+    account_id: Optional[Id] = None
+    opportunity_id: Optional[Id] = None
+    remind_minutes_before: Optional[RemindMinutes] = None
+
+
+class PlanPatch(Request):
+    status: Optional[Literal["done", "cancelled"]] = None
+    date: Optional[Date] = None
+    title: Optional[Title] = None
+    start_time: Optional[Timestamp] = None
+    end_time: Optional[Timestamp] = None
+    account_id: Optional[Id] = None
+    opportunity_id: Optional[Id] = None
+    remind_minutes_before: Optional[RemindMinutes] = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> PlanPatch:
+        if not self.model_fields_set:
+            raise ValueError("nothing to change")
+        for name in ("status", "date", "title"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class PlanOut(Response):
+    id: str
+    type: Literal["plan"] = "plan"
+    user_id: str
+    date: str
+    title: str
+    start_time: Optional[str] = None
+    end_time: Optional[str] = None
+    account_id: Optional[str] = None
+    opportunity_id: Optional[str] = None
+    remind_minutes_before: Optional[int] = None
+    remind_at: Optional[str] = None
+    status: Literal["planned", "done", "cancelled"]
+    log_id: Optional[str] = None
+    created_at: str
+    updated_at: str
+
+
+class LogIn(Request):
+    date: Date
+    content: Content
+    plan_id: Optional[Id] = None
+    account_id: Optional[Id] = None
+    opportunity_id: Optional[Id] = None
+
+
+class LogOut(Response):
+    id: str
+    type: Literal["log"] = "log"
+    user_id: str
+    date: str
+    content: str
+    plan_id: Optional[str] = None
+    account_id: Optional[str] = None
+    opportunity_id: Optional[str] = None
+    created_at: str
+    updated_at: str
+
+
+class RangeQuery(PageQuery):
+    user_id: Optional[Id] = None
+    from_: Optional[Date] = Field(default=None, alias="from")
+    to: Optional[Date] = None
+
+
+class PlanPage(Response):
+    items: list[PlanOut]
+    next_cursor: Optional[str] = None
+
+
+class LogPage(Response):
+    items: list[LogOut]
+    next_cursor: Optional[str] = None
+
+
+class CalendarQuery(Query):
+    month: Optional[Month] = None
+    user_id: Optional[Id] = None
+
+
+class CalendarDayOut(Response):
+    date: str
+    plans: int
+    logs: int
+    signins: int
+
+
+class CalendarOut(Response):
+    month: str
+    user_id: str
+    days: list[CalendarDayOut]
+
+
+class ComparisonQuery(Query):
+    user_id: Optional[Id] = None
+    from_: Optional[Date] = Field(default=None, alias="from")
+    to: Optional[Date] = None
+
+
+class SigninRef(Response):
+    id: str
+    kind: Optional[str] = None
+    plan_id: Optional[str] = None
+    client_time: Optional[str] = None
+    server_time: Optional[str] = None
+    flags: list[str] = []
+
+
+class ComparedPlan(PlanOut):
+    log: Optional[LogOut] = None
+    signins: list[SigninRef]
+    completed: bool
+
+
+class ComparisonDay(Response):
+    date: str
+    plans: list[ComparedPlan]
+    unplanned_logs: list[LogOut]
+    unplanned_signins: list[SigninRef]
+    completion_rate: Optional[float] = None
+
+
+class ComparisonTotals(Response):
+    plans: int
+    cancelled: int
+    completed: int
+
+
+class ComparisonOut(Response):
+    user_id: str
+    from_: str = Field(alias="from", serialization_alias="from")
+    to: str
+    completion_rate: Optional[float] = Field(
+        default=None, description="completed / plans not cancelled; null without such plans"
+    )
+    totals: ComparisonTotals
+    days: list[ComparisonDay]
+
+
+def _plan(item: Any) -> PlanOut:
+    return PlanOut(**svc.to_dict(item))
+
+
+def _log(item: Any) -> LogOut:
+    return LogOut(**svc.to_dict(item))
+
+
+# ---------------------------------------------------------------- plans
+@route(
+    bp,
+    "/v1/plans",
+    method="POST",
+    summary="Create a plan (optionally tied to an account or opportunity, with a reminder)",
+    tag="schedule",
+    body=PlanIn,
+    response=PlanOut,
+    status=201,
+)
+def create_plan(req: Req) -> tuple[int, PlanOut]:
+    b: PlanIn = req.body
+    plan = svc.create_plan(
+        req.principal,
+        date_=b.date,
+        title=b.title,
+        start_time=b.start_time,
+        end_time=b.end_time,
+        account_id=b.account_id,
+        opportunity_id=b.opportunity_id,
+        remind_minutes_before=b.remind_minutes_before,
+    )
+    return 201, _plan(plan)
+
+
+@route(
+    bp,
+    "/v1/plans",
+    summary="Plans of the caller or a subordinate, by date",
+    tag="schedule",
+    query=RangeQuery,
+    response=PlanPage,
+)
+def list_plans(req: Req) -> PlanPage:
+    q: RangeQuery = req.query
+    page = svc.list_plans(req.principal, q.user_id, q.from_, q.to, q.limit, q.cursor)
+    return PlanPage(items=[_plan(p) for p in page.items], next_cursor=page.next_cursor)
+
+
+@route(bp, "/v1/plans/{plan_id}", summary="One plan", tag="schedule", response=PlanOut)
+def get_plan(req: Req) -> PlanOut:
+    return _plan(svc.get_plan(req.principal, req.path["plan_id"]))
+
+
+@route(
+    bp,
+    "/v1/plans/{plan_id}",
+    method="PATCH",
+    summary="Mark a plan done or cancelled, or edit it (editing moves its reminder)",
+    tag="schedule",
+    body=PlanPatch,
+    response=PlanOut,
+    errors=(409,),
+)
+def patch_plan(req: Req) -> PlanOut:
+    b: PlanPatch = req.body
+    changes = {name: getattr(b, name) for name in b.model_fields_set}
+    return _plan(svc.update_plan(req.principal, req.path["plan_id"], changes))
+
+
+# ---------------------------------------------------------------- logs
+@route(
+    bp,
+    "/v1/logs",
+    method="POST",
+    summary="Write a work log (optionally reporting on a plan)",
+    tag="schedule",
+    body=LogIn,
+    response=LogOut,
+    status=201,
+)
+def create_log(req: Req) -> tuple[int, LogOut]:
+    b: LogIn = req.body
+    log = svc.create_log(
+        req.principal,
+        date_=b.date,
+        content=b.content,
+        plan_id=b.plan_id,
+        account_id=b.account_id,
+        opportunity_id=b.opportunity_id,
+    )
+    return 201, _log(log)
+
+
+@route(
+    bp,
+    "/v1/logs",
+    summary="Work logs of the caller or a subordinate, by date",
+    tag="schedule",
+    query=RangeQuery,
+    response=LogPage,
+)
+def list_logs(req: Req) -> LogPage:
+    q: RangeQuery = req.query
+    page = svc.list_logs(req.principal, q.user_id, q.from_, q.to, q.limit, q.cursor)
+    return LogPage(items=[_log(x) for x in page.items], next_cursor=page.next_cursor)
+
+
+@route(bp, "/v1/logs/{log_id}", summary="One work log", tag="schedule", response=LogOut)
+def get_log(req: Req) -> LogOut:
+    return _log(svc.get_log(req.principal, req.path["log_id"]))
+
+
+# ---------------------------------------------------------------- calendar and comparison
+@route(
+    bp,
+    "/v1/calendar",
+    summary="Days of a month with plans, logs or sign-ins (counts), in the tenant's time zone",
+    tag="schedule",
+    query=CalendarQuery,
+    response=CalendarOut,
+)
+def calendar(req: Req) -> CalendarOut:
+    q: CalendarQuery = req.query
+    return CalendarOut(**svc.calendar_month(req.principal, q.user_id, q.month))
+
+
+@route(
+    bp,
+    "/v1/plan-comparison",
+    summary="Plans vs work logs and sign-ins per day, with completion rates (at most 92 days)",
+    tag="schedule",
+    query=ComparisonQuery,
+    response=ComparisonOut,
+)
+def plan_comparison(req: Req) -> dict[str, Any]:
+    q: ComparisonQuery = req.query
+    out = ComparisonOut.model_validate(svc.comparison(req.principal, q.user_id, q.from_, q.to))
+    return out.model_dump(mode="json", by_alias=True)
+
+
+# ---------------------------------------------------------------- reminders
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="plan_reminders")
-def plan_reminders(event: Any) -> None:
-    """Every minute: deliver the plan reminders that are due (placeholder)."""
+def plan_reminders(event: Any) -> dict[str, Any]:
+    """Every minute: deliver the plan reminders that are due (and any a missed run left)."""
+    context = getattr(event, "context", None)
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    deadline = None
+    if callable(remaining):
+        reserve = min(20_000, remaining() * 0.25)  # stop early enough to save the checkpoint
+        deadline = lambda: remaining() < reserve  # noqa: E731
+    return reminders.run(deadline=deadline).as_dict()

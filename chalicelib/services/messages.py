@@ -1,16 +1,25 @@
-"""The information center: messages to one user, exactly once per dedupe key."""
+"""The information center: messages to one user, exactly once per dedupe key.
+
+The unread count is a counter item kept exact by transactions: ``send`` adds 1 together
+with the new (unread) message; marking read subtracts 1 together with flipping ``read``
+under the condition that it was still unread, so repeats and races cannot double-count.
+"""
 
 from __future__ import annotations
 
-from typing import Optional
+import time
+from dataclasses import dataclass
+from typing import Any, Optional
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import cursor
+from chalicelib.errors import BadRequest, NotFound, ServiceUnavailable
 from chalicelib.ids import new_id
 from chalicelib.models.base import iso, utcnow
-from chalicelib.models.messages import InboxCounter, Message, MessageGuard
+from chalicelib.models.messages import InboxCounter, Message, MessageGuard, inbox_pk
 
 KINDS = (
     "expense_approval_request",
@@ -20,11 +29,26 @@ KINDS = (
     "budget_alert",
     "comment",
 )
+READ_ALL_CHUNK = 25  # messages per read-all transaction (plus the counter: limit is 100)
+TX_ATTEMPTS = 4
+
+
+def _connection() -> Connection:
+    """The models' own cached connection: one botocore client, not one per transaction."""
+    return Message._get_connection().connection
 
 
 def _cancelled_by_condition(exc: TransactWriteError) -> bool:
     reasons = getattr(exc, "cancellation_reasons", None) or []
     return any(r is not None and getattr(r, "code", None) == "ConditionalCheckFailed" for r in reasons)
+
+
+def _cancelled_by_conflict(exc: TransactWriteError) -> bool:
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    codes = {getattr(r, "code", None) for r in reasons if r is not None}
+    return (
+        "TransactionConflict" in codes or getattr(exc, "cause_response_code", None) == "TransactionInProgressException"
+    )
 
 
 def send(
@@ -56,26 +80,156 @@ def send(
     message.set_keys()
     counter = InboxCounter(tenant_id=tenant_id, user_id=user_id)
     counter.set_keys()
+    for attempt in range(TX_ATTEMPTS):
+        try:
+            with TransactWrite(connection=_connection()) as tx:
+                if dedupe_key:
+                    guard = MessageGuard(
+                        tenant_id=tenant_id, user_id=user_id, dedupe_key=dedupe_key, message_id=message.message_id
+                    )
+                    guard.set_keys()
+                    tx.save(guard, condition=MessageGuard.PK.does_not_exist())
+                tx.save(message, condition=Message.PK.does_not_exist())
+                tx.update(counter, actions=_counter_actions(counter, +1))
+            return message
+        except TransactWriteError as exc:
+            if dedupe_key and _cancelled_by_condition(exc):
+                return None
+            if _cancelled_by_conflict(exc) and attempt + 1 < TX_ATTEMPTS:
+                time.sleep(0.02 * (attempt + 1))
+                continue
+            raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _counter_actions(counter: InboxCounter, delta: int) -> list[Any]:
+    return [
+        InboxCounter.unread.add(delta),
+        InboxCounter.entity.set(InboxCounter),  # the discriminator serializes a class, not its name
+        InboxCounter.tenant_id.set(counter.tenant_id),
+        InboxCounter.user_id.set(counter.user_id),
+    ]
+
+
+# ---------------------------------------------------------------- reading
+def unread_count(tenant_id: str, user_id: str) -> int:
     try:
-        with TransactWrite(connection=Connection(region=Message.Meta.region)) as tx:
-            if dedupe_key:
-                guard = MessageGuard(
-                    tenant_id=tenant_id, user_id=user_id, dedupe_key=dedupe_key, message_id=message.message_id
-                )
-                guard.set_keys()
-                tx.save(guard, condition=MessageGuard.PK.does_not_exist())
-            tx.save(message, condition=Message.PK.does_not_exist())
-            tx.update(
-                counter,
-                actions=[
-                    InboxCounter.unread.add(1),
-                    InboxCounter.entity.set(InboxCounter),  # the discriminator serializes a class
-                    InboxCounter.tenant_id.set(tenant_id),
-                    InboxCounter.user_id.set(user_id),
-                ],
-            )
-    except TransactWriteError as exc:
-        if dedupe_key and _cancelled_by_condition(exc):
-            return None
-        raise
-    return message
+        counter = InboxCounter.get(inbox_pk(tenant_id, user_id), "COUNTER", consistent_read=True)
+    except DoesNotExist:
+        return 0
+    return max(0, int(counter.unread or 0))
+
+
+@dataclass(frozen=True)
+class MessagePage:
+    items: list[Message]
+    next_cursor: Optional[str]
+    unread_count: int
+
+
+def list_messages(
+    tenant_id: str, user_id: str, unread: Optional[bool], limit: int, cursor_token: Optional[str]
+) -> MessagePage:
+    """Newest first. ``unread=True``: the sparse unread index; ``False``: read ones only;
+    None: all. Pages are full unless they are the last."""
+    scope = f"messages:{tenant_id}:{user_id}:{unread}"
+    position = cursor.decode(cursor_token, scope)
+    after = position.get("sk") if position else None
+    if after is not None and (not isinstance(after, str) or not after.startswith("MSG#")):
+        raise BadRequest("cursor is not valid for this query", code="invalid_cursor")
+    pk = inbox_pk(tenant_id, user_id)
+    if unread:
+        upk = Message.unread_pk(tenant_id, user_id)
+        esk = _esk(PK=pk, SK=after, GSI1PK=upk, GSI1SK=after) if after else None
+        results = Message.gsi1.query(
+            upk, scan_index_forward=False, limit=limit + 1, page_size=limit + 1, last_evaluated_key=esk
+        )
+    else:
+        esk = _esk(PK=pk, SK=after) if after else None
+        results = Message.query(
+            pk,
+            Message.SK.startswith("MSG#"),
+            filter_condition=(Message.read == True) if unread is False else None,  # noqa: E712
+            scan_index_forward=False,
+            limit=limit + 1,
+            page_size=limit + 1,
+            last_evaluated_key=esk,
+        )
+    items = list(results)
+    next_cursor = None
+    if len(items) > limit:
+        items = items[:limit]
+        next_cursor = cursor.encode({"sk": items[-1].SK}, scope)
+    return MessagePage(items, next_cursor, unread_count(tenant_id, user_id))
+
+
+def _esk(**keys: str) -> dict[str, dict[str, str]]:
+    """An ExclusiveStartKey in DynamoDB's wire format."""
+    return {name: {"S": value} for name, value in keys.items()}
+
+
+def get_message(tenant_id: str, user_id: str, message_id: str) -> Message:
+    try:
+        return Message.get(inbox_pk(tenant_id, user_id), Message.sk(message_id), consistent_read=True)
+    except DoesNotExist:
+        raise NotFound("message not found") from None
+
+
+# ---------------------------------------------------------------- marking read
+def _mark_read_actions() -> list[Any]:
+    return [Message.read.set(True), Message.GSI1PK.remove(), Message.GSI1SK.remove()]
+
+
+def mark_read(tenant_id: str, user_id: str, message_id: str) -> Message:
+    """Idempotent: the first call flips the message and decrements the counter, in one
+    transaction conditioned on the message being unread; repeats change nothing."""
+    return _mark_read(tenant_id, user_id, get_message(tenant_id, user_id, message_id))[0]
+
+
+def _mark_read(tenant_id: str, user_id: str, message: Message) -> tuple[Message, bool]:
+    """(the message, whether this call flipped it)."""
+    counter = InboxCounter(tenant_id=tenant_id, user_id=user_id)
+    counter.set_keys()
+    for attempt in range(TX_ATTEMPTS):
+        if message.read:
+            return message, False
+        try:
+            with TransactWrite(connection=_connection()) as tx:
+                tx.update(message, actions=_mark_read_actions(), condition=Message.read == False)  # noqa: E712
+                tx.update(counter, actions=_counter_actions(counter, -1))
+            message.read = True
+            return message, True
+        except TransactWriteError as exc:
+            if not (_cancelled_by_condition(exc) or _cancelled_by_conflict(exc)):
+                raise
+            time.sleep(0.01 * attempt)
+            message = get_message(tenant_id, user_id, message.message_id)
+    if message.read:
+        return message, False
+    raise ServiceUnavailable("the message is busy, retry shortly", code="retry_later")
+
+
+def mark_all_read(tenant_id: str, user_id: str) -> int:
+    """Marks every currently unread message read; answers how many this call flipped.
+    Chunks of messages go in one transaction each with the counter's decrement; a chunk
+    that lost a race (one of its messages was read meanwhile) is redone one by one."""
+    upk = Message.unread_pk(tenant_id, user_id)
+    unread = list(Message.gsi1.query(upk))
+    counter = InboxCounter(tenant_id=tenant_id, user_id=user_id)
+    counter.set_keys()
+    flipped = 0
+    for start in range(0, len(unread), READ_ALL_CHUNK):
+        chunk = unread[start : start + READ_ALL_CHUNK]
+        try:
+            with TransactWrite(connection=_connection()) as tx:
+                for message in chunk:
+                    tx.update(message, actions=_mark_read_actions(), condition=Message.read == False)  # noqa: E712
+                tx.update(counter, actions=_counter_actions(counter, -len(chunk)))
+            flipped += len(chunk)
+        except TransactWriteError as exc:
+            if not (_cancelled_by_condition(exc) or _cancelled_by_conflict(exc)):
+                raise
+            for message in chunk:
+                current = get_message(tenant_id, user_id, message.message_id)
+                flipped += _mark_read(tenant_id, user_id, current)[1]
+    return flipped

@@ -1,0 +1,136 @@
+"""Schedule management: plans, work logs, per-day calendar counters, the reminder checkpoint.
+
+- A plan or a log is one item in its own partition (``T#<t>#PLAN#<id>`` / ``T#<t>#LOG#<id>``).
+- GSI1 is each user's schedule, date-sorted: ``T#<t>#PLANS#<user>`` / ``T#<t>#LOGS#<user>``
+  with ``GSI1SK = <date>#<id>``, so a date range is one ``BETWEEN`` query per kind.
+- GSI3 is the opportunity collection (``T#<t>#OPP#<opp>``, ``PLAN#<id>`` / ``LOG#<id>``).
+- GSI2 on a plan is the **due-reminder index**, sparse (only planned plans with a reminder):
+  ``GSI2PK = T#~system#REMIND#<yyyy-mm-ddThh:mm>`` (the UTC minute of ``remind_at``) and
+  ``GSI2SK = <remind_at>#<tenant>#<plan>``. The reminder job runs for every tenant at once,
+  so this partition is not tenant-led; it leads with ``T#~system#`` ("~" cannot occur in a
+  tenant id), the same reserved prefix as the sign-in due index, so no tenant key reaches
+  it and no tenant-scoped IAM role can read it.
+- A ``CalendarDay`` per user and day counts plans (not cancelled) and logs, kept exact in
+  the same transaction as the write; a month is one query of at most 31 items.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, VersionAttribute
+
+from chalicelib.models.base import BaseItem, tkey
+
+SYSTEM_PREFIX = "T#~system#"
+PLAN_STATUSES = ("planned", "done", "cancelled")
+
+
+def opp_pk(tenant_id: str, opportunity_id: str) -> str:
+    return tkey(tenant_id, "OPP", opportunity_id)
+
+
+def remind_bucket_pk(minute: str) -> str:
+    """The due-index partition of one UTC minute (``2026-11-22T09:30``)."""
+    return f"{SYSTEM_PREFIX}REMIND#{minute}"
+
+
+class Plan(BaseItem, discriminator="Plan"):
+    plan_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    date = UnicodeAttribute()  # YYYY-MM-DD in the tenant's time zone
+    title = UnicodeAttribute()
+    start_time = UnicodeAttribute(null=True)  # RFC 3339 UTC
+    end_time = UnicodeAttribute(null=True)
+    account_id = UnicodeAttribute(null=True)
+    opportunity_id = UnicodeAttribute(null=True)
+    remind_minutes_before = NumberAttribute(null=True)
+    remind_at = UnicodeAttribute(null=True)  # RFC 3339 UTC, when the reminder is due
+    status = UnicodeAttribute(default="planned")
+    log_id = UnicodeAttribute(null=True)  # the work log reporting on this plan
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    version = VersionAttribute()
+
+    @classmethod
+    def pk(cls, tenant_id: str, plan_id: str) -> str:
+        return tkey(tenant_id, "PLAN", plan_id)
+
+    @classmethod
+    def user_pk(cls, tenant_id: str, user_id: str) -> str:
+        return tkey(tenant_id, "PLANS", user_id)
+
+    @property
+    def reminder_armed(self) -> bool:
+        return self.status == "planned" and bool(self.remind_at)
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = self.pk(self.tenant_id, self.plan_id), "PLAN"
+        self.GSI1PK, self.GSI1SK = self.user_pk(self.tenant_id, self.user_id), f"{self.date}#{self.plan_id}"
+        if self.reminder_armed:
+            self.GSI2PK = remind_bucket_pk(self.remind_at[:16])
+            self.GSI2SK = f"{self.remind_at}#{self.tenant_id}#{self.plan_id}"
+        else:
+            self.GSI2PK = self.GSI2SK = None
+        if self.opportunity_id:
+            self.GSI3PK, self.GSI3SK = opp_pk(self.tenant_id, self.opportunity_id), f"PLAN#{self.plan_id}"
+        else:
+            self.GSI3PK = self.GSI3SK = None
+
+
+class WorkLog(BaseItem, discriminator="WorkLog"):
+    log_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    date = UnicodeAttribute()
+    content = UnicodeAttribute()
+    plan_id = UnicodeAttribute(null=True)
+    account_id = UnicodeAttribute(null=True)
+    opportunity_id = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+    @classmethod
+    def pk(cls, tenant_id: str, log_id: str) -> str:
+        return tkey(tenant_id, "LOG", log_id)
+
+    @classmethod
+    def user_pk(cls, tenant_id: str, user_id: str) -> str:
+        return tkey(tenant_id, "LOGS", user_id)
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = self.pk(self.tenant_id, self.log_id), "LOG"
+        self.GSI1PK, self.GSI1SK = self.user_pk(self.tenant_id, self.user_id), f"{self.date}#{self.log_id}"
+        if self.opportunity_id:
+            self.GSI3PK, self.GSI3SK = opp_pk(self.tenant_id, self.opportunity_id), f"LOG#{self.log_id}"
+        else:
+            self.GSI3PK = self.GSI3SK = None
+
+
+class CalendarDay(BaseItem, discriminator="CalendarDay"):
+    """Counts for one user and day; one partition per user and month."""
+
+    user_id = UnicodeAttribute()
+    date = UnicodeAttribute()
+    plans = NumberAttribute(default=0)
+    logs = NumberAttribute(default=0)
+
+    @classmethod
+    def month_pk(cls, tenant_id: str, user_id: str, month: str) -> str:
+        return tkey(tenant_id, "CAL", user_id, month)
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = self.month_pk(self.tenant_id, self.user_id, self.date[:7]), self.date
+
+
+class ReminderCheckpoint(BaseItem, discriminator="ReminderCheckpoint"):
+    """Every reminder due at or before ``done_until`` has been delivered. Global (the job
+    serves every tenant), so it lives under the reserved system prefix."""
+
+    done_until = UnicodeAttribute()  # RFC 3339 UTC, seconds
+    updated_at = UnicodeAttribute()
+
+    KEY = (f"{SYSTEM_PREFIX}REMINDERS", "CHECKPOINT")
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = self.KEY
+
+
+__all__ = ["Plan", "WorkLog", "CalendarDay", "ReminderCheckpoint", "SYSTEM_PREFIX", "remind_bucket_pk"]
