@@ -123,3 +123,58 @@ def seed_expenses() -> None:
 
 
 DEMO_EXTRAS.append(seed_expenses)
+
+
+def seed_schedule() -> None:
+    """rep_a's plans around today (tenant time zone) and work logs; one plan starts three
+    minutes after startup with a one-minute reminder, so `make run` users see a
+    `plan_reminder` arrive in GET /v1/messages about two minutes in."""
+    from datetime import timedelta
+
+    from chalicelib.auth import Principal
+    from chalicelib.models.base import BaseItem, iso, utcnow
+    from chalicelib.models.crm import owned_pk
+    from chalicelib.services import schedule
+
+    rep = Principal("rep_a", TENANT, frozenset())
+    zone = schedule.tenant_zone(TENANT)
+    now = utcnow().replace(microsecond=0)
+    today = now.astimezone(zone).date()
+    opps = [
+        i.GSI1SK.split("#", 1)[1]
+        for i in BaseItem.gsi1.query(owned_pk(TENANT, "rep_a"), BaseItem.GSI1SK.startswith("OPP#"))
+    ]
+    opp = opps[0] if opps else None
+
+    def local(day, hh: int, mm: int) -> str:
+        from datetime import datetime, time
+
+        return iso(datetime.combine(day, time(hh, mm), tzinfo=zone))
+
+    yesterday, tomorrow = today - timedelta(days=1), today + timedelta(days=1)
+    visit = schedule.create_plan(
+        rep, date_=None, title="Visit the Jing'an flagship", start_time=local(yesterday, 10, 0), opportunity_id=opp
+    )
+    schedule.create_log(
+        rep, date_=yesterday.isoformat(), content="Walked the floor with the buyer", plan_id=visit.plan_id
+    )
+    call = schedule.create_plan(
+        rep, date_=None, title="Call Lujiazui about the quote", start_time=local(yesterday, 15, 0)
+    )
+    schedule.update_plan(rep, call.plan_id, {"status": "done"})
+    schedule.create_plan(rep, date_=None, title="Prepare the weekly report", start_time=local(yesterday, 17, 0))
+    schedule.create_plan(
+        rep,
+        date_=None,
+        title="Demo reminder: follow up with the buyer",
+        start_time=iso(now + timedelta(minutes=3)),
+        remind_minutes_before=1,
+        opportunity_id=opp,
+    )
+    schedule.create_plan(
+        rep, date_=None, title="Late client dinner", start_time=local(tomorrow, 23, 30), remind_minutes_before=60
+    )
+    schedule.create_log(rep, date_=today.isoformat(), content="Walk-in customer at the Xujiahui store")
+
+
+DEMO_EXTRAS.append(seed_schedule)
