@@ -13,9 +13,10 @@ $(STAMP): requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $(STAMP)
 
-$(INFRA_STAMP): infra/requirements.txt requirements.txt
+$(INFRA_STAMP): infra/requirements.txt infra/requirements-nodeps.txt infra/package.json requirements.txt
 	@test -x $(INFRA_VENV)/bin/python || $(PYTHON) -m venv $(INFRA_VENV) || python3 -m venv $(INFRA_VENV)
 	$(INFRA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r infra/requirements.txt -r requirements.txt
+	$(INFRA_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps -r infra/requirements-nodeps.txt
 	cd infra && npm install --no-audit --no-fund --silent
 	@touch $(INFRA_STAMP)
 
@@ -53,11 +54,11 @@ bench: $(STAMP)  ## writes bench/REPORT.md
 load: $(STAMP)  ## bounded load test on loopback against the local stack
 	$(PY) -m bench.load
 
-package: $(INFRA_STAMP)  ## synthesize the CloudFormation template offline into infra/cdk.out
-	cd infra && ../$(INFRA_VENV)/bin/python -m app_synth
+package: $(INFRA_STAMP)  ## synthesize the templates offline into infra/cdk.out (STAGE=dev|prod, default both)
+	cd infra && CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON="{\"stage\": \"$${STAGE:-dev,prod}\"}" ../$(INFRA_VENV)/bin/python app_synth.py
 
-deploy: $(INFRA_STAMP)  ## deploy to the AWS account in your environment (never run by tests)
-	cd infra && PATH="$$PWD/../$(INFRA_VENV)/bin:$$PATH" npx cdk deploy --all -c stage=$${STAGE:-dev}
+deploy: $(INFRA_STAMP)  ## deploy STAGE (dev|prod) to the AWS account in your environment; see docs/architecture.md
+	cd infra && PATH="$$PWD/../$(INFRA_VENV)/bin:$$PATH" npx --no-install cdk deploy -c stage=$${STAGE:-dev} $${STAGE:-dev}
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) infra/cdk.out infra/node_modules .local-stack

@@ -1,0 +1,437 @@
+"""The Chalice app (API + event handlers) packaged by ``chalice.cdk.Chalice``, and the
+wiring Chalice cannot express: real resource ARNs, dead-letter queues, partial-batch
+failures, IAM roles and the API stage settings.
+
+The overrides are derived from the SAM template Chalice generates, so a handler added
+later (a new schedule or ``on_cw_event``) gets its DLQ, retry policy and alarms without
+touching this file; tests/infra asserts that every asynchronous target has one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import Fn, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from chalice.cdk import Chalice
+from constructs import Construct
+
+from fieldsales_infra.data import UPLOAD_PREFIX, DataStore
+from fieldsales_infra.identity import Identity
+from fieldsales_infra.messaging import Messaging
+from fieldsales_infra.packaging import cached_dependency_builds
+from fieldsales_infra.settings import StageSettings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+API_FUNCTION = "APIHandler"
+API_STAGE = "api"
+
+# chalicelib reads these at import; `chalice package` imports app.py, so the synth
+# process needs literal stand-ins. The deployed values are set per function below.
+IMPORT_PLACEHOLDERS = {
+    "TABLE_NAME": "fieldsales-placeholder",
+    "BUCKET_NAME": "fieldsales-placeholder",
+    "COGNITO_USER_POOL_ID": "placeholder",
+    "COGNITO_CLIENT_IDS": "placeholder",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+STREAM_BATCH_RETRIES = 5
+STREAM_MAX_RECORD_AGE_S = 24 * 3600
+RULE_TARGET_RETRY = {"MaximumRetryAttempts": 4, "MaximumEventAgeInSeconds": 3600}
+ASYNC_INVOKE_RETRIES = 2
+ASYNC_EVENT_MAX_AGE_S = 3600
+WEBHOOK_MAX_CONCURRENCY = 5
+
+
+@dataclass
+class FunctionInfo:
+    """One Lambda function of the Chalice app, as its SAM template declares it."""
+
+    logical_id: str
+    handler: str
+    events: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def events_of(self, *types: str) -> dict[str, dict[str, Any]]:
+        return {name: ev for name, ev in self.events.items() if ev["Type"] in types}
+
+    @property
+    def is_async(self) -> bool:
+        """Invoked asynchronously (EventBridge rules): needs a Lambda on-failure target."""
+        return bool(self.events_of("Schedule", "CloudWatchEvent", "EventBridgeRule"))
+
+
+def _read_functions(sam_template_path: Path) -> dict[str, FunctionInfo]:
+    template = json.loads(sam_template_path.read_text())
+    return {
+        logical_id: FunctionInfo(
+            logical_id=logical_id,
+            handler=res["Properties"]["Handler"],
+            events=res["Properties"].get("Events", {}),
+        )
+        for logical_id, res in template["Resources"].items()
+        if res["Type"] == "AWS::Serverless::Function"
+    }
+
+
+class FieldsalesApp(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: StageSettings,
+        data: DataStore,
+        identity: Identity,
+        messaging: Messaging,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self._data, self._messaging = data, messaging
+
+        # HMAC key for list cursors; the app reads it at runtime through CURSOR_SECRET_ARN.
+        self.cursor_secret = secretsmanager.Secret(
+            self,
+            "CursorSecret",
+            description="HMAC key that signs Fieldsales list cursors",
+            generate_secret_string=secretsmanager.SecretStringGenerator(password_length=64, exclude_punctuation=True),
+        )
+
+        self.api_role = self._lambda_role("ApiRole", "Fieldsales API handler: tenant-scoped data access")
+        self.worker_role = self._lambda_role(
+            "WorkerRole", "Fieldsales schedules, S3, stream and webhook workers: cross-tenant jobs"
+        )
+        self.tenant_data_role = self._tenant_data_role()
+        self._grant_api(self.api_role)
+        self._grant_worker(self.worker_role)
+
+        for name, value in IMPORT_PLACEHOLDERS.items():
+            os.environ.setdefault(name, value)
+        with cached_dependency_builds():
+            self.chalice = Chalice(
+                stack,  # the stack id is the chalice stage (dev/prod in .chalice/config.json)
+                "Chalice",
+                source_dir=str(REPO_ROOT),
+                stage_config={
+                    "api_gateway_stage": API_STAGE,
+                    "manage_iam_role": False,
+                    "iam_role_arn": self.worker_role.role_arn,
+                },
+            )
+        self.functions = _read_functions(Path(self.chalice._sam_package_dir) / "sam.json")
+
+        environment = {
+            "STAGE": settings.stage,
+            "AUTH_MODE": "cognito",
+            "TABLE_NAME": data.table.table_name,
+            "TABLE_STREAM_ARN": data.table.table_stream_arn or "",
+            "BUCKET_NAME": data.bucket.bucket_name,
+            "COGNITO_USER_POOL_ID": identity.user_pool.user_pool_id,
+            "COGNITO_CLIENT_IDS": identity.client.user_pool_client_id,
+            "EVENT_BUS_NAME": "default",
+            "WEBHOOK_QUEUE_URL": messaging.webhooks.queue_url,
+            "WEBHOOK_QUEUE_NAME": messaging.webhooks.queue_name,
+            "CURSOR_SECRET_ARN": self.cursor_secret.secret_arn,
+            "TENANT_DATA_ROLE_ARN": self.tenant_data_role.role_arn,
+            "POWERTOOLS_SERVICE_NAME": "fieldsales",
+            "POWERTOOLS_METRICS_NAMESPACE": "Fieldsales",
+        }
+        self.log_groups: dict[str, logs.LogGroup] = {}
+        for fn in self.functions.values():
+            resource = self.chalice.get_resource(fn.logical_id)
+            self._own_log_group(resource, fn, settings)
+            for key, value in environment.items():
+                resource.add_property_override(f"Environment.Variables.{key}", value)
+            self._wire_events(resource, fn)
+        # Chalice reads per-function settings from .chalice/config.json only: set the
+        # API handler's role here (every other function keeps the worker role).
+        self.chalice.get_resource(API_FUNCTION).add_property_override("Role", self.api_role.role_arn)
+
+        self.rest_api_id = self.chalice.get_resource("RestAPI").ref
+        self.api_name = f"fieldsales-{settings.stage}"
+        self.api_url = Fn.sub(
+            "https://${Api}.execute-api.${AWS::Region}.${AWS::URLSuffix}/" + API_STAGE + "/",
+            {"Api": self.rest_api_id},
+        )
+        self._configure_api_stage(settings)
+
+    # ------------------------------------------------------------------- logs
+    def _own_log_group(self, resource: Any, fn: FunctionInfo, settings: StageSettings) -> None:
+        """Each function logs to a group this stack owns (retention set, created before the
+        function, so Lambda never creates an unmanaged one). Chalice's own
+        log_retention_in_days emits a wrong logical id for the API handler in 1.34."""
+        group = logs.LogGroup(self, f"{fn.logical_id}Logs")
+        cfn_group: logs.CfnLogGroup = group.node.default_child  # type: ignore[assignment]
+        cfn_group.retention_in_days = settings.log_retention_days
+        resource.add_property_override("LoggingConfig", {"LogGroup": group.log_group_name, "LogFormat": "Text"})
+        role = self.api_role if fn.logical_id == API_FUNCTION else self.worker_role
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid=f"WriteLogs{fn.logical_id}",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[group.log_group_arn],
+            )
+        )
+        self.log_groups[fn.logical_id] = group
+
+    # ----------------------------------------------------------------- events
+    def _wire_events(self, resource: Any, fn: FunctionInfo) -> None:
+        msg = self._messaging
+        for name in fn.events_of("Schedule", "CloudWatchEvent", "EventBridgeRule"):
+            base = f"Events.{name}.Properties"
+            resource.add_property_override(f"{base}.DeadLetterConfig", {"Arn": msg.event_delivery_dlq.queue_arn})
+            resource.add_property_override(f"{base}.RetryPolicy", RULE_TARGET_RETRY)
+            pattern = fn.events[name]["Properties"].get("Pattern") or {}
+            if pattern.get("source") == ["aws.s3"]:
+                # The pattern was built from the import placeholder; filter on the real bucket.
+                resource.add_property_override(f"{base}.Pattern.detail.bucket.name", [self._data.bucket.bucket_name])
+        if fn.is_async:
+            resource.add_property_override(
+                "EventInvokeConfig",
+                {
+                    "MaximumRetryAttempts": ASYNC_INVOKE_RETRIES,
+                    "MaximumEventAgeInSeconds": ASYNC_EVENT_MAX_AGE_S,
+                    "DestinationConfig": {"OnFailure": {"Type": "SQS", "Destination": msg.async_failure_dlq.queue_arn}},
+                },
+            )
+        for name in fn.events_of("DynamoDB"):
+            resource.add_property_override(
+                f"Events.{name}.Properties",
+                {
+                    **fn.events[name]["Properties"],
+                    "Stream": self._data.table.table_stream_arn,
+                    "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                    "BisectBatchOnFunctionError": True,
+                    "MaximumRetryAttempts": STREAM_BATCH_RETRIES,
+                    "MaximumRecordAgeInSeconds": STREAM_MAX_RECORD_AGE_S,
+                    "DestinationConfig": {
+                        "OnFailure": {"Type": "SQS", "Destination": msg.stream_failure_dlq.queue_arn}
+                    },
+                },
+            )
+        for name in fn.events_of("SQS"):
+            resource.add_property_override(f"Events.{name}.Properties.Queue", msg.webhooks.queue_arn)
+            resource.add_property_override(
+                f"Events.{name}.Properties.ScalingConfig", {"MaximumConcurrency": WEBHOOK_MAX_CONCURRENCY}
+            )
+
+    # -------------------------------------------------------------------- API
+    def _configure_api_stage(self, settings: StageSettings) -> None:
+        access_logs = logs.LogGroup(self, "ApiAccessLogs")
+        cfn_logs: logs.CfnLogGroup = access_logs.node.default_child  # type: ignore[assignment]
+        cfn_logs.retention_in_days = settings.log_retention_days
+        # API Gateway writes logs through the account-level CloudWatch role.
+        cloudwatch_role = self.api_gateway_cloudwatch_role = iam.Role(
+            self,
+            "ApiGatewayCloudWatchRole",
+            assumed_by=iam.ServicePrincipal("apigateway.amazonaws.com"),
+            managed_policies=[
+                iam.ManagedPolicy.from_aws_managed_policy_name("service-role/AmazonAPIGatewayPushToCloudWatchLogs")
+            ],
+        )
+        account = apigw.CfnAccount(self, "ApiGatewayAccount", cloud_watch_role_arn=cloudwatch_role.role_arn)
+        rest_api = self.chalice.get_resource("RestAPI")
+        rest_api.add_property_override("Name", self.api_name)
+        rest_api.add_property_override(
+            "AccessLogSetting",
+            {
+                "DestinationArn": access_logs.log_group_arn,
+                "Format": json.dumps(
+                    {
+                        "requestId": "$context.requestId",
+                        "ip": "$context.identity.sourceIp",
+                        "requestTime": "$context.requestTime",
+                        "httpMethod": "$context.httpMethod",
+                        "resourcePath": "$context.resourcePath",
+                        "status": "$context.status",
+                        "responseLength": "$context.responseLength",
+                        "integrationLatency": "$context.integrationLatency",
+                    },
+                    separators=(",", ":"),
+                ),
+            },
+        )
+        rest_api.add_property_override(
+            "MethodSettings",
+            [
+                {
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "MetricsEnabled": True,
+                    "LoggingLevel": "ERROR",
+                    "DataTraceEnabled": False,
+                    "ThrottlingRateLimit": settings.api_throttle_rate,
+                    "ThrottlingBurstLimit": settings.api_throttle_burst,
+                }
+            ],
+        )
+        rest_api.add_resource_dependency(account)
+
+    # -------------------------------------------------------------------- IAM
+    def _lambda_role(self, construct_id: str, description: str) -> iam.Role:
+        """Log permissions are added per function with its own log group (no CreateLogGroup)."""
+        role = iam.Role(
+            self, construct_id, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
+        )
+        return role
+
+    def _table_resources(self) -> list[str]:
+        table = self._data.table
+        return [table.table_arn, f"{table.table_arn}/index/*"]
+
+    def _grant_api(self, role: iam.Role) -> None:
+        """The API serves one tenant per request: every key it touches is tenant-led."""
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="TenantLedItems",
+                actions=_ITEM_ACTIONS,
+                resources=self._table_resources(),
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["T#*"]}},
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DescribeTable", actions=["dynamodb:DescribeTable"], resources=[self._data.table.table_arn]
+            )
+        )
+        bucket = self._data.bucket
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="PresignUploads",
+                actions=["s3:PutObject", "s3:PutObjectTagging"],
+                resources=[bucket.arn_for_objects(f"{UPLOAD_PREFIX}*")],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadAndTagObjects",
+                actions=["s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"],
+                resources=[bucket.arn_for_objects("*")],
+            )
+        )
+        self._grant_common(role)
+        self.cursor_secret.grant_read(role)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="AssumeTenantDataRole",
+                actions=["sts:AssumeRole", "sts:TagSession"],
+                resources=[self.tenant_data_role.role_arn],
+            )
+        )
+
+    def _grant_worker(self, role: iam.Role) -> None:
+        """Schedules, the stream consumer and the S3 worker run across tenants."""
+        msg = self._messaging
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="TableItems", actions=[*_ITEM_ACTIONS, "dynamodb:DescribeTable"], resources=self._table_resources()
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadTableStream",
+                actions=[
+                    "dynamodb:DescribeStream",
+                    "dynamodb:GetRecords",
+                    "dynamodb:GetShardIterator",
+                    "dynamodb:ListStreams",
+                ],
+                resources=[f"{self._data.table.table_arn}/stream/*"],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ProcessObjects",
+                actions=[
+                    "s3:GetObject",
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                    "s3:GetObjectTagging",
+                    "s3:PutObjectTagging",
+                ],
+                resources=[self._data.bucket.arn_for_objects("*")],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ConsumeWebhooks",
+                actions=[
+                    "sqs:ReceiveMessage",
+                    "sqs:DeleteMessage",
+                    "sqs:ChangeMessageVisibility",
+                    "sqs:GetQueueAttributes",
+                ],
+                resources=[msg.webhooks.queue_arn],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="OnFailureDestinations",
+                actions=["sqs:SendMessage"],
+                resources=[msg.async_failure_dlq.queue_arn, msg.stream_failure_dlq.queue_arn],
+            )
+        )
+        self._grant_common(role)
+
+    def _grant_common(self, role: iam.Role) -> None:
+        stack = Stack.of(self)
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="EmitDomainEvents",
+                actions=["events:PutEvents"],
+                resources=[stack.format_arn(service="events", resource="event-bus", resource_name="default")],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="EnqueueWebhooks", actions=["sqs:SendMessage"], resources=[self._messaging.webhooks.queue_arn]
+            )
+        )
+
+    def _tenant_data_role(self) -> iam.Role:
+        """Hard tenant isolation: the API assumes this role with session tag ``tenant_id``
+        and can then touch only keys ``T#<that tenant>#...`` and that tenant's uploads."""
+        role = iam.Role(
+            self,
+            "TenantDataRole",
+            description="Fieldsales per-request tenant session (session tag tenant_id)",
+            assumed_by=iam.ArnPrincipal(self.api_role.role_arn)
+            .with_session_tags()
+            .with_conditions({"StringLike": {"aws:RequestTag/tenant_id": "?*"}}),
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="OwnTenantItems",
+                actions=_ITEM_ACTIONS,
+                resources=self._table_resources(),
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["T#${aws:PrincipalTag/tenant_id}#*"]}},
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="OwnTenantUploads",
+                actions=["s3:GetObject", "s3:PutObject", "s3:GetObjectTagging", "s3:PutObjectTagging"],
+                resources=[self._data.bucket.arn_for_objects(f"{UPLOAD_PREFIX}${{aws:PrincipalTag/tenant_id}}/*")],
+            )
+        )
+        return role
+
+
+# No Scan anywhere: jobs query a due-index, so work is proportional to what is due.
+_ITEM_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+]

@@ -1,0 +1,62 @@
+"""Local and deployed cannot drift: the synthesized table, bucket CORS and webhook redrive
+equal what the models and the local stack (local/resources.py) use."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests.infra.conftest import STAGES, Synth
+
+os.environ.setdefault("TABLE_NAME", "fieldsales-drift-test")  # chalicelib.models needs it at import
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+from chalicelib.models.base import table_schema  # noqa: E402
+from local.resources import MAX_WEBHOOK_ATTEMPTS, UPLOAD_CORS  # noqa: E402
+
+
+def _template_table_schema(table: dict) -> dict:
+    props = table["Properties"]
+    return {
+        "KeySchema": sorted((k["AttributeName"], k["KeyType"]) for k in props["KeySchema"]),
+        "AttributeDefinitions": sorted((a["AttributeName"], a["AttributeType"]) for a in props["AttributeDefinitions"]),
+        "GlobalSecondaryIndexes": sorted(
+            (
+                g["IndexName"],
+                tuple(sorted((k["AttributeName"], k["KeyType"]) for k in g["KeySchema"])),
+                g["Projection"]["ProjectionType"],
+            )
+            for g in props["GlobalSecondaryIndexes"]
+        ),
+        "TimeToLiveAttribute": props["TimeToLiveSpecification"]["AttributeName"],
+        "StreamViewType": props["StreamSpecification"]["StreamViewType"],
+    }
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_deployed_table_equals_the_models_table(synth: Synth, stage: str) -> None:
+    (table,) = synth.resources(stage, "AWS::DynamoDB::Table").values()
+    assert table["Properties"]["TimeToLiveSpecification"]["Enabled"] is True
+    assert _template_table_schema(table) == table_schema()
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_deployed_bucket_cors_equals_the_local_bucket(synth: Synth, stage: str) -> None:
+    (local_rule,) = UPLOAD_CORS["CORSRules"]
+    buckets = [b for b in synth.resources(stage, "AWS::S3::Bucket").values() if "CorsConfiguration" in b["Properties"]]
+    (rule,) = buckets[0]["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert rule["AllowedMethods"] == local_rule["AllowedMethods"]
+    assert rule["AllowedHeaders"] == local_rule["AllowedHeaders"]
+    assert rule["AllowedOrigins"] == local_rule["AllowedOrigins"]  # default context: any origin
+    assert rule["MaxAge"] == local_rule["MaxAgeSeconds"]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_webhook_redrive_equals_the_local_queue(synth: Synth, stage: str) -> None:
+    redrives = [
+        q["Properties"]["RedrivePolicy"]
+        for q in synth.resources(stage, "AWS::SQS::Queue").values()
+        if "RedrivePolicy" in q["Properties"]
+    ]
+    assert [r["maxReceiveCount"] for r in redrives] == [MAX_WEBHOOK_ATTEMPTS]
