@@ -173,6 +173,8 @@ def run(now: Optional[datetime] = None, deadline: Optional[Callable[[], bool]] =
             due = due_in_bucket(minute, since, until)
             result.buckets += 1
             result.due += len(due)
+            for tenant_id in sorted({p.tenant_id for p in due}):
+                zones(tenant_id)  # once per tenant, before the workers share the cache
             send = lambda p: _deliver_safely(p, zones, result)  # noqa: E731
             outcomes = list(pool.map(send, due)) if len(due) >= PARALLEL_FROM else [send(p) for p in due]
             if any(o is None for o in outcomes):

@@ -35,6 +35,7 @@ from chalicelib.services import org
 
 DEFAULT_TZ = "Asia/Shanghai"
 MAX_RANGE_DAYS = 92
+MIN_YEAR, MAX_YEAR = 1970, 9000
 MAX_REMIND_MINUTES = 7 * 24 * 60
 LOW_DATE, HIGH_DATE = "0000-00-00", "9999-99-99"
 UNSET: Any = object()
@@ -55,9 +56,14 @@ def tenant_zone(tenant_id: str) -> ZoneInfo:
 
 def parse_instant(value: str) -> datetime:
     """An RFC 3339 timestamp (any offset) as an aware UTC datetime, whole seconds."""
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise Unprocessable(f"{value!r} is not a valid timestamp", code="invalid_timestamp") from None
     if dt.tzinfo is None:
         raise Unprocessable("timestamps need a time zone offset", code="invalid_timestamp")
+    if not MIN_YEAR <= dt.year <= MAX_YEAR:
+        raise Unprocessable(f"timestamps must lie in {MIN_YEAR}..{MAX_YEAR}", code="invalid_timestamp")
     return dt.astimezone(UTC).replace(microsecond=0)
 
 
@@ -68,9 +74,12 @@ def local_date(instant: datetime | str, zone: ZoneInfo) -> str:
 
 def parse_date(value: str, field: str = "date") -> date:
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise Unprocessable(f"{field} is not a calendar date", code="invalid_date") from None
+    if not MIN_YEAR <= day.year <= MAX_YEAR:
+        raise Unprocessable(f"{field} must lie in the years {MIN_YEAR}..{MAX_YEAR}", code="invalid_date")
+    return day
 
 
 def day_start_utc(day: date, zone: ZoneInfo) -> datetime:
@@ -402,8 +411,10 @@ class ItemPage:
 
 
 def _bounds(from_: Optional[str], to: Optional[str]) -> tuple[str, str]:
-    if from_ and to:
-        check_range(parse_date(from_, "from"), parse_date(to, "to"), cap_days=None)
+    start = parse_date(from_, "from") if from_ else None
+    end = parse_date(to, "to") if to else None
+    if start and end:
+        check_range(start, end, cap_days=None)
     return from_ or LOW_DATE, to or HIGH_DATE
 
 
@@ -479,9 +490,8 @@ def calendar_month(principal: Principal, user_id: Optional[str], month: Optional
     tenant = principal.tenant_id
     zone = tenant_zone(tenant)
     month = month or today(zone).strftime("%Y-%m")
-    year, mon = int(month[:4]), int(month[5:7])
-    first = date(year, mon, 1)
-    last = date(year, mon, _calendar.monthrange(year, mon)[1])
+    first = parse_date(f"{month}-01", "month")
+    last = first.replace(day=_calendar.monthrange(first.year, first.month)[1])
     counts: dict[str, dict[str, int]] = defaultdict(lambda: {"plans": 0, "logs": 0, "signins": 0})
     for day in CalendarDay.query(CalendarDay.month_pk(tenant, target, month)):
         if int(day.plans or 0) > 0:
