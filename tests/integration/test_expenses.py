@@ -352,3 +352,50 @@ def test_get_expense_visible_to_submitter_managers_and_finance_only(api):
     for user, status in (("rep_a", 200), ("mgr_east", 200), ("ceo", 200), ("fin", 200), ("rep_b", 404), ("rep_c", 404)):
         assert api.get(f"/v1/expenses/{expense['id']}", as_=user)[0] == status, user
     assert api.get(f"/v1/expenses/{expense['id']}", as_="boss", tenant="globex")[0] == 404
+
+
+def _receipt(upload_id: str, sha: str, user: str = "rep_a", purpose: str = "receipt", status: str = "ready") -> None:
+    from chalicelib.models.uploads import Upload
+
+    Upload(
+        tenant_id="acme",
+        upload_id=upload_id,
+        user_id=user,
+        purpose=purpose,
+        content_type="image/jpeg",
+        size_bytes=1000,
+        key=f"uploads/acme/{user}/{upload_id}",
+        status=status,
+        created_at="2026-11-03T00:00:00Z",
+        expires_at="2026-11-03T00:15:00Z",
+        sha256=sha,
+    ).save()
+
+
+def test_submit_with_receipt_file_already_on_another_expense_warns_duplicate_receipt(api):
+    _receipt("upl_one", "a" * 64)
+    _receipt("upl_two", "a" * 64)  # the same file uploaded again
+    _receipt("upl_other", "b" * 64)
+    first = submitted(api, "10.00", receipt_upload_ids=["upl_one"])
+    assert first["warnings"] == [] and first["receipt_upload_ids"] == ["upl_one"]
+    second = submitted(api, "10.00", receipt_upload_ids=["upl_two"])
+    assert second["warnings"] == ["duplicate_receipt"]
+    third = submitted(api, "10.00", receipt_upload_ids=["upl_other"])
+    assert third["warnings"] == []
+
+
+@pytest.mark.parametrize(
+    "upload", [("upl_peer", "rep_b", "receipt", "ready"), ("upl_photo", "rep_a", "signin_photo", "ready")]
+)
+def test_create_with_receipt_of_someone_else_or_not_a_receipt_is_422(api, upload):
+    upload_id, user, purpose, status = upload
+    _receipt(upload_id, "c" * 64, user, purpose, status)
+    body = {
+        "amount": "1.00",
+        "category": "x",
+        "occurred_on": "2026-11-03",
+        "unit": EAST,
+        "receipt_upload_ids": [upload_id],
+    }
+    status_code, error = api.post("/v1/expenses", body)
+    assert status_code == 422 and error["error"]["code"] == "unknown_upload"
