@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal, Optional
 
 from chalice import Blueprint, Rate
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import BeforeValidator, Field, StringConstraints
 
 from chalicelib.schemas import Date, Id, Month, PageQuery, Query, Request, Response, Timestamp
 from chalicelib.services import reminders
@@ -14,9 +14,16 @@ from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Content = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=10_000)]
-RemindMinutes = Annotated[int, Field(ge=0, le=svc.MAX_REMIND_MINUTES)]
+Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Content = Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+
+
+def _integral(value: Any) -> Any:
+    """JSON ``629.0`` is an integer to JSON Schema: accept it as one."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+RemindMinutes = Annotated[int, Field(ge=0, le=svc.MAX_REMIND_MINUTES), BeforeValidator(_integral)]
 
 
 # ---------------------------------------------------------------- shapes
@@ -31,23 +38,17 @@ class PlanIn(Request):
 
 
 class PlanPatch(Request):
-    status: Optional[Literal["done", "cancelled"]] = None
-    date: Optional[Date] = None
-    title: Optional[Title] = None
+    """Only the fields given change; ``null`` clears an optional field (``start_time``,
+    ``end_time``, ``account_id``, ``opportunity_id``, ``remind_minutes_before``)."""
+
+    status: Literal["done", "cancelled"] = Field(default=None)
+    date: Date = Field(default=None)
+    title: Title = Field(default=None)
     start_time: Optional[Timestamp] = None
     end_time: Optional[Timestamp] = None
     account_id: Optional[Id] = None
     opportunity_id: Optional[Id] = None
     remind_minutes_before: Optional[RemindMinutes] = None
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> PlanPatch:
-        if not self.model_fields_set:
-            raise ValueError("nothing to change")
-        for name in ("status", "date", "title"):
-            if name in self.model_fields_set and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        return self
 
 
 class PlanOut(Response):

@@ -295,6 +295,8 @@ def update_plan(principal: Principal, plan_id: str, changes: dict[str, Any], now
     plan = get_plan(principal, plan_id)
     if plan.user_id != principal.user_id:
         raise Forbidden("only the plan's owner may change it", code="not_owner")
+    if not changes:
+        return plan
     old_status, old_date = plan.status, plan.date
     new_status = changes.get("status", old_status)
     if old_status == "cancelled":

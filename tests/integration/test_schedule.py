@@ -153,9 +153,15 @@ def test_patch_plan_by_its_manager_is_403_and_by_a_peer_404(api):
     assert api.patch(f"/v1/plans/{created['id']}", {"status": "done"}, as_="rep_b")[0] == 404
 
 
-def test_patch_plan_with_empty_body_is_400(api):
+def test_patch_plan_with_empty_object_changes_nothing(api):
     created = plan(api)
-    assert api.patch(f"/v1/plans/{created['id']}", {})[0] == 400
+    status, body = api.patch(f"/v1/plans/{created['id']}", {})
+    assert status == 200 and body["updated_at"] == created["updated_at"]
+
+
+def test_patch_plan_with_null_status_is_400(api):
+    created = plan(api)
+    assert api.patch(f"/v1/plans/{created['id']}", {"status": None})[0] == 400
 
 
 def test_patch_plan_moving_the_day_moves_the_calendar_count(api):
