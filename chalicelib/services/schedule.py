@@ -149,18 +149,20 @@ def to_dict(item: Plan | WorkLog) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- related objects
-def _check_related(tenant_id: str, account_id: Optional[str], opportunity_id: Optional[str]) -> None:
-    """Referenced CRM objects must exist in the tenant (422 otherwise)."""
+def _check_related(principal: Principal, account_id: Optional[str], opportunity_id: Optional[str]) -> None:
+    """Referenced CRM objects must exist in the caller's visible range (422 otherwise, the
+    same answer for a hidden object as for a missing one: never reveal that it exists, and
+    never tie a plan or log into an opportunity's overview the caller cannot see)."""
     try:
-        from chalicelib.models.crm import Account, Opportunity, object_pk
+        from chalicelib.services import crm
     except ImportError:  # pragma: no cover - the CRM capability is not installed
         return
-    for kind, model, object_id in (("account", Account, account_id), ("opportunity", Opportunity, opportunity_id)):
+    for kind, object_id in (("account", account_id), ("opportunity", opportunity_id)):
         if not object_id:
             continue
         try:
-            model.get(object_pk(tenant_id, kind, object_id), "OBJ")
-        except DoesNotExist:
+            crm.require_visible(principal, kind, object_id)
+        except NotFound:
             raise Unprocessable(f"{kind} {object_id!r} does not exist", code=f"unknown_{kind}") from None
 
 
@@ -248,7 +250,7 @@ def create_plan(
         if not start_time:
             raise Unprocessable("date or start_time is required", code="date_required")
         date_ = local_date(start_time, zone)
-    _check_related(tenant, account_id, opportunity_id)
+    _check_related(principal, account_id, opportunity_id)
     stamp = iso(now)
     plan = Plan(
         tenant_id=tenant,
@@ -313,7 +315,7 @@ def update_plan(principal: Principal, plan_id: str, changes: dict[str, Any], now
     if "start_time" in changes and "date" not in changes and changes["start_time"]:
         changes["date"] = local_date(changes["start_time"], zone)  # moving the time moves the day
     if "account_id" in changes or "opportunity_id" in changes:
-        _check_related(tenant, changes.get("account_id"), changes.get("opportunity_id"))
+        _check_related(principal, changes.get("account_id"), changes.get("opportunity_id"))
     for name, value in changes.items():
         setattr(plan, name, value)
     plan.status = new_status
@@ -362,7 +364,7 @@ def create_log(
             raise Conflict("the plan already has a work log", code="plan_already_logged")
         account_id = account_id or plan.account_id
         opportunity_id = opportunity_id or plan.opportunity_id
-    _check_related(tenant, account_id if not plan else None, opportunity_id if not plan else None)
+    _check_related(principal, account_id if not plan else None, opportunity_id if not plan else None)
     stamp = iso(now)
     log = WorkLog(
         tenant_id=tenant,

@@ -1,0 +1,471 @@
+"""The authorization matrix as data: the status code each role gets for each operation.
+
+Derived from the contract (/work/shared/API.md): objects outside the caller's tenant or
+visible range are 404, never 403; 403 only where the contract (or the route's own rule)
+says "not allowed" to someone who may already see the object (admin-only routes, budgets
+set by admin or finance, someone else's expense or plan that the caller may read).
+
+Codes: ``200+`` is a 200 list that contains rep_a's target item, ``200-`` a 200 list
+that does not. Every object in the world is rep_a's (see hostile.py for the roles).
+
+Who sees what (the rules the columns follow):
+- CRM objects, activities, comments, feed: owner, account team, managers (any depth) of
+  those, heads of the owner's department and its ancestors, tenant admins.
+- A user's own data (sign-ins, photos, plans, logs, calendar, comparison): self, managers
+  at any depth, tenant admins (not department heads who manage nobody: kam). Receipts also
+  finance.
+- Expenses: the submitter, managers, approvers, finance, admins. Changing one: submitter;
+  deciding: the current approver.
+- Budgets: set by admin or finance; read by those and the unit's owner (for a person: self
+  and managers). Statistics: tenant-wide for finance and admins, a unit's for its owner.
+- Messages: only the recipient; a message of someone else is 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from tests.integration.hostile import DAY, FEED_AT, PERIOD, Call, World
+
+COLUMNS = (
+    "rep_a",
+    "rep_b",
+    "mgr_east",
+    "vp",
+    "ceo",
+    "kam",
+    "rep_c",
+    "mgr_west",
+    "fin",
+    "admin",
+    "rep_x",
+    "x_admin",
+    "x_rep_a",
+    "anon",
+)
+
+# fmt: off
+MATRIX = """
+case                      rep_a rep_b mgr_east vp   ceo  kam  rep_c mgr_west fin  admin rep_x x_admin x_rep_a anon
+health                    200   200   200      200  200  200  200   200      200  200   200   200     200     200
+openapi                   200   200   200      200  200  200  200   200      200  200   200   200     200     200
+me                        200   200   200      200  200  200  200   200      200  200   200   200     200     401
+account.create            201   201   201      201  201  201  201   201      201  201   201   201     201     401
+account.create_for_rep_a  201   201   201      201  201  201  201   201      201  201   422   422     201     401
+account.get               200   404   200      200  200  200  404   404      404  200   404   404     404     401
+account.patch             200   404   200      200  200  200  404   404      404  200   404   404     404     401
+account.team.put          200   404   200      200  200  200  404   404      404  200   404   404     404     401
+account.team.delete       200   404   200      200  200  200  404   404      200  200   404   404     404     401
+contact.create            201   201   201      201  201  201  201   201      201  201   201   201     201     401
+contact.create_on_account 201   422   201      201  201  201  422   422      422  201   422   422     422     401
+contact.get               200   404   200      200  200  200  404   404      404  200   404   404     404     401
+contact.patch             200   404   200      200  200  200  404   404      404  200   404   404     404     401
+opportunity.create        201   422   201      201  201  201  422   422      422  201   422   422     422     401
+opportunity.get           200   404   200      200  200  200  404   404      404  200   404   404     404     401
+opportunity.patch         200   404   200      200  200  200  404   404      404  200   404   404     404     401
+opportunity.overview      200   404   200      200  200  200  404   404      404  200   404   404     404     401
+lead.create               201   201   201      201  201  201  201   201      201  201   201   201     201     401
+lead.get                  200   404   200      200  200  200  404   404      404  200   404   404     404     401
+lead.patch                200   404   200      200  200  200  404   404      404  200   404   404     404     401
+activity.create           201   422   201      201  201  201  422   422      422  201   422   422     422     401
+activity.get              200   404   200      200  200  200  404   404      404  200   404   404     404     401
+activity.comment          201   404   201      201  201  201  404   404      404  201   404   404     404     401
+activity.comments         200   404   200      200  200  200  404   404      404  200   404   404     404     401
+feed                      200+  200-  200+     200+ 200+ 200+ 200-  200-     200- 200+  200-  200-    200-    401
+upload.create             201   201   201      201  201  201  201   201      201  201   201   201     201     401
+upload.get_photo          200   404   200      200  200  404  404   404      404  200   404   404     404     401
+upload.get_receipt        200   404   200      200  200  404  404   404      200  200   404   404     404     401
+signin.create             201   201   201      201  201  201  201   201      201  201   201   201     201     401
+signin.create_at_account  201   404   201      201  201  201  404   404      404  201   404   404     404     401
+signin.get                200   404   200      200  200  404  404   404      404  200   404   404     404     401
+signin.list               200+  404   200+     200+ 200+ 404  404   404      404  200+  404   200-    200-    401
+plan.create               201   201   201      201  201  201  201   201      201  201   201   201     201     401
+plan.create_at_account    201   422   201      201  201  201  422   422      422  201   422   422     422     401
+plan.get                  200   404   200      200  200  404  404   404      404  200   404   404     404     401
+plan.patch                200   404   403      403  403  404  404   404      404  403   404   404     404     401
+plan.list                 200+  404   200+     200+ 200+ 404  404   404      404  200+  404   200-    200-    401
+log.create                201   201   201      201  201  201  201   201      201  201   201   201     201     401
+log.create_for_plan       201   422   422      422  422  422  422   422      422  422   422   422     422     401
+log.get                   200   404   200      200  200  404  404   404      404  200   404   404     404     401
+log.list                  200+  404   200+     200+ 200+ 404  404   404      404  200+  404   200-    200-    401
+calendar                  200+  404   200+     200+ 200+ 404  404   404      404  200+  404   200-    200-    401
+plan_comparison           200+  404   200+     200+ 200+ 404  404   404      404  200+  404   200-    200-    401
+expense.create            201   201   201      201  201  201  201   201      201  201   422   422     422     401
+expense.get               200   404   200      200  200  404  404   404      200  200   404   404     404     401
+expense.patch             200   404   403      403  403  404  404   404      403  403   404   404     404     401
+expense.submit            200   404   403      403  403  404  404   404      403  403   404   404     404     401
+expense.approve           403   404   200      403  403  404  404   404      403  403   404   404     404     401
+expense.approve_level2    403   404   403      200  403  404  404   404      403  403   404   404     404     401
+expense.reject            403   404   200      403  403  404  404   404      403  403   404   404     404     401
+expense.list              200+  200-  200-     200- 200- 200- 200-  200-     200+ 200+  200-  200-    200-    401
+expense.list_user         200+  404   200+     200+ 200+ 404  404   404      200+ 200+  404   200-    200-    401
+expense.list_unit         404   404   200+     404  404  404  404   404      200+ 200+  404   200-    404     401
+budget.put                403   403   403      403  403  403  403   403      200  200   403   422     403     401
+budget.get                404   404   200      404  404  404  404   404      200  200   404   404     404     401
+budget.get_person         200   404   200      200  200  404  404   404      200  200   404   404     404     401
+expense_stats             403   403   403      403  403  403  403   403      200  200   403   200     403     401
+expense_stats.unit        403   403   200      403  403  403  403   403      200  200   403   200     403     401
+messages.list             200+  200-  200-     200- 200- 200- 200-  200-     200- 200-  200-  200-    200-    401
+message.read              200   404   404      404  404  404  404   404      404  404   404   404     404     401
+messages.read_all         200   200   200      200  200  200  200   200      200  200   200   200     200     401
+admin.department.put      403   403   403      403  403  403  403   403      403  200   403   200     403     401
+admin.user.put            403   403   403      403  403  403  403   403      403  200   403   200     403     401
+admin.project.put         403   403   403      403  403  403  403   403      403  200   403   422     403     401
+admin.settings.put        403   403   403      403  403  403  403   403      403  200   403   200     403     401
+admin.settings.get        403   403   403      403  403  403  403   403      403  200   403   200     403     401
+admin.integration.put     403   403   403      403  403  403  403   403      403  200   403   200     403     401
+webhook.unsigned          401   401   401      401  401  401  401   401      401  401   401   401     401     401
+webhook.signed            200   200   200      200  200  200  200   200      200  200   200   200     200     200
+"""
+# fmt: on
+
+
+def expectations() -> dict[str, dict[str, str]]:
+    """{case: {role: code}} from the table above."""
+    lines = [line.split() for line in MATRIX.strip().splitlines()]
+    header, rows = lines[0], lines[1:]
+    assert tuple(header[1:]) == COLUMNS, header
+    out = {}
+    for row in rows:
+        assert len(row) == len(header), row
+        assert row[0] not in out, f"{row[0]} twice"
+        out[row[0]] = dict(zip(COLUMNS, row[1:], strict=True))
+    return out
+
+
+# ---------------------------------------------------------------- the requests behind each row
+@dataclass(frozen=True)
+class Case:
+    method: str
+    route: str  # exactly as registered in chalicelib.web.REGISTRY
+    build: Callable[[World, str], Call]
+    sees: Optional[Callable[[World, Any], bool]] = None  # for 200+/200-: is rep_a's item in it
+    after: Optional[Callable[[World, str, Any], None]] = None  # extra check once answered
+    writes_tenant: Optional[str] = None  # the tenant a write lands in when not the caller's
+
+
+def _fixed(method: str, path: str, body: Any = None) -> Callable[[World, str], Call]:
+    return lambda w, role: Call(method, path.format(**w.ids), body)
+
+
+def _ids(items: list[dict[str, Any]]) -> set[str]:
+    return {i.get("id") for i in items}
+
+
+def _in_items(name: str) -> Callable[[World, Any], bool]:
+    return lambda w, body: w.ids[name] in _ids(body["items"])
+
+
+def _calendar_has_plan(w: World, body: Any) -> bool:
+    return any(d["date"] == DAY and d["plans"] >= 1 for d in body["days"])
+
+
+def _comparison_has_plan(w: World, body: Any) -> bool:
+    return any(p["id"] == w.ids["plan"] for d in body["days"] for p in d["plans"])
+
+
+def _read_all_leaves_others_unread(w: World, role: str, message_id: Any) -> None:
+    from chalicelib.services import messages
+
+    read = messages.get_message("acme", "rep_a", message_id).read
+    assert read == (role == "rep_a"), f"{role} marked rep_a's message read={read}"
+
+
+def _read_all_call(w: World, role: str) -> Call:
+    return Call("POST", "/v1/messages/read-all", probe=w.message())  # the after-check reads it
+
+
+def _new(prefix: str, method: str, route: str, body: dict[str, Any]) -> Callable[[World, str], Call]:
+    def build(w: World, role: str) -> Call:
+        return Call(method, route.replace("{id}", w.unique(prefix)), body)
+
+    return build
+
+
+def _fresh(factory: Callable[[World], str], method: str, route: str, body: Any = None) -> Callable[[World, str], Call]:
+    """A request on a fresh object, so a role's change never shows in another cell."""
+    return lambda w, role: Call(method, route.replace("{id}", factory(w)), body)
+
+
+def _budget(period: str) -> dict[str, Any]:
+    return {"amount": "5000.00", "currency": "CNY", "mode": "block", "thresholds": [80, 100]}
+
+
+LOCATION = {"lat": 31.2286, "lng": 121.4479, "accuracy_m": 10}
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _signin(account: bool) -> Callable[[World, str], Call]:
+    def build(w: World, role: str) -> Call:
+        body: dict[str, Any] = {"kind": "check_in", "location": LOCATION, "client_time": _now()}
+        if account:
+            body["account_id"] = w.ids["account"]
+        return Call("POST", "/v1/signins", body)
+
+    return build
+
+
+def _signed_payment(w: World, role: str) -> Call:
+    return w.webhook_call({"expense_id": w.approved_expense(), "status": "paid", "reference": "PAY-1"})
+
+
+EXPENSE_IN = {
+    "amount": "12.00",
+    "category": "meals",
+    "occurred_on": f"{PERIOD}-21",
+    "unit": {"type": "department", "id": "east"},
+}
+WORLD_EXPENSE_DAY = f"{PERIOD}-05"
+
+CASES: dict[str, Case] = {
+    "health": Case("GET", "/v1/health", _fixed("GET", "/v1/health")),
+    "openapi": Case("GET", "/v1/openapi.json", _fixed("GET", "/v1/openapi.json")),
+    "me": Case("GET", "/v1/me", _fixed("GET", "/v1/me")),
+    # ------------------------------------------------------------ CRM
+    "account.create": Case("POST", "/v1/accounts", _fixed("POST", "/v1/accounts", {"name": "New"})),
+    "account.create_for_rep_a": Case(
+        "POST", "/v1/accounts", _fixed("POST", "/v1/accounts", {"name": "Given", "owner_id": "rep_a"})
+    ),
+    "account.get": Case("GET", "/v1/accounts/{object_id}", _fixed("GET", "/v1/accounts/{account}")),
+    "account.patch": Case(
+        "PATCH", "/v1/accounts/{object_id}", _fresh(World.account, "PATCH", "/v1/accounts/{id}", {"name": "Renamed"})
+    ),
+    "account.team.put": Case(
+        "PUT",
+        "/v1/accounts/{object_id}/team/{user_id}",
+        _fresh(World.account, "PUT", "/v1/accounts/{id}/team/fin", {"role": "follow_up"}),
+    ),
+    "account.team.delete": Case(
+        "DELETE",
+        "/v1/accounts/{object_id}/team/{user_id}",
+        _fresh(lambda w: w.account(team={"fin": "service"}), "DELETE", "/v1/accounts/{id}/team/fin"),
+    ),
+    "contact.create": Case("POST", "/v1/contacts", _fixed("POST", "/v1/contacts", {"name": "C"})),
+    "contact.create_on_account": Case(
+        "POST",
+        "/v1/contacts",
+        lambda w, role: Call("POST", "/v1/contacts", {"name": "C", "account_id": w.ids["account"]}),
+    ),
+    "contact.get": Case("GET", "/v1/contacts/{object_id}", _fixed("GET", "/v1/contacts/{contact}")),
+    "contact.patch": Case(
+        "PATCH",
+        "/v1/contacts/{object_id}",
+        _fresh(lambda w: w.crm_object("contact"), "PATCH", "/v1/contacts/{id}", {"name": "Renamed"}),
+    ),
+    "opportunity.create": Case(
+        "POST",
+        "/v1/opportunities",
+        lambda w, role: Call(
+            "POST", "/v1/opportunities", {"name": "O", "account_id": w.ids["account"], "stage": "qualify"}
+        ),
+    ),
+    "opportunity.get": Case("GET", "/v1/opportunities/{object_id}", _fixed("GET", "/v1/opportunities/{opportunity}")),
+    "opportunity.patch": Case(
+        "PATCH",
+        "/v1/opportunities/{object_id}",
+        _fresh(lambda w: w.crm_object("opportunity"), "PATCH", "/v1/opportunities/{id}", {"stage": "proposal"}),
+    ),
+    "opportunity.overview": Case(
+        "GET", "/v1/opportunities/{object_id}/overview", _fixed("GET", "/v1/opportunities/{opportunity}/overview")
+    ),
+    "lead.create": Case("POST", "/v1/leads", _fixed("POST", "/v1/leads", {"name": "L"})),
+    "lead.get": Case("GET", "/v1/leads/{object_id}", _fixed("GET", "/v1/leads/{lead}")),
+    "lead.patch": Case(
+        "PATCH",
+        "/v1/leads/{object_id}",
+        _fresh(lambda w: w.crm_object("lead"), "PATCH", "/v1/leads/{id}", {"company": "Bar Ltd"}),
+    ),
+    # ------------------------------------------------------------ feed
+    "activity.create": Case(
+        "POST",
+        "/v1/activities",
+        lambda w, role: Call(
+            "POST",
+            "/v1/activities",
+            {"type": "post", "content": "hi", "related": [{"type": "account", "id": w.ids["account"]}]},
+        ),
+    ),
+    "activity.get": Case("GET", "/v1/activities/{activity_id}", _fixed("GET", "/v1/activities/{activity}")),
+    "activity.comment": Case(
+        "POST",
+        "/v1/activities/{activity_id}/comments",
+        _fixed("POST", "/v1/activities/{activity}/comments", {"content": "me too"}),
+    ),
+    "activity.comments": Case(
+        "GET", "/v1/activities/{activity_id}/comments", _fixed("GET", "/v1/activities/{activity}/comments")
+    ),
+    "feed": Case(
+        "GET",
+        "/v1/feed",
+        _fixed("GET", f"/v1/feed?since={FEED_AT}&until={FEED_AT}&limit=100"),
+        sees=_in_items("activity"),
+    ),
+    # ------------------------------------------------------------ uploads and sign-ins
+    "upload.create": Case(
+        "POST",
+        "/v1/uploads",
+        _fixed("POST", "/v1/uploads", {"purpose": "signin_photo", "content_type": "image/jpeg", "size_bytes": 10}),
+    ),
+    "upload.get_photo": Case("GET", "/v1/uploads/{upload_id}", _fixed("GET", "/v1/uploads/{photo}")),
+    "upload.get_receipt": Case("GET", "/v1/uploads/{upload_id}", _fixed("GET", "/v1/uploads/{receipt}")),
+    "signin.create": Case("POST", "/v1/signins", _signin(account=False)),
+    "signin.create_at_account": Case("POST", "/v1/signins", _signin(account=True)),
+    "signin.get": Case("GET", "/v1/signins/{signin_id}", _fixed("GET", "/v1/signins/{signin}")),
+    "signin.list": Case(
+        "GET",
+        "/v1/signins",
+        _fixed("GET", "/v1/signins?user_id=rep_a&from={signin_day}&to={signin_day}&limit=100"),
+        sees=_in_items("signin"),
+    ),
+    # ------------------------------------------------------------ schedule
+    "plan.create": Case("POST", "/v1/plans", _fixed("POST", "/v1/plans", {"date": "2026-03-01", "title": "Visit"})),
+    "plan.create_at_account": Case(
+        "POST",
+        "/v1/plans",
+        lambda w, role: Call(
+            "POST", "/v1/plans", {"date": "2026-03-01", "title": "Visit", "account_id": w.ids["account"]}
+        ),
+    ),
+    "plan.get": Case("GET", "/v1/plans/{plan_id}", _fixed("GET", "/v1/plans/{plan}")),
+    "plan.patch": Case("PATCH", "/v1/plans/{plan_id}", _fresh(World.plan, "PATCH", "/v1/plans/{id}", {"title": "T"})),
+    "plan.list": Case(
+        "GET", "/v1/plans", _fixed("GET", f"/v1/plans?user_id=rep_a&from={DAY}&to={DAY}"), sees=_in_items("plan")
+    ),
+    "log.create": Case("POST", "/v1/logs", _fixed("POST", "/v1/logs", {"date": "2026-03-01", "content": "Done"})),
+    "log.create_for_plan": Case(
+        "POST",
+        "/v1/logs",
+        lambda w, role: Call("POST", "/v1/logs", {"date": "2026-02-02", "content": "Done", "plan_id": w.plan()}),
+    ),
+    "log.get": Case("GET", "/v1/logs/{log_id}", _fixed("GET", "/v1/logs/{log}")),
+    "log.list": Case(
+        "GET", "/v1/logs", _fixed("GET", f"/v1/logs?user_id=rep_a&from={DAY}&to={DAY}"), sees=_in_items("log")
+    ),
+    "calendar": Case(
+        "GET", "/v1/calendar", _fixed("GET", f"/v1/calendar?user_id=rep_a&month={PERIOD}"), sees=_calendar_has_plan
+    ),
+    "plan_comparison": Case(
+        "GET",
+        "/v1/plan-comparison",
+        _fixed("GET", f"/v1/plan-comparison?user_id=rep_a&from={DAY}&to={DAY}"),
+        sees=_comparison_has_plan,
+    ),
+    # ------------------------------------------------------------ expenses and budgets
+    "expense.create": Case("POST", "/v1/expenses", _fixed("POST", "/v1/expenses", EXPENSE_IN)),
+    "expense.get": Case("GET", "/v1/expenses/{expense_id}", _fixed("GET", "/v1/expenses/{expense}")),
+    "expense.patch": Case(
+        "PATCH",
+        "/v1/expenses/{expense_id}",
+        _fresh(World.expense, "PATCH", "/v1/expenses/{id}", {"description": "edited"}),
+    ),
+    "expense.submit": Case(
+        "POST", "/v1/expenses/{expense_id}/submit", _fresh(World.expense, "POST", "/v1/expenses/{id}/submit")
+    ),
+    "expense.approve": Case(
+        "POST",
+        "/v1/expenses/{expense_id}/approve",
+        _fresh(lambda w: w.expense("submitted"), "POST", "/v1/expenses/{id}/approve", {}),
+    ),
+    "expense.approve_level2": Case(
+        "POST",
+        "/v1/expenses/{expense_id}/approve",
+        _fresh(lambda w: w.expense("approved_l1", "6000.00"), "POST", "/v1/expenses/{id}/approve", {"comment": "ok"}),
+    ),
+    "expense.reject": Case(
+        "POST",
+        "/v1/expenses/{expense_id}/reject",
+        _fresh(lambda w: w.expense("submitted"), "POST", "/v1/expenses/{id}/reject", {"reason": "no receipt"}),
+    ),
+    "expense.list": Case(
+        "GET",
+        "/v1/expenses",
+        _fixed("GET", f"/v1/expenses?from={WORLD_EXPENSE_DAY}&to={WORLD_EXPENSE_DAY}&limit=100"),
+        sees=_in_items("expense"),
+    ),
+    "expense.list_user": Case(
+        "GET",
+        "/v1/expenses",
+        _fixed("GET", f"/v1/expenses?user_id=rep_a&from={WORLD_EXPENSE_DAY}&to={WORLD_EXPENSE_DAY}&limit=100"),
+        sees=_in_items("expense"),
+    ),
+    "expense.list_unit": Case(
+        "GET",
+        "/v1/expenses",
+        _fixed(
+            "GET",
+            f"/v1/expenses?unit_type=department&unit_id=east&from={WORLD_EXPENSE_DAY}&to={WORLD_EXPENSE_DAY}&limit=100",
+        ),
+        sees=_in_items("expense"),
+    ),
+    "budget.put": Case(
+        "PUT",
+        "/v1/budgets/{unit_type}/{unit_id}/{period}",
+        _fixed("PUT", "/v1/budgets/department/east/2026-03", _budget("2026-03")),
+    ),
+    "budget.get": Case(
+        "GET", "/v1/budgets/{unit_type}/{unit_id}/{period}", _fixed("GET", f"/v1/budgets/department/east/{PERIOD}")
+    ),
+    "budget.get_person": Case(
+        "GET", "/v1/budgets/{unit_type}/{unit_id}/{period}", _fixed("GET", f"/v1/budgets/person/rep_a/{PERIOD}")
+    ),
+    "expense_stats": Case("GET", "/v1/expense-stats", _fixed("GET", f"/v1/expense-stats?period={PERIOD}")),
+    "expense_stats.unit": Case(
+        "GET",
+        "/v1/expense-stats",
+        _fixed("GET", f"/v1/expense-stats?period={PERIOD}&unit_type=department&unit_id=east"),
+    ),
+    # ------------------------------------------------------------ information center
+    "messages.list": Case("GET", "/v1/messages", _fixed("GET", "/v1/messages?limit=100"), sees=_in_items("message")),
+    "message.read": Case(
+        "POST", "/v1/messages/{message_id}/read", _fresh(World.message, "POST", "/v1/messages/{id}/read")
+    ),
+    "messages.read_all": Case(
+        "POST",
+        "/v1/messages/read-all",
+        _read_all_call,
+        after=lambda w, role, call: _read_all_leaves_others_unread(w, role, call.probe),
+    ),
+    # ------------------------------------------------------------ administration
+    "admin.department.put": Case(
+        "PUT",
+        "/v1/admin/departments/{department_id}",
+        _new("dept", "PUT", "/v1/admin/departments/{id}", {"name": "New", "parent_id": "hq"}),
+    ),
+    "admin.user.put": Case(
+        "PUT",
+        "/v1/admin/users/{user_id}",
+        _new("user", "PUT", "/v1/admin/users/{id}", {"name": "New", "department_id": "hq"}),
+    ),
+    "admin.project.put": Case(
+        "PUT",
+        "/v1/admin/projects/{project_id}",
+        _new("proj", "PUT", "/v1/admin/projects/{id}", {"name": "New", "owner_id": "rep_a"}),
+    ),
+    "admin.settings.put": Case(
+        "PUT", "/v1/admin/settings", _fixed("PUT", "/v1/admin/settings", {"approval_limit": "5000.00"})
+    ),
+    "admin.settings.get": Case("GET", "/v1/admin/settings", _fixed("GET", "/v1/admin/settings")),
+    "admin.integration.put": Case(
+        "PUT",
+        "/v1/admin/integrations/finance",
+        _fixed("PUT", "/v1/admin/integrations/finance", {"url": "https://finance.example.com/hook"}),
+    ),
+    # ------------------------------------------------------------ finance webhooks (no bearer token)
+    "webhook.unsigned": Case(
+        "POST",
+        "/v1/webhooks/finance/{tenant_id}",
+        _fixed(
+            "POST",
+            "/v1/webhooks/finance/acme",
+            {"type": "expense.payment_updated", "data": {"expense_id": "{expense}", "status": "paid"}},
+        ),
+    ),
+    "webhook.signed": Case("POST", "/v1/webhooks/finance/{tenant_id}", _signed_payment, writes_tenant="acme"),
+}

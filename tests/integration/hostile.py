@@ -1,0 +1,503 @@
+"""Shared kit for the hostile-input, fault and event-delivery tests.
+
+- ``world``: a module-scoped moto account with the demo org, one extra department head who
+  is nobody's manager (``kam`` heads ``east_key``, rep_a's department), and one of every
+  object owned by rep_a; plus factories for fresh objects, so a test that changes state
+  never changes what another test reads. Building it once per module keeps hundreds of
+  cells fast.
+- ``DynamoHook``: every DynamoDB call of the app passes through botocore's
+  ``BaseClient._make_api_call``; the hook records the writes (and the partition keys they
+  touch) and fails the n-th write with the error AWS would send, after botocore's own
+  retries (so PynamoDB and the services see exactly what production would).
+- ``table_items`` / ``restore``: a full snapshot of the table and a way back to it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Optional
+
+import pytest
+
+TENANT = "acme"
+PERIOD = "2026-01"  # expenses and budgets of the world live in this month
+DAY = "2026-01-14"  # the world's plan, log and expense day
+FEED_AT = "2031-03-03T03:03:03Z"  # the world's activity: a time no other activity uses
+WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})
+THROTTLE = "ProvisionedThroughputExceededException"
+CONFLICT = "TransactionConflictException"
+
+# role -> (user, tenant, groups); None is "no token at all"
+ROLES: dict[str, Optional[tuple[str, str, tuple[str, ...]]]] = {
+    "rep_a": ("rep_a", "acme", ()),  # the owner of every object in the world
+    "rep_b": ("rep_b", "acme", ()),  # peer: same manager
+    "mgr_east": ("mgr_east", "acme", ()),  # manager; heads east
+    "vp": ("vp", "acme", ()),  # manager's manager; heads sales
+    "ceo": ("ceo", "acme", ()),  # top of the chain; heads hq
+    "kam": ("kam", "acme", ()),  # heads east_key (rep_a's department), manages nobody
+    "rep_c": ("rep_c", "acme", ()),  # other department
+    "mgr_west": ("mgr_west", "acme", ()),  # other department's manager
+    "fin": ("fin", "acme", ("finance",)),
+    "admin": ("admin", "acme", ("admin",)),
+    "rep_x": ("rep_x", "globex", ()),  # other tenant
+    "x_admin": ("boss", "globex", ("admin", "finance")),  # other tenant, every group there
+    "x_rep_a": ("rep_a", "globex", ()),  # the owner's user id, other tenant's token
+    "anon": None,
+}
+
+
+# ---------------------------------------------------------------- DynamoDB hook
+def _keys(operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """(PK, SK) of every item a write touches."""
+
+    def pk(item: Optional[dict[str, Any]]) -> tuple[str, str]:
+        item = item or {}
+        return str((item.get("PK") or {}).get("S", "?")), str((item.get("SK") or {}).get("S", "?"))
+
+    if operation == "PutItem":
+        return [pk(params.get("Item"))]
+    if operation in ("UpdateItem", "DeleteItem"):
+        return [pk(params.get("Key"))]
+    if operation == "TransactWriteItems":
+        out = []
+        for entry in params.get("TransactItems", []):
+            for kind, op in entry.items():
+                out.append(pk(op.get("Item") if kind == "Put" else op.get("Key")))
+        return out
+    if operation == "BatchWriteItem":
+        out = []
+        for requests in params.get("RequestItems", {}).values():
+            for r in requests:
+                out.append(pk((r.get("PutRequest") or {}).get("Item") or (r.get("DeleteRequest") or {}).get("Key")))
+        return out
+    return []
+
+
+def aws_error(operation: str, code: str, params: dict[str, Any]) -> Exception:
+    """The error AWS answers, as botocore raises it. A transaction meets a conflict as
+    TransactionCanceledException with a TransactionConflict reason; plain writes as
+    TransactionConflictException."""
+    from botocore.exceptions import ClientError
+
+    response: dict[str, Any] = {
+        "Error": {"Code": code, "Message": "injected"},
+        "ResponseMetadata": {"HTTPStatusCode": 400},
+    }
+    if operation == "TransactWriteItems" and code == CONFLICT:
+        n = len(params.get("TransactItems", []))
+        response["Error"] = {
+            "Code": "TransactionCanceledException",
+            "Message": "Transaction cancelled [TransactionConflict]",
+        }
+        response["CancellationReasons"] = [{"Code": "TransactionConflict", "Message": "injected"}] + [
+            {"Code": "None"}
+        ] * (n - 1)
+    return ClientError(response, operation)
+
+
+class DynamoHook:
+    """Records the app's DynamoDB writes while armed; fails the n-th one if told to."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.writes: list[tuple[str, list[str]]] = []
+        self.fail_nth: Optional[int] = None
+        self.error: Optional[str | type[BaseException]] = None
+        self.fired: list[str] = []
+        self.touched: set[tuple[str, str]] = set()  # every key written, armed or not
+
+    @contextmanager
+    def arm(self, fail_nth: Optional[int] = None, error: Optional[str | type[BaseException]] = None) -> Iterator[Any]:
+        self.writes, self.fired = [], []
+        self.fail_nth, self.error, self.armed = fail_nth, error, True
+        try:
+            yield self
+        finally:
+            self.armed, self.fail_nth, self.error = False, None, None
+
+    def before(self, operation: str, params: dict[str, Any]) -> None:
+        if operation not in WRITES:
+            return
+        keys = _keys(operation, params)
+        self.touched.update(keys)
+        if not self.armed:
+            return
+        self.writes.append((operation, [pk for pk, _ in keys]))
+        if self.fail_nth is not None and len(self.writes) == self.fail_nth:
+            self.fired.append(operation)
+            if isinstance(self.error, str):
+                raise aws_error(operation, self.error, params)
+            assert self.error is not None
+            raise self.error(f"injected crash before {operation}")
+
+    @property
+    def written_pks(self) -> list[str]:
+        return [pk for _, pks in self.writes for pk in pks]
+
+
+@contextmanager
+def installed_hook() -> Iterator[DynamoHook]:
+    from botocore.client import BaseClient
+
+    hook = DynamoHook()
+    original = BaseClient._make_api_call
+
+    def hooked(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+        if self.meta.service_model.service_name == "dynamodb":
+            hook.before(operation_name, api_params)
+        return original(self, operation_name, api_params)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(BaseClient, "_make_api_call", hooked)
+        yield hook
+
+
+# ---------------------------------------------------------------- table snapshots
+Key = tuple[str, str]
+_clients: dict[str, Any] = {}
+
+
+def _ddb() -> Any:
+    """One boto3 client per world (creating one costs more than a scan)."""
+    if "ddb" not in _clients:
+        import boto3
+
+        _clients["ddb"] = boto3.client("dynamodb")
+    return _clients["ddb"]
+
+
+def table_items() -> dict[Key, dict[str, Any]]:
+    ddb = _ddb()
+    out: dict[Key, dict[str, Any]] = {}
+    kwargs: dict[str, Any] = {"TableName": os.environ["TABLE_NAME"], "ConsistentRead": True}
+    while True:
+        page = ddb.scan(**kwargs)
+        for item in page["Items"]:
+            out[(item["PK"]["S"], item["SK"]["S"])] = item
+        if "LastEvaluatedKey" not in page:
+            return out
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def restore(snapshot: dict[Key, dict[str, Any]], touched: Optional[set[Key]] = None) -> None:
+    """Put the table back exactly as it was when the snapshot was taken; with
+    ``touched`` (every key written since, see DynamoHook) without reading the table."""
+    ddb = _ddb()
+    table = os.environ["TABLE_NAME"]
+    if touched is None:
+        now = table_items()
+        gone = [k for k in now if k not in snapshot]
+        back = [k for k, item in snapshot.items() if now.get(k) != item]
+    else:
+        gone = [k for k in touched if k not in snapshot]
+        back = [k for k in touched if k in snapshot]
+    requests = [{"DeleteRequest": {"Key": {"PK": {"S": k[0]}, "SK": {"S": k[1]}}}} for k in gone]
+    requests += [{"PutRequest": {"Item": snapshot[k]}} for k in back]
+    for start in range(0, len(requests), 25):
+        ddb.batch_write_item(RequestItems={table: requests[start : start + 25]})
+
+
+_ID = re.compile(r"\b[a-z]{2,5}_[0-9A-HJKMNP-TV-Z]{26}\b|\b[0-9A-HJKMNP-TV-Z]{26}\b|\b[0-9a-f]{64}\b")
+_TS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z")
+
+
+def _shape(value: str) -> str:
+    return _TS.sub("<ts>", _ID.sub("<id>", value))
+
+
+def changes(before: dict[Key, dict[str, Any]], after: dict[Key, dict[str, Any]]) -> Counter:
+    """What a request did to the table, with ids and times blanked: which kinds of item
+    it added and removed, and for each changed item which attributes moved and by how
+    much for numbers. Two runs of one request from the same state give equal answers;
+    a write applied twice (or half) does not."""
+    out: Counter = Counter()
+    for key in before.keys() | after.keys():
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        item = new or old or {}
+        entity = str((item.get("entity") or {}).get("S", "?"))
+        shape = (_shape(key[0]), _shape(key[1]))
+        if old is None:
+            out[("added", entity, shape)] += 1
+        elif new is None:
+            out[("removed", entity, shape)] += 1
+        else:
+            moved = []
+            for name in sorted(old.keys() | new.keys()):
+                a, b = old.get(name), new.get(name)
+                if a == b:
+                    continue
+                if a and b and "N" in a and "N" in b:
+                    moved.append((name, float(b["N"]) - float(a["N"])))
+                else:
+                    moved.append((name, None))
+            out[("changed", entity, shape, tuple(moved))] += 1
+    return out
+
+
+# ---------------------------------------------------------------- calls
+@dataclass
+class Call:
+    method: str
+    path: str
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    raw: Optional[bytes] = None  # sent as is (signed webhooks)
+    probe: Any = None  # what a test checks afterwards (not sent)
+
+
+def headers_for(role: str) -> dict[str, str]:
+    from chalicelib.auth import issue_local_token
+
+    who = ROLES[role]
+    out = {"Content-Type": "application/json"}
+    if who is not None:
+        user, tenant, groups = who
+        out["Authorization"] = f"Bearer {issue_local_token(user, tenant, list(groups))}"
+    return out
+
+
+def principal(role: str) -> Any:
+    from chalicelib.auth import Principal
+
+    who = ROLES[role]
+    assert who is not None
+    return Principal(who[0], who[1], frozenset(who[2]))
+
+
+# ---------------------------------------------------------------- the world
+class World:
+    """rep_a's objects, ids by name, and factories for fresh ones."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.ids: dict[str, str] = {}
+        self.hook: DynamoHook  # set by the fixture
+        self.snapshot: dict[Key, dict[str, Any]] = {}
+        self._n = 0
+
+    # ------------------------------------------------------------ HTTP
+    def send(self, role: str, call: Call, key: Optional[str] = None) -> tuple[int, Any]:
+        headers = {**headers_for(role), **call.headers}
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        if call.raw is not None:
+            raw: Any = call.raw
+        elif call.body is None:
+            raw = None
+        else:
+            raw = json.dumps(call.body)
+        response = getattr(self.client.http, call.method.lower())(call.path, body=raw, headers=headers)
+        try:
+            payload = json.loads(response.body) if response.body else None
+        except ValueError:
+            payload = response.body
+        return response.status_code, payload
+
+    def unique(self, prefix: str) -> str:
+        self._n += 1
+        return f"{prefix}{self._n}"
+
+    # ------------------------------------------------------------ factories (services, not HTTP)
+    def account(self, owner: str = "rep_a", team: Optional[dict[str, str]] = None) -> str:
+        from chalicelib.services import crm
+
+        acc = crm.create_object(
+            principal(owner),
+            "account",
+            {"name": self.unique("Account "), "location": {"lat": 31.2286, "lng": 121.4479}, "address": "1 Bund"},
+        )
+        for user, role in (team or {}).items():
+            crm.put_team_member(principal(owner), acc.object_id, user, role)
+        return acc.object_id
+
+    def crm_object(self, kind: str, owner: str = "rep_a") -> str:
+        from chalicelib.services import crm
+
+        fields: dict[str, Any] = {"name": self.unique(f"{kind} ")}
+        if kind in ("contact", "opportunity"):
+            fields["account_id"] = self.ids["account"]
+        if kind == "opportunity":
+            fields.update(stage="qualify", amount="1000.00")
+        return crm.create_object(principal(owner), kind, fields).object_id
+
+    def plan(self, owner: str = "rep_a", day: str = "2026-02-02") -> str:
+        from chalicelib.services import schedule
+
+        return schedule.create_plan(principal(owner), date_=day, title=self.unique("Plan ")).plan_id
+
+    def expense(
+        self, state: str = "draft", amount: str = "86.50", owner: str = "rep_a", day: str = f"{PERIOD}-20"
+    ) -> str:
+        """A fresh expense of ``owner``: draft, submitted, or approved_l1 (level 1 of 2 done)."""
+        from chalicelib.services import expenses
+
+        e = expenses.create(
+            principal(owner),
+            {
+                "amount": amount,
+                "category": "transport",
+                "occurred_on": day,
+                "unit": {"type": "department", "id": "east"},
+                "description": self.unique("Taxi "),
+            },
+        )
+        if state in ("submitted", "approved_l1"):
+            expenses.submit(principal(owner), e.expense_id)
+        if state == "approved_l1":
+            expenses.approve(principal("mgr_east"), e.expense_id, "level 1")
+        return e.expense_id
+
+    def approved_expense(self) -> str:
+        from chalicelib.services import expenses
+
+        expense_id = self.expense("submitted")
+        expenses.approve(principal("mgr_east"), expense_id, None)
+        return expense_id
+
+    def message(self, user: str = "rep_a") -> str:
+        from chalicelib.services import messages
+
+        sent = messages.send(TENANT, user, "comment", self.unique("Hello "), "body")
+        assert sent is not None
+        return sent.message_id
+
+    def upload(self, purpose: str = "signin_photo", owner: str = "rep_a") -> str:
+        from chalicelib.services import uploads
+
+        return uploads.create_upload(principal(owner), purpose, "image/jpeg", 1000)["upload_id"]
+
+    def webhook_call(self, data: dict[str, Any], type_: str = "expense.payment_updated") -> Call:
+        from chalicelib.services import org, webhooks
+
+        integration = org.get_finance_integration(TENANT)
+        assert integration is not None
+        webhook_id = "msg_" + self.unique("w")
+        payload = json.dumps({"type": type_, "data": data})
+        headers = webhooks.sign(integration.secret, webhook_id, datetime.now(UTC), payload)
+        return Call("POST", f"/v1/webhooks/finance/{TENANT}", headers=dict(headers), raw=payload.encode())
+
+    # ------------------------------------------------------------ the fixed objects
+    def build(self) -> None:
+        from chalicelib.services import budgets, feed, messages, org, schedule, signins
+
+        # kam heads east_key, rep_a's department, and manages nobody: a department head
+        # who is no manager of the owner (the demo org's heads are all managers too).
+        org.put_user(TENANT, "kam", "Key Account Head", "sales", "vp", None, None)
+        org.put_department(TENANT, "east_key", "Key accounts East", "east", "kam")
+        org.put_user(TENANT, "rep_a", "Zhang Min (rep)", "east_key", "mgr_east", "rep_a@acme.example", None)
+        org.put_finance_integration(TENANT, "https://finance.example.com/hook")
+        rep_a = principal("rep_a")
+        ids = self.ids
+        ids["account"] = self.account()
+        for kind in ("contact", "opportunity", "lead"):
+            ids[kind] = self.crm_object(kind)
+        act = feed.create_activity(
+            rep_a, "instruction", "world activity", [("account", ids["account"])], occurred_at=FEED_AT
+        )
+        ids["activity"] = act["id"]
+        ids["comment"] = feed.add_comment(rep_a, ids["activity"], "first")["id"]
+        ids["photo"] = self.upload("signin_photo")
+        ids["receipt"] = self.upload("receipt")
+        when = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0)
+        ids["signin_day"] = when.strftime("%Y-%m-%d")
+        signin = signins.create_signin(
+            rep_a,
+            kind="check_in",
+            lat=31.2286,
+            lng=121.4479,
+            accuracy_m=10,
+            client_time=when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            account_id=ids["account"],
+            photo_upload_ids=[ids["photo"]],
+        )
+        ids["signin"] = signin["id"]
+        ids["plan"] = schedule.create_plan(rep_a, date_=DAY, title="World plan").plan_id
+        ids["log"] = schedule.create_log(rep_a, date_=DAY, content="World log", plan_id=ids["plan"]).log_id
+        fin = principal("fin")
+        budgets.put_budget(fin, "department", "east", PERIOD, "1000000.00", "CNY", "block", [80, 100])
+        budgets.put_budget(fin, "person", "rep_a", PERIOD, "1000000.00", "CNY", "warn", [80, 100])
+        ids["expense"] = self.expense("submitted", day=f"{PERIOD}-05")
+        ids["message"] = messages.send(TENANT, "rep_a", "comment", "World message", "hi").message_id  # type: ignore[union-attr]
+
+
+@contextmanager
+def moto_transactions_copy_once() -> Iterator[None]:
+    """moto backs up the whole table before a transaction, once per item of it: a
+    25-item transaction deep-copies the table 25 times. The backup is taken before any
+    item is applied, so one copy per table is the same backup; tests only."""
+    import moto.dynamodb.models as backend
+
+    real_copy, original = backend.copy, backend.DynamoDBBackend.transact_write_items
+
+    def copy_once(self: Any, transact_items: list[dict[str, Any]]) -> None:
+        copies: dict[int, Any] = {}
+
+        class Shim:
+            @staticmethod
+            def deepcopy(obj: Any, memo: Any = None) -> Any:
+                if isinstance(obj, backend.Table):
+                    if id(obj) not in copies:
+                        copies[id(obj)] = real_copy.deepcopy(obj)
+                    return copies[id(obj)]
+                return real_copy.deepcopy(obj, memo)
+
+        backend.copy = Shim  # type: ignore[assignment]
+        try:
+            return original(self, transact_items)
+        finally:
+            backend.copy = real_copy
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(backend.DynamoDBBackend, "transact_write_items", copy_once)
+        yield
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[World]:
+    """One moto account per test module (see the module docstring)."""
+    from chalice.test import Client
+    from moto import mock_aws
+
+    from chalicelib import aws as aws_clients
+    from chalicelib.config import settings
+
+    _clients.clear()
+    with mock_aws(), moto_transactions_copy_once():
+        aws_clients.reset_clients()
+        settings.cache_clear()
+        from local.resources import create_all
+        from local.seed import seed_org
+
+        urls = create_all(os.environ["BUCKET_NAME"])
+        os.environ["WEBHOOK_QUEUE_URL"] = urls["webhooks"]
+        settings.cache_clear()
+        seed_org()
+        from app import app
+
+        with Client(app, stage_name="test") as client, installed_hook() as hook:
+            w = World(client)
+            w.hook = hook
+            w.build()
+            w.snapshot = table_items()
+            yield w
+        aws_clients.reset_clients()
+    _clients.clear()
+
+
+@pytest.fixture
+def clean_world(world: World) -> Iterator[World]:
+    """The module's world, put back as built after the test: the table never grows, so
+    moto's queries (which read the whole table) stay as fast as in the first test."""
+    world.hook.touched.clear()
+    yield world
+    restore(world.snapshot, set(world.hook.touched))
+    world.hook.touched.clear()

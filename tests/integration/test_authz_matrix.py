@@ -1,0 +1,65 @@
+"""Every route and method against every role: the status code is the one written down in
+tests/integration/authz_matrix.py. Besides the code, each cell proves that a refused
+request wrote nothing, that nobody writes outside their own tenant, that a list holds
+rep_a's item exactly for those who may see it, and that an object out of range answers
+exactly like one that does not exist."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.web import REGISTRY
+from tests.integration.authz_matrix import CASES, COLUMNS, expectations
+from tests.integration.hostile import ROLES, Call, clean_world, world  # noqa: F401 - fixtures
+
+EXPECTED = expectations()
+CELLS = [(case, role) for case in EXPECTED for role in COLUMNS]
+
+
+def test_every_registered_route_and_method_has_a_row_in_the_matrix():
+    import app  # noqa: F401 - registering the blueprints fills REGISTRY
+
+    registered = {(op.method, op.path) for op in REGISTRY}
+    covered = {(c.method, c.route) for c in CASES.values()}
+    assert registered - covered == set(), "routes without an authorization row"
+    assert covered - registered == set(), "rows for routes that are not registered"
+    assert set(CASES) == set(EXPECTED), "a case without a row of codes, or the reverse"
+
+
+@pytest.mark.parametrize(("case", "role"), CELLS, ids=[f"{c}-{r}" for c, r in CELLS])
+def test_request_as_role_answers_the_matrix_code(clean_world, case, role):  # noqa: F811
+    w = clean_world
+    spec, expected = CASES[case], EXPECTED[case][role]
+    call = spec.build(w, role)
+    with w.hook.arm() as hook:
+        status, body = w.send(role, call)
+    assert (status, role, case) == (int(expected[:3]), role, case), body
+    if status >= 400:
+        assert set(body["error"]) >= {"code", "message", "request_id"}, body
+        assert hook.writes == [], f"a refused request wrote: {hook.writes}"
+    who = ROLES[role]
+    tenant = spec.writes_tenant or (who[1] if who else None)
+    foreign = [pk for pk in hook.written_pks if not pk.startswith((f"T#{tenant}#", "T#~system#"))]
+    assert foreign == [], f"{role} wrote outside its tenant"
+    if expected.endswith(("+", "-")):
+        assert spec.sees is not None
+        assert spec.sees(w, body) == expected.endswith("+"), body
+    if spec.after is not None:
+        spec.after(w, role, call)
+
+
+HIDDEN = ["account.get", "contact.get", "opportunity.get", "lead.get", "opportunity.overview", "activity.get"]
+HIDDEN += ["activity.comments", "upload.get_photo", "signin.get", "plan.get", "log.get", "expense.get"]
+
+
+@pytest.mark.parametrize("case", HIDDEN)
+def test_read_of_object_out_of_range_answers_exactly_like_a_missing_one(world, case):  # noqa: F811
+    real = CASES[case].build(world, "rep_b")
+    parts = real.path.split("/")
+    parts[3] = parts[3].split("_")[0] + "_01JZZZZZZZZZZZZZZZZZZZZZZZ"
+    missing = Call(real.method, "/".join(parts))
+    for role in ("rep_b", "x_admin"):
+        (s1, hidden), (s2, absent) = world.send(role, real), world.send(role, missing)
+        assert s1 == s2 == 404
+        hidden["error"].pop("request_id"), absent["error"].pop("request_id")
+        assert hidden == absent
