@@ -176,13 +176,12 @@ class Tx:
         never share a token (DynamoDB would answer both "success" for one write)."""
         import uuid
 
-        from pynamodb.connection import Connection
         from pynamodb.exceptions import TransactWriteError
         from pynamodb.transactions import TransactWrite
 
         try:
             with TransactWrite(
-                connection=Connection(region=BaseItem.Meta.region), client_request_token=token or uuid.uuid4().hex
+                connection=BaseItem._get_connection().connection, client_request_token=token or uuid.uuid4().hex
             ) as tx:
                 for _label, model, _, condition in self._ops["delete"]:
                     tx.delete(model, condition=condition)

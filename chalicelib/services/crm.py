@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
@@ -199,7 +198,7 @@ def _write_team(account: Account, member: TeamMember, remove: bool) -> None:
     account.set_keys()
     member.set_keys()
     try:
-        with TransactWrite(connection=Connection(region=Account.Meta.region)) as tx:
+        with TransactWrite(connection=Account._get_connection().connection) as tx:
             tx.save(account)
             if remove:
                 tx.delete(member)

@@ -18,7 +18,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, Optional
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.transactions import TransactWrite
 
@@ -297,7 +296,7 @@ def add_comment(principal: Principal, activity_id: str, content: str) -> dict[st
         created_at=iso(utcnow()),
     )
     comment.set_keys()
-    with TransactWrite(connection=Connection(region=Activity.Meta.region)) as tx:
+    with TransactWrite(connection=Activity._get_connection().connection) as tx:
         tx.save(comment, condition=Comment.PK.does_not_exist())
         tx.update(activity, actions=[Activity.comment_count.add(1)], condition=Activity.PK.exists())
     if activity.author_id != principal.user_id:

@@ -33,7 +33,6 @@ from datetime import datetime, timedelta
 from typing import Any, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pynamodb.connection import Connection
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
@@ -417,7 +416,7 @@ def create_signin(
         open_visit = _get_open_visit(tenant_id, user_id)
         signin.visit_id = None
         visit = None
-        with_tx = TransactWrite(connection=Connection(region=SignIn.Meta.region))
+        with_tx = TransactWrite(connection=SignIn._get_connection().connection)
         try:
             with with_tx as tx:
                 pointer = OpenVisit(tenant_id=tenant_id, user_id=user_id)
@@ -614,7 +613,7 @@ def _system_close(visit: Visit) -> int:
     pointer = OpenVisit(tenant_id=visit.tenant_id, user_id=visit.user_id, visit_id=visit.visit_id)
     pointer.set_keys()
     try:
-        with TransactWrite(connection=Connection(region=Visit.Meta.region)) as tx:
+        with TransactWrite(connection=Visit._get_connection().connection) as tx:
             actions = _close_actions(visit, visit.close_after, "system", None)
             tx.update(visit, actions=actions, condition=Visit.status == "open")
             tx.delete(pointer, condition=OpenVisit.visit_id == visit.visit_id)
