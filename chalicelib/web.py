@@ -37,6 +37,7 @@ RETRYABLE_AWS_CODES = frozenset(
         "SlowDown",
     }
 )
+TRANSIENT_CANCELLATIONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
 
 
 @dataclass(frozen=True)
@@ -124,9 +125,24 @@ def _aws_http_status(exc: BaseException) -> int:
     return 0
 
 
+def _transient_cancellation(exc: BaseException) -> bool:
+    """A transaction cancelled only by conflicts or throttling (no condition said no)."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        reasons = [r for r in (getattr(exc, "cancellation_reasons", None) or []) if r is not None]
+        if reasons:
+            return all(getattr(r, "code", None) in TRANSIENT_CANCELLATIONS for r in reasons)
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def translate_unexpected(exc: BaseException) -> AppError | None:
-    """Storage throttling or a transient AWS failure (any AWS 5xx) becomes a clean 503."""
-    if _aws_error_code(exc) in RETRYABLE_AWS_CODES or _aws_http_status(exc) >= 500:
+    """Storage throttling, a transaction cancelled by a conflict, or a transient AWS
+    failure (any AWS 5xx) becomes a clean 503."""
+    code = _aws_error_code(exc)
+    transient = code in RETRYABLE_AWS_CODES or (code == "TransactionCanceledException" and _transient_cancellation(exc))
+    if transient or _aws_http_status(exc) >= 500:
         return ServiceUnavailable("the service is busy, retry shortly", code="retry_later")
     return None
 

@@ -21,10 +21,12 @@ from pynamodb.exceptions import DoesNotExist, PutError
 from chalicelib.auth import Principal
 from chalicelib.errors import BadRequest, Conflict, IdempotencyKeyReused
 from chalicelib.models.idempotency import IdempotencyRecord
+from chalicelib.observability import logger
 
 LOCK_S = 30
 RETENTION_S = 24 * 3600
 WAIT_S = 12.0
+COMPLETE_ATTEMPTS = 3
 
 
 def _is_condition_failure(exc: Exception) -> bool:
@@ -106,11 +108,22 @@ def run(
     except BaseException:
         rec.delete(condition=IdempotencyRecord.fingerprint == fp)
         raise
-    rec.update(
-        actions=[
-            IdempotencyRecord.status.set("completed"),
-            IdempotencyRecord.response_status.set(status),
-            IdempotencyRecord.response_body.set(json.dumps(payload, separators=(",", ":"))),
-        ]
-    )
+    # The effect is committed: from here on the caller gets its answer, never a 503 that
+    # would invite a retry under a released key. Recording the answer is retried; if it
+    # still fails, the key stays in progress until its lock expires (logged).
+    for attempt in range(COMPLETE_ATTEMPTS):
+        try:
+            rec.update(
+                actions=[
+                    IdempotencyRecord.status.set("completed"),
+                    IdempotencyRecord.response_status.set(status),
+                    IdempotencyRecord.response_body.set(json.dumps(payload, separators=(",", ":"))),
+                ]
+            )
+            break
+        except Exception:  # noqa: BLE001 - see above
+            if attempt + 1 == COMPLETE_ATTEMPTS:
+                logger.exception("could not record the response of an idempotent request")
+            else:
+                time.sleep(0.05 * (attempt + 1))
     return status, payload

@@ -188,9 +188,7 @@ def _tx() -> TransactWrite:
 
 def _condition_failed(exc: TransactWriteError) -> bool:
     reasons = getattr(exc, "cancellation_reasons", None) or []
-    return any(
-        r is not None and getattr(r, "code", None) in {"ConditionalCheckFailed", "TransactionConflict"} for r in reasons
-    )
+    return any(r is not None and getattr(r, "code", None) == "ConditionalCheckFailed" for r in reasons)
 
 
 # ---------------------------------------------------------------- plans

@@ -204,7 +204,7 @@ def restore(snapshot: dict[Key, dict[str, Any]], touched: Optional[set[Key]] = N
         ddb.batch_write_item(RequestItems={table: requests[start : start + 25]})
 
 
-_ID = re.compile(r"\b[a-z]{2,5}_[0-9A-HJKMNP-TV-Z]{26}\b|\b[0-9A-HJKMNP-TV-Z]{26}\b|\b[0-9a-f]{64}\b")
+_ID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}|[0-9a-f]{16,}")  # ULIDs, hashes
 _TS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?Z")
 
 
@@ -237,6 +237,8 @@ def changes(before: dict[Key, dict[str, Any]], after: dict[Key, dict[str, Any]])
                     continue
                 if a and b and "N" in a and "N" in b:
                     moved.append((name, float(b["N"]) - float(a["N"])))
+                elif a and b and "S" in a and "S" in b and _shape(a["S"]) == _shape(b["S"]):
+                    continue  # only a time or an id moved
                 else:
                     moved.append((name, None))
             out[("changed", entity, shape, tuple(moved))] += 1
@@ -303,8 +305,10 @@ class World:
         return response.status_code, payload
 
     def unique(self, prefix: str) -> str:
-        self._n += 1
-        return f"{prefix}{self._n}"
+        """A fresh id or name (id-shaped, so table changes compare across runs)."""
+        from chalicelib.ids import new_id
+
+        return new_id(prefix.strip().lower().replace(" ", ""))
 
     # ------------------------------------------------------------ factories (services, not HTTP)
     def account(self, owner: str = "rep_a", team: Optional[dict[str, str]] = None) -> str:

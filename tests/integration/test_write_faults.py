@@ -1,0 +1,173 @@
+"""Storage faults on every write path: DynamoDB throttling or a transaction conflict on the
+1st, 2nd, ... k-th write a request makes (until it makes no more), after botocore's own
+retries. Each answer is a success (the service retried) or a clean 503 ``retry_later``,
+never a 500; a 503 leaves the table exactly as it was; the retry (same Idempotency-Key
+where the route takes one) has the effect of one clean request, and a replay adds nothing.
+
+A crash in the middle of any idempotent route (an exception between two writes) leaves no
+idempotency lock behind: the retry with the same key succeeds once.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.web import REGISTRY
+from tests.integration.authz_matrix import CASES
+from tests.integration.hostile import CONFLICT, THROTTLE, changes, clean_world, table_items, world  # noqa: F401
+
+# write route -> (matrix case that builds a valid request, who sends it)
+SCENARIOS: dict[str, tuple[str, str]] = {
+    "account.create": ("account.create", "rep_a"),
+    "account.patch": ("account.patch", "rep_a"),
+    "account.team.put": ("account.team.put", "rep_a"),
+    "account.team.delete": ("account.team.delete", "rep_a"),
+    "contact.create": ("contact.create_on_account", "rep_a"),
+    "contact.patch": ("contact.patch", "rep_a"),
+    "opportunity.create": ("opportunity.create", "rep_a"),
+    "opportunity.patch_stage": ("opportunity.patch", "rep_a"),
+    "lead.create": ("lead.create", "rep_a"),
+    "lead.patch": ("lead.patch", "rep_a"),
+    "activity.create": ("activity.create", "rep_a"),
+    "activity.comment": ("activity.comment", "mgr_east"),
+    "upload.create": ("upload.create", "rep_a"),
+    "signin.create": ("signin.create_at_account", "rep_a"),
+    "plan.create": ("plan.create", "rep_a"),
+    "plan.patch": ("plan.patch", "rep_a"),
+    "log.create": ("log.create_for_plan", "rep_a"),
+    "expense.create": ("expense.create", "rep_a"),
+    "expense.patch": ("expense.patch", "rep_a"),
+    "expense.submit": ("expense.submit", "rep_a"),
+    "expense.approve": ("expense.approve", "mgr_east"),
+    "expense.reject": ("expense.reject", "mgr_east"),
+    "budget.put": ("budget.put", "fin"),
+    "message.read": ("message.read", "rep_a"),
+    "messages.read_all": ("messages.read_all", "rep_a"),
+    "admin.department.put": ("admin.department.put", "admin"),
+    "admin.user.put": ("admin.user.put", "admin"),
+    "admin.project.put": ("admin.project.put", "admin"),
+    "admin.settings.put": ("admin.settings.put", "admin"),
+    "admin.integration.put": ("admin.integration.put", "admin"),
+    "webhook.payment": ("webhook.signed", "anon"),
+}
+IDEMPOTENT = {(op.method, op.path) for op in REGISTRY if op.idempotent}
+
+
+def _idempotent(case: str) -> bool:
+    import app  # noqa: F401 - fills REGISTRY
+
+    spec = CASES[case]
+    return (spec.method, spec.route) in {(op.method, op.path) for op in REGISTRY if op.idempotent}
+
+
+def test_every_write_route_has_a_fault_scenario():
+    import app  # noqa: F401 - fills REGISTRY
+
+    writes = {(op.method, op.path) for op in REGISTRY if op.method != "GET"}
+    covered = {(CASES[c].method, CASES[c].route) for c, _ in SCENARIOS.values()}
+    assert writes - covered == set()
+
+
+def _run(w, role, call, key):
+    before = table_items()
+    status, body = w.send(role, call, key)
+    return before, status, body, table_items()
+
+
+# Real defects this test found and that are not fixed yet (see SECURITY.md and the report):
+# a side effect after the commit point fails, the request answers 503 although its effect
+# is stored, and the retry either duplicates it or finds nothing left to do (409).
+BOTH = (THROTTLE, CONFLICT)
+KNOWN: dict[tuple[str, str], str] = {
+    **{
+        ("activity.create", c): "feed fan-out fails after the Activity put: 503, and the retry records a 2nd activity"
+        for c in BOTH
+    },
+    ("activity.comment", THROTTLE): "the author's message fails after the comment commit: 503, retry comments twice",
+    **{("budget.put", c): "the alert check fails after the limit is set: 503 (a retry converges)" for c in BOTH},
+    **{
+        ("expense.submit", c): "the alert check fails after the submit commit: 503, approver never asked, retry 409"
+        for c in BOTH
+    },
+    **{("expense.approve", c): "outbox delete fails after the approval commit: 503, retry 409" for c in BOTH},
+    ("expense.reject", THROTTLE): "the result message fails after the reject commit: 503, retry 409",
+    **{
+        ("opportunity.patch_stage", c): "the stage_feedback activity fails after the stage is saved: lost for good"
+        for c in BOTH
+    },
+    ("webhook.payment", THROTTLE): "the paid message fails after the commit: 503 (the sender's retry re-sends it)",
+    **{("signin.create", c): "the signin activity fails, swallowed: never in the feed" for c in BOTH},
+}
+FAULT_CELLS = [
+    pytest.param(s, c, marks=[pytest.mark.xfail(strict=True, reason=KNOWN[(s, c)])] if (s, c) in KNOWN else [])
+    for s in sorted(SCENARIOS)
+    for c in (THROTTLE, CONFLICT)
+]
+
+
+@pytest.mark.parametrize(("scenario", "code"), FAULT_CELLS)
+def test_write_with_storage_fault_on_each_write_is_retried_or_a_clean_503(clean_world, scenario, code):  # noqa: F811
+    w = clean_world
+    case, role = SCENARIOS[scenario]
+    spec, idem = CASES[case], _idempotent(case)
+    w.hook.touched.clear()
+
+    def fresh_call():
+        from tests.integration.hostile import restore
+
+        restore(w.snapshot, set(w.hook.touched))
+        w.hook.touched.clear()
+        return spec.build(w, role)
+
+    call = fresh_call()
+    with w.hook.arm():
+        before, ok_status, ok_body, after = _run(w, role, call, "clean" if idem else None)
+        writes = len(w.hook.writes)
+    assert ok_status < 300, ok_body
+    clean = changes(before, after)
+    assert writes >= 1
+    for nth in range(1, writes + 1):
+        call = fresh_call()
+        key = f"fault-{nth}" if idem else None
+        with w.hook.arm(fail_nth=nth, error=code) as hook:
+            before, status, body, after = _run(w, role, call, key)
+        where = f"{scenario}: {code} on write {nth} of {writes} ({hook.fired})"
+        assert hook.fired, where
+        if status == 503:
+            assert body["error"]["code"] == "retry_later", where
+            assert changes(before, after) == {}, f"partial write after a 503: {where}"
+            status, body = w.send(role, call, key)
+            assert status == ok_status, (where, body)
+            assert changes(before, table_items()) == clean, f"the retry did not have one effect: {where}"
+            if idem:
+                settled = table_items()
+                again = w.send(role, call, key)
+                assert again == (status, body), where
+                assert changes(settled, table_items()) == {}, where
+        else:
+            assert status == ok_status, (where, body)
+            assert changes(before, after) == clean, f"success with another effect: {where}"
+
+
+IDEMPOTENT_SCENARIOS = [s for s, (c, _) in SCENARIOS.items() if c in CASES and (CASES[c].method == "POST")]
+
+
+@pytest.mark.parametrize("scenario", sorted(IDEMPOTENT_SCENARIOS))
+def test_crash_mid_handler_leaves_no_lock_and_the_retry_succeeds_once(clean_world, scenario):  # noqa: F811
+    from chalicelib.models.idempotency import IdempotencyRecord
+
+    w = clean_world
+    case, role = SCENARIOS[scenario]
+    if not _idempotent(case):
+        pytest.skip("the route takes no Idempotency-Key")
+    call = CASES[case].build(w, role)
+    before = table_items()
+    # write 1 takes the key; write 2 is the handler's first own write: crash there
+    with w.hook.arm(fail_nth=2, error=RuntimeError) as hook:
+        status, body = w.send(role, call, "crash")
+    assert hook.fired and status == 500, body
+    assert [r for r in IdempotencyRecord.scan() if r.status == "in_progress"] == []
+    assert changes(before, table_items()) == {}, "the crash left a partial write"
+    status, body = w.send(role, call, "crash")
+    assert status < 300, body
+    assert w.send(role, call, "crash") == (status, body)
