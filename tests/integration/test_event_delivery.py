@@ -1,0 +1,122 @@
+"""At-least-once events give one result: S3 Object Created three times and out of order
+(two versions of one key), a poison record in a DynamoDB stream batch, a schedule fired
+twice. Already proven elsewhere and not repeated here: an S3 event twice and two versions
+in either order (test_uploads.py), stream records duplicated and reordered
+(test_feed_reindex.py), plan_reminders and budget_alerts fired twice (test_reminders.py,
+test_budgets.py)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.models.signins import SignIn, Visit
+from chalicelib.services import feed_index, uploads
+from tests.fixtures.images import jpeg
+from tests.integration.test_feed_reindex import Stream, ids_in, index_snapshot, make_account_activity
+from tests.integration.test_uploads import deliver, put, start_upload, thumbnails
+
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def _signin_with_photo(api, upload_id: str) -> str:
+    status, body = api.post(
+        "/v1/signins",
+        {
+            "kind": "check_in",
+            "location": {"lat": 31.23, "lng": 121.47, "accuracy_m": 5},
+            "client_time": NOW.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "photo_upload_ids": [upload_id],
+        },
+    )
+    assert status == 201, body
+    return body["id"]
+
+
+@pytest.mark.parametrize(
+    "order",
+    [("good", "bad", "good", "good", "bad", "bad"), ("bad", "good", "bad", "good", "good", "bad")],
+    ids=["good-first", "bad-first"],
+)
+def test_object_created_three_times_per_version_out_of_order_decides_once(api, chalice_client, order):
+    # A photo far from the check-in: once verified it adds photo_location_mismatch to the sign-in.
+    good = jpeg((800, 600), gps=(39.9, 116.4))
+    body = start_upload(api, "image/jpeg", len(good) + 10_000)
+    versions = {"good": put(body, good)["VersionId"], "bad": put(body, b"not an image")["VersionId"]}
+    signin_id = _signin_with_photo(api, body["upload_id"])
+    key = body["fields"]["key"]
+
+    outcomes = [deliver(chalice_client, key, versions[v])["outcome"] for v in order]
+    first = order[0]
+    assert outcomes == [("ready" if first == "good" else "rejected")] + ["duplicate"] * 5
+    upload = uploads.get_upload("acme", body["upload_id"], consistent=True)
+    assert (upload.status, upload.version_id) == ("ready" if first == "good" else "rejected", versions[first])
+    assert len(thumbnails()) == (1 if first == "good" else 0)
+    signin = SignIn.get(SignIn.pk("acme", signin_id), "SIGNIN", consistent_read=True)
+    assert set(signin.photo_flags or ()) == ({"photo_location_mismatch"} if first == "good" else set())
+    decided = upload.processed_at
+    assert deliver(chalice_client, key, versions["good"])["outcome"] == "duplicate"
+    assert uploads.get_upload("acme", body["upload_id"], consistent=True).processed_at == decided
+
+
+def test_poison_stream_record_is_isolated_and_the_rest_of_the_batch_applies_once(api, chalice_client, monkeypatch):
+    stream = Stream(chalice_client)
+    accounts = [make_account_activity(api) for _ in range(3)]
+    stream.pump()
+    for account, _ in accounts:
+        assert api.patch(f"/v1/accounts/{account}", {"owner_id": "rep_c"})[0] == 200
+    records = stream.read()
+    poison_account, poison_activity = accounts[1]
+    real = feed_index.handle_change
+    handled: dict[str, int] = {}
+
+    def handle(event_name, old_image, new_image):
+        pk = ((new_image or old_image or {}).get("PK") or {}).get("S", "")
+        if pk.endswith(poison_account):
+            raise RuntimeError("poison")
+        handled[pk] = handled.get(pk, 0) + 1
+        return real(event_name, old_image, new_image)
+
+    monkeypatch.setattr(feed_index, "handle_change", handle)
+    poison = [r for r in records if r["dynamodb"]["NewImage"]["PK"]["S"].endswith(poison_account)]
+    assert len(poison) == 1
+    seq = poison[0]["dynamodb"]["SequenceNumber"]
+
+    result = chalice_client.lambda_.invoke("table_stream", {"Records": records})
+    assert result.payload == {"batchItemFailures": [{"itemIdentifier": seq}]}
+    after_first = index_snapshot()
+    # Lambda resumes from the failed record (it and everything after it), twice, then
+    # sends it to the on-failure destination; the index does not move meanwhile.
+    rest = records[records.index(poison[0]) :]
+    for _ in range(2):
+        again = chalice_client.lambda_.invoke("table_stream", {"Records": rest})
+        assert again.payload == {"batchItemFailures": [{"itemIdentifier": seq}]}
+    assert index_snapshot() == after_first
+    before_poison = records[: records.index(poison[0])]
+    assert all(handled[r["dynamodb"]["NewImage"]["PK"]["S"]] == 1 for r in before_poison)
+    for account, activity in accounts:
+        moved = account != poison_account
+        assert (activity in ids_in(api, "mgr_west", "subordinates_business")) is moved
+        assert (activity in ids_in(api, "mgr_east", "subordinates_business")) is not moved
+    assert poison_activity in ids_in(api, "mgr_east", "subordinates_business")
+
+
+def test_close_open_visits_fired_twice_closes_each_visit_once(api, chalice_client):
+    yesterday = NOW - timedelta(days=2)
+    status, body = api.post(
+        "/v1/signins",
+        {
+            "kind": "check_in",
+            "location": {"lat": 31.23, "lng": 121.47, "accuracy_m": 5},
+            "client_time": yesterday.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        },
+    )
+    assert status == 201, body
+    tick = chalice_client.events.generate_cw_event("aws.events", "Scheduled Event", {}, [])
+    first = chalice_client.lambda_.invoke("close_open_visits", tick).payload
+    closed = Visit.get(Visit.pk("acme", body["visit_id"]), "VISIT", consistent_read=True)
+    second = chalice_client.lambda_.invoke("close_open_visits", tick).payload
+    assert (first, second) == ({"closed": 1}, {"closed": 0})
+    again = Visit.get(Visit.pk("acme", body["visit_id"]), "VISIT", consistent_read=True)
+    assert (again.status, again.closed_by, again.ended_at) == ("closed", "system", closed.ended_at)
