@@ -25,13 +25,14 @@ T = TypeVar("T")
 
 
 class Request(BaseModel):
-    """Base of every request body: unknown fields are refused (no mass assignment).
+    """Base of every request body: unknown fields are refused (no mass assignment), and
+    JSON types are taken as sent (strict: ``false`` is no number, ``"3"`` no integer).
 
     Every shape defers building its validator to first use (``defer_build``): a cold start
     pays only for the routes it serves, not for every model in the API.
     """
 
-    model_config = ConfigDict(extra="forbid", defer_build=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class Query(BaseModel):

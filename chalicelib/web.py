@@ -169,7 +169,7 @@ def _parse_body(op: Operation, raw: bytes | None) -> Any:
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object", code="invalid_json")
     try:
-        return op.body.model_validate(data)
+        return op.body.model_validate_json(raw)  # JSON semantics: strings for dates, ints for floats
     except ValidationError as err:
         raise BadRequest("the body is not valid", code="invalid_body", details=_validation_details(err)) from None
 

@@ -12,6 +12,7 @@ AWS would never send.
 from __future__ import annotations
 
 import argparse
+import copy
 import logging
 import threading
 from collections.abc import Iterable
@@ -20,6 +21,24 @@ from typing import Any, Callable
 from moto.moto_server.threaded_moto_server import MotoRequestHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
+
+
+def share_stream_records_in_table_copies() -> None:
+    """moto deep-copies the whole table (stream records included, which only grow) before
+    every TransactWriteItems, to roll back a cancelled one. Copying the records made each
+    transaction slower as the stack aged; the copy now shares them. Cost: a cancelled
+    transaction's earlier writes still appear in the stream, which real DynamoDB would not
+    emit (the stream consumer recomputes from current state, so it converges)."""
+    from moto.dynamodb.models.table import Table
+
+    def table_copy(self: Any, memo: dict[int, Any]) -> Any:
+        clone = Table.__new__(Table)
+        memo[id(self)] = clone
+        for name, value in self.__dict__.items():
+            setattr(clone, name, value if name == "stream_shard" else copy.deepcopy(value, memo))
+        return clone
+
+    Table.__deepcopy__ = table_copy  # type: ignore[attr-defined]
 
 
 def serialised(app: Callable[..., Iterable[bytes]]) -> Callable[..., list[bytes]]:
@@ -38,6 +57,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    share_stream_records_in_table_copies()
     app = serialised(DomainDispatcherApplication(create_backend_app))
     server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
     server.request_queue_size = 512

@@ -31,7 +31,7 @@ OBJECT_CREATED_PATTERN = {
 class UploadIn(Request):
     purpose: Literal["signin_photo", "receipt"]
     content_type: Literal["image/jpeg", "image/png"]
-    size_bytes: int = Field(ge=1, le=2**53, description="exact size of the file; at most 10 MiB (10485760)")
+    size_bytes: int = Field(ge=1, le=uploads.MAX_UPLOAD_BYTES, description="exact size of the file; at most 10 MiB")
 
 
 class UploadOut(Response):

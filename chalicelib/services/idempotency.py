@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -23,6 +24,7 @@ from chalicelib.errors import BadRequest, Conflict, IdempotencyKeyReused
 from chalicelib.models.idempotency import IdempotencyRecord
 from chalicelib.observability import logger
 
+KEY_RE = re.compile(r"^[\x21-\x7e]{1,255}$")  # the pattern the OpenAPI document publishes
 LOCK_S = 30
 RETENTION_S = 24 * 3600
 WAIT_S = 12.0
@@ -80,8 +82,10 @@ def _await_existing(principal: Principal, key_hash: str, fp: str) -> tuple[int, 
 def run(
     principal: Principal, key: str, method: str, path: str, raw_body: bytes, call: Callable[[], tuple[int, Any]]
 ) -> tuple[int, Any]:
-    if not 1 <= len(key) <= 255:
-        raise BadRequest("Idempotency-Key must be 1 to 255 characters", code="invalid_idempotency_key")
+    if not KEY_RE.match(key):
+        raise BadRequest(
+            "Idempotency-Key must be 1 to 255 printable ASCII characters without spaces", code="invalid_idempotency_key"
+        )
     key_hash = IdempotencyRecord.hash_key(key)
     fp = fingerprint(method, path, raw_body)
     for _ in range(3):

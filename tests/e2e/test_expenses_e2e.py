@@ -14,17 +14,9 @@ import requests
 pytestmark = pytest.mark.e2e
 
 THRESHOLDS = [50, 80, 100]
-MOTO_BURST = (
-    "the moto server behind the local stack handles 100 concurrent transactions too slowly (each "
-    "deep-copies the table) and not atomically (a cancelled one restores that copy): needs "
-    "DynamoDB requests serialized in local/stack.py"
-)
 
 
-@pytest.mark.parametrize(
-    "submissions",
-    [20, pytest.param(100, marks=pytest.mark.xfail(reason=MOTO_BURST, run=False))],
-)
+@pytest.mark.parametrize("submissions", [100])
 def test_concurrent_submissions_against_one_block_budget_never_overrun(stack, submissions):
     amount_cap = Decimal(20 * submissions)  # fills after about 80 % of the submissions
     # A month of its own so that nothing else the stack holds touches this budget.

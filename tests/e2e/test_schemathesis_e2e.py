@@ -49,5 +49,6 @@ def test_schemathesis_all_checks_pass_against_the_local_stack(stack, tmp_path: P
         "--seed",
         "1",
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=900, cwd=ROOT)
+    env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.e2e.schemathesis_hooks", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=1200, cwd=ROOT, env=env)
     assert result.returncode == 0, result.stdout[-12000:] + result.stderr[-3000:]

@@ -100,12 +100,13 @@ def test_create_upload_policy_expires_in_15_minutes(api):
     assert (expires_at - datetime.fromisoformat(created.replace("Z", "+00:00"))).total_seconds() == 900
 
 
-def test_create_upload_over_10_mib_is_413_and_stores_nothing(api):
+def test_create_upload_over_10_mib_is_refused_by_the_published_schema(api):
     status, body = api.post(
         "/v1/uploads", {"purpose": "receipt", "content_type": "image/jpeg", "size_bytes": 10 * 1024 * 1024 + 1}
     )
-    assert status == 413
-    assert body["error"]["code"] == "upload_too_large"
+    assert status == 400
+    assert body["error"]["code"] == "invalid_body"
+    assert body["error"]["details"][0]["field"] == "size_bytes"
 
 
 @pytest.mark.parametrize(
