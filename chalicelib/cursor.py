@@ -7,12 +7,21 @@ import hashlib
 import hmac
 import json
 import os
+from functools import lru_cache
 from typing import Any
 
 from chalicelib.errors import BadRequest
 
 
+@lru_cache(maxsize=1)
 def _secret() -> bytes:
+    """Deployed: the Secrets Manager secret named by CURSOR_SECRET_ARN, read once per
+    container. Local stages: CURSOR_SECRET or a development default."""
+    arn = os.environ.get("CURSOR_SECRET_ARN")
+    if arn:
+        from chalicelib.aws import client
+
+        return client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"].encode()
     return os.environ.get("CURSOR_SECRET", "fieldsales-cursor-secret").encode()
 
 

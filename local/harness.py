@@ -79,13 +79,14 @@ class LocalStack:
 
 @contextmanager
 def running_stack(secret: str = "harness-secret-of-sufficient-length-0123", seed: bool = True) -> Iterator[LocalStack]:
-    api_port, control_port = free_port(), free_port()
+    api_port, control_port, finance_port = free_port(), free_port(), free_port()
     workdir = Path(tempfile.mkdtemp(prefix="fieldsales-stack-"))
     ready = workdir / "ready.json"
     log_path = workdir / "stack.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update({"LOCAL_JWT_SECRET": secret, "PYTHONUNBUFFERED": "1"})
     command = [sys.executable, "-m", "local.stack", "--port", str(api_port), "--control-port", str(control_port)]
+    command += ["--finance-port", str(finance_port)]
     command += ["--ready-file", str(ready), "--quiet"] + ([] if seed else ["--no-seed"])
     with open(log_path, "w") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -68,8 +68,11 @@ def configure_environment(moto_url: str) -> None:
 
 
 class Stack:
-    def __init__(self, host: str, port: int, moto_port: int, control_port: int, seed: bool, quiet: bool) -> None:
+    def __init__(
+        self, host: str, port: int, moto_port: int, control_port: int, finance_port: int, seed: bool, quiet: bool
+    ) -> None:
         self.host, self.port, self.moto_port, self.control_port = host, port, moto_port, control_port
+        self.finance_port = finance_port
         self.seed, self.quiet = seed, quiet
         self.pumps: dict[str, Any] = {}
         self.servers: list[Any] = []
@@ -97,6 +100,21 @@ class Stack:
         os.environ["WEBHOOK_QUEUE_URL"] = urls["webhooks"]
         stream_arn = boto3.client("dynamodb").describe_table(TableName=TABLE)["Table"]["LatestStreamArn"]
         os.environ["TABLE_STREAM_ARN"] = stream_arn
+        # The tenant's finance system: a loopback receiver that verifies signed deliveries
+        # and can send signed events back (local/finance_sim.py).
+        from chalicelib.services import org
+        from local.finance_sim import FinanceSim
+
+        def finance_secret(tenant: str) -> str | None:
+            integration = org.get_finance_integration(tenant)
+            return integration.secret if integration else None
+
+        os.environ["FINANCE_SIM_PORT"] = str(self.finance_port)
+        self.finance = FinanceSim(
+            secret_for=finance_secret,
+            api_url=f"http://{self.host}:{self.port}",
+            port=self.finance_port,
+        ).start()
         if self.seed:
             from local import seed
 
@@ -221,7 +239,7 @@ class Stack:
         lines = [
             "",
             f"Fieldsales API ready on {base}  (AWS stand-in on http://127.0.0.1:{self.moto_port}, "
-            f"control on http://127.0.0.1:{self.control_port})",
+            f"control on http://127.0.0.1:{self.control_port}, finance simulator on {self.finance.url})",
             f"Demo tenant '{TENANT}'. Local tokens (valid 12 h):",
         ]
         for user in USERS:
@@ -247,6 +265,8 @@ class Stack:
             server.shutdown()
         if getattr(self, "api_thread", None):
             self.api_thread.shutdown()
+        if getattr(self, "finance", None):
+            self.finance.stop()
         if getattr(self, "moto", None):
             self.moto.terminate()
             try:
@@ -262,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", 8000)))
     parser.add_argument("--moto-port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--control-port", type=int, default=0, help="0 means API port + 1")
+    parser.add_argument("--finance-port", type=int, default=0, help="0 means API port + 2")
     parser.add_argument("--no-seed", action="store_true")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--ready-file", help="write the ports and status here once serving")
@@ -272,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         args.port,
         args.moto_port or free_port(),
         args.control_port or args.port + 1,
+        args.finance_port or args.port + 2,
         seed=not args.no_seed,
         quiet=args.quiet,
     )
@@ -286,7 +308,14 @@ def main(argv: list[str] | None = None) -> int:
             print(stack.banner(), flush=True)
         if args.ready_file:
             Path(args.ready_file).write_text(
-                json.dumps({"api": args.port, "moto": stack.moto_port, "control": stack.control_port})
+                json.dumps(
+                    {
+                        "api": args.port,
+                        "moto": stack.moto_port,
+                        "control": stack.control_port,
+                        "finance": stack.finance_port,
+                    }
+                )
             )
         while True:
             time.sleep(3600)
