@@ -45,6 +45,9 @@ integration: $(STAMP)
 e2e: $(STAMP)
 	$(PY) -m pytest -q tests/e2e
 
+schemathesis: $(STAMP)  ## schemathesis, all checks, 100 examples per operation, against a fresh local stack
+	SCHEMATHESIS_MAX_EXAMPLES=100 $(PY) -m pytest -q tests/e2e/test_schemathesis_e2e.py
+
 infra-test: $(INFRA_STAMP)
 	$(INFRA_VENV)/bin/python -m pytest -q tests/infra
 

@@ -1,4 +1,8 @@
-"""Opaque, signed cursors: valid only for the same user and query."""
+"""Opaque, signed cursors: valid only for the same user and query.
+
+A cursor that does not verify is well-formed input that means nothing for this query:
+422 ``invalid_cursor`` (semantically invalid), like any other reference to nothing.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import os
 from functools import lru_cache
 from typing import Any
 
-from chalicelib.errors import BadRequest
+from chalicelib.errors import Unprocessable
 
 
 @lru_cache(maxsize=1)
@@ -49,4 +53,4 @@ def decode(token: str | None, scope: str) -> dict[str, Any] | None:
             raise ValueError("shape")
         return position
     except (ValueError, TypeError, UnicodeDecodeError):
-        raise BadRequest("cursor is not valid for this query", code="invalid_cursor") from None
+        raise Unprocessable("cursor is not valid for this query", code="invalid_cursor") from None

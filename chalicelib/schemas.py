@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Generic, Optional, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -16,7 +16,8 @@ Month = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
 Timestamp = Annotated[
     str,
     StringConstraints(
-        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?(Z|[+-][0-9]{2}:[0-9]{2})$"
+        pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+        r"(\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
     ),
 ]
 Limit = Annotated[int, Field(ge=1, le=100)]
@@ -72,6 +73,16 @@ class Error(BaseModel):
     error: ErrorBody
 
 
+def _storable(value: float) -> float:
+    """Rounded to 1e-7 (about a centimetre on the ground): DynamoDB numbers cannot hold
+    magnitudes below 1e-130, and no GPS is more precise than that."""
+    return round(value, 7) + 0.0
+
+
+def Coordinate(low: float, high: float) -> Any:  # noqa: N802 - a type factory
+    return Annotated[float, Field(ge=low, le=high), AfterValidator(_storable)]
+
+
 class Location(Request):
-    lat: float = Field(ge=-90, le=90)
-    lng: float = Field(ge=-180, le=180)
+    lat: Coordinate(-90, 90)
+    lng: Coordinate(-180, 180)

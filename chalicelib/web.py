@@ -154,6 +154,20 @@ def _validation_details(err: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _integral_floats_as_ints(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral_floats_as_ints(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral_floats_as_ints(v) for v in value]
+    return value
+
+
 def _parse_body(op: Operation, raw: bytes | None) -> Any:
     if op.body is None:
         return None
@@ -163,13 +177,15 @@ def _parse_body(op: Operation, raw: bytes | None) -> Any:
     if not raw.strip():
         raise BadRequest("a JSON body is required", code="invalid_json")
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError):
         raise BadRequest("the body is not valid JSON", code="invalid_json") from None
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object", code="invalid_json")
     try:
-        return op.body.model_validate_json(raw)  # JSON semantics: strings for dates, ints for floats
+        # JSON semantics in strict mode: strings for dates, ints for floats, and (as JSON
+        # Schema says) 5.0 is the integer 5.
+        return op.body.model_validate_json(json.dumps(_integral_floats_as_ints(data)))
     except ValidationError as err:
         raise BadRequest("the body is not valid", code="invalid_body", details=_validation_details(err)) from None
 

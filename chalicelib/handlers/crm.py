@@ -15,7 +15,7 @@ bp = Blueprint(__name__)
 
 Address = Annotated[str, StringConstraints(max_length=500)]
 Phone = Annotated[str, StringConstraints(pattern=r"^[0-9+() -]{1,40}$")]
-Stage = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Stage = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Note = Annotated[str, StringConstraints(max_length=2000)]
 
 

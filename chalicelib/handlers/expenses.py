@@ -15,10 +15,10 @@ from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
 
-Category = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^#\x00-\x1f]{1,40}$")]
+Category = Annotated[str, StringConstraints(pattern=r"^[^#\x00-\x1f]{1,40}$")]
 UnitType = Literal["department", "project", "person"]
 Status = Literal["draft", "submitted", "approved", "rejected"]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 Comment = Annotated[str, StringConstraints(max_length=2000)]
 UNIT_TYPE_PATTERN = r"^(department|project|person)$"
 PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"

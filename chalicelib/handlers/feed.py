@@ -39,7 +39,7 @@ Scene = Literal[
     "subordinates_business",
     "my_department",
 ]
-CommentText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=5000)]
+CommentText = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
 
 
 class RelatedIn(Request):
@@ -93,9 +93,13 @@ class CommentPage(Response):
     next_cursor: Optional[str] = None
 
 
+_TYPE = "(" + "|".join(sorted(feed.TYPES)) + ")"
+TYPES_PATTERN = f"^{_TYPE}(,{_TYPE})*$"  # published, so a client knows the vocabulary
+
+
 class FeedQuery(PageQuery):
     scene: Scene = "all"
-    types: Optional[Annotated[str, StringConstraints(max_length=400)]] = Field(
+    types: Optional[Annotated[str, StringConstraints(max_length=400, pattern=TYPES_PATTERN)]] = Field(
         default=None, description="comma-separated activity types"
     )
     since: Optional[Timestamp] = None

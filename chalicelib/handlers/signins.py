@@ -8,7 +8,7 @@ from chalice import Blueprint, Rate
 from pydantic import Field, StringConstraints
 
 from chalicelib.observability import logger
-from chalicelib.schemas import Date, Id, Location, PageQuery, Request, Response, Timestamp
+from chalicelib.schemas import Coordinate, Date, Id, Location, PageQuery, Request, Response, Timestamp
 from chalicelib.services import signins
 from chalicelib.web import Req, route
 
@@ -27,7 +27,7 @@ Flag = Literal[
 
 
 class SignInLocation(Location):
-    accuracy_m: float = Field(ge=0, le=1_000_000)
+    accuracy_m: Coordinate(0, 1_000_000)
 
 
 class SignInIn(Request):

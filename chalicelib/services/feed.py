@@ -265,9 +265,7 @@ def feed_page(
     for t in streams:
         after = position.get(t or "*")
         if after is not None and not isinstance(after, str):
-            from chalicelib.errors import BadRequest
-
-            raise BadRequest("cursor is not valid for this query", code="invalid_cursor")
+            raise Unprocessable("cursor is not valid for this query", code="invalid_cursor")
         fetched[t] = _query_partition(tenant, viewer, scene, t, lo, hi, after, limit + 1)
     merged = sorted(((e.SK, t, e) for t, es in fetched.items() for e in es), key=lambda x: x[0], reverse=True)
     page = merged[:limit]

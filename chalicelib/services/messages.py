@@ -16,7 +16,7 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import cursor
-from chalicelib.errors import BadRequest, NotFound, ServiceUnavailable
+from chalicelib.errors import NotFound, ServiceUnavailable, Unprocessable
 from chalicelib.ids import new_id
 from chalicelib.models.base import iso, utcnow
 from chalicelib.models.messages import InboxCounter, Message, MessageGuard, inbox_pk
@@ -136,7 +136,7 @@ def list_messages(
     position = cursor.decode(cursor_token, scope)
     after = position.get("sk") if position else None
     if after is not None and (not isinstance(after, str) or not after.startswith("MSG#")):
-        raise BadRequest("cursor is not valid for this query", code="invalid_cursor")
+        raise Unprocessable("cursor is not valid for this query", code="invalid_cursor")
     pk = inbox_pk(tenant_id, user_id)
     if unread:
         upk = Message.unread_pk(tenant_id, user_id)

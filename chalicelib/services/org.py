@@ -37,6 +37,13 @@ def get_settings(tenant_id: str) -> TenantSettings:
 
 
 def put_settings(tenant_id: str, changes: dict[str, Any]) -> TenantSettings:
+    if "timezone" in changes:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(changes["timezone"])
+        except (ZoneInfoNotFoundError, ValueError):
+            raise Unprocessable(f"unknown time zone {changes['timezone']!r}", code="unknown_timezone") from None
     current = get_settings(tenant_id)
     for name, value in changes.items():
         setattr(current, name, value)

@@ -27,7 +27,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import cursor
 from chalicelib.auth import Principal
-from chalicelib.errors import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
+from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.ids import new_id
 from chalicelib.models.base import iso, utcnow
 from chalicelib.models.schedule import CalendarDay, Plan, WorkLog
@@ -428,7 +428,7 @@ def _list(
     if position:
         after = position.get("k")
         if not isinstance(after, str) or "#" not in after:
-            raise BadRequest("cursor is not valid for this query", code="invalid_cursor")
+            raise Unprocessable("cursor is not valid for this query", code="invalid_cursor")
         table_pk = model.pk(tenant, after.rsplit("#", 1)[1])
         esk = {k: {"S": v} for k, v in {"PK": table_pk, "SK": sk, "GSI1PK": pk, "GSI1SK": after}.items()}
     results = list(

@@ -122,10 +122,10 @@ def test_inbox_is_per_user_and_per_tenant(api):
     assert b["unread_count"] == 0
 
 
-def test_list_messages_with_forged_cursor_is_400(api):
+def test_list_messages_with_forged_cursor_is_422(api):
     send(3)
     status, body = api.get("/v1/messages?cursor=abc")
-    assert status == 400 and body["error"]["code"] == "invalid_cursor"
+    assert status == 422 and body["error"]["code"] == "invalid_cursor"
     _, page = api.get("/v1/messages?limit=1")
     status, _ = api.get(f"/v1/messages?limit=1&unread=true&cursor={page['next_cursor']}")
-    assert status == 400
+    assert status == 422

@@ -123,12 +123,12 @@ def test_list_plans_pages_by_date_with_a_cursor(api):
     assert seen == made
 
 
-def test_list_plans_cursor_from_another_query_is_400(api):
+def test_list_plans_cursor_from_another_query_is_422(api):
     for d in range(1, 4):
         plan(api, date=f"2030-03-{d:02d}")
     _, page = api.get("/v1/plans?limit=1")
     status, out = api.get(f"/v1/plans?limit=1&from=2030-03-02&cursor={page['next_cursor']}")
-    assert status == 400 and out["error"]["code"] == "invalid_cursor"
+    assert status == 422 and out["error"]["code"] == "invalid_cursor"
 
 
 def test_patch_plan_done_then_cancel_is_409(api):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib import cursor
-from chalicelib.errors import BadRequest
+from chalicelib.errors import Unprocessable
 
 
 @pytest.fixture(autouse=True)
@@ -23,13 +23,13 @@ def test_cursor_roundtrips_for_the_same_scope():
 @pytest.mark.parametrize("scope", ["rep_b|feed|all", "rep_a|feed|my_accounts", ""])
 def test_cursor_from_another_user_or_query_is_refused(scope):
     token = cursor.encode({"SK": "1"}, "rep_a|feed|all")
-    with pytest.raises(BadRequest):
+    with pytest.raises(Unprocessable):
         cursor.decode(token, scope)
 
 
 @pytest.mark.parametrize("token", ["0", "!!!", "a" * 40, "eyJTSyI6IjEifQ"])
 def test_garbage_or_unsigned_cursor_is_refused(token):
-    with pytest.raises(BadRequest):
+    with pytest.raises(Unprocessable):
         cursor.decode(token, "rep_a|feed|all")
 
 
@@ -40,6 +40,6 @@ def test_cursor_key_is_read_from_secrets_manager_when_configured(monkeypatch, aw
     token = cursor.encode({"SK": "1"}, "scope")  # signed with the development default
     monkeypatch.setenv("CURSOR_SECRET_ARN", arn)
     cursor._secret.cache_clear()
-    with pytest.raises(BadRequest):
+    with pytest.raises(Unprocessable):
         cursor.decode(token, "scope")
     assert cursor.decode(cursor.encode({"SK": "1"}, "scope"), "scope") == {"SK": "1"}
