@@ -295,7 +295,7 @@ def test_list_expenses_pages_with_cursor_and_date_range(api):
             break
     assert seen == ["2026-11-06", "2026-11-05", "2026-11-04", "2026-11-03", "2026-11-02"]
     status, error = api.get(f"/v1/expenses?limit=3&cursor={cursor or 'x'}", as_="rep_b")
-    assert status == 400
+    assert status == 422 and error["error"]["code"] == "invalid_cursor"
 
 
 def test_stats_by_category_stage_and_unit_follow_submit_and_reject(api):
