@@ -31,14 +31,16 @@ def share_stream_records_in_table_copies() -> None:
     emit (the stream consumer recomputes from current state, so it converges)."""
     from moto.dynamodb.models.table import Table
 
-    def table_copy(self: Any, memo: dict[int, Any]) -> Any:
-        clone = Table.__new__(Table)
-        memo[id(self)] = clone
-        for name, value in self.__dict__.items():
-            setattr(clone, name, value if name == "stream_shard" else copy.deepcopy(value, memo))
-        return clone
-
     Table.__deepcopy__ = table_copy  # type: ignore[attr-defined]
+
+
+def table_copy(self: Any, memo: dict[int, Any]) -> Any:
+    """A moto table's deep copy that shares its stream shard (see above)."""
+    clone = type(self).__new__(type(self))
+    memo[id(self)] = clone
+    for name, value in self.__dict__.items():
+        setattr(clone, name, value if name == "stream_shard" else copy.deepcopy(value, memo))
+    return clone
 
 
 def serialised(app: Callable[..., Iterable[bytes]]) -> Callable[..., list[bytes]]:

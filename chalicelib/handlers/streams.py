@@ -21,13 +21,15 @@ STREAM_ARN = os.environ.get(
 
 
 def handle_record(record: Any) -> None:
-    """Dispatch one record to the capability that cares (the feed re-index, ...).
+    """Dispatch one record to the capabilities that care: the feed re-index, and the
+    re-drive of effects a request could not finish after its commit.
 
-    The feed re-index recomputes audiences from current state, so duplicate or
-    reordered records are harmless."""
-    from chalicelib.services import feed_index
+    The feed re-index recomputes audiences from current state, and every re-driven effect
+    is idempotent, so duplicate or reordered records are harmless."""
+    from chalicelib.services import feed_index, redrive
 
     feed_index.handle_change(record.event_name, record.old_image, record.new_image)
+    redrive.handle_change(record.event_name, record.old_image, record.new_image)
 
 
 @bp.on_dynamodb_record(stream_arn=STREAM_ARN, batch_size=100)

@@ -102,3 +102,13 @@ def table_schema() -> dict[str, Any]:
         "TimeToLiveAttribute": TTL_ATTRIBUTE,
         "StreamViewType": STREAM_VIEW_TYPE,
     }
+
+
+def from_stream_image(image: dict[str, Any] | None) -> BaseItem | None:
+    """The entity of a stream record's image (DynamoDB JSON); None when absent or unknown."""
+    if not image:
+        return None
+    try:
+        return BaseItem.from_raw_data(image)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None

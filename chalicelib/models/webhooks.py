@@ -16,6 +16,7 @@ class InboundReceipt(BaseItem, discriminator="InboundReceipt"):
     webhook_id = UnicodeAttribute()
     type = UnicodeAttribute()
     received_at = UnicodeAttribute()
+    ref_id = UnicodeAttribute(null=True)  # what it changed (an expense id): its stream re-drive
 
     @classmethod
     def pk(cls, tenant_id: str, webhook_id: str) -> str:

@@ -36,6 +36,7 @@ from chalicelib.models.base import iso, utcnow
 from chalicelib.models.budgets import DUE_PK, Budget
 from chalicelib.observability import count, logger
 from chalicelib.services import org
+from chalicelib.services.aftercommit import settle
 
 DEFAULT_THRESHOLDS = (80, 100)
 MAX_WRITE_ATTEMPTS = 6
@@ -248,7 +249,8 @@ def write_limit(
             time.sleep(0.01 * (attempt + 1))
     else:
         raise Conflict("the budget is changing, retry", code="budget_busy")
-    check_alerts(tenant_id, unit_type, unit_id, period)
+    # after the commit: the due marker set with the limit lets the alerts schedule re-drive it
+    settle("budget.alerts", lambda: check_alerts(tenant_id, unit_type, unit_id, period), unit_id=unit_id)
     budget = load(tenant_id, unit_type, unit_id, period)
     assert budget is not None
     return budget

@@ -165,23 +165,35 @@ def update_object(
     if object_type == "opportunity" and obj.amount is not None and not obj.currency:
         obj.currency = org.get_settings(tenant).currency
     obj.updated_at = iso(utcnow())
-    try:
-        obj.save()
-    except PutError as exc:
-        if _is_condition_failure(exc):
-            raise Conflict(f"the {object_type} was changed concurrently; retry", code="concurrent_update") from None
-        raise
+    feedback = None
     if object_type == "opportunity" and "stage" in changes and changes["stage"] != old_stage:
         from chalicelib.services import feed  # the feed depends on CRM objects, not the reverse
 
-        feed.record_activity(
+        # committed with the stage, so a stage change never goes without its feedback
+        resolver = Resolver(tenant)
+        resolver.objects[(object_type, obj.object_id)] = obj  # its new owner decides who sees it
+        feedback = feed.prepare_activity(
             tenant,
             "stage_feedback",
             principal.user_id,
             stage_note or "",
             [("opportunity", obj.object_id), ("account", obj.account_id)],
             extra={"from_stage": old_stage, "to_stage": obj.stage},
+            resolver=resolver,
         )
+    try:
+        if feedback is None:
+            obj.save()
+        else:
+            with TransactWrite(connection=BaseItem._get_connection().connection) as tx:
+                tx.save(obj)
+                tx.save(feedback, condition=type(feedback).PK.does_not_exist())
+    except (PutError, TransactWriteError) as exc:
+        if _is_condition_failure(exc):
+            raise Conflict(f"the {object_type} was changed concurrently; retry", code="concurrent_update") from None
+        raise
+    if feedback is not None:
+        feed.publish(feedback)
     return obj
 
 

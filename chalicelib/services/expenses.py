@@ -27,8 +27,9 @@ from chalicelib.errors import BudgetExceeded, Conflict, Forbidden, NotFound, Ser
 from chalicelib.ids import new_id
 from chalicelib.models.base import iso, utcnow
 from chalicelib.models.expenses import Cancelled, Expense, ReceiptClaim, Tx
-from chalicelib.observability import count, logger
+from chalicelib.observability import count
 from chalicelib.services import budgets, org, stats
+from chalicelib.services.aftercommit import settle
 
 MAX_RECEIPTS = 10
 MAX_TX_ATTEMPTS = 5
@@ -118,26 +119,21 @@ def _check_receipts(tenant_id: str, user_id: str, upload_ids: list[str]) -> dict
     return found
 
 
-def _record_activity(e: Expense) -> None:
-    try:
-        from chalicelib.services import feed
-    except ImportError:  # pragma: no cover - feed not deployed yet
-        return
-    try:
-        feed.record_activity(
-            e.tenant_id,
-            "expense",
-            e.user_id,
-            f"{e.category}: {budgets.money(e.amount_cents)} {e.currency}"
-            + (f" - {e.description}" if e.description else ""),
-            [("opportunity", e.opportunity_id)] if e.opportunity_id else [],
-            occurred_at=e.submitted_at,
-            extra={"expense_id": e.expense_id, "amount": budgets.money(e.amount_cents), "currency": e.currency},
-            activity_id="act_" + e.expense_id.removeprefix("exp_"),
-        )
-    except Exception:  # noqa: BLE001 - the submission stands; the activity is idempotent on retry
-        logger.exception("recording the expense activity failed", extra={"expense_id": e.expense_id})
-        count("ExpenseActivityFailed")
+def record_activity(e: Expense) -> None:
+    """The submitted expense's feed activity (idempotent: its id follows the expense's)."""
+    from chalicelib.services import feed
+
+    feed.record_activity(
+        e.tenant_id,
+        "expense",
+        e.user_id,
+        f"{e.category}: {budgets.money(e.amount_cents)} {e.currency}"
+        + (f" - {e.description}" if e.description else ""),
+        [("opportunity", e.opportunity_id)] if e.opportunity_id else [],
+        occurred_at=e.submitted_at,
+        extra={"expense_id": e.expense_id, "amount": budgets.money(e.amount_cents), "currency": e.currency},
+        activity_id="act_" + e.expense_id.removeprefix("exp_"),
+    )
 
 
 # ---------------------------------------------------------------- reads
@@ -358,12 +354,14 @@ def submit(principal: Principal, expense_id: str) -> Expense:
 
 
 def _after_submit(e: Expense) -> None:
-
-    budgets.check_alerts(e.tenant_id, e.unit_type, e.unit_id, e.period)
+    """After the submit commit: each effect is settled (services/aftercommit.py); the alert
+    check is re-driven by the budget's due marker, the rest by the expense's stream MODIFY."""
+    context = {"expense_id": e.expense_id}
+    settle("budget.alerts", lambda: budgets.check_alerts(e.tenant_id, e.unit_type, e.unit_id, e.period), **context)
     approver = next_approver(e)
     if approver:
-        _request_approval(e, approver, 1)
-    _record_activity(e)
+        settle("expense.approval_request", lambda: _request_approval(e, approver, 1), **context)
+    settle("expense.activity", lambda: record_activity(e), **context)
 
 
 def _request_approval(e: Expense, approver: str, level: int) -> None:
@@ -421,11 +419,13 @@ def approve(principal: Principal, expense_id: str, comment: Optional[str]) -> Ex
     if _commit(e, "approve", fill):
         raise _stale(e, "submitted")
     count("ExpenseApproved" if final else "ExpenseLevelApproved")
+    context = {"expense_id": e.expense_id}
     if final:
-        webhooks.flush(outbox)
-        _notify_result(e, "approved", comment)
+        assert outbox is not None
+        settle("webhook.flush", lambda: webhooks.flush(outbox), **context)  # else the outbox sweep
+        settle("expense.result", lambda: _notify_result(e, "approved", comment), **context)
     else:
-        _request_approval(e, next_approver(e) or "", level + 1)
+        settle("expense.approval_request", lambda: _request_approval(e, next_approver(e) or "", level + 1), **context)
     return e
 
 
@@ -451,8 +451,26 @@ def reject(principal: Principal, expense_id: str, reason: str) -> Expense:
     if _commit(e, "reject", fill):
         raise _stale(e, "submitted")
     count("ExpenseRejected")
-    _notify_result(e, "rejected", reason)
+    settle("expense.result", lambda: _notify_result(e, "rejected", reason), expense_id=e.expense_id)
     return e
+
+
+def redrive(old: Expense, new: Expense) -> None:
+    """The expense's stream MODIFY: do again what its transition asks (every message is
+    deduplicated by key, so after a success this sends nothing)."""
+    if old.status == "draft" and new.status == "submitted":
+        current = load(new.tenant_id, new.expense_id)
+        if current is not None and current.status == "submitted" and not current.approvals:
+            approver = next_approver(current)
+            if approver:
+                _request_approval(current, approver, 1)
+        record_activity(new)
+    elif old.status == "submitted" and new.status == "submitted" and len(new.approvals) > len(old.approvals):
+        current = load(new.tenant_id, new.expense_id)
+        if current is not None and current.status == "submitted" and len(current.approvals) == len(new.approvals):
+            _request_approval(current, next_approver(current) or "", len(current.approvals) + 1)
+    elif old.status == "submitted" and new.status in ("approved", "rejected") and new.approvals:
+        _notify_result(new, new.status, new.approvals[-1].get("comment"))
 
 
 def _notify_result(e: Expense, outcome: str, note: Optional[str]) -> None:
@@ -484,7 +502,7 @@ def apply_payment_update(tenant_id: str, webhook_id: str, event: Any) -> bool:
         e = load(tenant_id, event.expense_id) if _valid_id(event.expense_id) else None
         if webhooks.already_received(tenant_id, webhook_id):
             if e is not None:
-                _notify_paid(e, webhook_id)
+                _settle_paid(e, webhook_id)
             return False
         if e is None:
             raise Unprocessable(f"expense {event.expense_id!r} not found", code="unknown_expense")
@@ -495,7 +513,7 @@ def apply_payment_update(tenant_id: str, webhook_id: str, event: Any) -> bool:
         e.paid_at = (event.paid_at or iso(utcnow())) if event.status == "paid" else None
         e.payment_reference = (event.reference or None) and str(event.reference)[:200]
         e.updated_at = iso(utcnow())
-        rec = webhooks.receipt(tenant_id, webhook_id, "expense.payment_updated")
+        rec = webhooks.receipt(tenant_id, webhook_id, "expense.payment_updated", ref_id=e.expense_id)
         tx = (
             Tx().put("receipt", rec, InboundReceipt.PK.does_not_exist()).put("expense", e, Expense.status == "approved")
         )
@@ -504,11 +522,12 @@ def apply_payment_update(tenant_id: str, webhook_id: str, event: Any) -> bool:
         except Cancelled as exc:
             e.version = read_version
             if "receipt" in exc.failed:
-                _notify_paid(e, webhook_id)
+                _settle_paid(e, webhook_id)
                 return False
             time.sleep(random.uniform(0.005, 0.02) * (2**attempt))
             continue
-        _notify_paid(e, webhook_id)
+        # after the commit: the receipt's stream INSERT re-drives the message
+        _settle_paid(e, webhook_id)
         return True
     raise ServiceUnavailable("the expense is busy, retry shortly", code="retry_later")
 
@@ -517,7 +536,11 @@ def _valid_id(value: str) -> bool:
     return isinstance(value, str) and 1 <= len(value) <= 64 and all(c.isalnum() or c in "_-" for c in value)
 
 
-def _notify_paid(e: Expense, webhook_id: str) -> None:
+def _settle_paid(e: Expense, webhook_id: str) -> None:
+    settle("expense.paid", lambda: notify_paid(e, webhook_id), expense_id=e.expense_id)
+
+
+def notify_paid(e: Expense, webhook_id: str) -> None:
     from chalicelib.services import messages
 
     outcome = "paid" if e.payment_status == "paid" else "payment failed"

@@ -40,7 +40,8 @@ from chalicelib.models.feed import (
     opportunity_collection_pk,
 )
 from chalicelib.services import crm, messages
-from chalicelib.services.feed_audience import SCENES, Resolver, entry_key
+from chalicelib.services.aftercommit import settle
+from chalicelib.services.feed_audience import SCENES, Resolver, entry_key, parse_entry_key
 from chalicelib.services.feed_index import finish_new, get_activity, link_items, reindex_activity, write_entries
 
 TYPES = (
@@ -103,7 +104,7 @@ def comment_to_dict(comment: Comment) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- writes
-def record_activity(
+def prepare_activity(
     tenant_id: str,
     type: str,
     author_id: str,
@@ -112,25 +113,17 @@ def record_activity(
     occurred_at: str | None = None,
     extra: dict | None = None,
     activity_id: str | None = None,
-) -> dict:
-    """Record an activity and index it for everyone who may see it, before answering.
+    resolver: Optional[Resolver] = None,
+) -> Activity:
+    """A new activity with its audience resolved (``indexed``, state ``pending``), ready to
+    be committed alone or in the transaction of its cause, then :func:`publish`-ed.
 
     ``related`` is ``[(object_type, object_id)]``; objects that do not exist are dropped.
-    With ``activity_id`` the call is idempotent: a second call answers the first activity.
-    Cost: 3 BatchGets (objects, people, departments), 1 PutItem, ceil(n/25) BatchWrites
-    for the n feed entries and links, 1 UpdateItem.
-    """
+    A ``resolver`` may carry objects the caller is about to commit (their new state)."""
     if type not in TYPES:
         raise ValueError(f"unknown activity type {type!r}")
-    if activity_id is not None:
-        existing = get_activity(tenant_id, activity_id)
-        if existing is not None:
-            if existing.index_state != "ok":
-                reindex_activity(tenant_id, activity_id)
-                existing = get_activity(tenant_id, activity_id) or existing
-            return to_dict(existing)
     refs = [(t, i) for t, i in dict.fromkeys((str(t), str(i)) for t, i in related) if t in OBJECT_TYPES]
-    resolver = Resolver(tenant_id)
+    resolver = resolver or Resolver(tenant_id)
     objects = resolver.load_objects(refs)
     entries = resolver.activity_entries(author_id, objects.values())
     now = iso(utcnow())
@@ -149,6 +142,45 @@ def record_activity(
         index_state="pending",
         index_rev=0,
     )
+    activity.set_keys()
+    return activity
+
+
+def publish(activity: Activity) -> None:
+    """Fan a committed activity out to its feed entries and links, then mark it indexed.
+    After the commit point: retried here, else left to the activity's stream INSERT."""
+
+    def fan_out() -> None:
+        write_entries(activity, sorted(parse_entry_key(k) for k in activity.indexed or ()), extra=link_items(activity))
+        finish_new(activity)
+
+    settle("activity.fan_out", fan_out, activity_id=activity.activity_id)
+
+
+def record_activity(
+    tenant_id: str,
+    type: str,
+    author_id: str,
+    content: str,
+    related: list[tuple[str, str]],
+    occurred_at: str | None = None,
+    extra: dict | None = None,
+    activity_id: str | None = None,
+) -> dict:
+    """Record an activity and index it for everyone who may see it, before answering.
+
+    With ``activity_id`` the call is idempotent: a second call answers the first activity.
+    Cost: 3 BatchGets (objects, people, departments), 1 PutItem, ceil(n/25) BatchWrites
+    for the n feed entries and links, 1 UpdateItem.
+    """
+    if activity_id is not None:
+        existing = get_activity(tenant_id, activity_id)
+        if existing is not None:
+            if existing.index_state != "ok":
+                reindex_activity(tenant_id, activity_id)
+                existing = get_activity(tenant_id, activity_id) or existing
+            return to_dict(existing)
+    activity = prepare_activity(tenant_id, type, author_id, content, related, occurred_at, extra, activity_id)
     try:
         activity.save(condition=Activity.PK.does_not_exist())
     except PutError as exc:
@@ -157,8 +189,7 @@ def record_activity(
                 tenant_id, type, author_id, content, related, occurred_at, extra, activity.activity_id
             )
         raise
-    write_entries(activity, sorted(entries), extra=link_items(activity))
-    finish_new(activity)
+    publish(activity)
     return to_dict(activity)
 
 
@@ -297,18 +328,25 @@ def add_comment(principal: Principal, activity_id: str, content: str) -> dict[st
     with TransactWrite(connection=Activity._get_connection().connection) as tx:
         tx.save(comment, condition=Comment.PK.does_not_exist())
         tx.update(activity, actions=[Activity.comment_count.add(1)], condition=Activity.PK.exists())
-    if activity.author_id != principal.user_id:
-        messages.send(
-            principal.tenant_id,
-            activity.author_id,
-            "comment",
-            "New comment on your activity",
-            content[:200],
-            ref_type="activity",
-            ref_id=activity_id,
-            dedupe_key=comment.comment_id,
-        )
+    settle("comment.notify", lambda: notify_comment(activity, comment), comment_id=comment.comment_id)
     return comment_to_dict(comment)
+
+
+def notify_comment(activity: Activity, comment: Comment) -> None:
+    """The activity's author (if someone else) hears of the comment, once per comment
+    (the comment's stream INSERT re-drives this)."""
+    if activity.author_id == comment.author_id:
+        return
+    messages.send(
+        comment.tenant_id,
+        activity.author_id,
+        "comment",
+        "New comment on your activity",
+        comment.content[:200],
+        ref_type="activity",
+        ref_id=activity.activity_id,
+        dedupe_key=comment.comment_id,
+    )
 
 
 def list_comments(

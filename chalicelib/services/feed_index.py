@@ -22,7 +22,7 @@ from typing import Any, Optional
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from chalicelib.models.base import BaseItem
+from chalicelib.models.base import BaseItem, from_stream_image
 from chalicelib.models.crm import OBJECT_TYPES, CrmObject
 from chalicelib.models.feed import ACTIVITY_SK, Activity, ActivityLink, FeedEntry, activity_pk
 from chalicelib.models.org import Department, User
@@ -140,7 +140,9 @@ def reindex_activity(tenant_id: str, activity_id: str, resolver: Optional[Resolv
                 continue
             raise
         stale = [parse_entry_key(k) for k in old_keys - new_keys]
-        write_entries(activity, sorted(new), stale)
+        # a pending activity may never have been fanned out: its links go too (idempotent)
+        links = link_items(activity) if activity.index_state != "ok" else []
+        write_entries(activity, sorted(new), stale, extra=links)
         try:
             activity.update(
                 actions=[
@@ -201,15 +203,6 @@ def reindex_department_subtree(tenant_id: str, paths: Iterable[str]) -> int:
 
 
 # ---------------------------------------------------------------- stream
-def _load(image: Optional[dict[str, Any]]) -> Optional[BaseItem]:
-    if not image:
-        return None
-    try:
-        return BaseItem.from_raw_data(image)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
-
-
 def _team(obj: Any) -> dict[str, Any]:
     return obj.team.as_dict() if getattr(obj, "team", None) is not None else {}
 
@@ -219,7 +212,7 @@ def handle_change(event_name: str, old_image: Optional[dict], new_image: Optiona
     entity = ((new_image or old_image or {}).get("entity") or {}).get("S")
     if entity not in CRM_ENTITIES | {"Activity", "User", "Department"}:
         return 0
-    new, old = _load(new_image), _load(old_image)
+    new, old = from_stream_image(new_image), from_stream_image(old_image)
     if entity == "Activity":
         # A new activity: recompute from current state, closing the race with an org
         # change whose re-index ran before this activity was written.

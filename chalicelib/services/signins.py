@@ -43,8 +43,9 @@ from chalicelib.ids import new_id
 from chalicelib.models.base import iso, utcnow
 from chalicelib.models.signins import OpenVisit, SignIn, Visit
 from chalicelib.models.uploads import Upload
-from chalicelib.observability import count, logger
+from chalicelib.observability import count
 from chalicelib.services import org, uploads
+from chalicelib.services.aftercommit import settle
 
 LOW_ACCURACY_M = 100
 CLOCK_SKEW_S = 5 * 60
@@ -130,11 +131,15 @@ def _crm_visible(principal: Principal, object_type: str, object_id: str) -> Any:
     return found
 
 
-def _record_activity(signin: SignIn, account: Any) -> Optional[str]:
-    try:
-        from chalicelib.services import feed
-    except ImportError:
-        return None
+def activity_id_of(signin_id: str) -> str:
+    return "act_" + signin_id.split("_", 1)[-1]
+
+
+def record_activity(signin: SignIn, account: Any) -> None:
+    """The sign-in's feed activity (idempotent: its id follows the sign-in's). After the
+    commit point: retried here, else re-driven by the sign-in's stream INSERT."""
+    from chalicelib.services import feed
+
     related: list[tuple[str, str]] = []
     if signin.account_id:
         related.append(("account", signin.account_id))
@@ -142,29 +147,21 @@ def _record_activity(signin: SignIn, account: Any) -> Optional[str]:
         related.append(("opportunity", signin.opportunity_id))
     verb = "Checked in" if signin.kind == "check_in" else "Checked out"
     where = f" at {account.name}" if getattr(account, "name", None) else ""
-    content = signin.note or f"{verb}{where}"
-    activity_id = "act_" + signin.signin_id.split("_", 1)[-1]
-    try:
-        activity = feed.record_activity(
-            signin.tenant_id,
-            "signin",
-            signin.user_id,
-            content,
-            related,
-            occurred_at=signin.client_time,
-            extra={
-                "signin_id": signin.signin_id,
-                "kind": signin.kind,
-                "plan_id": signin.plan_id,
-                "visit_id": signin.visit_id,
-            },
-            activity_id=activity_id,
-        )
-    except Exception:  # noqa: BLE001 - the sign-in is recorded; a feed failure must not undo it
-        logger.exception("could not record the signin activity", extra={"signin_id": signin.signin_id})
-        count("SigninActivityFailed")
-        return None
-    return (activity or {}).get("id", activity_id) if isinstance(activity, dict) else activity_id
+    feed.record_activity(
+        signin.tenant_id,
+        "signin",
+        signin.user_id,
+        signin.note or f"{verb}{where}",
+        related,
+        occurred_at=signin.client_time,
+        extra={
+            "signin_id": signin.signin_id,
+            "kind": signin.kind,
+            "plan_id": signin.plan_id,
+            "visit_id": signin.visit_id,
+        },
+        activity_id=activity_id_of(signin.signin_id),
+    )
 
 
 # ---------------------------------------------------------------- flags
@@ -376,9 +373,11 @@ def create_signin(
     target = _location_of(account)
     distance = round(distance_m((lat, lng), target), 1) if target else None
 
+    signin_id = new_id("sgn")
     signin = SignIn(
         tenant_id=tenant_id,
-        signin_id=new_id("sgn"),
+        signin_id=signin_id,
+        activity_id=activity_id_of(signin_id),
         user_id=user_id,
         kind=kind,
         lat=lat,
@@ -485,9 +484,7 @@ def create_signin(
     if any(p.status == "pending" for p in photos):
         signin.refresh(consistent_read=True)
 
-    signin.activity_id = _record_activity(signin, account)
-    if signin.activity_id:
-        signin.update(actions=[SignIn.activity_id.set(signin.activity_id)])
+    settle("signin.activity", lambda: record_activity(signin, account), signin_id=signin.signin_id)
     count("SigninCreated")
     if signin.flags:
         count("SigninFlagged")

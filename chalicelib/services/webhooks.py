@@ -273,13 +273,14 @@ def verify(tenant_id: str, raw_body: bytes, headers: dict[str, str]) -> dict[str
     return payload
 
 
-def receipt(tenant_id: str, webhook_id: str, type_: str) -> InboundReceipt:
+def receipt(tenant_id: str, webhook_id: str, type_: str, ref_id: Optional[str] = None) -> InboundReceipt:
     from datetime import timedelta
 
     return InboundReceipt(
         tenant_id=tenant_id,
         webhook_id=webhook_id,
         type=type_,
+        ref_id=ref_id,
         received_at=_now_iso(),
         ttl=timedelta(seconds=RECEIPT_RETENTION_S),
     )

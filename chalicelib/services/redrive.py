@@ -1,0 +1,53 @@
+"""Stream re-drive of after-commit effects (see services/aftercommit.py).
+
+A request does its effects after its commit point at once, with retries; this finishes
+those it could not, from the table's stream records of their causes. Every effect is
+idempotent (messages are deduplicated by key, activities have ids that follow their
+cause), so on AWS, where every record arrives, re-driving a success does nothing, and a
+duplicate or late record is harmless.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from chalicelib.models.base import from_stream_image
+
+ENTITIES = frozenset({"Comment", "SignIn", "Expense", "InboundReceipt"})
+
+
+def handle_change(event_name: str, old_image: Optional[dict], new_image: Optional[dict]) -> bool:
+    """Re-drive what this change's request had to do after its commit. True if it applied."""
+    entity = ((new_image or {}).get("entity") or {}).get("S")
+    if entity not in ENTITIES:
+        return False
+    new, old = from_stream_image(new_image), from_stream_image(old_image)
+    if new is None:
+        return False
+    if entity == "Comment" and event_name == "INSERT":
+        from chalicelib.services import feed
+        from chalicelib.services.feed_index import get_activity
+
+        activity = get_activity(new.tenant_id, new.activity_id)
+        if activity is not None:
+            feed.notify_comment(activity, new)  # type: ignore[arg-type]
+        return activity is not None
+    if entity == "SignIn" and event_name == "INSERT":
+        from chalicelib.services import crm, signins
+
+        account = crm.get_object(new.tenant_id, "account", new.account_id) if new.account_id else None
+        signins.record_activity(new, account)  # type: ignore[arg-type]
+        return True
+    if entity == "Expense" and event_name == "MODIFY" and old is not None:
+        from chalicelib.services import expenses
+
+        expenses.redrive(old, new)  # type: ignore[arg-type]
+        return True
+    if entity == "InboundReceipt" and event_name == "INSERT" and new.type == "expense.payment_updated":
+        from chalicelib.services import expenses
+
+        e = expenses.load(new.tenant_id, new.ref_id) if new.ref_id else None
+        if e is not None and e.payment_status:
+            expenses.notify_paid(e, new.webhook_id)
+        return e is not None
+    return False
