@@ -6,10 +6,11 @@ table size (1 Query + at most 1 BatchGet), and every non-final page is full.
 
 Honest scaling note: moto in-process writes about 1,000 items/s and scans a whole
 partition on every Query, so 100k activities per measured partition would take many
-minutes. The large case defaults to ``FEED_BENCH_LARGE`` = 2,000 entries in *every*
-measured partition (the worst case: each measured viewer sees every activity); set
-``FEED_BENCH_LARGE=100000`` for the full size. Request and item counts cannot depend on
-it: a page is a key-condition Query with ``Limit`` on one partition.
+minutes. Every measured partition holds 1,000 and then ``FEED_BENCH_LARGE`` = 2,000
+entries (the worst case: each measured viewer sees every activity), and the widest one
+(the CEO's ``all``) then ``FEED_BENCH_FULL`` = 100,000; ``FEED_BENCH_LARGE=100000`` puts
+100k in every partition. Request and item counts cannot depend on the size: a page is a
+key-condition Query with ``Limit`` on one partition.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import Any
 from bench.common import count_dynamodb, moto_stack, table, verdict
 
 SMALL, LARGE = 1_000, int(os.environ.get("FEED_BENCH_LARGE", "2000"))
+FULL = int(os.environ.get("FEED_BENCH_FULL", "100000"))  # the CEO's ``all`` partition alone
+FULL_CASE = ("all", "ceo", None)
 ORGS = {"10 users": (1, 2, 3), "1,000 users": (10, 10, 9)}  # fan-out per level below the CEO
 REAL_ACTIVITIES = 60
 PAGE = 20
@@ -199,8 +202,10 @@ def run() -> str:
                 [label, len(amp), f"{statistics.mean(amp):.1f}", max(amp), "author + admin + owner/team chains + links"]
             )
         counts: dict[tuple, Any] = {}
-        for size in (SMALL, LARGE):
+        for size in (SMALL, LARGE, FULL):
             for label, (tenant, _org, ids, cases, have) in setups.items():
+                if size == FULL:  # every scene at 100k would take hours on moto: the widest one
+                    cases = [FULL_CASE]
                 partitions = sorted({("*" if v == "admin" else v, s) for s, v, _ in cases})
                 fill(tenant, partitions, ids, size, have)
                 for scene, viewer, types in cases:
@@ -231,11 +236,12 @@ def run() -> str:
         [
             "## Feed (CRM information)",
             f"Page size {PAGE}. Each measured partition holds the stated number of entries (the worst "
-            "case: the viewer sees every activity). The large size is scaled down from 100k to "
-            f"{LARGE:,} because moto writes ~1k items/s and scans whole partitions "
-            "(`FEED_BENCH_LARGE=100000` runs the full size); a page is a key-condition Query with "
-            "`Limit` on one partition, so neither count can depend on it. Items read = Query items "
-            "(limit + 2: the cursor's own row and one look-ahead) + BatchGet items.",
+            f"case: the viewer sees every activity): every scene at {SMALL:,} and {LARGE:,}, and the "
+            f"CEO's `all` scene (the widest) at {FULL:,}; every scene at 100k would take hours on moto, "
+            "which scans whole partitions (`FEED_BENCH_LARGE=100000` does it). A page is a "
+            "key-condition Query with `Limit` on one partition, so neither count can depend on the "
+            "size. Items read = Query items (limit + 2: the cursor's own row and one look-ahead) + "
+            "BatchGet items.",
             table(
                 [
                     "org",

@@ -236,7 +236,7 @@ def delivery_record(tenant_id: str, webhook_id: str) -> Optional[DeliveryRecord]
 
 # ---------------------------------------------------------------- inbound
 class PaymentUpdated(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     expense_id: str
     status: str
     paid_at: Optional[str] = None
@@ -244,7 +244,7 @@ class PaymentUpdated(BaseModel):
 
 
 class BudgetUpdated(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     unit_type: str
     unit_id: str
     period: str
