@@ -32,6 +32,8 @@ from fieldsales_infra.settings import StageSettings
 REPO_ROOT = Path(__file__).resolve().parents[2]
 API_FUNCTION = "APIHandler"
 API_STAGE = "api"
+METRICS_NAMESPACE = "Fieldsales"  # what the app's custom metrics (Powertools EMF) are published under
+METRICS_SERVICE = "fieldsales"
 
 # chalicelib reads these at import; `chalice package` imports app.py, so the synth
 # process needs literal stand-ins. The deployed values are set per function below.
@@ -140,8 +142,8 @@ class FieldsalesApp(Construct):
             "WEBHOOK_QUEUE_NAME": messaging.webhooks.queue_name,
             "CURSOR_SECRET_ARN": self.cursor_secret.secret_arn,
             "TENANT_DATA_ROLE_ARN": self.tenant_data_role.role_arn,
-            "POWERTOOLS_SERVICE_NAME": "fieldsales",
-            "POWERTOOLS_METRICS_NAMESPACE": "Fieldsales",
+            "POWERTOOLS_SERVICE_NAME": METRICS_SERVICE,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
         }
         self.log_groups: dict[str, logs.LogGroup] = {}
         for fn in self.functions.values():

@@ -11,7 +11,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
-from fieldsales_infra.app import API_FUNCTION, API_STAGE, FieldsalesApp
+from fieldsales_infra.app import API_FUNCTION, API_STAGE, METRICS_NAMESPACE, METRICS_SERVICE, FieldsalesApp
 from fieldsales_infra.data import DataStore
 from fieldsales_infra.messaging import Messaging
 from fieldsales_infra.settings import StageSettings
@@ -111,6 +111,21 @@ class Monitoring(Construct):
             self._alarm(f"{name}Depth", depth, 1, f"messages in {name}: a delivery failed for good")
         webhook_age = messaging.webhooks.metric_approximate_age_of_oldest_message(period=five_min, statistic="Maximum")
         self._alarm("WebhookBacklog", webhook_age, WEBHOOK_OLDEST_MESSAGE_S, "outbound webhooks are not draining")
+
+        deferred = cw.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name="AfterCommitDeferred",
+            dimensions_map={"service": METRICS_SERVICE},
+            statistic="Sum",
+            period=five_min,
+        )
+        self._alarm(
+            "AfterCommitDeferred",
+            deferred,
+            1,
+            "effects after a commit (feed fan-out, messages, alerts, webhooks) failed in the request "
+            "and were left to their stream / schedule re-drive: a dependency is failing",
+        )
 
         table_errors = data.table.metric_system_errors_for_operations(period=five_min)
         throttled = cw.Metric(

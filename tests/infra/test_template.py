@@ -239,6 +239,15 @@ def test_alarms_cover_5xx_errors_throttles_dlqs_iterator_age_and_budget_alerts(s
         m for m in metrics if m["MetricName"] == "Errors" and m["Dimensions"][0]["Value"] == {"Ref": "BudgetAlerts"}
     ]
     assert len(budget) == 1 and budget[0]["Period"] == 3600
+    deferred = [m for m in metrics if m["MetricName"] == "AfterCommitDeferred"]
+    assert deferred == [
+        {
+            "Namespace": "Fieldsales",
+            "MetricName": "AfterCommitDeferred",
+            "Dimensions": [{"Name": "service", "Value": "fieldsales"}],
+            "Period": 300,
+        }
+    ]
     for alarm in alarms:
         assert alarm["Properties"]["AlarmActions"], alarm
 
