@@ -41,8 +41,10 @@ def main(argv: list[str]) -> int:
         f"{_cores()} cores. Latency against moto says nothing about DynamoDB's: the request and item "
         "counts are what carry over to AWS.\n"
     )
-    (HERE / "REPORT.md").write_text(header + "\n" + "\n".join(sections))
-    print(f"wrote {HERE / 'REPORT.md'}")
+    # a chosen subset never overwrites the whole report
+    report = HERE / ("REPORT.md" if not argv else f"REPORT-{'-'.join(names)}.md")
+    report.write_text(header + "\n" + "\n".join(sections))
+    print(f"wrote {report}")
     return 1 if failed else 0
 
 

@@ -101,18 +101,24 @@ def count_dynamodb() -> Iterator[DynamoCounter]:
         Connection._make_api_call = original  # type: ignore[method-assign]
 
 
-def median_seconds_of(code: str, runs: int, env: dict[str, str] | None = None) -> float:
-    """Median wall time of ``code`` measured inside fresh interpreters (cold imports)."""
-    full_env = {**os.environ, **BENCH_ENV, **(env or {})}
+def _seconds_in_fresh_interpreter(code: str, env: dict[str, str]) -> float:
     script = f"import time\n_t = time.perf_counter()\n{code}\nprint(time.perf_counter() - _t)\n"
-    subprocess.run([sys.executable, "-c", script], env=full_env, cwd=ROOT, check=True, capture_output=True)
-    samples = []
+    out = subprocess.run([sys.executable, "-c", script], env=env, cwd=ROOT, check=True, capture_output=True, text=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def median_seconds_of_each(codes: list[str], runs: int, env: dict[str, str] | None = None) -> list[float]:
+    """Median wall time of each snippet in fresh interpreters, the snippets taking turns
+    (a, b, a, b, ...) so a machine that speeds up or slows down meanwhile (other tenants,
+    CPU frequency) moves every snippet alike and their ratio stays honest."""
+    full_env = {**os.environ, **BENCH_ENV, **(env or {})}
+    for code in codes:  # warm the file cache, untimed
+        _seconds_in_fresh_interpreter(code, full_env)
+    samples: list[list[float]] = [[] for _ in codes]
     for _ in range(runs):
-        out = subprocess.run(
-            [sys.executable, "-c", script], env=full_env, cwd=ROOT, check=True, capture_output=True, text=True
-        )
-        samples.append(float(out.stdout.strip().splitlines()[-1]))
-    return statistics.median(samples)
+        for i, code in enumerate(codes):
+            samples[i].append(_seconds_in_fresh_interpreter(code, full_env))
+    return [statistics.median(s) for s in samples]
 
 
 def table(headers: list[str], rows: list[list[Any]]) -> str:
