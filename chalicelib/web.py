@@ -246,7 +246,10 @@ def _run(op: Operation, request: Any, path_params: dict[str, str], request_id: s
     if op.idempotent and key is not None and principal is not None:
         from chalicelib.services import idempotency
 
-        status, payload = idempotency.run(principal, key, op.method, request.path, raw, call)
+        # Chalice's request.path is the route template: the key must cover the concrete
+        # target too, or one key would replay expense A's answer for expense B
+        target = op.path.format(**path) if path else op.path
+        status, payload = idempotency.run(principal, key, op.method, target, raw, call)
     else:
         status, payload = call()
     return Response(body=payload, status_code=status, headers={"Content-Type": JSON, "X-Request-Id": request_id})

@@ -18,6 +18,7 @@ from chalicelib.services import budgets
 AMOUNTS = ["30.00", "45.50", "60.00", "99.99"]
 THRESHOLDS = [50, 100]
 PERIODS = (f"{2030 + n // 12}-{n % 12 + 1:02d}" for n in itertools.count())
+KEYS = itertools.count()  # Idempotency-Keys unique across examples: a reused key is 422 by contract
 
 
 class ExpenseMachine(RuleBasedStateMachine):
@@ -37,13 +38,12 @@ class ExpenseMachine(RuleBasedStateMachine):
         self.amounts: dict[str, Decimal] = {}
         self.max_usage = Decimal(0)
         self.last: tuple[str, str, Any, str, tuple[int, Any]] | None = None
-        self.keys = itertools.count()
 
     def usage(self) -> Decimal:
         return sum((self.amounts[e] for e, s in self.status.items() if s in ("submitted", "approved")), Decimal(0))
 
     def call(self, path: str, body: Any, as_: str) -> tuple[int, Any]:
-        key = f"k{next(self.keys)}"
+        key = f"k{next(KEYS)}"
         result = self.api.post(path, body, as_=as_, headers={"Idempotency-Key": key})
         self.last = (path, key, body, as_, result)
         return result

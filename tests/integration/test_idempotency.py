@@ -37,6 +37,22 @@ def test_create_with_same_key_and_different_body_is_422_and_writes_nothing(api):
     assert account_count("Something Else") == 0
 
 
+def test_same_key_and_body_on_another_object_is_422_and_changes_nothing(api):
+    """The key covers the concrete target, not the route: submitting expense B under the
+    key that submitted expense A must not replay A's answer (and leave B a draft)."""
+    unit = {"type": "department", "id": "east"}
+    drafts = [
+        api.post("/v1/expenses", {"amount": "10.00", "category": "taxi", "occurred_on": "2026-11-03", "unit": unit})[1]
+        for _ in range(2)
+    ]
+    first = api.post(f"/v1/expenses/{drafts[0]['id']}/submit", {}, headers=key("k-target"))
+    assert first[0] == 200 and first[1]["id"] == drafts[0]["id"]
+    status, body = api.post(f"/v1/expenses/{drafts[1]['id']}/submit", {}, headers=key("k-target"))
+    assert status == 422 and body["error"]["code"] == "idempotency_key_reused"
+    assert api.get(f"/v1/expenses/{drafts[1]['id']}")[1]["status"] == "draft"
+    assert api.post(f"/v1/expenses/{drafts[0]['id']}/submit", {}, headers=key("k-target")) == first
+
+
 def test_same_key_from_two_users_creates_two_objects(api):
     a = api.post("/v1/accounts", ACCOUNT, headers=key("shared"), as_="rep_a")
     b = api.post("/v1/accounts", ACCOUNT, headers=key("shared"), as_="rep_b")
