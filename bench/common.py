@@ -43,6 +43,10 @@ def moto_stack() -> Iterator[dict[str, str]]:
     use_bench_env()
     from moto import mock_aws
 
+    from local.motoserver import journal_transactions
+
+    journal_transactions()  # as the local stack does: a transaction costs its items, not the table
+
     with mock_aws():
         from chalicelib import aws as aws_clients
         from chalicelib.config import settings

@@ -134,10 +134,10 @@ def seed_schedule() -> None:
     from chalicelib.auth import Principal
     from chalicelib.models.base import BaseItem, iso, utcnow
     from chalicelib.models.crm import owned_pk
-    from chalicelib.services import schedule
+    from chalicelib.services import org, schedule
 
     rep = Principal("rep_a", TENANT, frozenset())
-    zone = schedule.tenant_zone(TENANT)
+    zone = org.tenant_zone(TENANT)
     now = utcnow().replace(microsecond=0)
     today = now.astimezone(zone).date()
     opps = [

@@ -39,7 +39,9 @@ def aws() -> Iterator[dict[str, str]]:
 
     from chalicelib import aws as aws_clients
     from chalicelib.config import settings
+    from local.motoserver import journal_transactions
 
+    journal_transactions()  # as the local stack: a transaction costs its items, not the table
     with mock_aws():
         aws_clients.reset_clients()
         settings.cache_clear()

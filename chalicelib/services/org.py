@@ -11,7 +11,9 @@ import base64
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Optional
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pynamodb.exceptions import DoesNotExist
 
@@ -29,6 +31,9 @@ def require_admin(principal: Principal) -> None:
 
 
 # ---------------------------------------------------------------- settings
+DEFAULT_TZ = "Asia/Shanghai"
+
+
 def get_settings(tenant_id: str) -> TenantSettings:
     try:
         return TenantSettings.get(TenantSettings.pk(tenant_id), "SETTINGS")
@@ -36,10 +41,22 @@ def get_settings(tenant_id: str) -> TenantSettings:
         return TenantSettings(tenant_id=tenant_id)
 
 
+@lru_cache(maxsize=64)
+def zone_named(name: str) -> ZoneInfo:
+    """The IANA zone, or the default for a name this runtime does not know."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo(DEFAULT_TZ)
+
+
+def tenant_zone(tenant_id: str, tenant_settings: Optional[TenantSettings] = None) -> ZoneInfo:
+    """The zone the tenant's days are counted in (plans, sign-in lists, reminders)."""
+    return zone_named((tenant_settings or get_settings(tenant_id)).timezone or DEFAULT_TZ)
+
+
 def put_settings(tenant_id: str, changes: dict[str, Any]) -> TenantSettings:
     if "timezone" in changes:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
         try:
             ZoneInfo(changes["timezone"])
         except (ZoneInfoNotFoundError, ValueError):

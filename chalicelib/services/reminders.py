@@ -33,7 +33,7 @@ from pynamodb.exceptions import DoesNotExist, PutError
 from chalicelib.models.base import iso, utcnow
 from chalicelib.models.schedule import Plan, ReminderCheckpoint, remind_bucket_pk
 from chalicelib.observability import count, logger
-from chalicelib.services import events, messages
+from chalicelib.services import events, messages, org
 from chalicelib.services import schedule as schedule_service
 
 LAG_S = 10
@@ -107,7 +107,7 @@ class _Zones:
 
     def __call__(self, tenant_id: str) -> Any:
         if tenant_id not in self.cache:
-            self.cache[tenant_id] = schedule_service.tenant_zone(tenant_id)
+            self.cache[tenant_id] = org.tenant_zone(tenant_id)
         return self.cache[tenant_id]
 
 

@@ -18,9 +18,8 @@ import inspect
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
 from typing import Any, Optional
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -33,7 +32,6 @@ from chalicelib.models.base import iso, utcnow
 from chalicelib.models.schedule import CalendarDay, Plan, WorkLog
 from chalicelib.services import org
 
-DEFAULT_TZ = "Asia/Shanghai"
 MAX_RANGE_DAYS = 92
 MIN_YEAR, MAX_YEAR = 1970, 9000
 MAX_REMIND_MINUTES = 7 * 24 * 60
@@ -42,18 +40,6 @@ UNSET: Any = object()
 
 
 # ---------------------------------------------------------------- time zone helpers
-@lru_cache(maxsize=64)
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(DEFAULT_TZ)
-
-
-def tenant_zone(tenant_id: str) -> ZoneInfo:
-    return _zone(org.get_settings(tenant_id).timezone or DEFAULT_TZ)
-
-
 def parse_instant(value: str) -> datetime:
     """An RFC 3339 timestamp (any offset) as an aware UTC datetime, whole seconds."""
     try:
@@ -242,7 +228,7 @@ def create_plan(
     now: Optional[datetime] = None,
 ) -> Plan:
     tenant, now = principal.tenant_id, now or utcnow()
-    zone = tenant_zone(tenant)
+    zone = org.tenant_zone(tenant)
     start_time, end_time = _normalize(start_time), _normalize(end_time)
     if not date_:
         if not start_time:
@@ -305,7 +291,7 @@ def update_plan(principal: Principal, plan_id: str, changes: dict[str, Any], now
         raise Conflict("the plan is cancelled", code="plan_cancelled")
     if old_status == "done" and new_status == "cancelled":
         raise Conflict("a done plan cannot be cancelled", code="invalid_transition")
-    zone = tenant_zone(tenant)
+    zone = org.tenant_zone(tenant)
     if "start_time" in changes:
         changes["start_time"] = _normalize(changes["start_time"])
     if "end_time" in changes:
@@ -490,7 +476,7 @@ def calendar_month(principal: Principal, user_id: Optional[str], month: Optional
     sign-in capability's range read."""
     target = org.require_readable_user(principal, user_id)
     tenant = principal.tenant_id
-    zone = tenant_zone(tenant)
+    zone = org.tenant_zone(tenant)
     month = month or today(zone).strftime("%Y-%m")
     first = parse_date(f"{month}-01", "month")
     last = first.replace(day=_calendar.monthrange(first.year, first.month)[1])
@@ -522,7 +508,7 @@ def comparison(principal: Principal, user_id: Optional[str], from_: Optional[str
     tied to no plan, and the day's completion rate; plus the range's rate."""
     target = org.require_readable_user(principal, user_id)
     tenant = principal.tenant_id
-    zone = tenant_zone(tenant)
+    zone = org.tenant_zone(tenant)
     start = parse_date(from_, "from") if from_ else today(zone)
     end = parse_date(to, "to") if to else (start if from_ else today(zone))
     check_range(start, end)

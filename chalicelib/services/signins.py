@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 from typing import Any, Optional
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
@@ -83,14 +83,6 @@ def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
     lat1, lng1, lat2, lng2 = map(math.radians, (a[0], a[1], b[0], b[1]))
     h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
-
-
-def tenant_zone(tenant_id: str, tenant_settings: Any = None) -> ZoneInfo:
-    name = (tenant_settings or org.get_settings(tenant_id)).timezone
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("Asia/Shanghai")
 
 
 def end_of_local_day(when: datetime, zone: ZoneInfo) -> datetime:
@@ -227,7 +219,7 @@ def apply_photo(upload: Upload) -> set[str]:
         signin,
         upload,
         float(signin.radius_m or tenant_settings.checkin_radius_m),
-        tenant_zone(upload.tenant_id, tenant_settings),
+        org.tenant_zone(upload.tenant_id, tenant_settings),
     )
     if flags:
         signin.update(actions=[SignIn.photo_flags.add(flags)])
@@ -368,7 +360,7 @@ def create_signin(
         account_id = getattr(opportunity, "account_id", None)
     account = _crm_visible(principal, "account", account_id) if account_id else None
     tenant_settings = org.get_settings(tenant_id)
-    zone = tenant_zone(tenant_id, tenant_settings)
+    zone = org.tenant_zone(tenant_id, tenant_settings)
     radius = float(tenant_settings.checkin_radius_m)
     target = _location_of(account)
     distance = round(distance_m((lat, lng), target), 1) if target else None
@@ -544,7 +536,7 @@ def list_signins(
 ) -> dict[str, Any]:
     """Newest first. ``start``/``end``: dates (tenant zone, inclusive) or timestamps."""
     target = org.require_readable_user(principal, user_id)
-    zone = tenant_zone(principal.tenant_id)
+    zone = org.tenant_zone(principal.tenant_id)
     try:
         lo, hi = _bound(start, zone, end=False), _bound(end, zone, end=True)
     except ValueError:

@@ -412,7 +412,7 @@ class World:
         ids["photo"] = self.upload("signin_photo")
         ids["receipt"] = self.upload("receipt")
         when = (datetime.now(UTC) - timedelta(days=3)).replace(microsecond=0)
-        ids["signin_day"] = when.strftime("%Y-%m-%d")
+        ids["signin_day"] = when.astimezone(org.tenant_zone(TENANT)).strftime("%Y-%m-%d")  # the list's days
         signin = signins.create_signin(
             rep_a,
             kind="check_in",
@@ -433,38 +433,6 @@ class World:
         ids["message"] = messages.send(TENANT, "rep_a", "comment", "World message", "hi").message_id  # type: ignore[union-attr]
 
 
-@contextmanager
-def moto_transactions_copy_once() -> Iterator[None]:
-    """moto backs up the whole table before a transaction, once per item of it: a
-    25-item transaction deep-copies the table 25 times. The backup is taken before any
-    item is applied, so one copy per table is the same backup; tests only."""
-    import moto.dynamodb.models as backend
-
-    real_copy, original = backend.copy, backend.DynamoDBBackend.transact_write_items
-
-    def copy_once(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        copies: dict[int, Any] = {}
-
-        class Shim:
-            @staticmethod
-            def deepcopy(obj: Any, memo: Any = None) -> Any:
-                if isinstance(obj, backend.Table):
-                    if id(obj) not in copies:
-                        copies[id(obj)] = real_copy.deepcopy(obj)
-                    return copies[id(obj)]
-                return real_copy.deepcopy(obj, memo)
-
-        backend.copy = Shim  # type: ignore[assignment]
-        try:
-            return original(self, transact_items)
-        finally:
-            backend.copy = real_copy
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(backend.DynamoDBBackend, "transact_write_items", copy_once)
-        yield
-
-
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
     """One moto account per test module (see the module docstring)."""
@@ -473,9 +441,11 @@ def world() -> Iterator[World]:
 
     from chalicelib import aws as aws_clients
     from chalicelib.config import settings
+    from local.motoserver import journal_transactions
 
     _clients.clear()
-    with mock_aws(), moto_transactions_copy_once():
+    journal_transactions()  # moto would copy the table once per item of each transaction
+    with mock_aws():
         aws_clients.reset_clients()
         settings.cache_clear()
         from local.resources import create_all

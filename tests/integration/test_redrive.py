@@ -20,15 +20,10 @@ from tests.integration.test_webhooks import approved_expense, paid_event, post_w
 
 
 @pytest.fixture
-def stream(api, chalice_client, monkeypatch: pytest.MonkeyPatch) -> Stream:
-    """The re-drive's deduplicated sends cancel transactions, and moto rolls a cancelled one
-    back by swapping in a deep copy of the table, stream shard included, which would leave
-    this reader on a dead shard: the copy shares the shard, as in the local stack."""
-    from moto.dynamodb.models.table import Table
-
-    from local.motoserver import table_copy
-
-    monkeypatch.setattr(Table, "__deepcopy__", table_copy, raising=False)
+def stream(api, chalice_client) -> Stream:
+    """The re-drive's deduplicated sends cancel transactions; the journaled rollback (see
+    ``local.motoserver.journal_transactions``, on for every test) keeps the table and its
+    stream shard in place, so this reader stays on a live shard."""
     return Stream(chalice_client)
 
 

@@ -14,8 +14,9 @@ from chalicelib.errors import Unprocessable  # noqa: E402
 from chalicelib.models.schedule import Plan  # noqa: E402
 from chalicelib.services import reminders  # noqa: E402
 from chalicelib.services import schedule as svc  # noqa: E402
+from chalicelib.services.org import zone_named  # noqa: E402
 
-SHANGHAI = svc._zone("Asia/Shanghai")
+SHANGHAI = zone_named("Asia/Shanghai")
 NOW = datetime(2030, 1, 15, 0, 0, tzinfo=UTC)
 
 
@@ -44,13 +45,13 @@ def test_day_start_utc_in_shanghai_is_previous_utc_evening():
 
 
 def test_day_start_utc_across_dst_change_in_new_york():
-    ny = svc._zone("America/New_York")
+    ny = zone_named("America/New_York")
     assert svc.day_start_utc(date(2030, 3, 10), ny).hour == 5  # EST
     assert svc.day_start_utc(date(2030, 3, 11), ny).hour == 4  # EDT
 
 
 def test_unknown_time_zone_falls_back_to_shanghai():
-    assert svc._zone("Mars/Olympus") == SHANGHAI
+    assert zone_named("Mars/Olympus") == SHANGHAI
 
 
 def test_compute_reminder_is_start_minus_lead_in_utc():
