@@ -116,8 +116,12 @@ def median_seconds_of_each(codes: list[str], runs: int, env: dict[str, str] | No
     (a, b, a, b, ...) so a machine that speeds up or slows down meanwhile (other tenants,
     CPU frequency) moves every snippet alike and their ratio stays honest."""
     full_env = {**os.environ, **BENCH_ENV, **(env or {})}
-    for code in codes:  # warm the file cache, untimed
-        _seconds_in_fresh_interpreter(code, full_env)
+    # Untimed warm-up: fills the file cache and writes the bytecode of every module each
+    # snippet imports (libraries and app alike: pip installs without compiling, see the
+    # Makefile), so no timed run compiles source, whatever PYTHONDONTWRITEBYTECODE says.
+    warm_env = {k: v for k, v in full_env.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    for code in codes:
+        _seconds_in_fresh_interpreter(code, warm_env)
     samples: list[list[float]] = [[] for _ in codes]
     for _ in range(runs):
         for i, code in enumerate(codes):

@@ -25,6 +25,7 @@ import boto3
 
 ACCOUNT = "123456789012"
 MAX_STREAM_ATTEMPTS = 3
+SHARD_REFRESH_S = 30.0  # a table keeps its stream shards; look for new ones this often
 
 
 def _now_iso() -> str:
@@ -80,32 +81,48 @@ def schedule_period_s(expression: Any) -> float:
 
 
 class Pump(threading.Thread):
+    """Polls one source and delivers what it finds. A quiet source is polled less and
+    less often (``interval_s`` doubling up to ``idle_max_s``): an idle `make run` would
+    otherwise keep moto busy answering empty polls. ``wake()`` (the API calls it after
+    every write) polls at once."""
+
     name = "pump"
     interval_s = 0.5
+    idle_max_s = 2.0
 
     def __init__(self, log: Callable[[str], None]) -> None:
         super().__init__(daemon=True, name=self.name)
         self.stop_event = threading.Event()
+        self.wake_event = threading.Event()
         self.log = log
         self.lock = threading.Lock()
         self.deliveries = 0
         self.errors = 0
 
-    def tick(self) -> None:  # pragma: no cover - abstract
+    def tick(self) -> bool:  # pragma: no cover - abstract
+        """Poll once and deliver; whether anything was found."""
         raise NotImplementedError
 
     def run(self) -> None:
+        interval = self.interval_s
         while not self.stop_event.is_set():
+            busy = False
             try:
                 with self.lock:
-                    self.tick()
+                    busy = self.tick()
             except Exception as exc:  # noqa: BLE001 - a pump must never die
                 self.errors += 1
                 self.log(f"[{self.name}] {type(exc).__name__}: {exc}")
-            self.stop_event.wait(self.interval_s)
+            interval = self.interval_s if busy else min(interval * 2, self.idle_max_s)
+            self.wake_event.wait(interval)
+            self.wake_event.clear()
+
+    def wake(self) -> None:
+        self.wake_event.set()
 
     def stop(self) -> None:
         self.stop_event.set()
+        self.wake_event.set()
 
     def invoke(self, handler_string: str, event: dict[str, Any]) -> Any:
         self.deliveries += 1
@@ -116,6 +133,7 @@ class SchedulePump(Pump):
     """EventBridge schedules: each fires on its cadence, aligned to the wall clock."""
 
     name = "schedules"
+    idle_max_s = Pump.interval_s  # no AWS call per tick: keep the wall-clock cadence
 
     def __init__(self, app: Any, log: Callable[[str], None]) -> None:
         super().__init__(log)
@@ -142,7 +160,7 @@ class SchedulePump(Pump):
         }
         return self.invoke(handler_string, event)
 
-    def tick(self) -> None:
+    def tick(self) -> bool:
         now = time.time()
         for name, (_, period) in self.schedules.items():
             if now >= self.next_due[name]:
@@ -152,6 +170,7 @@ class SchedulePump(Pump):
                 except Exception as exc:  # noqa: BLE001 - one failing job must not stop the others
                     self.errors += 1
                     self.log(f"[schedules] {name} failed: {type(exc).__name__}: {exc}")
+        return False
 
 
 class EventBusPump(Pump):
@@ -159,6 +178,7 @@ class EventBusPump(Pump):
     delivered to matching ``on_cw_event`` handlers."""
 
     name = "events"
+    idle_max_s = 1.0  # uploads reach S3 without the API, so nothing wakes this pump for them
 
     def __init__(self, app: Any, bucket: str, tap_queue_url: str, log: Callable[[str], None]) -> None:
         super().__init__(log)
@@ -215,17 +235,21 @@ class EventBusPump(Pump):
                     self.errors += 1
                     self.log(f"[events] {handler_string} failed: {type(exc).__name__}: {exc}")
 
-    def tick(self) -> None:
+    def tick(self) -> bool:
+        busy = False
         for key, etag in list(self._objects()):
             if (key, etag) not in self.seen:
                 self.seen.add((key, etag))
                 self.dispatch(self._object_created(key, etag))
+                busy = True
         got = self.sqs.receive_message(QueueUrl=self.tap_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)
         for message in got.get("Messages", []):
             event = json.loads(message["Body"])
             if event.get("source") != "aws.s3":
                 self.dispatch(event)
             self.sqs.delete_message(QueueUrl=self.tap_queue_url, ReceiptHandle=message["ReceiptHandle"])
+            busy = True
+        return busy
 
 
 class StreamPump(Pump):
@@ -242,6 +266,7 @@ class StreamPump(Pump):
         self.stream_arn = stream_arn
         self.client = boto3.client("dynamodbstreams")
         self.iterators: dict[str, str | None] = {}
+        self.described_at = 0.0
         self.pending: list[dict[str, Any]] = []
         self.attempts: dict[str, int] = {}
         self.dead: list[dict[str, Any]] = []
@@ -263,22 +288,25 @@ class StreamPump(Pump):
         }
 
     def _poll(self) -> None:
-        shards = self.client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
-        for shard in shards:
-            sid = shard["ShardId"]
-            if sid not in self.iterators:
-                self.iterators[sid] = self.client.get_shard_iterator(
-                    StreamArn=self.stream_arn, ShardId=sid, ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
-            iterator = self.iterators[sid]
+        if time.time() - self.described_at > SHARD_REFRESH_S or not any(self.iterators.values()):
+            self.described_at = time.time()
+            shards = self.client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]
+            for shard in shards:
+                sid = shard["ShardId"]
+                if sid not in self.iterators:
+                    self.iterators[sid] = self.client.get_shard_iterator(
+                        StreamArn=self.stream_arn, ShardId=sid, ShardIteratorType="TRIM_HORIZON"
+                    )["ShardIterator"]
+        for sid, iterator in list(self.iterators.items()):
             if not iterator:
                 continue
             out = self.client.get_records(ShardIterator=iterator, Limit=1000)
             self.iterators[sid] = out.get("NextShardIterator")
             self.pending.extend(self.to_lambda_record(r, self.stream_arn) for r in out.get("Records", []))
 
-    def tick(self) -> None:
+    def tick(self) -> bool:
         self._poll()
+        busy = bool(self.pending)
         while self.pending:
             for handler_string, batch_size in self.consumers:
                 batch = self.pending[:batch_size]
@@ -298,7 +326,8 @@ class StreamPump(Pump):
                     self.pending = self.pending[first + 1 :]
                 else:
                     self.pending = self.pending[first:]
-                    return
+                    return True
+        return busy
 
 
 class SqsPump(Pump):
@@ -316,7 +345,8 @@ class SqsPump(Pump):
                 arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
                 self.consumers.append((e.handler_string, url, arn, e.batch_size))
 
-    def tick(self) -> None:
+    def tick(self) -> bool:
+        busy = False
         for handler_string, url, arn, batch_size in self.consumers:
             got = self.sqs.receive_message(
                 QueueUrl=url, MaxNumberOfMessages=batch_size, WaitTimeSeconds=0, AttributeNames=["All"]
@@ -324,6 +354,7 @@ class SqsPump(Pump):
             messages = got.get("Messages", [])
             if not messages:
                 continue
+            busy = True
             event = {
                 "Records": [
                     {
@@ -348,3 +379,4 @@ class SqsPump(Pump):
                 continue
             for m in messages:
                 self.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+        return busy

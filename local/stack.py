@@ -148,7 +148,17 @@ class Stack:
         CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
         app.__class__ = CustomLocalChalice
 
+        pumps_to_wake = [self.pumps[name] for name in ("stream", "events", "sqs")]
+
         class Handler(ChaliceRequestHandler):
+            disable_nagle_algorithm = True  # see local.motoserver.NoDelayHandler
+
+            def _generic_handle(self) -> None:
+                super()._generic_handle()
+                if self.command not in ("GET", "HEAD", "OPTIONS"):  # a write: its records are due now
+                    for pump in pumps_to_wake:
+                        pump.wake()
+
             def __getattr__(self, name: str) -> Any:
                 if name.startswith("do_"):  # any other method (TRACE, QUERY...) goes to the app
                     return self._generic_handle
