@@ -55,21 +55,31 @@ def cold_import() -> tuple[str, bool]:
         "Logger(service='x'); Metrics(namespace='x')"
     )
     libs = sorted({m.split(".")[0] for m in modules if not m.startswith("_")})
-    app_s, libs_s = median_seconds_of_each(["import app", lib_code], RUNS)
-    ratio = app_s / libs_s
+    # app.py pauses the garbage collector while it initialises, which also spares the
+    # libraries it imports; the third column gives them the same pause, so that ratio is
+    # the app's own code alone.
+    app_s, libs_s, paused_s = median_seconds_of_each(
+        ["import app", lib_code, "import gc; gc.disable()\n" + lib_code], RUNS
+    )
+    ratio, own_ratio = app_s / libs_s, app_s / paused_s
     ok = ratio <= TARGET_RATIO
     rows = [
-        ["`import app` (everything: handlers, services, models, schemas)", f"{app_s * 1000:.0f} ms"],
-        [f"its third-party libraries alone ({', '.join(libs)})", f"{libs_s * 1000:.0f} ms"],
-        ["ratio", f"{ratio:.2f}x"],
+        ["`import app` (everything: handlers, services, models, schemas)", f"{app_s * 1000:.0f} ms", ""],
+        [f"its third-party libraries alone ({', '.join(libs)})", f"{libs_s * 1000:.0f} ms", f"{ratio:.2f}x"],
+        [
+            "the same libraries with the collector paused, as app.py pauses it",
+            f"{paused_s * 1000:.0f} ms",
+            f"{own_ratio:.2f}x",
+        ],
     ]
     text = (
         f"### Cold import (median of {RUNS} fresh interpreters each, taking turns)\n\n"
         "Both sides load compiled bytecode: an untimed warm-up import of each writes it for "
         "every module it loads, libraries and app alike.\n\n"
-        + table(["what", "time"], rows)
+        + table(["what", "time", "app is"], rows)
         + "\n\n"
         + verdict(ok, f"app import is {ratio:.2f}x its libraries' own import (target <= {TARGET_RATIO}x)")
+        + f" ({own_ratio:.2f}x against the libraries given the same collector pause)"
     )
     return text, ok
 

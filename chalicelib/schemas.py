@@ -1,6 +1,9 @@
-"""Shared pydantic shapes: request bases (unknown fields refused), money, paging, errors."""
+"""Shared pydantic shapes: request bases (unknown fields refused), money, paging, errors.
 
-from __future__ import annotations
+Modules that define shapes (this one, the handlers) do without ``from __future__ import
+annotations``: with it, pydantic compiles every annotation string back into a type when the
+class is built, about 400 compiles per cold start.
+"""
 
 from typing import Annotated, Any, Generic, Optional, TypeVar
 

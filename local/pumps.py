@@ -113,9 +113,12 @@ class Pump(threading.Thread):
             except Exception as exc:  # noqa: BLE001 - a pump must never die
                 self.errors += 1
                 self.log(f"[{self.name}] {type(exc).__name__}: {exc}")
-            interval = self.interval_s if busy else min(interval * 2, self.idle_max_s)
+            interval = self.next_interval(interval, busy)
             self.wake_event.wait(interval)
             self.wake_event.clear()
+
+    def next_interval(self, interval: float, busy: bool) -> float:
+        return self.interval_s if busy else min(interval * 2, self.idle_max_s)
 
     def wake(self) -> None:
         self.wake_event.set()

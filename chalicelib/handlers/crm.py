@@ -1,7 +1,5 @@
 """CRM objects: accounts, contacts, opportunities, leads, and account teams."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal, Optional
 
 from chalice import Blueprint

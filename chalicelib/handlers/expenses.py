@@ -1,7 +1,5 @@
 """Expenses, budgets and statistics."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal, Optional
 
 from chalice import Blueprint, Rate

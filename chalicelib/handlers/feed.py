@@ -1,7 +1,5 @@
 """CRM information: activities, comments, and the feed (scenes, type and time filters)."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal, Optional
 
 from chalice import Blueprint

@@ -1,7 +1,5 @@
 """The information center: the caller's inbox, unread count, read and read-all."""
 
-from __future__ import annotations
-
 from typing import Literal, Optional
 
 from chalice import Blueprint

@@ -1,7 +1,5 @@
 """Organisation administration (tenant admins) and the caller's own profile."""
 
-from __future__ import annotations
-
 from typing import Annotated, Optional
 
 from chalice import Blueprint

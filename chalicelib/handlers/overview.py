@@ -1,7 +1,5 @@
 """Opportunity overview: an opportunity with everything tied to it."""
 
-from __future__ import annotations
-
 from typing import Any, Optional
 
 from chalice import Blueprint

@@ -1,7 +1,5 @@
 """Schedule management: plans, logs, calendar, plan-vs-log comparison, plan reminders."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal, Optional
 
 from chalice import Blueprint, Rate

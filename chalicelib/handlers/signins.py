@@ -1,7 +1,5 @@
 """Fieldwork sign-in: check-in / check-out, visits."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal, Optional, Union
 
 from chalice import Blueprint, Rate

@@ -1,7 +1,5 @@
 """Health and the OpenAPI document (no auth)."""
 
-from __future__ import annotations
-
 from functools import lru_cache
 from typing import Any
 

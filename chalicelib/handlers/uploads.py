@@ -1,7 +1,5 @@
 """Uploads: presigned S3 POSTs, and photo/receipt processing on S3 Object Created."""
 
-from __future__ import annotations
-
 import os
 from typing import Any, Literal, Optional
 

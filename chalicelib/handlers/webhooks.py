@@ -1,7 +1,5 @@
 """Finance-system webhooks: inbound receiver and the outbound delivery worker."""
 
-from __future__ import annotations
-
 import json
 import os
 from typing import Any

@@ -15,8 +15,6 @@ within 5 minutes before anything is written. The effect and a receipt keyed by t
 ``webhook-id`` (also ten at once) is acknowledged and applied once.
 """
 
-from __future__ import annotations
-
 import hashlib
 import ipaddress
 import json

@@ -1,0 +1,55 @@
+"""The local stack's pumps: a quiet source is polled less and less often, work brings the
+cadence back, and a wake (the API after a write) polls at once."""
+
+from __future__ import annotations
+
+import threading
+
+from local.pumps import Pump
+
+
+class Counting(Pump):
+    name = "counting"
+    interval_s = 0.01
+    idle_max_s = 60.0
+
+    def __init__(self) -> None:
+        super().__init__(log=lambda line: None)
+        self.ticks = 0
+        self.ticked = threading.Event()
+
+    def tick(self) -> bool:
+        self.ticks += 1
+        self.ticked.set()
+        return False
+
+
+def test_an_idle_pump_backs_off_to_its_ceiling_and_work_resets_the_cadence():
+    pump = Counting()
+    intervals = [pump.interval_s]
+    for _ in range(20):
+        intervals.append(pump.next_interval(intervals[-1], busy=False))
+    assert intervals[:4] == [0.01, 0.02, 0.04, 0.08]
+    assert intervals[-1] == pump.idle_max_s and max(intervals) == pump.idle_max_s
+    assert pump.next_interval(pump.idle_max_s, busy=True) == pump.interval_s
+
+
+class Sleepy(Counting):
+    def next_interval(self, interval: float, busy: bool) -> float:
+        return self.idle_max_s  # backed off already: the next poll is a minute away
+
+
+def test_a_wake_polls_an_idle_pump_at_once_and_stop_ends_it():
+    pump = Sleepy()
+    pump.start()
+    try:
+        assert pump.ticked.wait(10)
+        pump.ticked.clear()
+        before = pump.ticks
+        pump.wake()
+        assert pump.ticked.wait(10), "a woken pump did not poll"
+        assert pump.ticks == before + 1
+    finally:
+        pump.stop()
+        pump.join(10)
+    assert not pump.is_alive()
