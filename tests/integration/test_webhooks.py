@@ -184,8 +184,8 @@ def test_signed_but_invalid_event_is_4xx_and_not_recorded(api, secret, body, sta
 def atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
     """One AWS request at a time, as each DynamoDB request is atomic on AWS.
 
-    In-process moto is not thread-safe: a failed transaction restores a snapshot of the
-    whole table taken before it started, erasing other threads' writes meanwhile. The
+    In-process moto is not thread-safe: a cancelled transaction restores the items it named
+    as they were before it started, erasing other threads' writes to them meanwhile. The
     requests still interleave freely; only each single request becomes atomic."""
     from moto.core.botocore_stubber import BotocoreStubber
 
