@@ -98,6 +98,7 @@ class Pump(threading.Thread):
         self.lock = threading.Lock()
         self.deliveries = 0
         self.errors = 0
+        self.wakes = 0
 
     def tick(self) -> bool:  # pragma: no cover - abstract
         """Poll once and deliver; whether anything was found."""
@@ -121,6 +122,7 @@ class Pump(threading.Thread):
         return self.interval_s if busy else min(interval * 2, self.idle_max_s)
 
     def wake(self) -> None:
+        self.wakes += 1
         self.wake_event.set()
 
     def stop(self) -> None:

@@ -153,11 +153,12 @@ class Stack:
         class Handler(ChaliceRequestHandler):
             disable_nagle_algorithm = True  # see local.motoserver.NoDelayHandler
 
-            def _generic_handle(self) -> None:
-                super()._generic_handle()
-                if self.command not in ("GET", "HEAD", "OPTIONS"):  # a write: its records are due now
-                    for pump in pumps_to_wake:
-                        pump.wake()
+            def _handle_write(self) -> None:
+                self._generic_handle()
+                for pump in pumps_to_wake:  # the write's stream records and events are due now
+                    pump.wake()
+
+            do_POST = do_PUT = do_PATCH = do_DELETE = _handle_write  # noqa: N815 - http.server API
 
             def __getattr__(self, name: str) -> Any:
                 if name.startswith("do_"):  # any other method (TRACE, QUERY...) goes to the app
@@ -197,6 +198,7 @@ class Stack:
             name: {
                 "deliveries": p.deliveries,
                 "errors": p.errors,
+                "wakes": p.wakes,
                 **({"dead": len(p.dead)} if name == "stream" else {}),
             }
             for name, p in self.pumps.items()

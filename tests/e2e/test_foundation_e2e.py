@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -61,3 +63,15 @@ def test_scheduled_jobs_fire_on_demand_through_the_control_endpoint(stack):
     status = stack.fire("plan_reminders")
     assert status["schedules"]["deliveries"] >= 1
     assert status["schedules"]["errors"] == 0
+
+
+def test_a_write_wakes_the_stack_pumps_and_a_read_does_not(stack):
+    """The pumps back off while idle; a write through the API wakes them at once."""
+    before = stack.status()["stream"]["wakes"]
+    assert stack.call("GET", "/v1/me").status_code == 200
+    assert stack.status()["stream"]["wakes"] == before
+    assert stack.call("POST", "/v1/plans", {"date": "2026-03-01", "title": "Visit"}).status_code == 201
+    deadline = time.monotonic() + 10  # the wake follows the response
+    while stack.status()["stream"]["wakes"] == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert stack.status()["stream"]["wakes"] == before + 1
