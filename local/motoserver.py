@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import copy
 import logging
+import signal
 import threading
 from collections.abc import Iterable
 from typing import Any, Callable
@@ -134,7 +135,14 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="moto server, one request at a time")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument(
+        "--ignore-interrupt",
+        action="store_true",
+        help="leave Ctrl-C to the parent: `make run` stops its pumps first, then terminates this server",
+    )
     args = parser.parse_args(argv)
+    if args.ignore_interrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     journal_transactions()
     app = serialised(DomainDispatcherApplication(create_backend_app))

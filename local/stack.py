@@ -84,7 +84,7 @@ class Stack:
     def start(self) -> None:
         quiet_libraries()
         self.moto = subprocess.Popen(
-            [sys.executable, "-m", "local.motoserver", "--port", str(self.moto_port)],
+            [sys.executable, "-m", "local.motoserver", "--port", str(self.moto_port), "--ignore-interrupt"],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
         )
@@ -273,6 +273,9 @@ class Stack:
     def stop(self) -> None:
         for pump in self.pumps.values():
             pump.stop()
+        for pump in self.pumps.values():  # let a poll in flight finish before moto goes
+            if pump.is_alive():
+                pump.join(timeout=5)
         for server in self.servers:
             server.shutdown()
         if getattr(self, "api_thread", None):
