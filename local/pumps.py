@@ -107,6 +107,7 @@ class Pump(threading.Thread):
     def run(self) -> None:
         interval = self.interval_s
         while not self.stop_event.is_set():
+            started = time.monotonic()
             busy = False
             try:
                 with self.lock:
@@ -117,6 +118,9 @@ class Pump(threading.Thread):
             interval = self.next_interval(interval, busy)
             self.wake_event.wait(interval)
             self.wake_event.clear()
+            # a wake cuts an idle back-off short, but a burst of writes never makes the pump
+            # poll faster than its base cadence
+            self.stop_event.wait(max(0.0, started + self.interval_s - time.monotonic()))
 
     def next_interval(self, interval: float, busy: bool) -> float:
         return self.interval_s if busy else min(interval * 2, self.idle_max_s)

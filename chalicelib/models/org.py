@@ -10,9 +10,11 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAtt
 
 from chalicelib.models.base import BaseItem, tkey
 
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+
 
 class TenantSettings(BaseItem, discriminator="TenantSettings"):
-    timezone = UnicodeAttribute(default="Asia/Shanghai")
+    timezone = UnicodeAttribute(default=DEFAULT_TIMEZONE)
     currency = UnicodeAttribute(default="CNY")
     checkin_radius_m = NumberAttribute(default=500)
     approval_limit = UnicodeAttribute(null=True)  # decimal string

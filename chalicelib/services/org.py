@@ -20,7 +20,7 @@ from pynamodb.exceptions import DoesNotExist
 from chalicelib.auth import Principal
 from chalicelib.errors import Forbidden, NotFound, Unprocessable
 from chalicelib.models.base import iso, utcnow
-from chalicelib.models.org import Department, FinanceIntegration, Project, TenantSettings, User
+from chalicelib.models.org import DEFAULT_TIMEZONE, Department, FinanceIntegration, Project, TenantSettings, User
 
 MAX_TREE_DEPTH = 32
 
@@ -31,9 +31,6 @@ def require_admin(principal: Principal) -> None:
 
 
 # ---------------------------------------------------------------- settings
-DEFAULT_TZ = "Asia/Shanghai"
-
-
 def get_settings(tenant_id: str) -> TenantSettings:
     try:
         return TenantSettings.get(TenantSettings.pk(tenant_id), "SETTINGS")
@@ -47,12 +44,12 @@ def zone_named(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(DEFAULT_TZ)
+        return ZoneInfo(DEFAULT_TIMEZONE)
 
 
 def tenant_zone(tenant_id: str, tenant_settings: Optional[TenantSettings] = None) -> ZoneInfo:
     """The zone the tenant's days are counted in (plans, sign-in lists, reminders)."""
-    return zone_named((tenant_settings or get_settings(tenant_id)).timezone or DEFAULT_TZ)
+    return zone_named((tenant_settings or get_settings(tenant_id)).timezone or DEFAULT_TIMEZONE)
 
 
 def put_settings(tenant_id: str, changes: dict[str, Any]) -> TenantSettings:

@@ -4,6 +4,7 @@ cadence back, and a wake (the API after a write) polls at once."""
 from __future__ import annotations
 
 import threading
+import time
 
 from local.pumps import Pump
 
@@ -53,3 +54,21 @@ def test_a_wake_polls_an_idle_pump_at_once_and_stop_ends_it():
         pump.stop()
         pump.join(10)
     assert not pump.is_alive()
+
+
+class Paced(Counting):
+    interval_s = 0.2
+
+
+def test_a_burst_of_wakes_never_polls_faster_than_the_base_cadence():
+    pump = Paced()
+    pump.start()
+    try:
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:  # a write every 5 ms
+            pump.wake()
+            time.sleep(0.005)
+    finally:
+        pump.stop()
+        pump.join(10)
+    assert 2 <= pump.ticks <= 7  # one poll per 0.2 s over 1 s (about 200 without the floor)
