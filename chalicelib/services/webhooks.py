@@ -20,12 +20,11 @@ import ipaddress
 import json
 import os
 import socket
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -34,10 +33,10 @@ from pynamodb.exceptions import DoesNotExist
 from chalicelib.aws import client
 from chalicelib.config import settings
 from chalicelib.errors import BadRequest, Unauthorized, Unprocessable
-from chalicelib.models.base import iso, utcnow
 from chalicelib.models.webhooks import OUTBOX_PK, DeliveryRecord, InboundReceipt, OutboxEntry
 from chalicelib.observability import count, logger
 from chalicelib.services import org
+from chalicelib.timeutil import iso, normalize, utcnow
 
 MAX_ATTEMPTS = 8  # the queue's maxReceiveCount (local/resources.py, infra)
 MAX_BACKOFF_S = 12 * 3600
@@ -98,7 +97,7 @@ def flush(entry: OutboxEntry) -> None:
 
 def sweep_outbox(older_than_s: int = OUTBOX_GRACE_S) -> int:
     """Queue entries a crashed request left behind (the hourly job); same webhook-id."""
-    cutoff = iso(datetime.fromtimestamp(time.time() - older_than_s, UTC))
+    cutoff = iso(utcnow() - timedelta(seconds=older_than_s))
     done = 0
     for entry in OutboxEntry.gsi1.query(OUTBOX_PK, cutoff > OutboxEntry.GSI1SK):
         flush(entry)
@@ -272,8 +271,6 @@ def verify(tenant_id: str, raw_body: bytes, headers: dict[str, str]) -> dict[str
 
 
 def receipt(tenant_id: str, webhook_id: str, type_: str, ref_id: Optional[str] = None) -> InboundReceipt:
-    from datetime import timedelta
-
     return InboundReceipt(
         tenant_id=tenant_id,
         webhook_id=webhook_id,
@@ -299,6 +296,8 @@ def receive(tenant_id: str, raw_body: bytes, headers: dict[str, str]) -> dict[st
     data = payload.get("data")
     if not isinstance(type_, str) or not isinstance(data, dict):
         raise BadRequest("the body must be {type, timestamp?, data}", code="invalid_body")
+    if payload.get("timestamp") is not None:
+        normalize(payload["timestamp"], "timestamp")
     try:
         if type_ == "expense.payment_updated":
             from chalicelib.services import expenses
