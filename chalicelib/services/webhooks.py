@@ -33,6 +33,7 @@ from pynamodb.exceptions import DoesNotExist
 from chalicelib.aws import client
 from chalicelib.config import settings
 from chalicelib.errors import BadRequest, Unauthorized, Unprocessable
+from chalicelib.jsonsafe import check_depth
 from chalicelib.models.webhooks import OUTBOX_PK, DeliveryRecord, InboundReceipt, OutboxEntry
 from chalicelib.observability import count, logger
 from chalicelib.services import org
@@ -290,6 +291,7 @@ def already_received(tenant_id: str, webhook_id: str) -> bool:
 
 
 def receive(tenant_id: str, raw_body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    check_depth(raw_body)  # the verifier parses the body: never let it recurse deep
     payload = verify(tenant_id, raw_body, headers)
     webhook_id = headers["webhook-id"]
     type_ = payload.get("type")
