@@ -33,7 +33,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.models.budgets import DUE_PK, Budget
-from chalicelib.observability import count, logger
+from chalicelib.observability import count, is_corrupt_item, logger, skip_bad_item
 from chalicelib.services import org
 from chalicelib.services.aftercommit import settle
 from chalicelib.timeutil import iso, parse_month, utcnow
@@ -386,8 +386,11 @@ def run_due() -> int:
         try:
             check_alerts(budget.tenant_id, budget.unit_type, budget.unit_id, budget.period)
             done += 1
-        except Exception:  # noqa: BLE001 - one bad budget must not starve the others
-            logger.exception("budget alert check failed", extra={"budget": budget.GSI1SK})
+        except Exception as exc:  # noqa: BLE001 - one bad budget must not starve the others
+            if is_corrupt_item(exc):
+                skip_bad_item("budget_alerts", exc, tenant_id=budget.tenant_id, key=budget.GSI1SK)
+            else:  # transient: it stays due, the next run retries it
+                logger.exception("budget alert check failed", extra={"budget": budget.GSI1SK})
     return done
 
 

@@ -35,7 +35,7 @@ from chalicelib.config import settings
 from chalicelib.errors import BadRequest, Unauthorized, Unprocessable
 from chalicelib.jsonsafe import check_depth
 from chalicelib.models.webhooks import OUTBOX_PK, DeliveryRecord, InboundReceipt, OutboxEntry
-from chalicelib.observability import count, logger
+from chalicelib.observability import count, is_corrupt_item, logger, skip_bad_item
 from chalicelib.services import org
 from chalicelib.timeutil import iso, normalize, utcnow
 
@@ -101,7 +101,13 @@ def sweep_outbox(older_than_s: int = OUTBOX_GRACE_S) -> int:
     cutoff = iso(utcnow() - timedelta(seconds=older_than_s))
     done = 0
     for entry in OutboxEntry.gsi1.query(OUTBOX_PK, cutoff > OutboxEntry.GSI1SK):
-        flush(entry)
+        try:
+            flush(entry)
+        except Exception as exc:  # noqa: BLE001 - a corrupt entry must not stop the others
+            if not is_corrupt_item(exc):
+                raise
+            skip_bad_item("sweep_outbox", exc, tenant_id=entry.tenant_id, key=entry.webhook_id)
+            continue
         done += 1
     return done
 
