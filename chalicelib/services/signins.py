@@ -168,6 +168,17 @@ def base_flags(
     return flags
 
 
+def _taken_at(upload: Upload, zone: ZoneInfo) -> Optional[datetime]:
+    """The photo's EXIF capture time as UTC; None when it has none we can place in time
+    (a camera's clock is the photo's business: it never fails the sign-in)."""
+    if not upload.taken_at:
+        return None
+    try:
+        return parse_local(upload.taken_at, upload.taken_offset or zone)
+    except Unprocessable:
+        return None
+
+
 def photo_flags(signin: SignIn, upload: Upload, radius_m: float, zone: ZoneInfo) -> set[str]:
     """Flags one verified photo adds to its sign-in (pure)."""
     if upload.status != "ready":
@@ -177,10 +188,9 @@ def photo_flags(signin: SignIn, upload: Upload, radius_m: float, zone: ZoneInfo)
     gps = (upload.gps_lat, upload.gps_lng)
     if None not in gps and distance_m((signin.lat, signin.lng), gps) > radius_m:
         flags.add("photo_location_mismatch")
-    if upload.taken_at:
-        taken = parse_local(upload.taken_at, upload.taken_offset or zone)
-        if abs((taken - client_time).total_seconds()) > PHOTO_TIME_TOLERANCE_S:
-            flags.add("photo_time_mismatch")
+    taken = _taken_at(upload, zone)
+    if taken is not None and abs((taken - client_time).total_seconds()) > PHOTO_TIME_TOLERANCE_S:
+        flags.add("photo_time_mismatch")
     if upload.uploaded_at and (parse_timestamp(upload.uploaded_at) - client_time).total_seconds() > LATE_UPLOAD_S:
         flags.add("late_upload")
     return flags
