@@ -15,12 +15,14 @@ import boto3
 import pytest
 
 from chalicelib import observability
+from chalicelib.models.budgets import DUE_PK, Budget
 from chalicelib.models.schedule import Plan
 from chalicelib.models.signins import SignIn, Visit
 from chalicelib.models.uploads import Upload
-from chalicelib.services import reminders, signins
+from chalicelib.services import budgets, reminders, signins
 from chalicelib.timeutil import iso
 from tests.fixtures.images import jpeg
+from tests.integration.test_budgets import alerts_for, put_budget, submit
 from tests.integration.test_feed_reindex import Stream
 from tests.integration.test_reminders import DUE, at, make_plan, reminders_for
 from tests.integration.test_signins import sign
@@ -51,10 +53,12 @@ def skipped(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     return seen
 
 
-def plant(item: Any) -> None:
-    """Store an item as it is, bypassing the model's checks (as old code or a hand edit did)."""
+def plant(item: Any, drop: tuple[str, ...] = ()) -> None:
+    """Store an item as it is, bypassing the model's checks (as old code or a hand edit
+    did), without the ``drop`` attributes."""
     item.set_keys()
-    boto3.client("dynamodb").put_item(TableName=os.environ["TABLE_NAME"], Item=item.serialize(null_check=False))
+    raw = {k: v for k, v in item.serialize(null_check=False).items() if k not in drop}
+    boto3.client("dynamodb").put_item(TableName=os.environ["TABLE_NAME"], Item=raw)
 
 
 def plant_visit(visit_id: str, **fields: Any) -> None:
@@ -173,3 +177,25 @@ def test_photo_processor_skips_a_corrupt_upload_and_verifies_the_next_one(api, c
     good = start_upload(api, size=len(data))
     stored = put(good, data)
     assert deliver(chalice_client, good["fields"]["key"], stored.get("VersionId"))["outcome"] == "ready"
+
+
+def test_budget_alerts_skip_a_corrupt_budget_and_alert_the_healthy_tenant(api, monkeypatch, skipped):
+    corrupt = Budget(tenant_id=OTHER, unit_type="department", unit_id="ghost", period="2026-01", amount_cents=1)
+    plant(corrupt, drop=("unit_type",))
+    boto3.client("dynamodb").update_item(  # into the due index, as a usage change puts it
+        TableName=os.environ["TABLE_NAME"],
+        Key={"PK": {"S": corrupt.PK}, "SK": {"S": corrupt.SK}},
+        UpdateExpression="SET GSI1PK = :pk, GSI1SK = :sk",
+        ExpressionAttributeValues={":pk": {"S": DUE_PK}, ":sk": {"S": f"{OTHER}#~corrupt"}},
+    )
+    put_budget(api, "100.00", thresholds=[50])
+    original = budgets._deliver_alert
+    monkeypatch.setattr(budgets, "_deliver_alert", lambda alert: (_ for _ in ()).throw(RuntimeError("crash")))
+    assert submit(api, "60.00")[0] == 200  # the alert is left to the hourly job
+    monkeypatch.setattr(budgets, "_deliver_alert", original)
+
+    budgets.run_due()
+
+    assert len(alerts_for("mgr_east")) == 1
+    bad = [s for s in skipped if s.get("consumer") == "budget_alerts"]
+    assert len(bad) == 1 and bad[0]["tenant_id"] == OTHER
