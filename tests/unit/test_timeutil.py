@@ -162,3 +162,11 @@ def test_exif_and_wall_clock_times():
         tu.parse_local(local, "+99:00")
     with pytest.raises(Unprocessable):
         tu.parse_local("0001-01-01T00:00:00", "+01:00")
+
+
+def test_a_trailing_newline_is_not_part_of_any_format():
+    for parse, value in ((tu.parse_timestamp, "2026-01-01T00:00:00Z\n"), (tu.parse_date, "2026-01-01\n")):
+        with pytest.raises(Unprocessable):
+            parse(value)
+    with pytest.raises(Unprocessable):
+        tu.parse_month("2026-01\n")
