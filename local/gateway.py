@@ -55,6 +55,11 @@ class ContractGateway(LocalGateway):
             raise GatewayResponse("MISSING_AUTHENTICATION_TOKEN") from None
         return super().handle_request(method, path, headers, body)
 
+    def _has_user_defined_options_method(self, lambda_event: Any) -> bool:
+        # Chalice local answers OPTIONS itself (200, CORS headers) on every path; the
+        # deployed API declares no OPTIONS, so it is a method like any other: the app's 405.
+        return True
+
 
 class ContractRequestHandler(ChaliceRequestHandler):
     """Chalice's local request handler over :class:`ContractGateway`, which also refuses
@@ -74,6 +79,36 @@ class ContractRequestHandler(ChaliceRequestHandler):
             self._send_error_response(GatewayResponse("REQUEST_TOO_LARGE"))
         else:
             super()._generic_handle()
+
+    def _send_http_response_with_body(self, code: int, headers: dict[str, Any], body: Any) -> None:
+        if self.command != "HEAD":
+            super()._send_http_response_with_body(code, headers, body)
+            return
+        # A HEAD answer is headers only: Chalice writes the body too, which the client then
+        # reads as the start of the next response on the same connection.
+        raw = body if isinstance(body, bytes) else str(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(raw)))
+        self.send_header("Content-Type", headers.pop("Content-Type", "application/json"))
+        self._send_headers(headers)
+
+    def send_error(self, code: int, message: Optional[str] = None, explain: Optional[str] = None) -> None:
+        """http.server's own refusals (malformed request line, headers too large...) in the
+        contract's shape, never its HTML page nor a bare HTTP/0.9 answer."""
+        request_id = new_id("req")
+        status = code if 400 <= code < 500 else 400
+        error = {"code": "bad_request", "message": "the request is malformed", "request_id": request_id}
+        raw = json.dumps({"error": error}).encode()
+        self.request_version = "HTTP/1.1"
+        self.close_connection = True
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", "X-Request-Id": request_id, **SECURITY_HEADERS}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(raw)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(raw)
 
 
 class ContractClient(Client):

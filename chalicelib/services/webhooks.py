@@ -260,6 +260,8 @@ def verify(tenant_id: str, raw_body: bytes, headers: dict[str, str]) -> dict[str
     wanted = {k: headers.get(k, "") for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
     try:
         payload = Webhook(integration.secret).verify(raw_body, wanted)
+    except RecursionError:  # signed, then too deep to parse: the sender's body, not its signature
+        raise BadRequest("the body is nested too deeply", code="invalid_json") from None
     except Exception:  # noqa: BLE001 - any verification failure (bad base64, stale, ...) is 401
         count("WebhookInboundRejected")
         raise Unauthorized("webhook signature is not valid", code="invalid_signature") from None

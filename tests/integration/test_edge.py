@@ -69,3 +69,15 @@ def test_body_over_256_kib_is_413_on_every_route_before_authentication(api):
     big = b'{"name": "' + b"x" * (256 * 1024) + b'"}'
     response = raw_call(api, "POST", "/v1/accounts", big, user=None)  # no token: size first
     assert_contract_error(response, 413, "payload_too_large")
+
+
+@pytest.mark.parametrize("name", ["a\u0000b", "\u202egnp.exe", "\u200b\u200b", "   ", "tab\there", "\u2066x\u2069"])
+def test_name_with_control_bidi_or_only_invisible_characters_is_400_and_not_stored(api, name):
+    status, body = api.post("/v1/accounts", {"name": name})
+    assert status == 400 and body["error"]["code"] == "invalid_body"
+
+
+@pytest.mark.parametrize("name", ["张敏的客户", "O'Brien & Co.", " Padded ", "Café 🎉"])
+def test_ordinary_unicode_names_are_accepted(api, name):
+    status, body = api.post("/v1/accounts", {"name": name})
+    assert status == 201 and body["name"] == name

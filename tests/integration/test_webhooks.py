@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from standardwebhooks import Webhook
 
 from chalicelib.auth import Principal
 from chalicelib.services import expenses, messages, org, webhooks
@@ -479,8 +480,6 @@ def test_replayed_webhook_id_with_another_event_is_422_and_applies_and_notifies_
     # a true retry (same event, new timestamp and spacing) is still acknowledged
     retry = json.dumps(paid_event(first), indent=2).encode()
     at = datetime.now(UTC) + timedelta(seconds=5)
-    from standardwebhooks import Webhook
-
     headers = {
         "webhook-id": "wh_reused",
         "webhook-timestamp": str(int(at.timestamp())),
@@ -538,3 +537,16 @@ def test_budget_updated_switching_currency_under_reservations_is_422_and_changes
     event["data"]["currency"] = "CNY"  # the same currency is a normal update
     raw, headers = signed(secret, event, "wh_cny")
     assert post_webhook(api, raw, headers)[1]["status"] == "applied"
+
+
+def test_signed_body_nested_too_deep_to_parse_is_400_not_a_signature_failure(api, secret):
+    raw = b'{"type": "budget.updated", "data": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    at = datetime.now(UTC)
+    headers = {
+        "webhook-id": "wh_deep",
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": Webhook(secret).sign("wh_deep", at, raw.decode()),
+    }
+    status, body = post_webhook(api, raw, headers)
+    assert status == 400 and body["error"]["code"] == "invalid_json"
+    assert not webhooks.already_received("acme", "wh_deep")
