@@ -186,6 +186,19 @@ def set_limit_actions(
     return actions, condition
 
 
+def _refuse_currency_switch(current: Optional[Budget], currency: str) -> None:
+    """Reserved and spent amounts are in the budget's currency: switching it under them
+    would compare one currency with another (the transaction's usage condition makes a
+    reservation that lands after this read retry the check)."""
+    if current is None or not current.currency or current.currency == currency:
+        return
+    if int(current.reserved_cents or 0) or int(current.spent_cents or 0):
+        raise Unprocessable(
+            f"the budget's currency is {current.currency} while amounts are reserved or spent",
+            code="currency_change_refused",
+        )
+
+
 def put_budget(
     principal: Principal,
     unit_type: str,
@@ -231,6 +244,7 @@ def write_limit(
     item = usage_item(tenant_id, unit_type, unit_id, period)
     for attempt in range(MAX_WRITE_ATTEMPTS):
         current = load(tenant_id, unit_type, unit_id, period)
+        _refuse_currency_switch(current, currency)
         use_mode = mode or (current.mode if current and current.mode else "block")
         use_thresholds = (
             thresholds
@@ -402,7 +416,7 @@ def alerts_of(budget: Budget) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------- finance pushes (inbound webhook)
-def apply_push(tenant_id: str, webhook_id: str, update: Any) -> bool:
+def apply_push(tenant_id: str, webhook_id: str, update: Any, digest: Optional[str] = None) -> bool:
     """``budget.updated``: set the amount (keeping mode and thresholds; new budgets are
     ``block`` with the default thresholds) together with the webhook's receipt. False when
     this webhook-id was already applied."""
@@ -423,10 +437,10 @@ def apply_push(tenant_id: str, webhook_id: str, update: Any) -> bool:
         raise Unprocessable("currency must be ISO 4217", code="invalid_currency")
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", update.unit_id):
         raise Unprocessable("unit_id is not valid", code="invalid_unit")
-    if webhooks.already_received(tenant_id, webhook_id):
+    if webhooks.already_received(tenant_id, webhook_id, digest):
         return False
     validate_unit(tenant_id, update.unit_type, update.unit_id)
-    rec = webhooks.receipt(tenant_id, webhook_id, "budget.updated")
+    rec = webhooks.receipt(tenant_id, webhook_id, "budget.updated", digest=digest)
     try:
         write_limit(
             tenant_id,
@@ -440,7 +454,7 @@ def apply_push(tenant_id: str, webhook_id: str, update: Any) -> bool:
             extra=lambda tx: tx.put("receipt", rec, _receipt_absent()),
         )
     except Cancelled as exc:
-        if "receipt" in exc.failed or webhooks.already_received(tenant_id, webhook_id):
+        if "receipt" in exc.failed or webhooks.already_received(tenant_id, webhook_id, digest):
             return False
         raise
     return True

@@ -491,10 +491,11 @@ def _notify_result(e: Expense, outcome: str, note: Optional[str]) -> None:
 
 
 # ---------------------------------------------------------------- payment (finance webhook)
-def apply_payment_update(tenant_id: str, webhook_id: str, event: Any) -> bool:
+def apply_payment_update(tenant_id: str, webhook_id: str, event: Any, digest: Optional[str] = None) -> bool:
     """``expense.payment_updated`` with its receipt in one transaction. False for a
     webhook-id already applied. The submitter's ``expense_paid`` message is deduplicated
-    by webhook-id, and re-sent on a duplicate, so a crash between the two cannot lose it."""
+    by webhook-id, and re-sent on a duplicate, so a crash between the two cannot lose it.
+    The same webhook-id with another event (``digest``) is 422 before anything is sent."""
     from chalicelib.models.webhooks import InboundReceipt
     from chalicelib.services import webhooks
 
@@ -502,7 +503,7 @@ def apply_payment_update(tenant_id: str, webhook_id: str, event: Any) -> bool:
         raise Unprocessable("status must be paid or failed", code="invalid_payment_status")
     for attempt in range(MAX_TX_ATTEMPTS):
         e = load(tenant_id, event.expense_id) if _valid_id(event.expense_id) else None
-        if webhooks.already_received(tenant_id, webhook_id):
+        if webhooks.already_received(tenant_id, webhook_id, digest):
             if e is not None:
                 _settle_paid(e, webhook_id)
             return False
@@ -515,7 +516,7 @@ def apply_payment_update(tenant_id: str, webhook_id: str, event: Any) -> bool:
         e.paid_at = (normalize(event.paid_at, "paid_at") or iso(utcnow())) if event.status == "paid" else None
         e.payment_reference = (event.reference or None) and str(event.reference)[:200]
         e.updated_at = iso(utcnow())
-        rec = webhooks.receipt(tenant_id, webhook_id, "expense.payment_updated", ref_id=e.expense_id)
+        rec = webhooks.receipt(tenant_id, webhook_id, "expense.payment_updated", ref_id=e.expense_id, digest=digest)
         tx = (
             Tx().put("receipt", rec, InboundReceipt.PK.does_not_exist()).put("expense", e, Expense.status == "approved")
         )
@@ -524,6 +525,7 @@ def apply_payment_update(tenant_id: str, webhook_id: str, event: Any) -> bool:
         except Cancelled as exc:
             e.version = read_version
             if "receipt" in exc.failed:
+                webhooks.already_received(tenant_id, webhook_id, digest)  # another event under this id: 422
                 _settle_paid(e, webhook_id)
                 return False
             time.sleep(random.uniform(0.005, 0.02) * (2**attempt))
