@@ -15,7 +15,6 @@ from tests.e2e import redteam
 pytestmark = pytest.mark.e2e
 
 SECRET = "redteam-secret-of-sufficient-length-0123456"
-OTHER_FIXES = ("json_depth:", "time:")  # issue 12 items 1-2, fixed on another branch
 
 
 @pytest.fixture(scope="module")
@@ -34,14 +33,8 @@ def test_red_team_pass_is_bounded_and_stays_on_loopback(attacked):
 
 def test_red_team_finds_no_5xx_no_echoed_credential_and_every_answer_in_the_contract_shape(attacked):
     _, results = attacked
-    found = [v for v in redteam.violations(results) if not v.startswith(OTHER_FIXES)]
+    found = redteam.violations(results)
     assert found == [], "\n".join(found)
-
-
-@pytest.mark.xfail(strict=True, reason="JSON depth and extreme times (issue 12 items 1-2) are fixed on another branch")
-def test_red_team_probes_of_the_other_fixes_answer_4xx(attacked):
-    _, results = attacked
-    assert [v for v in redteam.violations(results) if v.startswith(OTHER_FIXES)] == []
 
 
 def test_after_the_attack_nothing_was_stored_and_normal_requests_work(attacked):
