@@ -23,6 +23,7 @@ from chalicelib.handlers import (
     crm,
     expenses,
     feed,
+    fx,
     messages,
     org,
     overview,
@@ -40,7 +41,21 @@ app = Chalice(app_name="fieldsales", configure_logs=False)
 app.experimental_feature_flags.update({"BLUEPRINTS"})
 app.api.binary_types = []
 
-for blueprint in (system, org, crm, feed, overview, signins, uploads, schedule, messages, expenses, webhooks, streams):
+for blueprint in (
+    system,
+    org,
+    crm,
+    feed,
+    overview,
+    signins,
+    uploads,
+    schedule,
+    messages,
+    expenses,
+    fx,
+    webhooks,
+    streams,
+):
     app.register_blueprint(blueprint.bp)
 
 CHALICE_ERROR_CODES = {

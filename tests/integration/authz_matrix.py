@@ -92,6 +92,9 @@ log.get                   200   404   200      200  200  404  404   404      404
 log.list                  200+  404   200+     200+ 200+ 404  404   404      404  200+  404   200-    200-    401
 calendar                  200+  404   200+     200+ 200+ 404  404   404      404  200+  404   200-    200-    401
 plan_comparison           200+  404   200+     200+ 200+ 404  404   404      404  200+  404   200-    200-    401
+route                     200   200   200      200  200  200  200   200      200  200   200   200     200     401
+fx.put                    403   403   403      403  403  403  403   403      200  200   403   200     403     401
+fx.get                    200   200   200      200  200  200  200   200      200  200   422   422     422     401
 expense.create            201   201   201      201  201  201  201   201      201  201   422   422     422     401
 expense.get               200   404   200      200  200  404  404   404      200  200   404   404     404     401
 expense.patch             200   404   403      403  403  404  404   404      403  403   404   404     404     401
@@ -357,6 +360,13 @@ CASES: dict[str, Case] = {
         _fixed("GET", f"/v1/plan-comparison?user_id=rep_a&from={DAY}&to={DAY}"),
         sees=_comparison_has_plan,
     ),
+    "route": Case("GET", "/v1/route", _fixed("GET", f"/v1/route?date={DAY}&from_lat=31.2&from_lng=121.4")),
+    "fx.put": Case(
+        "PUT",
+        "/v1/admin/exchange-rates/{currency}/{date}",
+        _fixed("PUT", "/v1/admin/exchange-rates/USD/2026-03-02", {"rate": "7.2"}),
+    ),
+    "fx.get": Case("GET", "/v1/exchange-rates/{currency}/{date}", _fixed("GET", "/v1/exchange-rates/USD/2026-03-05")),
     # ------------------------------------------------------------ expenses and budgets
     "expense.create": Case("POST", "/v1/expenses", _fixed("POST", "/v1/expenses", EXPENSE_IN)),
     "expense.get": Case("GET", "/v1/expenses/{expense_id}", _fixed("GET", "/v1/expenses/{expense}")),
