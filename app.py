@@ -24,6 +24,7 @@ from chalicelib.handlers import (
     expenses,
     feed,
     fx,
+    goals,
     messages,
     org,
     overview,
@@ -53,6 +54,7 @@ for blueprint in (
     messages,
     expenses,
     fx,
+    goals,
     webhooks,
     streams,
 ):

@@ -24,7 +24,7 @@ transaction conditional on the mark's absence; a redelivered record is cancelled
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
@@ -113,7 +113,7 @@ def apply(tenant_id: str, event_id: str, changes: dict[Key, dict[str, int]]) -> 
         return False
     tx = Tx()
     mark = AggregateMark(tenant_id=tenant_id, event_id=event_id)
-    mark.ttl = datetime.now().timestamp() + MARK_TTL_S  # type: ignore[assignment]
+    mark.ttl = timedelta(seconds=MARK_TTL_S)  # type: ignore[assignment]
     tx.put("mark", mark, condition=AggregateMark.PK.does_not_exist())
     for (user_id, period), counters in sorted(changes.items()):
         for scope_type, scope_id in _scopes(tenant_id, user_id):
@@ -122,7 +122,7 @@ def apply(tenant_id: str, event_id: str, changes: dict[Key, dict[str, int]]) -> 
             actions = Actuals.add_actions(tenant_id, scope_type, scope_id, period, counters)
             tx.update(f"{scope_type}:{scope_id}:{period}", item, actions)
     try:
-        tx.commit(token=f"agg-{event_id}"[:36])
+        tx.commit()
     except Cancelled as exc:
         if "mark" in exc.failed:
             count("ActualsDuplicateSkipped")
