@@ -7,8 +7,9 @@ from chalice import Blueprint
 from pydantic import Field
 
 from chalicelib import cursor
-from chalicelib.schemas import Id, Money, Month, PageQuery, Request, Response
+from chalicelib.schemas import Id, Money, Month, PageQuery, Query, Request, Response
 from chalicelib.services import goals as svc
+from chalicelib.services import oppstats
 from chalicelib.services import schedule as dates
 from chalicelib.web import Req, route
 
@@ -156,3 +157,46 @@ def performance(req: Req) -> dict[str, Any]:
     page = rows[start : start + q.limit]
     more = start + q.limit < len(rows)
     return {"items": page, "next_cursor": cursor.encode({"o": start + q.limit}, scope) if more else None}
+
+
+class OppStatsQuery(Query):
+    group_by: Literal["stage", "owner"] = "stage"
+    scope: Literal["mine", "team", "all"] = "all"
+    period: Optional[Month] = Field(default=None, description="Month of creation; all time when omitted")
+
+
+class StatGroup(Response):
+    key: str
+    count: int
+    amount: str
+
+
+class StatTotal(Response):
+    count: int
+    amount: str
+
+
+class OppStatsOut(Response):
+    group_by: Literal["stage", "owner"]
+    scope: Literal["mine", "team", "all"]
+    period: Optional[str] = None
+    currency: str = Field(description="Amounts are in the tenant currency")
+    groups: list[StatGroup]
+    won: StatTotal
+    lost: StatTotal
+    win_rate: Optional[float] = Field(description="won / (won + lost) by count; null when both are 0")
+    weighted_amount: str = Field(description="Open opportunities' amounts times their stage's probability")
+
+
+@route(
+    bp,
+    "/v1/opportunity-stats",
+    summary="Pipeline statistics over the caller's visible opportunities, by stage or owner",
+    tag="goals",
+    query=OppStatsQuery,
+    response=OppStatsOut,
+)
+def opportunity_stats(req: Req) -> OppStatsOut:
+    q: OppStatsQuery = req.query
+    period = _period(q.period) if q.period else None
+    return OppStatsOut(**oppstats.statistics(req.principal, q.group_by, q.scope, period))

@@ -115,12 +115,21 @@ def apply(tenant_id: str, event_id: str, changes: dict[Key, dict[str, int]]) -> 
     mark = AggregateMark(tenant_id=tenant_id, event_id=event_id)
     mark.ttl = timedelta(seconds=MARK_TTL_S)  # type: ignore[assignment]
     tx.put("mark", mark, condition=AggregateMark.PK.does_not_exist())
-    for (user_id, period), counters in sorted(changes.items()):
+    per_scope: dict[tuple[str, str, str], Counter] = {}
+    for (user_id, period), counters in changes.items():
         for scope_type, scope_id in _scopes(tenant_id, user_id):
-            item = Actuals(tenant_id=tenant_id, scope_type=scope_type, scope_id=scope_id, period=period)
-            item.set_keys()
-            actions = Actuals.add_actions(tenant_id, scope_type, scope_id, period, counters)
-            tx.update(f"{scope_type}:{scope_id}:{period}", item, actions)
+            per_scope.setdefault((scope_type, scope_id, period), Counter()).update(counters)
+    for (scope_type, scope_id, period), counters in sorted(per_scope.items()):
+        kept = {name: value for name, value in counters.items() if value}
+        if not kept:
+            continue  # e.g. a transfer between two people of one department
+        item = Actuals(tenant_id=tenant_id, scope_type=scope_type, scope_id=scope_id, period=period)
+        item.set_keys()
+        tx.update(
+            f"{scope_type}:{scope_id}:{period}",
+            item,
+            Actuals.add_actions(tenant_id, scope_type, scope_id, period, kept),
+        )
     try:
         tx.commit()
     except Cancelled as exc:

@@ -3,11 +3,17 @@ once), progress and pace, the scoreboard, and who may set or read what."""
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from chalicelib.services import goals, org
+from chalicelib.models.base import BaseItem
+from chalicelib.models.goals import COUNTERS, Actuals
+from chalicelib.models.signins import SignIn
+from chalicelib.services import actuals, goals, org
 from tests.integration.test_feed_reindex import Stream
 
 NOW = datetime.now(UTC)
@@ -234,3 +240,117 @@ def test_scoreboard_costs_a_fixed_number_of_requests_plus_one_batch_per_50_peopl
     large, large_batches = measured(100)
     assert large == small
     assert (small_batches, large_batches) == (1, 2)
+
+
+def test_a_transfer_between_two_people_of_one_department_keeps_the_department_count(api, stream):
+    oid = opportunity(api)["id"]
+    stream.pump()
+    assert api.patch(f"/v1/opportunities/{oid}", {"owner_id": "rep_b"})[0] == 200
+    stream.pump()
+    assert goal(api, "user/rep_a")[1]["actuals"]["new_opportunities"] == 0
+    assert goal(api, "user/rep_b")[1]["actuals"]["new_opportunities"] == 1
+    assert goal(api, "department/east", as_="admin")[1]["actuals"]["new_opportunities"] == 1
+
+
+def test_a_move_to_another_department_counts_there_from_then_on_and_leaves_the_past(api, stream):
+    check_in(api)
+    stream.pump()
+    org.put_user("acme", "rep_a", "Zhang Min (rep)", "west", "mgr_west", None, None)
+    check_in(api)
+    stream.pump()
+    assert goal(api, "department/east", as_="admin")[1]["actuals"]["visits"] == 1
+    assert goal(api, "department/west", as_="admin")[1]["actuals"]["visits"] == 1
+    assert goal(api, "department/sales", as_="admin")[1]["actuals"]["visits"] == 2
+    assert goal(api, "user/rep_a", as_="mgr_west")[1]["actuals"]["visits"] == 2
+
+
+@pytest.mark.parametrize(
+    ("server_time", "month"), [("2030-03-31T15:59:59Z", "2030-03"), ("2030-03-31T16:00:00Z", "2030-04")]
+)
+def test_a_check_in_at_2359_local_on_the_months_last_day_counts_in_that_month(api, server_time, month):
+    item = SignIn(tenant_id="acme", signin_id="s1", user_id="rep_a", kind="check_in", server_time=server_time)
+    assert actuals.contribution(item, org.get_settings("acme")) == {("rep_a", month): {"visits": 1}}
+
+
+def test_a_corrupt_record_is_skipped_and_counted_never_raised(api):
+    image = {
+        "entity": {"S": "SignIn"},
+        "tenant_id": {"S": "acme"},
+        "PK": {"S": "x"},
+        "SK": {"S": "y"},
+        "signin_id": {"S": "s"},
+        "user_id": {"S": "rep_a"},
+        "kind": {"S": "check_in"},
+        "server_time": {"S": "1-01-01T00:00:00Z"},
+    }
+    assert actuals.handle_change("evt-corrupt", None, image) is False
+
+
+OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("check_in"), st.sampled_from(["rep_a", "rep_b", "rep_c"])),
+        st.tuples(st.just("opportunity"), st.sampled_from(["lead", "won", "lost"])),
+        st.tuples(st.just("stage"), st.sampled_from(["qualify", "won", "lost", "negotiation"])),
+        st.tuples(st.just("transfer"), st.sampled_from(["rep_a", "rep_b", "rep_c"])),
+        st.tuples(st.just("plan"), st.sampled_from(["done", "cancelled", None])),
+        st.tuples(st.just("expense"), st.sampled_from(["submit", "reject", None])),
+    ),
+    min_size=3,
+    max_size=12,
+)
+
+
+def _recount() -> dict[tuple[str, str, str], dict[str, int]]:
+    tenant_settings = org.get_settings("acme")
+    out: dict[tuple[str, str, str], Counter] = {}
+    for item in BaseItem.scan():
+        if item.tenant_id != "acme" or type(item).__name__ not in actuals.ENTITIES:
+            continue
+        for (user, period), counters in actuals.contribution(item, tenant_settings).items():
+            for scope in actuals._scopes("acme", user):
+                out.setdefault((*scope, period), Counter()).update(counters)
+    return {k: {n: v for n, v in c.items() if v} for k, c in out.items() if any(c.values())}
+
+
+def _stored() -> dict[tuple[str, str, str], dict[str, int]]:
+    out = {}
+    for item in BaseItem.scan():
+        if isinstance(item, Actuals) and item.tenant_id == "acme":
+            values = {n: int(getattr(item, n)) for n in COUNTERS if int(getattr(item, n) or 0)}
+            if values:
+                out[(item.scope_type, item.scope_id, item.period)] = values
+    return out
+
+
+@settings(max_examples=6, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(ops=OPS, dupes=st.integers(min_value=0, max_value=5))
+def test_aggregates_equal_a_recount_from_scratch_after_any_mix_and_duplicated_records(api, stream, ops, dupes):
+    opps: list[str] = []
+    for op, arg in ops:
+        if op == "check_in":
+            check_in(api, as_=arg)
+        elif op == "opportunity":
+            opps.append(opportunity(api, stage=arg)["id"])
+        elif op in ("stage", "transfer") and opps:
+            change = {"stage": arg} if op == "stage" else {"owner_id": arg}
+            api.patch(f"/v1/opportunities/{opps[-1]}", change, as_="admin")
+        elif op == "plan":
+            _, plan = api.post("/v1/plans", {"date": today(), "title": "p"})
+            if arg:
+                api.patch(f"/v1/plans/{plan['id']}", {"status": arg})
+        elif op == "expense":
+            body = {
+                "amount": "10.00",
+                "category": "meal",
+                "occurred_on": today(),
+                "unit": {"type": "person", "id": "rep_a"},
+            }
+            _, exp = api.post("/v1/expenses", body)
+            if arg:
+                api.post(f"/v1/expenses/{exp['id']}/submit")
+            if arg == "reject":
+                api.post(f"/v1/expenses/{exp['id']}/reject", {"reason": "no"}, as_="mgr_east")
+    records = stream.read()
+    stream.deliver(records + records[:dupes] + list(reversed(records))[:dupes])
+    stream.pump()
+    assert _stored() == _recount()
