@@ -3,13 +3,13 @@ write, progress and pace, and a leader's scoreboard."""
 
 from typing import Annotated, Any, Literal, Optional
 
-from chalice import Blueprint
+from chalice import Blueprint, Rate
 from pydantic import Field
 
 from chalicelib import cursor
 from chalicelib.schemas import Id, Money, Month, PageQuery, Query, Request, Response
+from chalicelib.services import digest, oppstats
 from chalicelib.services import goals as svc
-from chalicelib.services import oppstats
 from chalicelib.services import schedule as dates
 from chalicelib.web import Req, route
 
@@ -200,3 +200,9 @@ def opportunity_stats(req: Req) -> OppStatsOut:
     q: OppStatsQuery = req.query
     period = _period(q.period) if q.period else None
     return OppStatsOut(**oppstats.statistics(req.principal, q.group_by, q.scope, period))
+
+
+@bp.schedule(Rate(1, unit=Rate.HOURS), name="team_digest")
+def team_digest(event: Any) -> dict[str, int]:
+    """Hourly: the team digests of every tenant whose local time is 08:00-08:59."""
+    return digest.run()

@@ -26,12 +26,13 @@ def handle_record(record: Any) -> None:
 
     The feed re-index recomputes audiences from current state, and every re-driven effect
     is idempotent, so duplicate or reordered records are harmless."""
-    from chalicelib.services import actuals, feed_index, oppstats, redrive
+    from chalicelib.services import actuals, digest, feed_index, oppstats, redrive
 
     feed_index.handle_change(record.event_name, record.old_image, record.new_image)
     redrive.handle_change(record.event_name, record.old_image, record.new_image)
     actuals.handle_change(record.event_id, record.old_image, record.new_image)
     oppstats.handle_change(record.event_name, record.old_image, record.new_image)
+    digest.handle_change(record.event_name, record.old_image, record.new_image)
 
 
 @bp.on_dynamodb_record(stream_arn=STREAM_ARN, batch_size=100)

@@ -41,8 +41,14 @@ class Goal(BaseItem, discriminator="Goal"):
     def sk(period: str) -> str:
         return f"{period}#TARGETS"
 
+    @classmethod
+    def month_pk(cls, tenant_id: str, period: str) -> str:
+        """Every goal of a tenant and month (GSI1): what the digest checks for pace."""
+        return tkey(tenant_id, "GOALS", period)
+
     def set_keys(self) -> None:
         self.PK, self.SK = scope_pk(self.tenant_id, self.scope_type, self.scope_id), self.sk(self.period)
+        self.GSI1PK, self.GSI1SK = self.month_pk(self.tenant_id, self.period), f"{self.scope_type}#{self.scope_id}"
 
 
 class Actuals(BaseItem, discriminator="Actuals"):

@@ -33,11 +33,11 @@ from chalicelib.errors import Unprocessable
 from chalicelib.models.base import BaseItem, from_stream_image
 from chalicelib.models.crm import Opportunity
 from chalicelib.models.expenses import Cancelled, Expense, Tx
-from chalicelib.models.goals import MARK_TTL_S, Actuals, AggregateMark
+from chalicelib.models.goals import MARK_TTL_S, Actuals, AggregateMark, scope_pk
 from chalicelib.models.schedule import Plan
 from chalicelib.models.signins import SignIn
 from chalicelib.observability import count, logger
-from chalicelib.services import budgets, fx, org, pipeline
+from chalicelib.services import budgets, fx, goals, messages, org, pipeline
 from chalicelib.services.feed_audience import dept_ids
 
 ENTITIES = frozenset({"SignIn", "Opportunity", "Plan", "Expense"})
@@ -137,7 +137,47 @@ def apply(tenant_id: str, event_id: str, changes: dict[Key, dict[str, int]]) -> 
             count("ActualsDuplicateSkipped")
             return False
         raise
+    for scope_type, scope_id, period in sorted(per_scope):
+        alert_met_goals(tenant_id, scope_type, scope_id, period)
     return True
+
+
+def alert_met_goals(tenant_id: str, scope_type: str, scope_id: str, period: str) -> int:
+    """A ``goal_alert`` to the person (or the department's head) for each target reached,
+    once per goal, month and metric (1 Query; a GetItem for a department)."""
+    found = {
+        type(i).__name__: i
+        for i in BaseItem.query(scope_pk(tenant_id, scope_type, scope_id), BaseItem.SK.startswith(f"{period}#"))
+    }
+    goal = found.get("Goal")
+    if goal is None:
+        return 0
+    view = goals.view(Decimal(1), goal, found.get("Actuals"))  # type: ignore[arg-type]
+    met = [m for m, percent in view["progress"].items() if m != "expense_limit" and percent >= 100]
+    if not met:
+        return 0
+    recipient = scope_id
+    if scope_type == "department":
+        dept = org.get_department(tenant_id, scope_id)
+        recipient = dept.head_user_id if dept else None
+    sent = 0
+    for metric in met if recipient else []:
+        key = f"goal_alert#{scope_type}#{scope_id}#{period}#{metric}"
+        title = f"Goal met: {metric.replace('_', ' ')} ({period})"
+        body = f"{scope_type} {scope_id} reached its {metric.replace('_', ' ')} target for {period}"
+        sent += bool(
+            messages.send(
+                tenant_id,
+                recipient,
+                "goal_alert",
+                title,
+                body,
+                "goal",
+                f"{scope_type}:{scope_id}:{period}",
+                dedupe_key=key,
+            )
+        )
+    return sent
 
 
 def handle_change(event_id: str, old_image: Optional[dict], new_image: Optional[dict]) -> bool:

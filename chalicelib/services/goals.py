@@ -38,10 +38,10 @@ MAX_BOARD = 2000
 # ---------------------------------------------------------------- who may
 def _user_rights(principal: Principal, user: Optional[User]) -> bool:
     """Admins, the user's managers (any depth), heads of the user's departments."""
-    if principal.is_admin:
-        return True
     if user is None:
         return False
+    if principal.is_admin:
+        return True
     if principal.user_id in user.ancestors:
         return True
     headed = {d.department_id for d in org.headed_departments(principal.tenant_id, principal.user_id)}
@@ -50,11 +50,11 @@ def _user_rights(principal: Principal, user: Optional[User]) -> bool:
 
 def _department_rights(principal: Principal, department_id: str) -> bool:
     """Admins and heads of the department or of one above it."""
-    if principal.is_admin:
-        return True
     dept = org.get_department(principal.tenant_id, department_id)
     if dept is None:
         return False
+    if principal.is_admin:
+        return True
     headed = {d.department_id for d in org.headed_departments(principal.tenant_id, principal.user_id)}
     return bool(headed & set(dept_ids(dept.path)))
 

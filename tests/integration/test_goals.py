@@ -164,7 +164,8 @@ def test_a_tenant_pipeline_replaces_the_default(api):
         ("department/east", "rep_a", 404, 404),
         ("department/east", "mgr_west", 404, 404),
         ("department/sales", "mgr_east", 404, 404),
-        ("department/nope", "admin", 200, 200),
+        ("department/nope", "admin", 404, 404),
+        ("user/nobody", "admin", 404, 404),
     ],
 )
 def test_who_may_read_and_set_a_goal(api, scope, who, read, write):
