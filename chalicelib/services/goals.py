@@ -92,7 +92,7 @@ def _pace(actual: Decimal, target: Decimal, share: Decimal, lower_is_better: boo
         return "ahead" if actual <= expected * BEHIND else "on_track"
     if actual >= target or (expected > 0 and actual >= expected * AHEAD):
         return "ahead"
-    if expected == 0 or actual >= expected * BEHIND:
+    if expected < 1 or actual >= expected * BEHIND:  # too early in the month to fall behind
         return "on_track"
     return "behind"
 
