@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from chalicelib.auth import Principal, authenticate
 from chalicelib.errors import AppError, BadRequest, PayloadTooLarge, ServiceUnavailable
 from chalicelib.ids import new_id
+from chalicelib.jsonsafe import check_depth
 from chalicelib.observability import logger
 
 MAX_BODY_BYTES = 256 * 1024
@@ -176,6 +177,7 @@ def _parse_body(op: Operation, raw: bytes | None) -> Any:
         raise PayloadTooLarge(f"request body exceeds {MAX_BODY_BYTES} bytes")
     if not raw.strip():
         raise BadRequest("a JSON body is required", code="invalid_json")
+    check_depth(raw)  # before any parser recurses into it
     try:
         data = json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError):

@@ -8,7 +8,7 @@ from pydantic import Field, StringConstraints
 
 from chalicelib.schemas import Request, Response
 from chalicelib.services import fx, org
-from chalicelib.services import schedule as dates
+from chalicelib.timeutil import parse_date
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -51,7 +51,7 @@ class RateInEffectOut(Response):
 def put_exchange_rate(req: Req) -> RateOut:
     currency, date = req.path["currency"], req.path["date"]
     fx.require_rate_writer(req.principal)
-    dates.parse_date(date)
+    parse_date(date)
     base = org.get_settings(req.tenant_id).currency
     item = fx.put_rate(req.tenant_id, base, currency, date, req.body.rate, source=f"user:{req.user_id}")
     return RateOut(**fx.to_dict(item, base))
@@ -67,7 +67,7 @@ def put_exchange_rate(req: Req) -> RateOut:
 )
 def get_exchange_rate(req: Req) -> RateInEffectOut:
     currency, date = req.path["currency"], req.path["date"]
-    dates.parse_date(date)
+    parse_date(date)
     base = org.get_settings(req.tenant_id).currency
     found = fx.rate_in_effect(req.tenant_id, base, currency, date)
     return RateInEffectOut(currency=currency, date=date, rate=found.rate, rate_date=found.rate_date, base=base)

@@ -10,7 +10,7 @@ from chalicelib import cursor
 from chalicelib.schemas import Id, Money, Month, PageQuery, Query, Request, Response
 from chalicelib.services import digest, oppstats
 from chalicelib.services import goals as svc
-from chalicelib.services import schedule as dates
+from chalicelib.timeutil import parse_month
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -101,7 +101,7 @@ class ScorePage(Response):
 
 
 def _period(value: str) -> str:
-    dates.parse_date(f"{value}-01", "period")
+    parse_month(value, "period")
     return value
 
 

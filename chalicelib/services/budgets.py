@@ -32,11 +32,11 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
-from chalicelib.models.base import iso, utcnow
 from chalicelib.models.budgets import DUE_PK, Budget
-from chalicelib.observability import count, logger
+from chalicelib.observability import count, is_corrupt_item, logger, skip_bad_item
 from chalicelib.services import org
 from chalicelib.services.aftercommit import settle
+from chalicelib.timeutil import iso, parse_month, utcnow
 
 DEFAULT_THRESHOLDS = (80, 100)
 MAX_WRITE_ATTEMPTS = 6
@@ -149,6 +149,7 @@ def load(tenant_id: str, unit_type: str, unit_id: str, period: str) -> Optional[
 
 
 def get_budget(principal: Principal, unit_type: str, unit_id: str, period: str) -> Budget:
+    parse_month(period, "period")
     if not can_read_unit(principal, unit_type, unit_id):
         raise NotFound("budget not found")
     budget = load(principal.tenant_id, unit_type, unit_id, period)
@@ -196,6 +197,7 @@ def put_budget(
     thresholds: Optional[list[int]],
 ) -> Budget:
     require_budget_admin(principal)
+    parse_month(period, "period")
     validate_unit(principal.tenant_id, unit_type, unit_id)
     return write_limit(
         principal.tenant_id,
@@ -384,8 +386,11 @@ def run_due() -> int:
         try:
             check_alerts(budget.tenant_id, budget.unit_type, budget.unit_id, budget.period)
             done += 1
-        except Exception:  # noqa: BLE001 - one bad budget must not starve the others
-            logger.exception("budget alert check failed", extra={"budget": budget.GSI1SK})
+        except Exception as exc:  # noqa: BLE001 - one bad budget must not starve the others
+            if is_corrupt_item(exc):
+                skip_bad_item("budget_alerts", exc, tenant_id=budget.tenant_id, key=budget.GSI1SK)
+            else:  # transient: it stays due, the next run retries it
+                logger.exception("budget alert check failed", extra={"budget": budget.GSI1SK})
     return done
 
 
@@ -411,6 +416,7 @@ def apply_push(tenant_id: str, webhook_id: str, update: Any) -> bool:
         raise Unprocessable("unit_type must be department, project or person", code="invalid_unit")
     if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", update.period):
         raise Unprocessable("period must be YYYY-MM", code="invalid_period")
+    parse_month(update.period, "period")
     if not re.fullmatch(r"(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?", update.amount):
         raise Unprocessable("amount must be a decimal string", code="invalid_amount")
     if not re.fullmatch(r"[A-Z]{3}", update.currency):

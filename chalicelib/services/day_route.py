@@ -17,9 +17,9 @@ from chalicelib.geo import Point, path_m
 from chalicelib.models.crm import Account
 from chalicelib.models.schedule import Plan
 from chalicelib.services import routing
-from chalicelib.services import schedule as plans
 from chalicelib.services.crm import can_see
 from chalicelib.services.feed_audience import Resolver
+from chalicelib.timeutil import parse_date
 
 MAX_PLANS = 100
 
@@ -60,7 +60,7 @@ def _stops(principal: Principal, day_plans: list[Plan]) -> list[Stop]:
 
 
 def day_route(principal: Principal, day: str, start: Point) -> dict[str, Any]:
-    plans.parse_date(day)
+    parse_date(day)
     day_plans = _day_plans(principal, day)
     stops = _stops(principal, day_plans)
     if len(stops) > routing.MAX_STOPS:

@@ -20,7 +20,7 @@ from typing import Any, Optional
 
 from pynamodb.exceptions import PutError, UpdateError
 
-from chalicelib.models.base import BaseItem, from_stream_image, utcnow
+from chalicelib.models.base import BaseItem, from_stream_image
 from chalicelib.models.crm import Opportunity
 from chalicelib.models.digest import TENANTS_PK, LastCheckIn, OpportunityPulse, TenantEntry
 from chalicelib.models.feed import Activity
@@ -29,6 +29,7 @@ from chalicelib.models.org import Department, User
 from chalicelib.models.signins import SignIn
 from chalicelib.observability import count, logger
 from chalicelib.services import events, goals, messages, org, pipeline
+from chalicelib.timeutil import local_date, utcnow
 
 DIGEST_HOUR = 8
 MAX_LISTED = 20  # names per section in one message; the rest are counted
@@ -36,8 +37,7 @@ MAX_LISTED = 20  # names per section in one message; the rest are counted
 
 # ---------------------------------------------------------------- kept on write (stream)
 def _local_day(timestamp: str, tenant_id: str) -> str:
-    instant = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
-    return instant.astimezone(org.tenant_zone(tenant_id)).date().isoformat()
+    return local_date(timestamp, org.tenant_zone(tenant_id))
 
 
 def _later(item: BaseItem, attr: Any, day: str) -> None:

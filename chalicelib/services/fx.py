@@ -14,8 +14,8 @@ from typing import Any, Optional
 
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, Forbidden, Unprocessable
-from chalicelib.models.base import iso, utcnow
 from chalicelib.models.fx import ExchangeRate
+from chalicelib.timeutil import iso, utcnow
 
 CENT = Decimal("0.01")
 MAX_RATE_PLACES = 8

@@ -21,11 +21,12 @@ from typing import Any, Optional
 
 from chalicelib.auth import Principal
 from chalicelib.errors import Forbidden, NotFound
-from chalicelib.models.base import BaseItem, iso, utcnow
+from chalicelib.models.base import BaseItem
 from chalicelib.models.goals import Actuals, Goal, scope_pk
 from chalicelib.models.org import User
 from chalicelib.services import budgets, org
 from chalicelib.services.feed_audience import dept_ids
+from chalicelib.timeutil import iso, utcnow
 
 COUNT_METRICS = ("visits", "new_opportunities", "won_count")
 MONEY_METRICS = ("won_amount",)

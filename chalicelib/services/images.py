@@ -22,10 +22,11 @@ import struct
 import warnings
 import zlib
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Optional
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from chalicelib.timeutil import format_local, parse_exif
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 50_000_000
@@ -193,11 +194,13 @@ def read_capture_time(exif: Image.Exif) -> tuple[Optional[str], Optional[str]]:
         offset = sub.get(TAG_OFFSET_TIME_ORIGINAL)
         if not isinstance(raw, str):
             return None, None
-        taken = datetime.strptime(raw.strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+        taken = parse_exif(raw)
     except Exception:  # noqa: BLE001 - an unreadable date is no date
         return None, None
+    if taken is None:
+        return None, None
     offset = offset.strip("\x00 ") if isinstance(offset, str) else None
-    return taken.strftime("%Y-%m-%dT%H:%M:%S"), offset if offset and OFFSET_RE.match(offset) else None
+    return format_local(taken), offset if offset and OFFSET_RE.match(offset) else None
 
 
 # ---------------------------------------------------------------- pixels

@@ -22,8 +22,7 @@ from chalicelib.models.expenses import Cancelled, Expense, MileageClaim, Tx
 from chalicelib.models.signins import SignIn
 from chalicelib.observability import count
 from chalicelib.services import expenses, org
-from chalicelib.services import schedule as dates
-from chalicelib.services import signins as signin_times
+from chalicelib.timeutil import iso, local_day_bounds, parse_date
 
 UNTRUSTED = frozenset({"mock_location", "low_accuracy"})
 KM = Decimal("0.001")
@@ -33,7 +32,7 @@ MAX_SIGNINS = 500
 
 def _day_signins(principal: Principal, day: str) -> list[SignIn]:
     zone = org.tenant_zone(principal.tenant_id)
-    start, end = signin_times.local_day_bounds(day, zone)
+    start, end = (iso(t) for t in local_day_bounds(day, zone))
     found = SignIn.gsi1.query(
         SignIn.user_pk(principal.tenant_id, principal.user_id), SignIn.GSI1SK.between(start, end), limit=MAX_SIGNINS
     )
@@ -45,7 +44,7 @@ def _flags(s: SignIn) -> set[str]:
 
 
 def claim(principal: Principal, day: str) -> Expense:
-    dates.parse_date(day)
+    parse_date(day)
     rate = org.get_settings(principal.tenant_id).mileage_rate
     if not rate:
         raise Unprocessable("the tenant has no mileage_rate set", code="no_mileage_rate")

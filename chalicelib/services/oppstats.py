@@ -19,7 +19,6 @@ owner: constant whatever the number of opportunities.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Optional
 
@@ -34,6 +33,7 @@ from chalicelib.models.oppstats import ADMIN_VIEWER, ALL_PERIODS, OppStatsBucket
 from chalicelib.models.org import Department, User
 from chalicelib.services import budgets, crm, fx, org, pipeline
 from chalicelib.services.feed_audience import Resolver
+from chalicelib.timeutil import parse_timestamp
 
 PAIRS_PER_TX = 45  # a bucket update and its share: 90 of the 100 items a transaction takes
 Wanted = dict[tuple[str, str], tuple[int, int]]  # (bucket PK, SK) -> (count, cents)
@@ -65,7 +65,7 @@ def wanted(opp: Optional[Opportunity], resolver: Resolver, settings: Any) -> Wan
     if opp is None or getattr(opp, "archived_at", None):
         return {}
     zone = org.tenant_zone(opp.tenant_id, settings)
-    created = datetime.fromisoformat(opp.created_at.replace("Z", "+00:00")).astimezone(zone)
+    created = parse_timestamp(opp.created_at).astimezone(zone)
     value = (1, _cents(opp, settings.currency, created.date().isoformat()))
     resolver.load_users([opp.owner_id])
     out: Wanted = {}

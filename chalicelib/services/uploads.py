@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Optional
 
 from botocore.exceptions import ClientError
@@ -33,9 +33,9 @@ from chalicelib.aws import client
 from chalicelib.config import settings
 from chalicelib.errors import PayloadTooLarge, Unprocessable
 from chalicelib.ids import new_id
-from chalicelib.models.base import iso, utcnow
 from chalicelib.models.uploads import PURPOSES, Upload
 from chalicelib.observability import count, logger
+from chalicelib.timeutil import iso, parse_timestamp, utcnow
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # same as images.MAX_UPLOAD_BYTES (not imported: PIL stays off the API path)
 UPLOAD_TTL_S = 15 * 60
@@ -189,7 +189,7 @@ def _verdict(upload: Upload, head: dict[str, Any], bucket: str, version_id: Opti
         return {**result, "status": "rejected", "reason": "too_large"}
     if content_type != upload.content_type:
         return {**result, "status": "rejected", "reason": "content_type_mismatch"}
-    if modified and modified > _parse_iso(upload.expires_at) + timedelta(seconds=EXPIRY_SLACK_S):
+    if modified and modified > parse_timestamp(upload.expires_at, "expires_at") + timedelta(seconds=EXPIRY_SLACK_S):
         return {**result, "status": "rejected", "reason": "expired"}
     data = _read_capped(bucket, upload.key, version_id, limit)
     if len(data) > limit:
@@ -200,10 +200,6 @@ def _verdict(upload: Upload, head: dict[str, Any], bucket: str, version_id: Opti
         logger.info("upload rejected", extra={"reason": rejected.reason, "detail": rejected.detail})
         return {**result, "status": "rejected", "reason": rejected.reason}
     return {**result, "status": "ready", "sha256": hashlib.sha256(data).hexdigest(), "info": info}
-
-
-def _parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def process_object(bucket: str, key: str, version_id: Optional[str] = None) -> str:

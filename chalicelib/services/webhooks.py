@@ -20,12 +20,11 @@ import ipaddress
 import json
 import os
 import socket
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -34,10 +33,11 @@ from pynamodb.exceptions import DoesNotExist
 from chalicelib.aws import client
 from chalicelib.config import settings
 from chalicelib.errors import BadRequest, Unauthorized, Unprocessable
-from chalicelib.models.base import iso, utcnow
+from chalicelib.jsonsafe import check_depth
 from chalicelib.models.webhooks import OUTBOX_PK, DeliveryRecord, InboundReceipt, OutboxEntry
-from chalicelib.observability import count, logger
+from chalicelib.observability import count, is_corrupt_item, logger, skip_bad_item
 from chalicelib.services import org
+from chalicelib.timeutil import iso, normalize, utcnow
 
 MAX_ATTEMPTS = 8  # the queue's maxReceiveCount (local/resources.py, infra)
 MAX_BACKOFF_S = 12 * 3600
@@ -98,10 +98,16 @@ def flush(entry: OutboxEntry) -> None:
 
 def sweep_outbox(older_than_s: int = OUTBOX_GRACE_S) -> int:
     """Queue entries a crashed request left behind (the hourly job); same webhook-id."""
-    cutoff = iso(datetime.fromtimestamp(time.time() - older_than_s, UTC))
+    cutoff = iso(utcnow() - timedelta(seconds=older_than_s))
     done = 0
     for entry in OutboxEntry.gsi1.query(OUTBOX_PK, cutoff > OutboxEntry.GSI1SK):
-        flush(entry)
+        try:
+            flush(entry)
+        except Exception as exc:  # noqa: BLE001 - a corrupt entry must not stop the others
+            if not is_corrupt_item(exc):
+                raise
+            skip_bad_item("sweep_outbox", exc, tenant_id=entry.tenant_id, key=entry.webhook_id)
+            continue
         done += 1
     return done
 
@@ -272,8 +278,6 @@ def verify(tenant_id: str, raw_body: bytes, headers: dict[str, str]) -> dict[str
 
 
 def receipt(tenant_id: str, webhook_id: str, type_: str, ref_id: Optional[str] = None) -> InboundReceipt:
-    from datetime import timedelta
-
     return InboundReceipt(
         tenant_id=tenant_id,
         webhook_id=webhook_id,
@@ -293,12 +297,15 @@ def already_received(tenant_id: str, webhook_id: str) -> bool:
 
 
 def receive(tenant_id: str, raw_body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    check_depth(raw_body)  # the verifier parses the body: never let it recurse deep
     payload = verify(tenant_id, raw_body, headers)
     webhook_id = headers["webhook-id"]
     type_ = payload.get("type")
     data = payload.get("data")
     if not isinstance(type_, str) or not isinstance(data, dict):
         raise BadRequest("the body must be {type, timestamp?, data}", code="invalid_body")
+    if payload.get("timestamp") is not None:
+        normalize(payload["timestamp"], "timestamp")
     try:
         if type_ == "expense.payment_updated":
             from chalicelib.services import expenses

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from chalicelib.models.base import BaseItem
 from chalicelib.models.goals import COUNTERS, Actuals
 from chalicelib.models.signins import SignIn
+from chalicelib.observability import is_corrupt_item
 from chalicelib.services import actuals, goals, org
 from tests.integration.test_feed_reindex import Stream
 
@@ -284,7 +285,9 @@ def test_a_corrupt_record_is_skipped_and_counted_never_raised(api):
         "kind": {"S": "check_in"},
         "server_time": {"S": "1-01-01T00:00:00Z"},
     }
-    assert actuals.handle_change("evt-corrupt", None, image) is False
+    with pytest.raises(Exception) as raised:
+        actuals.handle_change("evt-corrupt", None, image)
+    assert is_corrupt_item(raised.value), "the stream consumer skips and counts it instead of retrying"
 
 
 OPS = st.lists(
