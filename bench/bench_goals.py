@@ -24,18 +24,18 @@ def _fill_opportunities(total: int) -> None:
 
     with Opportunity.batch_write() as batch:
         for i in range(total):
-            batch.save(
-                Opportunity(
-                    tenant_id="acme",
-                    object_id=f"opp_fill{i:06d}",
-                    name=f"Old deal {i}",
-                    owner_id="rep_c",
-                    account_id="acc_x",
-                    stage="lost",
-                    created_at="2020-01-01T00:00:00Z",
-                    updated_at="2020-01-01T00:00:00Z",
-                )
+            item = Opportunity(
+                tenant_id="acme",
+                object_id=f"opp_fill{i:06d}",
+                name=f"Old deal {i}",
+                owner_id="rep_c",
+                account_id="acc_x",
+                stage="lost",
+                created_at="2020-01-01T00:00:00Z",
+                updated_at="2020-01-01T00:00:00Z",
             )
+            item.set_keys()
+            batch.save(item)
 
 
 def _setup(users: int, opportunities: int) -> None:
