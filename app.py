@@ -23,6 +23,8 @@ from chalicelib.handlers import (
     crm,
     expenses,
     feed,
+    fx,
+    goals,
     messages,
     org,
     overview,
@@ -41,7 +43,22 @@ app = Chalice(app_name="fieldsales", configure_logs=False)
 app.experimental_feature_flags.update({"BLUEPRINTS"})
 app.api.binary_types = []
 
-for blueprint in (system, org, crm, feed, overview, signins, uploads, schedule, messages, expenses, webhooks, streams):
+for blueprint in (
+    system,
+    org,
+    crm,
+    feed,
+    overview,
+    signins,
+    uploads,
+    schedule,
+    messages,
+    expenses,
+    fx,
+    goals,
+    webhooks,
+    streams,
+):
     app.register_blueprint(blueprint.bp)
 
 CHALICE_ERROR_CODES = {

@@ -226,6 +226,16 @@ class Stack:
                 try:
                     if self.path == "/drain":
                         self._answer(200, stack.drain())
+                    elif self.path.startswith("/fire/team_digest?tenant_id="):
+                        from chalicelib.services import digest  # after the stack configured the env
+
+                        tenant_id = self.path.split("=", 1)[1]
+                        if not tenant_id.replace("-", "").replace("_", "").isalnum() or len(tenant_id) > 64:
+                            self._answer(400, {"error": "tenant_id is not an id"})
+                            return
+                        with stack.pumps["schedules"].lock:
+                            sent = digest.run_tenant(tenant_id)
+                        self._answer(200, {"sent": sent, **stack.drain()})
                     elif self.path.startswith("/fire/"):
                         name = self.path.removeprefix("/fire/")
                         pump = stack.pumps["schedules"]

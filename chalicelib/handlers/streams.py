@@ -35,10 +35,17 @@ def handle_record(record: Any) -> None:
 
     The feed re-index recomputes audiences from current state, and every re-driven effect
     is idempotent, so duplicate or reordered records are harmless."""
-    from chalicelib.services import feed_index, redrive
+    from chalicelib.services import actuals, digest, feed_index, oppstats, redrive
 
     retry: Exception | None = None
-    for name, consumer in (("feed_index", feed_index.handle_change), ("redrive", redrive.handle_change)):
+    consumers = (
+        ("feed_index", feed_index.handle_change),
+        ("redrive", redrive.handle_change),
+        ("actuals", lambda name, old, new: actuals.handle_change(record.event_id, old, new)),
+        ("oppstats", oppstats.handle_change),
+        ("digest", digest.handle_change),
+    )
+    for name, consumer in consumers:
         try:
             consumer(record.event_name, record.old_image, record.new_image)
         except Exception as exc:  # noqa: BLE001 - sorted below: skip a corrupt record, retry the rest

@@ -44,6 +44,7 @@ class Expense(BaseItem, discriminator="Expense"):
     approver_ids = ListAttribute(of=UnicodeAttribute, default=list)  # level 1, level 2
     approvals = JSONAttribute(default=list)  # [{level, approver_id, decision, comment?, at}]
     warnings = ListAttribute(of=UnicodeAttribute, default=list)
+    mileage = JSONAttribute(null=True)  # a mileage claim's day, distance, rate and sign-ins
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     submitted_at = UnicodeAttribute(null=True)
@@ -85,6 +86,21 @@ class Expense(BaseItem, discriminator="Expense"):
             self.GSI3SK = f"EXPENSE#{self.expense_id}"
         else:
             self.GSI3PK = self.GSI3SK = None
+
+
+class MileageClaim(BaseItem, discriminator="MileageClaim"):
+    """One per user and day: the mileage expense claimed for it (a second claim is 409)."""
+
+    user_id = UnicodeAttribute()
+    day = UnicodeAttribute()
+    expense_id = UnicodeAttribute()
+
+    @classmethod
+    def pk(cls, tenant_id: str, user_id: str) -> str:
+        return tkey(tenant_id, "MILEAGE", user_id)
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = self.pk(self.tenant_id, self.user_id), f"DAY#{self.day}"
 
 
 class ReceiptClaim(BaseItem, discriminator="ReceiptClaim"):
@@ -131,7 +147,7 @@ class StatsAggregate(BaseItem, discriminator="StatsAggregate"):
         self.SK = self.sk(self.dimension, self.key, self.currency)
 
 
-__all__ = ["Expense", "ReceiptClaim", "StatsAggregate", "STATUSES", "PAYMENT_STATUSES"]
+__all__ = ["Expense", "MileageClaim", "ReceiptClaim", "StatsAggregate", "STATUSES", "PAYMENT_STATUSES"]
 
 
 class Cancelled(Exception):

@@ -72,6 +72,7 @@ def to_dict(e: Expense) -> dict[str, Any]:
         "updated_at": e.updated_at,
         "submitted_at": e.submitted_at,
         "decided_at": e.decided_at,
+        "mileage": e.mileage,
     }
     return out
 
@@ -178,7 +179,8 @@ def _positive_cents(amount: str) -> int:
     return cents
 
 
-def create(principal: Principal, fields: dict[str, Any]) -> Expense:
+def new_draft(principal: Principal, fields: dict[str, Any]) -> Expense:
+    """A validated draft, not yet stored."""
     tenant = principal.tenant_id
     unit = fields["unit"]
     budgets.validate_unit(tenant, unit["type"], unit["id"])
@@ -207,6 +209,11 @@ def create(principal: Principal, fields: dict[str, Any]) -> Expense:
         created_at=now,
         updated_at=now,
     )
+    return e
+
+
+def create(principal: Principal, fields: dict[str, Any]) -> Expense:
+    e = new_draft(principal, fields)
     e.save(condition=Expense.PK.does_not_exist())
     count("ExpenseCreated")
     return e

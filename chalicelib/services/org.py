@@ -20,6 +20,7 @@ from pynamodb.exceptions import DoesNotExist
 from chalicelib.auth import Principal
 from chalicelib.errors import Forbidden, NotFound, Unprocessable
 from chalicelib.models.org import DEFAULT_TIMEZONE, Department, FinanceIntegration, Project, TenantSettings, User
+from chalicelib.services import pipeline
 from chalicelib.timeutil import iso, utcnow
 
 MAX_TREE_DEPTH = 32
@@ -58,6 +59,8 @@ def put_settings(tenant_id: str, changes: dict[str, Any]) -> TenantSettings:
             ZoneInfo(changes["timezone"])
         except (ZoneInfoNotFoundError, ValueError):
             raise Unprocessable(f"unknown time zone {changes['timezone']!r}", code="unknown_timezone") from None
+    if "pipeline" in changes:
+        changes = {**changes, "pipeline": pipeline.validate(changes["pipeline"])}
     current = get_settings(tenant_id)
     for name, value in changes.items():
         setattr(current, name, value)
