@@ -20,8 +20,15 @@ from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
 from chalicelib.models.base import BaseItem, tkey
 
 SCOPE_TYPES = ("user", "department")
-COUNTERS = ("visits", "new_opportunities", "won_amount_cents", "won_count", "plans_total", "plans_done")
-COUNTERS += ("expenses_cents",)
+COUNTERS: tuple[str, ...] = (
+    "visits",
+    "new_opportunities",
+    "won_amount_cents",
+    "won_count",
+    "plans_total",
+    "plans_done",
+    "expenses_cents",
+)
 MARK_TTL_S = 7 * 24 * 3600
 
 
@@ -33,7 +40,7 @@ class Goal(BaseItem, discriminator="Goal"):
     scope_type = UnicodeAttribute()
     scope_id = UnicodeAttribute()
     period = UnicodeAttribute()  # YYYY-MM
-    targets = MapAttribute()  # metric -> number or decimal string, only those set
+    targets: MapAttribute = MapAttribute()  # metric -> number or decimal string, only those set
     updated_by = UnicodeAttribute()
     updated_at = UnicodeAttribute()
 

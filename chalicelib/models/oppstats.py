@@ -29,7 +29,7 @@ class OppStatsBucket(BaseItem, discriminator="OppStatsBucket"):
     period = UnicodeAttribute()
     dimension = UnicodeAttribute()
     key = UnicodeAttribute()
-    count = NumberAttribute(default=0)
+    opportunities = NumberAttribute(default=0)
     amount_cents = NumberAttribute(default=0)
 
     @classmethod
@@ -54,7 +54,7 @@ class OppStatsBucket(BaseItem, discriminator="OppStatsBucket"):
             cls.period.set(bucket.period),
             cls.dimension.set(bucket.dimension),
             cls.key.set(bucket.key),
-            cls.count.add(count),
+            cls.opportunities.add(count),
             cls.amount_cents.add(cents),
         ]
 
@@ -63,7 +63,7 @@ class OppStatsShare(BaseItem, discriminator="OppStatsShare"):
     opportunity_id = UnicodeAttribute()
     bucket_pk = UnicodeAttribute()
     bucket_sk = UnicodeAttribute()
-    count = NumberAttribute()
+    opportunities = NumberAttribute()
     amount_cents = NumberAttribute()
 
     @classmethod

@@ -114,7 +114,7 @@ def apply(tenant_id: str, event_id: str, changes: dict[Key, dict[str, int]]) -> 
         return False
     tx = Tx()
     mark = AggregateMark(tenant_id=tenant_id, event_id=event_id)
-    mark.ttl = timedelta(seconds=MARK_TTL_S)  # type: ignore[assignment]
+    mark.ttl = timedelta(seconds=MARK_TTL_S)
     tx.put("mark", mark, condition=AggregateMark.PK.does_not_exist())
     per_scope: dict[tuple[str, str, str], Counter] = {}
     for (user_id, period), counters in changes.items():
@@ -157,19 +157,19 @@ def alert_met_goals(tenant_id: str, scope_type: str, scope_id: str, period: str)
     met = [m for m, percent in view["progress"].items() if m != "expense_limit" and percent >= 100]
     if not met:
         return 0
-    recipient = scope_id
+    recipient: Optional[str] = scope_id
     if scope_type == "department":
         dept = org.get_department(tenant_id, scope_id)
         recipient = dept.head_user_id if dept else None
     sent = 0
-    for metric in met if recipient else []:
+    for metric in met if recipient is not None else []:
         key = f"goal_alert#{scope_type}#{scope_id}#{period}#{metric}"
         title = f"Goal met: {metric.replace('_', ' ')} ({period})"
         body = f"{scope_type} {scope_id} reached its {metric.replace('_', ' ')} target for {period}"
         sent += bool(
             messages.send(
                 tenant_id,
-                recipient,
+                str(recipient),
                 "goal_alert",
                 title,
                 body,
@@ -188,7 +188,8 @@ def handle_change(event_id: str, old_image: Optional[dict], new_image: Optional[
     if entity not in ENTITIES:
         return False
     new, old = from_stream_image(new_image), from_stream_image(old_image)
-    tenant_id = (new or old).tenant_id if (new or old) else None
-    if tenant_id is None:
+    item = new or old
+    if item is None:
         return False
+    tenant_id = item.tenant_id
     return apply(tenant_id, event_id, deltas(old, new, org.get_settings(tenant_id)))

@@ -48,7 +48,8 @@ def claim(principal: Principal, day: str) -> Expense:
     rate = org.get_settings(principal.tenant_id).mileage_rate
     if not rate:
         raise Unprocessable("the tenant has no mileage_rate set", code="no_mileage_rate")
-    used, excluded = [], []
+    used: list[SignIn] = []
+    excluded: list[SignIn] = []
     for s in _day_signins(principal, day):
         (excluded if _flags(s) & UNTRUSTED else used).append(s)
     if not used:

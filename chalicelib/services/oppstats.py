@@ -102,7 +102,7 @@ def recompute(tenant_id: str, opportunity_id: str, resolver: Optional[Resolver] 
     moves = []
     for key in sorted(set(want) | set(have)):
         old = have.get(key)
-        now = (int(old.count), int(old.amount_cents)) if old else (0, 0)
+        now = (int(old.opportunities), int(old.amount_cents)) if old else (0, 0)
         new = want.get(key, (0, 0))
         if new != now:
             moves.append((key, old, new, (new[0] - now[0], new[1] - now[1])))
@@ -119,11 +119,11 @@ def _commit(tenant_id: str, opportunity_id: str, moves: list) -> None:
             opportunity_id=opportunity_id,
             bucket_pk=pk,
             bucket_sk=sk,
-            count=new[0],
+            opportunities=new[0],
             amount_cents=new[1],
         )
         as_read = (
-            (OppStatsShare.count == old.count) & (OppStatsShare.amount_cents == old.amount_cents)
+            (OppStatsShare.opportunities == old.opportunities) & (OppStatsShare.amount_cents == old.amount_cents)
             if old
             else OppStatsShare.PK.does_not_exist()
         )
@@ -171,8 +171,8 @@ def _groups(tenant_id: str, viewer: str, scope: str, period: str, dimension: str
     pk = OppStatsBucket.pk(tenant_id, viewer, scope, period)
     out = {}
     for b in OppStatsBucket.query(pk, OppStatsBucket.SK.startswith(f"{dimension}#")):
-        if isinstance(b, OppStatsBucket) and int(b.count) > 0:
-            out[b.key] = (int(b.count), int(b.amount_cents))
+        if isinstance(b, OppStatsBucket) and int(b.opportunities) > 0:
+            out[b.key] = (int(b.opportunities), int(b.amount_cents))
     return out
 
 
