@@ -21,14 +21,15 @@ STREAM_ARN = os.environ.get(
 
 
 def handle_record(record: Any) -> None:
-    """Dispatch one record to the capabilities that care: the feed re-index, and the
+    """Dispatch one record to the capabilities that care: the feed and list re-indexes, and the
     re-drive of effects a request could not finish after its commit.
 
     The feed re-index recomputes audiences from current state, and every re-driven effect
     is idempotent, so duplicate or reordered records are harmless."""
-    from chalicelib.services import feed_index, redrive
+    from chalicelib.services import feed_index, list_index, redrive
 
     feed_index.handle_change(record.event_name, record.old_image, record.new_image)
+    list_index.handle_change(record.event_name, record.old_image, record.new_image)
     redrive.handle_change(record.event_name, record.old_image, record.new_image)
 
 
