@@ -28,6 +28,7 @@ KINDS = (
     "plan_reminder",
     "budget_alert",
     "comment",
+    "mention",
 )
 READ_ALL_CHUNK = 25  # messages per read-all transaction (plus the counter: limit is 100)
 TX_ATTEMPTS = 4
