@@ -36,7 +36,8 @@ def test_activity_attachments_are_verified_and_thumbnailed(api, chalice_client):
     deliver(chalice_client, waiting["fields"]["key"])
     status, again = api.get(f"/v1/activities/{act['id']}", as_="mgr_east")
     assert status == 200
-    assert {a["upload_id"]: a["status"] for a in again["attachments"]} == {ready: "ready", waiting["upload_id"]: "rejected"}
+    statuses = {a["upload_id"]: a["status"] for a in again["attachments"]}
+    assert statuses == {ready: "ready", waiting["upload_id"]: "rejected"}
     feed_item = next(i for i in api.get("/v1/feed", as_="mgr_east")[1]["items"] if i["id"] == act["id"])
     assert [(a["upload_id"], a["status"]) for a in feed_item["attachments"]] == [
         (a["upload_id"], a["status"]) for a in again["attachments"]
