@@ -83,3 +83,16 @@ def test_bad_query_is_400_and_requests_are_bounded(api, ddb_requests):
         queries = ddb_requests.calls.count("Query")
         assert queries == len(geo.cover(lat, lng, radius)) <= geo.MAX_CELLS
         assert set(ddb_requests.calls) <= {"Query", "BatchGetItem"}
+
+
+def test_demo_seed_has_accounts_around_one_point_and_some_archived(api):
+    from local.seed import AROUND, NEARBY_ACCOUNTS, seed_nearby
+
+    seed_nearby()
+    names = {
+        i["name"] for i in api.get(f"/v1/accounts/nearby?lat={AROUND[0]}&lng={AROUND[1]}", as_="rep_a")[1]["items"]
+    }
+    mine_live = {n for owner, n, *_, archived in NEARBY_ACCOUNTS if owner == "rep_a" and not archived}
+    assert mine_live <= names and not {n for *_, n, _, _, a in NEARBY_ACCOUNTS if a} & names
+    status, page = api.get("/v1/accounts?archived=true&scope=team&limit=100", as_="mgr_east")
+    assert status == 200 and sum(1 for i in page["items"] if i["archived"]) == 2
