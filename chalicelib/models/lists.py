@@ -36,13 +36,15 @@ NAME_TOP = "\U0010ffff"  # above every character
 UPDATED_PREFIX = "U#"
 LIST_STATE_SK = "LISTIDX"
 GEOHASH_LEN = 12
+SEARCH_KEY_BYTES = 600  # a GSI sort key holds 1,024 bytes; NFKC may expand a name (x18)
 
 
 def search_key(text: str) -> str:
     """Case- and width-insensitive key in any script: NFKC, casefold, NFKC again, without
     control characters; CJK stays as typed (``"ＡＢＣ Ltd"`` and ``"abc ltd"`` meet)."""
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
-    return "".join(ch for ch in folded if unicodedata.category(ch) != "Cc").strip()
+    key = "".join(ch for ch in folded if unicodedata.category(ch) not in ("Cc", "Cs")).strip()
+    return key.encode("utf-8")[:SEARCH_KEY_BYTES].decode("utf-8", "ignore")
 
 
 def filter_part(filters: dict[str, str]) -> str:
@@ -103,6 +105,7 @@ __all__ = [
     "UPDATED_PREFIX",
     "LIST_STATE_SK",
     "GEOHASH_LEN",
+    "SEARCH_KEY_BYTES",
     "search_key",
     "filter_part",
     "list_pk",

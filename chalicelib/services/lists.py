@@ -67,7 +67,9 @@ def _query(pk: str, by_name: bool, prefix: str, after: Optional[str], n: int) ->
     return [e for e in results if e.GSI1SK != after][:n]  # noqa: SIM300
 
 
-def _filters(object_type: str, owner_id: Optional[str], account_id: Optional[str], stage: Optional[str]) -> dict:
+def _filters(
+    object_type: str, owner_id: Optional[str] = None, account_id: Optional[str] = None, stage: Optional[str] = None
+) -> dict:
     given = {"owner_id": owner_id, "account_id": account_id, "stage": stage}
     filters = {k: v for k, v in given.items() if v}
     unsupported = sorted(set(filters) - set(FILTER_FIELDS[object_type]))

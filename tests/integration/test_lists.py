@@ -278,3 +278,12 @@ def test_stream_replays_converge_on_the_same_index(api, world, stream):
     stream.deliver(records)
     stream.pump()
     assert snapshot() == expected
+
+
+def test_names_that_expand_under_nfkc_still_index_and_search(api):
+    long_name = "ﷺ" * 200  # each expands to 18 characters (54 bytes) under NFKC
+    acc = create(api, "/v1/accounts", {"name": long_name})
+    status, page = api.get("/v1/accounts?" + urlencode({"q": "ﷺ" * 20}), as_="rep_a")
+    assert status == 200 and [i["id"] for i in page["items"]] == [acc]
+    status, page = api.get("/v1/accounts?" + urlencode({"q": "ﷺ" * 200}), as_="rep_a")
+    assert status == 200 and [i["id"] for i in page["items"]] == [acc]
