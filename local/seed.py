@@ -94,6 +94,38 @@ def seed_crm() -> None:
 DEMO_EXTRAS.append(seed_crm)
 
 
+# Accounts around People's Square (31.2304, 121.4737) for lists, search and nearby: mixed
+# scripts and cases, a ring of distances, a few archived.
+AROUND = (31.2304, 121.4737)
+NEARBY_ACCOUNTS = [
+    ("rep_a", "上海第一百货", 0.0, 0.0006, False),
+    ("rep_a", "上海书城 Shanghai Book City", 0.0025, -0.0010, False),
+    ("rep_a", "Nanjing Road Pharmacy", 0.0012, 0.0040, False),
+    ("rep_a", "ＡＣＭＥ Tea House", -0.0040, 0.0030, False),
+    ("rep_a", "acme Bakery (closed)", 0.0030, 0.0030, True),
+    ("rep_b", "人民广场 Café", -0.0008, -0.0015, False),
+    ("rep_b", "Old Bund Hardware (closed)", 0.0100, 0.0120, True),
+    ("rep_c", "Xintiandi Bistro", -0.0120, 0.0050, False),
+    ("rep_c", "静安 Kiosk", 0.0150, -0.0250, False),
+]
+
+
+def seed_nearby() -> None:
+    """Located accounts around one point (see NEARBY_ACCOUNTS); the last flag archives."""
+    from chalicelib.auth import Principal
+    from chalicelib.services import crm
+
+    for owner, name, dlat, dlng, archived in NEARBY_ACCOUNTS:
+        me = Principal(owner, TENANT, frozenset())
+        location = {"lat": round(AROUND[0] + dlat, 6), "lng": round(AROUND[1] + dlng, 6)}
+        acc = crm.create_object(me, "account", {"name": name, "location": location, "address": "Huangpu, Shanghai"})
+        if archived:
+            crm.set_archived(me, "account", acc.object_id, True)
+
+
+DEMO_EXTRAS.append(seed_nearby)
+
+
 FINANCE_SIM_PORT = 8002  # local/finance_sim.py's default port
 
 

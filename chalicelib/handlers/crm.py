@@ -3,10 +3,23 @@
 from typing import Annotated, Any, Literal, Optional
 
 from chalice import Blueprint
-from pydantic import StringConstraints
+from pydantic import Field, StringConstraints, create_model
 
-from chalicelib.schemas import Currency, Id, Location, Money, Name, Request, Response, Text
-from chalicelib.services import crm
+from chalicelib.schemas import (
+    Coordinate,
+    Currency,
+    Id,
+    Location,
+    Money,
+    Name,
+    PageQuery,
+    Query,
+    Request,
+    Response,
+    Text,
+)
+from chalicelib.schemas import Limit as PageLimit
+from chalicelib.services import crm, lists
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -34,6 +47,8 @@ class CrmObjectOut(Response):
     owner_id: str
     created_at: str
     updated_at: str
+    archived: bool = False
+    archived_at: Optional[str] = None
 
 
 class AccountOut(CrmObjectOut):
@@ -117,6 +132,35 @@ class LeadPatch(Request):
     company: Optional[Text] = None
 
 
+SearchText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+class ListQuery(PageQuery):
+    scope: Literal["mine", "team", "all"] = "all"
+    q: Optional[SearchText] = Field(default=None, description="case-insensitive name prefix, any script")
+    owner_id: Optional[Id] = None
+    account_id: Optional[Id] = Field(default=None, description="contacts and opportunities only")
+    stage: Optional[Stage] = Field(default=None, description="opportunities only")
+    sort: Literal["updated", "name"] = Field(default="updated", description="ignored with q (name order)")
+    archived: bool = Field(default=False, description="true: archived objects are listed too")
+
+
+class NearbyQuery(Query):
+    lat: Coordinate(-90, 90)
+    lng: Coordinate(-180, 180)
+    radius_m: int = Field(default=2000, ge=10, le=50_000)
+    limit: PageLimit = 20
+
+
+class NearbyAccountOut(AccountOut):
+    distance_m: float
+
+
+class NearbyPage(Response):
+    items: list[NearbyAccountOut]
+    next_cursor: Optional[str] = None
+
+
 class TeamIn(Request):
     role: Literal["follow_up", "service"]
 
@@ -150,8 +194,36 @@ def _register(collection: str) -> None:
         note = changes.pop("stage_note", None)
         return crm.to_dict(crm.update_object(req.principal, object_type, req.path["object_id"], changes, note))
 
-    for fn, verb in ((create, "create"), (read, "get"), (patch, "update")):
+    def list_(req: Req) -> dict[str, Any]:
+        q: ListQuery = req.query
+        items, next_cursor = lists.list_page(
+            req.principal,
+            object_type,
+            scope=q.scope,
+            q=q.q,
+            filters={"owner_id": q.owner_id, "account_id": q.account_id, "stage": q.stage},
+            sort=q.sort,
+            archived=q.archived,
+            limit=q.limit,
+            cursor=q.cursor,
+        )
+        return {"items": items, "next_cursor": next_cursor}
+
+    def archive(req: Req) -> dict[str, Any]:
+        return crm.to_dict(crm.set_archived(req.principal, object_type, req.path["object_id"], True))
+
+    def restore(req: Req) -> dict[str, Any]:
+        return crm.to_dict(crm.set_archived(req.principal, object_type, req.path["object_id"], False))
+
+    for fn, verb in ((create, "create"), (read, "get"), (patch, "update"), (archive, "archive"), (restore, "restore")):
         fn.__name__ = f"{verb}_{object_type}"
+    list_.__name__ = f"list_{collection}"
+    page = create_model(
+        f"{out.__name__.removesuffix('Out')}Page",
+        __base__=Response,
+        items=(list[out], ...),  # type: ignore[valid-type]
+        next_cursor=(Optional[str], None),
+    )
     route(
         bp,
         f"/v1/{collection}",
@@ -181,6 +253,39 @@ def _register(collection: str) -> None:
         response=out,
         errors=(409,),
     )(patch)
+    route(
+        bp,
+        f"/v1/{collection}",
+        summary=f"List or search the caller's {collection} (scope, name prefix, filters, sort)",
+        tag="crm",
+        query=ListQuery,
+        response=page,
+    )(list_)
+    for fn, verb, what in ((archive, "archive", "leaves lists, nearby and scenes"), (restore, "restore", "back")):
+        route(
+            bp,
+            f"/v1/{collection}/{{object_id}}/{verb}",
+            method="POST",
+            summary=f"{verb.capitalize()} a {object_type} ({what}; same change rights as PATCH)",
+            tag="crm",
+            response=out,
+            status=200,
+            idempotent=False,
+            errors=(409,),
+        )(fn)
+
+
+@route(
+    bp,
+    "/v1/accounts/nearby",
+    summary="Visible, live accounts within radius_m of a point, nearest first, with distance_m",
+    tag="crm",
+    query=NearbyQuery,
+    response=NearbyPage,
+)
+def nearby_accounts(req: Req) -> dict[str, Any]:
+    q: NearbyQuery = req.query
+    return {"items": lists.nearby(req.principal, q.lat, q.lng, q.radius_m, q.limit), "next_cursor": None}
 
 
 for _collection in KINDS:

@@ -50,6 +50,15 @@ class ActivityIn(Request):
     content: Text
     related: list[RelatedIn] = Field(min_length=1, max_length=20)
     occurred_at: Optional[Timestamp] = None
+    attachment_upload_ids: Optional[list[Id]] = Field(default=None, max_length=9)
+
+
+class AttachmentOut(Response):
+    upload_id: str
+    status: str
+    reason: Optional[str] = None
+    thumbnail_url: Optional[str] = None
+    url: Optional[str] = None
 
 
 class RelatedOut(Response):
@@ -67,6 +76,7 @@ class ActivityOut(Response):
     occurred_at: str
     created_at: str
     comment_count: int
+    attachments: list[AttachmentOut] = []
 
 
 class ActivityPage(Response):
@@ -76,6 +86,7 @@ class ActivityPage(Response):
 
 class CommentIn(Request):
     content: CommentText
+    mentions: Optional[list[Id]] = Field(default=None, max_length=50, description="users to notify (must see it)")
 
 
 class CommentOut(Response):
@@ -84,6 +95,7 @@ class CommentOut(Response):
     author_id: str
     content: str
     created_at: str
+    mentions: list[str] = []
 
 
 class CommentPage(Response):
@@ -127,7 +139,8 @@ class FeedQuery(PageQuery):
 )
 def create_activity(req: Req) -> dict[str, Any]:
     b: ActivityIn = req.body
-    return feed.create_activity(req.principal, b.type, b.content, [(r.type, r.id) for r in b.related], b.occurred_at)
+    related = [(r.type, r.id) for r in b.related]
+    return feed.create_activity(req.principal, b.type, b.content, related, b.occurred_at, b.attachment_upload_ids)
 
 
 @route(
@@ -145,14 +158,14 @@ def get_activity(req: Req) -> dict[str, Any]:
     bp,
     "/v1/activities/{activity_id}/comments",
     method="POST",
-    summary="Comment on an activity (notifies its author)",
+    summary="Comment on an activity (notifies its author and the users it mentions)",
     tag="feed",
     body=CommentIn,
     response=CommentOut,
     status=201,
 )
 def add_comment(req: Req) -> dict[str, Any]:
-    return feed.add_comment(req.principal, req.path["activity_id"], req.body.content)
+    return feed.add_comment(req.principal, req.path["activity_id"], req.body.content, req.body.mentions)
 
 
 @route(

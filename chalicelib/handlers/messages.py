@@ -11,7 +11,9 @@ from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
 
-Kind = Literal["expense_approval_request", "expense_result", "expense_paid", "plan_reminder", "budget_alert", "comment"]
+Kind = Literal[
+    "expense_approval_request", "expense_result", "expense_paid", "plan_reminder", "budget_alert", "comment", "mention"
+]
 
 
 class MessagesQuery(PageQuery):

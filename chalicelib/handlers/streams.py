@@ -30,16 +30,17 @@ STREAM_ARN = os.environ.get(
 
 
 def handle_record(record: Any) -> None:
-    """Dispatch one record to the capabilities that care: the feed re-index, and the
+    """Dispatch one record to the capabilities that care: the feed and list re-indexes, and the
     re-drive of effects a request could not finish after its commit.
 
     The feed re-index recomputes audiences from current state, and every re-driven effect
     is idempotent, so duplicate or reordered records are harmless."""
-    from chalicelib.services import actuals, digest, feed_index, oppstats, redrive
+    from chalicelib.services import actuals, digest, feed_index, list_index, oppstats, redrive
 
     retry: Exception | None = None
     consumers = (
         ("feed_index", feed_index.handle_change),
+        ("list_index", list_index.handle_change),
         ("redrive", redrive.handle_change),
         ("actuals", lambda name, old, new: actuals.handle_change(record.event_id, old, new)),
         ("oppstats", oppstats.handle_change),

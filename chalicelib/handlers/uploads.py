@@ -27,7 +27,7 @@ OBJECT_CREATED_PATTERN = {
 
 
 class UploadIn(Request):
-    purpose: Literal["signin_photo", "receipt"]
+    purpose: Literal["signin_photo", "receipt", "attachment"]
     content_type: Literal["image/jpeg", "image/png"]
     size_bytes: int = Field(ge=1, le=uploads.MAX_UPLOAD_BYTES, description="exact size of the file; at most 10 MiB")
 

@@ -46,6 +46,7 @@ class CrmObject(BaseItem):
     owner_id = UnicodeAttribute()
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
+    archived_at = UnicodeAttribute(null=True)  # set while archived: out of lists, nearby and scenes
     version = VersionAttribute()
 
     def set_keys(self) -> None:

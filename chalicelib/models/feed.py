@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.attributes import JSONAttribute, ListAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 
 from chalicelib.models.base import BaseItem, tkey
 from chalicelib.models.crm import object_pk
@@ -56,6 +56,7 @@ class Activity(BaseItem, discriminator="Activity"):
     indexed = UnicodeSetAttribute(null=True)  # {"<viewer>|<scene>"}
     index_state = UnicodeAttribute(default="pending")  # pending | ok
     index_rev = NumberAttribute(default=0)
+    attachment_upload_ids = ListAttribute(of=UnicodeAttribute, null=True)  # uploads, purpose attachment
 
     def set_keys(self) -> None:
         self.PK, self.SK = activity_pk(self.tenant_id, self.activity_id), ACTIVITY_SK
@@ -99,6 +100,7 @@ class Comment(BaseItem, discriminator="Comment"):
     author_id = UnicodeAttribute()
     content = UnicodeAttribute()
     created_at = UnicodeAttribute()
+    mentions = UnicodeSetAttribute(null=True)  # users who get a ``mention`` message
 
     @classmethod
     def sk(cls, comment_id: str) -> str:

@@ -11,7 +11,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from chalicelib.models.base import BaseItem, tkey
 
-PURPOSES = ("signin_photo", "receipt")
+PURPOSES = ("signin_photo", "receipt", "attachment")
 STATUSES = ("pending", "ready", "rejected")
 
 

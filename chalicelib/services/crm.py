@@ -19,17 +19,18 @@ from chalicelib.errors import Conflict, NotFound, Unprocessable
 from chalicelib.ids import new_id
 from chalicelib.models.base import BaseItem
 from chalicelib.models.crm import MODELS, OBJECT_SK, OBJECT_TYPES, Account, CrmObject, TeamMember, object_pk
-from chalicelib.services import org, pipeline
+from chalicelib.services import list_index, org, pipeline
+from chalicelib.services.aftercommit import settle
 from chalicelib.services.feed_audience import Resolver, team_of
 from chalicelib.timeutil import iso, utcnow
 
 ID_PREFIX = {"account": "acc", "contact": "con", "opportunity": "opp", "lead": "lead"}
 TEAM_ROLES = ("follow_up", "service")
-PATCHABLE = {
-    "account": {"name", "owner_id", "address", "location"},
-    "contact": {"name", "owner_id", "phone", "account_id"},
-    "opportunity": {"name", "owner_id", "stage", "amount", "currency"},
-    "lead": {"name", "owner_id", "company"},
+PATCHABLE = {  # archived_at: archive / restore only (the PATCH bodies do not take it)
+    "account": {"name", "owner_id", "address", "location", "archived_at"},
+    "contact": {"name", "owner_id", "phone", "account_id", "archived_at"},
+    "opportunity": {"name", "owner_id", "stage", "amount", "currency", "archived_at"},
+    "lead": {"name", "owner_id", "company", "archived_at"},
 }
 
 
@@ -79,6 +80,8 @@ def to_dict(obj: CrmObject) -> dict[str, Any]:
         "owner_id": obj.owner_id,
         "created_at": obj.created_at,
         "updated_at": obj.updated_at,
+        "archived": obj.archived_at is not None,
+        "archived_at": obj.archived_at,
     }
     if isinstance(obj, Account):
         loc = obj.location
@@ -149,7 +152,13 @@ def create_object(principal: Principal, object_type: str, fields: dict[str, Any]
     if object_type == "opportunity":
         _stamp_stage(obj, now)
     obj.save()
+    _index(obj)
     return obj
+
+
+def _index(obj: CrmObject) -> None:
+    """The object's list and nearby entries, after its commit (else its stream record)."""
+    settle("list.index", lambda: list_index.index_object(obj), object_id=obj.object_id)
 
 
 def update_object(
@@ -207,7 +216,16 @@ def update_object(
         raise
     if feedback is not None:
         feed.publish(feedback)
+    _index(obj)
     return obj
+
+
+def set_archived(principal: Principal, object_type: str, object_id: str, archived: bool) -> CrmObject:
+    """Archive or restore: a change like PATCH (the same change rights, optimistic locking),
+    idempotent (archiving an archived object keeps its ``archived_at``)."""
+    current = require_visible(principal, object_type, object_id)
+    when = (current.archived_at or iso(utcnow())) if archived else None
+    return update_object(principal, object_type, object_id, {"archived_at": when})
 
 
 def team_to_dict(account: Account) -> dict[str, Any]:
@@ -233,6 +251,7 @@ def _write_team(account: Account, member: TeamMember, remove: bool) -> None:
         if _is_condition_failure(exc):
             raise Conflict("the account was changed concurrently; retry", code="concurrent_update") from None
         raise
+    _index(account)
 
 
 def put_team_member(principal: Principal, account_id: str, user_id: str, role: str) -> Account:

@@ -38,7 +38,8 @@ from chalicelib.models.feed import (
     feed_type_pk,
     opportunity_collection_pk,
 )
-from chalicelib.services import crm, messages
+from chalicelib.models.org import User
+from chalicelib.services import crm, messages, uploads
 from chalicelib.services.aftercommit import settle
 from chalicelib.services.feed_audience import SCENES, Resolver, entry_key, parse_entry_key
 from chalicelib.services.feed_index import finish_new, get_activity, link_items, reindex_activity, write_entries
@@ -58,14 +59,27 @@ TYPES = (
     "expense",
 )
 SYSTEM_TYPES = frozenset({"signin", "stage_feedback", "expense"})  # made by their own routes
-CORE_FIELDS = frozenset({"id", "type", "content", "author_id", "related", "occurred_at", "created_at", "comment_count"})
+CORE_FIELDS = frozenset(
+    {"id", "type", "content", "author_id", "related", "occurred_at", "created_at", "comment_count", "attachments"}
+)
+MAX_ATTACHMENTS = 9
 SK_FLOOR = "0"  # below every "<timestamp>#<id>"
 SK_CEIL = "9999~"  # above every one
 
 
 # ---------------------------------------------------------------- shapes
-def to_dict(activity: Activity) -> dict[str, Any]:
+def attachment_views(tenant_id: str, activities: Any) -> dict[str, dict[str, Any]]:
+    """The attachments of these activities (1 BatchGet per 100 uploads; none without any).
+    Their URLs are for whoever may see the activity: callers check that first."""
+    ids = [u for a in activities for u in (a.attachment_upload_ids or [])]
+    found = uploads.get_uploads(tenant_id, ids) if ids else {}
+    return {upload_id: uploads.photo_view(upload) for upload_id, upload in found.items()}
+
+
+def to_dict(activity: Activity, views: Optional[dict[str, dict[str, Any]]] = None) -> dict[str, Any]:
     """The contract shape: core fields plus the type-specific ones (``extra``)."""
+    if views is None:
+        views = attachment_views(activity.tenant_id, [activity])
     out: dict[str, Any] = {k: v for k, v in (activity.extra or {}).items() if k not in CORE_FIELDS}
     out.update(
         id=activity.activity_id,
@@ -76,6 +90,7 @@ def to_dict(activity: Activity) -> dict[str, Any]:
         occurred_at=activity.occurred_at,
         created_at=activity.created_at,
         comment_count=int(activity.comment_count or 0),
+        attachments=[views.get(u, {"upload_id": u, "status": "pending"}) for u in activity.attachment_upload_ids or []],
     )
     return out
 
@@ -87,6 +102,7 @@ def comment_to_dict(comment: Comment) -> dict[str, Any]:
         "author_id": comment.author_id,
         "content": comment.content,
         "created_at": comment.created_at,
+        "mentions": sorted(comment.mentions or ()),
     }
 
 
@@ -101,6 +117,7 @@ def prepare_activity(
     extra: dict | None = None,
     activity_id: str | None = None,
     resolver: Optional[Resolver] = None,
+    attachments: Optional[list[str]] = None,
 ) -> Activity:
     """A new activity with its audience resolved (``indexed``, state ``pending``), ready to
     be committed alone or in the transaction of its cause, then :func:`publish`-ed.
@@ -128,6 +145,7 @@ def prepare_activity(
         indexed={entry_key(e) for e in entries},
         index_state="pending",
         index_rev=0,
+        attachment_upload_ids=list(attachments) if attachments else None,
     )
     activity.set_keys()
     return activity
@@ -153,6 +171,7 @@ def record_activity(
     occurred_at: str | None = None,
     extra: dict | None = None,
     activity_id: str | None = None,
+    attachments: Optional[list[str]] = None,
 ) -> dict:
     """Record an activity and index it for everyone who may see it, before answering.
 
@@ -167,13 +186,15 @@ def record_activity(
                 reindex_activity(tenant_id, activity_id)
                 existing = get_activity(tenant_id, activity_id) or existing
             return to_dict(existing)
-    activity = prepare_activity(tenant_id, type, author_id, content, related, occurred_at, extra, activity_id)
+    activity = prepare_activity(
+        tenant_id, type, author_id, content, related, occurred_at, extra, activity_id, attachments=attachments
+    )
     try:
         activity.save(condition=Activity.PK.does_not_exist())
     except PutError as exc:
         if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
             return record_activity(
-                tenant_id, type, author_id, content, related, occurred_at, extra, activity.activity_id
+                tenant_id, type, author_id, content, related, occurred_at, extra, activity.activity_id, attachments
             )
         raise
     publish(activity)
@@ -181,9 +202,15 @@ def record_activity(
 
 
 def create_activity(
-    principal: Principal, type: str, content: str, related: list[tuple[str, str]], occurred_at: Optional[str]
+    principal: Principal,
+    type: str,
+    content: str,
+    related: list[tuple[str, str]],
+    occurred_at: Optional[str],
+    attachment_upload_ids: Optional[list[str]] = None,
 ) -> dict:
-    """``POST /v1/activities``: every related object must exist and be visible to the author."""
+    """``POST /v1/activities``: every related object must exist and be visible to the author;
+    every attachment must be one of the author's own ``attachment`` uploads, not rejected."""
     if type in SYSTEM_TYPES:
         raise Unprocessable(f"{type} activities are made by their own routes", code="system_activity_type")
     resolver = Resolver(principal.tenant_id)
@@ -191,7 +218,24 @@ def create_activity(
         obj = crm.get_object(principal.tenant_id, object_type, object_id)
         if obj is None or not crm.can_see(principal, obj, resolver):
             raise Unprocessable(f"{object_type} {object_id!r} does not exist", code="unknown_related")
-    return record_activity(principal.tenant_id, type, principal.user_id, content, related, occurred_at)
+    attachments = _check_attachments(principal, attachment_upload_ids or [])
+    return record_activity(
+        principal.tenant_id, type, principal.user_id, content, related, occurred_at, attachments=attachments
+    )
+
+
+def _check_attachments(principal: Principal, upload_ids: list[str]) -> list[str]:
+    ids = list(dict.fromkeys(upload_ids))
+    if len(ids) > MAX_ATTACHMENTS:
+        raise Unprocessable(f"at most {MAX_ATTACHMENTS} attachments", code="too_many_attachments")
+    found = uploads.get_uploads(principal.tenant_id, ids) if ids else {}
+    for upload_id in ids:
+        upload = found.get(upload_id)
+        if upload is None or upload.user_id != principal.user_id or upload.purpose != "attachment":
+            raise Unprocessable(f"upload {upload_id!r} is not one of your attachments", code="unknown_upload")
+        if upload.status == "rejected":
+            raise Unprocessable(f"attachment {upload_id!r} was rejected ({upload.reason})", code="upload_rejected")
+    return ids
 
 
 # ---------------------------------------------------------------- reads
@@ -292,7 +336,8 @@ def feed_page(
     for sk, t, _ in page:
         next_position[t or "*"] = sk  # page is sorted descending: the last one wins
     activities = _batch_activities(tenant, [e.activity_id for _, _, e in page])
-    items = [to_dict(activities[e.activity_id]) for _, _, e in page if e.activity_id in activities]
+    views = attachment_views(tenant, activities.values())
+    items = [to_dict(activities[e.activity_id], views) for _, _, e in page if e.activity_id in activities]
     return items, cursors.encode(next_position, scope) if has_more else None
 
 
@@ -300,9 +345,32 @@ def get_activity_for(principal: Principal, activity_id: str) -> dict[str, Any]:
     return to_dict(require_visible_activity(principal, activity_id))
 
 
-def add_comment(principal: Principal, activity_id: str, content: str) -> dict[str, Any]:
-    """Comment on a visible activity; its author (if someone else) gets a message."""
+def _check_mentions(principal: Principal, activity: Activity, user_ids: list[str]) -> set[str]:
+    """Mentioned users must exist and see the activity (its ``all`` entry, or admin role):
+    else 422 ``unknown_user`` (never revealing which of the two). 2 BatchGets at most."""
+    ids = list(dict.fromkeys(user_ids))
+    if not ids:
+        return set()
+    tenant = principal.tenant_id
+    found = BaseItem.batch_get([(User.pk(tenant, u), "PROFILE") for u in ids], consistent_read=True)
+    users = {u.user_id: u for u in found if isinstance(u, User)}
+    sk = feed_sk(activity.occurred_at, activity.activity_id)
+    keys = [(feed_pk(tenant, u, "all"), sk) for u in ids if u in users]
+    seeing = {e.viewer for e in BaseItem.batch_get(keys, consistent_read=True) if isinstance(e, FeedEntry)}
+    for user_id in ids:
+        user = users.get(user_id)
+        if user is None or (user_id not in seeing and "admin" not in (getattr(user, "roles", None) or ())):
+            raise Unprocessable(f"user {user_id!r} does not exist", code="unknown_user")
+    return set(ids)
+
+
+def add_comment(
+    principal: Principal, activity_id: str, content: str, mentions: Optional[list[str]] = None
+) -> dict[str, Any]:
+    """Comment on a visible activity; its author (if someone else) gets a ``comment``
+    message and each mentioned user (who must see the activity) a ``mention`` message."""
     activity = require_visible_activity(principal, activity_id)
+    mentioned = _check_mentions(principal, activity, mentions or [])
     comment = Comment(
         tenant_id=principal.tenant_id,
         comment_id=new_id("cmt"),
@@ -310,6 +378,7 @@ def add_comment(principal: Principal, activity_id: str, content: str) -> dict[st
         author_id=principal.user_id,
         content=content,
         created_at=iso(utcnow()),
+        mentions=mentioned or None,
     )
     comment.set_keys()
     with TransactWrite(connection=Activity._get_connection().connection) as tx:
@@ -320,8 +389,21 @@ def add_comment(principal: Principal, activity_id: str, content: str) -> dict[st
 
 
 def notify_comment(activity: Activity, comment: Comment) -> None:
-    """The activity's author (if someone else) hears of the comment, once per comment
-    (the comment's stream INSERT re-drives this)."""
+    """The activity's author (if someone else) hears of the comment and each mentioned user
+    of the mention, once per comment and user (the comment's stream INSERT re-drives this)."""
+    for user_id in sorted(comment.mentions or ()):
+        if user_id == comment.author_id:
+            continue
+        messages.send(
+            comment.tenant_id,
+            user_id,
+            "mention",
+            "You were mentioned in a comment",
+            comment.content[:200],
+            ref_type="activity",
+            ref_id=activity.activity_id,
+            dedupe_key=f"{comment.comment_id}:mention:{user_id}",
+        )
     if activity.author_id == comment.author_id:
         return
     messages.send(
@@ -375,4 +457,5 @@ def activities_for_opportunity(tenant_id: str, opp_id: str) -> list[dict]:
     ]
     activities = _batch_activities(tenant_id, ids)
     ordered = sorted(activities.values(), key=lambda a: (a.occurred_at, a.activity_id), reverse=True)
-    return [to_dict(a) for a in ordered]
+    views = attachment_views(tenant_id, ordered)
+    return [to_dict(a, views) for a in ordered]

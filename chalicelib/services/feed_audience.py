@@ -16,6 +16,8 @@ Rules (contract "CRM information"):
 - account team (the owner counts as a member): each member -> ``all``; each manager of a
   member -> ``all`` and ``subordinates_team_accounts``
 - the tenant-wide admin partition (``ADMIN_VIEWER``) -> ``all``
+- an archived object feeds ``all`` only: its activities (old and new) leave every other
+  scene until it is restored, and stay readable by id and in ``all`` with its history
 """
 
 from __future__ import annotations
@@ -154,6 +156,8 @@ class Resolver:
                 for m in self.managers(member):
                     out.add((m, "all"))
                     out.add((m, "subordinates_team_accounts"))
+        if obj.archived_at:
+            return {(viewer, "all") for viewer, _ in out}
         return out
 
     def object_viewers(self, obj: CrmObject) -> set[str]:

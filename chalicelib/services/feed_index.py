@@ -222,7 +222,12 @@ def handle_change(event_name: str, old_image: Optional[dict], new_image: Optiona
     if entity in CRM_ENTITIES:
         if event_name != "MODIFY" or not isinstance(new, CrmObject) or not isinstance(old, CrmObject):
             return 0
-        if (old.owner_id, old.name, _team(old)) == (new.owner_id, new.name, _team(new)):
+        if (old.owner_id, old.name, _team(old), old.archived_at is None) == (
+            new.owner_id,
+            new.name,
+            _team(new),
+            new.archived_at is None,
+        ):
             return 0
         return reindex_objects(new.tenant_id, [(new.object_type, new.object_id)])
     if entity == "User":

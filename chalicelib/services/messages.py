@@ -30,6 +30,7 @@ KINDS = (
     "comment",
     "team_digest",
     "goal_alert",
+    "mention",
 )
 READ_ALL_CHUNK = 25  # messages per read-all transaction (plus the counter: limit is 100)
 TX_ATTEMPTS = 4

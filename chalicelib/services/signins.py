@@ -28,7 +28,6 @@ DynamoDB ``ADD`` to a set, so the same photo applied twice changes nothing.
 
 from __future__ import annotations
 
-import math
 from datetime import datetime
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
@@ -39,6 +38,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import cursor
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, NotFound, Unprocessable
+from chalicelib.geo import distance_m
 from chalicelib.ids import new_id
 from chalicelib.models.signins import OpenVisit, SignIn, Visit
 from chalicelib.models.uploads import Upload
@@ -61,7 +61,6 @@ CLOCK_SKEW_S = 5 * 60
 LATE_UPLOAD_S = 60 * 60
 PHOTO_TIME_TOLERANCE_S = 30 * 60
 MAX_PHOTOS = 10
-EARTH_RADIUS_M = 6_371_008.8
 KINDS = ("check_in", "check_out")
 FLAGS = (
     "out_of_range",
@@ -75,13 +74,6 @@ FLAGS = (
 
 
 # ---------------------------------------------------------------- helpers
-def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """Great-circle (haversine) distance in metres."""
-    lat1, lng1, lat2, lng2 = map(math.radians, (a[0], a[1], b[0], b[1]))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
-
-
 def _location_of(obj: Any) -> Optional[tuple[float, float]]:
     loc = getattr(obj, "location", None) if obj is not None else None
     if loc is None:

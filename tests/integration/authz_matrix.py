@@ -69,6 +69,19 @@ opportunity.overview      200   404   200      200  200  200  404   404      404
 lead.create               201   201   201      201  201  201  201   201      201  201   201   201     201     401
 lead.get                  200   404   200      200  200  200  404   404      404  200   404   404     404     401
 lead.patch                200   404   200      200  200  200  404   404      404  200   404   404     404     401
+account.list              200+  200-  200+     200+ 200+ 200+ 200-  200-     200- 200+  200-  200-    200-    401
+account.archive           200   404   200      200  200  200  404   404      404  200   404   404     404     401
+account.restore           200   404   200      200  200  200  404   404      404  200   404   404     404     401
+contact.list              200+  200-  200+     200+ 200+ 200+ 200-  200-     200- 200+  200-  200-    200-    401
+contact.archive           200   404   200      200  200  200  404   404      404  200   404   404     404     401
+contact.restore           200   404   200      200  200  200  404   404      404  200   404   404     404     401
+opportunity.list          200+  200-  200+     200+ 200+ 200+ 200-  200-     200- 200+  200-  200-    200-    401
+opportunity.archive       200   404   200      200  200  200  404   404      404  200   404   404     404     401
+opportunity.restore       200   404   200      200  200  200  404   404      404  200   404   404     404     401
+lead.list                 200+  200-  200+     200+ 200+ 200+ 200-  200-     200- 200+  200-  200-    200-    401
+lead.archive              200   404   200      200  200  200  404   404      404  200   404   404     404     401
+lead.restore              200   404   200      200  200  200  404   404      404  200   404   404     404     401
+account.nearby            200+  200-  200+     200+ 200+ 200+ 200-  200-     200- 200+  200-  200-    200-    401
 activity.create           201   422   201      201  201  201  422   422      422  201   422   422     422     401
 activity.get              200   404   200      200  200  200  404   404      404  200   404   404     404     401
 activity.comment          201   404   201      201  201  201  404   404      404  201   404   404     404     401
@@ -288,6 +301,59 @@ CASES: dict[str, Case] = {
         "PATCH",
         "/v1/leads/{object_id}",
         _fresh(lambda w: w.crm_object("lead"), "PATCH", "/v1/leads/{id}", {"company": "Bar Ltd"}),
+    ),
+    # ------------------------------------------------------------ lists, nearby, archive (new)
+    "account.nearby": Case(
+        "GET",
+        "/v1/accounts/nearby",
+        _fixed("GET", "/v1/accounts/nearby?lat=31.2286&lng=121.4479&radius_m=500&limit=100"),
+        sees=_in_items("account"),
+    ),
+    "account.list": Case("GET", "/v1/accounts", _fixed("GET", "/v1/accounts?limit=100"), sees=_in_items("account")),
+    "account.archive": Case(
+        "POST",
+        "/v1/accounts/{object_id}/archive",
+        _fresh(World.account, "POST", "/v1/accounts/{id}/archive"),
+    ),
+    "account.restore": Case(
+        "POST",
+        "/v1/accounts/{object_id}/restore",
+        _fresh(World.account, "POST", "/v1/accounts/{id}/restore"),
+    ),
+    "contact.list": Case("GET", "/v1/contacts", _fixed("GET", "/v1/contacts?limit=100"), sees=_in_items("contact")),
+    "contact.archive": Case(
+        "POST",
+        "/v1/contacts/{object_id}/archive",
+        _fresh(lambda w: w.crm_object("contact"), "POST", "/v1/contacts/{id}/archive"),
+    ),
+    "contact.restore": Case(
+        "POST",
+        "/v1/contacts/{object_id}/restore",
+        _fresh(lambda w: w.crm_object("contact"), "POST", "/v1/contacts/{id}/restore"),
+    ),
+    "opportunity.list": Case(
+        "GET", "/v1/opportunities", _fixed("GET", "/v1/opportunities?limit=100"), sees=_in_items("opportunity")
+    ),
+    "opportunity.archive": Case(
+        "POST",
+        "/v1/opportunities/{object_id}/archive",
+        _fresh(lambda w: w.crm_object("opportunity"), "POST", "/v1/opportunities/{id}/archive"),
+    ),
+    "opportunity.restore": Case(
+        "POST",
+        "/v1/opportunities/{object_id}/restore",
+        _fresh(lambda w: w.crm_object("opportunity"), "POST", "/v1/opportunities/{id}/restore"),
+    ),
+    "lead.list": Case("GET", "/v1/leads", _fixed("GET", "/v1/leads?limit=100"), sees=_in_items("lead")),
+    "lead.archive": Case(
+        "POST",
+        "/v1/leads/{object_id}/archive",
+        _fresh(lambda w: w.crm_object("lead"), "POST", "/v1/leads/{id}/archive"),
+    ),
+    "lead.restore": Case(
+        "POST",
+        "/v1/leads/{object_id}/restore",
+        _fresh(lambda w: w.crm_object("lead"), "POST", "/v1/leads/{id}/restore"),
     ),
     # ------------------------------------------------------------ feed
     "activity.create": Case(

@@ -1,0 +1,116 @@
+"""The CRM objects' write-time list index (lists, name search, nearby).
+
+Visibility is decided when an object is written, as for the feed: every object is copied
+into the partitions of the users who may see it, so a list page is one key-condition Query
+that never filters anything out, plus one BatchGet of the objects.
+
+- ``ListEntry``: ``PK = T#t#LIST#<viewer>#<TYPE>#<scope>#<L|X>#<filters>`` with
+  ``SK = U#<updated_at>#<id>`` (``sort=updated``, read in reverse) and the same partition
+  in GSI1 with ``GSI1SK = <search key>\\x01<id>`` (``sort=name``; ``q`` is a range on the
+  search key). ``scope`` is ``mine`` / ``team`` / ``all``; ``L`` holds live objects, ``X``
+  archived ones; ``filters`` is ``-`` or a canonical set of ``owner_id``, ``account_id``,
+  ``stage`` values (one partition per subset of the object's filter values, so every
+  filter combination is a key, never a post-read filter).
+- ``GeoEntry``: ``PK = T#t#GEO#<viewer>``, ``SK = <geohash, 12 chars>#<id>``: a located,
+  live account in the range of each viewer (``*`` for admins); a geohash cell of any
+  precision is one ``begins_with`` Query.
+- ``ListIndexState``: ``PK = <object partition>``, ``SK = LISTIDX``: the keys of every
+  entry that may exist for the object (a superset while ``state == pending``), so a
+  re-index deletes the stale ones (same protocol as ``Activity.indexed``).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from urllib.parse import quote
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+
+from chalicelib.models.base import BaseItem, tkey
+from chalicelib.models.crm import TYPE_CODES, object_pk
+
+LIST_SCOPES = ("mine", "team", "all")
+LIVE, ARCHIVED = "L", "X"
+NAME_SEP = "\x01"  # below every character a search key keeps
+NAME_TOP = "\U0010ffff"  # above every character
+UPDATED_PREFIX = "U#"
+LIST_STATE_SK = "LISTIDX"
+GEOHASH_LEN = 12
+SEARCH_KEY_BYTES = 600  # a GSI sort key holds 1,024 bytes; NFKC may expand a name (x18)
+
+
+def search_key(text: str) -> str:
+    """Case- and width-insensitive key in any script: NFKC, casefold, NFKC again, without
+    control characters; CJK stays as typed (``"ＡＢＣ Ltd"`` and ``"abc ltd"`` meet)."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    key = "".join(ch for ch in folded if unicodedata.category(ch) not in ("Cc", "Cs")).strip()
+    return key.encode("utf-8")[:SEARCH_KEY_BYTES].decode("utf-8", "ignore")
+
+
+def filter_part(filters: dict[str, str]) -> str:
+    if not filters:
+        return "-"
+    return ",".join(f"{k}={quote(v, safe='')}" for k, v in sorted(filters.items()))
+
+
+def list_pk(tenant_id: str, viewer: str, object_type: str, scope: str, state: str, filters: dict[str, str]) -> str:
+    return tkey(tenant_id, "LIST", viewer, TYPE_CODES[object_type], scope, state, filter_part(filters))
+
+
+def geo_pk(tenant_id: str, viewer: str) -> str:
+    return tkey(tenant_id, "GEO", viewer)
+
+
+class ListEntry(BaseItem, discriminator="ListEntry"):
+    object_type = UnicodeAttribute()
+    object_id = UnicodeAttribute()
+    partition = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+    name_key = UnicodeAttribute()
+
+    def set_keys(self) -> None:
+        self.PK = self.GSI1PK = self.partition
+        self.SK = f"{UPDATED_PREFIX}{self.updated_at}#{self.object_id}"
+        self.GSI1SK = f"{self.name_key}{NAME_SEP}{self.object_id}"
+
+
+class GeoEntry(BaseItem, discriminator="GeoEntry"):
+    viewer = UnicodeAttribute()
+    object_id = UnicodeAttribute()
+    geohash = UnicodeAttribute()
+    lat = NumberAttribute()
+    lng = NumberAttribute()
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = geo_pk(self.tenant_id, self.viewer), f"{self.geohash}#{self.object_id}"
+
+
+class ListIndexState(BaseItem, discriminator="ListIndexState"):
+    object_type = UnicodeAttribute()
+    object_id = UnicodeAttribute()
+    keys = UnicodeSetAttribute(null=True)  # {"<PK>\x1f<SK>"}
+    state = UnicodeAttribute(default="pending")  # pending | ok
+    rev = NumberAttribute(default=0)
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = object_pk(self.tenant_id, self.object_type, self.object_id), LIST_STATE_SK
+
+
+__all__ = [
+    "LIST_SCOPES",
+    "LIVE",
+    "ARCHIVED",
+    "NAME_SEP",
+    "NAME_TOP",
+    "UPDATED_PREFIX",
+    "LIST_STATE_SK",
+    "GEOHASH_LEN",
+    "SEARCH_KEY_BYTES",
+    "search_key",
+    "filter_part",
+    "list_pk",
+    "geo_pk",
+    "ListEntry",
+    "GeoEntry",
+    "ListIndexState",
+]

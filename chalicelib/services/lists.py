@@ -1,0 +1,145 @@
+"""Lists, name search and nearby accounts over the write-time list index
+(models/lists.py, services/list_index.py).
+
+- A list page (``sort=updated``) is 1 Query on the caller's partition for (type, scope,
+  live, filters) with ``Limit = limit + 2`` plus 1 BatchGet of the objects; ``sort=name``
+  and ``q`` are the same Query on GSI1 (``q`` is a range on the search key). With
+  ``archived=true`` the archived partition is read too and merged: 2 Queries. Whatever the
+  org's or tenant's size, and every non-final page is full: everything in a partition is
+  visible to its viewer and matches its filters.
+- ``q`` matches in name order (a prefix search is a range of the name key); ``sort`` is
+  ignored with ``q``.
+- Nearby: one Query per geohash cell of the cover (at most ``geo.MAX_CELLS`` = 16, usually
+  2-4) on the caller's geo partition, an exact haversine filter, then 1 BatchGet of the
+  nearest ``limit``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from chalicelib import cursor as cursors
+from chalicelib.auth import Principal
+from chalicelib.errors import Unprocessable
+from chalicelib.geo import distance_m
+from chalicelib.models.base import BaseItem
+from chalicelib.models.crm import MODELS, OBJECT_SK, CrmObject, object_pk
+from chalicelib.models.feed import ADMIN_VIEWER
+from chalicelib.models.lists import (
+    ARCHIVED,
+    LIVE,
+    NAME_SEP,
+    NAME_TOP,
+    UPDATED_PREFIX,
+    GeoEntry,
+    ListEntry,
+    geo_pk,
+    list_pk,
+    search_key,
+)
+from chalicelib.services import crm, geo
+from chalicelib.services.list_index import FILTER_FIELDS
+
+SCOPES = ("mine", "team", "all")
+SORTS = ("updated", "name")
+
+
+def _scope(principal: Principal, *parts: Any) -> str:
+    return "|".join([principal.tenant_id, principal.user_id, *(str(p) for p in parts)])
+
+
+def _query(pk: str, by_name: bool, prefix: str, after: Optional[str], n: int) -> list[ListEntry]:
+    """One request: ``n`` entries at most, strictly after ``after`` in the stream's order."""
+    if not by_name:
+        upper = after or f"{UPDATED_PREFIX}~"
+        results = ListEntry.query(
+            pk,
+            ListEntry.SK.between(UPDATED_PREFIX, upper),
+            scan_index_forward=False,
+            consistent_read=True,
+            limit=n + 1,
+            page_size=n + 1,
+        )
+        return [e for e in results if e.SK != after][:n]  # noqa: SIM300 - attribute, not a constant
+    lower = prefix or NAME_SEP
+    if after is not None:
+        lower = max(lower, after)
+    results = ListEntry.gsi1.query(pk, ListEntry.GSI1SK.between(lower, prefix + NAME_TOP), limit=n + 1, page_size=n + 1)
+    return [e for e in results if e.GSI1SK != after][:n]  # noqa: SIM300
+
+
+def _filters(
+    object_type: str, owner_id: Optional[str] = None, account_id: Optional[str] = None, stage: Optional[str] = None
+) -> dict:
+    given = {"owner_id": owner_id, "account_id": account_id, "stage": stage}
+    filters = {k: v for k, v in given.items() if v}
+    unsupported = sorted(set(filters) - set(FILTER_FIELDS[object_type]))
+    if unsupported:
+        raise Unprocessable(f"{object_type} lists cannot be filtered by {unsupported}", code="unsupported_filter")
+    return filters
+
+
+def _objects(tenant_id: str, refs: list[tuple[str, str]]) -> dict[str, CrmObject]:
+    if not refs:
+        return {}
+    keys = [(object_pk(tenant_id, t, i), OBJECT_SK) for t, i in dict.fromkeys(refs)]
+    return {o.object_id: o for o in BaseItem.batch_get(keys, consistent_read=True) if isinstance(o, CrmObject)}
+
+
+def list_page(
+    principal: Principal,
+    object_type: str,
+    scope: str = "all",
+    q: Optional[str] = None,
+    filters: Optional[dict[str, Optional[str]]] = None,
+    sort: str = "updated",
+    archived: bool = False,
+    limit: int = 20,
+    cursor: Optional[str] = None,
+) -> tuple[list[dict[str, Any]], Optional[str]]:
+    """One page of the caller's objects of a type, and the cursor of the next page."""
+    if object_type not in MODELS or scope not in SCOPES or sort not in SORTS:
+        raise ValueError((object_type, scope, sort))
+    wanted = _filters(object_type, **(filters or {}))
+    prefix = search_key(q or "")
+    by_name = sort == "name" or bool(prefix)
+    key = _scope(principal, "list", object_type, scope, sorted(wanted.items()), by_name, prefix, archived)
+    position = cursors.decode(cursor, key) or {}
+    viewer = ADMIN_VIEWER if scope == "all" and principal.is_admin else principal.user_id
+    tenant = principal.tenant_id
+    fetched: list[tuple[str, str, ListEntry]] = []
+    for state in (LIVE, ARCHIVED) if archived else (LIVE,):
+        after = position.get(state)
+        if after is not None and not isinstance(after, str):
+            raise Unprocessable("cursor is not valid for this query", code="invalid_cursor")
+        pk = list_pk(tenant, viewer, object_type, scope, state, wanted)
+        for entry in _query(pk, by_name, prefix, after, limit + 1):
+            fetched.append((entry.GSI1SK if by_name else entry.SK, state, entry))
+    fetched.sort(key=lambda x: x[0], reverse=not by_name)
+    page = fetched[:limit]
+    next_position = dict(position)
+    for sort_key, state, _ in page:
+        next_position[state] = sort_key  # the page is in order: the last one wins
+    objects = _objects(tenant, [(e.object_type, e.object_id) for _, _, e in page])
+    items = [crm.to_dict(objects[e.object_id]) for _, _, e in page if e.object_id in objects]
+    return items, cursors.encode(next_position, key) if len(fetched) > limit else None
+
+
+def nearby(principal: Principal, lat: float, lng: float, radius_m: float, limit: int = 20) -> list[dict[str, Any]]:
+    """Visible live accounts within ``radius_m``, nearest first, each with ``distance_m``."""
+    viewer = ADMIN_VIEWER if principal.is_admin else principal.user_id
+    pk = geo_pk(principal.tenant_id, viewer)
+    found: dict[str, float] = {}
+    for cell in geo.cover(lat, lng, radius_m):
+        for entry in GeoEntry.query(pk, GeoEntry.SK.startswith(cell), consistent_read=True):
+            d = distance_m((lat, lng), (float(entry.lat), float(entry.lng)))
+            if d <= radius_m:
+                found[entry.object_id] = min(d, found.get(entry.object_id, d))
+    nearest = sorted(found.items(), key=lambda x: (x[1], x[0]))[:limit]
+    objects = _objects(principal.tenant_id, [("account", i) for i, _ in nearest])
+    out = []
+    for object_id, d in nearest:
+        obj = objects.get(object_id)
+        if obj is not None and obj.archived_at is None:
+            out.append({**crm.to_dict(obj), "distance_m": round(d, 1)})
+    return out
