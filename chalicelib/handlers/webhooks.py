@@ -2,18 +2,26 @@
 
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from chalice import Blueprint
 
 from chalicelib.observability import logger
 from chalicelib.schemas import Response
-from chalicelib.services import webhooks
+from chalicelib.services import budgets, expenses, webhooks
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
 
 WEBHOOK_QUEUE_NAME = os.environ.get("WEBHOOK_QUEUE_NAME", "fieldsales-webhooks")
+
+
+# Each inbound event type (see webhooks.EVENT_MODELS) and the service function applying it.
+APPLY: dict[str, Callable[[str, str, Any], bool]] = {
+    "expense.payment_updated": expenses.apply_payment_update,
+    "budget.updated": budgets.apply_push,
+}
 
 
 class WebhookAck(Response):
@@ -36,8 +44,15 @@ class WebhookAck(Response):
     errors=(401, 404, 409),
 )
 def finance_webhook(req: Req) -> dict[str, Any]:
-    # The body is parsed only after its signature is verified: anything unsigned is 401.
-    return webhooks.receive(req.path["tenant_id"], req.raw_body, req.headers)
+    return receive_finance(req.path["tenant_id"], req.raw_body, req.headers)
+
+
+def receive_finance(tenant_id: str, raw_body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    """Verify and parse (the body only after its signature: anything unsigned is 401), then
+    hand each event type to the service that owns its effect."""
+    inbound = webhooks.receive(tenant_id, raw_body, headers)
+    applied = APPLY[inbound.type](tenant_id, inbound.webhook_id, inbound.event)
+    return webhooks.acknowledge(inbound, applied)
 
 
 @bp.on_sqs_message(queue=WEBHOOK_QUEUE_NAME, batch_size=1, name="webhook_deliveries")

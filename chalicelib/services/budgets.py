@@ -23,6 +23,7 @@ whatever a crashed request left half done.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -33,9 +34,11 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.models.base import iso, utcnow
-from chalicelib.models.budgets import DUE_PK, Budget
+from chalicelib.models.budgets import DUE_PK, UNIT_TYPES, Budget
+from chalicelib.models.expenses import Cancelled, Tx
+from chalicelib.models.webhooks import InboundReceipt
 from chalicelib.observability import count, logger
-from chalicelib.services import org
+from chalicelib.services import events, messages, org, webhooks
 from chalicelib.services.aftercommit import settle
 
 DEFAULT_THRESHOLDS = (80, 100)
@@ -224,8 +227,6 @@ def write_limit(
 
     ``extra(tx)`` may add items (the inbound webhook's receipt) to the same transaction;
     then a :class:`Cancelled` naming them propagates to the caller."""
-    from chalicelib.models.expenses import Cancelled, Tx
-
     item = usage_item(tenant_id, unit_type, unit_id, period)
     for attempt in range(MAX_WRITE_ATTEMPTS):
         current = load(tenant_id, unit_type, unit_id, period)
@@ -314,8 +315,6 @@ class Alert:
 
 def _deliver_alert(alert: Alert) -> None:
     """Message (exactly once by dedupe key), event and webhook (stable ids)."""
-    from chalicelib.services import events, messages, webhooks
-
     data = alert.data()
     owner = unit_owner(alert.tenant_id, alert.unit_type, alert.unit_id)
     if owner:
@@ -401,11 +400,6 @@ def apply_push(tenant_id: str, webhook_id: str, update: Any) -> bool:
     """``budget.updated``: set the amount (keeping mode and thresholds; new budgets are
     ``block`` with the default thresholds) together with the webhook's receipt. False when
     this webhook-id was already applied."""
-    import re
-
-    from chalicelib.models.budgets import UNIT_TYPES
-    from chalicelib.models.expenses import Cancelled
-    from chalicelib.services import webhooks
 
     if update.unit_type not in UNIT_TYPES:
         raise Unprocessable("unit_type must be department, project or person", code="invalid_unit")
@@ -441,6 +435,5 @@ def apply_push(tenant_id: str, webhook_id: str, update: Any) -> bool:
 
 
 def _receipt_absent() -> Any:  # noqa: N802 - reads as the condition it builds
-    from chalicelib.models.webhooks import InboundReceipt
 
     return InboundReceipt.PK.does_not_exist()

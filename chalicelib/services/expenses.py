@@ -27,8 +27,9 @@ from chalicelib.errors import BudgetExceeded, Conflict, Forbidden, NotFound, Ser
 from chalicelib.ids import new_id
 from chalicelib.models.base import iso, utcnow
 from chalicelib.models.expenses import Cancelled, Expense, ReceiptClaim, Tx
+from chalicelib.models.webhooks import InboundReceipt
 from chalicelib.observability import count
-from chalicelib.services import budgets, org, stats
+from chalicelib.services import budgets, crm, feed, messages, org, stats, uploads, webhooks
 from chalicelib.services.aftercommit import settle
 
 MAX_RECEIPTS = 10
@@ -84,13 +85,9 @@ def next_approver(e: Expense) -> Optional[str]:
     return approvers[level] if level < len(approvers) else None
 
 
-# ---------------------------------------------------------------- adapters to capabilities built alongside
+# ---------------------------------------------------------------- related objects
 def _opportunity_stage(principal: Principal, opportunity_id: str) -> Optional[str]:
     """The opportunity's current stage; 422 when the caller cannot see it."""
-    try:
-        from chalicelib.services import crm
-    except ImportError:  # pragma: no cover - CRM not deployed yet: no stage, no check
-        return None
     try:
         opportunity = crm.require_visible(principal, "opportunity", opportunity_id)
     except NotFound:
@@ -98,18 +95,10 @@ def _opportunity_stage(principal: Principal, opportunity_id: str) -> Optional[st
     return getattr(opportunity, "stage", None)
 
 
-def _uploads(tenant_id: str, upload_ids: list[str]) -> dict[str, Any]:
-    try:
-        from chalicelib.services import uploads
-    except ImportError:  # pragma: no cover - uploads not deployed yet
-        raise Unprocessable("receipts are not available", code="unknown_upload") from None
-    return uploads.get_uploads(tenant_id, upload_ids)
-
-
 def _check_receipts(tenant_id: str, user_id: str, upload_ids: list[str]) -> dict[str, Any]:
     if not upload_ids:
         return {}
-    found = _uploads(tenant_id, upload_ids)
+    found = uploads.get_uploads(tenant_id, upload_ids)
     for upload_id in upload_ids:
         upload = found.get(upload_id)
         if upload is None or upload.user_id != user_id or upload.purpose != "receipt":
@@ -121,8 +110,6 @@ def _check_receipts(tenant_id: str, user_id: str, upload_ids: list[str]) -> dict
 
 def record_activity(e: Expense) -> None:
     """The submitted expense's feed activity (idempotent: its id follows the expense's)."""
-    from chalicelib.services import feed
-
     feed.record_activity(
         e.tenant_id,
         "expense",
@@ -365,8 +352,6 @@ def _after_submit(e: Expense) -> None:
 
 
 def _request_approval(e: Expense, approver: str, level: int) -> None:
-    from chalicelib.services import messages
-
     messages.send(
         e.tenant_id,
         approver,
@@ -389,8 +374,6 @@ def _require_approver(principal: Principal, expense_id: str) -> Expense:
 
 
 def approve(principal: Principal, expense_id: str, comment: Optional[str]) -> Expense:
-    from chalicelib.services import webhooks
-
     e = _require_approver(principal, expense_id)
     level = len([a for a in e.approvals if a.get("decision") == "approved"]) + 1
     now = iso(utcnow())
@@ -474,8 +457,6 @@ def redrive(old: Expense, new: Expense) -> None:
 
 
 def _notify_result(e: Expense, outcome: str, note: Optional[str]) -> None:
-    from chalicelib.services import messages
-
     messages.send(
         e.tenant_id,
         e.user_id,
@@ -493,9 +474,6 @@ def apply_payment_update(tenant_id: str, webhook_id: str, event: Any) -> bool:
     """``expense.payment_updated`` with its receipt in one transaction. False for a
     webhook-id already applied. The submitter's ``expense_paid`` message is deduplicated
     by webhook-id, and re-sent on a duplicate, so a crash between the two cannot lose it."""
-    from chalicelib.models.webhooks import InboundReceipt
-    from chalicelib.services import webhooks
-
     if event.status not in ("paid", "failed"):
         raise Unprocessable("status must be paid or failed", code="invalid_payment_status")
     for attempt in range(MAX_TX_ATTEMPTS):
@@ -541,8 +519,6 @@ def _settle_paid(e: Expense, webhook_id: str) -> None:
 
 
 def notify_paid(e: Expense, webhook_id: str) -> None:
-    from chalicelib.services import messages
-
     outcome = "paid" if e.payment_status == "paid" else "payment failed"
     messages.send(
         e.tenant_id,

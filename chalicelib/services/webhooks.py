@@ -25,11 +25,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pynamodb.exceptions import DoesNotExist
+from standardwebhooks import Webhook
 
 from chalicelib.aws import client
 from chalicelib.config import settings
@@ -145,8 +146,6 @@ _OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 def sign(secret: str, webhook_id: str, timestamp: datetime, payload: str) -> dict[str, str]:
-    from standardwebhooks import Webhook
-
     return {
         "webhook-id": webhook_id,
         "webhook-timestamp": str(int(timestamp.timestamp())),
@@ -255,7 +254,6 @@ def verify(tenant_id: str, raw_body: bytes, headers: dict[str, str]) -> dict[str
     integration = org.get_finance_integration(tenant_id)
     if integration is None:
         raise Unauthorized("webhook signature is not valid", code="invalid_signature")
-    from standardwebhooks import Webhook
 
     wanted = {k: headers.get(k, "") for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
     try:
@@ -272,8 +270,6 @@ def verify(tenant_id: str, raw_body: bytes, headers: dict[str, str]) -> dict[str
 
 
 def receipt(tenant_id: str, webhook_id: str, type_: str, ref_id: Optional[str] = None) -> InboundReceipt:
-    from datetime import timedelta
-
     return InboundReceipt(
         tenant_id=tenant_id,
         webhook_id=webhook_id,
@@ -292,27 +288,37 @@ def already_received(tenant_id: str, webhook_id: str) -> bool:
         return False
 
 
-def receive(tenant_id: str, raw_body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Inbound:
+    """A verified inbound event: which finance event it is and its validated data."""
+
+    webhook_id: str
+    type: str
+    event: BaseModel
+
+
+EVENT_MODELS: dict[str, type[BaseModel]] = {"expense.payment_updated": PaymentUpdated, "budget.updated": BudgetUpdated}
+
+
+def receive(tenant_id: str, raw_body: bytes, headers: dict[str, str]) -> Inbound:
+    """Verify and parse an inbound event; the caller applies it (see handlers/webhooks.py)
+    and reports the outcome with :func:`acknowledge`."""
     payload = verify(tenant_id, raw_body, headers)
     webhook_id = headers["webhook-id"]
     type_ = payload.get("type")
     data = payload.get("data")
     if not isinstance(type_, str) or not isinstance(data, dict):
         raise BadRequest("the body must be {type, timestamp?, data}", code="invalid_body")
+    model = EVENT_MODELS.get(type_)
+    if model is None:
+        raise Unprocessable(f"unknown event type {type_!r}", code="unknown_event_type")
     try:
-        if type_ == "expense.payment_updated":
-            from chalicelib.services import expenses
-
-            event = PaymentUpdated.model_validate(data)
-            applied = expenses.apply_payment_update(tenant_id, webhook_id, event)
-        elif type_ == "budget.updated":
-            from chalicelib.services import budgets
-
-            update = BudgetUpdated.model_validate(data)
-            applied = budgets.apply_push(tenant_id, webhook_id, update)
-        else:
-            raise Unprocessable(f"unknown event type {type_!r}", code="unknown_event_type")
+        event = model.model_validate(data)
     except ValidationError as err:
         raise BadRequest("the event data is not valid", code="invalid_body", details=str(err)[:500]) from None
+    return Inbound(webhook_id=webhook_id, type=type_, event=event)
+
+
+def acknowledge(inbound: Inbound, applied: bool) -> dict[str, Any]:
     count("WebhookInboundApplied" if applied else "WebhookInboundDuplicate")
-    return {"webhook_id": webhook_id, "status": "applied" if applied else "duplicate"}
+    return {"webhook_id": inbound.webhook_id, "status": "applied" if applied else "duplicate"}

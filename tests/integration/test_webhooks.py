@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from chalicelib.auth import Principal
+from chalicelib.handlers import webhooks as webhook_handlers
 from chalicelib.services import expenses, messages, org, webhooks
 from local.finance_sim import FinanceSim
 
@@ -208,7 +209,7 @@ def test_same_webhook_id_ten_times_at_once_applies_once_and_answers_2xx(api, sec
     def deliver() -> None:
         barrier.wait()
         try:
-            results.append(webhooks.receive("acme", raw, headers)["status"])
+            results.append(webhook_handlers.receive_finance("acme", raw, headers)["status"])
         except Exception as exc:  # noqa: BLE001 - any error fails the assertion below
             results.append(repr(exc))
 
@@ -448,6 +449,7 @@ def test_outbox_entry_left_by_a_crash_is_queued_by_the_hourly_job(sim, chalice_c
     assert pump(chalice_client, aws) == []
     assert webhooks.sweep_outbox(older_than_s=-60) == 1
     assert webhooks.sweep_outbox(older_than_s=-60) == 0
+
     assert pump(chalice_client, aws) == [{"ok": True, "attempt": 1}]
     assert len(sim.received("expense.approved")) == 1
 
@@ -455,3 +457,7 @@ def test_outbox_entry_left_by_a_crash_is_queued_by_the_hourly_job(sim, chalice_c
 def test_messages_are_not_sent_twice_for_a_replayed_alert(api):
     assert messages.send("acme", "rep_a", "budget_alert", "t", dedupe_key="k") is not None
     assert messages.send("acme", "rep_a", "budget_alert", "t", dedupe_key="k") is None
+
+
+def test_every_inbound_event_type_has_a_service_applying_it():
+    assert set(webhook_handlers.APPLY) == set(webhooks.EVENT_MODELS)
