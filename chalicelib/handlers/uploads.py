@@ -9,7 +9,7 @@ from pydantic import Field
 from chalicelib.errors import NotFound
 from chalicelib.observability import logger
 from chalicelib.schemas import Request, Response
-from chalicelib.services import uploads
+from chalicelib.services import signins, uploads
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -79,8 +79,8 @@ def get_upload(req: Req) -> dict[str, Any]:
 
 @bp.on_cw_event(OBJECT_CREATED_PATTERN, name="object_created")
 def object_created(event: Any) -> dict[str, str]:
-    """Verify and thumbnail an uploaded object. User content never raises here; AWS
-    failures do, so the event is retried."""
+    """Verify and thumbnail an uploaded object, then add a ready photo's flags to its
+    sign-in. User content never raises here; AWS failures do, so the event is retried."""
     detail = event.detail or {}
     bucket = str((detail.get("bucket") or {}).get("name") or "")
     obj = detail.get("object") or {}
@@ -88,8 +88,10 @@ def object_created(event: Any) -> dict[str, str]:
     version_id = obj.get("version-id") or None
     logger.append_keys(s3_key=key)
     try:
-        outcome = uploads.process_object(bucket, key, version_id)
+        processed = uploads.process_object(bucket, key, version_id)
+        if processed.outcome == "ready" and processed.upload is not None:
+            signins.apply_photo(processed.upload)  # its sign-in's photo flags
     finally:
         logger.remove_keys(["s3_key"])
-    logger.info("object processed", extra={"outcome": outcome})
-    return {"key": key, "outcome": outcome}
+    logger.info("object processed", extra={"outcome": processed.outcome})
+    return {"key": key, "outcome": processed.outcome}

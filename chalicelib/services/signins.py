@@ -41,10 +41,10 @@ from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, NotFound, Unprocessable
 from chalicelib.ids import new_id
 from chalicelib.models.base import iso, utcnow
-from chalicelib.models.signins import OpenVisit, SignIn, Visit
+from chalicelib.models.signins import DUE_SHARDS, OpenVisit, SignIn, Visit
 from chalicelib.models.uploads import Upload
 from chalicelib.observability import count
-from chalicelib.services import org, uploads
+from chalicelib.services import crm, feed, org, uploads
 from chalicelib.services.aftercommit import settle
 
 LOW_ACCURACY_M = 100
@@ -109,20 +109,7 @@ def _location_of(obj: Any) -> Optional[tuple[float, float]]:
     return float(lat), float(lng)
 
 
-# ---------------------------------------------------------------- other capabilities (adapters)
-def _crm_visible(principal: Principal, object_type: str, object_id: str) -> Any:
-    """The CRM object if the caller may see it (404 otherwise). Until the CRM service is
-    deployed alongside, ids are recorded unchecked."""
-    try:
-        from chalicelib.services import crm
-    except ImportError:
-        return None
-    found = crm.require_visible(principal, object_type, object_id)
-    if found is None or isinstance(found, bool):
-        found = crm.get_object(principal.tenant_id, object_type, object_id)
-    return found
-
-
+# ---------------------------------------------------------------- related objects
 def activity_id_of(signin_id: str) -> str:
     return "act_" + signin_id.split("_", 1)[-1]
 
@@ -130,8 +117,6 @@ def activity_id_of(signin_id: str) -> str:
 def record_activity(signin: SignIn, account: Any) -> None:
     """The sign-in's feed activity (idempotent: its id follows the sign-in's). After the
     commit point: retried here, else re-driven by the sign-in's stream INSERT."""
-    from chalicelib.services import feed
-
     related: list[tuple[str, str]] = []
     if signin.account_id:
         related.append(("account", signin.account_id))
@@ -355,10 +340,10 @@ def create_signin(
     except ValueError:
         raise Unprocessable("client_time / sent_at is not a valid RFC 3339 time", code="invalid_time") from None
 
-    opportunity = _crm_visible(principal, "opportunity", opportunity_id) if opportunity_id else None
+    opportunity = crm.require_visible(principal, "opportunity", opportunity_id) if opportunity_id else None
     if opportunity is not None and not account_id:
         account_id = getattr(opportunity, "account_id", None)
-    account = _crm_visible(principal, "account", account_id) if account_id else None
+    account = crm.require_visible(principal, "account", account_id) if account_id else None
     tenant_settings = org.get_settings(tenant_id)
     zone = org.tenant_zone(tenant_id, tenant_settings)
     radius = float(tenant_settings.checkin_radius_m)
@@ -593,8 +578,6 @@ def close_open_visits(now: Optional[datetime] = None, page_size: int = 100) -> i
 
 
 def _due_shards() -> int:
-    from chalicelib.models.signins import DUE_SHARDS
-
     return DUE_SHARDS
 
 
