@@ -21,6 +21,7 @@ from chalicelib.auth import Principal, authenticate
 from chalicelib.errors import AppError, BadRequest, PayloadTooLarge, ServiceUnavailable
 from chalicelib.ids import new_id
 from chalicelib.observability import logger
+from chalicelib.services import idempotency
 
 MAX_BODY_BYTES = 256 * 1024
 PATH_PARAM_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -244,8 +245,6 @@ def _run(op: Operation, request: Any, path_params: dict[str, str], request_id: s
 
     key = headers.get("idempotency-key")
     if op.idempotent and key is not None and principal is not None:
-        from chalicelib.services import idempotency
-
         # Chalice's request.path is the route template: the key must cover the concrete
         # target too, or one key would replay expense A's answer for expense B
         target = op.path.format(**path) if path else op.path

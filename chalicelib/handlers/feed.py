@@ -6,7 +6,7 @@ from chalice import Blueprint
 from pydantic import Field, StringConstraints, field_validator
 
 from chalicelib.schemas import Id, PageQuery, Request, Response, Text, Timestamp
-from chalicelib.services import feed
+from chalicelib.services import activities, feed
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -91,7 +91,7 @@ class CommentPage(Response):
     next_cursor: Optional[str] = None
 
 
-_TYPE = "(" + "|".join(sorted(feed.TYPES)) + ")"
+_TYPE = "(" + "|".join(sorted(activities.TYPES)) + ")"
 TYPES_PATTERN = f"^{_TYPE}(,{_TYPE})*$"  # published, so a client knows the vocabulary
 
 
@@ -109,7 +109,7 @@ class FeedQuery(PageQuery):
         if value is None:
             return None
         parts = [p.strip() for p in value.split(",") if p.strip()]
-        unknown = [p for p in parts if p not in feed.TYPES]
+        unknown = [p for p in parts if p not in activities.TYPES]
         if unknown or not parts:
             raise ValueError(f"unknown activity types: {unknown}" if unknown else "no type given")
         return ",".join(parts)

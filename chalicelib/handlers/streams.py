@@ -6,18 +6,17 @@ on-failure destination) without reprocessing the rest of its batch.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib.config import table_stream_arn
 from chalicelib.observability import logger
+from chalicelib.services import feed_index, redrive
 
 bp = Blueprint(__name__)
 
-STREAM_ARN = os.environ.get(
-    "TABLE_STREAM_ARN", "arn:aws:dynamodb:us-east-1:000000000000:table/fieldsales/stream/1970-01-01T00:00:00.000"
-)
+STREAM_ARN = table_stream_arn()
 
 
 def handle_record(record: Any) -> None:
@@ -26,8 +25,6 @@ def handle_record(record: Any) -> None:
 
     The feed re-index recomputes audiences from current state, and every re-driven effect
     is idempotent, so duplicate or reordered records are harmless."""
-    from chalicelib.services import feed_index, redrive
-
     feed_index.handle_change(record.event_name, record.old_image, record.new_image)
     redrive.handle_change(record.event_name, record.old_image, record.new_image)
 

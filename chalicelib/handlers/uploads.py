@@ -1,11 +1,11 @@
 """Uploads: presigned S3 POSTs, and photo/receipt processing on S3 Object Created."""
 
-import os
 from typing import Any, Literal, Optional
 
 from chalice import Blueprint
 from pydantic import Field
 
+from chalicelib.config import bucket_name
 from chalicelib.errors import NotFound
 from chalicelib.observability import logger
 from chalicelib.schemas import Request, Response
@@ -20,7 +20,7 @@ OBJECT_CREATED_PATTERN = {
     "source": ["aws.s3"],
     "detail-type": ["Object Created"],
     "detail": {
-        "bucket": {"name": [os.environ.get("BUCKET_NAME", "fieldsales-uploads")]},
+        "bucket": {"name": [bucket_name()]},
         "object": {"key": [{"prefix": "uploads/"}]},
     },
 }

@@ -1,12 +1,12 @@
 """Finance-system webhooks: inbound receiver and the outbound delivery worker."""
 
 import json
-import os
 from collections.abc import Callable
 from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib.config import webhook_queue_name
 from chalicelib.observability import logger
 from chalicelib.schemas import Response
 from chalicelib.services import budgets, expenses, webhooks
@@ -14,7 +14,7 @@ from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
 
-WEBHOOK_QUEUE_NAME = os.environ.get("WEBHOOK_QUEUE_NAME", "fieldsales-webhooks")
+WEBHOOK_QUEUE_NAME = webhook_queue_name()
 
 
 # Each inbound event type (see webhooks.EVENT_MODELS) and the service function applying it.

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 
-from chalicelib.models.base import BaseItem, tkey
+from chalicelib.models.base import BaseItem, opportunity_collection_pk, tkey
 from chalicelib.models.crm import object_pk
 
 ADMIN_VIEWER = "*"  # the tenant-wide partition admins read; no user id can be "*"
@@ -37,10 +37,6 @@ def feed_type_pk(tenant_id: str, viewer: str, scene: str, activity_type: str) ->
 
 def feed_sk(occurred_at: str, activity_id: str) -> str:
     return f"{occurred_at}#{activity_id}"
-
-
-def opportunity_collection_pk(tenant_id: str, opportunity_id: str) -> str:
-    return tkey(tenant_id, "OPP", opportunity_id)
 
 
 class Activity(BaseItem, discriminator="Activity"):

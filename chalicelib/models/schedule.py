@@ -18,14 +18,10 @@ from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, VersionAttribute
 
-from chalicelib.models.base import BaseItem, tkey
+from chalicelib.models.base import BaseItem, opportunity_collection_pk, tkey
 
 SYSTEM_PREFIX = "T#~system#"
 PLAN_STATUSES = ("planned", "done", "cancelled")
-
-
-def opp_pk(tenant_id: str, opportunity_id: str) -> str:
-    return tkey(tenant_id, "OPP", opportunity_id)
 
 
 def remind_bucket_pk(minute: str) -> str:
@@ -71,7 +67,10 @@ class Plan(BaseItem, discriminator="Plan"):
         else:
             self.GSI2PK = self.GSI2SK = None
         if self.opportunity_id:
-            self.GSI3PK, self.GSI3SK = opp_pk(self.tenant_id, self.opportunity_id), f"PLAN#{self.plan_id}"
+            self.GSI3PK, self.GSI3SK = (
+                opportunity_collection_pk(self.tenant_id, self.opportunity_id),
+                f"PLAN#{self.plan_id}",
+            )
         else:
             self.GSI3PK = self.GSI3SK = None
 
@@ -99,7 +98,10 @@ class WorkLog(BaseItem, discriminator="WorkLog"):
         self.PK, self.SK = self.pk(self.tenant_id, self.log_id), "LOG"
         self.GSI1PK, self.GSI1SK = self.user_pk(self.tenant_id, self.user_id), f"{self.date}#{self.log_id}"
         if self.opportunity_id:
-            self.GSI3PK, self.GSI3SK = opp_pk(self.tenant_id, self.opportunity_id), f"LOG#{self.log_id}"
+            self.GSI3PK, self.GSI3SK = (
+                opportunity_collection_pk(self.tenant_id, self.opportunity_id),
+                f"LOG#{self.log_id}",
+            )
         else:
             self.GSI3PK = self.GSI3SK = None
 

@@ -33,7 +33,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
-from chalicelib.models.base import iso, utcnow
+from chalicelib.models.base import condition_failed, iso, utcnow
 from chalicelib.models.budgets import DUE_PK, UNIT_TYPES, Budget
 from chalicelib.models.expenses import Cancelled, Tx
 from chalicelib.models.webhooks import InboundReceipt
@@ -161,10 +161,6 @@ def get_budget(principal: Principal, unit_type: str, unit_id: str, period: str) 
 
 
 # ---------------------------------------------------------------- limits
-def _is_condition_failure(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
-
-
 def set_limit_actions(
     current: Optional[Budget], amount_cents: int, currency: str, mode: str, thresholds: list[int]
 ) -> tuple[list[Any], Any]:
@@ -278,7 +274,7 @@ def _claim(budget: Budget, threshold: int, now: str) -> bool:
         )
         return True
     except UpdateError as exc:
-        if _is_condition_failure(exc):
+        if condition_failed(exc):
             return False
         raise
 
@@ -371,7 +367,7 @@ def check_alerts(tenant_id: str, unit_type: str, unit_id: str, period: str) -> l
             condition=(Budget.check_seq == seq) & Budget.pending_alerts.does_not_exist(),
         )
     except UpdateError as exc:
-        if not _is_condition_failure(exc):
+        if not condition_failed(exc):
             raise
     return sent
 

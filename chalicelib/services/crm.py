@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import DoesNotExist, PutError
 
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, NotFound, Unprocessable
 from chalicelib.ids import new_id
-from chalicelib.models.base import BaseItem, iso, utcnow
+from chalicelib.models.base import Tx, condition_failed, iso, utcnow
 from chalicelib.models.crm import MODELS, OBJECT_SK, OBJECT_TYPES, Account, CrmObject, TeamMember, object_pk
-from chalicelib.services import org
+from chalicelib.services import activities, org
 from chalicelib.services.feed_audience import Resolver, team_of
 
 ID_PREFIX = {"account": "acc", "contact": "con", "opportunity": "opp", "lead": "lead"}
@@ -30,13 +29,6 @@ PATCHABLE = {
     "opportunity": {"name", "owner_id", "stage", "amount", "currency"},
     "lead": {"name", "owner_id", "company"},
 }
-
-
-def _is_condition_failure(exc: Exception) -> bool:
-    if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
-        return True
-    reasons = getattr(exc, "cancellation_reasons", None) or []
-    return any(r is not None and getattr(r, "code", None) == "ConditionalCheckFailed" for r in reasons)
 
 
 # ---------------------------------------------------------------- reads
@@ -167,12 +159,10 @@ def update_object(
     obj.updated_at = iso(utcnow())
     feedback = None
     if object_type == "opportunity" and "stage" in changes and changes["stage"] != old_stage:
-        from chalicelib.services import feed  # the feed depends on CRM objects, not the reverse
-
         # committed with the stage, so a stage change never goes without its feedback
         resolver = Resolver(tenant)
         resolver.objects[(object_type, obj.object_id)] = obj  # its new owner decides who sees it
-        feedback = feed.prepare_activity(
+        feedback = activities.prepare_activity(
             tenant,
             "stage_feedback",
             principal.user_id,
@@ -181,19 +171,19 @@ def update_object(
             extra={"from_stage": old_stage, "to_stage": obj.stage},
             resolver=resolver,
         )
+    conflict = Conflict(f"the {object_type} was changed concurrently; retry", code="concurrent_update")
     try:
         if feedback is None:
             obj.save()
         else:
-            with TransactWrite(connection=BaseItem._get_connection().connection) as tx:
-                tx.save(obj)
-                tx.save(feedback, condition=type(feedback).PK.does_not_exist())
-    except (PutError, TransactWriteError) as exc:
-        if _is_condition_failure(exc):
-            raise Conflict(f"the {object_type} was changed concurrently; retry", code="concurrent_update") from None
+            tx = Tx("stage_change").put(object_type, obj, error=conflict)
+            tx.put("feedback", feedback, type(feedback).PK.does_not_exist(), error=conflict).commit()
+    except PutError as exc:
+        if condition_failed(exc):
+            raise conflict from None
         raise
     if feedback is not None:
-        feed.publish(feedback)
+        activities.publish(feedback)
     return obj
 
 
@@ -209,17 +199,13 @@ def team_to_dict(account: Account) -> dict[str, Any]:
 def _write_team(account: Account, member: TeamMember, remove: bool) -> None:
     account.set_keys()
     member.set_keys()
-    try:
-        with TransactWrite(connection=Account._get_connection().connection) as tx:
-            tx.save(account)
-            if remove:
-                tx.delete(member)
-            else:
-                tx.save(member)
-    except TransactWriteError as exc:
-        if _is_condition_failure(exc):
-            raise Conflict("the account was changed concurrently; retry", code="concurrent_update") from None
-        raise
+    conflict = Conflict("the account was changed concurrently; retry", code="concurrent_update")
+    tx = Tx("account_team").put("account", account, error=conflict)
+    if remove:
+        tx.delete("member", member, error=conflict)
+    else:
+        tx.put("member", member, error=conflict)
+    tx.commit()
 
 
 def put_team_member(principal: Principal, account_id: str, user_id: str, role: str) -> Account:
@@ -250,25 +236,3 @@ def remove_team_member(principal: Principal, account_id: str, user_id: str) -> A
     member.set_keys()
     _write_team(account, member, remove=True)
     return account
-
-
-# ---------------------------------------------------------------- re-index support
-def objects_owned_by(tenant_id: str, user_id: str) -> list[tuple[str, str]]:
-    """(type, id) of every object the user owns (one query per page of GSI1)."""
-    from chalicelib.models.crm import owned_pk
-
-    out = []
-    for item in BaseItem.gsi1.query(owned_pk(tenant_id, user_id)):
-        if isinstance(item, CrmObject):
-            out.append((item.object_type, item.object_id))
-    return out
-
-
-def accounts_with_member(tenant_id: str, user_id: str) -> list[tuple[str, str]]:
-    from chalicelib.models.crm import team_of_pk
-
-    return [
-        ("account", item.account_id)
-        for item in TeamMember.gsi1.query(team_of_pk(tenant_id, user_id))
-        if isinstance(item, TeamMember)
-    ]

@@ -25,11 +25,11 @@ from chalicelib import cursor as cursors
 from chalicelib.auth import Principal
 from chalicelib.errors import BudgetExceeded, Conflict, Forbidden, NotFound, ServiceUnavailable, Unprocessable
 from chalicelib.ids import new_id
-from chalicelib.models.base import iso, utcnow
+from chalicelib.models.base import condition_failed, iso, utcnow
 from chalicelib.models.expenses import Cancelled, Expense, ReceiptClaim, Tx
 from chalicelib.models.webhooks import InboundReceipt
 from chalicelib.observability import count
-from chalicelib.services import budgets, crm, feed, messages, org, stats, uploads, webhooks
+from chalicelib.services import activities, budgets, crm, messages, org, stats, uploads, webhooks
 from chalicelib.services.aftercommit import settle
 
 MAX_RECEIPTS = 10
@@ -110,7 +110,7 @@ def _check_receipts(tenant_id: str, user_id: str, upload_ids: list[str]) -> dict
 
 def record_activity(e: Expense) -> None:
     """The submitted expense's feed activity (idempotent: its id follows the expense's)."""
-    feed.record_activity(
+    activities.record_activity(
         e.tenant_id,
         "expense",
         e.user_id,
@@ -223,7 +223,7 @@ def update_draft(principal: Principal, expense_id: str, changes: dict[str, Any])
     try:
         e.save(condition=Expense.status == "draft")  # plus the version it was read at
     except PutError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             raise Conflict("the expense changed meanwhile; reload and retry", code="version_conflict") from None
         raise
     return e

@@ -15,18 +15,15 @@ per-scene ``FeedEntry`` items, see services/feed_index.py), so:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Optional
 
-from pynamodb.exceptions import DoesNotExist, PutError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import cursor as cursors
 from chalicelib.auth import Principal
 from chalicelib.errors import NotFound, Unprocessable
 from chalicelib.ids import new_id
-from chalicelib.models.base import BaseItem, iso, utcnow
-from chalicelib.models.crm import OBJECT_TYPES
+from chalicelib.models.base import BaseItem, Tx, iso, utcnow
 from chalicelib.models.feed import (
     ACTIVITY_SK,
     ADMIN_VIEWER,
@@ -40,59 +37,18 @@ from chalicelib.models.feed import (
     opportunity_collection_pk,
 )
 from chalicelib.services import crm, messages
+from chalicelib.services.activities import SYSTEM_TYPES, normalize_time, to_dict
+from chalicelib.services.activities import TYPES as TYPES  # the vocabulary lives in activities
+from chalicelib.services.activities import record_activity as record_activity
 from chalicelib.services.aftercommit import settle
-from chalicelib.services.feed_audience import SCENES, Resolver, entry_key, parse_entry_key
-from chalicelib.services.feed_index import finish_new, get_activity, link_items, reindex_activity, write_entries
+from chalicelib.services.feed_audience import SCENES, Resolver
+from chalicelib.services.feed_index import get_activity
 
-TYPES = (
-    "sales_record",
-    "service_record",
-    "stage_feedback",
-    "signin",
-    "report",
-    "post",
-    "approval",
-    "task",
-    "calendar",
-    "instruction",
-    "expense",
-)
-SYSTEM_TYPES = frozenset({"signin", "stage_feedback", "expense"})  # made by their own routes
-CORE_FIELDS = frozenset({"id", "type", "content", "author_id", "related", "occurred_at", "created_at", "comment_count"})
 SK_FLOOR = "0"  # below every "<timestamp>#<id>"
 SK_CEIL = "9999~"  # above every one
 
 
-def normalize_time(value: Optional[str]) -> Optional[str]:
-    """RFC 3339 (any offset) -> ``YYYY-MM-DDTHH:MM:SSZ`` so keys sort by time."""
-    if value is None:
-        return None
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise Unprocessable(f"{value!r} is not a valid timestamp", code="invalid_timestamp") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return iso(dt)
-
-
 # ---------------------------------------------------------------- shapes
-def to_dict(activity: Activity) -> dict[str, Any]:
-    """The contract shape: core fields plus the type-specific ones (``extra``)."""
-    out: dict[str, Any] = {k: v for k, v in (activity.extra or {}).items() if k not in CORE_FIELDS}
-    out.update(
-        id=activity.activity_id,
-        type=activity.type,
-        content=activity.content or "",
-        author_id=activity.author_id,
-        related=[{"type": r["type"], "id": r["id"], "name": r.get("name")} for r in activity.related or []],
-        occurred_at=activity.occurred_at,
-        created_at=activity.created_at,
-        comment_count=int(activity.comment_count or 0),
-    )
-    return out
-
-
 def comment_to_dict(comment: Comment) -> dict[str, Any]:
     return {
         "id": comment.comment_id,
@@ -101,96 +57,6 @@ def comment_to_dict(comment: Comment) -> dict[str, Any]:
         "content": comment.content,
         "created_at": comment.created_at,
     }
-
-
-# ---------------------------------------------------------------- writes
-def prepare_activity(
-    tenant_id: str,
-    type: str,
-    author_id: str,
-    content: str,
-    related: list[tuple[str, str]],
-    occurred_at: str | None = None,
-    extra: dict | None = None,
-    activity_id: str | None = None,
-    resolver: Optional[Resolver] = None,
-) -> Activity:
-    """A new activity with its audience resolved (``indexed``, state ``pending``), ready to
-    be committed alone or in the transaction of its cause, then :func:`publish`-ed.
-
-    ``related`` is ``[(object_type, object_id)]``; objects that do not exist are dropped.
-    A ``resolver`` may carry objects the caller is about to commit (their new state)."""
-    if type not in TYPES:
-        raise ValueError(f"unknown activity type {type!r}")
-    refs = [(t, i) for t, i in dict.fromkeys((str(t), str(i)) for t, i in related) if t in OBJECT_TYPES]
-    resolver = resolver or Resolver(tenant_id)
-    objects = resolver.load_objects(refs)
-    entries = resolver.activity_entries(author_id, objects.values())
-    now = iso(utcnow())
-    activity = Activity(
-        tenant_id=tenant_id,
-        activity_id=activity_id or new_id("act"),
-        type=type,
-        content=content or "",
-        author_id=author_id,
-        related=[{"type": t, "id": i, "name": objects[(t, i)].name} for t, i in refs if (t, i) in objects],
-        occurred_at=normalize_time(occurred_at) or now,
-        created_at=now,
-        comment_count=0,
-        extra=extra or None,
-        indexed={entry_key(e) for e in entries},
-        index_state="pending",
-        index_rev=0,
-    )
-    activity.set_keys()
-    return activity
-
-
-def publish(activity: Activity) -> None:
-    """Fan a committed activity out to its feed entries and links, then mark it indexed.
-    After the commit point: retried here, else left to the activity's stream INSERT."""
-
-    def fan_out() -> None:
-        write_entries(activity, sorted(parse_entry_key(k) for k in activity.indexed or ()), extra=link_items(activity))
-        finish_new(activity)
-
-    settle("activity.fan_out", fan_out, activity_id=activity.activity_id)
-
-
-def record_activity(
-    tenant_id: str,
-    type: str,
-    author_id: str,
-    content: str,
-    related: list[tuple[str, str]],
-    occurred_at: str | None = None,
-    extra: dict | None = None,
-    activity_id: str | None = None,
-) -> dict:
-    """Record an activity and index it for everyone who may see it, before answering.
-
-    With ``activity_id`` the call is idempotent: a second call answers the first activity.
-    Cost: 3 BatchGets (objects, people, departments), 1 PutItem, ceil(n/25) BatchWrites
-    for the n feed entries and links, 1 UpdateItem.
-    """
-    if activity_id is not None:
-        existing = get_activity(tenant_id, activity_id)
-        if existing is not None:
-            if existing.index_state != "ok":
-                reindex_activity(tenant_id, activity_id)
-                existing = get_activity(tenant_id, activity_id) or existing
-            return to_dict(existing)
-    activity = prepare_activity(tenant_id, type, author_id, content, related, occurred_at, extra, activity_id)
-    try:
-        activity.save(condition=Activity.PK.does_not_exist())
-    except PutError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
-            return record_activity(
-                tenant_id, type, author_id, content, related, occurred_at, extra, activity.activity_id
-            )
-        raise
-    publish(activity)
-    return to_dict(activity)
 
 
 def create_activity(
@@ -325,9 +191,8 @@ def add_comment(principal: Principal, activity_id: str, content: str) -> dict[st
         created_at=iso(utcnow()),
     )
     comment.set_keys()
-    with TransactWrite(connection=Activity._get_connection().connection) as tx:
-        tx.save(comment, condition=Comment.PK.does_not_exist())
-        tx.update(activity, actions=[Activity.comment_count.add(1)], condition=Activity.PK.exists())
+    tx = Tx("comment").put("comment", comment, Comment.PK.does_not_exist())
+    tx.update("activity", activity, [Activity.comment_count.add(1)], Activity.PK.exists()).commit()
     settle("comment.notify", lambda: notify_comment(activity, comment), comment_id=comment.comment_id)
     return comment_to_dict(comment)
 

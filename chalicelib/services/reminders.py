@@ -30,7 +30,7 @@ from typing import Any, Optional
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from chalicelib.models.base import iso, utcnow
+from chalicelib.models.base import condition_failed, iso, utcnow
 from chalicelib.models.schedule import Plan, ReminderCheckpoint, remind_bucket_pk
 from chalicelib.observability import count, logger
 from chalicelib.services import events, messages, org
@@ -78,7 +78,7 @@ def _advance_checkpoint(done_until: str, now: datetime) -> bool:
         checkpoint.save(condition=ReminderCheckpoint.PK.does_not_exist() | (ReminderCheckpoint.done_until < done_until))
         return True
     except PutError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             return False
         raise
 

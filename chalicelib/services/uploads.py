@@ -34,7 +34,7 @@ from chalicelib.aws import client
 from chalicelib.config import settings
 from chalicelib.errors import PayloadTooLarge, Unprocessable
 from chalicelib.ids import new_id
-from chalicelib.models.base import iso, utcnow
+from chalicelib.models.base import condition_failed, iso, utcnow
 from chalicelib.models.uploads import PURPOSES, Upload
 from chalicelib.observability import count, logger
 from chalicelib.services import images, org
@@ -248,7 +248,7 @@ def process_object(bucket: str, key: str, version_id: Optional[str] = None) -> P
             actions=_verdict_actions(upload, verdict, version_id, thumb_key), condition=Upload.status == "pending"
         )
     except UpdateError as exc:
-        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+        if not condition_failed(exc):
             raise
         # Another delivery of this event (or of another version) decided first.
         if thumb_key:

@@ -18,7 +18,6 @@ within 5 minutes before anything is written. The effect and a receipt keyed by t
 import hashlib
 import ipaddress
 import json
-import os
 import socket
 import time
 import urllib.error
@@ -33,7 +32,7 @@ from pynamodb.exceptions import DoesNotExist
 from standardwebhooks import Webhook
 
 from chalicelib.aws import client
-from chalicelib.config import settings
+from chalicelib.config import settings, webhook_backoff_base_s
 from chalicelib.errors import BadRequest, Unauthorized, Unprocessable
 from chalicelib.models.base import iso, utcnow
 from chalicelib.models.webhooks import OUTBOX_PK, DeliveryRecord, InboundReceipt, OutboxEntry
@@ -49,7 +48,7 @@ USER_AGENT = "fieldsales-webhooks/1"
 
 
 def backoff_base_s() -> float:
-    return float(os.environ.get("WEBHOOK_BACKOFF_BASE_S", "30"))
+    return webhook_backoff_base_s()
 
 
 def backoff_s(attempt: int) -> int:
