@@ -356,7 +356,7 @@ def create_signin(
     )
     signin.base_flags = _base_flags_of(signin, server_dt, client_dt, sent_dt) or None
     visit, photos = _commit(signin, photo_ids, client_dt, zone)
-    views = _photo_views(signin, photos)
+    views = _claimed_photo_views(signin, photos)
     settle("signin.activity", lambda: record_activity(signin, account), signin_id=signin.signin_id)
     count("SigninCreated")
     if signin.flags:
@@ -463,7 +463,7 @@ def _signin_tx(
     return tx, visit
 
 
-def _photo_views(signin: SignIn, photos: list[Upload]) -> dict[str, dict[str, Any]]:
+def _claimed_photo_views(signin: SignIn, photos: list[Upload]) -> dict[str, dict[str, Any]]:
     """Photos verified between our read and the transaction get their flags now; the
     views of every photo."""
     views = {}
