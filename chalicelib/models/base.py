@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
-from pynamodb.attributes import DiscriminatorAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import DiscriminatorAttribute, ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
@@ -38,6 +38,17 @@ def utcnow() -> datetime:
 
 def iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def string_list(**kwargs: Any) -> ListAttribute[str]:
+    """A list of strings. (PynamoDB types ``ListAttribute(of=UnicodeAttribute)`` as a list
+    of attribute objects; its items are str.)"""
+    return cast("ListAttribute[str]", ListAttribute(of=UnicodeAttribute, **kwargs))
+
+
+def int_list(**kwargs: Any) -> ListAttribute[int]:
+    """A list of integers (see :func:`string_list`)."""
+    return cast("ListAttribute[int]", ListAttribute(of=NumberAttribute, **kwargs))
 
 
 def _index(name: str) -> type[GlobalSecondaryIndex]:

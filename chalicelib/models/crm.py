@@ -59,7 +59,7 @@ class Account(CrmObject, discriminator="Account"):
 
     address = UnicodeAttribute(null=True)
     location = LatLng(null=True)
-    team = MapAttribute(null=True)  # user_id -> role ("follow_up" | "service")
+    team = MapAttribute[str, str](null=True)  # user_id -> role ("follow_up" | "service")
 
 
 class Contact(CrmObject, discriminator="Contact"):

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from pynamodb.attributes import (
     JSONAttribute,
-    ListAttribute,
     NumberAttribute,
     UnicodeAttribute,
     VersionAttribute,
 )
 
-from chalicelib.models.base import BaseItem, Cancelled, Tx, opportunity_collection_pk, tkey
+from chalicelib.models.base import BaseItem, Cancelled, Tx, opportunity_collection_pk, string_list, tkey
 
 STATUSES = ("draft", "submitted", "approved", "rejected")
 PAYMENT_STATUSES = ("unpaid", "paid", "failed")
@@ -33,15 +32,15 @@ class Expense(BaseItem, discriminator="Expense"):
     unit_id = UnicodeAttribute()
     opportunity_id = UnicodeAttribute(null=True)
     stage = UnicodeAttribute(null=True)
-    receipt_upload_ids = ListAttribute(of=UnicodeAttribute, default=list)
-    receipt_hashes = ListAttribute(of=UnicodeAttribute, default=list)
+    receipt_upload_ids = string_list(default=list)
+    receipt_hashes = string_list(default=list)
     status = UnicodeAttribute(default="draft")
     payment_status = UnicodeAttribute(default="unpaid")
     paid_at = UnicodeAttribute(null=True)
     payment_reference = UnicodeAttribute(null=True)
-    approver_ids = ListAttribute(of=UnicodeAttribute, default=list)  # level 1, level 2
+    approver_ids = string_list(default=list)  # level 1, level 2
     approvals = JSONAttribute(default=list)  # [{level, approver_id, decision, comment?, at}]
-    warnings = ListAttribute(of=UnicodeAttribute, default=list)
+    warnings = string_list(default=list)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     submitted_at = UnicodeAttribute(null=True)
@@ -110,7 +109,7 @@ class StatsAggregate(BaseItem, discriminator="StatsAggregate"):
     key = UnicodeAttribute()
     currency = UnicodeAttribute()
     total_cents = NumberAttribute(default=0)
-    count = NumberAttribute(default=0)
+    count = NumberAttribute(default=0)  # type: ignore[assignment]  # shadows Model.count, never called here
 
     @classmethod
     def pk(cls, tenant_id: str, period: str, scope: str) -> str:

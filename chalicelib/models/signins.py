@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import zlib
 
-from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 
-from chalicelib.models.base import BaseItem, opportunity_collection_pk, tkey
+from chalicelib.models.base import BaseItem, opportunity_collection_pk, string_list, tkey
 
 # The due index spans tenants (the schedule is one job for all of them). Its partition
 # keys lead with "T#~system#": "~" cannot occur in a tenant id, so no tenant's key can
@@ -35,7 +35,7 @@ class SignIn(BaseItem, discriminator="SignIn"):
     account_id = UnicodeAttribute(null=True)
     opportunity_id = UnicodeAttribute(null=True)
     plan_id = UnicodeAttribute(null=True)
-    photo_upload_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    photo_upload_ids = string_list(default=list)
     note = UnicodeAttribute(null=True)
     mock_location = BooleanAttribute(default=False)
     distance_m = NumberAttribute(null=True)

@@ -17,7 +17,18 @@ from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, NotFound, Unprocessable
 from chalicelib.ids import new_id
 from chalicelib.models.base import Tx, condition_failed, iso, utcnow
-from chalicelib.models.crm import MODELS, OBJECT_SK, OBJECT_TYPES, Account, CrmObject, TeamMember, object_pk
+from chalicelib.models.crm import (
+    MODELS,
+    OBJECT_SK,
+    OBJECT_TYPES,
+    Account,
+    Contact,
+    CrmObject,
+    Lead,
+    Opportunity,
+    TeamMember,
+    object_pk,
+)
 from chalicelib.services import activities, org
 from chalicelib.services.feed_audience import Resolver, team_of
 
@@ -77,12 +88,12 @@ def to_dict(obj: CrmObject) -> dict[str, Any]:
         out["location"] = {"lat": float(loc.lat), "lng": float(loc.lng)} if loc is not None else None
         members = obj.team.as_dict() if obj.team is not None else {}
         out["team"] = [{"user_id": u, "role": r} for u, r in sorted(members.items())]
-    elif obj.object_type == "contact":
+    elif isinstance(obj, Contact):
         out["account_id"] = obj.account_id
         out["phone"] = obj.phone
-    elif obj.object_type == "opportunity":
+    elif isinstance(obj, Opportunity):
         out.update(account_id=obj.account_id, stage=obj.stage, amount=obj.amount, currency=obj.currency)
-    elif obj.object_type == "lead":
+    elif isinstance(obj, Lead):
         out["company"] = obj.company
     return out
 
@@ -103,9 +114,8 @@ def _require_account(principal: Principal, account_id: str) -> None:
 def _apply(obj: CrmObject, fields: dict[str, Any]) -> None:
     for name, value in fields.items():
         if name == "location":
-            obj.location = None if value is None else {"lat": value["lat"], "lng": value["lng"]}  # type: ignore[assignment]
-        else:
-            setattr(obj, name, value)
+            value = None if value is None else {"lat": value["lat"], "lng": value["lng"]}
+        setattr(obj, name, value)
 
 
 def create_object(principal: Principal, object_type: str, fields: dict[str, Any]) -> CrmObject:
@@ -154,11 +164,11 @@ def update_object(
         _require_account(principal, changes["account_id"])
     old_stage = getattr(obj, "stage", None)
     _apply(obj, changes)
-    if object_type == "opportunity" and obj.amount is not None and not obj.currency:
+    if isinstance(obj, Opportunity) and obj.amount is not None and not obj.currency:
         obj.currency = org.get_settings(tenant).currency
     obj.updated_at = iso(utcnow())
     feedback = None
-    if object_type == "opportunity" and "stage" in changes and changes["stage"] != old_stage:
+    if isinstance(obj, Opportunity) and "stage" in changes and changes["stage"] != old_stage:
         # committed with the stage, so a stage change never goes without its feedback
         resolver = Resolver(tenant)
         resolver.objects[(object_type, obj.object_id)] = obj  # its new owner decides who sees it
@@ -216,7 +226,7 @@ def put_team_member(principal: Principal, account_id: str, user_id: str, role: s
     now = iso(utcnow())
     members = dict(account.team.as_dict() if account.team is not None else {})
     members[user_id] = role
-    account.team = members  # type: ignore[assignment]
+    account.team = members
     account.updated_at = now
     member = TeamMember(tenant_id=principal.tenant_id, account_id=account_id, user_id=user_id, role=role, added_at=now)
     _write_team(account, member, remove=False)
@@ -230,7 +240,7 @@ def remove_team_member(principal: Principal, account_id: str, user_id: str) -> A
     if user_id not in members:
         raise NotFound("not a member of this account's team")
     del members[user_id]
-    account.team = members or None  # type: ignore[assignment]
+    account.team = members or None
     account.updated_at = iso(utcnow())
     member = TeamMember(tenant_id=principal.tenant_id, account_id=account_id, user_id=user_id, role="", added_at="")
     member.set_keys()

@@ -157,7 +157,7 @@ def feed_page(
     lo = since_n or SK_FLOOR
     hi = f"{until_n}#~" if until_n else SK_CEIL
     tenant = principal.tenant_id
-    streams = wanted or [None]
+    streams: list[Optional[str]] = [*wanted] or [None]
     fetched: dict[Optional[str], list[FeedEntry]] = {}
     for t in streams:
         after = position.get(t or "*")
@@ -167,7 +167,7 @@ def feed_page(
     merged = sorted(((e.SK, t, e) for t, es in fetched.items() for e in es), key=lambda x: x[0], reverse=True)
     page = merged[:limit]
     has_more = len(merged) > limit
-    next_position = dict(position)
+    next_position: dict[str, Any] = dict(position)
     for sk, t, _ in page:
         next_position[t or "*"] = sk  # page is sorted descending: the last one wins
     activities = _batch_activities(tenant, [e.activity_id for _, _, e in page])

@@ -63,7 +63,9 @@ def link_items(activity: Activity) -> list[ActivityLink]:
     return links
 
 
-def write_entries(activity: Activity, put: Iterable[Entry], delete: Iterable[Entry] = (), extra: list[Any] = ()) -> int:
+def write_entries(
+    activity: Activity, put: Iterable[Entry], delete: Iterable[Entry] = (), extra: Iterable[Any] = ()
+) -> int:
     """BatchWrite (25 per request) the entries to put and delete; answers items written."""
     count = 0
     with BaseItem.batch_write() as batch:

@@ -33,7 +33,8 @@ def _collection(tenant_id: str, opportunity_id: str) -> dict[str, list[Any]]:
 def overview(principal: Principal, opportunity_id: str) -> dict[str, Any]:
     opportunity = crm.require_visible(principal, "opportunity", opportunity_id)
     tenant = principal.tenant_id
-    account = crm.get_object(tenant, "account", opportunity.account_id) if opportunity.account_id else None
+    account_id = getattr(opportunity, "account_id", None)
+    account = crm.get_object(tenant, "account", account_id) if account_id else None
     items = _collection(tenant, opportunity_id)
     result: dict[str, Any] = {
         "opportunity": crm.to_dict(opportunity),
@@ -63,7 +64,8 @@ def _signins(principal: Principal, found: list[Any]) -> tuple[list[dict], list[d
         upload_id: uploads.photo_view(upload, principal)
         for upload_id, upload in uploads.get_uploads(principal.tenant_id, ids).items()
     }
-    out, photos = [], []
+    out: list[dict] = []
+    photos: list[dict] = []
     for s in sorted(found, key=lambda s: s.server_time or "", reverse=True):
         own = [views.get(u, {"upload_id": u, "status": "pending"}) for u in s.photo_upload_ids or []]
         out.append(signins.to_dict(s, own))

@@ -140,7 +140,7 @@ def _check_related(principal: Principal, account_id: Optional[str], opportunity_
 def _calendar_update(tx: Tx, label: str, tenant_id: str, user_id: str, day: str, plans: int = 0, logs: int = 0) -> None:
     counter = CalendarDay(tenant_id=tenant_id, user_id=user_id, date=day)
     counter.set_keys()
-    actions = [
+    actions: list[Any] = [
         CalendarDay.entity.set(CalendarDay),
         CalendarDay.tenant_id.set(tenant_id),
         CalendarDay.user_id.set(user_id),
@@ -461,9 +461,9 @@ def calendar_month(principal: Principal, user_id: Optional[str], month: Optional
         when = signin.get("client_time")
         if not when:
             continue
-        day = local_date(when, zone)
-        if day.startswith(month):
-            counts[day]["signins"] += 1
+        local_day = local_date(when, zone)
+        if local_day.startswith(month):
+            counts[local_day]["signins"] += 1
     days = [{"date": d, **c} for d, c in sorted(counts.items()) if any(c.values())]
     return {"month": month, "user_id": target, "days": days}
 

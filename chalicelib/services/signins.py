@@ -540,6 +540,7 @@ def list_signins(
     scope = f"signins:{principal.tenant_id}:{principal.user_id}:{target}:{lo}:{hi}"
     position = cursor.decode(page_cursor, scope)
     pk = SignIn.user_pk(principal.tenant_id, target)
+    condition: Any
     if lo and hi:
         condition = SignIn.GSI1SK.between(lo, hi)
     elif lo:

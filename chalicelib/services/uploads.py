@@ -282,7 +282,7 @@ def _verdict_actions(
         Upload.sha256.set(sha),
         Upload.GSI1PK.set(Upload.sha_pk(upload.tenant_id, sha)),
         Upload.GSI1SK.set(Upload.sha_sk(upload.upload_id)),
-        Upload.thumbnail_key.set(thumb_key),
+        Upload.thumbnail_key.set(thumb_key or ""),
         Upload.image_format.set(info.format),
         Upload.width.set(info.width),
         Upload.height.set(info.height),

@@ -128,7 +128,7 @@ def target_allowed(url: str, allow_private: bool) -> tuple[bool, str]:
     except (socket.gaierror, UnicodeError, ValueError):
         return False, "host does not resolve"
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         mapped = getattr(address, "ipv4_mapped", None)
         address = mapped or address
         if not address.is_global or address.is_multicast:
