@@ -63,6 +63,11 @@ class Expense(BaseItem, discriminator="Expense"):
     def unit_prefix(unit_type: str, unit_id: str) -> str:
         return f"{unit_type}#{unit_id}#"
 
+    @staticmethod
+    def occurred_range(date_from: str | None, date_to: str | None) -> tuple[str, str]:
+        """Bounds of the ``<occurred_on>#<id>`` sort keys dated ``date_from`` to ``date_to``."""
+        return date_from or "0000-00-00", (date_to or "9999-99-99") + "#~"
+
     @property
     def period(self) -> str:
         return self.occurred_on[:7]

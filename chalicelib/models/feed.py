@@ -39,6 +39,15 @@ def feed_sk(occurred_at: str, activity_id: str) -> str:
     return f"{occurred_at}#{activity_id}"
 
 
+FEED_SK_FLOOR = "0"  # below every feed_sk
+FEED_SK_CEIL = "9999~"  # above every one
+
+
+def feed_sk_range(since: str | None, until: str | None) -> tuple[str, str]:
+    """The feed_sk bounds of entries that occurred in [since, until] (either end open)."""
+    return since or FEED_SK_FLOOR, f"{until}#~" if until else FEED_SK_CEIL
+
+
 class Activity(BaseItem, discriminator="Activity"):
     activity_id = UnicodeAttribute()
     type = UnicodeAttribute()
@@ -78,15 +87,18 @@ class ActivityLink(BaseItem, discriminator="ActivityLink"):
     type = UnicodeAttribute()
     occurred_at = UnicodeAttribute()
 
+    PREFIX = "ACT#"
+    COLLECTION_PREFIX = "ACTIVITY#"  # GSI3SK in the opportunity's collection
+
     @classmethod
     def sk(cls, activity_id: str) -> str:
-        return f"ACT#{activity_id}"
+        return f"{cls.PREFIX}{activity_id}"
 
     def set_keys(self) -> None:
         self.PK, self.SK = object_pk(self.tenant_id, self.object_type, self.object_id), self.sk(self.activity_id)
         if self.object_type == "opportunity":
             self.GSI3PK = opportunity_collection_pk(self.tenant_id, self.object_id)
-            self.GSI3SK = f"ACTIVITY#{self.activity_id}"
+            self.GSI3SK = f"{self.COLLECTION_PREFIX}{self.activity_id}"
 
 
 class Comment(BaseItem, discriminator="Comment"):
@@ -96,9 +108,17 @@ class Comment(BaseItem, discriminator="Comment"):
     content = UnicodeAttribute()
     created_at = UnicodeAttribute()
 
+    PREFIX = "COMMENT#"
+
     @classmethod
     def sk(cls, comment_id: str) -> str:
-        return f"COMMENT#{comment_id}"
+        return f"{cls.PREFIX}{comment_id}"
+
+    @classmethod
+    def after(cls, after_sk: str | None) -> tuple[str, str]:
+        """SK bounds of an activity's comments from ``after_sk`` (a comment's SK; the
+        caller drops that one) or from the first, to the last."""
+        return after_sk or cls.PREFIX, f"{cls.PREFIX}~"
 
     def set_keys(self) -> None:
         self.PK, self.SK = activity_pk(self.tenant_id, self.activity_id), self.sk(self.comment_id)
@@ -111,6 +131,7 @@ __all__ = [
     "feed_pk",
     "feed_type_pk",
     "feed_sk",
+    "feed_sk_range",
     "opportunity_collection_pk",
     "Activity",
     "FeedEntry",

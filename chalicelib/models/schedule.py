@@ -29,6 +29,17 @@ def remind_bucket_pk(minute: str) -> str:
     return f"{SYSTEM_PREFIX}REMIND#{minute}"
 
 
+def remind_range(since: str, until: str) -> tuple[str, str]:
+    """GSI2SK bounds of reminders with ``since < remind_at <= until``: the lower bound
+    ``<since>#~`` is exclusive in effect (no key is ``<ts>#~``: "~" leads no tenant)."""
+    return f"{since}#~", f"{until}#~"
+
+
+def dated_range(lo: str, hi: str) -> tuple[str, str]:
+    """GSI1SK bounds (``<date>#<id>``) of the plans or logs dated ``lo`` to ``hi``."""
+    return f"{lo}#", f"{hi}#~"
+
+
 class Plan(BaseItem, discriminator="Plan"):
     plan_id = UnicodeAttribute()
     user_id = UnicodeAttribute()
@@ -135,4 +146,13 @@ class ReminderCheckpoint(BaseItem, discriminator="ReminderCheckpoint"):
         self.PK, self.SK = self.KEY
 
 
-__all__ = ["Plan", "WorkLog", "CalendarDay", "ReminderCheckpoint", "SYSTEM_PREFIX", "remind_bucket_pk"]
+__all__ = [
+    "Plan",
+    "WorkLog",
+    "CalendarDay",
+    "ReminderCheckpoint",
+    "SYSTEM_PREFIX",
+    "remind_bucket_pk",
+    "remind_range",
+    "dated_range",
+]

@@ -567,7 +567,7 @@ def list_page(
         raise Unprocessable("unit_type and unit_id go together", code="invalid_unit")
     scope = _list_scope(principal, user_id, unit_type, unit_id)
     t = principal.tenant_id
-    lo, hi = date_from or "0000-00-00", (date_to or "9999-99-99") + "#~"
+    lo, hi = Expense.occurred_range(date_from, date_to)
     condition = None
     if scope in ("user", "self"):
         index, pk = Expense.gsi1, Expense.by_user_pk(t, user_id or principal.user_id)

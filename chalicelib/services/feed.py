@@ -28,11 +28,13 @@ from chalicelib.models.feed import (
     ACTIVITY_SK,
     ADMIN_VIEWER,
     Activity,
+    ActivityLink,
     Comment,
     FeedEntry,
     activity_pk,
     feed_pk,
     feed_sk,
+    feed_sk_range,
     feed_type_pk,
     opportunity_collection_pk,
 )
@@ -43,9 +45,6 @@ from chalicelib.services.activities import record_activity as record_activity
 from chalicelib.services.aftercommit import settle
 from chalicelib.services.feed_audience import SCENES, Resolver
 from chalicelib.services.feed_index import get_activity
-
-SK_FLOOR = "0"  # below every "<timestamp>#<id>"
-SK_CEIL = "9999~"  # above every one
 
 
 # ---------------------------------------------------------------- shapes
@@ -154,8 +153,7 @@ def feed_page(
     scope = _scope(principal, "feed", scene, ",".join(wanted), since_n or "", until_n or "")
     position = cursors.decode(cursor, scope) or {}
     viewer = ADMIN_VIEWER if scene == "all" and principal.is_admin else principal.user_id
-    lo = since_n or SK_FLOOR
-    hi = f"{until_n}#~" if until_n else SK_CEIL
+    lo, hi = feed_sk_range(since_n, until_n)
     tenant = principal.tenant_id
     streams: list[Optional[str]] = [*wanted] or [None]
     fetched: dict[Optional[str], list[FeedEntry]] = {}
@@ -222,8 +220,8 @@ def list_comments(
     scope = _scope(principal, "comments", activity_id)
     position = cursors.decode(cursor, scope) or {}
     after = position.get("after")
-    start = after if isinstance(after, str) else "COMMENT#"
-    condition = Comment.SK.between(start, "COMMENT#~")
+    start, end = Comment.after(after if isinstance(after, str) else None)
+    condition = Comment.SK.between(start, end)
     results = list(
         Comment.query(
             activity_pk(principal.tenant_id, activity_id),
@@ -247,7 +245,7 @@ def activities_for_opportunity(tenant_id: str, opp_id: str) -> list[dict]:
     ids = [
         item.activity_id
         for item in BaseItem.gsi3.query(
-            opportunity_collection_pk(tenant_id, opp_id), BaseItem.GSI3SK.startswith("ACTIVITY#")
+            opportunity_collection_pk(tenant_id, opp_id), BaseItem.GSI3SK.startswith(ActivityLink.COLLECTION_PREFIX)
         )
         if getattr(item, "activity_id", None)
     ]

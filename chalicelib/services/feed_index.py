@@ -162,7 +162,9 @@ def reindex_activity(tenant_id: str, activity_id: str, resolver: Optional[Resolv
 def activities_of_object(tenant_id: str, object_type: str, object_id: str) -> list[str]:
     return [
         link.activity_id
-        for link in BaseItem.query(object_pk(tenant_id, object_type, object_id), BaseItem.SK.startswith("ACT#"))
+        for link in BaseItem.query(
+            object_pk(tenant_id, object_type, object_id), BaseItem.SK.startswith(ActivityLink.PREFIX)
+        )
         if isinstance(link, ActivityLink)
     ]
 

@@ -31,7 +31,7 @@ from typing import Any, Optional
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from chalicelib.models.base import condition_failed, iso, utcnow
-from chalicelib.models.schedule import Plan, ReminderCheckpoint, remind_bucket_pk
+from chalicelib.models.schedule import Plan, ReminderCheckpoint, remind_bucket_pk, remind_range
 from chalicelib.observability import count, logger
 from chalicelib.services import events, messages, org
 from chalicelib.services import schedule as schedule_service
@@ -94,9 +94,8 @@ def _minutes(since: datetime, until: datetime) -> list[str]:
 
 
 def due_in_bucket(minute: str, since: str, until: str) -> list[Plan]:
-    """Armed reminders of one minute bucket with ``since < remind_at <= until``. The lower
-    bound ``<since>#~`` is exclusive in effect: no key is ``<ts>#~`` ("~" leads no tenant)."""
-    return list(Plan.gsi2.query(remind_bucket_pk(minute), Plan.GSI2SK.between(f"{since}#~", f"{until}#~")))
+    """Armed reminders of one minute bucket with ``since < remind_at <= until``."""
+    return list(Plan.gsi2.query(remind_bucket_pk(minute), Plan.GSI2SK.between(*remind_range(since, until))))
 
 
 class _Zones:

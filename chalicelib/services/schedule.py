@@ -27,7 +27,7 @@ from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.ids import new_id
 from chalicelib.models.base import Tx, iso, utcnow
-from chalicelib.models.schedule import CalendarDay, Plan, WorkLog
+from chalicelib.models.schedule import CalendarDay, Plan, WorkLog, dated_range
 from chalicelib.services import crm, org, signins
 
 MAX_RANGE_DAYS = 92
@@ -390,7 +390,7 @@ def _list(
     results = list(
         model.gsi1.query(
             pk,
-            model.GSI1SK.between(f"{lo}#", f"{hi}#~"),
+            model.GSI1SK.between(*dated_range(lo, hi)),
             limit=limit + 1,
             page_size=limit + 1,
             last_evaluated_key=esk,
@@ -436,7 +436,7 @@ def list_logs(
 
 
 def _all_between(model: Any, pk: str, lo: str, hi: str) -> list[Any]:
-    return list(model.gsi1.query(pk, model.GSI1SK.between(f"{lo}#", f"{hi}#~")))
+    return list(model.gsi1.query(pk, model.GSI1SK.between(*dated_range(lo, hi))))
 
 
 # ---------------------------------------------------------------- calendar
