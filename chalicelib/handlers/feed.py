@@ -7,36 +7,13 @@ from pydantic import Field, StringConstraints, field_validator
 
 from chalicelib.schemas import Id, PageQuery, Request, Response, Text, Timestamp
 from chalicelib.services import activities, feed
+from chalicelib.services.feed_audience import Scene
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
 
-ActivityType = Literal[
-    "sales_record",
-    "service_record",
-    "stage_feedback",
-    "signin",
-    "report",
-    "post",
-    "approval",
-    "task",
-    "calendar",
-    "instruction",
-    "expense",
-]
-UserActivityType = Literal[
-    "sales_record", "service_record", "report", "post", "approval", "task", "calendar", "instruction"
-]
-Scene = Literal[
-    "all",
-    "my_accounts",
-    "my_contacts",
-    "my_opportunities",
-    "my_leads",
-    "subordinates_team_accounts",
-    "subordinates_business",
-    "my_department",
-]
+ActivityType = activities.ActivityType
+UserActivityType = Literal[activities.USER_TYPES]  # the vocabulary lives in services/activities.py
 CommentText = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
 
 

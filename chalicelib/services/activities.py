@@ -8,7 +8,7 @@ its feed entries (services/feed_index.py); see services/feed.py for the reads.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Optional
+from typing import Any, Literal, Optional, get_args
 
 from pynamodb.exceptions import PutError
 
@@ -21,7 +21,7 @@ from chalicelib.services.aftercommit import settle
 from chalicelib.services.feed_audience import Resolver, entry_key, parse_entry_key
 from chalicelib.services.feed_index import finish_new, get_activity, link_items, reindex_activity, write_entries
 
-TYPES = (
+ActivityType = Literal[
     "sales_record",
     "service_record",
     "stage_feedback",
@@ -33,8 +33,10 @@ TYPES = (
     "calendar",
     "instruction",
     "expense",
-)
+]
+TYPES: tuple[str, ...] = get_args(ActivityType)
 SYSTEM_TYPES = frozenset({"signin", "stage_feedback", "expense"})  # made by their own routes
+USER_TYPES = tuple(t for t in TYPES if t not in SYSTEM_TYPES)  # POST /v1/activities
 CORE_FIELDS = frozenset({"id", "type", "content", "author_id", "related", "occurred_at", "created_at", "comment_count"})
 
 

@@ -21,14 +21,14 @@ Rules (contract "CRM information"):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Optional
+from typing import Literal, Optional, get_args
 
 from chalicelib.models.base import BaseItem
 from chalicelib.models.crm import OBJECT_SK, Account, CrmObject, object_pk
 from chalicelib.models.feed import ADMIN_VIEWER
 from chalicelib.models.org import Department, User
 
-SCENES = (
+Scene = Literal[
     "all",
     "my_accounts",
     "my_contacts",
@@ -37,7 +37,8 @@ SCENES = (
     "subordinates_team_accounts",
     "subordinates_business",
     "my_department",
-)
+]
+SCENES: tuple[str, ...] = get_args(Scene)
 MY_SCENE = {"account": "my_accounts", "contact": "my_contacts", "opportunity": "my_opportunities", "lead": "my_leads"}
 BUSINESS_TYPES = frozenset({"account", "contact", "opportunity"})
 

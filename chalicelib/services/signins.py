@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
-from typing import Any, Optional
+from typing import Any, Literal, Optional, get_args
 from zoneinfo import ZoneInfo
 
 from pynamodb.exceptions import DoesNotExist
@@ -53,7 +53,7 @@ PHOTO_TIME_TOLERANCE_S = 30 * 60
 MAX_PHOTOS = 10
 EARTH_RADIUS_M = 6_371_008.8
 KINDS = ("check_in", "check_out")
-FLAGS = (
+Flag = Literal[
     "out_of_range",
     "low_accuracy",
     "clock_skew",
@@ -61,7 +61,8 @@ FLAGS = (
     "photo_location_mismatch",
     "photo_time_mismatch",
     "late_upload",
-)
+]
+FLAGS: tuple[str, ...] = get_args(Flag)
 
 
 # ---------------------------------------------------------------- helpers
