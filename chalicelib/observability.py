@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit  # loaded with Metrics anyway
 
 from chalicelib.config import metrics_namespace, service_name
 
@@ -27,6 +28,4 @@ def tracer() -> Any:
 
 
 def count(name: str, value: float = 1) -> None:
-    from aws_lambda_powertools.metrics import MetricUnit
-
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
