@@ -38,9 +38,11 @@ suites: python-tests e2e infra-test
 python-tests: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadgroup tests/unit tests/integration
 
-lint: $(STAMP)
+lint: $(STAMP)  ## ruff, the import contracts (.importlinter) and mypy on chalicelib/
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
+	$(PY) -m mypy
 
 format: $(STAMP)
 	$(PY) -m ruff check --fix .

@@ -8,6 +8,7 @@ tokens signed with ``LOCAL_JWT_SECRET``. Anything else, ``alg: none`` included, 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -127,8 +128,6 @@ def issue_local_token(
     user_id: str, tenant_id: str, groups: list[str] | None = None, ttl_s: int = 12 * 3600, secret: str | None = None
 ) -> str:
     """A local-mode token, for `make run`, tests and benchmarks."""
-    import time
-
     now = int(time.time())
     claims = {
         "sub": user_id,

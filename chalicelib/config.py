@@ -1,6 +1,10 @@
-"""Configuration, read once from the environment into a frozen object.
+"""Configuration: the only module that reads the environment.
 
-Fails fast: a missing required variable raises at first use, with its name.
+``settings()`` is the frozen object read once; the few values needed while modules are
+imported (table, bucket, queue and stream names for the handlers' event sources, the
+observability names) and the ones read per use (the cursor key's source, the webhook
+backoff base) are functions here too. Fails fast: a missing required variable raises at
+first use, with its name.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 LOCAL_STAGES = frozenset({"local", "test"})
+DEV_CURSOR_SECRET = "fieldsales-cursor-secret"  # local stages only
+LOCAL_STREAM_ARN = "arn:aws:dynamodb:us-east-1:000000000000:table/fieldsales/stream/1970-01-01T00:00:00.000"
 
 
 class ConfigError(RuntimeError):
@@ -48,26 +54,34 @@ def _require(name: str) -> str:
     return value
 
 
+def stage() -> str:
+    return os.environ.get("STAGE", "local").strip() or "local"
+
+
+def region() -> str:
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+
+
 def load_settings() -> Settings:
-    stage = os.environ.get("STAGE", "local").strip() or "local"
-    auth_mode = os.environ.get("AUTH_MODE", "local" if stage in LOCAL_STAGES else "cognito")
+    stage_ = stage()
+    auth_mode = os.environ.get("AUTH_MODE", "local" if stage_ in LOCAL_STAGES else "cognito")
     in_lambda = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and not os.environ.get("FIELDSALES_LOCAL_EMULATION")
-    if auth_mode == "local" and (stage not in LOCAL_STAGES or in_lambda):
+    if auth_mode == "local" and (stage_ not in LOCAL_STAGES or in_lambda):
         # Local HS256 tokens can never be accepted by a deployed stage.
-        raise ConfigError(f"AUTH_MODE=local is refused in stage {stage!r}")
+        raise ConfigError(f"AUTH_MODE=local is refused in stage {stage_!r}")
     if auth_mode not in {"local", "cognito"}:
         raise ConfigError(f"AUTH_MODE must be 'local' or 'cognito', not {auth_mode!r}")
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    region_ = region()
     pool = os.environ.get("COGNITO_USER_POOL_ID", "")
     clients = tuple(c for c in os.environ.get("COGNITO_CLIENT_IDS", "").split(",") if c)
     if auth_mode == "cognito" and (not pool or not clients):
         raise ConfigError("COGNITO_USER_POOL_ID and COGNITO_CLIENT_IDS are required for cognito auth")
     jwks = os.environ.get("COGNITO_JWKS_URL") or (
-        f"https://cognito-idp.{region}.amazonaws.com/{pool}/.well-known/jwks.json"
+        f"https://cognito-idp.{region_}.amazonaws.com/{pool}/.well-known/jwks.json"
     )
     return Settings(
-        stage=stage,
-        region=region,
+        stage=stage_,
+        region=region_,
         table_name=_require("TABLE_NAME"),
         bucket_name=_require("BUCKET_NAME"),
         auth_mode=auth_mode,
@@ -77,7 +91,7 @@ def load_settings() -> Settings:
         cognito_jwks_url=jwks,
         event_bus_name=os.environ.get("EVENT_BUS_NAME", "default"),
         webhook_queue_url=os.environ.get("WEBHOOK_QUEUE_URL", ""),
-        allow_private_webhook_targets=stage in LOCAL_STAGES
+        allow_private_webhook_targets=stage_ in LOCAL_STAGES
         and os.environ.get("ALLOW_PRIVATE_WEBHOOK_TARGETS", "true") == "true",
     )
 
@@ -90,3 +104,46 @@ def settings() -> Settings:
 def table_name() -> str:
     """The table name, needed by the models at import; TABLE_NAME alone is required."""
     return _require("TABLE_NAME")
+
+
+# ---------------------------------------------------------------- read while modules import
+def bucket_name() -> str:
+    """The uploads bucket (its object-created rule is declared at import)."""
+    return _require("BUCKET_NAME")
+
+
+def webhook_queue_name() -> str:
+    return os.environ.get("WEBHOOK_QUEUE_NAME", "fieldsales-webhooks")
+
+
+def table_stream_arn() -> str:
+    """The table's stream; deployed stages set it, local runs get a stand-in."""
+    return os.environ.get("TABLE_STREAM_ARN", LOCAL_STREAM_ARN)
+
+
+def service_name() -> str:
+    return os.environ.get("POWERTOOLS_SERVICE_NAME", "fieldsales")
+
+
+def metrics_namespace() -> str:
+    return os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Fieldsales")
+
+
+# ---------------------------------------------------------------- read per use
+def cursor_secret_source() -> tuple[str, str]:
+    """(Secrets Manager ARN, "") when CURSOR_SECRET_ARN is set, else ("", the key). A
+    deployed stage must name one of them: the development key is for local stages only."""
+    arn = os.environ.get("CURSOR_SECRET_ARN", "").strip()
+    if arn:
+        return arn, ""
+    secret = os.environ.get("CURSOR_SECRET", "")
+    if secret:
+        return "", secret
+    if stage() not in LOCAL_STAGES:
+        raise ConfigError(f"CURSOR_SECRET_ARN (or CURSOR_SECRET) is required in stage {stage()!r}")
+    return "", DEV_CURSOR_SECRET
+
+
+def webhook_backoff_base_s() -> float:
+    """Base of the outbound webhook retry backoff (seconds; tests and the local stack shorten it)."""
+    return float(os.environ.get("WEBHOOK_BACKOFF_BASE_S", "30"))

@@ -10,23 +10,22 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 from functools import lru_cache
 from typing import Any
 
+from chalicelib.aws import client
+from chalicelib.config import cursor_secret_source
 from chalicelib.errors import Unprocessable
 
 
 @lru_cache(maxsize=1)
 def _secret() -> bytes:
     """Deployed: the Secrets Manager secret named by CURSOR_SECRET_ARN, read once per
-    container. Local stages: CURSOR_SECRET or a development default."""
-    arn = os.environ.get("CURSOR_SECRET_ARN")
+    container. Else CURSOR_SECRET; local stages fall back to a development key."""
+    arn, secret = cursor_secret_source()
     if arn:
-        from chalicelib.aws import client
-
         return client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"].encode()
-    return os.environ.get("CURSOR_SECRET", "fieldsales-cursor-secret").encode()
+    return secret.encode()
 
 
 def _mac(payload: bytes, scope: str) -> bytes:

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import warnings
 from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit  # loaded with Metrics anyway
+
+from chalicelib.config import metrics_namespace, service_name
 
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "fieldsales")
+SERVICE = service_name()
 
 logger = Logger(service=SERVICE)
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Fieldsales"), service=SERVICE)
-
-
-def tracing_enabled() -> bool:
-    return bool(os.environ.get("_X_AMZN_TRACE_ID")) and os.environ.get(
-        "POWERTOOLS_TRACE_DISABLED", "false"
-    ).lower() not in {"1", "true"}
+metrics = Metrics(namespace=metrics_namespace(), service=SERVICE)
 
 
 @lru_cache(maxsize=1)
@@ -32,8 +28,6 @@ def tracer() -> Any:
 
 
 def count(name: str, value: float = 1) -> None:
-    from aws_lambda_powertools.metrics import MetricUnit
-
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 

@@ -22,6 +22,7 @@ from chalicelib.errors import AppError, BadRequest, PayloadTooLarge, ServiceUnav
 from chalicelib.ids import new_id
 from chalicelib.jsonsafe import check_depth
 from chalicelib.observability import logger
+from chalicelib.services import idempotency
 
 MAX_BODY_BYTES = 256 * 1024
 PATH_PARAM_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -93,7 +94,7 @@ def error_response(exc: AppError, request_id: str, headers: dict[str, str] | Non
     body: dict[str, Any] = {"code": exc.code, "message": exc.message, "request_id": request_id}
     if exc.details is not None:
         body["details"] = exc.details
-    out = {"Content-Type": JSON, "X-Request-Id": request_id, **(headers or {})}
+    out: dict[str, str | list[str]] = {"Content-Type": JSON, "X-Request-Id": request_id, **(headers or {})}
     if exc.status == 401:
         out["WWW-Authenticate"] = "Bearer"
     if exc.status in (429, 503):
@@ -103,40 +104,43 @@ def error_response(exc: AppError, request_id: str, headers: dict[str, str] | Non
 
 def _aws_error_code(exc: BaseException) -> str | None:
     seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        response = getattr(exc, "response", None)
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        response = getattr(current, "response", None)
         if isinstance(response, dict):
             code = response.get("Error", {}).get("Code")
             if code:
                 return code
-        code = getattr(exc, "cause_response_code", None)
+        code = getattr(current, "cause_response_code", None)
         if code:
             return code
-        exc = exc.__cause__ or exc.__context__
+        current = current.__cause__ or current.__context__
     return None
 
 
 def _aws_http_status(exc: BaseException) -> int:
     seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        response = getattr(exc, "response", None)
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        response = getattr(current, "response", None)
         if isinstance(response, dict):
             return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        exc = exc.__cause__ or exc.__context__
+        current = current.__cause__ or current.__context__
     return 0
 
 
 def _transient_cancellation(exc: BaseException) -> bool:
     """A transaction cancelled only by conflicts or throttling (no condition said no)."""
     seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        reasons = [r for r in (getattr(exc, "cancellation_reasons", None) or []) if r is not None]
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        reasons = [r for r in (getattr(current, "cancellation_reasons", None) or []) if r is not None]
         if reasons:
             return all(getattr(r, "code", None) in TRANSIENT_CANCELLATIONS for r in reasons)
-        exc = exc.__cause__ or exc.__context__
+        current = current.__cause__ or current.__context__
     return False
 
 
@@ -248,8 +252,6 @@ def _run(op: Operation, request: Any, path_params: dict[str, str], request_id: s
 
     key = headers.get("idempotency-key")
     if op.idempotent and key is not None and principal is not None:
-        from chalicelib.services import idempotency
-
         # Chalice's request.path is the route template: the key must cover the concrete
         # target too, or one key would replay expense A's answer for expense B
         target = op.path.format(**path) if path else op.path

@@ -219,9 +219,10 @@ def seed_goals() -> None:
     from datetime import timedelta
 
     from chalicelib.auth import Principal
-    from chalicelib.models.base import utcnow
+    from chalicelib.models.crm import objects_owned_by
     from chalicelib.models.digest import LastCheckIn, OpportunityPulse
     from chalicelib.services import crm, goals, org
+    from chalicelib.timeutil import utcnow
 
     zone = org.tenant_zone(TENANT)
     today = utcnow().astimezone(zone).date()
@@ -231,7 +232,7 @@ def seed_goals() -> None:
     goals.put(boss, "user", "rep_b", month, {"visits": 40, "new_opportunities": 5, "expense_limit": "3000.00"})
     goals.put(boss, "department", "east", month, {"visits": 100, "won_amount": "200000.00", "won_count": 6})
     rep_a = Principal("rep_a", TENANT, frozenset())
-    accounts = [o for o in crm.objects_owned_by(TENANT, "rep_a") if o[0] == "account"]
+    accounts = [o for o in objects_owned_by(TENANT, "rep_a") if o[0] == "account"]
     won = crm.create_object(
         rep_a,
         "opportunity",
@@ -239,7 +240,7 @@ def seed_goals() -> None:
     )
     crm.update_object(rep_a, "opportunity", won.object_id, {"stage": "won"}, "Signed today")
     LastCheckIn(tenant_id=TENANT, user_id="rep_b", day=(today - timedelta(days=7)).isoformat()).save()
-    stale = [o for o in crm.objects_owned_by(TENANT, "rep_a") if o[0] == "opportunity"][0][1]
+    stale = [o for o in objects_owned_by(TENANT, "rep_a") if o[0] == "opportunity"][0][1]
     opp = crm.get_object(TENANT, "opportunity", stale)
     OpportunityPulse(
         tenant_id=TENANT,
@@ -258,14 +259,15 @@ def seed_road() -> None:
     from datetime import datetime, time
 
     from chalicelib.auth import Principal
-    from chalicelib.models.base import iso, utcnow
+    from chalicelib.models.crm import objects_owned_by
     from chalicelib.services import crm, fx, org, schedule
+    from chalicelib.timeutil import iso, utcnow
 
     zone = org.tenant_zone(TENANT)
     today = utcnow().astimezone(zone).date()
     rep = Principal("rep_a", TENANT, frozenset())
     stops = [("People's Square Kiosk", 31.2323, 121.4755), ("Zhongshan Park Store", 31.2233, 121.4165)]
-    located = [o[1] for o in crm.objects_owned_by(TENANT, "rep_a") if o[0] == "account"]
+    located = [o[1] for o in objects_owned_by(TENANT, "rep_a") if o[0] == "account"]
     for name, lat, lng in stops:
         located.append(
             crm.create_object(rep, "account", {"name": name, "location": {"lat": lat, "lng": lng}}).object_id

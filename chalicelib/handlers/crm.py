@@ -221,7 +221,7 @@ def _register(collection: str) -> None:
     page = create_model(
         f"{out.__name__.removesuffix('Out')}Page",
         __base__=Response,
-        items=(list[out], ...),  # type: ignore[valid-type]
+        items=(list[out], ...),
         next_cursor=(Optional[str], None),
     )
     route(

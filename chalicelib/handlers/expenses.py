@@ -8,7 +8,7 @@ from pydantic import Field, StringConstraints
 from chalicelib.models.budgets import Budget
 from chalicelib.observability import logger
 from chalicelib.schemas import Currency, Date, Id, Money, Month, PageQuery, Query, Request, Response, Text
-from chalicelib.services import budgets, expenses, mileage
+from chalicelib.services import budgets, expenses, mileage, webhooks
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -362,8 +362,6 @@ def expense_stats(req: Req) -> StatsOut:
 def budget_alerts(event: Any) -> dict[str, int]:
     """Every hour: send any threshold alert not yet sent, and queue any outbound webhook a
     crashed request left in the outbox. Reads only what is due, never the whole table."""
-    from chalicelib.services import webhooks
-
     checked = budgets.run_due()
     swept = webhooks.sweep_outbox()
     logger.info("budget alerts run", extra={"budgets_checked": checked, "outbox_swept": swept})

@@ -6,37 +6,14 @@ from chalice import Blueprint
 from pydantic import Field, StringConstraints, field_validator
 
 from chalicelib.schemas import Id, PageQuery, Request, Response, Text, Timestamp
-from chalicelib.services import feed
+from chalicelib.services import activities, feed
+from chalicelib.services.feed_audience import Scene
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
 
-ActivityType = Literal[
-    "sales_record",
-    "service_record",
-    "stage_feedback",
-    "signin",
-    "report",
-    "post",
-    "approval",
-    "task",
-    "calendar",
-    "instruction",
-    "expense",
-]
-UserActivityType = Literal[
-    "sales_record", "service_record", "report", "post", "approval", "task", "calendar", "instruction"
-]
-Scene = Literal[
-    "all",
-    "my_accounts",
-    "my_contacts",
-    "my_opportunities",
-    "my_leads",
-    "subordinates_team_accounts",
-    "subordinates_business",
-    "my_department",
-]
+ActivityType = activities.ActivityType
+UserActivityType = Literal[activities.USER_TYPES]  # the vocabulary lives in services/activities.py
 CommentText = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
 
 
@@ -103,7 +80,7 @@ class CommentPage(Response):
     next_cursor: Optional[str] = None
 
 
-_TYPE = "(" + "|".join(sorted(feed.TYPES)) + ")"
+_TYPE = "(" + "|".join(sorted(activities.TYPES)) + ")"
 TYPES_PATTERN = f"^{_TYPE}(,{_TYPE})*$"  # published, so a client knows the vocabulary
 
 
@@ -121,7 +98,7 @@ class FeedQuery(PageQuery):
         if value is None:
             return None
         parts = [p.strip() for p in value.split(",") if p.strip()]
-        unknown = [p for p in parts if p not in feed.TYPES]
+        unknown = [p for p in parts if p not in activities.TYPES]
         if unknown or not parts:
             raise ValueError(f"unknown activity types: {unknown}" if unknown else "no type given")
         return ",".join(parts)

@@ -13,15 +13,7 @@ from chalicelib.web import Req, route
 bp = Blueprint(__name__)
 
 Note = Annotated[str, StringConstraints(max_length=2000)]
-Flag = Literal[
-    "out_of_range",
-    "low_accuracy",
-    "clock_skew",
-    "mock_location",
-    "photo_location_mismatch",
-    "photo_time_mismatch",
-    "late_upload",
-]
+Flag = signins.Flag
 
 
 class SignInLocation(Location):

@@ -15,18 +15,17 @@ not keep the other from it. What a failure does depends on its kind:
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib.config import table_stream_arn
 from chalicelib.observability import is_corrupt_item, logger, skip_bad_item
+from chalicelib.services import actuals, digest, feed_index, list_index, oppstats, redrive
 
 bp = Blueprint(__name__)
 
-STREAM_ARN = os.environ.get(
-    "TABLE_STREAM_ARN", "arn:aws:dynamodb:us-east-1:000000000000:table/fieldsales/stream/1970-01-01T00:00:00.000"
-)
+STREAM_ARN = table_stream_arn()
 
 
 def handle_record(record: Any) -> None:
@@ -35,8 +34,6 @@ def handle_record(record: Any) -> None:
 
     The feed re-index recomputes audiences from current state, and every re-driven effect
     is idempotent, so duplicate or reordered records are harmless."""
-    from chalicelib.services import actuals, digest, feed_index, list_index, oppstats, redrive
-
     retry: Exception | None = None
     consumers = (
         ("feed_index", feed_index.handle_change),

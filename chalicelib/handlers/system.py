@@ -5,6 +5,7 @@ from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib.openapi import document
 from chalicelib.schemas import Response
 from chalicelib.web import Req, route
 
@@ -22,8 +23,6 @@ def health(req: Req) -> dict[str, str]:
 
 @lru_cache(maxsize=1)
 def _document() -> dict[str, Any]:
-    from chalicelib.openapi import document
-
     return document()
 
 

@@ -1,15 +1,15 @@
 """Uploads: presigned S3 POSTs, and photo/receipt processing on S3 Object Created."""
 
-import os
 from typing import Any, Literal, Optional
 
 from chalice import Blueprint
 from pydantic import Field
 
+from chalicelib.config import bucket_name
 from chalicelib.errors import NotFound
 from chalicelib.observability import is_corrupt_item, logger, skip_bad_item
 from chalicelib.schemas import Request, Response
-from chalicelib.services import uploads
+from chalicelib.services import signins, uploads
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -20,7 +20,7 @@ OBJECT_CREATED_PATTERN = {
     "source": ["aws.s3"],
     "detail-type": ["Object Created"],
     "detail": {
-        "bucket": {"name": [os.environ.get("BUCKET_NAME", "fieldsales-uploads")]},
+        "bucket": {"name": [bucket_name()]},
         "object": {"key": [{"prefix": "uploads/"}]},
     },
 }
@@ -79,8 +79,8 @@ def get_upload(req: Req) -> dict[str, Any]:
 
 @bp.on_cw_event(OBJECT_CREATED_PATTERN, name="object_created")
 def object_created(event: Any) -> dict[str, str]:
-    """Verify and thumbnail an uploaded object. User content never raises here; AWS
-    failures do, so the event is retried."""
+    """Verify and thumbnail an uploaded object, then add a ready photo's flags to its
+    sign-in. User content never raises here; AWS failures do, so the event is retried."""
     detail = event.detail or {}
     bucket = str((detail.get("bucket") or {}).get("name") or "")
     obj = detail.get("object") or {}
@@ -88,13 +88,15 @@ def object_created(event: Any) -> dict[str, str]:
     version_id = obj.get("version-id") or None
     logger.append_keys(s3_key=key)
     try:
-        outcome = uploads.process_object(bucket, key, version_id)
+        processed = uploads.process_object(bucket, key, version_id)
+        if processed.outcome == "ready" and processed.upload is not None:
+            signins.apply_photo(processed.upload)  # its sign-in's photo flags
     except Exception as exc:  # noqa: BLE001 - a corrupt record is skipped (a retry cannot help)
         if not is_corrupt_item(exc):
             raise  # AWS failures: the event is retried
         skip_bad_item("object_created", exc, tenant_id=key.split("/")[1] if key.count("/") > 1 else None, key=key)
-        outcome = "skipped"
+        processed = uploads.Processed("skipped")
     finally:
         logger.remove_keys(["s3_key"])
-    logger.info("object processed", extra={"outcome": outcome})
-    return {"key": key, "outcome": outcome}
+    logger.info("object processed", extra={"outcome": processed.outcome})
+    return {"key": key, "outcome": processed.outcome}

@@ -1,19 +1,32 @@
 """Finance-system webhooks: inbound receiver and the outbound delivery worker."""
 
 import json
-import os
+from collections.abc import Callable
 from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib.config import webhook_queue_name
 from chalicelib.observability import logger
 from chalicelib.schemas import Response
-from chalicelib.services import webhooks
+from chalicelib.services import budgets, expenses, fx, webhooks
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
 
-WEBHOOK_QUEUE_NAME = os.environ.get("WEBHOOK_QUEUE_NAME", "fieldsales-webhooks")
+WEBHOOK_QUEUE_NAME = webhook_queue_name()
+
+
+# Each inbound event type (see webhooks.EVENT_MODELS) and the service function applying it.
+APPLY: dict[str, Callable[[webhooks.Inbound, str], bool]] = {
+    "expense.payment_updated": lambda inbound, tenant_id: expenses.apply_payment_update(
+        tenant_id, inbound.webhook_id, inbound.event, inbound.digest
+    ),
+    "budget.updated": lambda inbound, tenant_id: budgets.apply_push(
+        tenant_id, inbound.webhook_id, inbound.event, inbound.digest
+    ),
+    "fx.rates_updated": lambda inbound, tenant_id: fx.apply_rates_webhook(tenant_id, inbound),
+}
 
 
 class WebhookAck(Response):
@@ -27,7 +40,7 @@ class WebhookAck(Response):
     method="POST",
     summary=(
         "Finance system events (Standard Webhooks 1.0: webhook-id, webhook-timestamp, webhook-signature). "
-        "Body {type, timestamp?, data}; types expense.payment_updated and budget.updated. "
+        "Body {type, timestamp?, data}; types expense.payment_updated, budget.updated and fx.rates_updated. "
         "A repeated webhook-id is acknowledged and applied once; the same webhook-id with another "
         "event is 422 webhook_id_reused. Bodies over 256 KiB: 413."
     ),
@@ -37,8 +50,15 @@ class WebhookAck(Response):
     errors=(401, 404, 409, 413),
 )
 def finance_webhook(req: Req) -> dict[str, Any]:
-    # The body is parsed only after its signature is verified: anything unsigned is 401.
-    return webhooks.receive(req.path["tenant_id"], req.raw_body, req.headers)
+    return receive_finance(req.path["tenant_id"], req.raw_body, req.headers)
+
+
+def receive_finance(tenant_id: str, raw_body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    """Verify and parse (the body only after its signature: anything unsigned is 401), then
+    hand each event type to the service that owns its effect."""
+    inbound = webhooks.receive(tenant_id, raw_body, headers)
+    applied = APPLY[inbound.type](inbound, tenant_id)
+    return webhooks.acknowledge(inbound, applied)
 
 
 @bp.on_sqs_message(queue=WEBHOOK_QUEUE_NAME, batch_size=1, name="webhook_deliveries")

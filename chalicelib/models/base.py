@@ -6,14 +6,16 @@ holds by construction and can be enforced with IAM ``dynamodb:LeadingKeys``.
 
 from __future__ import annotations
 
-import os
-from typing import Any
+import uuid
+from typing import Any, Optional, cast
 
-from pynamodb.attributes import DiscriminatorAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import DiscriminatorAttribute, ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
-from chalicelib.config import table_name
+from chalicelib.config import region, table_name
 
 GSI_NAMES = ("GSI1", "GSI2", "GSI3")
 TTL_ATTRIBUTE = "ttl"
@@ -27,6 +29,17 @@ def tenant_prefix(tenant_id: str) -> str:
 def tkey(tenant_id: str, *parts: str) -> str:
     """A tenant-led key: ``T#<tenant>#PART#PART``."""
     return tenant_prefix(tenant_id) + "#".join(parts)
+
+
+def string_list(**kwargs: Any) -> ListAttribute[str]:
+    """A list of strings. (PynamoDB types ``ListAttribute(of=UnicodeAttribute)`` as a list
+    of attribute objects; its items are str.)"""
+    return cast("ListAttribute[str]", ListAttribute(of=UnicodeAttribute, **kwargs))
+
+
+def int_list(**kwargs: Any) -> ListAttribute[int]:
+    """A list of integers (see :func:`string_list`)."""
+    return cast("ListAttribute[int]", ListAttribute(of=NumberAttribute, **kwargs))
 
 
 def _index(name: str) -> type[GlobalSecondaryIndex]:
@@ -44,7 +57,7 @@ GSI1Index, GSI2Index, GSI3Index = (_index(n) for n in GSI_NAMES)
 class BaseItem(Model):
     class Meta:
         table_name = table_name()
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        region = region()
         billing_mode = "PAY_PER_REQUEST"
         stream_view_type = STREAM_VIEW_TYPE
         max_retry_attempts = 3
@@ -93,6 +106,143 @@ def table_schema() -> dict[str, Any]:
         "TimeToLiveAttribute": TTL_ATTRIBUTE,
         "StreamViewType": STREAM_VIEW_TYPE,
     }
+
+
+# ---------------------------------------------------------------- failed conditions
+def condition_failed(exc: Exception) -> bool:
+    """A single-item write (PutError, UpdateError, DeleteError) refused by its condition, or
+    a transaction cancelled because one of its conditions failed."""
+    if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        return True
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    return any(r is not None and getattr(r, "code", None) == "ConditionalCheckFailed" for r in reasons)
+
+
+def transaction_conflicted(exc: Exception) -> bool:
+    """A transaction cancelled by a concurrent one (or throttled): worth a retry."""
+    reasons = getattr(exc, "cancellation_reasons", None) or []
+    return any(
+        r is not None and getattr(r, "code", None) in ("TransactionConflict", "ThrottlingError") for r in reasons
+    )
+
+
+class Cancelled(Exception):
+    """A transaction was cancelled; ``failed`` names the items whose condition failed,
+    ``conflict`` says a concurrent transaction (or throttling) was in the way."""
+
+    def __init__(self, failed: set[str], conflict: bool, name: str = "") -> None:
+        super().__init__(f"transaction {name or ''} cancelled: failed={sorted(failed)} conflict={conflict}")
+        self.failed = failed
+        self.conflict = conflict
+
+
+class Tx:
+    """The one TransactWriteItems helper: labelled items, a client request token, and failed
+    conditions translated here (never in a service).
+
+    A failed item's ``error`` (a domain error such as ``Conflict`` or ``BudgetExceeded``) is
+    raised when its condition fails; otherwise the caller gets :class:`Cancelled` naming
+    the failed labels, so it can tell "the budget said no" from "the expense changed".
+    PynamoDB sends condition checks, deletes, puts, then updates; labels follow that order.
+    """
+
+    def __init__(self, name: str = "") -> None:
+        self.name = name
+        self._ops: dict[str, list[tuple[str, Any, Any, Any]]] = {"check": [], "delete": [], "put": [], "update": []}
+        self._errors: dict[str, Exception] = {}
+
+    def _add(self, kind: str, label: str, model: Any, actions: Any, condition: Any, error: Optional[Exception]) -> Tx:
+        self._ops[kind].append((label, model, actions, condition))
+        if error is not None:
+            self._errors[label] = error
+        return self
+
+    def put(self, label: str, model: Any, condition: Any = None, error: Optional[Exception] = None) -> Tx:
+        model.set_keys()
+        return self._add("put", label, model, None, condition, error)
+
+    def update(
+        self,
+        label: str,
+        model: Any,
+        actions: list[Any],
+        condition: Any = None,
+        error: Optional[Exception] = None,
+        add_version_condition: bool = True,
+    ) -> Tx:
+        """``add_version_condition=False``: an update that must not conflict with concurrent
+        edits of the model's other attributes (PynamoDB adds the version check otherwise)."""
+        return self._add("update", label, model, (actions, add_version_condition), condition, error)
+
+    def delete(self, label: str, model: Any, condition: Any = None, error: Optional[Exception] = None) -> Tx:
+        return self._add("delete", label, model, None, condition, error)
+
+    def check(self, label: str, model: Any, condition: Any, error: Optional[Exception] = None) -> Tx:
+        return self._add("check", label, model, None, condition, error)
+
+    @property
+    def labels(self) -> list[str]:
+        return [op[0] for kind in ("check", "delete", "put", "update") for op in self._ops[kind]]
+
+    def commit(self, token: str | None = None) -> None:
+        """Commit with a client request token: a fresh one per call unless given, so the
+        SDK's own retries of this call apply it at most once, while two concurrent callers
+        never share a token (DynamoDB would answer both "success" for one write)."""
+        try:
+            with TransactWrite(
+                connection=BaseItem._get_connection().connection, client_request_token=token or uuid.uuid4().hex
+            ) as tx:
+                for _label, model, _, condition in self._ops["check"]:
+                    tx.condition_check(type(model), model.PK, model.SK, condition=condition)
+                for _label, model, _, condition in self._ops["delete"]:
+                    tx.delete(model, condition=condition)
+                for _label, model, _, condition in self._ops["put"]:
+                    tx.save(model, condition=condition)
+                for _label, model, (actions, versioned), condition in self._ops["update"]:
+                    tx.update(model, actions=actions, condition=condition, add_version_condition=versioned)
+        except TransactWriteError as exc:
+            reasons = getattr(exc, "cancellation_reasons", None) or []
+            if getattr(exc, "cause_response_code", None) == "TransactionInProgressException":
+                raise Cancelled(set(), True, self.name) from exc
+            if not reasons:
+                raise
+            labels = self.labels
+            failed = {
+                labels[i]
+                for i, r in enumerate(reasons)
+                if r is not None and getattr(r, "code", None) == "ConditionalCheckFailed" and i < len(labels)
+            }
+            for label in labels:
+                if label in failed and label in self._errors:
+                    raise self._errors[label] from exc
+            raise Cancelled(failed, transaction_conflicted(exc), self.name) from exc
+
+
+# ---------------------------------------------------------------- keys and collections
+def opportunity_collection_pk(tenant_id: str, opportunity_id: str) -> str:
+    """GSI3PK of everything tied to an opportunity (plans, logs, sign-ins, expenses,
+    activity links): the opportunity overview is one query of this partition."""
+    return tkey(tenant_id, "OPP", opportunity_id)
+
+
+def collection(pk: str, max_items: int) -> list[BaseItem]:
+    """The items of one GSI3 partition, highest GSI3SK first, read raw page by page (until
+    ``max_items`` have been read): an entity whose class is not loaded is skipped."""
+    connection = BaseItem._get_connection()
+    out: list[BaseItem] = []
+    last_key = None
+    seen = 0
+    while True:
+        page = connection.query(pk, index_name="GSI3", exclusive_start_key=last_key, scan_index_forward=False)
+        for raw in page.get("Items", []):
+            try:
+                out.append(BaseItem.from_raw_data(raw))
+            except ValueError:  # an entity whose module is not loaded here
+                continue
+        seen += len(page.get("Items", []))
+        last_key = page.get("LastEvaluatedKey")
+        if not last_key or seen >= max_items:
+            return out
 
 
 def from_stream_image(image: dict[str, Any] | None) -> BaseItem | None:

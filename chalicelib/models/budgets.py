@@ -13,9 +13,11 @@ no tenant-scoped key reaches it) that the hourly job reads: cost proportional to
 
 from __future__ import annotations
 
-from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, NumberSetAttribute, UnicodeAttribute
+from typing import Any
 
-from chalicelib.models.base import BaseItem, tkey
+from pynamodb.attributes import MapAttribute, NumberAttribute, NumberSetAttribute, UnicodeAttribute
+
+from chalicelib.models.base import BaseItem, int_list, tkey
 
 MODES = ("block", "warn")
 UNIT_TYPES = ("department", "project", "person")
@@ -33,8 +35,8 @@ class Budget(BaseItem, discriminator="Budget"):
     amount_cents = NumberAttribute(null=True)
     currency = UnicodeAttribute(null=True)
     mode = UnicodeAttribute(null=True)
-    thresholds = ListAttribute(of=NumberAttribute, null=True)
-    fired = MapAttribute(null=True)  # {"80": "2026-11-22T09:30:00Z"}
+    thresholds = int_list(null=True)
+    fired = MapAttribute[str, Any](null=True)  # {"80": "2026-11-22T09:30:00Z"}
     pending_alerts = NumberSetAttribute(null=True)
     check_seq = NumberAttribute(default=0)  # bumped by every usage or limit change
     updated_at = UnicodeAttribute(null=True)

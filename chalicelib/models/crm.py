@@ -60,7 +60,7 @@ class Account(CrmObject, discriminator="Account"):
 
     address = UnicodeAttribute(null=True)
     location = LatLng(null=True)
-    team = MapAttribute(null=True)  # user_id -> role ("follow_up" | "service")
+    team = MapAttribute[str, str](null=True)  # user_id -> role ("follow_up" | "service")
 
 
 class Contact(CrmObject, discriminator="Contact"):
@@ -106,6 +106,24 @@ class TeamMember(BaseItem, discriminator="TeamMember"):
         self.GSI1PK, self.GSI1SK = team_of_pk(self.tenant_id, self.user_id), f"ACCOUNT#{self.account_id}"
 
 
+def objects_owned_by(tenant_id: str, user_id: str) -> list[tuple[str, str]]:
+    """(type, id) of every object the user owns (one query per page of GSI1)."""
+    return [
+        (item.object_type, item.object_id)
+        for item in BaseItem.gsi1.query(owned_pk(tenant_id, user_id))
+        if isinstance(item, CrmObject)
+    ]
+
+
+def accounts_with_member(tenant_id: str, user_id: str) -> list[tuple[str, str]]:
+    """("account", id) of every account whose team has the user (one query per page of GSI1)."""
+    return [
+        ("account", item.account_id)
+        for item in TeamMember.gsi1.query(team_of_pk(tenant_id, user_id))
+        if isinstance(item, TeamMember)
+    ]
+
+
 __all__ = [
     "OBJECT_TYPES",
     "TYPE_CODES",
@@ -121,4 +139,6 @@ __all__ = [
     "Lead",
     "MODELS",
     "TeamMember",
+    "objects_owned_by",
+    "accounts_with_member",
 ]

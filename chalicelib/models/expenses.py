@@ -7,17 +7,14 @@ write is conditional on the version it read (optimistic locking).
 
 from __future__ import annotations
 
-from typing import Any
-
 from pynamodb.attributes import (
     JSONAttribute,
-    ListAttribute,
     NumberAttribute,
     UnicodeAttribute,
     VersionAttribute,
 )
 
-from chalicelib.models.base import BaseItem, tkey
+from chalicelib.models.base import BaseItem, opportunity_collection_pk, string_list, tkey
 
 STATUSES = ("draft", "submitted", "approved", "rejected")
 PAYMENT_STATUSES = ("unpaid", "paid", "failed")
@@ -35,15 +32,15 @@ class Expense(BaseItem, discriminator="Expense"):
     unit_id = UnicodeAttribute()
     opportunity_id = UnicodeAttribute(null=True)
     stage = UnicodeAttribute(null=True)
-    receipt_upload_ids = ListAttribute(of=UnicodeAttribute, default=list)
-    receipt_hashes = ListAttribute(of=UnicodeAttribute, default=list)
+    receipt_upload_ids = string_list(default=list)
+    receipt_hashes = string_list(default=list)
     status = UnicodeAttribute(default="draft")
     payment_status = UnicodeAttribute(default="unpaid")
     paid_at = UnicodeAttribute(null=True)
     payment_reference = UnicodeAttribute(null=True)
-    approver_ids = ListAttribute(of=UnicodeAttribute, default=list)  # level 1, level 2
+    approver_ids = string_list(default=list)  # level 1, level 2
     approvals = JSONAttribute(default=list)  # [{level, approver_id, decision, comment?, at}]
-    warnings = ListAttribute(of=UnicodeAttribute, default=list)
+    warnings = string_list(default=list)
     mileage = JSONAttribute(null=True)  # a mileage claim's day, distance, rate and sign-ins
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
@@ -67,9 +64,10 @@ class Expense(BaseItem, discriminator="Expense"):
     def unit_prefix(unit_type: str, unit_id: str) -> str:
         return f"{unit_type}#{unit_id}#"
 
-    @classmethod
-    def opportunity_pk(cls, tenant_id: str, opportunity_id: str) -> str:
-        return tkey(tenant_id, "OPP", opportunity_id)
+    @staticmethod
+    def occurred_range(date_from: str | None, date_to: str | None) -> tuple[str, str]:
+        """Bounds of the ``<occurred_on>#<id>`` sort keys dated ``date_from`` to ``date_to``."""
+        return date_from or "0000-00-00", (date_to or "9999-99-99") + "#~"
 
     @property
     def period(self) -> str:
@@ -82,7 +80,7 @@ class Expense(BaseItem, discriminator="Expense"):
         self.GSI2PK = self.by_tenant_pk(self.tenant_id)
         self.GSI2SK = self.unit_prefix(self.unit_type, self.unit_id) + sort
         if self.opportunity_id:
-            self.GSI3PK = self.opportunity_pk(self.tenant_id, self.opportunity_id)
+            self.GSI3PK = opportunity_collection_pk(self.tenant_id, self.opportunity_id)
             self.GSI3SK = f"EXPENSE#{self.expense_id}"
         else:
             self.GSI3PK = self.GSI3SK = None
@@ -132,7 +130,7 @@ class StatsAggregate(BaseItem, discriminator="StatsAggregate"):
     key = UnicodeAttribute()
     currency = UnicodeAttribute()
     total_cents = NumberAttribute(default=0)
-    count = NumberAttribute(default=0)
+    count = NumberAttribute(default=0)  # type: ignore[assignment]  # shadows Model.count, never called here
 
     @classmethod
     def pk(cls, tenant_id: str, period: str, scope: str) -> str:
@@ -148,75 +146,3 @@ class StatsAggregate(BaseItem, discriminator="StatsAggregate"):
 
 
 __all__ = ["Expense", "MileageClaim", "ReceiptClaim", "StatsAggregate", "STATUSES", "PAYMENT_STATUSES"]
-
-
-class Cancelled(Exception):
-    """A transaction was cancelled; ``failed`` names the items whose condition failed."""
-
-    def __init__(self, failed: set[str], conflict: bool) -> None:
-        super().__init__(f"transaction cancelled: failed={sorted(failed)} conflict={conflict}")
-        self.failed = failed
-        self.conflict = conflict
-
-
-class Tx:
-    """A labelled TransactWriteItems: failed conditions come back as item labels, so a
-    caller can tell "the budget said no" from "the expense changed under us".
-
-    PynamoDB sends condition checks, deletes, puts, then updates; labels follow that order.
-    """
-
-    def __init__(self) -> None:
-        self._ops: dict[str, list[tuple[str, Any, Any, Any]]] = {"check": [], "delete": [], "put": [], "update": []}
-
-    def put(self, label: str, model: Any, condition: Any = None) -> Tx:
-        model.set_keys()
-        self._ops["put"].append((label, model, None, condition))
-        return self
-
-    def update(self, label: str, model: Any, actions: list[Any], condition: Any = None) -> Tx:
-        self._ops["update"].append((label, model, actions, condition))
-        return self
-
-    def delete(self, label: str, model: Any, condition: Any = None) -> Tx:
-        self._ops["delete"].append((label, model, None, condition))
-        return self
-
-    @property
-    def labels(self) -> list[str]:
-        return [op[0] for kind in ("check", "delete", "put", "update") for op in self._ops[kind]]
-
-    def commit(self, token: str | None = None) -> None:
-        """Commit with a client request token: a fresh one per call unless given, so the
-        SDK's own retries of this call apply it at most once, while two concurrent callers
-        never share a token (DynamoDB would answer both "success" for one write)."""
-        import uuid
-
-        from pynamodb.exceptions import TransactWriteError
-        from pynamodb.transactions import TransactWrite
-
-        try:
-            with TransactWrite(
-                connection=BaseItem._get_connection().connection, client_request_token=token or uuid.uuid4().hex
-            ) as tx:
-                for _label, model, _, condition in self._ops["delete"]:
-                    tx.delete(model, condition=condition)
-                for _label, model, _, condition in self._ops["put"]:
-                    tx.save(model, condition=condition)
-                for _label, model, actions, condition in self._ops["update"]:
-                    tx.update(model, actions=actions, condition=condition)
-        except TransactWriteError as exc:
-            reasons = getattr(exc, "cancellation_reasons", None) or []
-            if not reasons:
-                raise
-            labels = self.labels
-            failed = {
-                labels[i]
-                for i, r in enumerate(reasons)
-                if r is not None and getattr(r, "code", None) == "ConditionalCheckFailed" and i < len(labels)
-            }
-            conflict = any(
-                r is not None and getattr(r, "code", None) in ("TransactionConflict", "ThrottlingError")
-                for r in reasons
-            )
-            raise Cancelled(failed, conflict) from exc

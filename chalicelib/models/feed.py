@@ -14,9 +14,9 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import JSONAttribute, ListAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 
-from chalicelib.models.base import BaseItem, tkey
+from chalicelib.models.base import BaseItem, opportunity_collection_pk, string_list, tkey
 from chalicelib.models.crm import object_pk
 
 ADMIN_VIEWER = "*"  # the tenant-wide partition admins read; no user id can be "*"
@@ -39,8 +39,13 @@ def feed_sk(occurred_at: str, activity_id: str) -> str:
     return f"{occurred_at}#{activity_id}"
 
 
-def opportunity_collection_pk(tenant_id: str, opportunity_id: str) -> str:
-    return tkey(tenant_id, "OPP", opportunity_id)
+FEED_SK_FLOOR = "0"  # below every feed_sk
+FEED_SK_CEIL = "9999~"  # above every one
+
+
+def feed_sk_range(since: str | None, until: str | None) -> tuple[str, str]:
+    """The feed_sk bounds of entries that occurred in [since, until] (either end open)."""
+    return since or FEED_SK_FLOOR, f"{until}#~" if until else FEED_SK_CEIL
 
 
 class Activity(BaseItem, discriminator="Activity"):
@@ -56,7 +61,7 @@ class Activity(BaseItem, discriminator="Activity"):
     indexed = UnicodeSetAttribute(null=True)  # {"<viewer>|<scene>"}
     index_state = UnicodeAttribute(default="pending")  # pending | ok
     index_rev = NumberAttribute(default=0)
-    attachment_upload_ids = ListAttribute(of=UnicodeAttribute, null=True)  # uploads, purpose attachment
+    attachment_upload_ids = string_list(null=True)  # uploads, purpose attachment
 
     def set_keys(self) -> None:
         self.PK, self.SK = activity_pk(self.tenant_id, self.activity_id), ACTIVITY_SK
@@ -83,15 +88,18 @@ class ActivityLink(BaseItem, discriminator="ActivityLink"):
     type = UnicodeAttribute()
     occurred_at = UnicodeAttribute()
 
+    PREFIX = "ACT#"
+    COLLECTION_PREFIX = "ACTIVITY#"  # GSI3SK in the opportunity's collection
+
     @classmethod
     def sk(cls, activity_id: str) -> str:
-        return f"ACT#{activity_id}"
+        return f"{cls.PREFIX}{activity_id}"
 
     def set_keys(self) -> None:
         self.PK, self.SK = object_pk(self.tenant_id, self.object_type, self.object_id), self.sk(self.activity_id)
         if self.object_type == "opportunity":
             self.GSI3PK = opportunity_collection_pk(self.tenant_id, self.object_id)
-            self.GSI3SK = f"ACTIVITY#{self.activity_id}"
+            self.GSI3SK = f"{self.COLLECTION_PREFIX}{self.activity_id}"
 
 
 class Comment(BaseItem, discriminator="Comment"):
@@ -102,9 +110,17 @@ class Comment(BaseItem, discriminator="Comment"):
     created_at = UnicodeAttribute()
     mentions = UnicodeSetAttribute(null=True)  # users who get a ``mention`` message
 
+    PREFIX = "COMMENT#"
+
     @classmethod
     def sk(cls, comment_id: str) -> str:
-        return f"COMMENT#{comment_id}"
+        return f"{cls.PREFIX}{comment_id}"
+
+    @classmethod
+    def after(cls, after_sk: str | None) -> tuple[str, str]:
+        """SK bounds of an activity's comments from ``after_sk`` (a comment's SK; the
+        caller drops that one) or from the first, to the last."""
+        return after_sk or cls.PREFIX, f"{cls.PREFIX}~"
 
     def set_keys(self) -> None:
         self.PK, self.SK = activity_pk(self.tenant_id, self.activity_id), self.sk(self.comment_id)
@@ -117,6 +133,7 @@ __all__ = [
     "feed_pk",
     "feed_type_pk",
     "feed_sk",
+    "feed_sk_range",
     "opportunity_collection_pk",
     "Activity",
     "FeedEntry",

@@ -18,19 +18,26 @@ from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, VersionAttribute
 
-from chalicelib.models.base import BaseItem, tkey
+from chalicelib.models.base import BaseItem, opportunity_collection_pk, tkey
 
 SYSTEM_PREFIX = "T#~system#"
 PLAN_STATUSES = ("planned", "done", "cancelled")
 
 
-def opp_pk(tenant_id: str, opportunity_id: str) -> str:
-    return tkey(tenant_id, "OPP", opportunity_id)
-
-
 def remind_bucket_pk(minute: str) -> str:
     """The due-index partition of one UTC minute (``2026-11-22T09:30``)."""
     return f"{SYSTEM_PREFIX}REMIND#{minute}"
+
+
+def remind_range(since: str, until: str) -> tuple[str, str]:
+    """GSI2SK bounds of reminders with ``since < remind_at <= until``: the lower bound
+    ``<since>#~`` is exclusive in effect (no key is ``<ts>#~``: "~" leads no tenant)."""
+    return f"{since}#~", f"{until}#~"
+
+
+def dated_range(lo: str, hi: str) -> tuple[str, str]:
+    """GSI1SK bounds (``<date>#<id>``) of the plans or logs dated ``lo`` to ``hi``."""
+    return f"{lo}#", f"{hi}#~"
 
 
 class Plan(BaseItem, discriminator="Plan"):
@@ -71,7 +78,10 @@ class Plan(BaseItem, discriminator="Plan"):
         else:
             self.GSI2PK = self.GSI2SK = None
         if self.opportunity_id:
-            self.GSI3PK, self.GSI3SK = opp_pk(self.tenant_id, self.opportunity_id), f"PLAN#{self.plan_id}"
+            self.GSI3PK, self.GSI3SK = (
+                opportunity_collection_pk(self.tenant_id, self.opportunity_id),
+                f"PLAN#{self.plan_id}",
+            )
         else:
             self.GSI3PK = self.GSI3SK = None
 
@@ -99,7 +109,10 @@ class WorkLog(BaseItem, discriminator="WorkLog"):
         self.PK, self.SK = self.pk(self.tenant_id, self.log_id), "LOG"
         self.GSI1PK, self.GSI1SK = self.user_pk(self.tenant_id, self.user_id), f"{self.date}#{self.log_id}"
         if self.opportunity_id:
-            self.GSI3PK, self.GSI3SK = opp_pk(self.tenant_id, self.opportunity_id), f"LOG#{self.log_id}"
+            self.GSI3PK, self.GSI3SK = (
+                opportunity_collection_pk(self.tenant_id, self.opportunity_id),
+                f"LOG#{self.log_id}",
+            )
         else:
             self.GSI3PK = self.GSI3SK = None
 
@@ -133,4 +146,13 @@ class ReminderCheckpoint(BaseItem, discriminator="ReminderCheckpoint"):
         self.PK, self.SK = self.KEY
 
 
-__all__ = ["Plan", "WorkLog", "CalendarDay", "ReminderCheckpoint", "SYSTEM_PREFIX", "remind_bucket_pk"]
+__all__ = [
+    "Plan",
+    "WorkLog",
+    "CalendarDay",
+    "ReminderCheckpoint",
+    "SYSTEM_PREFIX",
+    "remind_bucket_pk",
+    "remind_range",
+    "dated_range",
+]

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import zlib
 
-from pynamodb.attributes import BooleanAttribute, ListAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 
-from chalicelib.models.base import BaseItem, tkey
+from chalicelib.models.base import BaseItem, opportunity_collection_pk, string_list, tkey
 
 # The due index spans tenants (the schedule is one job for all of them). Its partition
 # keys lead with "T#~system#": "~" cannot occur in a tenant id, so no tenant's key can
@@ -35,7 +35,7 @@ class SignIn(BaseItem, discriminator="SignIn"):
     account_id = UnicodeAttribute(null=True)
     opportunity_id = UnicodeAttribute(null=True)
     plan_id = UnicodeAttribute(null=True)
-    photo_upload_ids = ListAttribute(of=UnicodeAttribute, default=list)
+    photo_upload_ids = string_list(default=list)
     note = UnicodeAttribute(null=True)
     mock_location = BooleanAttribute(default=False)
     distance_m = NumberAttribute(null=True)
@@ -57,10 +57,6 @@ class SignIn(BaseItem, discriminator="SignIn"):
     def plan_pk(cls, tenant_id: str, plan_id: str) -> str:
         return tkey(tenant_id, "PLANSIGNINS", plan_id)
 
-    @classmethod
-    def opp_pk(cls, tenant_id: str, opportunity_id: str) -> str:
-        return tkey(tenant_id, "OPP", opportunity_id)
-
     @property
     def timeline_sk(self) -> str:
         return f"{self.client_time}#{self.signin_id}"
@@ -77,7 +73,10 @@ class SignIn(BaseItem, discriminator="SignIn"):
         else:
             self.GSI2PK = self.GSI2SK = None
         if self.opportunity_id:
-            self.GSI3PK, self.GSI3SK = self.opp_pk(self.tenant_id, self.opportunity_id), f"SIGNIN#{self.signin_id}"
+            self.GSI3PK, self.GSI3SK = (
+                opportunity_collection_pk(self.tenant_id, self.opportunity_id),
+                f"SIGNIN#{self.signin_id}",
+            )
         else:
             self.GSI3PK = self.GSI3SK = None
 

@@ -30,9 +30,9 @@ from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
 from chalicelib.errors import Unprocessable
-from chalicelib.models.base import BaseItem, from_stream_image
+from chalicelib.models.base import BaseItem, Cancelled, Tx, from_stream_image
 from chalicelib.models.crm import Opportunity
-from chalicelib.models.expenses import Cancelled, Expense, Tx
+from chalicelib.models.expenses import Expense
 from chalicelib.models.goals import MARK_TTL_S, Actuals, AggregateMark, scope_pk
 from chalicelib.models.schedule import Plan
 from chalicelib.models.signins import SignIn

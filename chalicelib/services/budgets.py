@@ -23,6 +23,7 @@ whatever a crashed request left half done.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -32,9 +33,11 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
-from chalicelib.models.budgets import DUE_PK, Budget
+from chalicelib.models.base import Cancelled, Tx, condition_failed
+from chalicelib.models.budgets import DUE_PK, UNIT_TYPES, Budget
+from chalicelib.models.webhooks import InboundReceipt
 from chalicelib.observability import count, is_corrupt_item, logger, skip_bad_item
-from chalicelib.services import org
+from chalicelib.services import events, messages, org, webhooks
 from chalicelib.services.aftercommit import settle
 from chalicelib.timeutil import iso, parse_month, utcnow
 
@@ -159,10 +162,6 @@ def get_budget(principal: Principal, unit_type: str, unit_id: str, period: str) 
 
 
 # ---------------------------------------------------------------- limits
-def _is_condition_failure(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
-
-
 def set_limit_actions(
     current: Optional[Budget], amount_cents: int, currency: str, mode: str, thresholds: list[int]
 ) -> tuple[list[Any], Any]:
@@ -239,8 +238,6 @@ def write_limit(
 
     ``extra(tx)`` may add items (the inbound webhook's receipt) to the same transaction;
     then a :class:`Cancelled` naming them propagates to the caller."""
-    from chalicelib.models.expenses import Cancelled, Tx
-
     item = usage_item(tenant_id, unit_type, unit_id, period)
     for attempt in range(MAX_WRITE_ATTEMPTS):
         current = load(tenant_id, unit_type, unit_id, period)
@@ -293,7 +290,7 @@ def _claim(budget: Budget, threshold: int, now: str) -> bool:
         )
         return True
     except UpdateError as exc:
-        if _is_condition_failure(exc):
+        if condition_failed(exc):
             return False
         raise
 
@@ -330,8 +327,6 @@ class Alert:
 
 def _deliver_alert(alert: Alert) -> None:
     """Message (exactly once by dedupe key), event and webhook (stable ids)."""
-    from chalicelib.services import events, messages, webhooks
-
     data = alert.data()
     owner = unit_owner(alert.tenant_id, alert.unit_type, alert.unit_id)
     if owner:
@@ -388,7 +383,7 @@ def check_alerts(tenant_id: str, unit_type: str, unit_id: str, period: str) -> l
             condition=(Budget.check_seq == seq) & Budget.pending_alerts.does_not_exist(),
         )
     except UpdateError as exc:
-        if not _is_condition_failure(exc):
+        if not condition_failed(exc):
             raise
     return sent
 
@@ -420,11 +415,6 @@ def apply_push(tenant_id: str, webhook_id: str, update: Any, digest: Optional[st
     """``budget.updated``: set the amount (keeping mode and thresholds; new budgets are
     ``block`` with the default thresholds) together with the webhook's receipt. False when
     this webhook-id was already applied."""
-    import re
-
-    from chalicelib.models.budgets import UNIT_TYPES
-    from chalicelib.models.expenses import Cancelled
-    from chalicelib.services import webhooks
 
     if update.unit_type not in UNIT_TYPES:
         raise Unprocessable("unit_type must be department, project or person", code="invalid_unit")
@@ -461,6 +451,5 @@ def apply_push(tenant_id: str, webhook_id: str, update: Any, digest: Optional[st
 
 
 def _receipt_absent() -> Any:  # noqa: N802 - reads as the condition it builds
-    from chalicelib.models.webhooks import InboundReceipt
 
     return InboundReceipt.PK.does_not_exist()

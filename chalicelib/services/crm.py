@@ -11,15 +11,25 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import DoesNotExist, PutError
 
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, NotFound, Unprocessable
 from chalicelib.ids import new_id
-from chalicelib.models.base import BaseItem
-from chalicelib.models.crm import MODELS, OBJECT_SK, OBJECT_TYPES, Account, CrmObject, TeamMember, object_pk
-from chalicelib.services import list_index, org, pipeline
+from chalicelib.models.base import Tx, condition_failed
+from chalicelib.models.crm import (
+    MODELS,
+    OBJECT_SK,
+    OBJECT_TYPES,
+    Account,
+    Contact,
+    CrmObject,
+    Lead,
+    Opportunity,
+    TeamMember,
+    object_pk,
+)
+from chalicelib.services import activities, list_index, org, pipeline
 from chalicelib.services.aftercommit import settle
 from chalicelib.services.feed_audience import Resolver, team_of
 from chalicelib.timeutil import iso, utcnow
@@ -32,13 +42,6 @@ PATCHABLE = {  # archived_at: archive / restore only (the PATCH bodies do not ta
     "opportunity": {"name", "owner_id", "stage", "amount", "currency", "archived_at"},
     "lead": {"name", "owner_id", "company", "archived_at"},
 }
-
-
-def _is_condition_failure(exc: Exception) -> bool:
-    if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
-        return True
-    reasons = getattr(exc, "cancellation_reasons", None) or []
-    return any(r is not None and getattr(r, "code", None) == "ConditionalCheckFailed" for r in reasons)
 
 
 # ---------------------------------------------------------------- reads
@@ -89,13 +92,13 @@ def to_dict(obj: CrmObject) -> dict[str, Any]:
         out["location"] = {"lat": float(loc.lat), "lng": float(loc.lng)} if loc is not None else None
         members = obj.team.as_dict() if obj.team is not None else {}
         out["team"] = [{"user_id": u, "role": r} for u, r in sorted(members.items())]
-    elif obj.object_type == "contact":
+    elif isinstance(obj, Contact):
         out["account_id"] = obj.account_id
         out["phone"] = obj.phone
-    elif obj.object_type == "opportunity":
+    elif isinstance(obj, Opportunity):
         out.update(account_id=obj.account_id, stage=obj.stage, amount=obj.amount, currency=obj.currency)
         out["closed_at"] = obj.closed_at
-    elif obj.object_type == "lead":
+    elif isinstance(obj, Lead):
         out["company"] = obj.company
     return out
 
@@ -116,12 +119,11 @@ def _require_account(principal: Principal, account_id: str) -> None:
 def _apply(obj: CrmObject, fields: dict[str, Any]) -> None:
     for name, value in fields.items():
         if name == "location":
-            obj.location = None if value is None else {"lat": value["lat"], "lng": value["lng"]}  # type: ignore[assignment]
-        else:
-            setattr(obj, name, value)
+            value = None if value is None else {"lat": value["lat"], "lng": value["lng"]}
+        setattr(obj, name, value)
 
 
-def _stamp_stage(obj: CrmObject, now: str) -> None:
+def _stamp_stage(obj: Opportunity, now: str) -> None:
     """A stage must be in the tenant's pipeline; reaching a won or lost stage stamps the
     close, moving back to an open one clears it."""
     stage = pipeline.of(org.get_settings(obj.tenant_id)).require(obj.stage)
@@ -149,7 +151,7 @@ def create_object(principal: Principal, object_type: str, fields: dict[str, Any]
         updated_at=now,
     )
     _apply(obj, fields)
-    if object_type == "opportunity":
+    if isinstance(obj, Opportunity):
         _stamp_stage(obj, now)
     obj.save()
     _index(obj)
@@ -182,19 +184,17 @@ def update_object(
         _require_account(principal, changes["account_id"])
     old_stage = getattr(obj, "stage", None)
     _apply(obj, changes)
-    if object_type == "opportunity" and "stage" in changes and changes["stage"] != old_stage:
+    if isinstance(obj, Opportunity) and "stage" in changes and changes["stage"] != old_stage:
         _stamp_stage(obj, iso(utcnow()))
-    if object_type == "opportunity" and obj.amount is not None and not obj.currency:
+    if isinstance(obj, Opportunity) and obj.amount is not None and not obj.currency:
         obj.currency = org.get_settings(tenant).currency
     obj.updated_at = iso(utcnow())
     feedback = None
-    if object_type == "opportunity" and "stage" in changes and changes["stage"] != old_stage:
-        from chalicelib.services import feed  # the feed depends on CRM objects, not the reverse
-
+    if isinstance(obj, Opportunity) and "stage" in changes and changes["stage"] != old_stage:
         # committed with the stage, so a stage change never goes without its feedback
         resolver = Resolver(tenant)
         resolver.objects[(object_type, obj.object_id)] = obj  # its new owner decides who sees it
-        feedback = feed.prepare_activity(
+        feedback = activities.prepare_activity(
             tenant,
             "stage_feedback",
             principal.user_id,
@@ -203,19 +203,19 @@ def update_object(
             extra={"from_stage": old_stage, "to_stage": obj.stage},
             resolver=resolver,
         )
+    conflict = Conflict(f"the {object_type} was changed concurrently; retry", code="concurrent_update")
     try:
         if feedback is None:
             obj.save()
         else:
-            with TransactWrite(connection=BaseItem._get_connection().connection) as tx:
-                tx.save(obj)
-                tx.save(feedback, condition=type(feedback).PK.does_not_exist())
-    except (PutError, TransactWriteError) as exc:
-        if _is_condition_failure(exc):
-            raise Conflict(f"the {object_type} was changed concurrently; retry", code="concurrent_update") from None
+            tx = Tx("stage_change").put(object_type, obj, error=conflict)
+            tx.put("feedback", feedback, type(feedback).PK.does_not_exist(), error=conflict).commit()
+    except PutError as exc:
+        if condition_failed(exc):
+            raise conflict from None
         raise
     if feedback is not None:
-        feed.publish(feedback)
+        activities.publish(feedback)
     _index(obj)
     return obj
 
@@ -240,17 +240,13 @@ def team_to_dict(account: Account) -> dict[str, Any]:
 def _write_team(account: Account, member: TeamMember, remove: bool) -> None:
     account.set_keys()
     member.set_keys()
-    try:
-        with TransactWrite(connection=Account._get_connection().connection) as tx:
-            tx.save(account)
-            if remove:
-                tx.delete(member)
-            else:
-                tx.save(member)
-    except TransactWriteError as exc:
-        if _is_condition_failure(exc):
-            raise Conflict("the account was changed concurrently; retry", code="concurrent_update") from None
-        raise
+    conflict = Conflict("the account was changed concurrently; retry", code="concurrent_update")
+    tx = Tx("account_team").put("account", account, error=conflict)
+    if remove:
+        tx.delete("member", member, error=conflict)
+    else:
+        tx.put("member", member, error=conflict)
+    tx.commit()
     _index(account)
 
 
@@ -262,7 +258,7 @@ def put_team_member(principal: Principal, account_id: str, user_id: str, role: s
     now = iso(utcnow())
     members = dict(account.team.as_dict() if account.team is not None else {})
     members[user_id] = role
-    account.team = members  # type: ignore[assignment]
+    account.team = members
     account.updated_at = now
     member = TeamMember(tenant_id=principal.tenant_id, account_id=account_id, user_id=user_id, role=role, added_at=now)
     _write_team(account, member, remove=False)
@@ -276,31 +272,9 @@ def remove_team_member(principal: Principal, account_id: str, user_id: str) -> A
     if user_id not in members:
         raise NotFound("not a member of this account's team")
     del members[user_id]
-    account.team = members or None  # type: ignore[assignment]
+    account.team = members or None
     account.updated_at = iso(utcnow())
     member = TeamMember(tenant_id=principal.tenant_id, account_id=account_id, user_id=user_id, role="", added_at="")
     member.set_keys()
     _write_team(account, member, remove=True)
     return account
-
-
-# ---------------------------------------------------------------- re-index support
-def objects_owned_by(tenant_id: str, user_id: str) -> list[tuple[str, str]]:
-    """(type, id) of every object the user owns (one query per page of GSI1)."""
-    from chalicelib.models.crm import owned_pk
-
-    out = []
-    for item in BaseItem.gsi1.query(owned_pk(tenant_id, user_id)):
-        if isinstance(item, CrmObject):
-            out.append((item.object_type, item.object_id))
-    return out
-
-
-def accounts_with_member(tenant_id: str, user_id: str) -> list[tuple[str, str]]:
-    from chalicelib.models.crm import team_of_pk
-
-    return [
-        ("account", item.account_id)
-        for item in TeamMember.gsi1.query(team_of_pk(tenant_id, user_id))
-        if isinstance(item, TeamMember)
-    ]

@@ -25,9 +25,11 @@ from chalicelib import cursor as cursors
 from chalicelib.auth import Principal
 from chalicelib.errors import BudgetExceeded, Conflict, Forbidden, NotFound, ServiceUnavailable, Unprocessable
 from chalicelib.ids import new_id
-from chalicelib.models.expenses import Cancelled, Expense, ReceiptClaim, Tx
+from chalicelib.models.base import Cancelled, Tx, condition_failed
+from chalicelib.models.expenses import Expense, ReceiptClaim
+from chalicelib.models.webhooks import InboundReceipt
 from chalicelib.observability import count
-from chalicelib.services import budgets, org, stats
+from chalicelib.services import activities, budgets, crm, messages, org, stats, uploads, webhooks
 from chalicelib.services.aftercommit import settle
 from chalicelib.timeutil import format_date, iso, normalize, parse_date, parse_month, utcnow
 
@@ -85,13 +87,9 @@ def next_approver(e: Expense) -> Optional[str]:
     return approvers[level] if level < len(approvers) else None
 
 
-# ---------------------------------------------------------------- adapters to capabilities built alongside
+# ---------------------------------------------------------------- related objects
 def _opportunity_stage(principal: Principal, opportunity_id: str) -> Optional[str]:
     """The opportunity's current stage; 422 when the caller cannot see it."""
-    try:
-        from chalicelib.services import crm
-    except ImportError:  # pragma: no cover - CRM not deployed yet: no stage, no check
-        return None
     try:
         opportunity = crm.require_visible(principal, "opportunity", opportunity_id)
     except NotFound:
@@ -99,18 +97,10 @@ def _opportunity_stage(principal: Principal, opportunity_id: str) -> Optional[st
     return getattr(opportunity, "stage", None)
 
 
-def _uploads(tenant_id: str, upload_ids: list[str]) -> dict[str, Any]:
-    try:
-        from chalicelib.services import uploads
-    except ImportError:  # pragma: no cover - uploads not deployed yet
-        raise Unprocessable("receipts are not available", code="unknown_upload") from None
-    return uploads.get_uploads(tenant_id, upload_ids)
-
-
 def _check_receipts(tenant_id: str, user_id: str, upload_ids: list[str]) -> dict[str, Any]:
     if not upload_ids:
         return {}
-    found = _uploads(tenant_id, upload_ids)
+    found = uploads.get_uploads(tenant_id, upload_ids)
     for upload_id in upload_ids:
         upload = found.get(upload_id)
         if upload is None or upload.user_id != user_id or upload.purpose != "receipt":
@@ -122,9 +112,7 @@ def _check_receipts(tenant_id: str, user_id: str, upload_ids: list[str]) -> dict
 
 def record_activity(e: Expense) -> None:
     """The submitted expense's feed activity (idempotent: its id follows the expense's)."""
-    from chalicelib.services import feed
-
-    feed.record_activity(
+    activities.record_activity(
         e.tenant_id,
         "expense",
         e.user_id,
@@ -245,7 +233,7 @@ def update_draft(principal: Principal, expense_id: str, changes: dict[str, Any])
     try:
         e.save(condition=Expense.status == "draft")  # plus the version it was read at
     except PutError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             raise Conflict("the expense changed meanwhile; reload and retry", code="version_conflict") from None
         raise
     return e
@@ -374,8 +362,6 @@ def _after_submit(e: Expense) -> None:
 
 
 def _request_approval(e: Expense, approver: str, level: int) -> None:
-    from chalicelib.services import messages
-
     messages.send(
         e.tenant_id,
         approver,
@@ -398,8 +384,6 @@ def _require_approver(principal: Principal, expense_id: str) -> Expense:
 
 
 def approve(principal: Principal, expense_id: str, comment: Optional[str]) -> Expense:
-    from chalicelib.services import webhooks
-
     e = _require_approver(principal, expense_id)
     level = len([a for a in e.approvals if a.get("decision") == "approved"]) + 1
     now = iso(utcnow())
@@ -483,8 +467,6 @@ def redrive(old: Expense, new: Expense) -> None:
 
 
 def _notify_result(e: Expense, outcome: str, note: Optional[str]) -> None:
-    from chalicelib.services import messages
-
     messages.send(
         e.tenant_id,
         e.user_id,
@@ -503,9 +485,6 @@ def apply_payment_update(tenant_id: str, webhook_id: str, event: Any, digest: Op
     webhook-id already applied. The submitter's ``expense_paid`` message is deduplicated
     by webhook-id, and re-sent on a duplicate, so a crash between the two cannot lose it.
     The same webhook-id with another event (``digest``) is 422 before anything is sent."""
-    from chalicelib.models.webhooks import InboundReceipt
-    from chalicelib.services import webhooks
-
     if event.status not in ("paid", "failed"):
         raise Unprocessable("status must be paid or failed", code="invalid_payment_status")
     for attempt in range(MAX_TX_ATTEMPTS):
@@ -552,8 +531,6 @@ def _settle_paid(e: Expense, webhook_id: str) -> None:
 
 
 def notify_paid(e: Expense, webhook_id: str) -> None:
-    from chalicelib.services import messages
-
     outcome = "paid" if e.payment_status == "paid" else "payment failed"
     messages.send(
         e.tenant_id,
@@ -605,7 +582,7 @@ def list_page(
             parse_date(value, name)
     scope = _list_scope(principal, user_id, unit_type, unit_id)
     t = principal.tenant_id
-    lo, hi = date_from or "0000-00-00", (date_to or "9999-99-99") + "#~"
+    lo, hi = Expense.occurred_range(date_from, date_to)
     condition = None
     if scope in ("user", "self"):
         index, pk = Expense.gsi1, Expense.by_user_pk(t, user_id or principal.user_id)

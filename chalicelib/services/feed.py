@@ -17,84 +17,39 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from pynamodb.exceptions import DoesNotExist, PutError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import cursor as cursors
 from chalicelib.auth import Principal
 from chalicelib.errors import NotFound, Unprocessable
 from chalicelib.ids import new_id
-from chalicelib.models.base import BaseItem
-from chalicelib.models.crm import OBJECT_TYPES
+from chalicelib.models.base import BaseItem, Tx
 from chalicelib.models.feed import (
     ACTIVITY_SK,
     ADMIN_VIEWER,
     Activity,
+    ActivityLink,
     Comment,
     FeedEntry,
     activity_pk,
     feed_pk,
     feed_sk,
+    feed_sk_range,
     feed_type_pk,
     opportunity_collection_pk,
 )
 from chalicelib.models.org import User
 from chalicelib.services import crm, messages, uploads
+from chalicelib.services.activities import MAX_ATTACHMENTS, SYSTEM_TYPES, attachment_views, to_dict
+from chalicelib.services.activities import TYPES as TYPES  # the vocabulary lives in activities
+from chalicelib.services.activities import record_activity as record_activity
 from chalicelib.services.aftercommit import settle
-from chalicelib.services.feed_audience import SCENES, Resolver, entry_key, parse_entry_key
-from chalicelib.services.feed_index import finish_new, get_activity, link_items, reindex_activity, write_entries
+from chalicelib.services.feed_audience import SCENES, Resolver
+from chalicelib.services.feed_index import get_activity
 from chalicelib.timeutil import iso, normalize, utcnow
-
-TYPES = (
-    "sales_record",
-    "service_record",
-    "stage_feedback",
-    "signin",
-    "report",
-    "post",
-    "approval",
-    "task",
-    "calendar",
-    "instruction",
-    "expense",
-)
-SYSTEM_TYPES = frozenset({"signin", "stage_feedback", "expense"})  # made by their own routes
-CORE_FIELDS = frozenset(
-    {"id", "type", "content", "author_id", "related", "occurred_at", "created_at", "comment_count", "attachments"}
-)
-MAX_ATTACHMENTS = 9
-SK_FLOOR = "0"  # below every "<timestamp>#<id>"
-SK_CEIL = "9999~"  # above every one
 
 
 # ---------------------------------------------------------------- shapes
-def attachment_views(tenant_id: str, activities: Any) -> dict[str, dict[str, Any]]:
-    """The attachments of these activities (1 BatchGet per 100 uploads; none without any).
-    Their URLs are for whoever may see the activity: callers check that first."""
-    ids = [u for a in activities for u in (a.attachment_upload_ids or [])]
-    found = uploads.get_uploads(tenant_id, ids) if ids else {}
-    return {upload_id: uploads.photo_view(upload) for upload_id, upload in found.items()}
-
-
-def to_dict(activity: Activity, views: Optional[dict[str, dict[str, Any]]] = None) -> dict[str, Any]:
-    """The contract shape: core fields plus the type-specific ones (``extra``)."""
-    if views is None:
-        views = attachment_views(activity.tenant_id, [activity])
-    out: dict[str, Any] = {k: v for k, v in (activity.extra or {}).items() if k not in CORE_FIELDS}
-    out.update(
-        id=activity.activity_id,
-        type=activity.type,
-        content=activity.content or "",
-        author_id=activity.author_id,
-        related=[{"type": r["type"], "id": r["id"], "name": r.get("name")} for r in activity.related or []],
-        occurred_at=activity.occurred_at,
-        created_at=activity.created_at,
-        comment_count=int(activity.comment_count or 0),
-        attachments=[views.get(u, {"upload_id": u, "status": "pending"}) for u in activity.attachment_upload_ids or []],
-    )
-    return out
-
-
 def comment_to_dict(comment: Comment) -> dict[str, Any]:
     return {
         "id": comment.comment_id,
@@ -104,101 +59,6 @@ def comment_to_dict(comment: Comment) -> dict[str, Any]:
         "created_at": comment.created_at,
         "mentions": sorted(comment.mentions or ()),
     }
-
-
-# ---------------------------------------------------------------- writes
-def prepare_activity(
-    tenant_id: str,
-    type: str,
-    author_id: str,
-    content: str,
-    related: list[tuple[str, str]],
-    occurred_at: str | None = None,
-    extra: dict | None = None,
-    activity_id: str | None = None,
-    resolver: Optional[Resolver] = None,
-    attachments: Optional[list[str]] = None,
-) -> Activity:
-    """A new activity with its audience resolved (``indexed``, state ``pending``), ready to
-    be committed alone or in the transaction of its cause, then :func:`publish`-ed.
-
-    ``related`` is ``[(object_type, object_id)]``; objects that do not exist are dropped.
-    A ``resolver`` may carry objects the caller is about to commit (their new state)."""
-    if type not in TYPES:
-        raise ValueError(f"unknown activity type {type!r}")
-    refs = [(t, i) for t, i in dict.fromkeys((str(t), str(i)) for t, i in related) if t in OBJECT_TYPES]
-    resolver = resolver or Resolver(tenant_id)
-    objects = resolver.load_objects(refs)
-    entries = resolver.activity_entries(author_id, objects.values())
-    now = iso(utcnow())
-    activity = Activity(
-        tenant_id=tenant_id,
-        activity_id=activity_id or new_id("act"),
-        type=type,
-        content=content or "",
-        author_id=author_id,
-        related=[{"type": t, "id": i, "name": objects[(t, i)].name} for t, i in refs if (t, i) in objects],
-        occurred_at=normalize(occurred_at, "occurred_at") or now,
-        created_at=now,
-        comment_count=0,
-        extra=extra or None,
-        indexed={entry_key(e) for e in entries},
-        index_state="pending",
-        index_rev=0,
-        attachment_upload_ids=list(attachments) if attachments else None,
-    )
-    activity.set_keys()
-    return activity
-
-
-def publish(activity: Activity) -> None:
-    """Fan a committed activity out to its feed entries and links, then mark it indexed.
-    After the commit point: retried here, else left to the activity's stream INSERT."""
-
-    def fan_out() -> None:
-        write_entries(activity, sorted(parse_entry_key(k) for k in activity.indexed or ()), extra=link_items(activity))
-        finish_new(activity)
-
-    settle("activity.fan_out", fan_out, activity_id=activity.activity_id)
-
-
-def record_activity(
-    tenant_id: str,
-    type: str,
-    author_id: str,
-    content: str,
-    related: list[tuple[str, str]],
-    occurred_at: str | None = None,
-    extra: dict | None = None,
-    activity_id: str | None = None,
-    attachments: Optional[list[str]] = None,
-) -> dict:
-    """Record an activity and index it for everyone who may see it, before answering.
-
-    With ``activity_id`` the call is idempotent: a second call answers the first activity.
-    Cost: 3 BatchGets (objects, people, departments), 1 PutItem, ceil(n/25) BatchWrites
-    for the n feed entries and links, 1 UpdateItem.
-    """
-    if activity_id is not None:
-        existing = get_activity(tenant_id, activity_id)
-        if existing is not None:
-            if existing.index_state != "ok":
-                reindex_activity(tenant_id, activity_id)
-                existing = get_activity(tenant_id, activity_id) or existing
-            return to_dict(existing)
-    activity = prepare_activity(
-        tenant_id, type, author_id, content, related, occurred_at, extra, activity_id, attachments=attachments
-    )
-    try:
-        activity.save(condition=Activity.PK.does_not_exist())
-    except PutError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
-            return record_activity(
-                tenant_id, type, author_id, content, related, occurred_at, extra, activity.activity_id, attachments
-            )
-        raise
-    publish(activity)
-    return to_dict(activity)
 
 
 def create_activity(
@@ -319,10 +179,9 @@ def feed_page(
     scope = _scope(principal, "feed", scene, ",".join(wanted), since_n or "", until_n or "")
     position = cursors.decode(cursor, scope) or {}
     viewer = ADMIN_VIEWER if scene == "all" and principal.is_admin else principal.user_id
-    lo = since_n or SK_FLOOR
-    hi = f"{until_n}#~" if until_n else SK_CEIL
+    lo, hi = feed_sk_range(since_n, until_n)
     tenant = principal.tenant_id
-    streams = wanted or [None]
+    streams: list[Optional[str]] = [*wanted] or [None]
     fetched: dict[Optional[str], list[FeedEntry]] = {}
     for t in streams:
         after = position.get(t or "*")
@@ -332,7 +191,7 @@ def feed_page(
     merged = sorted(((e.SK, t, e) for t, es in fetched.items() for e in es), key=lambda x: x[0], reverse=True)
     page = merged[:limit]
     has_more = len(merged) > limit
-    next_position = dict(position)
+    next_position: dict[str, Any] = dict(position)
     for sk, t, _ in page:
         next_position[t or "*"] = sk  # page is sorted descending: the last one wins
     activities = _batch_activities(tenant, [e.activity_id for _, _, e in page])
@@ -381,9 +240,8 @@ def add_comment(
         mentions=mentioned or None,
     )
     comment.set_keys()
-    with TransactWrite(connection=Activity._get_connection().connection) as tx:
-        tx.save(comment, condition=Comment.PK.does_not_exist())
-        tx.update(activity, actions=[Activity.comment_count.add(1)], condition=Activity.PK.exists())
+    tx = Tx("comment").put("comment", comment, Comment.PK.does_not_exist())
+    tx.update("activity", activity, [Activity.comment_count.add(1)], Activity.PK.exists()).commit()
     settle("comment.notify", lambda: notify_comment(activity, comment), comment_id=comment.comment_id)
     return comment_to_dict(comment)
 
@@ -426,8 +284,8 @@ def list_comments(
     scope = _scope(principal, "comments", activity_id)
     position = cursors.decode(cursor, scope) or {}
     after = position.get("after")
-    start = after if isinstance(after, str) else "COMMENT#"
-    condition = Comment.SK.between(start, "COMMENT#~")
+    start, end = Comment.after(after if isinstance(after, str) else None)
+    condition = Comment.SK.between(start, end)
     results = list(
         Comment.query(
             activity_pk(principal.tenant_id, activity_id),
@@ -451,7 +309,7 @@ def activities_for_opportunity(tenant_id: str, opp_id: str) -> list[dict]:
     ids = [
         item.activity_id
         for item in BaseItem.gsi3.query(
-            opportunity_collection_pk(tenant_id, opp_id), BaseItem.GSI3SK.startswith("ACTIVITY#")
+            opportunity_collection_pk(tenant_id, opp_id), BaseItem.GSI3SK.startswith(ActivityLink.COLLECTION_PREFIX)
         )
         if getattr(item, "activity_id", None)
     ]

@@ -23,14 +23,14 @@ Rules (contract "CRM information"):
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Optional
+from typing import Literal, Optional, get_args
 
 from chalicelib.models.base import BaseItem
 from chalicelib.models.crm import OBJECT_SK, Account, CrmObject, object_pk
 from chalicelib.models.feed import ADMIN_VIEWER
 from chalicelib.models.org import Department, User
 
-SCENES = (
+Scene = Literal[
     "all",
     "my_accounts",
     "my_contacts",
@@ -39,7 +39,8 @@ SCENES = (
     "subordinates_team_accounts",
     "subordinates_business",
     "my_department",
-)
+]
+SCENES: tuple[str, ...] = get_args(Scene)
 MY_SCENE = {"account": "my_accounts", "contact": "my_contacts", "opportunity": "my_opportunities", "lead": "my_leads"}
 BUSINESS_TYPES = frozenset({"account", "contact", "opportunity"})
 
@@ -84,9 +85,13 @@ class Resolver:
             for item in self._batch([(object_pk(self.tenant_id, t, i), OBJECT_SK) for t, i in missing]):
                 if isinstance(item, CrmObject):
                     self.objects[(item.object_type, item.object_id)] = item
-        found = {r: self.objects[r] for r in refs if self.objects.get(r) is not None}
+        found: dict[tuple[str, str], CrmObject] = {}
+        for r in refs:
+            obj = self.objects.get(r)
+            if obj is not None:
+                found[r] = obj
         self._load_people(found.values())
-        return found  # type: ignore[return-value]
+        return found
 
     def _load_people(self, objects: Iterable[CrmObject]) -> None:
         wanted: set[str] = set()
@@ -106,9 +111,9 @@ class Resolver:
                 if isinstance(item, User):
                     self.users[item.user_id] = item
         depts: set[str] = set()
-        for u in self.users.values():
-            if u is not None:
-                depts.update(dept_ids(u.dept_path))
+        for person in self.users.values():
+            if person is not None:
+                depts.update(dept_ids(person.dept_path))
         self.load_depts(depts)
 
     def load_depts(self, ids: Iterable[str]) -> None:

@@ -22,20 +22,15 @@ from typing import Any, Optional
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from chalicelib.models.base import BaseItem, from_stream_image
-from chalicelib.models.crm import OBJECT_TYPES, CrmObject
+from chalicelib.models.base import BaseItem, condition_failed, from_stream_image
+from chalicelib.models.crm import OBJECT_TYPES, CrmObject, accounts_with_member, object_pk, objects_owned_by
 from chalicelib.models.feed import ACTIVITY_SK, Activity, ActivityLink, FeedEntry, activity_pk
 from chalicelib.models.org import Department, User
 from chalicelib.observability import logger
-from chalicelib.services import crm
 from chalicelib.services.feed_audience import Entry, Resolver, entry_key, parse_entry_key
 
 MAX_ATTEMPTS = 5
 CRM_ENTITIES = {"Account", "Contact", "Opportunity", "Lead"}
-
-
-def _condition_failed(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 def entry_item(activity: Activity, entry: Entry) -> FeedEntry:
@@ -68,7 +63,9 @@ def link_items(activity: Activity) -> list[ActivityLink]:
     return links
 
 
-def write_entries(activity: Activity, put: Iterable[Entry], delete: Iterable[Entry] = (), extra: list[Any] = ()) -> int:
+def write_entries(
+    activity: Activity, put: Iterable[Entry], delete: Iterable[Entry] = (), extra: Iterable[Any] = ()
+) -> int:
     """BatchWrite (25 per request) the entries to put and delete; answers items written."""
     count = 0
     with BaseItem.batch_write() as batch:
@@ -104,7 +101,7 @@ def finish_new(activity: Activity) -> None:
             condition=(Activity.index_rev == activity.index_rev) & (Activity.index_state == "pending"),
         )
     except UpdateError as exc:
-        if not _condition_failed(exc):
+        if not condition_failed(exc):
             raise
 
 
@@ -136,7 +133,7 @@ def reindex_activity(tenant_id: str, activity_id: str, resolver: Optional[Resolv
                 condition=Activity.index_rev == rev,
             )
         except UpdateError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 continue
             raise
         stale = [parse_entry_key(k) for k in old_keys - new_keys]
@@ -154,7 +151,7 @@ def reindex_activity(tenant_id: str, activity_id: str, resolver: Optional[Resolv
                 condition=Activity.index_rev == rev + 1,
             )
         except UpdateError as exc:
-            if _condition_failed(exc):
+            if condition_failed(exc):
                 continue  # someone else moved it on: recompute once more
             raise
         return True
@@ -163,11 +160,11 @@ def reindex_activity(tenant_id: str, activity_id: str, resolver: Optional[Resolv
 
 
 def activities_of_object(tenant_id: str, object_type: str, object_id: str) -> list[str]:
-    from chalicelib.models.crm import object_pk
-
     return [
         link.activity_id
-        for link in BaseItem.query(object_pk(tenant_id, object_type, object_id), BaseItem.SK.startswith("ACT#"))
+        for link in BaseItem.query(
+            object_pk(tenant_id, object_type, object_id), BaseItem.SK.startswith(ActivityLink.PREFIX)
+        )
         if isinstance(link, ActivityLink)
     ]
 
@@ -190,8 +187,8 @@ def reindex_users(tenant_id: str, user_ids: Iterable[str]) -> int:
     team they are on."""
     refs: list[tuple[str, str]] = []
     for user_id in dict.fromkeys(user_ids):
-        refs += crm.objects_owned_by(tenant_id, user_id)
-        refs += crm.accounts_with_member(tenant_id, user_id)
+        refs += objects_owned_by(tenant_id, user_id)
+        refs += accounts_with_member(tenant_id, user_id)
     return reindex_objects(tenant_id, refs)
 
 

@@ -15,7 +15,8 @@ from typing import Any, Optional
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, Forbidden, Unprocessable
 from chalicelib.models.fx import ExchangeRate
-from chalicelib.timeutil import iso, utcnow
+from chalicelib.services import org, webhooks
+from chalicelib.timeutil import iso, parse_date, utcnow
 
 CENT = Decimal("0.01")
 MAX_RATE_PLACES = 8
@@ -313,3 +314,18 @@ def apply_rates_update(tenant_id: str, tenant_currency: str, webhook_id: str, da
         except Conflict:
             continue
     return stored
+
+
+def apply_rates_webhook(tenant_id: str, inbound: webhooks.Inbound) -> bool:
+    """The finance system's ``fx.rates_updated``, applied once per webhook-id: every rate is
+    checked first (one bad entry: 422, nothing stored), then stored (a rate stated later for
+    the same day is kept), then the receipt. A redelivery before the receipt was written
+    stores the same values again; after it, it is acknowledged as a duplicate."""
+    if webhooks.already_received(tenant_id, inbound.webhook_id, inbound.digest):
+        return False
+    base = org.get_settings(tenant_id).currency
+    data = inbound.event.model_dump()
+    parse_date(str(data.get("date")), "date")
+    apply_rates_update(tenant_id, base, inbound.webhook_id, data, inbound.stated_at or iso(utcnow()))
+    webhooks.record_receipt(webhooks.receipt(tenant_id, inbound.webhook_id, inbound.type, digest=inbound.digest))
+    return True

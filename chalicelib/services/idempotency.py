@@ -22,6 +22,7 @@ from pynamodb.exceptions import DoesNotExist, PutError
 from chalicelib.auth import Principal
 from chalicelib.errors import BadRequest, Conflict, IdempotencyKeyReused
 from chalicelib.jsonsafe import depth_exceeds
+from chalicelib.models.base import condition_failed
 from chalicelib.models.idempotency import IdempotencyRecord
 from chalicelib.observability import logger
 
@@ -30,10 +31,6 @@ LOCK_S = 30
 RETENTION_S = 24 * 3600
 WAIT_S = 12.0
 COMPLETE_ATTEMPTS = 3
-
-
-def _is_condition_failure(exc: Exception) -> bool:
-    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
 
 
 def fingerprint(method: str, path: str, raw_body: bytes) -> str:
@@ -54,7 +51,7 @@ def _acquire(rec: IdempotencyRecord, now: float) -> bool:
         )
         return True
     except PutError as exc:
-        if _is_condition_failure(exc):
+        if condition_failed(exc):
             return False
         raise
 

@@ -137,7 +137,7 @@ def nearby(principal: Principal, lat: float, lng: float, radius_m: float, limit:
                 found[entry.object_id] = min(d, found.get(entry.object_id, d))
     nearest = sorted(found.items(), key=lambda x: (x[1], x[0]))[:limit]
     objects = _objects(principal.tenant_id, [("account", i) for i, _ in nearest])
-    out = []
+    out: list[dict[str, Any]] = []
     for object_id, d in nearest:
         obj = objects.get(object_id)
         if obj is not None and obj.archived_at is None:

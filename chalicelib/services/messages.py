@@ -11,13 +11,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from pynamodb.connection import Connection
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import cursor
 from chalicelib.errors import NotFound, ServiceUnavailable, Unprocessable
 from chalicelib.ids import new_id
+from chalicelib.models.base import Cancelled, Tx
 from chalicelib.models.messages import InboxCounter, Message, MessageGuard, inbox_pk
 from chalicelib.timeutil import iso, utcnow
 
@@ -34,24 +33,6 @@ KINDS = (
 )
 READ_ALL_CHUNK = 25  # messages per read-all transaction (plus the counter: limit is 100)
 TX_ATTEMPTS = 4
-
-
-def _connection() -> Connection:
-    """The models' own cached connection: one botocore client, not one per transaction."""
-    return Message._get_connection().connection
-
-
-def _cancelled_by_condition(exc: TransactWriteError) -> bool:
-    reasons = getattr(exc, "cancellation_reasons", None) or []
-    return any(r is not None and getattr(r, "code", None) == "ConditionalCheckFailed" for r in reasons)
-
-
-def _cancelled_by_conflict(exc: TransactWriteError) -> bool:
-    reasons = getattr(exc, "cancellation_reasons", None) or []
-    codes = {getattr(r, "code", None) for r in reasons if r is not None}
-    return (
-        "TransactionConflict" in codes or getattr(exc, "cause_response_code", None) == "TransactionInProgressException"
-    )
 
 
 def send(
@@ -84,21 +65,21 @@ def send(
     counter = InboxCounter(tenant_id=tenant_id, user_id=user_id)
     counter.set_keys()
     for attempt in range(TX_ATTEMPTS):
+        tx = Tx("message")
+        if dedupe_key:
+            guard = MessageGuard(
+                tenant_id=tenant_id, user_id=user_id, dedupe_key=dedupe_key, message_id=message.message_id
+            )
+            tx.put("guard", guard, MessageGuard.PK.does_not_exist())
+        tx.put("message", message, Message.PK.does_not_exist())
+        tx.update("counter", counter, _counter_actions(counter, +1))
         try:
-            with TransactWrite(connection=_connection()) as tx:
-                if dedupe_key:
-                    guard = MessageGuard(
-                        tenant_id=tenant_id, user_id=user_id, dedupe_key=dedupe_key, message_id=message.message_id
-                    )
-                    guard.set_keys()
-                    tx.save(guard, condition=MessageGuard.PK.does_not_exist())
-                tx.save(message, condition=Message.PK.does_not_exist())
-                tx.update(counter, actions=_counter_actions(counter, +1))
+            tx.commit()
             return message
-        except TransactWriteError as exc:
-            if dedupe_key and _cancelled_by_condition(exc):
+        except Cancelled as exc:
+            if dedupe_key and exc.failed:
                 return None
-            if _cancelled_by_conflict(exc) and attempt + 1 < TX_ATTEMPTS:
+            if exc.conflict and attempt + 1 < TX_ATTEMPTS:
                 time.sleep(0.02 * (attempt + 1))
                 continue
             raise
@@ -196,14 +177,14 @@ def _mark_read(tenant_id: str, user_id: str, message: Message) -> tuple[Message,
     for attempt in range(TX_ATTEMPTS):
         if message.read:
             return message, False
+        tx = Tx("message_read").update("message", message, _mark_read_actions(), Message.read == False)  # noqa: E712
+        tx.update("counter", counter, _counter_actions(counter, -1))
         try:
-            with TransactWrite(connection=_connection()) as tx:
-                tx.update(message, actions=_mark_read_actions(), condition=Message.read == False)  # noqa: E712
-                tx.update(counter, actions=_counter_actions(counter, -1))
+            tx.commit()
             message.read = True
             return message, True
-        except TransactWriteError as exc:
-            if not (_cancelled_by_condition(exc) or _cancelled_by_conflict(exc)):
+        except Cancelled as exc:
+            if not (exc.failed or exc.conflict):
                 raise
             time.sleep(0.01 * attempt)
             message = get_message(tenant_id, user_id, message.message_id)
@@ -223,14 +204,15 @@ def mark_all_read(tenant_id: str, user_id: str) -> int:
     flipped = 0
     for start in range(0, len(unread), READ_ALL_CHUNK):
         chunk = unread[start : start + READ_ALL_CHUNK]
+        tx = Tx("messages_read")
+        for i, message in enumerate(chunk):
+            tx.update(f"message{i}", message, _mark_read_actions(), Message.read == False)  # noqa: E712
+        tx.update("counter", counter, _counter_actions(counter, -len(chunk)))
         try:
-            with TransactWrite(connection=_connection()) as tx:
-                for message in chunk:
-                    tx.update(message, actions=_mark_read_actions(), condition=Message.read == False)  # noqa: E712
-                tx.update(counter, actions=_counter_actions(counter, -len(chunk)))
+            tx.commit()
             flipped += len(chunk)
-        except TransactWriteError as exc:
-            if not (_cancelled_by_condition(exc) or _cancelled_by_conflict(exc)):
+        except Cancelled as exc:
+            if not (exc.failed or exc.conflict):
                 raise
             for message in chunk:
                 current = get_message(tenant_id, user_id, message.message_id)

@@ -18,7 +18,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, ServiceUnavailable, Unprocessable
 from chalicelib.geo import path_m
-from chalicelib.models.expenses import Cancelled, Expense, MileageClaim, Tx
+from chalicelib.models.base import Cancelled, Tx
+from chalicelib.models.expenses import Expense, MileageClaim
 from chalicelib.models.signins import SignIn
 from chalicelib.observability import count
 from chalicelib.services import expenses, org

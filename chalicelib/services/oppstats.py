@@ -26,12 +26,11 @@ from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.auth import Principal
 from chalicelib.errors import Unprocessable
-from chalicelib.models.base import from_stream_image
-from chalicelib.models.crm import OBJECT_SK, Opportunity, object_pk
-from chalicelib.models.expenses import Cancelled, Tx
+from chalicelib.models.base import Cancelled, Tx, from_stream_image
+from chalicelib.models.crm import OBJECT_SK, Opportunity, object_pk, objects_owned_by
 from chalicelib.models.oppstats import ADMIN_VIEWER, ALL_PERIODS, OppStatsBucket, OppStatsShare
 from chalicelib.models.org import Department, User
-from chalicelib.services import budgets, crm, fx, org, pipeline
+from chalicelib.services import budgets, fx, org, pipeline
 from chalicelib.services.feed_audience import Resolver
 from chalicelib.timeutil import parse_timestamp
 
@@ -144,9 +143,7 @@ def _commit(tenant_id: str, opportunity_id: str, moves: list) -> None:
 
 
 def _opportunities_of(tenant_id: str, user_ids: Iterable[str]) -> list[str]:
-    return [
-        oid for uid in dict.fromkeys(user_ids) for t, oid in crm.objects_owned_by(tenant_id, uid) if t == "opportunity"
-    ]
+    return [oid for uid in dict.fromkeys(user_ids) for t, oid in objects_owned_by(tenant_id, uid) if t == "opportunity"]
 
 
 def handle_change(event_name: str, old_image: Optional[dict], new_image: Optional[dict]) -> int:

@@ -3,66 +3,38 @@
 Everything tied to an opportunity carries ``GSI3PK = T#<t>#OPP#<id>`` (plans, logs,
 sign-ins, expenses, activity links), so the whole collection is one query, read raw and
 sorted into sections by the ``GSI3SK`` prefix. Besides it: the opportunity and account
-reads, one BatchGet for the sign-in photos and the feed's own activity read. A capability
-not deployed yet (its module missing) simply leaves its section empty.
+reads, one BatchGet for the sign-in photos and the feed's own activity read.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any, Optional
+from typing import Any
 
 from chalicelib.auth import Principal
-from chalicelib.models.base import BaseItem, tkey
+from chalicelib.models.base import BaseItem, collection, opportunity_collection_pk
 from chalicelib.observability import logger
+from chalicelib.services import crm, expenses, feed, schedule, signins, uploads
 
 SECTIONS = {"PLAN#": "plans", "LOG#": "logs", "SIGNIN#": "signins", "EXPENSE#": "expenses", "ACTIVITY#": "activities"}
 MAX_ITEMS = 2000
 
 
-def _module(name: str) -> Optional[Any]:
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
-
-
 def _collection(tenant_id: str, opportunity_id: str) -> dict[str, list[Any]]:
     """One query (paged) over the opportunity's GSI3 partition, items by section."""
-    for name in ("schedule", "signins", "feed", "expenses"):  # register their entity classes
-        _module(f"chalicelib.models.{name}")
-    out: dict[str, list[Any]] = {s: [] for s in SECTIONS.values()}
-    connection = BaseItem._get_connection()
-    last_key = None
-    seen = 0
-    while True:
-        page = connection.query(
-            tkey(tenant_id, "OPP", opportunity_id),
-            index_name="GSI3",
-            exclusive_start_key=last_key,
-            scan_index_forward=False,
-        )
-        for raw in page.get("Items", []):
-            sk = raw.get("GSI3SK", {}).get("S", "")
-            section = next((s for prefix, s in SECTIONS.items() if sk.startswith(prefix)), None)
-            if section is None:
-                continue
-            try:
-                out[section].append(BaseItem.from_raw_data(raw))
-            except ValueError:  # an entity whose module is not deployed here
-                continue
-        seen += len(page.get("Items", []))
-        last_key = page.get("LastEvaluatedKey")
-        if not last_key or seen >= MAX_ITEMS:
-            return out
+    out: dict[str, list[BaseItem]] = {s: [] for s in SECTIONS.values()}
+    for item in collection(opportunity_collection_pk(tenant_id, opportunity_id), MAX_ITEMS):
+        sk = item.GSI3SK or ""
+        section = next((s for prefix, s in SECTIONS.items() if sk.startswith(prefix)), None)
+        if section is not None:
+            out[section].append(item)
+    return out
 
 
 def overview(principal: Principal, opportunity_id: str) -> dict[str, Any]:
-    from chalicelib.services import crm
-
     opportunity = crm.require_visible(principal, "opportunity", opportunity_id)
     tenant = principal.tenant_id
-    account = crm.get_object(tenant, "account", opportunity.account_id) if opportunity.account_id else None
+    account_id = getattr(opportunity, "account_id", None)
+    account = crm.get_object(tenant, "account", account_id) if account_id else None
     items = _collection(tenant, opportunity_id)
     result: dict[str, Any] = {
         "opportunity": crm.to_dict(opportunity),
@@ -74,18 +46,11 @@ def overview(principal: Principal, opportunity_id: str) -> dict[str, Any]:
         "expenses": [],
         "activities": [],
     }
-    schedule = _module("chalicelib.services.schedule")
-    if schedule is not None:
-        result["plans"] = [schedule.to_dict(p) for p in items["plans"]]
-        result["logs"] = [schedule.to_dict(x) for x in items["logs"]]
-    signins = _module("chalicelib.services.signins")
-    if signins is not None:
-        result["signins"], result["photos"] = _signins(principal, signins, items["signins"])
-    from chalicelib.services import expenses
-
+    result["plans"] = [schedule.to_dict(p) for p in items["plans"]]
+    result["logs"] = [schedule.to_dict(x) for x in items["logs"]]
+    result["signins"], result["photos"] = _signins(principal, items["signins"])
     result["expenses"] = [expenses.to_dict(e) for e in items["expenses"]]
-    feed = _module("chalicelib.services.feed")
-    if feed is not None and items["activities"]:
+    if items["activities"]:
         try:
             result["activities"] = feed.activities_for_opportunity(tenant, opportunity_id)
         except Exception:  # noqa: BLE001 - the rest of the overview still answers
@@ -93,16 +58,14 @@ def overview(principal: Principal, opportunity_id: str) -> dict[str, Any]:
     return result
 
 
-def _signins(principal: Principal, signins: Any, found: list[Any]) -> tuple[list[dict], list[dict]]:
-    uploads = _module("chalicelib.services.uploads")
-    views: dict[str, dict[str, Any]] = {}
-    if uploads is not None:
-        ids = [u for s in found for u in (s.photo_upload_ids or [])]
-        views = {
-            upload_id: uploads.photo_view(upload, principal)
-            for upload_id, upload in uploads.get_uploads(principal.tenant_id, ids).items()
-        }
-    out, photos = [], []
+def _signins(principal: Principal, found: list[Any]) -> tuple[list[dict], list[dict]]:
+    ids = [u for s in found for u in (s.photo_upload_ids or [])]
+    views = {
+        upload_id: uploads.photo_view(upload, principal)
+        for upload_id, upload in uploads.get_uploads(principal.tenant_id, ids).items()
+    }
+    out: list[dict] = []
+    photos: list[dict] = []
     for s in sorted(found, key=lambda s: s.server_time or "", reverse=True):
         own = [views.get(u, {"upload_id": u, "status": "pending"}) for u in s.photo_upload_ids or []]
         out.append(signins.to_dict(s, own))

@@ -12,6 +12,12 @@ from __future__ import annotations
 from typing import Optional
 
 from chalicelib.models.base import from_stream_image
+from chalicelib.models.expenses import Expense
+from chalicelib.models.feed import Comment
+from chalicelib.models.signins import SignIn
+from chalicelib.models.webhooks import InboundReceipt
+from chalicelib.services import crm, expenses, feed, signins
+from chalicelib.services.feed_index import get_activity
 
 ENTITIES = frozenset({"Comment", "SignIn", "Expense", "InboundReceipt"})
 
@@ -24,28 +30,19 @@ def handle_change(event_name: str, old_image: Optional[dict], new_image: Optiona
     new, old = from_stream_image(new_image), from_stream_image(old_image)
     if new is None:
         return False
-    if entity == "Comment" and event_name == "INSERT":
-        from chalicelib.services import feed
-        from chalicelib.services.feed_index import get_activity
-
+    if isinstance(new, Comment) and event_name == "INSERT":
         activity = get_activity(new.tenant_id, new.activity_id)
         if activity is not None:
-            feed.notify_comment(activity, new)  # type: ignore[arg-type]
+            feed.notify_comment(activity, new)
         return activity is not None
-    if entity == "SignIn" and event_name == "INSERT":
-        from chalicelib.services import crm, signins
-
+    if isinstance(new, SignIn) and event_name == "INSERT":
         account = crm.get_object(new.tenant_id, "account", new.account_id) if new.account_id else None
-        signins.record_activity(new, account)  # type: ignore[arg-type]
+        signins.record_activity(new, account)
         return True
-    if entity == "Expense" and event_name == "MODIFY" and old is not None:
-        from chalicelib.services import expenses
-
-        expenses.redrive(old, new)  # type: ignore[arg-type]
+    if isinstance(new, Expense) and event_name == "MODIFY" and isinstance(old, Expense):
+        expenses.redrive(old, new)
         return True
-    if entity == "InboundReceipt" and event_name == "INSERT" and new.type == "expense.payment_updated":
-        from chalicelib.services import expenses
-
+    if isinstance(new, InboundReceipt) and event_name == "INSERT" and new.type == "expense.payment_updated":
         e = expenses.load(new.tenant_id, new.ref_id) if new.ref_id else None
         if e is not None and e.payment_status:
             expenses.notify_paid(e, new.webhook_id)

@@ -30,7 +30,8 @@ from typing import Any, Optional
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from chalicelib.models.schedule import Plan, ReminderCheckpoint, remind_bucket_pk
+from chalicelib.models.base import condition_failed
+from chalicelib.models.schedule import Plan, ReminderCheckpoint, remind_bucket_pk, remind_range
 from chalicelib.observability import count, is_corrupt_item, logger, skip_bad_item
 from chalicelib.services import events, messages, org
 from chalicelib.timeutil import format_local, format_minute, iso, parse_timestamp, utcnow
@@ -75,7 +76,7 @@ def _advance_checkpoint(done_until: str, now: datetime) -> bool:
         checkpoint.save(condition=ReminderCheckpoint.PK.does_not_exist() | (ReminderCheckpoint.done_until < done_until))
         return True
     except PutError as exc:
-        if getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException":
+        if condition_failed(exc):
             return False
         raise
 
@@ -91,9 +92,8 @@ def _minutes(since: datetime, until: datetime) -> list[str]:
 
 
 def due_in_bucket(minute: str, since: str, until: str) -> list[Plan]:
-    """Armed reminders of one minute bucket with ``since < remind_at <= until``. The lower
-    bound ``<since>#~`` is exclusive in effect: no key is ``<ts>#~`` ("~" leads no tenant)."""
-    return list(Plan.gsi2.query(remind_bucket_pk(minute), Plan.GSI2SK.between(f"{since}#~", f"{until}#~")))
+    """Armed reminders of one minute bucket with ``since < remind_at <= until``."""
+    return list(Plan.gsi2.query(remind_bucket_pk(minute), Plan.GSI2SK.between(*remind_range(since, until))))
 
 
 class _Zones:

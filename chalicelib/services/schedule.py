@@ -14,22 +14,21 @@ cancelled``, rounded to 4 places; ``null`` when there is no plan that is not can
 from __future__ import annotations
 
 import calendar as _calendar
-import inspect
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import cursor
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.ids import new_id
-from chalicelib.models.schedule import CalendarDay, Plan, WorkLog
-from chalicelib.services import org
+from chalicelib.models.base import Tx
+from chalicelib.models.schedule import CalendarDay, Plan, WorkLog, dated_range
+from chalicelib.services import crm, org, signins
 from chalicelib.timeutil import (
     day_start_utc,
     format_date,
@@ -56,20 +55,11 @@ def check_range(start: date, end: date, cap_days: Optional[int] = MAX_RANGE_DAYS
         raise Unprocessable(f"the range may span at most {cap_days} days", code="range_too_large")
 
 
-# ---------------------------------------------------------------- sign-ins (another capability)
+# ---------------------------------------------------------------- sign-ins
 def signins_between(tenant_id: str, user_id: str, start_iso: str, end_iso: str) -> list[dict[str, Any]]:
-    """The user's sign-ins by client time in ``[start_iso, end_iso)``; [] when the sign-in
-    capability does not publish ``signins_for_user_between``. Photos are not needed here,
-    so they are not read when the function lets us say so."""
-    try:
-        from chalicelib.services import signins as signins_service
-
-        fetch = signins_service.signins_for_user_between
-    except (ImportError, AttributeError):
-        return []
-    if "with_photos" in inspect.signature(fetch).parameters:
-        return list(fetch(tenant_id, user_id, start_iso, end_iso, with_photos=False))
-    return list(fetch(tenant_id, user_id, start_iso, end_iso))
+    """The user's sign-ins by client time in ``[start_iso, end_iso)`` (photos are not
+    needed here, so they are not read)."""
+    return list(signins.signins_for_user_between(tenant_id, user_id, start_iso, end_iso, with_photos=False))
 
 
 # ---------------------------------------------------------------- shapes
@@ -112,10 +102,6 @@ def _check_related(principal: Principal, account_id: Optional[str], opportunity_
     """Referenced CRM objects must exist in the caller's visible range (422 otherwise, the
     same answer for a hidden object as for a missing one: never reveal that it exists, and
     never tie a plan or log into an opportunity's overview the caller cannot see)."""
-    try:
-        from chalicelib.services import crm
-    except ImportError:  # pragma: no cover - the CRM capability is not installed
-        return
     for kind, object_id in (("account", account_id), ("opportunity", opportunity_id)):
         if not object_id:
             continue
@@ -125,10 +111,10 @@ def _check_related(principal: Principal, account_id: Optional[str], opportunity_
             raise Unprocessable(f"{kind} {object_id!r} does not exist", code=f"unknown_{kind}") from None
 
 
-def _calendar_update(tx: TransactWrite, tenant_id: str, user_id: str, day: str, plans: int = 0, logs: int = 0) -> None:
+def _calendar_update(tx: Tx, label: str, tenant_id: str, user_id: str, day: str, plans: int = 0, logs: int = 0) -> None:
     counter = CalendarDay(tenant_id=tenant_id, user_id=user_id, date=day)
     counter.set_keys()
-    actions = [
+    actions: list[Any] = [
         CalendarDay.entity.set(CalendarDay),
         CalendarDay.tenant_id.set(tenant_id),
         CalendarDay.user_id.set(user_id),
@@ -138,16 +124,7 @@ def _calendar_update(tx: TransactWrite, tenant_id: str, user_id: str, day: str, 
         actions.append(CalendarDay.plans.add(plans))
     if logs:
         actions.append(CalendarDay.logs.add(logs))
-    tx.update(counter, actions=actions)
-
-
-def _tx() -> TransactWrite:
-    return TransactWrite(connection=Plan._get_connection().connection)
-
-
-def _condition_failed(exc: TransactWriteError) -> bool:
-    reasons = getattr(exc, "cancellation_reasons", None) or []
-    return any(r is not None and getattr(r, "code", None) == "ConditionalCheckFailed" for r in reasons)
+    tx.update(label, counter, actions)
 
 
 # ---------------------------------------------------------------- plans
@@ -227,9 +204,9 @@ def create_plan(
     _validate_plan(plan, zone)
     _compute_reminder(plan, now)
     plan.set_keys()
-    with _tx() as tx:
-        tx.save(plan, condition=Plan.PK.does_not_exist())
-        _calendar_update(tx, tenant, plan.user_id, plan.date, plans=1)
+    tx = Tx("create_plan").put("plan", plan, Plan.PK.does_not_exist())
+    _calendar_update(tx, "calendar", tenant, plan.user_id, plan.date, plans=1)
+    tx.commit()
     return plan
 
 
@@ -281,17 +258,13 @@ def update_plan(principal: Principal, plan_id: str, changes: dict[str, Any], now
     plan.updated_at = iso(now)
     plan.set_keys()
     counted_before, counted_after = old_status != "cancelled", plan.status != "cancelled"
-    try:
-        with _tx() as tx:
-            tx.save(plan)  # the version attribute makes a concurrent edit fail here
-            if counted_before and (not counted_after or plan.date != old_date):
-                _calendar_update(tx, tenant, plan.user_id, old_date, plans=-1)
-            if counted_after and (not counted_before or plan.date != old_date):
-                _calendar_update(tx, tenant, plan.user_id, plan.date, plans=1)
-    except TransactWriteError as exc:
-        if _condition_failed(exc):
-            raise Conflict("the plan was changed meanwhile; reload and retry", code="plan_changed") from None
-        raise
+    changed = Conflict("the plan was changed meanwhile; reload and retry", code="plan_changed")
+    tx = Tx("update_plan").put("plan", plan, error=changed)  # its version makes a concurrent edit fail
+    if counted_before and (not counted_after or plan.date != old_date):
+        _calendar_update(tx, "calendar_old", tenant, plan.user_id, old_date, plans=-1)
+    if counted_after and (not counted_before or plan.date != old_date):
+        _calendar_update(tx, "calendar_new", tenant, plan.user_id, plan.date, plans=1)
+    tx.commit()
     return plan
 
 
@@ -336,21 +309,19 @@ def create_log(
         updated_at=stamp,
     )
     log.set_keys()
-    try:
-        with _tx() as tx:
-            tx.save(log, condition=WorkLog.PK.does_not_exist())
-            if plan is not None:
-                tx.update(
-                    plan,
-                    actions=[Plan.log_id.set(log.log_id)],
-                    condition=Plan.log_id.does_not_exist() & (Plan.status != "cancelled"),
-                    add_version_condition=False,
-                )
-            _calendar_update(tx, tenant, log.user_id, log.date, logs=1)
-    except TransactWriteError as exc:
-        if plan is not None and _condition_failed(exc):
-            raise Conflict("the plan already has a work log or was cancelled", code="plan_already_logged") from None
-        raise
+    taken = Conflict("the plan already has a work log or was cancelled", code="plan_already_logged")
+    tx = Tx("create_log").put("log", log, WorkLog.PK.does_not_exist(), error=taken if plan is not None else None)
+    if plan is not None:
+        tx.update(
+            "plan",
+            plan,
+            [Plan.log_id.set(log.log_id)],
+            Plan.log_id.does_not_exist() & (Plan.status != "cancelled"),
+            error=taken,
+            add_version_condition=False,
+        )
+    _calendar_update(tx, "calendar", tenant, log.user_id, log.date, logs=1)
+    tx.commit()
     return log
 
 
@@ -393,7 +364,7 @@ def _list(
     results = list(
         model.gsi1.query(
             pk,
-            model.GSI1SK.between(f"{lo}#", f"{hi}#~"),
+            model.GSI1SK.between(*dated_range(lo, hi)),
             limit=limit + 1,
             page_size=limit + 1,
             last_evaluated_key=esk,
@@ -439,7 +410,7 @@ def list_logs(
 
 
 def _all_between(model: Any, pk: str, lo: str, hi: str) -> list[Any]:
-    return list(model.gsi1.query(pk, model.GSI1SK.between(f"{lo}#", f"{hi}#~")))
+    return list(model.gsi1.query(pk, model.GSI1SK.between(*dated_range(lo, hi))))
 
 
 # ---------------------------------------------------------------- calendar
@@ -464,9 +435,9 @@ def calendar_month(principal: Principal, user_id: Optional[str], month: Optional
         when = signin.get("client_time")
         if not when:
             continue
-        day = local_date(when, zone)
-        if day.startswith(month):
-            counts[day]["signins"] += 1
+        local_day = local_date(when, zone)
+        if local_day.startswith(month):
+            counts[local_day]["signins"] += 1
     days = [{"date": d, **c} for d, c in sorted(counts.items()) if any(c.values())]
     return {"month": month, "user_id": target, "days": days}
 
@@ -489,14 +460,8 @@ def comparison(principal: Principal, user_id: Optional[str], from_: Optional[str
     plans = _all_between(Plan, Plan.user_pk(tenant, target), lo, hi)
     logs = _all_between(WorkLog, WorkLog.user_pk(tenant, target), lo, hi)
     first, stop = day_start_utc(start, zone), day_start_utc(end + timedelta(days=1), zone)
-    signins = signins_between(tenant, target, iso(first), iso(stop))
-
-    logs_by_plan = {log.plan_id: log for log in logs if log.plan_id}
-    missing = [p for p in plans if p.log_id and p.plan_id not in logs_by_plan]
-    if missing:  # logs written on another day than their plan's
-        keys = [(WorkLog.pk(tenant, p.log_id), "LOG") for p in missing]
-        for log in WorkLog.batch_get(keys):
-            logs_by_plan[log.plan_id] = log
+    found = signins_between(tenant, target, iso(first), iso(stop))
+    logs_by_plan = _logs_by_plan(tenant, plans, logs)
     plan_ids = {p.plan_id for p in plans}
     signins_by_plan: dict[str, list[dict[str, Any]]] = defaultdict(list)
     days: dict[str, dict[str, Any]] = {}
@@ -504,7 +469,7 @@ def comparison(principal: Principal, user_id: Optional[str], from_: Optional[str
     def day_of(d: str) -> dict[str, Any]:
         return days.setdefault(d, {"date": d, "plans": [], "unplanned_logs": [], "unplanned_signins": []})
 
-    for s in sorted(signins, key=lambda s: s.get("client_time") or ""):
+    for s in sorted(found, key=lambda s: s.get("client_time") or ""):
         if s.get("plan_id") in plan_ids:
             signins_by_plan[s["plan_id"]].append(s)
         elif s.get("client_time"):
@@ -529,17 +494,33 @@ def comparison(principal: Principal, user_id: Optional[str], from_: Optional[str
         totals["plans"] += 1
         totals["cancelled"] += plan.status == "cancelled"
         totals["completed"] += completed
-    out_days = []
-    for d in sorted(days):
-        day = days[d]
-        active = [p for p in day["plans"] if p["status"] != "cancelled"]
-        day["completion_rate"] = _rate(sum(p["completed"] for p in active), len(active))
-        out_days.append(day)
     return {
         "user_id": target,
         "from": lo,
         "to": hi,
         "completion_rate": _rate(totals["completed"], totals["plans"] - totals["cancelled"]),
         "totals": totals,
-        "days": out_days,
+        "days": _with_rates(days),
     }
+
+
+def _logs_by_plan(tenant: str, plans: list[Plan], logs: list[WorkLog]) -> dict[str, WorkLog]:
+    """Each plan's log, also when it was written on another day than its plan's (1 BatchGet)."""
+    logs_by_plan = {log.plan_id: log for log in logs if log.plan_id}
+    missing = [p for p in plans if p.log_id and p.plan_id not in logs_by_plan]
+    if missing:
+        keys = [(WorkLog.pk(tenant, p.log_id), "LOG") for p in missing]
+        for log in WorkLog.batch_get(keys):
+            logs_by_plan[log.plan_id] = log
+    return logs_by_plan
+
+
+def _with_rates(days: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The days in date order, each with the completion rate of its plans not cancelled."""
+    out_days = []
+    for d in sorted(days):
+        day = days[d]
+        active = [p for p in day["plans"] if p["status"] != "cancelled"]
+        day["completion_rate"] = _rate(sum(p["completed"] for p in active), len(active))
+        out_days.append(day)
+    return out_days

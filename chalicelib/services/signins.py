@@ -29,21 +29,21 @@ DynamoDB ``ADD`` to a set, so the same photo applied twice changes nothing.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any, Literal, Optional, get_args
 from zoneinfo import ZoneInfo
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
-from pynamodb.transactions import TransactWrite
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib import cursor
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, NotFound, Unprocessable
 from chalicelib.geo import distance_m
 from chalicelib.ids import new_id
-from chalicelib.models.signins import OpenVisit, SignIn, Visit
+from chalicelib.models.base import Cancelled, Tx, condition_failed
+from chalicelib.models.signins import DUE_SHARDS, OpenVisit, SignIn, Visit
 from chalicelib.models.uploads import Upload
 from chalicelib.observability import count, is_corrupt_item, skip_bad_item
-from chalicelib.services import org, uploads
+from chalicelib.services import activities, crm, org, uploads
 from chalicelib.services.aftercommit import settle
 from chalicelib.timeutil import (
     end_of_local_day,
@@ -62,7 +62,7 @@ LATE_UPLOAD_S = 60 * 60
 PHOTO_TIME_TOLERANCE_S = 30 * 60
 MAX_PHOTOS = 10
 KINDS = ("check_in", "check_out")
-FLAGS = (
+Flag = Literal[
     "out_of_range",
     "low_accuracy",
     "clock_skew",
@@ -70,7 +70,8 @@ FLAGS = (
     "photo_location_mismatch",
     "photo_time_mismatch",
     "late_upload",
-)
+]
+FLAGS: tuple[str, ...] = get_args(Flag)
 
 
 # ---------------------------------------------------------------- helpers
@@ -85,20 +86,7 @@ def _location_of(obj: Any) -> Optional[tuple[float, float]]:
     return float(lat), float(lng)
 
 
-# ---------------------------------------------------------------- other capabilities (adapters)
-def _crm_visible(principal: Principal, object_type: str, object_id: str) -> Any:
-    """The CRM object if the caller may see it (404 otherwise). Until the CRM service is
-    deployed alongside, ids are recorded unchecked."""
-    try:
-        from chalicelib.services import crm
-    except ImportError:
-        return None
-    found = crm.require_visible(principal, object_type, object_id)
-    if found is None or isinstance(found, bool):
-        found = crm.get_object(principal.tenant_id, object_type, object_id)
-    return found
-
-
+# ---------------------------------------------------------------- related objects
 def activity_id_of(signin_id: str) -> str:
     return "act_" + signin_id.split("_", 1)[-1]
 
@@ -106,8 +94,6 @@ def activity_id_of(signin_id: str) -> str:
 def record_activity(signin: SignIn, account: Any) -> None:
     """The sign-in's feed activity (idempotent: its id follows the sign-in's). After the
     commit point: retried here, else re-driven by the sign-in's stream INSERT."""
-    from chalicelib.services import feed
-
     related: list[tuple[str, str]] = []
     if signin.account_id:
         related.append(("account", signin.account_id))
@@ -115,7 +101,7 @@ def record_activity(signin: SignIn, account: Any) -> None:
         related.append(("opportunity", signin.opportunity_id))
     verb = "Checked in" if signin.kind == "check_in" else "Checked out"
     where = f" at {account.name}" if getattr(account, "name", None) else ""
-    feed.record_activity(
+    activities.record_activity(
         signin.tenant_id,
         "signin",
         signin.user_id,
@@ -312,11 +298,6 @@ def _close_actions(visit: Visit, ended_at: str, closed_by: str, checkout_id: Opt
     return actions
 
 
-def _cancelled_by_condition(exc: TransactWriteError) -> bool:
-    reasons = getattr(exc, "cancellation_reasons", None) or []
-    return any(r is not None and getattr(r, "code", None) == "ConditionalCheckFailed" for r in reasons)
-
-
 def create_signin(
     principal: Principal,
     *,
@@ -333,32 +314,23 @@ def create_signin(
     mock_location: bool = False,
     sent_at: Optional[str] = None,
 ) -> dict[str, Any]:
-    tenant_id, user_id = principal.tenant_id, principal.user_id
-    if kind not in KINDS:
-        raise Unprocessable(f"kind must be one of {KINDS}", code="invalid_kind")
-    photo_ids = list(dict.fromkeys(photo_upload_ids or []))
-    if len(photo_ids) > MAX_PHOTOS:
-        raise Unprocessable(f"at most {MAX_PHOTOS} photos", code="too_many_photos")
-    server_dt = utcnow().replace(microsecond=0)
-    client_dt = parse_timestamp(client_time, "client_time")
-    sent_dt = parse_timestamp(sent_at, "sent_at") if sent_at else None
-
-    opportunity = _crm_visible(principal, "opportunity", opportunity_id) if opportunity_id else None
+    """A check-in or check-out: validated, flagged, committed with its visit and photo
+    claims, then its feed activity. Answers the sign-in's API shape."""
+    tenant_id = principal.tenant_id
+    photo_ids, server_dt, client_dt, sent_dt = _validated(kind, photo_upload_ids, client_time, sent_at)
+    opportunity = crm.require_visible(principal, "opportunity", opportunity_id) if opportunity_id else None
     if opportunity is not None and not account_id:
         account_id = getattr(opportunity, "account_id", None)
-    account = _crm_visible(principal, "account", account_id) if account_id else None
+    account = crm.require_visible(principal, "account", account_id) if account_id else None
     tenant_settings = org.get_settings(tenant_id)
     zone = org.tenant_zone(tenant_id, tenant_settings)
-    radius = float(tenant_settings.checkin_radius_m)
     target = _location_of(account)
-    distance = round(distance_m((lat, lng), target), 1) if target else None
-
     signin_id = new_id("sgn")
     signin = SignIn(
         tenant_id=tenant_id,
         signin_id=signin_id,
         activity_id=activity_id_of(signin_id),
-        user_id=user_id,
+        user_id=principal.user_id,
         kind=kind,
         lat=lat,
         lng=lng,
@@ -372,103 +344,127 @@ def create_signin(
         photo_upload_ids=photo_ids,
         note=note,
         mock_location=bool(mock_location),
-        distance_m=distance,
-        radius_m=radius,
+        distance_m=round(distance_m((lat, lng), target), 1) if target else None,
+        radius_m=float(tenant_settings.checkin_radius_m),
     )
-    signin.base_flags = (
-        base_flags(
-            server_time=server_dt,
-            client_time=client_dt,
-            sent_at=sent_dt,
-            accuracy_m=accuracy_m,
-            mock_location=bool(mock_location),
-            distance=distance,
-            radius_m=radius,
-        )
-        or None
-    )
-
-    visit: Optional[Visit] = None
-    for attempt in range(3):
-        photos = _claim_photos(tenant_id, user_id, photo_ids)
-        signin.photo_flags = set().union(*(photo_flags(signin, p, radius, zone) for p in photos)) or None
-        open_visit = _get_open_visit(tenant_id, user_id)
-        signin.visit_id = None
-        visit = None
-        with_tx = TransactWrite(connection=SignIn._get_connection().connection)
-        try:
-            with with_tx as tx:
-                pointer = OpenVisit(tenant_id=tenant_id, user_id=user_id)
-                pointer.set_keys()
-                if open_visit is not None:
-                    closed_by = "check_in" if kind == "check_in" else "user"
-                    ended = max(signin.client_time, open_visit.started_at)
-                    tx.update(
-                        open_visit,
-                        actions=_close_actions(
-                            open_visit, ended, closed_by, signin.signin_id if kind == "check_out" else None
-                        ),
-                        condition=Visit.status == "open",
-                    )
-                    if kind == "check_out":
-                        visit = open_visit
-                        signin.visit_id = open_visit.visit_id
-                        tx.delete(pointer, condition=OpenVisit.visit_id == open_visit.visit_id)
-                if kind == "check_in":
-                    visit = Visit(
-                        tenant_id=tenant_id,
-                        visit_id=new_id("vis"),
-                        user_id=user_id,
-                        status="open",
-                        checkin_id=signin.signin_id,
-                        account_id=account_id,
-                        opportunity_id=opportunity_id,
-                        plan_id=plan_id,
-                        started_at=signin.client_time,
-                        close_after=iso(end_of_local_day(client_dt, zone)),
-                    )
-                    signin.visit_id = visit.visit_id
-                    visit.set_keys()
-                    tx.save(visit, condition=Visit.PK.does_not_exist())
-                    pointer.visit_id = visit.visit_id
-                    pointer.set_keys()
-                    tx.save(
-                        pointer,
-                        condition=(OpenVisit.visit_id == open_visit.visit_id)
-                        if open_visit is not None
-                        else OpenVisit.PK.does_not_exist(),
-                    )
-                signin.set_keys()
-                tx.save(signin, condition=SignIn.PK.does_not_exist())
-                for photo in photos:
-                    tx.update(
-                        photo,
-                        actions=[Upload.signin_id.set(signin.signin_id)],
-                        condition=(Upload.user_id == user_id) & Upload.signin_id.does_not_exist(),
-                    )
-            break
-        except TransactWriteError as exc:
-            if not _cancelled_by_condition(exc) or attempt == 2:
-                if _cancelled_by_condition(exc):
-                    raise Conflict("the visit changed concurrently; retry", code="visit_conflict") from None
-                raise
-            count("SigninRetried")
-
-    # Photos verified between our read and the transaction: their flags, now.
-    views = {}
-    for photo in photos:
-        current = uploads.get_upload(tenant_id, photo.upload_id, consistent=True) or photo
-        if photo.status == "pending" and current.status == "ready":
-            apply_photo(current)
-        views[current.upload_id] = uploads.photo_view(current)
-    if any(p.status == "pending" for p in photos):
-        signin.refresh(consistent_read=True)
-
+    signin.base_flags = _base_flags_of(signin, server_dt, client_dt, sent_dt) or None
+    visit, photos = _commit(signin, photo_ids, client_dt, zone)
+    views = _claimed_photo_views(signin, photos)
     settle("signin.activity", lambda: record_activity(signin, account), signin_id=signin.signin_id)
     count("SigninCreated")
     if signin.flags:
         count("SigninFlagged")
     return to_dict(signin, _with_photos(signin, views), visit)
+
+
+def _validated(
+    kind: str, photo_upload_ids: Optional[list[str]], client_time: str, sent_at: Optional[str]
+) -> tuple[list[str], datetime, datetime, Optional[datetime]]:
+    """(distinct photo ids, server time, client time, sent-at time) or 422."""
+    if kind not in KINDS:
+        raise Unprocessable(f"kind must be one of {KINDS}", code="invalid_kind")
+    photo_ids = list(dict.fromkeys(photo_upload_ids or []))
+    if len(photo_ids) > MAX_PHOTOS:
+        raise Unprocessable(f"at most {MAX_PHOTOS} photos", code="too_many_photos")
+    server_dt = utcnow().replace(microsecond=0)
+    client_dt = parse_timestamp(client_time, "client_time")
+    sent_dt = parse_timestamp(sent_at, "sent_at") if sent_at else None
+    return photo_ids, server_dt, client_dt, sent_dt
+
+
+def _base_flags_of(signin: SignIn, server_dt: datetime, client_dt: datetime, sent_dt: Optional[datetime]) -> set[str]:
+    return base_flags(
+        server_time=server_dt,
+        client_time=client_dt,
+        sent_at=sent_dt,
+        accuracy_m=signin.accuracy_m,
+        mock_location=bool(signin.mock_location),
+        distance=signin.distance_m,
+        radius_m=float(signin.radius_m),
+    )
+
+
+def _commit(
+    signin: SignIn, photo_ids: list[str], client_dt: datetime, zone: Any
+) -> tuple[Optional[Visit], list[Upload]]:
+    """Commit the sign-in with its visit change and photo claims (one transaction, retried
+    on a concurrent visit change; 409 after three tries). Answers (visit, claimed photos)."""
+    tenant_id, user_id = signin.tenant_id, signin.user_id
+    radius = float(signin.radius_m)
+    for attempt in range(3):
+        photos = _claim_photos(tenant_id, user_id, photo_ids)
+        signin.photo_flags = set().union(*(photo_flags(signin, p, radius, zone) for p in photos)) or None
+        tx, visit = _signin_tx(signin, _get_open_visit(tenant_id, user_id), photos, client_dt, zone)
+        try:
+            tx.commit()
+            return visit, photos
+        except Cancelled as exc:
+            if not exc.failed or attempt == 2:
+                if exc.failed:
+                    raise Conflict("the visit changed concurrently; retry", code="visit_conflict") from None
+                raise
+            count("SigninRetried")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _signin_tx(
+    signin: SignIn, open_visit: Optional[Visit], photos: list[Upload], client_dt: datetime, zone: Any
+) -> tuple[Tx, Optional[Visit]]:
+    """The transaction: close the open visit (a check-out ends it, a check-in replaces it),
+    open a new visit on a check-in, save the sign-in and claim its photos."""
+    tenant_id, user_id, kind = signin.tenant_id, signin.user_id, signin.kind
+    tx = Tx("signin")
+    signin.visit_id = None
+    visit: Optional[Visit] = None
+    pointer = OpenVisit(tenant_id=tenant_id, user_id=user_id)
+    pointer.set_keys()
+    if open_visit is not None:
+        closed_by = "check_in" if kind == "check_in" else "user"
+        ended = max(signin.client_time, open_visit.started_at)
+        checkout_id = signin.signin_id if kind == "check_out" else None
+        actions = _close_actions(open_visit, ended, closed_by, checkout_id)
+        tx.update("open_visit", open_visit, actions, Visit.status == "open")
+        if kind == "check_out":
+            visit = open_visit
+            signin.visit_id = open_visit.visit_id
+            tx.delete("pointer", pointer, OpenVisit.visit_id == open_visit.visit_id)
+    if kind == "check_in":
+        visit = Visit(
+            tenant_id=tenant_id,
+            visit_id=new_id("vis"),
+            user_id=user_id,
+            status="open",
+            checkin_id=signin.signin_id,
+            account_id=signin.account_id,
+            opportunity_id=signin.opportunity_id,
+            plan_id=signin.plan_id,
+            started_at=signin.client_time,
+            close_after=iso(end_of_local_day(client_dt, zone)),
+        )
+        signin.visit_id = visit.visit_id
+        tx.put("visit", visit, Visit.PK.does_not_exist())
+        pointer.visit_id = visit.visit_id
+        moved = (OpenVisit.visit_id == open_visit.visit_id) if open_visit is not None else OpenVisit.PK.does_not_exist()
+        tx.put("pointer", pointer, moved)
+    tx.put("signin", signin, SignIn.PK.does_not_exist())
+    for i, photo in enumerate(photos):
+        unclaimed = (Upload.user_id == user_id) & Upload.signin_id.does_not_exist()
+        tx.update(f"photo{i}", photo, [Upload.signin_id.set(signin.signin_id)], unclaimed)
+    return tx, visit
+
+
+def _claimed_photo_views(signin: SignIn, photos: list[Upload]) -> dict[str, dict[str, Any]]:
+    """Photos verified between our read and the transaction get their flags now; the
+    views of every photo."""
+    views = {}
+    for photo in photos:
+        current = uploads.get_upload(signin.tenant_id, photo.upload_id, consistent=True) or photo
+        if photo.status == "pending" and current.status == "ready":
+            apply_photo(current)
+        views[current.upload_id] = uploads.photo_view(current)
+    if any(p.status == "pending" for p in photos):
+        signin.refresh(consistent_read=True)
+    return views
 
 
 # ---------------------------------------------------------------- reads
@@ -531,6 +527,7 @@ def list_signins(
     scope = f"signins:{principal.tenant_id}:{principal.user_id}:{target}:{lo}:{hi}"
     position = cursor.decode(page_cursor, scope)
     pk = SignIn.user_pk(principal.tenant_id, target)
+    condition: Any
     if lo and hi:
         condition = SignIn.GSI1SK.between(lo, hi)
     elif lo:
@@ -583,8 +580,6 @@ def close_open_visits(now: Optional[datetime] = None, page_size: int = 100) -> i
 
 
 def _due_shards() -> int:
-    from chalicelib.models.signins import DUE_SHARDS
-
     return DUE_SHARDS
 
 
@@ -592,14 +587,14 @@ def _system_close(visit: Visit) -> int:
     parse_timestamp(visit.close_after, "close_after")  # an unreadable row is skipped, not closed with garbage
     pointer = OpenVisit(tenant_id=visit.tenant_id, user_id=visit.user_id, visit_id=visit.visit_id)
     pointer.set_keys()
+    actions = _close_actions(visit, visit.close_after, "system", None)
+    tx = Tx("system_close").update("visit", visit, actions, Visit.status == "open")
+    tx.delete("pointer", pointer, OpenVisit.visit_id == visit.visit_id)
     try:
-        with TransactWrite(connection=Visit._get_connection().connection) as tx:
-            actions = _close_actions(visit, visit.close_after, "system", None)
-            tx.update(visit, actions=actions, condition=Visit.status == "open")
-            tx.delete(pointer, condition=OpenVisit.visit_id == visit.visit_id)
+        tx.commit()
         return 1
-    except TransactWriteError as exc:
-        if not _cancelled_by_condition(exc):
+    except Cancelled as exc:
+        if not exc.failed:
             raise
     # Either someone closed it first (fine), or the pointer moved on: close the visit alone.
     try:
@@ -611,7 +606,7 @@ def _system_close(visit: Visit) -> int:
     try:
         visit.update(actions=_close_actions(visit, visit.close_after, "system", None), condition=Visit.status == "open")
     except Exception as exc:  # noqa: BLE001 - a lost race is not an error
-        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+        if not condition_failed(exc):
             raise
         return 0
     return 1

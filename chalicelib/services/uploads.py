@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Optional
 
@@ -33,11 +34,13 @@ from chalicelib.aws import client
 from chalicelib.config import settings
 from chalicelib.errors import PayloadTooLarge, Unprocessable
 from chalicelib.ids import new_id
+from chalicelib.models.base import condition_failed
 from chalicelib.models.uploads import PURPOSES, Upload
 from chalicelib.observability import count, logger
+from chalicelib.services import images, org
 from chalicelib.timeutil import iso, parse_timestamp, utcnow
 
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # same as images.MAX_UPLOAD_BYTES (not imported: PIL stays off the API path)
+MAX_UPLOAD_BYTES = images.MAX_UPLOAD_BYTES
 UPLOAD_TTL_S = 15 * 60
 GET_URL_TTL_S = 15 * 60
 EXPIRY_SLACK_S = 60
@@ -125,8 +128,6 @@ def find_by_sha256(tenant_id: str, sha256: str) -> list[Upload]:
 
 
 def may_view(principal: Principal, upload: Upload) -> bool:
-    from chalicelib.services import org
-
     if upload.purpose == "receipt" and principal.is_finance:
         return True
     return org.can_read_user_data(principal, upload.user_id)
@@ -182,8 +183,6 @@ def _read_capped(bucket: str, key: str, version_id: Optional[str], limit: int) -
 def _verdict(upload: Upload, head: dict[str, Any], bucket: str, version_id: Optional[str]) -> dict[str, Any]:
     """Decide ready/rejected. Only the image module's Rejected is a verdict; AWS errors
     propagate so the event is retried."""
-    from chalicelib.services import images
-
     size = int(head.get("ContentLength") or 0)
     limit = min(MAX_UPLOAD_BYTES, int(upload.size_bytes))
     content_type = str(head.get("ContentType") or "").split(";")[0].strip().lower()
@@ -220,27 +219,67 @@ def _store_derived(bucket: str, upload: Upload, info: Any, sha: str) -> tuple[st
     return thumb, stripped
 
 
-def process_object(bucket: str, key: str, version_id: Optional[str] = None) -> str:
-    """Verify one uploaded object. Answers what happened: ignored | duplicate | ready | rejected."""
+@dataclass(frozen=True)
+class Processed:
+    """What processing an object did (ignored | duplicate | ready | rejected) and, when it
+    decided the upload's verdict, the upload as decided."""
+
+    outcome: str
+    upload: Optional[Upload] = None
+
+
+def process_object(bucket: str, key: str, version_id: Optional[str] = None) -> Processed:
+    """Verify one uploaded object. The caller applies a ``ready`` photo to its sign-in."""
     match = KEY_RE.match(key or "")
     if bucket != settings().bucket_name or not match:
-        return "ignored"
+        return Processed("ignored")
     tenant_id, user_id, upload_id = match.groups()
     upload = get_upload(tenant_id, upload_id, consistent=True)
     if upload is None or upload.key != key or upload.user_id != user_id:
         logger.warning("object without an upload record", extra={"key": key})
-        return "ignored"
+        return Processed("ignored")
     if upload.status != "pending":
         count("UploadDuplicateEvent")
-        return "duplicate"
+        return Processed("duplicate")
     head = _head(bucket, key, version_id)
     if head is None:
-        return "ignored"  # the object (version) is gone; a later event will tell
+        return Processed("ignored")  # the object (version) is gone; a later event will tell
     version_id = head.get("VersionId") or version_id
     if version_id == "null":
         version_id = None
     verdict = _verdict(upload, head, bucket, version_id)
+    derived: tuple[str, ...] = ()
+    if verdict["status"] == "ready":
+        derived = _store_derived(bucket, upload, verdict["info"], verdict["sha256"])
+    try:
+        upload.update(
+            actions=_verdict_actions(upload, verdict, version_id, derived), condition=Upload.status == "pending"
+        )
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+        # Another delivery of this event (or of another version) decided first.
+        _drop_unused(bucket, tenant_id, upload_id, derived)
+        count("UploadDuplicateEvent")
+        return Processed("duplicate")
+    count("UploadReady" if upload.status == "ready" else "UploadRejected")
+    return Processed(upload.status, upload)
 
+
+def _drop_unused(bucket: str, tenant_id: str, upload_id: str, derived: tuple[str, ...]) -> None:
+    """The thumbnail and clean copy a losing delivery made, unless the winner uses them."""
+    if not derived:
+        return
+    winner = get_upload(tenant_id, upload_id, consistent=True)
+    kept = {winner.thumbnail_key, winner.clean_key} if winner else set()
+    for key_ in set(derived) - kept:
+        client("s3").delete_object(Bucket=bucket, Key=key_)
+
+
+def _verdict_actions(
+    upload: Upload, verdict: dict[str, Any], version_id: Optional[str], derived: tuple[str, ...]
+) -> list[Any]:
+    """The update recording a verdict (and, when ready, what the image said)."""
     actions = [
         Upload.status.set(verdict["status"]),
         Upload.processed_at.set(iso(utcnow())),
@@ -250,47 +289,27 @@ def process_object(bucket: str, key: str, version_id: Optional[str] = None) -> s
         actions.append(Upload.uploaded_at.set(verdict["uploaded_at"]))
     if version_id:
         actions.append(Upload.version_id.set(version_id))
-    derived: tuple[str, ...] = ()
-    if verdict["status"] == "ready":
-        info, sha = verdict["info"], verdict["sha256"]
-        derived = _store_derived(bucket, upload, info, sha)
-        actions += [
-            Upload.thumbnail_key.set(derived[0]),
-            Upload.clean_key.set(derived[1]),
-            Upload.sha256.set(sha),
-            Upload.GSI1PK.set(Upload.sha_pk(tenant_id, sha)),
-            Upload.GSI1SK.set(Upload.sha_sk(upload_id)),
-            Upload.image_format.set(info.format),
-            Upload.width.set(info.width),
-            Upload.height.set(info.height),
-        ]
-        if info.gps:
-            actions += [Upload.gps_lat.set(info.gps[0]), Upload.gps_lng.set(info.gps[1])]
-        if info.taken_at:
-            actions.append(Upload.taken_at.set(info.taken_at))
-        if info.taken_offset:
-            actions.append(Upload.taken_offset.set(info.taken_offset))
-    else:
+    if verdict["status"] != "ready":
         actions.append(Upload.reason.set(verdict["reason"]))
-    try:
-        upload.update(actions=actions, condition=Upload.status == "pending")
-    except UpdateError as exc:
-        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
-            raise
-        # Another delivery of this event (or of another version) decided first.
-        if derived:
-            winner = get_upload(tenant_id, upload_id, consistent=True)
-            kept = {winner.thumbnail_key, winner.clean_key} if winner else set()
-            for key_ in set(derived) - kept:
-                client("s3").delete_object(Bucket=bucket, Key=key_)
-        count("UploadDuplicateEvent")
-        return "duplicate"
-    count("UploadReady" if upload.status == "ready" else "UploadRejected")
-    if upload.status == "ready" and upload.signin_id:
-        from chalicelib.services import signins
-
-        signins.apply_photo(upload)
-    return upload.status
+        return actions
+    info, sha = verdict["info"], verdict["sha256"]
+    actions += [
+        Upload.sha256.set(sha),
+        Upload.GSI1PK.set(Upload.sha_pk(upload.tenant_id, sha)),
+        Upload.GSI1SK.set(Upload.sha_sk(upload.upload_id)),
+        Upload.thumbnail_key.set(derived[0]),
+        Upload.clean_key.set(derived[1]),
+        Upload.image_format.set(info.format),
+        Upload.width.set(info.width),
+        Upload.height.set(info.height),
+    ]
+    if info.gps:
+        actions += [Upload.gps_lat.set(info.gps[0]), Upload.gps_lng.set(info.gps[1])]
+    if info.taken_at:
+        actions.append(Upload.taken_at.set(info.taken_at))
+    if info.taken_offset:
+        actions.append(Upload.taken_offset.set(info.taken_offset))
+    return actions
 
 
 __all__ = [
@@ -301,6 +320,7 @@ __all__ = [
     "photo_view",
     "may_view",
     "process_object",
+    "Processed",
     "object_key",
     "thumbnail_key",
     "MAX_UPLOAD_BYTES",

@@ -18,7 +18,6 @@ within 5 minutes before anything is written. The effect and a receipt keyed by t
 import hashlib
 import ipaddress
 import json
-import os
 import socket
 import urllib.error
 import urllib.parse
@@ -28,12 +27,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, PutError
+from standardwebhooks import Webhook
 
 from chalicelib.aws import client
-from chalicelib.config import settings
+from chalicelib.config import settings, webhook_backoff_base_s
 from chalicelib.errors import BadRequest, Unauthorized, Unprocessable
 from chalicelib.jsonsafe import check_depth
+from chalicelib.models.base import condition_failed
 from chalicelib.models.webhooks import OUTBOX_PK, DeliveryRecord, InboundReceipt, OutboxEntry
 from chalicelib.observability import count, is_corrupt_item, logger, skip_bad_item
 from chalicelib.services import org
@@ -48,7 +49,7 @@ USER_AGENT = "fieldsales-webhooks/1"
 
 
 def backoff_base_s() -> float:
-    return float(os.environ.get("WEBHOOK_BACKOFF_BASE_S", "30"))
+    return webhook_backoff_base_s()
 
 
 def backoff_s(attempt: int) -> int:
@@ -134,7 +135,7 @@ def target_allowed(url: str, allow_private: bool) -> tuple[bool, str]:
     except (socket.gaierror, UnicodeError, ValueError):
         return False, "host does not resolve"
     for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
         mapped = getattr(address, "ipv4_mapped", None)
         address = mapped or address
         if not address.is_global or address.is_multicast:
@@ -151,8 +152,6 @@ _OPENER = urllib.request.build_opener(_NoRedirects)
 
 
 def sign(secret: str, webhook_id: str, timestamp: datetime, payload: str) -> dict[str, str]:
-    from standardwebhooks import Webhook
-
     return {
         "webhook-id": webhook_id,
         "webhook-timestamp": str(int(timestamp.timestamp())),
@@ -256,12 +255,19 @@ class BudgetUpdated(BaseModel):
     currency: str
 
 
+class RatesUpdated(BaseModel):
+    """``fx.rates_updated``: tenant currency per unit of each currency, for one day."""
+
+    model_config = ConfigDict(extra="ignore", defer_build=True)
+    date: str
+    rates: dict[str, str]
+
+
 def verify(tenant_id: str, raw_body: bytes, headers: dict[str, str]) -> dict[str, Any]:
     """Signature and timestamp (5 minutes either way) or 401; nothing is written before."""
     integration = org.get_finance_integration(tenant_id)
     if integration is None:
         raise Unauthorized("webhook signature is not valid", code="invalid_signature")
-    from standardwebhooks import Webhook
 
     wanted = {k: headers.get(k, "") for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
     try:
@@ -300,6 +306,16 @@ def receipt(
     )
 
 
+def record_receipt(rec: InboundReceipt) -> None:
+    """Store a receipt written on its own (an event whose effect is idempotent by itself);
+    a concurrent twin having stored it first is fine."""
+    try:
+        rec.save(condition=InboundReceipt.PK.does_not_exist())
+    except PutError as exc:
+        if not condition_failed(exc):
+            raise
+
+
 def already_received(tenant_id: str, webhook_id: str, digest: Optional[str] = None) -> bool:
     """True for a webhook-id already applied to this same event (a retry: acknowledge it).
     The same id with another event is not a retry (Standard Webhooks: one id per message,
@@ -315,7 +331,27 @@ def already_received(tenant_id: str, webhook_id: str, digest: Optional[str] = No
     return True
 
 
-def receive(tenant_id: str, raw_body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Inbound:
+    """A verified inbound event: which finance event it is and its validated data."""
+
+    webhook_id: str
+    type: str
+    event: BaseModel
+    digest: str  # the event's type and data, canonically: one webhook-id, one event
+    stated_at: Optional[str] = None  # the body's own timestamp (RFC 3339 UTC), if it has one
+
+
+EVENT_MODELS: dict[str, type[BaseModel]] = {
+    "expense.payment_updated": PaymentUpdated,
+    "budget.updated": BudgetUpdated,
+    "fx.rates_updated": RatesUpdated,
+}
+
+
+def receive(tenant_id: str, raw_body: bytes, headers: dict[str, str]) -> Inbound:
+    """Verify and parse an inbound event; the caller applies it (see handlers/webhooks.py)
+    and reports the outcome with :func:`acknowledge`."""
     check_depth(raw_body)  # the verifier parses the body: never let it recurse deep
     payload = verify(tenant_id, raw_body, headers)
     webhook_id = headers["webhook-id"]
@@ -323,23 +359,19 @@ def receive(tenant_id: str, raw_body: bytes, headers: dict[str, str]) -> dict[st
     data = payload.get("data")
     if not isinstance(type_, str) or not isinstance(data, dict):
         raise BadRequest("the body must be {type, timestamp?, data}", code="invalid_body")
-    if payload.get("timestamp") is not None:
-        normalize(payload["timestamp"], "timestamp")
-    digest = event_digest(type_, data)
+    stated_at = normalize(payload["timestamp"], "timestamp") if payload.get("timestamp") is not None else None
+    model = EVENT_MODELS.get(type_)
+    if model is None:
+        raise Unprocessable(f"unknown event type {type_!r}", code="unknown_event_type")
     try:
-        if type_ == "expense.payment_updated":
-            from chalicelib.services import expenses
-
-            event = PaymentUpdated.model_validate(data)
-            applied = expenses.apply_payment_update(tenant_id, webhook_id, event, digest)
-        elif type_ == "budget.updated":
-            from chalicelib.services import budgets
-
-            update = BudgetUpdated.model_validate(data)
-            applied = budgets.apply_push(tenant_id, webhook_id, update, digest)
-        else:
-            raise Unprocessable(f"unknown event type {type_!r}", code="unknown_event_type")
+        event = model.model_validate(data)
     except ValidationError as err:
         raise BadRequest("the event data is not valid", code="invalid_body", details=str(err)[:500]) from None
+    return Inbound(
+        webhook_id=webhook_id, type=type_, event=event, digest=event_digest(type_, data), stated_at=stated_at
+    )
+
+
+def acknowledge(inbound: Inbound, applied: bool) -> dict[str, Any]:
     count("WebhookInboundApplied" if applied else "WebhookInboundDuplicate")
-    return {"webhook_id": webhook_id, "status": "applied" if applied else "duplicate"}
+    return {"webhook_id": inbound.webhook_id, "status": "applied" if applied else "duplicate"}

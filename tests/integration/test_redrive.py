@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.services import feed, messages
+from chalicelib.services import activities, messages
 from tests.integration.test_expenses import draft, messages_of
 from tests.integration.test_feed_reindex import Stream, ids_in
 from tests.integration.test_signins import sign
@@ -67,7 +67,7 @@ def test_activity_whose_fan_out_keeps_failing_is_201_and_reaches_the_feed_from_i
     status, opp = api.post("/v1/opportunities", {"name": "Deal", "account_id": account, "stage": "qualify"})
     assert status == 201
     stream.pump()
-    broken(feed, "write_entries")
+    broken(activities, "write_entries")
     status, act = api.post(
         "/v1/activities",
         {"type": "sales_record", "content": "visit", "related": [{"type": "opportunity", "id": opp["id"]}]},
@@ -113,7 +113,7 @@ def test_stage_change_commits_its_feedback_and_the_stream_fans_it_out_when_the_r
     )
     assert status == 201
     stream.pump()
-    broken(feed, "write_entries")
+    broken(activities, "write_entries")
     status, _ = api.patch(
         f"/v1/opportunities/{opp['id']}", {"stage": "proposal", "stage_note": "sent the quote"}, as_="rep_a"
     )

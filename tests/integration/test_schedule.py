@@ -317,16 +317,6 @@ def test_comparison_without_plans_has_null_rate(api):
     assert out["from"] == "2030-03-10"
 
 
-def test_signins_between_without_the_signin_capability_is_empty(monkeypatch):
-    import sys
-
-    import chalicelib.services
-
-    monkeypatch.setitem(sys.modules, "chalicelib.services.signins", None)
-    monkeypatch.delattr(chalicelib.services, "signins", raising=False)
-    assert schedule_service.signins_between("acme", "rep_a", "2030-01-01T00:00:00Z", "2030-01-02T00:00:00Z") == []
-
-
 def test_admin_reads_any_users_schedule(api):
     plan(api)
     assert org.can_read_user_data

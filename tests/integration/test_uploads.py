@@ -274,7 +274,7 @@ def test_object_created_losing_race_removes_its_own_thumbnail(api, chalice_clien
         return real_update(self, *args, **kwargs)
 
     monkeypatch.setattr(uploads.Upload, "update", decide_bad_first)
-    assert uploads.process_object(BUCKET, body["fields"]["key"], v_good) == "duplicate"
+    assert uploads.process_object(BUCKET, body["fields"]["key"], v_good).outcome == "duplicate"
     assert uploads.get_upload("acme", body["upload_id"]).status == "rejected"
     assert thumbnails() == []
 

@@ -13,6 +13,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from chalicelib.auth import Principal
+from chalicelib.handlers import webhooks as webhook_handlers
 from chalicelib.services import expenses, messages, org, webhooks
 from local.finance_sim import FinanceSim
 
@@ -209,7 +210,7 @@ def test_same_webhook_id_ten_times_at_once_applies_once_and_answers_2xx(api, sec
     def deliver() -> None:
         barrier.wait()
         try:
-            results.append(webhooks.receive("acme", raw, headers)["status"])
+            results.append(webhook_handlers.receive_finance("acme", raw, headers)["status"])
         except Exception as exc:  # noqa: BLE001 - any error fails the assertion below
             results.append(repr(exc))
 
@@ -449,6 +450,7 @@ def test_outbox_entry_left_by_a_crash_is_queued_by_the_hourly_job(sim, chalice_c
     assert pump(chalice_client, aws) == []
     assert webhooks.sweep_outbox(older_than_s=-60) == 1
     assert webhooks.sweep_outbox(older_than_s=-60) == 0
+
     assert pump(chalice_client, aws) == [{"ok": True, "attempt": 1}]
     assert len(sim.received("expense.approved")) == 1
 
@@ -550,3 +552,7 @@ def test_signed_body_nested_too_deep_to_parse_is_400_not_a_signature_failure(api
     status, body = post_webhook(api, raw, headers)
     assert status == 400 and body["error"]["code"] == "invalid_json"
     assert not webhooks.already_received("acme", "wh_deep")
+
+
+def test_every_inbound_event_type_has_a_service_applying_it():
+    assert set(webhook_handlers.APPLY) == set(webhooks.EVENT_MODELS)

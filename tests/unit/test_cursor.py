@@ -43,3 +43,17 @@ def test_cursor_key_is_read_from_secrets_manager_when_configured(monkeypatch, aw
     with pytest.raises(Unprocessable):
         cursor.decode(token, "scope")
     assert cursor.decode(cursor.encode({"SK": "1"}, "scope"), "scope") == {"SK": "1"}
+
+
+def test_deployed_stage_without_a_cursor_key_refuses_to_start(monkeypatch):
+    from chalicelib.config import ConfigError
+
+    monkeypatch.setenv("STAGE", "prod")
+    monkeypatch.delenv("CURSOR_SECRET_ARN", raising=False)
+    monkeypatch.delenv("CURSOR_SECRET", raising=False)
+    cursor._secret.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match="CURSOR_SECRET_ARN"):
+            cursor.encode({"SK": "1"}, "scope")
+    finally:
+        cursor._secret.cache_clear()
