@@ -39,7 +39,7 @@ from chalicelib.models.feed import (
     feed_type_pk,
     opportunity_collection_pk,
 )
-from chalicelib.services import crm, messages
+from chalicelib.services import messages, refs
 from chalicelib.services.aftercommit import settle
 from chalicelib.services.feed_audience import SCENES, Resolver, entry_key, parse_entry_key
 from chalicelib.services.feed_index import finish_new, get_activity, link_items, reindex_activity, write_entries
@@ -199,11 +199,7 @@ def create_activity(
     """``POST /v1/activities``: every related object must exist and be visible to the author."""
     if type in SYSTEM_TYPES:
         raise Unprocessable(f"{type} activities are made by their own routes", code="system_activity_type")
-    resolver = Resolver(principal.tenant_id)
-    for object_type, object_id in dict.fromkeys(related):
-        obj = crm.get_object(principal.tenant_id, object_type, object_id)
-        if obj is None or not crm.can_see(principal, obj, resolver):
-            raise Unprocessable(f"{object_type} {object_id!r} does not exist", code="unknown_related")
+    refs.check(principal, objects=related)  # 422 unknown_<type> for a missing or hidden object
     return record_activity(principal.tenant_id, type, principal.user_id, content, related, occurred_at)
 
 

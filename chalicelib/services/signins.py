@@ -44,7 +44,7 @@ from chalicelib.models.base import iso, utcnow
 from chalicelib.models.signins import OpenVisit, SignIn, Visit
 from chalicelib.models.uploads import Upload
 from chalicelib.observability import count
-from chalicelib.services import org, uploads
+from chalicelib.services import org, refs, uploads
 from chalicelib.services.aftercommit import settle
 
 LOW_ACCURACY_M = 100
@@ -107,20 +107,6 @@ def _location_of(obj: Any) -> Optional[tuple[float, float]]:
     if lat is None or lng is None:
         return None
     return float(lat), float(lng)
-
-
-# ---------------------------------------------------------------- other capabilities (adapters)
-def _crm_visible(principal: Principal, object_type: str, object_id: str) -> Any:
-    """The CRM object if the caller may see it (404 otherwise). Until the CRM service is
-    deployed alongside, ids are recorded unchecked."""
-    try:
-        from chalicelib.services import crm
-    except ImportError:
-        return None
-    found = crm.require_visible(principal, object_type, object_id)
-    if found is None or isinstance(found, bool):
-        found = crm.get_object(principal.tenant_id, object_type, object_id)
-    return found
 
 
 def activity_id_of(signin_id: str) -> str:
@@ -280,12 +266,30 @@ def _with_photos(signin: SignIn, views: dict[str, dict[str, Any]]) -> list[dict[
 
 
 # ---------------------------------------------------------------- create
-def _claim_photos(tenant_id: str, user_id: str, upload_ids: list[str]) -> list[Upload]:
+def _account_of(
+    principal: Principal, found: refs.Found, account_id: Optional[str], opportunity_id: Optional[str]
+) -> Any:
+    """The account the sign-in is at: the given one, else the opportunity's when the
+    caller may see it (never tie a sign-in to an account out of the caller's range)."""
+    if account_id:
+        return found.obj("account", account_id)
+    opportunity = found.obj("opportunity", opportunity_id)
+    inferred = getattr(opportunity, "account_id", None)
+    if not inferred:
+        return None
+    try:
+        return refs.check(principal, objects=[("account", inferred)], resolver=found.resolver).obj("account", inferred)
+    except Unprocessable:
+        return None
+
+
+def _claim_photos(principal: Principal, upload_ids: list[str], found: Optional[refs.Found] = None) -> list[Upload]:
+    """The caller's own sign-in photos (one BatchGet; none when ``found`` holds them)."""
+    if found is None:
+        found = refs.check(principal, uploads=[(u, "signin_photo") for u in upload_ids])
     photos = []
     for upload_id in upload_ids:
-        upload = uploads.get_upload(tenant_id, upload_id, consistent=True)
-        if upload is None or upload.user_id != user_id or upload.purpose != "signin_photo":
-            raise Unprocessable(f"upload {upload_id!r} is not one of your sign-in photos", code="unknown_upload")
+        upload = found.uploads[upload_id]
         if upload.status == "rejected":
             raise Unprocessable(
                 f"photo {upload_id!r} was rejected ({upload.reason}); take another", code="photo_rejected"
@@ -355,10 +359,14 @@ def create_signin(
     except ValueError:
         raise Unprocessable("client_time / sent_at is not a valid RFC 3339 time", code="invalid_time") from None
 
-    opportunity = _crm_visible(principal, "opportunity", opportunity_id) if opportunity_id else None
-    if opportunity is not None and not account_id:
-        account_id = getattr(opportunity, "account_id", None)
-    account = _crm_visible(principal, "account", account_id) if account_id else None
+    found = refs.check(
+        principal,
+        objects=[("opportunity", opportunity_id), ("account", account_id)],
+        plans=[plan_id],
+        uploads=[(u, "signin_photo") for u in photo_ids],
+    )
+    account = _account_of(principal, found, account_id, opportunity_id)
+    account_id = account.object_id if account is not None else account_id
     tenant_settings = org.get_settings(tenant_id)
     zone = org.tenant_zone(tenant_id, tenant_settings)
     radius = float(tenant_settings.checkin_radius_m)
@@ -402,7 +410,7 @@ def create_signin(
 
     visit: Optional[Visit] = None
     for attempt in range(3):
-        photos = _claim_photos(tenant_id, user_id, photo_ids)
+        photos = _claim_photos(principal, photo_ids, found if attempt == 0 else None)
         signin.photo_flags = set().union(*(photo_flags(signin, p, radius, zone) for p in photos)) or None
         open_visit = _get_open_visit(tenant_id, user_id)
         signin.visit_id = None
