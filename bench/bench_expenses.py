@@ -11,7 +11,7 @@ from typing import Any
 from bench.common import count_dynamodb, moto_stack, table, verdict
 
 CATEGORIES = ["travel", "meals", "lodging", "transport", "gifts", "printing", "phone", "other"]
-UNITS = [("department", "east"), ("department", "west"), ("person", "rep_a")]
+UNITS = [("department", "east"), ("department", "sales"), ("person", "rep_a")]  # all chargeable by rep_a
 PERIOD = "2026-11"
 
 

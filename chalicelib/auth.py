@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -29,6 +29,9 @@ class Principal:
     user_id: str
     tenant_id: str
     groups: frozenset[str]
+    # the caller's org record once the edge has read it (chalicelib/web.py): services reuse
+    # it instead of reading it again; never compared, never part of the identity
+    user: Any = field(default=None, compare=False, hash=False, repr=False)
 
     @property
     def is_admin(self) -> bool:

@@ -22,7 +22,7 @@ from chalicelib.errors import AppError, BadRequest, PayloadTooLarge, ServiceUnav
 from chalicelib.ids import new_id
 from chalicelib.jsonsafe import check_depth
 from chalicelib.observability import logger
-from chalicelib.services import idempotency
+from chalicelib.services import idempotency, org
 
 MAX_BODY_BYTES = 256 * 1024
 PATH_PARAM_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -237,6 +237,7 @@ def _run(op: Operation, request: Any, path_params: dict[str, str], request_id: s
     principal = authenticate(headers.get("authorization")) if op.auth else None
     if principal:
         logger.append_keys(tenant_id=principal.tenant_id, user_id=principal.user_id)
+        principal = org.require_active_caller(principal, op.path)
     path = _check_path(op, path_params)
     query = _parse_query(op, request)
     body = _parse_body(op, raw)

@@ -54,12 +54,14 @@ class UserOut(Response):
 class ProjectIn(Request):
     name: Name
     owner_id: Id
+    member_ids: Optional[list[Id]] = Field(default=None, max_length=500)
 
 
 class ProjectOut(Response):
     id: str
     name: str
     owner_id: str
+    member_ids: list[str] = []
 
 
 StageKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
@@ -163,7 +165,7 @@ def settings_out(s: TenantSettings) -> SettingsOut:
 
 
 def project_out(p: Project) -> ProjectOut:
-    return ProjectOut(id=p.project_id, name=p.name, owner_id=p.owner_id)
+    return ProjectOut(id=p.project_id, name=p.name, owner_id=p.owner_id, member_ids=sorted(p.member_ids or []))
 
 
 @route(
@@ -212,7 +214,7 @@ def put_user(req: Req) -> UserOut:
 def put_project(req: Req) -> ProjectOut:
     org.require_admin(req.principal)
     b: ProjectIn = req.body
-    return project_out(org.put_project(req.tenant_id, req.path["project_id"], b.name, b.owner_id))
+    return project_out(org.put_project(req.tenant_id, req.path["project_id"], b.name, b.owner_id, b.member_ids))
 
 
 @route(

@@ -121,6 +121,7 @@ class Project(BaseItem, discriminator="Project"):
     project_id = UnicodeAttribute()
     name = UnicodeAttribute()
     owner_id = UnicodeAttribute()
+    member_ids = UnicodeSetAttribute(null=True)
     created_at = UnicodeAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)
 

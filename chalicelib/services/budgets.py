@@ -73,6 +73,36 @@ def validate_unit(tenant_id: str, unit_type: str, unit_id: str) -> None:
         raise Unprocessable(f"{unit_type} {unit_id!r} does not exist", code="unknown_unit")
 
 
+def can_charge(principal: Principal, unit_type: str, unit_id: str) -> bool:
+    """Who may charge an expense unit, from the current org data: their own department or
+    one above it, a project they own or are a member of, themselves; admins and finance
+    any. One GetItem at most (a project), none for a department or a person when the edge
+    has already read the caller."""
+    if principal.is_admin or principal.is_finance:
+        return True
+    if unit_type == "person":
+        return unit_id == principal.user_id
+    if unit_type == "department":
+        caller = org.caller_user(principal)
+        return caller is not None and f"/{unit_id}/" in caller.dept_path
+    if unit_type == "project":
+        project = org.get_project(principal.tenant_id, unit_id)
+        return project is not None and (
+            project.owner_id == principal.user_id or principal.user_id in (project.member_ids or set())
+        )
+    return False
+
+
+def require_chargeable(principal: Principal, unit_type: str, unit_id: str) -> None:
+    """The unit exists (422 ``unknown_unit``) and the caller may charge it (403 ``unit_not_allowed``)."""
+    validate_unit(principal.tenant_id, unit_type, unit_id)
+    if not can_charge(principal, unit_type, unit_id):
+        raise Forbidden(
+            f"you may not charge {unit_type} {unit_id!r}: your department or one above it, your projects or yourself",
+            code="unit_not_allowed",
+        )
+
+
 def unit_owner(tenant_id: str, unit_type: str, unit_id: str) -> Optional[str]:
     """Department head, project owner, or the person."""
     if unit_type == "department":

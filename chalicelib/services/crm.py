@@ -14,7 +14,7 @@ from typing import Any, Optional
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from chalicelib.auth import Principal
-from chalicelib.errors import Conflict, NotFound, Unprocessable
+from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.ids import new_id
 from chalicelib.models.base import Tx, condition_failed
 from chalicelib.models.crm import (
@@ -29,9 +29,9 @@ from chalicelib.models.crm import (
     TeamMember,
     object_pk,
 )
-from chalicelib.services import activities, list_index, org, pipeline
+from chalicelib.services import activities, feed_audience, list_index, org, pipeline, refs
 from chalicelib.services.aftercommit import settle
-from chalicelib.services.feed_audience import Resolver, team_of
+from chalicelib.services.feed_audience import Resolver
 from chalicelib.timeutil import iso, utcnow
 
 ID_PREFIX = {"account": "acc", "contact": "con", "opportunity": "opp", "lead": "lead"}
@@ -57,21 +57,44 @@ def get_object(tenant_id: str, object_type: str, object_id: str) -> Optional[Crm
 
 
 def can_see(principal: Principal, obj: CrmObject, resolver: Optional[Resolver] = None) -> bool:
-    if principal.is_admin or obj.owner_id == principal.user_id:
-        return True
-    if isinstance(obj, Account) and principal.user_id in team_of(obj):
-        return True
-    resolver = resolver or Resolver(principal.tenant_id)
-    resolver.objects[(obj.object_type, obj.object_id)] = obj
-    resolver.load_objects([(obj.object_type, obj.object_id)])
-    return principal.user_id in resolver.object_viewers(obj)
+    return feed_audience.can_see(principal, obj, resolver)
 
 
-def require_visible(principal: Principal, object_type: str, object_id: str) -> CrmObject:
+def require_visible(
+    principal: Principal, object_type: str, object_id: str, resolver: Optional[Resolver] = None
+) -> CrmObject:
     """The object when the caller may see it; NotFound when missing or out of range."""
     obj = get_object(principal.tenant_id, object_type, object_id)
-    if obj is None or not can_see(principal, obj):
+    if obj is None or not can_see(principal, obj, resolver):
         raise NotFound(f"{object_type} not found")
+    return obj
+
+
+# ---------------------------------------------------------------- change rights
+def can_change(principal: Principal, obj: CrmObject, resolver: Optional[Resolver] = None) -> bool:
+    """Who may change a CRM object (PATCH, ownership transfer, team changes, archive and
+    restore): its owner, the owner's managers (any depth), heads of the owner's department
+    and of its ancestors, tenant admins; decided from the current org data. A team member
+    or other viewer may read and comment, not change. At most two BatchGets (the owner,
+    their departments), none when ``resolver`` already holds them."""
+    if principal.is_admin or obj.owner_id == principal.user_id:
+        return True
+    resolver = resolver or Resolver(principal.tenant_id)
+    resolver.load_users([obj.owner_id])
+    owner = obj.owner_id
+    return principal.user_id in resolver.managers(owner) or principal.user_id in resolver.heads(owner)
+
+
+def require_changeable(principal: Principal, object_type: str, object_id: str) -> CrmObject:
+    """The object when the caller may change it: 404 when they cannot even see it, 403
+    ``not_allowed`` when they see it but may not change it. Every change route calls this."""
+    resolver = Resolver(principal.tenant_id)
+    obj = require_visible(principal, object_type, object_id, resolver)
+    if not can_change(principal, obj, resolver):
+        raise Forbidden(
+            f"only the {object_type}'s owner, their managers, heads of their departments and admins may change it",
+            code="not_allowed",
+        )
     return obj
 
 
@@ -104,18 +127,6 @@ def to_dict(obj: CrmObject) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- writes
-def _require_user(tenant_id: str, user_id: str) -> None:
-    if org.get_user(tenant_id, user_id) is None:
-        raise Unprocessable(f"user {user_id!r} does not exist", code="unknown_user")
-
-
-def _require_account(principal: Principal, account_id: str) -> None:
-    try:
-        require_visible(principal, "account", account_id)
-    except NotFound:
-        raise Unprocessable(f"account {account_id!r} does not exist", code="unknown_account") from None
-
-
 def _apply(obj: CrmObject, fields: dict[str, Any]) -> None:
     for name, value in fields.items():
         if name == "location":
@@ -136,10 +147,11 @@ def create_object(principal: Principal, object_type: str, fields: dict[str, Any]
     tenant = principal.tenant_id
     fields = {k: v for k, v in fields.items() if v is not None}
     owner_id = fields.pop("owner_id", None) or principal.user_id
-    if owner_id != principal.user_id:
-        _require_user(tenant, owner_id)
-    if fields.get("account_id"):
-        _require_account(principal, fields["account_id"])
+    refs.check(
+        principal,
+        objects=[("account", fields.get("account_id"))],
+        users=[owner_id if owner_id != principal.user_id else None],
+    )
     if object_type == "opportunity" and fields.get("amount") is not None and not fields.get("currency"):
         fields["currency"] = org.get_settings(tenant).currency
     now = iso(utcnow())
@@ -169,7 +181,7 @@ def update_object(
     """PATCH: name, owner (transfer), stage (records ``stage_feedback``), location, ...
 
     Optimistic locking on ``version``: a concurrent edit is 409, never a lost update."""
-    obj = require_visible(principal, object_type, object_id)
+    obj = require_changeable(principal, object_type, object_id)
     tenant = principal.tenant_id
     unknown = set(changes) - PATCHABLE[object_type]
     if unknown:
@@ -178,10 +190,11 @@ def update_object(
         raise Unprocessable("name and owner_id cannot be cleared", code="required_field")
     if object_type == "opportunity" and "stage" in changes and not changes["stage"]:
         raise Unprocessable("stage cannot be cleared", code="required_field")
-    if changes.get("owner_id") and changes["owner_id"] != obj.owner_id:
-        _require_user(tenant, changes["owner_id"])
-    if changes.get("account_id"):
-        _require_account(principal, changes["account_id"])
+    refs.check(
+        principal,
+        objects=[("account", changes.get("account_id"))],
+        users=[changes.get("owner_id") if changes.get("owner_id") != obj.owner_id else None],
+    )
     old_stage = getattr(obj, "stage", None)
     _apply(obj, changes)
     if isinstance(obj, Opportunity) and "stage" in changes and changes["stage"] != old_stage:
@@ -251,7 +264,7 @@ def _write_team(account: Account, member: TeamMember, remove: bool) -> None:
 
 
 def put_team_member(principal: Principal, account_id: str, user_id: str, role: str) -> Account:
-    account = require_visible(principal, "account", account_id)
+    account = require_changeable(principal, "account", account_id)
     assert isinstance(account, Account)
     if org.get_user(principal.tenant_id, user_id) is None:
         raise NotFound("user not found")
@@ -266,7 +279,7 @@ def put_team_member(principal: Principal, account_id: str, user_id: str, role: s
 
 
 def remove_team_member(principal: Principal, account_id: str, user_id: str) -> Account:
-    account = require_visible(principal, "account", account_id)
+    account = require_changeable(principal, "account", account_id)
     assert isinstance(account, Account)
     members = dict(account.team.as_dict() if account.team is not None else {})
     if user_id not in members:

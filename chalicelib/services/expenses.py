@@ -29,7 +29,7 @@ from chalicelib.models.base import Cancelled, Tx, condition_failed
 from chalicelib.models.expenses import Expense, ReceiptClaim
 from chalicelib.models.webhooks import InboundReceipt
 from chalicelib.observability import count
-from chalicelib.services import activities, budgets, crm, messages, org, stats, uploads, webhooks
+from chalicelib.services import activities, budgets, messages, org, refs, stats, webhooks
 from chalicelib.services.aftercommit import settle
 from chalicelib.timeutil import format_date, iso, normalize, parse_date, parse_month, utcnow
 
@@ -87,27 +87,27 @@ def next_approver(e: Expense) -> Optional[str]:
     return approvers[level] if level < len(approvers) else None
 
 
-# ---------------------------------------------------------------- related objects
-def _opportunity_stage(principal: Principal, opportunity_id: str) -> Optional[str]:
-    """The opportunity's current stage; 422 when the caller cannot see it."""
-    try:
-        opportunity = crm.require_visible(principal, "opportunity", opportunity_id)
-    except NotFound:
-        raise Unprocessable(f"opportunity {opportunity_id!r} not found", code="unknown_opportunity") from None
-    return getattr(opportunity, "stage", None)
+# ---------------------------------------------------------------- references (services/refs.py)
+def _check_refs(principal: Principal, opportunity_id: Optional[str], receipt_ids: list[str]) -> refs.Found:
+    """The opportunity in the caller's range, the receipts the caller's own (one BatchGet)."""
+    found = refs.check(
+        principal, objects=[("opportunity", opportunity_id)], uploads=[(u, "receipt") for u in receipt_ids]
+    )
+    for upload_id in receipt_ids:
+        if found.uploads[upload_id].status == "rejected":
+            raise Unprocessable(f"receipt upload {upload_id!r} was rejected", code="receipt_rejected")
+    return found
 
 
 def _check_receipts(tenant_id: str, user_id: str, upload_ids: list[str]) -> dict[str, Any]:
+    """The submitter's receipts as they are now (at submission)."""
     if not upload_ids:
         return {}
-    found = uploads.get_uploads(tenant_id, upload_ids)
-    for upload_id in upload_ids:
-        upload = found.get(upload_id)
-        if upload is None or upload.user_id != user_id or upload.purpose != "receipt":
-            raise Unprocessable(f"receipt upload {upload_id!r} not found", code="unknown_upload")
-        if upload.status == "rejected":
-            raise Unprocessable(f"receipt upload {upload_id!r} was rejected", code="receipt_rejected")
-    return found
+    return _check_refs(Principal(user_id, tenant_id, frozenset()), None, upload_ids).uploads
+
+
+def _stage(found: refs.Found, opportunity_id: Optional[str]) -> Optional[str]:
+    return getattr(found.obj("opportunity", opportunity_id), "stage", None)
 
 
 def record_activity(e: Expense) -> None:
@@ -171,10 +171,10 @@ def new_draft(principal: Principal, fields: dict[str, Any]) -> Expense:
     """A validated draft, not yet stored."""
     tenant = principal.tenant_id
     unit = fields["unit"]
-    budgets.validate_unit(tenant, unit["type"], unit["id"])
+    budgets.require_chargeable(principal, unit["type"], unit["id"])
     receipts = list(dict.fromkeys(fields.get("receipt_upload_ids") or []))
-    _check_receipts(tenant, principal.user_id, receipts)
     opportunity_id = fields.get("opportunity_id")
+    found = _check_refs(principal, opportunity_id, receipts)
     now = iso(utcnow())
     e = Expense(
         tenant_id=tenant,
@@ -188,7 +188,7 @@ def new_draft(principal: Principal, fields: dict[str, Any]) -> Expense:
         unit_type=unit["type"],
         unit_id=unit["id"],
         opportunity_id=opportunity_id,
-        stage=_opportunity_stage(principal, opportunity_id) if opportunity_id else None,
+        stage=_stage(found, opportunity_id),
         receipt_upload_ids=receipts,
         status="draft",
         payment_status="unpaid",
@@ -211,10 +211,11 @@ def update_draft(principal: Principal, expense_id: str, changes: dict[str, Any])
     e = require_own(principal, expense_id)
     if e.status != "draft":
         raise Conflict(f"only drafts can be edited; this expense is {e.status}", code="invalid_state")
-    tenant = principal.tenant_id
     if "unit" in changes:
-        budgets.validate_unit(tenant, changes["unit"]["type"], changes["unit"]["id"])
+        budgets.require_chargeable(principal, changes["unit"]["type"], changes["unit"]["id"])
         e.unit_type, e.unit_id = changes["unit"]["type"], changes["unit"]["id"]
+    receipts = list(dict.fromkeys(changes.get("receipt_upload_ids") or []))
+    found = _check_refs(principal, changes.get("opportunity_id"), receipts)
     if "amount" in changes:
         e.amount_cents = _positive_cents(changes["amount"])
     if changes.get("occurred_on") is not None:
@@ -224,10 +225,8 @@ def update_draft(principal: Principal, expense_id: str, changes: dict[str, Any])
             setattr(e, name, changes[name])
     if "opportunity_id" in changes:
         e.opportunity_id = changes["opportunity_id"]
-        e.stage = _opportunity_stage(principal, e.opportunity_id) if e.opportunity_id else None
+        e.stage = _stage(found, e.opportunity_id)
     if "receipt_upload_ids" in changes:
-        receipts = list(dict.fromkeys(changes["receipt_upload_ids"] or []))
-        _check_receipts(tenant, principal.user_id, receipts)
         e.receipt_upload_ids = receipts
     e.updated_at = iso(utcnow())
     try:
@@ -301,6 +300,7 @@ def submit(principal: Principal, expense_id: str) -> Expense:
     e = require_own(principal, expense_id)
     if e.status != "draft":
         raise Conflict(f"only drafts can be submitted; this expense is {e.status}", code="invalid_state")
+    budgets.require_chargeable(principal, e.unit_type, e.unit_id)  # the org may have changed since the draft
     approvers = _approvers(e)
     receipt_warnings, claims = _receipt_warnings(e)
     amount = int(e.amount_cents)

@@ -39,12 +39,12 @@ from chalicelib.models.feed import (
     opportunity_collection_pk,
 )
 from chalicelib.models.org import User
-from chalicelib.services import crm, messages, uploads
+from chalicelib.services import messages, refs, uploads
 from chalicelib.services.activities import MAX_ATTACHMENTS, SYSTEM_TYPES, attachment_views, to_dict
 from chalicelib.services.activities import TYPES as TYPES  # the vocabulary lives in activities
 from chalicelib.services.activities import record_activity as record_activity
 from chalicelib.services.aftercommit import settle
-from chalicelib.services.feed_audience import SCENES, Resolver
+from chalicelib.services.feed_audience import SCENES
 from chalicelib.services.feed_index import get_activity
 from chalicelib.timeutil import iso, normalize, utcnow
 
@@ -73,11 +73,7 @@ def create_activity(
     every attachment must be one of the author's own ``attachment`` uploads, not rejected."""
     if type in SYSTEM_TYPES:
         raise Unprocessable(f"{type} activities are made by their own routes", code="system_activity_type")
-    resolver = Resolver(principal.tenant_id)
-    for object_type, object_id in dict.fromkeys(related):
-        obj = crm.get_object(principal.tenant_id, object_type, object_id)
-        if obj is None or not crm.can_see(principal, obj, resolver):
-            raise Unprocessable(f"{object_type} {object_id!r} does not exist", code="unknown_related")
+    refs.check(principal, objects=related)  # 422 unknown_<type> for a missing or hidden object
     attachments = _check_attachments(principal, attachment_upload_ids or [])
     return record_activity(
         principal.tenant_id, type, principal.user_id, content, related, occurred_at, attachments=attachments

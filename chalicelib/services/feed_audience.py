@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal, Optional, get_args
 
+from chalicelib.auth import Principal
 from chalicelib.models.base import BaseItem
 from chalicelib.models.crm import OBJECT_SK, Account, CrmObject, object_pk
 from chalicelib.models.feed import ADMIN_VIEWER
@@ -180,3 +181,15 @@ def team_of(account: Account) -> list[str]:
     """The account's relevant team: its owner plus the follow-up / service members."""
     members = dict(account.team.as_dict() if account.team is not None else {})
     return [account.owner_id, *sorted(m for m in members if m != account.owner_id)]
+
+
+def can_see(principal: Principal, obj: CrmObject, resolver: Optional[Resolver] = None) -> bool:
+    """May the caller see the CRM object (the feed's ``all`` rule, from current state)."""
+    if principal.is_admin or obj.owner_id == principal.user_id:
+        return True
+    if isinstance(obj, Account) and principal.user_id in team_of(obj):
+        return True
+    resolver = resolver or Resolver(principal.tenant_id)
+    resolver.objects[(obj.object_type, obj.object_id)] = obj
+    resolver.load_objects([(obj.object_type, obj.object_id)])
+    return principal.user_id in resolver.object_viewers(obj)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -170,6 +170,30 @@ def get_user(tenant_id: str, user_id: str) -> Optional[User]:
         return None
 
 
+def caller_user(principal: Principal) -> Optional[User]:
+    """The caller's own user record: the one the edge read (chalicelib/web.py), else one GetItem."""
+    if principal.user is not None:
+        return principal.user
+    return get_user(principal.tenant_id, principal.user_id)
+
+
+def is_active(user: Optional[User]) -> bool:
+    """An active user of the tenant: the one place a deactivation flag is to be honoured."""
+    return user is not None
+
+
+def require_active_caller(principal: Principal, path: str) -> Principal:
+    """403 ``unknown_user`` for a token whose ``sub`` is not an active user of its tenant,
+    except on ``/v1/admin/*`` for members of the ``admin`` group (tenant bootstrap). The
+    answer carries the user record, so services need not read it again."""
+    user = get_user(principal.tenant_id, principal.user_id)
+    if not is_active(user):
+        if principal.is_admin and path.startswith("/v1/admin/"):
+            return principal
+        raise Forbidden("this token's user is not an active user of the tenant", code="unknown_user")
+    return replace(principal, user=user)
+
+
 def require_user(tenant_id: str, user_id: str) -> User:
     user = get_user(tenant_id, user_id)
     if user is None:
@@ -253,15 +277,19 @@ def require_readable_user(principal: Principal, user_id: Optional[str]) -> str:
 
 
 # ---------------------------------------------------------------- projects
-def put_project(tenant_id: str, project_id: str, name: str, owner_id: str) -> Project:
-    if get_user(tenant_id, owner_id) is None:
-        raise Unprocessable(f"user {owner_id!r} does not exist", code="unknown_user")
+def put_project(
+    tenant_id: str, project_id: str, name: str, owner_id: str, member_ids: Optional[list[str]] = None
+) -> Project:
+    for user_id in dict.fromkeys([owner_id, *(member_ids or [])]):
+        if get_user(tenant_id, user_id) is None:
+            raise Unprocessable(f"user {user_id!r} does not exist", code="unknown_user")
     now = iso(utcnow())
     try:
         project = Project.get(Project.pk(tenant_id, project_id), "PROJECT")
     except DoesNotExist:
         project = Project(tenant_id=tenant_id, project_id=project_id, created_at=now)
     project.name, project.owner_id, project.updated_at = name, owner_id, now
+    project.member_ids = set(member_ids) if member_ids else None
     project.save()
     return project
 
@@ -283,7 +311,7 @@ class Profile:
 
 
 def profile(principal: Principal) -> Profile:
-    user = get_user(principal.tenant_id, principal.user_id)
+    user = caller_user(principal)
     if user is None:
         return Profile(None, None, None, [])
     dept = get_department(principal.tenant_id, user.department_id)

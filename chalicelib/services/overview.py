@@ -12,6 +12,7 @@ from typing import Any
 
 from chalicelib.auth import Principal
 from chalicelib.models.base import BaseItem, collection, opportunity_collection_pk
+from chalicelib.models.org import User
 from chalicelib.observability import logger
 from chalicelib.services import crm, expenses, feed, schedule, signins, uploads
 
@@ -35,7 +36,9 @@ def overview(principal: Principal, opportunity_id: str) -> dict[str, Any]:
     tenant = principal.tenant_id
     account_id = getattr(opportunity, "account_id", None)
     account = crm.get_object(tenant, "account", account_id) if account_id else None
-    items = _collection(tenant, opportunity_id)
+    if account is not None and not crm.can_see(principal, account):
+        account = None  # e.g. transferred away: its address, location and team are not the caller's
+    items = _visible(principal, _collection(tenant, opportunity_id))
     result: dict[str, Any] = {
         "opportunity": crm.to_dict(opportunity),
         "account": crm.to_dict(account) if account is not None else None,
@@ -56,6 +59,33 @@ def overview(principal: Principal, opportunity_id: str) -> dict[str, Any]:
         except Exception:  # noqa: BLE001 - the rest of the overview still answers
             logger.exception("overview: activities failed", extra={"opportunity_id": opportunity_id})
     return result
+
+
+def _readable_users(principal: Principal, user_ids: set[str]) -> set[str]:
+    """Of these users, those whose own records (plans, logs, sign-ins, expenses) the caller
+    may read: self, managers at any depth, admins (org.can_read_user_data), in one BatchGet."""
+    if principal.is_admin:
+        return set(user_ids)
+    others = sorted(u for u in user_ids if u != principal.user_id)
+    keys = [(User.pk(principal.tenant_id, u), "PROFILE") for u in others]
+    found = [u for u in User.batch_get(keys, consistent_read=True) if isinstance(u, User)] if keys else []
+    readable = {u.user_id for u in found if principal.user_id in u.ancestors}
+    return readable | ({principal.user_id} & user_ids)
+
+
+def _visible(principal: Principal, items: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """Every section filtered to what the caller may read on its own route."""
+    people = {i.user_id for section in ("plans", "logs", "signins", "expenses") for i in items[section]}
+    readable = _readable_users(principal, people)
+    out = dict(items)
+    for section in ("plans", "logs", "signins"):
+        out[section] = [i for i in items[section] if i.user_id in readable]
+    out["expenses"] = [
+        e
+        for e in items["expenses"]
+        if e.user_id in readable or principal.is_finance or principal.user_id in (e.approver_ids or [])
+    ]
+    return out
 
 
 def _signins(principal: Principal, found: list[Any]) -> tuple[list[dict], list[dict]]:

@@ -28,7 +28,7 @@ from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.ids import new_id
 from chalicelib.models.base import Tx
 from chalicelib.models.schedule import CalendarDay, Plan, WorkLog, dated_range
-from chalicelib.services import crm, org, signins
+from chalicelib.services import org, refs, signins
 from chalicelib.timeutil import (
     day_start_utc,
     format_date,
@@ -99,16 +99,8 @@ def to_dict(item: Plan | WorkLog) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- related objects
 def _check_related(principal: Principal, account_id: Optional[str], opportunity_id: Optional[str]) -> None:
-    """Referenced CRM objects must exist in the caller's visible range (422 otherwise, the
-    same answer for a hidden object as for a missing one: never reveal that it exists, and
-    never tie a plan or log into an opportunity's overview the caller cannot see)."""
-    for kind, object_id in (("account", account_id), ("opportunity", opportunity_id)):
-        if not object_id:
-            continue
-        try:
-            crm.require_visible(principal, kind, object_id)
-        except NotFound:
-            raise Unprocessable(f"{kind} {object_id!r} does not exist", code=f"unknown_{kind}") from None
+    """Referenced CRM objects must exist in the caller's visible range (services/refs.py)."""
+    refs.check(principal, objects=[("account", account_id), ("opportunity", opportunity_id)])
 
 
 def _calendar_update(tx: Tx, label: str, tenant_id: str, user_id: str, day: str, plans: int = 0, logs: int = 0) -> None:
@@ -283,18 +275,16 @@ def create_log(
     plan) and inherits its account and opportunity unless given."""
     tenant, now = principal.tenant_id, now or utcnow()
     parse_date(date_)
-    plan = None
-    if plan_id:
-        plan = _load_plan(tenant, plan_id)
-        if plan is None or plan.user_id != principal.user_id:
-            raise Unprocessable(f"plan {plan_id!r} does not exist", code="unknown_plan")
+    # every reference on its own: a valid plan_id vouches for no other id of the body
+    found = refs.check(principal, objects=[("account", account_id), ("opportunity", opportunity_id)], plans=[plan_id])
+    plan = found.plans.get(plan_id) if plan_id else None
+    if plan is not None:
         if plan.status == "cancelled":
             raise Conflict("the plan is cancelled", code="plan_cancelled")
         if plan.log_id:
             raise Conflict("the plan already has a work log", code="plan_already_logged")
         account_id = account_id or plan.account_id
         opportunity_id = opportunity_id or plan.opportunity_id
-    _check_related(principal, account_id if not plan else None, opportunity_id if not plan else None)
     stamp = iso(now)
     log = WorkLog(
         tenant_id=tenant,

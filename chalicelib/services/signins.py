@@ -43,7 +43,7 @@ from chalicelib.models.base import Cancelled, Tx, condition_failed
 from chalicelib.models.signins import DUE_SHARDS, OpenVisit, SignIn, Visit
 from chalicelib.models.uploads import Upload
 from chalicelib.observability import count, is_corrupt_item, skip_bad_item
-from chalicelib.services import activities, crm, org, uploads
+from chalicelib.services import activities, org, refs, uploads
 from chalicelib.services.aftercommit import settle
 from chalicelib.timeutil import (
     end_of_local_day,
@@ -86,7 +86,6 @@ def _location_of(obj: Any) -> Optional[tuple[float, float]]:
     return float(lat), float(lng)
 
 
-# ---------------------------------------------------------------- related objects
 def activity_id_of(signin_id: str) -> str:
     return "act_" + signin_id.split("_", 1)[-1]
 
@@ -248,12 +247,30 @@ def _with_photos(signin: SignIn, views: dict[str, dict[str, Any]]) -> list[dict[
 
 
 # ---------------------------------------------------------------- create
-def _claim_photos(tenant_id: str, user_id: str, upload_ids: list[str]) -> list[Upload]:
+def _account_of(
+    principal: Principal, found: refs.Found, account_id: Optional[str], opportunity_id: Optional[str]
+) -> Any:
+    """The account the sign-in is at: the given one, else the opportunity's when the
+    caller may see it (never tie a sign-in to an account out of the caller's range)."""
+    if account_id:
+        return found.obj("account", account_id)
+    opportunity = found.obj("opportunity", opportunity_id)
+    inferred = getattr(opportunity, "account_id", None)
+    if not inferred:
+        return None
+    try:
+        return refs.check(principal, objects=[("account", inferred)], resolver=found.resolver).obj("account", inferred)
+    except Unprocessable:
+        return None
+
+
+def _claim_photos(principal: Principal, upload_ids: list[str], found: Optional[refs.Found] = None) -> list[Upload]:
+    """The caller's own sign-in photos (one BatchGet; none when ``found`` holds them)."""
+    if found is None:
+        found = refs.check(principal, uploads=[(u, "signin_photo") for u in upload_ids])
     photos = []
     for upload_id in upload_ids:
-        upload = uploads.get_upload(tenant_id, upload_id, consistent=True)
-        if upload is None or upload.user_id != user_id or upload.purpose != "signin_photo":
-            raise Unprocessable(f"upload {upload_id!r} is not one of your sign-in photos", code="unknown_upload")
+        upload = found.uploads[upload_id]
         if upload.status == "rejected":
             raise Unprocessable(
                 f"photo {upload_id!r} was rejected ({upload.reason}); take another", code="photo_rejected"
@@ -318,10 +335,14 @@ def create_signin(
     claims, then its feed activity. Answers the sign-in's API shape."""
     tenant_id = principal.tenant_id
     photo_ids, server_dt, client_dt, sent_dt = _validated(kind, photo_upload_ids, client_time, sent_at)
-    opportunity = crm.require_visible(principal, "opportunity", opportunity_id) if opportunity_id else None
-    if opportunity is not None and not account_id:
-        account_id = getattr(opportunity, "account_id", None)
-    account = crm.require_visible(principal, "account", account_id) if account_id else None
+    found = refs.check(
+        principal,
+        objects=[("opportunity", opportunity_id), ("account", account_id)],
+        plans=[plan_id],
+        uploads=[(u, "signin_photo") for u in photo_ids],
+    )
+    account = _account_of(principal, found, account_id, opportunity_id)
+    account_id = account.object_id if account is not None else account_id
     tenant_settings = org.get_settings(tenant_id)
     zone = org.tenant_zone(tenant_id, tenant_settings)
     target = _location_of(account)
@@ -348,7 +369,7 @@ def create_signin(
         radius_m=float(tenant_settings.checkin_radius_m),
     )
     signin.base_flags = _base_flags_of(signin, server_dt, client_dt, sent_dt) or None
-    visit, photos = _commit(signin, photo_ids, client_dt, zone)
+    visit, photos = _commit(principal, signin, photo_ids, found, client_dt, zone)
     views = _claimed_photo_views(signin, photos)
     settle("signin.activity", lambda: record_activity(signin, account), signin_id=signin.signin_id)
     count("SigninCreated")
@@ -385,14 +406,14 @@ def _base_flags_of(signin: SignIn, server_dt: datetime, client_dt: datetime, sen
 
 
 def _commit(
-    signin: SignIn, photo_ids: list[str], client_dt: datetime, zone: Any
+    principal: Principal, signin: SignIn, photo_ids: list[str], found: refs.Found, client_dt: datetime, zone: Any
 ) -> tuple[Optional[Visit], list[Upload]]:
     """Commit the sign-in with its visit change and photo claims (one transaction, retried
     on a concurrent visit change; 409 after three tries). Answers (visit, claimed photos)."""
     tenant_id, user_id = signin.tenant_id, signin.user_id
     radius = float(signin.radius_m)
     for attempt in range(3):
-        photos = _claim_photos(tenant_id, user_id, photo_ids)
+        photos = _claim_photos(principal, photo_ids, found if attempt == 0 else None)
         signin.photo_flags = set().union(*(photo_flags(signin, p, radius, zone) for p in photos)) or None
         tx, visit = _signin_tx(signin, _get_open_visit(tenant_id, user_id), photos, client_dt, zone)
         try:

@@ -19,6 +19,12 @@ Who sees what (the rules the columns follow):
 - Budgets: set by admin or finance; read by those and the unit's owner (for a person: self
   and managers). Statistics: tenant-wide for finance and admins, a unit's for its owner.
 - Messages: only the recipient; a message of someone else is 404.
+- A token whose user the org does not have (``x_rep_a``: rep_a's id under globex's
+  token) is 403 ``unknown_user`` on every authenticated route.
+- Charging a unit (``expense.create`` charges department ``east``): own department or one
+  above it (rep_a is in ``east_key``), finance and admins; else 403.
+- Changing an account's team is for those who may change the account: a team member
+  (``fin`` in ``account.team.delete``) may not, not even to leave it.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from tests.integration.hostile import DAY, FEED_AT, PERIOD, Call, World
+from tests.integration.hostile import DAY, FEED_AT, PERIOD, Call, World, principal
 
 COLUMNS = (
     "rep_a",
@@ -51,85 +57,85 @@ MATRIX = """
 case                      rep_a rep_b mgr_east vp   ceo  kam  rep_c mgr_west fin  admin rep_x x_admin x_rep_a anon
 health                    200   200   200      200  200  200  200   200      200  200   200   200     200     200
 openapi                   200   200   200      200  200  200  200   200      200  200   200   200     200     200
-me                        200   200   200      200  200  200  200   200      200  200   200   200     200     401
-account.create            201   201   201      201  201  201  201   201      201  201   201   201     201     401
-account.create_for_rep_a  201   201   201      201  201  201  201   201      201  201   422   422     201     401
-account.get               200   404   200      200  200  200  404   404      404  200   404   404     404     401
-account.patch             200   404   200      200  200  200  404   404      404  200   404   404     404     401
-account.team.put          200   404   200      200  200  200  404   404      404  200   404   404     404     401
-account.team.delete       200   404   200      200  200  200  404   404      200  200   404   404     404     401
-contact.create            201   201   201      201  201  201  201   201      201  201   201   201     201     401
-contact.create_on_account 201   422   201      201  201  201  422   422      422  201   422   422     422     401
-contact.get               200   404   200      200  200  200  404   404      404  200   404   404     404     401
-contact.patch             200   404   200      200  200  200  404   404      404  200   404   404     404     401
-opportunity.create        201   422   201      201  201  201  422   422      422  201   422   422     422     401
-opportunity.get           200   404   200      200  200  200  404   404      404  200   404   404     404     401
-opportunity.patch         200   404   200      200  200  200  404   404      404  200   404   404     404     401
-opportunity.overview      200   404   200      200  200  200  404   404      404  200   404   404     404     401
-lead.create               201   201   201      201  201  201  201   201      201  201   201   201     201     401
-lead.get                  200   404   200      200  200  200  404   404      404  200   404   404     404     401
-lead.patch                200   404   200      200  200  200  404   404      404  200   404   404     404     401
-account.list              200+  200-  200+     200+ 200+ 200+ 200-  200-     200- 200+  200-  200-    200-    401
-account.archive           200   404   200      200  200  200  404   404      404  200   404   404     404     401
-account.restore           200   404   200      200  200  200  404   404      404  200   404   404     404     401
-contact.list              200+  200-  200+     200+ 200+ 200+ 200-  200-     200- 200+  200-  200-    200-    401
-contact.archive           200   404   200      200  200  200  404   404      404  200   404   404     404     401
-contact.restore           200   404   200      200  200  200  404   404      404  200   404   404     404     401
-opportunity.list          200+  200-  200+     200+ 200+ 200+ 200-  200-     200- 200+  200-  200-    200-    401
-opportunity.archive       200   404   200      200  200  200  404   404      404  200   404   404     404     401
-opportunity.restore       200   404   200      200  200  200  404   404      404  200   404   404     404     401
-lead.list                 200+  200-  200+     200+ 200+ 200+ 200-  200-     200- 200+  200-  200-    200-    401
-lead.archive              200   404   200      200  200  200  404   404      404  200   404   404     404     401
-lead.restore              200   404   200      200  200  200  404   404      404  200   404   404     404     401
-account.nearby            200+  200-  200+     200+ 200+ 200+ 200-  200-     200- 200+  200-  200-    200-    401
-activity.create           201   422   201      201  201  201  422   422      422  201   422   422     422     401
-activity.get              200   404   200      200  200  200  404   404      404  200   404   404     404     401
-activity.comment          201   404   201      201  201  201  404   404      404  201   404   404     404     401
-activity.comments         200   404   200      200  200  200  404   404      404  200   404   404     404     401
-feed                      200+  200-  200+     200+ 200+ 200+ 200-  200-     200- 200+  200-  200-    200-    401
-upload.create             201   201   201      201  201  201  201   201      201  201   201   201     201     401
-upload.get_photo          200   404   200      200  200  404  404   404      404  200   404   404     404     401
-upload.get_receipt        200   404   200      200  200  404  404   404      200  200   404   404     404     401
-signin.create             201   201   201      201  201  201  201   201      201  201   201   201     201     401
-signin.create_at_account  201   404   201      201  201  201  404   404      404  201   404   404     404     401
-signin.get                200   404   200      200  200  404  404   404      404  200   404   404     404     401
-signin.list               200+  404   200+     200+ 200+ 404  404   404      404  200+  404   200-    200-    401
-plan.create               201   201   201      201  201  201  201   201      201  201   201   201     201     401
-plan.create_at_account    201   422   201      201  201  201  422   422      422  201   422   422     422     401
-plan.get                  200   404   200      200  200  404  404   404      404  200   404   404     404     401
-plan.patch                200   404   403      403  403  404  404   404      404  403   404   404     404     401
-plan.list                 200+  404   200+     200+ 200+ 404  404   404      404  200+  404   200-    200-    401
-log.create                201   201   201      201  201  201  201   201      201  201   201   201     201     401
-log.create_for_plan       201   422   422      422  422  422  422   422      422  422   422   422     422     401
-log.get                   200   404   200      200  200  404  404   404      404  200   404   404     404     401
-log.list                  200+  404   200+     200+ 200+ 404  404   404      404  200+  404   200-    200-    401
-calendar                  200+  404   200+     200+ 200+ 404  404   404      404  200+  404   200-    200-    401
-plan_comparison           200+  404   200+     200+ 200+ 404  404   404      404  200+  404   200-    200-    401
-route                     200   200   200      200  200  200  200   200      200  200   200   200     200     401
+me                        200   200   200      200  200  200  200   200      200  200   200   200     403     401
+account.create            201   201   201      201  201  201  201   201      201  201   201   201     403     401
+account.create_for_rep_a  201   201   201      201  201  201  201   201      201  201   422   422     403     401
+account.get               200   404   200      200  200  200  404   404      404  200   404   404     403     401
+account.patch             200   404   200      200  200  200  404   404      404  200   404   404     403     401
+account.team.put          200   404   200      200  200  200  404   404      404  200   404   404     403     401
+account.team.delete       200   404   200      200  200  200  404   404      403  200   404   404     403     401
+contact.create            201   201   201      201  201  201  201   201      201  201   201   201     403     401
+contact.create_on_account 201   422   201      201  201  201  422   422      422  201   422   422     403     401
+contact.get               200   404   200      200  200  200  404   404      404  200   404   404     403     401
+contact.patch             200   404   200      200  200  200  404   404      404  200   404   404     403     401
+opportunity.create        201   422   201      201  201  201  422   422      422  201   422   422     403     401
+opportunity.get           200   404   200      200  200  200  404   404      404  200   404   404     403     401
+opportunity.patch         200   404   200      200  200  200  404   404      404  200   404   404     403     401
+opportunity.overview      200   404   200      200  200  200  404   404      404  200   404   404     403     401
+lead.create               201   201   201      201  201  201  201   201      201  201   201   201     403     401
+lead.get                  200   404   200      200  200  200  404   404      404  200   404   404     403     401
+lead.patch                200   404   200      200  200  200  404   404      404  200   404   404     403     401
+account.list              200+  200-  200+     200+ 200+ 200+ 200-  200-     200- 200+  200-  200-    403     401
+account.archive           200   404   200      200  200  200  404   404      404  200   404   404     403     401
+account.restore           200   404   200      200  200  200  404   404      404  200   404   404     403     401
+contact.list              200+  200-  200+     200+ 200+ 200+ 200-  200-     200- 200+  200-  200-    403     401
+contact.archive           200   404   200      200  200  200  404   404      404  200   404   404     403     401
+contact.restore           200   404   200      200  200  200  404   404      404  200   404   404     403     401
+opportunity.list          200+  200-  200+     200+ 200+ 200+ 200-  200-     200- 200+  200-  200-    403     401
+opportunity.archive       200   404   200      200  200  200  404   404      404  200   404   404     403     401
+opportunity.restore       200   404   200      200  200  200  404   404      404  200   404   404     403     401
+lead.list                 200+  200-  200+     200+ 200+ 200+ 200-  200-     200- 200+  200-  200-    403     401
+lead.archive              200   404   200      200  200  200  404   404      404  200   404   404     403     401
+lead.restore              200   404   200      200  200  200  404   404      404  200   404   404     403     401
+account.nearby            200+  200-  200+     200+ 200+ 200+ 200-  200-     200- 200+  200-  200-    403     401
+activity.create           201   422   201      201  201  201  422   422      422  201   422   422     403     401
+activity.get              200   404   200      200  200  200  404   404      404  200   404   404     403     401
+activity.comment          201   404   201      201  201  201  404   404      404  201   404   404     403     401
+activity.comments         200   404   200      200  200  200  404   404      404  200   404   404     403     401
+feed                      200+  200-  200+     200+ 200+ 200+ 200-  200-     200- 200+  200-  200-    403     401
+upload.create             201   201   201      201  201  201  201   201      201  201   201   201     403     401
+upload.get_photo          200   404   200      200  200  404  404   404      404  200   404   404     403     401
+upload.get_receipt        200   404   200      200  200  404  404   404      200  200   404   404     403     401
+signin.create             201   201   201      201  201  201  201   201      201  201   201   201     403     401
+signin.create_at_account  201   422   201      201  201  201  422   422      422  201   422   422     403     401
+signin.get                200   404   200      200  200  404  404   404      404  200   404   404     403     401
+signin.list               200+  404   200+     200+ 200+ 404  404   404      404  200+  404   200-    403     401
+plan.create               201   201   201      201  201  201  201   201      201  201   201   201     403     401
+plan.create_at_account    201   422   201      201  201  201  422   422      422  201   422   422     403     401
+plan.get                  200   404   200      200  200  404  404   404      404  200   404   404     403     401
+plan.patch                200   404   403      403  403  404  404   404      404  403   404   404     403     401
+plan.list                 200+  404   200+     200+ 200+ 404  404   404      404  200+  404   200-    403     401
+log.create                201   201   201      201  201  201  201   201      201  201   201   201     403     401
+log.create_for_plan       201   422   422      422  422  422  422   422      422  422   422   422     403     401
+log.get                   200   404   200      200  200  404  404   404      404  200   404   404     403     401
+log.list                  200+  404   200+     200+ 200+ 404  404   404      404  200+  404   200-    403     401
+calendar                  200+  404   200+     200+ 200+ 404  404   404      404  200+  404   200-    403     401
+plan_comparison           200+  404   200+     200+ 200+ 404  404   404      404  200+  404   200-    403     401
+route                     200   200   200      200  200  200  200   200      200  200   200   200     403     401
 fx.put                    403   403   403      403  403  403  403   403      200  200   403   200     403     401
-fx.get                    200   200   200      200  200  200  200   200      200  200   422   422     422     401
+fx.get                    200   200   200      200  200  200  200   200      200  200   422   422     403     401
 goal.put                  403   404   200      200  200  200  404   404      404  200   404   404     403     401
-goal.get                  200   404   200      200  200  200  404   404      404  200   404   404     200     401
-performance               200   200   200      200  200  200  200   200      200  200   200   200     200     401
-opportunity_stats         200   200   200      200  200  200  200   200      200  200   200   200     200     401
-expense.create            201   201   201      201  201  201  201   201      201  201   422   422     422     401
-expense.get               200   404   200      200  200  404  404   404      200  200   404   404     404     401
-expense.patch             200   404   403      403  403  404  404   404      403  403   404   404     404     401
-expense.submit            200   404   403      403  403  404  404   404      403  403   404   404     404     401
-expense.approve           403   404   200      403  403  404  404   404      403  403   404   404     404     401
-expense.approve_level2    403   404   403      200  403  404  404   404      403  403   404   404     404     401
-expense.reject            403   404   200      403  403  404  404   404      403  403   404   404     404     401
-expense.list              200+  200-  200-     200- 200- 200- 200-  200-     200+ 200+  200-  200-    200-    401
-expense.list_user         200+  404   200+     200+ 200+ 404  404   404      200+ 200+  404   200-    200-    401
-expense.list_unit         404   404   200+     404  404  404  404   404      200+ 200+  404   200-    404     401
+goal.get                  200   404   200      200  200  200  404   404      404  200   404   404     403     401
+performance               200   200   200      200  200  200  200   200      200  200   200   200     403     401
+opportunity_stats         200   200   200      200  200  200  200   200      200  200   200   200     403     401
+expense.create            201   201   201      403  403  403  403   403      201  201   422   422     403     401
+expense.get               200   404   200      200  200  404  404   404      200  200   404   404     403     401
+expense.patch             200   404   403      403  403  404  404   404      403  403   404   404     403     401
+expense.submit            200   404   403      403  403  404  404   404      403  403   404   404     403     401
+expense.approve           403   404   200      403  403  404  404   404      403  403   404   404     403     401
+expense.approve_level2    403   404   403      200  403  404  404   404      403  403   404   404     403     401
+expense.reject            403   404   200      403  403  404  404   404      403  403   404   404     403     401
+expense.list              200+  200-  200-     200- 200- 200- 200-  200-     200+ 200+  200-  200-    403     401
+expense.list_user         200+  404   200+     200+ 200+ 404  404   404      200+ 200+  404   200-    403     401
+expense.list_unit         404   404   200+     404  404  404  404   404      200+ 200+  404   200-    403     401
 budget.put                403   403   403      403  403  403  403   403      200  200   403   422     403     401
-budget.get                404   404   200      404  404  404  404   404      200  200   404   404     404     401
-budget.get_person         200   404   200      200  200  404  404   404      200  200   404   404     404     401
+budget.get                404   404   200      404  404  404  404   404      200  200   404   404     403     401
+budget.get_person         200   404   200      200  200  404  404   404      200  200   404   404     403     401
 expense_stats             403   403   403      403  403  403  403   403      200  200   403   200     403     401
 expense_stats.unit        403   403   200      403  403  403  403   403      200  200   403   200     403     401
-messages.list             200+  200-  200-     200- 200- 200- 200-  200-     200- 200-  200-  200-    200-    401
-message.read              200   404   404      404  404  404  404   404      404  404   404   404     404     401
-messages.read_all         200   200   200      200  200  200  200   200      200  200   200   200     200     401
+messages.list             200+  200-  200-     200- 200- 200- 200-  200-     200- 200-  200-  200-    403     401
+message.read              200   404   404      404  404  404  404   404      404  404   404   404     403     401
+messages.read_all         200   200   200      200  200  200  200   200      200  200   200   200     403     401
 admin.department.put      403   403   403      403  403  403  403   403      403  200   403   200     403     401
 admin.user.put            403   403   403      403  403  403  403   403      403  200   403   200     403     401
 admin.project.put         403   403   403      403  403  403  403   403      403  200   403   422     403     401
@@ -559,3 +565,195 @@ CASES: dict[str, Case] = {
     ),
     "webhook.signed": Case("POST", "/v1/webhooks/finance/{tenant_id}", _signed_payment, writes_tenant="acme"),
 }
+
+
+# ================================================================ the ACTION matrix
+# Who may DO what to an object of rep_a's (issue #12): role x object x action, every cell
+# a status code. Rules (API.md "CRM objects", "CRM information", "Expenses"):
+# - read: the visible range (404 outside it, never 403).
+# - patch / transfer (PATCH owner_id) / team change: the owner, the owner's managers (any
+#   depth), heads of the owner's department and its ancestors, admins; a team member or
+#   other viewer who may read gets 403 `not_allowed`.
+# - comment: whoever may read the activity (a team member included). Comments take no
+#   `mentions` in this code base yet: no mention cells.
+# - charge: an expense charging department `east` (one above rep_a's `east_key`): own
+#   department or one above, own/member projects, self; finance and admins any; else 403
+#   `unit_not_allowed`; another tenant has no `east` (422 `unknown_unit`).
+# - approve: rep_a's submitted expense, approver from the (stable) reporting tree:
+#   mgr_east. Approvers re-resolved after a reorg are another change's matrix.
+# - plans: read by self, managers and admins; changed by their owner only (403).
+# - unknown_user: a valid token whose `sub` the org does not have: 403 `unknown_user` on
+#   every cell. No `deactivated` row: the org model has no `active` flag yet.
+# "-" marks an action the object does not have.
+ACTION_ROLES = {  # column -> the role (tests/integration/hostile.py ROLES) that plays it
+    "owner": "rep_a",  # owner
+    "team": "rep_t",  # team member (of the account; nobody's report, no department head)
+    "mgr": "mgr_east",  # manager
+    "mgr2": "vp",  # manager's manager
+    "head": "kam",  # department head (of east_key, rep_a's department), manages nobody
+    "peer": "rep_b",  # peer (same manager)
+    "other": "rep_c",  # other department
+    "fin": "fin",  # finance
+    "admin": "admin",  # tenant admin
+    "ghost": "ghost",  # unknown user: valid token, no such user in the org
+    "xten": "x_admin",  # other tenant (admin and finance there)
+}
+ACTION_OBJECTS = ("account", "contact", "opportunity", "lead", "activity", "expense", "plan")
+ACTIONS = ("read", "patch", "transfer", "team", "comment", "charge", "approve")
+
+# fmt: off
+ACTION_MATRIX = """
+cell                 owner team mgr mgr2 head peer other fin admin ghost xten
+account.read         200   200  200 200  200  404  404   404 200   403   404
+account.patch        200   403  200 200  200  404  404   404 200   403   404
+account.transfer     200   403  200 200  200  404  404   404 200   403   404
+account.team         200   403  200 200  200  404  404   404 200   403   404
+account.comment      201   201  201 201  201  404  404   404 201   403   404
+account.charge       -     -    -   -    -    -    -     -   -     -     -
+account.approve      -     -    -   -    -    -    -     -   -     -     -
+contact.read         200   404  200 200  200  404  404   404 200   403   404
+contact.patch        200   404  200 200  200  404  404   404 200   403   404
+contact.transfer     200   404  200 200  200  404  404   404 200   403   404
+contact.team         -     -    -   -    -    -    -     -   -     -     -
+contact.comment      201   404  201 201  201  404  404   404 201   403   404
+contact.charge       -     -    -   -    -    -    -     -   -     -     -
+contact.approve      -     -    -   -    -    -    -     -   -     -     -
+opportunity.read     200   404  200 200  200  404  404   404 200   403   404
+opportunity.patch    200   404  200 200  200  404  404   404 200   403   404
+opportunity.transfer 200   404  200 200  200  404  404   404 200   403   404
+opportunity.team     -     -    -   -    -    -    -     -   -     -     -
+opportunity.comment  201   404  201 201  201  404  404   404 201   403   404
+opportunity.charge   -     -    -   -    -    -    -     -   -     -     -
+opportunity.approve  -     -    -   -    -    -    -     -   -     -     -
+lead.read            200   404  200 200  200  404  404   404 200   403   404
+lead.patch           200   404  200 200  200  404  404   404 200   403   404
+lead.transfer        200   404  200 200  200  404  404   404 200   403   404
+lead.team            -     -    -   -    -    -    -     -   -     -     -
+lead.comment         201   404  201 201  201  404  404   404 201   403   404
+lead.charge          -     -    -   -    -    -    -     -   -     -     -
+lead.approve         -     -    -   -    -    -    -     -   -     -     -
+activity.read        200   404  200 200  200  404  404   404 200   403   404
+activity.patch       -     -    -   -    -    -    -     -   -     -     -
+activity.transfer    -     -    -   -    -    -    -     -   -     -     -
+activity.team        -     -    -   -    -    -    -     -   -     -     -
+activity.comment     201   404  201 201  201  404  404   404 201   403   404
+activity.charge      -     -    -   -    -    -    -     -   -     -     -
+activity.approve     -     -    -   -    -    -    -     -   -     -     -
+expense.read         200   404  200 200  404  404  404   200 200   403   404
+expense.patch        200   404  403 403  404  404  404   403 403   403   404
+expense.transfer     -     -    -   -    -    -    -     -   -     -     -
+expense.team         -     -    -   -    -    -    -     -   -     -     -
+expense.comment      -     -    -   -    -    -    -     -   -     -     -
+expense.charge       201   403  201 403  403  201  403   201 201   403   422
+expense.approve      403   404  200 403  404  404  404   403 403   403   404
+plan.read            200   404  200 200  404  404  404   404 200   403   404
+plan.patch           200   404  403 403  404  404  404   404 403   403   404
+plan.transfer        -     -    -   -    -    -    -     -   -     -     -
+plan.team            -     -    -   -    -    -    -     -   -     -     -
+plan.comment         -     -    -   -    -    -    -     -   -     -     -
+plan.charge          -     -    -   -    -    -    -     -   -     -     -
+plan.approve         -     -    -   -    -    -    -     -   -     -     -
+"""
+# fmt: on
+
+# the error codes a refusal may carry, by status
+ACTION_ERRORS = {
+    403: {"not_allowed", "unknown_user", "unit_not_allowed", "not_owner", "not_approver"},
+    404: {"not_found"},
+    422: {"unknown_unit"},
+}
+
+
+def action_expectations() -> dict[str, dict[str, str]]:
+    """{"object.action": {role: code}}: every object x action present, "-" where n/a."""
+    lines = [line.split() for line in ACTION_MATRIX.strip().splitlines()]
+    header, rows = lines[0], lines[1:]
+    assert tuple(header[1:]) == tuple(ACTION_ROLES), header
+    out: dict[str, dict[str, str]] = {}
+    for row in rows:
+        assert len(row) == len(header), row
+        assert row[0] not in out, f"{row[0]} twice"
+        out[row[0]] = dict(zip(ACTION_ROLES, row[1:], strict=True))
+    assert set(out) == {f"{o}.{a}" for o in ACTION_OBJECTS for a in ACTIONS}, "a missing object x action"
+    return out
+
+
+CRM_PATH = {"account": "accounts", "contact": "contacts", "opportunity": "opportunities", "lead": "leads"}
+PATCH_BODY = {"account": {"name": "Renamed"}, "contact": {"name": "Renamed"}, "lead": {"company": "Bar Ltd"}}
+PATCH_BODY["opportunity"] = {"stage": "proposal"}
+
+
+def _crm_fresh(w: World, kind: str) -> str:
+    return w.account(team={"rep_t": "follow_up"}) if kind == "account" else w.crm_object(kind)
+
+
+def _activity_on(w: World, kind: str, object_id: str) -> str:
+    from chalicelib.services import feed
+
+    return feed.create_activity(principal("rep_a"), "post", "about it", [(kind, object_id)], None)["id"]
+
+
+def _crm_action(kind: str, action: str) -> Callable[[World, str], Call]:
+    def build(w: World, role: str) -> Call:
+        object_id = _crm_fresh(w, kind)
+        path = f"/v1/{CRM_PATH[kind]}/{object_id}"
+        if action == "read":
+            return Call("GET", path)
+        if action == "patch":
+            return Call("PATCH", path, PATCH_BODY[kind])
+        if action == "transfer":
+            return Call("PATCH", path, {"owner_id": "rep_b"})
+        if action == "team":
+            return Call("PUT", f"{path}/team/rep_b", {"role": "follow_up"})
+        assert action == "comment"
+        return Call("POST", f"/v1/activities/{_activity_on(w, kind, object_id)}/comments", {"content": "me too"})
+
+    return build
+
+
+def _activity_action(action: str) -> Callable[[World, str], Call]:
+    """An activity of rep_a's on rep_a's team-less account."""
+
+    def build(w: World, role: str) -> Call:
+        activity_id = _activity_on(w, "account", w.ids["account"])
+        if action == "read":
+            return Call("GET", f"/v1/activities/{activity_id}")
+        return Call("POST", f"/v1/activities/{activity_id}/comments", {"content": "me too"})
+
+    return build
+
+
+def _expense_action(action: str) -> Callable[[World, str], Call]:
+    def build(w: World, role: str) -> Call:
+        if action == "charge":
+            return Call("POST", "/v1/expenses", EXPENSE_IN)
+        if action == "approve":
+            return Call("POST", f"/v1/expenses/{w.expense('submitted')}/approve", {})
+        expense_id = w.expense()
+        if action == "read":
+            return Call("GET", f"/v1/expenses/{expense_id}")
+        return Call("PATCH", f"/v1/expenses/{expense_id}", {"description": "edited"})
+
+    return build
+
+
+def _plan_action(action: str) -> Callable[[World, str], Call]:
+    def build(w: World, role: str) -> Call:
+        plan_id = w.plan()
+        if action == "read":
+            return Call("GET", f"/v1/plans/{plan_id}")
+        return Call("PATCH", f"/v1/plans/{plan_id}", {"title": "T"})
+
+    return build
+
+
+def action_call(cell: str) -> Callable[[World, str], Call]:
+    kind, action = cell.split(".")
+    if kind in CRM_PATH:
+        return _crm_action(kind, action)
+    if kind == "activity":
+        return _activity_action(action)
+    if kind == "expense":
+        return _expense_action(action)
+    assert kind == "plan", cell
+    return _plan_action(action)

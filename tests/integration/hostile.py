@@ -49,6 +49,8 @@ ROLES: dict[str, Optional[tuple[str, str, tuple[str, ...]]]] = {
     "rep_x": ("rep_x", "globex", ()),  # other tenant
     "x_admin": ("boss", "globex", ("admin", "finance")),  # other tenant, every group there
     "x_rep_a": ("rep_a", "globex", ()),  # the owner's user id, other tenant's token
+    "rep_t": ("rep_t", "acme", ()),  # on the team of accounts made with team={"rep_t": ...}; nobody's report
+    "ghost": ("ghost", "acme", ()),  # a valid token of a user the org does not have
     "anon": None,
 }
 
@@ -397,6 +399,8 @@ class World:
         # who is no manager of the owner (the demo org's heads are all managers too).
         org.put_user(TENANT, "kam", "Key Account Head", "sales", "vp", None, None)
         org.put_department(TENANT, "east_key", "Key accounts East", "east", "kam")
+        # rep_t: finance department (no head), no manager: sees only what a team gives
+        org.put_user(TENANT, "rep_t", "Team member", "finance", None, None, None)
         org.put_user(TENANT, "rep_a", "Zhang Min (rep)", "east_key", "mgr_east", "rep_a@acme.example", None)
         org.put_finance_integration(TENANT, "https://finance.example.com/hook")
         fx.put_rate(TENANT, "CNY", "USD", "2026-03-01", "7.1234", source="test")

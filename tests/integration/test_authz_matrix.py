@@ -9,7 +9,15 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.web import REGISTRY
-from tests.integration.authz_matrix import CASES, COLUMNS, expectations
+from tests.integration.authz_matrix import (
+    ACTION_ERRORS,
+    ACTION_ROLES,
+    CASES,
+    COLUMNS,
+    action_call,
+    action_expectations,
+    expectations,
+)
 from tests.integration.hostile import ROLES, Call, clean_world, world  # noqa: F401 - fixtures
 
 EXPECTED = expectations()
@@ -63,3 +71,28 @@ def test_read_of_object_out_of_range_answers_exactly_like_a_missing_one(world, c
         assert s1 == s2 == 404
         hidden["error"].pop("request_id"), absent["error"].pop("request_id")
         assert hidden == absent
+
+
+ACTION_EXPECTED = action_expectations()
+ACTION_CELLS = [(cell, role) for cell, row in ACTION_EXPECTED.items() for role, code in row.items() if code != "-"]
+
+
+def test_action_matrix_has_every_role_object_and_action():
+    assert len(ACTION_CELLS) == 25 * len(ACTION_ROLES)  # the object x action pairs that exist, every role
+
+
+@pytest.mark.parametrize(("cell", "role"), ACTION_CELLS, ids=[f"{c}-{r}" for c, r in ACTION_CELLS])
+def test_action_as_role_answers_the_action_matrix_and_a_refusal_writes_nothing(clean_world, cell, role):  # noqa: F811
+    w = clean_world
+    expected = int(ACTION_EXPECTED[cell][role])
+    call = action_call(cell)(w, role)
+    with w.hook.arm() as hook:
+        status, body = w.send(ACTION_ROLES[role], call)
+    assert (status, role, cell) == (expected, role, cell), body
+    if status >= 400:
+        assert body["error"]["code"] in ACTION_ERRORS[status], body
+        if role == "ghost":
+            assert body["error"]["code"] == "unknown_user"
+        assert hook.writes == [], f"a refused request wrote: {hook.writes}"
+    elif call.method != "GET":
+        assert hook.writes, "an allowed change wrote nothing"

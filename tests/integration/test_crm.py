@@ -124,7 +124,7 @@ def test_post_activity_for_system_type_or_invisible_object_is_refused(api):
     assert api.post("/v1/activities", body)[0] == 400  # not a type clients may post
     body = {"type": "post", "content": "x", "related": [{"type": "account", "id": theirs["id"]}]}
     status, out = api.post("/v1/activities", body)
-    assert status == 422 and out["error"]["code"] == "unknown_related"
+    assert status == 422 and out["error"]["code"] == "unknown_account"
     assert api.post("/v1/activities", {"type": "post", "content": "x", "related": []})[0] == 400
 
 

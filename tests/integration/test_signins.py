@@ -311,10 +311,23 @@ def test_check_in_appears_in_feed_as_signin_activity_on_account_and_opportunity(
     assert (f"T#acme#OPP#{opp['id']}", f"SIGNIN#{body['id']}") == (item.GSI3PK, item.GSI3SK)
 
 
-def test_check_in_on_account_the_caller_cannot_see_is_404(api):
-    status, acct = api.post("/v1/accounts", {"name": "West only"}, as_="rep_c")
-    status, body = sign(api, account_id=acct["id"])
-    assert status == 404
+def test_check_in_on_account_opportunity_or_plan_the_caller_cannot_see_is_422_and_stores_nothing(api):
+    _, acct = api.post("/v1/accounts", {"name": "West only"}, as_="rep_c")
+    _, opp = api.post("/v1/opportunities", {"name": "W", "account_id": acct["id"], "stage": "qualify"}, as_="rep_c")
+    _, their_plan = api.post("/v1/plans", {"date": "2030-03-10", "title": "Theirs"}, as_="rep_b")
+    _, own_plan = api.post("/v1/plans", {"date": "2030-03-10", "title": "Mine"})
+    cases = [
+        ({"account_id": acct["id"]}, "unknown_account"),
+        ({"opportunity_id": opp["id"]}, "unknown_opportunity"),
+        ({"plan_id": their_plan["id"]}, "unknown_plan"),
+        ({"plan_id": "pln_nope"}, "unknown_plan"),
+        ({"plan_id": own_plan["id"], "account_id": acct["id"]}, "unknown_account"),
+    ]
+    for refs, code in cases:
+        status, body = sign(api, **refs)
+        assert (status, body["error"]["code"]) == (422, code), refs
+    _, listed = api.get("/v1/signins")
+    assert listed["items"] == []
 
 
 @pytest.mark.parametrize(
