@@ -118,6 +118,7 @@ goal.put                  403   404   200      200  200  200  404   404      404
 goal.get                  200   404   200      200  200  200  404   404      404  200   404   404     403     401
 performance               200   200   200      200  200  200  200   200      200  200   200   200     403     401
 opportunity_stats         200   200   200      200  200  200  200   200      200  200   200   200     403     401
+mileage.claim             422   422   422      422  422  422  422   422      422  422   422   422     403     401
 expense.create            201   201   201      403  403  403  403   403      201  201   422   422     403     401
 expense.get               200   404   200      200  200  404  404   404      200  200   404   404     403     401
 expense.patch             200   404   403      403  403  404  404   404      403  403   404   404     403     401
@@ -454,6 +455,7 @@ CASES: dict[str, Case] = {
     "performance": Case("GET", "/v1/performance", _fixed("GET", "/v1/performance")),
     "opportunity_stats": Case("GET", "/v1/opportunity-stats", _fixed("GET", "/v1/opportunity-stats")),
     # ------------------------------------------------------------ expenses and budgets
+    "mileage.claim": Case("POST", "/v1/mileage-claims", _fixed("POST", "/v1/mileage-claims", {"date": DAY})),
     "expense.create": Case("POST", "/v1/expenses", _fixed("POST", "/v1/expenses", EXPENSE_IN)),
     "expense.get": Case("GET", "/v1/expenses/{expense_id}", _fixed("GET", "/v1/expenses/{expense}")),
     "expense.patch": Case(
