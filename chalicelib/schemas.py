@@ -5,7 +5,7 @@ annotations``: with it, pydantic compiles every annotation string back into a ty
 class is built, about 400 compiles per cold start.
 """
 
-from typing import Annotated, Any, Generic, Optional, TypeVar
+from typing import Annotated, Any, Generic, Literal, Optional, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -51,14 +51,34 @@ class PageQuery(Query):
 
 
 class Response(BaseModel):
+    """Base of every response shape. It declares all that its route returns: the tests
+    validate every response body against a copy of it that forbids any other field."""
+
     model_config = ConfigDict(extra="allow", defer_build=True)
 
 
-class Page(BaseModel, Generic[T]):
-    model_config = ConfigDict(defer_build=True)
+class Page(Response, Generic[T]):
+    """Every paged result: a page of ``items`` and the cursor of the next (null at the end).
+    Each route names its own (``class SignInPage(Page[SignInOut])``): a component name
+    without brackets for client generators."""
 
     items: list[T]
-    next_cursor: Optional[str] = None
+    next_cursor: Optional[str] = Field(default=None, description="pass as `cursor` for the next page")
+
+
+class LocationOut(Response):
+    lat: float
+    lng: float
+
+
+class PhotoOut(Response):
+    """An upload's verification status; its URLs once it is ready."""
+
+    upload_id: str
+    status: Literal["pending", "ready", "rejected"]
+    reason: Optional[str] = None
+    thumbnail_url: Optional[str] = None
+    url: Optional[str] = None
 
 
 class ErrorBody(BaseModel):
@@ -67,7 +87,7 @@ class ErrorBody(BaseModel):
     code: str
     message: str
     request_id: str
-    details: Optional[Any] = None
+    details: Any = None  # field-level problems of a 400, when there are any
 
 
 class Error(BaseModel):

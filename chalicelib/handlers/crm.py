@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal, Optional
 from chalice import Blueprint
 from pydantic import StringConstraints
 
-from chalicelib.schemas import Currency, Id, Location, Money, Name, Request, Response, Text
+from chalicelib.schemas import Currency, Id, Location, LocationOut, Money, Name, Request, Response, Text
 from chalicelib.services import crm
 from chalicelib.web import Req, route
 
@@ -15,11 +15,6 @@ Address = Annotated[str, StringConstraints(max_length=500)]
 Phone = Annotated[str, StringConstraints(pattern=r"^[0-9+() -]{1,40}$")]
 Stage = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Note = Annotated[str, StringConstraints(max_length=2000)]
-
-
-class LocationOut(Response):
-    lat: float
-    lng: float
 
 
 class TeamMemberOut(Response):
@@ -195,6 +190,7 @@ for _collection in KINDS:
     body=TeamIn,
     response=TeamOut,
     errors=(409,),
+    name="set_account_team_member",
 )
 def put_team_member(req: Req) -> dict[str, Any]:
     account = crm.put_team_member(req.principal, req.path["object_id"], req.path["user_id"], req.body.role)
@@ -209,6 +205,7 @@ def put_team_member(req: Req) -> dict[str, Any]:
     tag="crm",
     response=TeamOut,
     errors=(409,),
+    name="remove_account_team_member",
 )
 def delete_team_member(req: Req) -> dict[str, Any]:
     return crm.team_to_dict(crm.remove_team_member(req.principal, req.path["object_id"], req.path["user_id"]))

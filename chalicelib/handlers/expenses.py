@@ -7,7 +7,7 @@ from pydantic import Field, StringConstraints
 
 from chalicelib.models.budgets import Budget
 from chalicelib.observability import logger
-from chalicelib.schemas import Currency, Date, Id, Money, Month, PageQuery, Query, Request, Response, Text
+from chalicelib.schemas import Currency, Date, Id, Money, Month, Page, PageQuery, Query, Request, Response, Text
 from chalicelib.services import budgets, expenses
 from chalicelib.web import Req, route
 
@@ -81,9 +81,8 @@ class ExpenseOut(Response):
     version: int
 
 
-class ExpensePage(Response):
-    items: list[ExpenseOut]
-    next_cursor: Optional[str] = None
+class ExpensePage(Page[ExpenseOut]):
+    pass
 
 
 class ExpenseQuery(PageQuery):
@@ -213,6 +212,7 @@ def get_expense(req: Req) -> dict[str, Any]:
     body=ExpensePatch,
     response=ExpenseOut,
     errors=(409,),
+    name="update_expense",
 )
 def patch_expense(req: Req) -> dict[str, Any]:
     changes = req.body.model_dump(exclude_unset=True)
@@ -278,6 +278,7 @@ BUDGET_PATTERNS = {"unit_type": UNIT_TYPE_PATTERN, "period": PERIOD_PATTERN}
     response=BudgetOut,
     errors=(409,),
     path_patterns=BUDGET_PATTERNS,
+    name="set_budget",
 )
 def put_budget(req: Req) -> BudgetOut:
     b: BudgetIn = req.body
@@ -310,6 +311,7 @@ def get_budget(req: Req) -> BudgetOut:
     tag="expenses",
     query=StatsQuery,
     response=StatsOut,
+    name="get_expense_stats",
 )
 def expense_stats(req: Req) -> StatsOut:
     q: StatsQuery = req.query

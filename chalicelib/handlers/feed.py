@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal, Optional
 from chalice import Blueprint
 from pydantic import Field, StringConstraints, field_validator
 
-from chalicelib.schemas import Id, PageQuery, Request, Response, Text, Timestamp
+from chalicelib.schemas import Id, Page, PageQuery, Request, Response, Text, Timestamp
 from chalicelib.services import feed
 from chalicelib.web import Req, route
 
@@ -69,9 +69,8 @@ class ActivityOut(Response):
     comment_count: int
 
 
-class ActivityPage(Response):
-    items: list[ActivityOut]
-    next_cursor: Optional[str] = None
+class ActivityPage(Page[ActivityOut]):
+    pass
 
 
 class CommentIn(Request):
@@ -86,9 +85,8 @@ class CommentOut(Response):
     created_at: str
 
 
-class CommentPage(Response):
-    items: list[CommentOut]
-    next_cursor: Optional[str] = None
+class CommentPage(Page[CommentOut]):
+    pass
 
 
 _TYPE = "(" + "|".join(sorted(feed.TYPES)) + ")"
@@ -175,6 +173,7 @@ def list_comments(req: Req) -> dict[str, Any]:
     tag="feed",
     query=FeedQuery,
     response=ActivityPage,
+    name="list_feed",
 )
 def get_feed(req: Req) -> dict[str, Any]:
     q: FeedQuery = req.query

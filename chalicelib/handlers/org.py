@@ -144,6 +144,7 @@ def project_out(p: Project) -> ProjectOut:
     tag="organisation",
     body=DepartmentIn,
     response=DepartmentOut,
+    name="set_department",
 )
 def put_department(req: Req) -> DepartmentOut:
     org.require_admin(req.principal)
@@ -161,6 +162,7 @@ def put_department(req: Req) -> DepartmentOut:
     tag="organisation",
     body=UserIn,
     response=UserOut,
+    name="set_user",
 )
 def put_user(req: Req) -> UserOut:
     org.require_admin(req.principal)
@@ -178,6 +180,7 @@ def put_user(req: Req) -> UserOut:
     tag="organisation",
     body=ProjectIn,
     response=ProjectOut,
+    name="set_project",
 )
 def put_project(req: Req) -> ProjectOut:
     org.require_admin(req.principal)
@@ -193,6 +196,7 @@ def put_project(req: Req) -> ProjectOut:
     tag="organisation",
     body=SettingsIn,
     response=SettingsOut,
+    name="update_settings",
 )
 def put_settings(req: Req) -> SettingsOut:
     org.require_admin(req.principal)
@@ -213,6 +217,7 @@ def get_settings(req: Req) -> SettingsOut:
     tag="organisation",
     body=IntegrationIn,
     response=IntegrationOut,
+    name="set_finance_integration",
 )
 def put_finance_integration(req: Req) -> IntegrationOut:
     org.require_admin(req.principal)
@@ -220,7 +225,14 @@ def put_finance_integration(req: Req) -> IntegrationOut:
     return IntegrationOut(url=integration.url, secret=integration.secret)
 
 
-@route(bp, "/v1/me", summary="The caller's profile, department, manager and roles", tag="organisation", response=MeOut)
+@route(
+    bp,
+    "/v1/me",
+    summary="The caller's profile, department, manager and roles",
+    tag="organisation",
+    response=MeOut,
+    name="get_me",
+)
 def me(req: Req) -> MeOut:
     p = org.profile(req.principal)
     return MeOut(

@@ -28,6 +28,7 @@ class OverviewOut(Response):
     summary="An opportunity with its account, plans, logs, sign-ins, photos, expenses and activities",
     tag="crm",
     response=OverviewOut,
+    name="get_opportunity_overview",
 )  # {object_id}: API Gateway needs the same variable name as the sibling /v1/opportunities/{object_id}
 def opportunity_overview(req: Req) -> dict[str, Any]:
     return overview.overview(req.principal, req.path["object_id"])

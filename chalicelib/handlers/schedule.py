@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal, Optional
 from chalice import Blueprint, Rate
 from pydantic import BeforeValidator, Field, StringConstraints
 
-from chalicelib.schemas import Date, Id, Month, PageQuery, Query, Request, Response, Timestamp
+from chalicelib.schemas import Date, Id, Month, Page, PageQuery, Query, Request, Response, Timestamp
 from chalicelib.services import reminders
 from chalicelib.services import schedule as svc
 from chalicelib.web import Req, route
@@ -94,14 +94,12 @@ class RangeQuery(PageQuery):
     to: Optional[Date] = None
 
 
-class PlanPage(Response):
-    items: list[PlanOut]
-    next_cursor: Optional[str] = None
+class PlanPage(Page[PlanOut]):
+    pass
 
 
-class LogPage(Response):
-    items: list[LogOut]
-    next_cursor: Optional[str] = None
+class LogPage(Page[LogOut]):
+    pass
 
 
 class CalendarQuery(Query):
@@ -230,6 +228,7 @@ def get_plan(req: Req) -> PlanOut:
     body=PlanPatch,
     response=PlanOut,
     errors=(409,),
+    name="update_plan",
 )
 def patch_plan(req: Req) -> PlanOut:
     b: PlanPatch = req.body
@@ -288,6 +287,7 @@ def get_log(req: Req) -> LogOut:
     tag="schedule",
     query=CalendarQuery,
     response=CalendarOut,
+    name="get_calendar",
 )
 def calendar(req: Req) -> CalendarOut:
     q: CalendarQuery = req.query
@@ -301,6 +301,7 @@ def calendar(req: Req) -> CalendarOut:
     tag="schedule",
     query=ComparisonQuery,
     response=ComparisonOut,
+    name="get_plan_comparison",
 )
 def plan_comparison(req: Req) -> dict[str, Any]:
     q: ComparisonQuery = req.query

@@ -6,7 +6,19 @@ from chalice import Blueprint, Rate
 from pydantic import Field, StringConstraints
 
 from chalicelib.observability import logger
-from chalicelib.schemas import Coordinate, Date, Id, Location, PageQuery, Request, Response, Timestamp
+from chalicelib.schemas import (
+    Coordinate,
+    Date,
+    Id,
+    Location,
+    LocationOut,
+    Page,
+    PageQuery,
+    PhotoOut,
+    Request,
+    Response,
+    Timestamp,
+)
 from chalicelib.services import signins
 from chalicelib.web import Req, route
 
@@ -43,18 +55,8 @@ class SignInIn(Request):
     )
 
 
-class LocationOut(Response):
-    lat: float
-    lng: float
+class SignInLocationOut(LocationOut):
     accuracy_m: float
-
-
-class PhotoOut(Response):
-    upload_id: str
-    status: Literal["pending", "ready", "rejected"]
-    reason: Optional[str] = None
-    thumbnail_url: Optional[str] = None
-    url: Optional[str] = None
 
 
 class VisitOut(Response):
@@ -76,7 +78,7 @@ class SignInOut(Response):
     user_id: str
     client_time: str
     server_time: str
-    location: LocationOut
+    location: SignInLocationOut
     distance_m: Optional[float] = None
     flags: list[Flag]
     photos: list[PhotoOut]
@@ -89,9 +91,8 @@ class SignInOut(Response):
     mock_location: bool
 
 
-class SignInPage(Response):
-    items: list[SignInOut]
-    next_cursor: Optional[str] = None
+class SignInPage(Page[SignInOut]):
+    pass
 
 
 class SignInQuery(PageQuery):
@@ -110,6 +111,7 @@ class SignInQuery(PageQuery):
     response=SignInOut,
     status=201,
     errors=(409,),
+    name="create_sign_in",
 )
 def create_signin(req: Req) -> dict[str, Any]:
     b: SignInIn = req.body
@@ -136,6 +138,7 @@ def create_signin(req: Req) -> dict[str, Any]:
     summary="A sign-in (its user, their managers, admins)",
     tag="signins",
     response=SignInOut,
+    name="get_sign_in",
 )
 def get_signin(req: Req) -> dict[str, Any]:
     return signins.get_signin(req.principal, req.path["signin_id"])
@@ -148,6 +151,7 @@ def get_signin(req: Req) -> dict[str, Any]:
     tag="signins",
     query=SignInQuery,
     response=SignInPage,
+    name="list_sign_ins",
 )
 def list_signins(req: Req) -> dict[str, Any]:
     q: SignInQuery = req.query

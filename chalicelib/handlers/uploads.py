@@ -1,14 +1,14 @@
 """Uploads: presigned S3 POSTs, and photo/receipt processing on S3 Object Created."""
 
 import os
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from chalice import Blueprint
 from pydantic import Field
 
 from chalicelib.errors import NotFound
 from chalicelib.observability import logger
-from chalicelib.schemas import Request, Response
+from chalicelib.schemas import PhotoOut, Request, Response
 from chalicelib.services import uploads
 from chalicelib.web import Req, route
 
@@ -38,14 +38,6 @@ class UploadOut(Response):
     fields: dict[str, str]
     expires_at: str
     max_bytes: int
-
-
-class PhotoOut(Response):
-    upload_id: str
-    status: Literal["pending", "ready", "rejected"]
-    reason: Optional[str] = None
-    thumbnail_url: Optional[str] = None
-    url: Optional[str] = None
 
 
 @route(

@@ -34,6 +34,7 @@ class WebhookAck(Response):
     auth=False,
     response=WebhookAck,
     errors=(401, 404, 409),
+    name="receive_finance_webhook",
 )
 def finance_webhook(req: Req) -> dict[str, Any]:
     # The body is parsed only after its signature is verified: anything unsigned is 401.
