@@ -119,10 +119,11 @@ def _operation(op: Operation) -> dict[str, Any]:
             }
         )
     if op.body is not None:
-        doc["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": REF.format(model=op.body.__name__)}}},
-        }
+        media: dict[str, Any] = {"schema": {"$ref": REF.format(model=op.body.__name__)}}
+        examples = (op.body.model_config.get("json_schema_extra") or {}).get("examples")  # type: ignore[union-attr]
+        if examples:
+            media["example"] = examples[0]
+        doc["requestBody"] = {"required": True, "content": {"application/json": media}}
     doc["security"] = [{"bearerAuth": []}] if op.auth else []
     return doc
 

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal, Optional
 from chalice import Blueprint
 from pydantic import StringConstraints
 
-from chalicelib.schemas import Currency, Id, Location, LocationOut, Money, Name, Request, Response, Text
+from chalicelib.schemas import Currency, Id, Location, LocationOut, Money, Name, Request, Response, Text, example
 from chalicelib.services import crm
 from chalicelib.web import Req, route
 
@@ -54,6 +54,13 @@ class LeadOut(CrmObjectOut):
 
 
 class AccountIn(Request):
+    model_config = example(
+        {
+            "name": "Acme Hardware",
+            "address": "1 Harbour Road, Springfield",
+            "location": {"lat": 51.5072, "lng": -0.1276},
+        }
+    )
     name: Name
     address: Optional[Address] = None
     location: Optional[Location] = None
@@ -61,6 +68,7 @@ class AccountIn(Request):
 
 
 class ContactIn(Request):
+    model_config = example({"name": "Dana Lee", "account_id": "acc_01HZX3K9", "phone": "+44 20 7946 0000"})
     name: Name
     account_id: Optional[Id] = None
     phone: Optional[Phone] = None
@@ -68,6 +76,15 @@ class ContactIn(Request):
 
 
 class OpportunityIn(Request):
+    model_config = example(
+        {
+            "name": "Spring restock",
+            "account_id": "acc_01HZX3K9",
+            "stage": "qualified",
+            "amount": "12500.00",
+            "currency": "EUR",
+        }
+    )
     name: Name
     account_id: Id
     stage: Stage
@@ -77,12 +94,14 @@ class OpportunityIn(Request):
 
 
 class LeadIn(Request):
+    model_config = example({"name": "Sam Park", "company": "Park & Sons"})
     name: Name
     company: Optional[Text] = None
     owner_id: Optional[Id] = None
 
 
 class AccountPatch(Request):
+    model_config = example({"address": "2 Harbour Road, Springfield"})
     name: Optional[Name] = None
     owner_id: Optional[Id] = None
     address: Optional[Address] = None
@@ -90,6 +109,7 @@ class AccountPatch(Request):
 
 
 class ContactPatch(Request):
+    model_config = example({"phone": "+44 20 7946 0001"})
     name: Optional[Name] = None
     owner_id: Optional[Id] = None
     account_id: Optional[Id] = None
@@ -97,6 +117,7 @@ class ContactPatch(Request):
 
 
 class OpportunityPatch(Request):
+    model_config = example({"stage": "proposal", "stage_note": "Quote sent after the site visit"})
     name: Optional[Name] = None
     owner_id: Optional[Id] = None
     stage: Optional[Stage] = None
@@ -106,12 +127,14 @@ class OpportunityPatch(Request):
 
 
 class LeadPatch(Request):
+    model_config = example({"company": "Park and Sons Ltd"})
     name: Optional[Name] = None
     owner_id: Optional[Id] = None
     company: Optional[Text] = None
 
 
 class TeamIn(Request):
+    model_config = example({"role": "follow_up"})
     role: Literal["follow_up", "service"]
 
 

@@ -7,7 +7,20 @@ from pydantic import Field, StringConstraints
 
 from chalicelib.models.budgets import Budget
 from chalicelib.observability import logger
-from chalicelib.schemas import Currency, Date, Id, Money, Month, Page, PageQuery, Query, Request, Response, Text
+from chalicelib.schemas import (
+    Currency,
+    Date,
+    Id,
+    Money,
+    Month,
+    Page,
+    PageQuery,
+    Query,
+    Request,
+    Response,
+    Text,
+    example,
+)
 from chalicelib.services import budgets, expenses
 from chalicelib.web import Req, route
 
@@ -28,6 +41,17 @@ class Unit(Request):
 
 
 class ExpenseIn(Request):
+    model_config = example(
+        {
+            "amount": "42.50",
+            "currency": "EUR",
+            "category": "travel",
+            "occurred_on": "2026-11-30",
+            "description": "Taxi to the client",
+            "unit": {"type": "department", "id": "sales_north"},
+            "opportunity_id": "opp_01HZX3M2",
+        }
+    )
     amount: Money
     currency: Optional[Currency] = None
     category: Category
@@ -39,6 +63,7 @@ class ExpenseIn(Request):
 
 
 class ExpensePatch(Request):
+    model_config = example({"amount": "39.90", "description": "Taxi to the client (corrected)"})
     amount: Optional[Money] = None
     currency: Optional[Currency] = None
     category: Optional[Category] = None
@@ -50,10 +75,12 @@ class ExpensePatch(Request):
 
 
 class ApproveIn(Request):
+    model_config = example({"comment": "OK"})
     comment: Optional[Comment] = None
 
 
 class RejectIn(Request):
+    model_config = example({"reason": "No receipt attached"})
     reason: Reason
 
 
@@ -95,6 +122,7 @@ class ExpenseQuery(PageQuery):
 
 
 class BudgetIn(Request):
+    model_config = example({"amount": "5000.00", "currency": "EUR", "mode": "block", "thresholds": [80, 100]})
     amount: Money
     currency: Currency
     mode: Literal["block", "warn"]

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal, Optional
 from chalice import Blueprint
 from pydantic import Field, StringConstraints, field_validator
 
-from chalicelib.schemas import Id, Page, PageQuery, Request, Response, Text, Timestamp
+from chalicelib.schemas import Id, Page, PageQuery, Request, Response, Text, Timestamp, example
 from chalicelib.services import feed
 from chalicelib.web import Req, route
 
@@ -46,6 +46,13 @@ class RelatedIn(Request):
 
 
 class ActivityIn(Request):
+    model_config = example(
+        {
+            "type": "sales_record",
+            "content": "Demoed the new range; follow up next week",
+            "related": [{"type": "account", "id": "acc_01HZX3K9"}],
+        }
+    )
     type: UserActivityType
     content: Text
     related: list[RelatedIn] = Field(min_length=1, max_length=20)
@@ -74,6 +81,7 @@ class ActivityPage(Page[ActivityOut]):
 
 
 class CommentIn(Request):
+    model_config = example({"content": "Great, send me the quote"})
     content: CommentText
 
 

@@ -6,7 +6,7 @@ from chalice import Blueprint
 from pydantic import Field, StringConstraints
 
 from chalicelib.models.org import Department, Project, TenantSettings, User
-from chalicelib.schemas import Currency, Id, Money, Name, Request, Response
+from chalicelib.schemas import Currency, Id, Money, Name, Request, Response, example
 from chalicelib.services import org
 from chalicelib.web import Req, route
 
@@ -21,6 +21,7 @@ TimeZone = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-
 
 
 class DepartmentIn(Request):
+    model_config = example({"name": "Sales North", "parent_id": "sales", "head_user_id": "mgr_a"})
     name: Name
     parent_id: Optional[Id] = None
     head_user_id: Optional[Id] = None
@@ -35,6 +36,15 @@ class DepartmentOut(Response):
 
 
 class UserIn(Request):
+    model_config = example(
+        {
+            "name": "Alex Rep",
+            "department_id": "sales_north",
+            "manager_id": "mgr_a",
+            "email": "alex@example.com",
+            "roles": ["rep"],
+        }
+    )
     name: Name
     department_id: Id
     manager_id: Optional[Id] = None
@@ -52,6 +62,7 @@ class UserOut(Response):
 
 
 class ProjectIn(Request):
+    model_config = example({"name": "Spring campaign", "owner_id": "mgr_a"})
     name: Name
     owner_id: Id
 
@@ -63,6 +74,9 @@ class ProjectOut(Response):
 
 
 class SettingsIn(Request):
+    model_config = example(
+        {"timezone": "Europe/Berlin", "currency": "EUR", "checkin_radius_m": 200, "approval_limit": "500.00"}
+    )
     timezone: Optional[TimeZone] = None
     currency: Optional[Currency] = None
     checkin_radius_m: Optional[int] = Field(default=None, ge=10, le=100_000)
@@ -77,6 +91,7 @@ class SettingsOut(Response):
 
 
 class IntegrationIn(Request):
+    model_config = example({"url": "https://finance.example.com/hooks/fieldsales"})
     url: Url
 
 

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal, Optional
 from chalice import Blueprint, Rate
 from pydantic import BeforeValidator, Field, StringConstraints
 
-from chalicelib.schemas import Date, Id, Month, Page, PageQuery, Query, Request, Response, Timestamp
+from chalicelib.schemas import Date, Id, Month, Page, PageQuery, Query, Request, Response, Timestamp, example
 from chalicelib.services import reminders
 from chalicelib.services import schedule as svc
 from chalicelib.web import Req, route
@@ -26,6 +26,15 @@ RemindMinutes = Annotated[int, Field(ge=0, le=svc.MAX_REMIND_MINUTES), BeforeVal
 
 # ---------------------------------------------------------------- shapes
 class PlanIn(Request):
+    model_config = example(
+        {
+            "title": "Visit Acme Hardware",
+            "start_time": "2026-12-02T09:00:00+01:00",
+            "end_time": "2026-12-02T10:00:00+01:00",
+            "account_id": "acc_01HZX3K9",
+            "remind_minutes_before": 30,
+        }
+    )
     date: Optional[Date] = Field(default=None, description="Tenant-local day; derived from start_time when omitted")
     title: Title
     start_time: Optional[Timestamp] = None
@@ -38,6 +47,8 @@ class PlanIn(Request):
 class PlanPatch(Request):
     """Only the fields given change; ``null`` clears an optional field (``start_time``,
     ``end_time``, ``account_id``, ``opportunity_id``, ``remind_minutes_before``)."""
+
+    model_config = example({"status": "done"})
 
     status: Literal["done", "cancelled"] = Field(default=None)
     date: Date = Field(default=None)
@@ -68,6 +79,7 @@ class PlanOut(Response):
 
 
 class LogIn(Request):
+    model_config = example({"date": "2026-12-02", "content": "Visited Acme; restock agreed", "plan_id": "pln_01HZX3Q7"})
     date: Date
     content: Content
     plan_id: Optional[Id] = None

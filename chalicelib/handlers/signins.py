@@ -18,6 +18,7 @@ from chalicelib.schemas import (
     Request,
     Response,
     Timestamp,
+    example,
 )
 from chalicelib.services import signins
 from chalicelib.web import Req, route
@@ -41,6 +42,14 @@ class SignInLocation(Location):
 
 
 class SignInIn(Request):
+    model_config = example(
+        {
+            "kind": "check_in",
+            "location": {"lat": 51.5072, "lng": -0.1276, "accuracy_m": 12.5},
+            "client_time": "2026-12-02T09:03:00+01:00",
+            "account_id": "acc_01HZX3K9",
+        }
+    )
     kind: Literal["check_in", "check_out"]
     location: SignInLocation
     client_time: Timestamp = Field(description="device time of the visit (kept as the visit's time, also offline)")

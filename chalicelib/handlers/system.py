@@ -66,9 +66,7 @@ def _document() -> dict[str, Any]:
     return document()
 
 
-@route(
-    bp, "/v1/openapi.json", summary="This API as OpenAPI 3.1", tag="system", auth=False, name="get_openapi_document"
-)
+@route(bp, "/v1/openapi.json", summary="This API as OpenAPI 3.1", tag="system", auth=False, name="get_openapi_document")
 def openapi(req: Req) -> dict[str, Any]:
     return _document()
 

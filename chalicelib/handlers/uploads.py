@@ -8,7 +8,7 @@ from pydantic import Field
 
 from chalicelib.errors import NotFound
 from chalicelib.observability import logger
-from chalicelib.schemas import PhotoOut, Request, Response
+from chalicelib.schemas import PhotoOut, Request, Response, example
 from chalicelib.services import uploads
 from chalicelib.web import Req, route
 
@@ -27,6 +27,7 @@ OBJECT_CREATED_PATTERN = {
 
 
 class UploadIn(Request):
+    model_config = example({"purpose": "signin_photo", "content_type": "image/jpeg", "size_bytes": 1843200})
     purpose: Literal["signin_photo", "receipt"]
     content_type: Literal["image/jpeg", "image/png"]
     size_bytes: int = Field(ge=1, le=uploads.MAX_UPLOAD_BYTES, description="exact size of the file; at most 10 MiB")
