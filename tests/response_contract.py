@@ -28,7 +28,7 @@ def strict(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     out = {k: v if k in VALUES else strict(v) for k, v in schema.items()}
-    if "properties" in out and "additionalProperties" not in out:
+    if "properties" in out:  # pydantic writes additionalProperties: true for extra="allow"
         out["additionalProperties"] = False
     return out
 

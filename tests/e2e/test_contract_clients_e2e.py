@@ -89,7 +89,8 @@ def test_a_flow_through_the_generated_python_client(stack, python_client: Path):
         sys.path.remove(str(python_client.parent))
 
     client = AuthenticatedClient(base_url=stack.base_url, token=stack.token("rep_a"), raise_on_unexpected_status=True)
-    account = create_account.sync(client=client, body=AccountIn(name="Client-made Ltd", location=Location(31.23, 121.47)))
+    new = AccountIn(name="Client-made Ltd", location=Location(31.23, 121.47))
+    account = create_account.sync(client=client, body=new)
     assert account.name == "Client-made Ltd" and account.owner_id == "rep_a"
     now = datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     body = SignInIn(
