@@ -28,10 +28,11 @@ Limit = Annotated[int, Field(ge=1, le=100)]
 T = TypeVar("T")
 
 
-def example(value: dict[str, Any]) -> ConfigDict:
+def example(value: dict[str, Any], **schema: Any) -> ConfigDict:
     """A request shape's example (published on its request body; the tests check the API
-    accepts it). Merged with the base class's config."""
-    return ConfigDict(json_schema_extra={"examples": [value]})
+    accepts it), and any rule across fields the schema can state (``anyOf=[...]``).
+    Merged with the base class's config."""
+    return ConfigDict(json_schema_extra={"examples": [value], **schema})
 
 
 class Request(BaseModel):

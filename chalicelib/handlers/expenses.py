@@ -89,6 +89,14 @@ class UnitOut(Response):
     id: str
 
 
+class ApprovalOut(Response):
+    level: int
+    approver_id: str
+    decision: Literal["approved", "rejected"]
+    comment: Optional[str] = None
+    at: str
+
+
 class ExpenseOut(Response):
     id: str
     user_id: str
@@ -101,11 +109,19 @@ class ExpenseOut(Response):
     opportunity_id: Optional[str] = None
     stage: Optional[str] = None
     receipt_upload_ids: list[str]
-    status: str
+    status: Status
     payment_status: str
-    approvals: list[dict[str, Any]]
+    approvals: list[ApprovalOut]
+    approver_ids: list[str] = Field(description="who approves, level by level")
+    next_approver_id: Optional[str] = Field(default=None, description="whose approval the expense awaits")
     warnings: list[str]
+    paid_at: Optional[str] = None
+    payment_reference: Optional[str] = None
     version: int
+    created_at: str
+    updated_at: str
+    submitted_at: Optional[str] = None
+    decided_at: Optional[str] = None
 
 
 class ExpensePage(Page[ExpenseOut]):

@@ -74,6 +74,18 @@ class ActivityOut(Response):
     occurred_at: str
     created_at: str
     comment_count: int
+    # type-specific: stage_feedback
+    from_stage: Optional[str] = None
+    to_stage: Optional[str] = None
+    # expense
+    expense_id: Optional[str] = None
+    amount: Optional[str] = None
+    currency: Optional[str] = None
+    # signin
+    signin_id: Optional[str] = None
+    kind: Optional[Literal["check_in", "check_out"]] = None
+    plan_id: Optional[str] = None
+    visit_id: Optional[str] = None
 
 
 class ActivityPage(Page[ActivityOut]):

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal, Optional
 from chalice import Blueprint, Rate
 from pydantic import BeforeValidator, Field, StringConstraints
 
-from chalicelib.schemas import Date, Id, Month, Page, PageQuery, Query, Request, Response, Timestamp, example
+from chalicelib.schemas import Id, Month, Page, PageQuery, Query, Request, Response, example
 from chalicelib.services import reminders
 from chalicelib.services import schedule as svc
 from chalicelib.web import Req, route
@@ -21,6 +21,18 @@ def _integral(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
+# The schedule takes the years svc.MIN_YEAR..svc.MAX_YEAR (1970..9000): its patterns say so,
+# so a client (and a fuzzer) knows it before the service refuses a date with 422.
+YEAR = r"(19[7-9][0-9]|[2-8][0-9]{3}|9000)"
+MONTH_DAY = r"-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+Date = Annotated[str, StringConstraints(pattern=f"^{YEAR}{MONTH_DAY}$")]
+Timestamp = Annotated[
+    str,
+    StringConstraints(
+        pattern=f"^{YEAR}{MONTH_DAY}"
+        + r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+    ),
+]
 RemindMinutes = Annotated[int, Field(ge=0, le=svc.MAX_REMIND_MINUTES), BeforeValidator(_integral)]
 
 
@@ -33,7 +45,11 @@ class PlanIn(Request):
             "end_time": "2026-12-02T10:00:00+01:00",
             "account_id": "acc_01HZX3K9",
             "remind_minutes_before": 30,
-        }
+        },
+        anyOf=[  # the day is given, or derived from the start
+            {"required": ["date"], "properties": {"date": {"type": "string"}}},
+            {"required": ["start_time"], "properties": {"start_time": {"type": "string"}}},
+        ],
     )
     date: Optional[Date] = Field(default=None, description="Tenant-local day; derived from start_time when omitted")
     title: Title

@@ -13,12 +13,14 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from pydantic import BaseModel
 
 import app  # noqa: F401 - registers every route
 from chalicelib.openapi import document
 from chalicelib.schemas import Page
+from chalicelib.services import schedule as svc
 from chalicelib.web import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -112,3 +114,18 @@ def test_every_request_body_has_an_example_the_api_accepts():
         content = DOC["paths"][op.path][op.method.lower()]["requestBody"]["content"]["application/json"]
         assert "example" in content, (op.method, op.path)
         op.body.model_validate_json(json.dumps(content["example"]))  # strict, as the API parses it
+
+
+def test_schedule_dates_publish_the_year_range_the_service_enforces():
+    pattern = DOC["components"]["schemas"]["LogIn"]["properties"]["date"]["pattern"]
+    years = {svc.MIN_YEAR - 1: False, svc.MIN_YEAR: True, 2026: True, svc.MAX_YEAR: True, svc.MAX_YEAR + 1: False}
+    assert {year: bool(re.match(pattern, f"{year:04d}-01-31")) for year in years} == years
+    start = DOC["components"]["schemas"]["PlanIn"]["properties"]["start_time"]["anyOf"][0]["pattern"]
+    assert re.match(start, "1970-01-01T00:00:00Z") and not re.match(start, "0001-01-01T00:00:00Z")
+
+
+def test_a_plan_needs_a_date_or_a_start_as_its_schema_says():
+    schema = {"$ref": "#/components/schemas/PlanIn", "components": DOC["components"]}
+    assert not Draft202012Validator(schema).is_valid({"title": "Visit"})
+    assert Draft202012Validator(schema).is_valid({"title": "Visit", "date": "2026-12-02"})
+    assert Draft202012Validator(schema).is_valid({"title": "Visit", "start_time": "2026-12-02T09:00:00Z"})
