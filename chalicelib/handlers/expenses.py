@@ -124,8 +124,8 @@ class ExpenseOut(Response):
     decided_at: Optional[str] = None
 
 
-class ExpensePage(Page[ExpenseOut]):
-    pass
+class ExpensePage(Page):
+    items: list[ExpenseOut]
 
 
 class ExpenseQuery(PageQuery):

@@ -88,8 +88,8 @@ class ActivityOut(Response):
     visit_id: Optional[str] = None
 
 
-class ActivityPage(Page[ActivityOut]):
-    pass
+class ActivityPage(Page):
+    items: list[ActivityOut]
 
 
 class CommentIn(Request):
@@ -105,8 +105,8 @@ class CommentOut(Response):
     created_at: str
 
 
-class CommentPage(Page[CommentOut]):
-    pass
+class CommentPage(Page):
+    items: list[CommentOut]
 
 
 _TYPE = "(" + "|".join(sorted(feed.TYPES)) + ")"

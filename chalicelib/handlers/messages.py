@@ -33,9 +33,10 @@ class MessageOut(Response):
     read: bool
 
 
-class MessagePageOut(Page[MessageOut]):
+class MessagePageOut(Page):
     """A page of the caller's messages, with how many of all their messages are unread."""
 
+    items: list[MessageOut]
     unread_count: int
 
 

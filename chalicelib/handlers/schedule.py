@@ -122,12 +122,12 @@ class RangeQuery(PageQuery):
     to: Optional[Date] = None
 
 
-class PlanPage(Page[PlanOut]):
-    pass
+class PlanPage(Page):
+    items: list[PlanOut]
 
 
-class LogPage(Page[LogOut]):
-    pass
+class LogPage(Page):
+    items: list[LogOut]
 
 
 class CalendarQuery(Query):

@@ -100,8 +100,8 @@ class SignInOut(Response):
     mock_location: bool
 
 
-class SignInPage(Page[SignInOut]):
-    pass
+class SignInPage(Page):
+    items: list[SignInOut]
 
 
 class SignInQuery(PageQuery):
