@@ -51,6 +51,8 @@ MATRIX = """
 case                      rep_a rep_b mgr_east vp   ceo  kam  rep_c mgr_west fin  admin rep_x x_admin x_rep_a anon
 health                    200   200   200      200  200  200  200   200      200  200   200   200     200     200
 openapi                   200   200   200      200  200  200  200   200      200  200   200   200     200     200
+docs                      200   200   200      200  200  200  200   200      200  200   200   200     200     200
+docs.asset                200   200   200      200  200  200  200   200      200  200   200   200     200     200
 me                        200   200   200      200  200  200  200   200      200  200   200   200     200     401
 account.create            201   201   201      201  201  201  201   201      201  201   201   201     201     401
 account.create_for_rep_a  201   201   201      201  201  201  201   201      201  201   422   422     201     401
@@ -227,6 +229,8 @@ WORLD_EXPENSE_DAY = f"{PERIOD}-05"
 CASES: dict[str, Case] = {
     "health": Case("GET", "/v1/health", _fixed("GET", "/v1/health")),
     "openapi": Case("GET", "/v1/openapi.json", _fixed("GET", "/v1/openapi.json")),
+    "docs": Case("GET", "/v1/docs", _fixed("GET", "/v1/docs")),
+    "docs.asset": Case("GET", "/v1/docs/{asset}", _fixed("GET", "/v1/docs/swagger-ui.css")),
     "me": Case("GET", "/v1/me", _fixed("GET", "/v1/me")),
     # ------------------------------------------------------------ CRM
     "account.create": Case("POST", "/v1/accounts", _fixed("POST", "/v1/accounts", {"name": "New"})),
