@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal, Optional
 from chalice import Blueprint, Rate
 from pydantic import BeforeValidator, Field, StringConstraints
 
-from chalicelib.schemas import Id, Month, Page, PageQuery, Query, Request, Response, example
+from chalicelib.schemas import Id, Page, PageQuery, Query, Request, Response, example
 from chalicelib.services import reminders
 from chalicelib.services import schedule as svc
 from chalicelib.web import Req, route
@@ -33,6 +33,7 @@ Timestamp = Annotated[
         + r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
     ),
 ]
+Month = Annotated[str, StringConstraints(pattern=f"^{YEAR}-(0[1-9]|1[0-2])$")]
 RemindMinutes = Annotated[int, Field(ge=0, le=svc.MAX_REMIND_MINUTES), BeforeValidator(_integral)]
 
 

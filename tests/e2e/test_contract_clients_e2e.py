@@ -100,7 +100,7 @@ def test_a_flow_through_the_generated_python_client(stack, python_client: Path):
         account_id=account.id,
     )
     signin = create_sign_in.sync(client=client, body=body)
-    assert signin.kind == SignInInKind.CHECK_IN.value or str(signin.kind.value) == "check_in"
+    assert signin.kind.value == "check_in" and signin.account_id == account.id
     assert get_sign_in.sync(signin.id, client=client).id == signin.id
     stack.drain()
     feed = list_feed.sync(client=client, types="signin", limit=50)
