@@ -5,7 +5,18 @@ from typing import Annotated, Any, Literal, Optional
 from chalice import Blueprint, Rate
 from pydantic import BeforeValidator, Field, StringConstraints
 
-from chalicelib.schemas import Id, Page, PageQuery, Query, Request, Response, example
+from chalicelib.schemas import (
+    BoundedDate,
+    BoundedMonth,
+    BoundedTimestamp,
+    Id,
+    Page,
+    PageQuery,
+    Query,
+    Request,
+    Response,
+    example,
+)
 from chalicelib.services import reminders
 from chalicelib.services import schedule as svc
 from chalicelib.web import Req, route
@@ -21,19 +32,7 @@ def _integral(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-# The schedule takes the years svc.MIN_YEAR..svc.MAX_YEAR (1970..9000): its patterns say so,
-# so a client (and a fuzzer) knows it before the service refuses a date with 422.
-YEAR = r"(19[7-9][0-9]|[2-8][0-9]{3}|9000)"
-MONTH_DAY = r"-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
-Date = Annotated[str, StringConstraints(pattern=f"^{YEAR}{MONTH_DAY}$")]
-Timestamp = Annotated[
-    str,
-    StringConstraints(
-        pattern=f"^{YEAR}{MONTH_DAY}"
-        + r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
-    ),
-]
-Month = Annotated[str, StringConstraints(pattern=f"^{YEAR}-(0[1-9]|1[0-2])$")]
+Date, Month, Timestamp = BoundedDate, BoundedMonth, BoundedTimestamp  # the years 1970..9000
 RemindMinutes = Annotated[int, Field(ge=0, le=svc.MAX_REMIND_MINUTES), BeforeValidator(_integral)]
 
 
