@@ -86,6 +86,7 @@ class ActivityOut(Response):
     kind: Optional[Literal["check_in", "check_out"]] = None
     plan_id: Optional[str] = None
     visit_id: Optional[str] = None
+    distance_m: Optional[float] = None
 
 
 class ActivityPage(Page):
