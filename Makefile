@@ -5,13 +5,16 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 INFRA_VENV := .infra-venv
 INFRA_STAMP := $(INFRA_VENV)/.installed
+CONTRACT_TOOLS := tools/contract/node_modules/.installed
+DOCS_ASSETS := chalicelib/static/swagger-ui/.installed
+SWAGGER_UI := tools/contract/node_modules/swagger-ui-dist
 PIP_INSTALL = -m pip install --quiet --disable-pip-version-check --no-compile
 # pip does not compile bytecode at install (--no-compile): Python writes it for the modules
 # actually imported, the first time (minutes saved: most of moto, botocore and the CDK are
 # never imported). This machine-wide setting would stop it, so it is lifted here.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test suites python-tests lint format unit integration e2e schemathesis infra-test bench load package deploy clean
+.PHONY: run test suites python-tests lint format unit integration e2e schemathesis infra-test bench load package deploy clean docs-assets browser
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -25,7 +28,26 @@ $(INFRA_STAMP): infra/requirements.txt infra/requirements-nodeps.txt infra/packa
 	cd infra && npm install --no-audit --no-fund --silent
 	@touch $(INFRA_STAMP)
 
-run: $(STAMP)  ## serve the API on http://127.0.0.1:8000 with a local AWS stand-in and demo data
+# npm tools of the contract tests (a second OpenAPI validator, a TypeScript client
+# generator) and the Swagger UI files that /v1/docs serves, pinned in tools/contract.
+$(CONTRACT_TOOLS): tools/contract/package.json tools/contract/package-lock.json
+	cd tools/contract && npm ci --no-audit --no-fund --silent
+	@touch $@
+
+# Swagger UI ships inside chalicelib/ (so in the Lambda package): only the two files the page loads.
+$(DOCS_ASSETS): $(CONTRACT_TOOLS)
+	mkdir -p $(dir $@)
+	cp $(SWAGGER_UI)/swagger-ui-bundle.js $(SWAGGER_UI)/swagger-ui.css $(SWAGGER_UI)/LICENSE $(SWAGGER_UI)/NOTICE $(dir $@)
+	@touch $@
+
+docs-assets: $(DOCS_ASSETS)
+
+# Chromium and ChromeDriver from the OS packages, for the docs page's browser test; apt only when missing.
+browser:
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; }
+
+run: $(STAMP) $(DOCS_ASSETS)  ## serve the API on http://127.0.0.1:8000 with a local AWS stand-in and demo data
 	$(PY) -m local.stack
 
 test: $(STAMP) lint  ## lint, unit, integration, e2e, schemathesis (100 examples per operation) and infra tests
@@ -35,7 +57,7 @@ test: $(STAMP) lint  ## lint, unit, integration, e2e, schemathesis (100 examples
 # on the local stack, and the infra tests' venv installs meanwhile.
 suites: python-tests e2e infra-test
 
-python-tests: $(STAMP)
+python-tests: $(STAMP) $(DOCS_ASSETS)
 	$(PY) -m pytest -q -n 2 --dist loadgroup tests/unit tests/integration
 
 lint: $(STAMP)  ## ruff, the import contracts (.importlinter) and mypy on chalicelib/
@@ -48,16 +70,16 @@ format: $(STAMP)
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-unit: $(STAMP)
+unit: $(STAMP) $(DOCS_ASSETS)
 	$(PY) -m pytest -q tests/unit
 
-integration: $(STAMP)
+integration: $(STAMP) $(DOCS_ASSETS)
 	$(PY) -m pytest -q tests/integration
 
-e2e: $(STAMP)  ## end-to-end over HTTP against the local stack, schemathesis with 100 examples per operation
+e2e: $(STAMP) $(DOCS_ASSETS) browser  ## end-to-end over HTTP against the local stack, schemathesis with 100 examples per operation
 	$(PY) -m pytest -q tests/e2e
 
-schemathesis: $(STAMP)  ## schemathesis, all checks, 100 examples per operation, against a fresh local stack
+schemathesis: $(STAMP) $(DOCS_ASSETS)  ## schemathesis, all checks, 100 examples per operation, against a fresh local stack
 	$(PY) -m pytest -q tests/e2e/test_schemathesis_e2e.py
 
 infra-test: $(INFRA_STAMP)
@@ -69,11 +91,11 @@ bench: $(STAMP)  ## writes bench/REPORT.md
 load: $(STAMP)  ## bounded load test on loopback against the local stack
 	$(PY) -m bench.load
 
-package: $(INFRA_STAMP)  ## synthesize the templates offline into infra/cdk.out (STAGE=dev|prod, default both)
+package: $(INFRA_STAMP) $(DOCS_ASSETS)  ## synthesize the templates offline into infra/cdk.out (STAGE=dev|prod, default both)
 	cd infra && CDK_OUTDIR=cdk.out CDK_CONTEXT_JSON="{\"stage\": \"$${STAGE:-dev,prod}\"}" ../$(INFRA_VENV)/bin/python app_synth.py
 
-deploy: $(INFRA_STAMP)  ## deploy STAGE (dev|prod) to the AWS account in your environment; see docs/architecture.md
+deploy: $(INFRA_STAMP) $(DOCS_ASSETS)  ## deploy STAGE (dev|prod) to the AWS account in your environment; see docs/architecture.md
 	cd infra && PATH="$$PWD/../$(INFRA_VENV)/bin:$$PATH" npx --no-install cdk deploy -c stage=$${STAGE:-dev} $${STAGE:-dev}
 
 clean:
-	rm -rf $(VENV) $(INFRA_VENV) infra/cdk.out infra/node_modules .local-stack
+	rm -rf $(VENV) $(INFRA_VENV) infra/cdk.out infra/node_modules .local-stack tools/contract/node_modules chalicelib/static

@@ -9,7 +9,7 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 from chalicelib.schemas import Error
-from chalicelib.web import PATH_PARAM_RE, REGISTRY, Operation
+from chalicelib.web import JSON, PATH_PARAM_RE, REGISTRY, Operation
 
 REF = "#/components/schemas/{model}"
 STATUS_TEXT = {
@@ -76,9 +76,10 @@ def _response_schema(response: Any) -> dict[str, Any]:
 
 
 def operation_id(op: Operation) -> str:
-    """Unique by construction: the method and the path (handlers may share a name)."""
-    slug = re.sub(r"[^A-Za-z0-9]+", "_", op.path.removeprefix("/v1/")).strip("_")
-    return f"{op.method.lower()}_{slug}"
+    """The action the route names (``create_sign_in`` -> ``createSignIn``): what a
+    generated client calls its method. The route table test keeps them unique."""
+    first, *rest = op.name.split("_")
+    return first + "".join(word.capitalize() for word in rest)
 
 
 def _operation(op: Operation) -> dict[str, Any]:
@@ -89,10 +90,11 @@ def _operation(op: Operation) -> dict[str, Any]:
         errors |= {413}
     if op.idempotent:
         errors |= {409, 422}
+    schema = _response_schema(op.response) if op.media_types == (JSON,) else {"type": "string"}
     responses: dict[str, Any] = {
         str(op.status): {
             "description": STATUS_TEXT.get(op.status, "OK"),
-            "content": {"application/json": {"schema": _response_schema(op.response)}},
+            "content": {media_type: {"schema": schema} for media_type in op.media_types},
         }
     }
     for code in sorted(errors):
@@ -117,10 +119,12 @@ def _operation(op: Operation) -> dict[str, Any]:
             }
         )
     if op.body is not None:
-        doc["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": {"$ref": REF.format(model=op.body.__name__)}}},
-        }
+        media: dict[str, Any] = {"schema": {"$ref": REF.format(model=op.body.__name__)}}
+        extra: Any = op.body.model_config.get("json_schema_extra") or {}
+        examples = extra.get("examples") if isinstance(extra, dict) else None
+        if examples:
+            media["example"] = examples[0]
+        doc["requestBody"] = {"required": True, "content": {"application/json": media}}
     doc["security"] = [{"bearerAuth": []}] if op.auth else []
     return doc
 
@@ -148,12 +152,30 @@ def _add_links(paths: dict[str, dict[str, Any]]) -> None:
             paths[op.path]["post"]["responses"]["201"]["links"] = links
 
 
+def _refuses_null(schema: dict[str, Any]) -> bool:
+    kinds = schema.get("type")
+    kinds = [kinds] if isinstance(kinds, str) else (kinds or [])
+    return bool(kinds) and "null" not in kinds
+
+
+def _drop_impossible_defaults(schemas: dict[str, Any]) -> None:
+    """A field that may be left out but not sent as null (``PlanPatch.status``) has the
+    default None in Python; as ``default: null`` in a schema that refuses null, it would
+    make the document invalid. Absence is how such a field says "unchanged"."""
+    for schema in schemas.values():
+        for prop in schema.get("properties", {}).values():
+            if "default" in prop and prop["default"] is None and _refuses_null(prop):
+                del prop["default"]
+
+
 def document() -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for op in REGISTRY:
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(op)
     _add_links(paths)
     _, defs = models_json_schema([(m, "validation") for m in _models()], ref_template=REF)
+    schemas = defs.get("$defs", {})
+    _drop_impossible_defaults(schemas)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -164,7 +186,7 @@ def document() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "paths": dict(sorted(paths.items())),
         "components": {
-            "schemas": defs.get("$defs", {}),
+            "schemas": schemas,
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
     }

@@ -5,7 +5,7 @@ annotations``: with it, pydantic compiles every annotation string back into a ty
 class is built, about 400 compiles per cold start.
 """
 
-from typing import Annotated, Any, Generic, Optional, TypeVar
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
@@ -29,9 +29,23 @@ Timestamp = Annotated[
         r"(\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
     ),
 ]
+# Days and times the services compute with (time zones, day boundaries, reminders) lie in
+# the years 1970..9000 (services/schedule.py MIN_YEAR, MAX_YEAR): these patterns say so,
+# so a client (and a fuzzer) knows it, and nothing outside reaches date arithmetic.
+YEAR = r"(19[7-9][0-9]|[2-8][0-9]{3}|9000)"
+_MONTH_DAY = r"-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+_TIME = r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
+BoundedDate = Annotated[str, StringConstraints(pattern=f"^{YEAR}{_MONTH_DAY}$")]
+BoundedMonth = Annotated[str, StringConstraints(pattern=f"^{YEAR}-(0[1-9]|1[0-2])$")]
+BoundedTimestamp = Annotated[str, StringConstraints(pattern=f"^{YEAR}{_MONTH_DAY}{_TIME}")]
 Limit = Annotated[int, Field(ge=1, le=100)]
 
-T = TypeVar("T")
+
+def example(value: dict[str, Any], **schema: Any) -> ConfigDict:
+    """A request shape's example (published on its request body; the tests check the API
+    accepts it), and any rule across fields the schema can state (``anyOf=[...]``).
+    Merged with the base class's config."""
+    return ConfigDict(json_schema_extra={"examples": [value], **schema})
 
 
 class Request(BaseModel):
@@ -57,14 +71,35 @@ class PageQuery(Query):
 
 
 class Response(BaseModel):
+    """Base of every response shape. It declares all that its route returns: the tests
+    validate every response body against a copy of it that forbids any other field."""
+
     model_config = ConfigDict(extra="allow", defer_build=True)
 
 
-class Page(BaseModel, Generic[T]):
-    model_config = ConfigDict(defer_build=True)
+class Page(Response):
+    """Every paged result: a page of ``items`` and the cursor of the next (null at the end).
+    Each route names its own, with its item type (``class SignInPage(Page)`` with
+    ``items: list[SignInOut]``): clean component names, and no generic model for pydantic
+    to build at import time (``Page[X]`` would, at every cold start)."""
 
-    items: list[T]
-    next_cursor: Optional[str] = None
+    items: list[Any]
+    next_cursor: Optional[str] = Field(default=None, description="pass as `cursor` for the next page")
+
+
+class LocationOut(Response):
+    lat: float
+    lng: float
+
+
+class PhotoOut(Response):
+    """An upload's verification status; its URLs once it is ready."""
+
+    upload_id: str
+    status: Literal["pending", "ready", "rejected"]
+    reason: Optional[str] = None
+    thumbnail_url: Optional[str] = None
+    url: Optional[str] = None
 
 
 class ErrorBody(BaseModel):
@@ -73,7 +108,7 @@ class ErrorBody(BaseModel):
     code: str
     message: str
     request_id: str
-    details: Optional[Any] = None
+    details: Any = None  # field-level problems of a 400, when there are any
 
 
 class Error(BaseModel):

@@ -59,6 +59,8 @@ class Operation:
     idempotent: bool = False
     errors: tuple[int, ...] = ()
     path_patterns: dict[str, str] = field(default_factory=dict)
+    name: str = ""  # the action, in snake case: the OpenAPI operationId is its camelCase
+    media_types: tuple[str, ...] = (JSON,)  # of the success body; not JSON: the handler answers a Response
 
 
 REGISTRY: list[Operation] = []
@@ -245,6 +247,8 @@ def _run(op: Operation, request: Any, path_params: dict[str, str], request_id: s
 
     def call() -> tuple[int, Any]:
         result = op.handler(req)
+        if isinstance(result, Response):  # a page or a file, not JSON (never idempotent)
+            return result.status_code, result
         if isinstance(result, tuple):
             status, payload = result
         else:
@@ -259,6 +263,9 @@ def _run(op: Operation, request: Any, path_params: dict[str, str], request_id: s
         status, payload = idempotency.run(principal, key, op.method, target, raw, call)
     else:
         status, payload = call()
+    if isinstance(payload, Response):
+        payload.headers = {**payload.headers, "X-Request-Id": request_id}
+        return payload
     return Response(body=payload, status_code=status, headers={"Content-Type": JSON, "X-Request-Id": request_id})
 
 
@@ -297,8 +304,12 @@ def route(
     idempotent: bool | None = None,
     errors: tuple[int, ...] = (),
     path_patterns: dict[str, str] | None = None,
+    name: str | None = None,
+    media_types: tuple[str, ...] = (JSON,),
 ) -> Callable[[Callable[[Req], Any]], Callable[[Req], Any]]:
-    """Register ``fn(req) -> payload | (status, payload)`` as a validated route."""
+    """Register ``fn(req) -> payload | (status, payload)`` as a validated route.
+
+    ``name`` names the action (``list_feed``), when the handler's own name does not."""
 
     def decorate(fn: Callable[[Req], Any]) -> Callable[[Req], Any]:
         op = Operation(
@@ -315,6 +326,8 @@ def route(
             idempotent=(method == "POST" and status == 201) if idempotent is None else idempotent,
             errors=errors,
             path_patterns=path_patterns or {},
+            name=name or fn.__name__,
+            media_types=media_types,
         )
         REGISTRY.append(op)
 

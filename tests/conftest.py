@@ -32,6 +32,26 @@ for _var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_
     os.environ.pop(_var, None)
 
 
+@pytest.fixture(autouse=True)
+def responses_match_their_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every response of chalice's test client must match its operation's declared model,
+    with no field beyond it (tests/response_contract.py): the test fails at the call."""
+    from chalice.test import TestHTTPClient
+
+    from tests.response_contract import local_contract
+
+    original = TestHTTPClient.request
+
+    def checked(self: Any, method: str, path: str, headers: Any = None, body: bytes = b"") -> Any:
+        response = original(self, method, path, headers=headers, body=body)
+        content_type = next((v for k, v in response.headers.items() if k.lower() == "content-type"), "")
+        problems = local_contract().problems(method, path, response.status_code, content_type, response.body)
+        assert not problems, f"{method} {path} answered outside its declared model: {problems}"
+        return response
+
+    monkeypatch.setattr(TestHTTPClient, "request", checked)
+
+
 @pytest.fixture
 def aws() -> Iterator[dict[str, str]]:
     """A fresh moto account with every resource the app uses."""

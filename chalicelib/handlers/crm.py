@@ -10,6 +10,7 @@ from chalicelib.schemas import (
     Currency,
     Id,
     Location,
+    LocationOut,
     Money,
     Name,
     PageQuery,
@@ -17,6 +18,7 @@ from chalicelib.schemas import (
     Request,
     Response,
     Text,
+    example,
 )
 from chalicelib.schemas import Limit as PageLimit
 from chalicelib.services import crm, lists
@@ -28,11 +30,6 @@ Address = Annotated[str, StringConstraints(max_length=500)]
 Phone = Annotated[str, StringConstraints(pattern=r"^[0-9+() -]{1,40}$")]
 Stage = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Note = Annotated[str, StringConstraints(max_length=2000)]
-
-
-class LocationOut(Response):
-    lat: float
-    lng: float
 
 
 class TeamMemberOut(Response):
@@ -75,6 +72,13 @@ class LeadOut(CrmObjectOut):
 
 
 class AccountIn(Request):
+    model_config = example(
+        {
+            "name": "Acme Hardware",
+            "address": "1 Harbour Road, Springfield",
+            "location": {"lat": 51.5072, "lng": -0.1276},
+        }
+    )
     name: Name
     address: Optional[Address] = None
     location: Optional[Location] = None
@@ -82,6 +86,7 @@ class AccountIn(Request):
 
 
 class ContactIn(Request):
+    model_config = example({"name": "Dana Lee", "account_id": "acc_01HZX3K9", "phone": "+44 20 7946 0000"})
     name: Name
     account_id: Optional[Id] = None
     phone: Optional[Phone] = None
@@ -89,6 +94,15 @@ class ContactIn(Request):
 
 
 class OpportunityIn(Request):
+    model_config = example(
+        {
+            "name": "Spring restock",
+            "account_id": "acc_01HZX3K9",
+            "stage": "qualified",
+            "amount": "12500.00",
+            "currency": "EUR",
+        }
+    )
     name: Name
     account_id: Id
     stage: Stage
@@ -98,12 +112,14 @@ class OpportunityIn(Request):
 
 
 class LeadIn(Request):
+    model_config = example({"name": "Sam Park", "company": "Park & Sons"})
     name: Name
     company: Optional[Text] = None
     owner_id: Optional[Id] = None
 
 
 class AccountPatch(Request):
+    model_config = example({"address": "2 Harbour Road, Springfield"})
     name: Optional[Name] = None
     owner_id: Optional[Id] = None
     address: Optional[Address] = None
@@ -111,6 +127,7 @@ class AccountPatch(Request):
 
 
 class ContactPatch(Request):
+    model_config = example({"phone": "+44 20 7946 0001"})
     name: Optional[Name] = None
     owner_id: Optional[Id] = None
     account_id: Optional[Id] = None
@@ -118,6 +135,7 @@ class ContactPatch(Request):
 
 
 class OpportunityPatch(Request):
+    model_config = example({"stage": "proposal", "stage_note": "Quote sent after the site visit"})
     name: Optional[Name] = None
     owner_id: Optional[Id] = None
     stage: Optional[Stage] = None
@@ -127,6 +145,7 @@ class OpportunityPatch(Request):
 
 
 class LeadPatch(Request):
+    model_config = example({"company": "Park and Sons Ltd"})
     name: Optional[Name] = None
     owner_id: Optional[Id] = None
     company: Optional[Text] = None
@@ -162,6 +181,7 @@ class NearbyPage(Response):
 
 
 class TeamIn(Request):
+    model_config = example({"role": "follow_up"})
     role: Literal["follow_up", "service"]
 
 
@@ -301,6 +321,7 @@ for _collection in KINDS:
     body=TeamIn,
     response=TeamOut,
     errors=(409,),
+    name="set_account_team_member",
 )
 def put_team_member(req: Req) -> dict[str, Any]:
     account = crm.put_team_member(req.principal, req.path["object_id"], req.path["user_id"], req.body.role)
@@ -315,6 +336,7 @@ def put_team_member(req: Req) -> dict[str, Any]:
     tag="crm",
     response=TeamOut,
     errors=(409,),
+    name="remove_account_team_member",
 )
 def delete_team_member(req: Req) -> dict[str, Any]:
     return crm.team_to_dict(crm.remove_team_member(req.principal, req.path["object_id"], req.path["user_id"]))

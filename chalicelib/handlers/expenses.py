@@ -7,7 +7,20 @@ from pydantic import Field, StringConstraints
 
 from chalicelib.models.budgets import Budget
 from chalicelib.observability import logger
-from chalicelib.schemas import Currency, Date, Id, Money, Month, PageQuery, Query, Request, Response, Text
+from chalicelib.schemas import (
+    Currency,
+    Date,
+    Id,
+    Money,
+    Month,
+    Page,
+    PageQuery,
+    Query,
+    Request,
+    Response,
+    Text,
+    example,
+)
 from chalicelib.services import budgets, expenses, mileage, webhooks
 from chalicelib.web import Req, route
 
@@ -28,6 +41,17 @@ class Unit(Request):
 
 
 class ExpenseIn(Request):
+    model_config = example(
+        {
+            "amount": "42.50",
+            "currency": "EUR",
+            "category": "travel",
+            "occurred_on": "2026-11-30",
+            "description": "Taxi to the client",
+            "unit": {"type": "department", "id": "sales_north"},
+            "opportunity_id": "opp_01HZX3M2",
+        }
+    )
     amount: Money
     currency: Optional[Currency] = None
     category: Category
@@ -39,6 +63,7 @@ class ExpenseIn(Request):
 
 
 class ExpensePatch(Request):
+    model_config = example({"amount": "39.90", "description": "Taxi to the client (corrected)"})
     amount: Optional[Money] = None
     currency: Optional[Currency] = None
     category: Optional[Category] = None
@@ -50,16 +75,26 @@ class ExpensePatch(Request):
 
 
 class ApproveIn(Request):
+    model_config = example({"comment": "OK"})
     comment: Optional[Comment] = None
 
 
 class RejectIn(Request):
+    model_config = example({"reason": "No receipt attached"})
     reason: Reason
 
 
 class UnitOut(Response):
     type: str
     id: str
+
+
+class ApprovalOut(Response):
+    level: int
+    approver_id: str
+    decision: Literal["approved", "rejected"]
+    comment: Optional[str] = None
+    at: str
 
 
 class ExcludedSignIn(Response):
@@ -91,17 +126,24 @@ class ExpenseOut(Response):
     opportunity_id: Optional[str] = None
     stage: Optional[str] = None
     receipt_upload_ids: list[str]
-    status: str
+    status: Status
     payment_status: str
-    approvals: list[dict[str, Any]]
+    approvals: list[ApprovalOut]
+    approver_ids: list[str] = Field(description="who approves, level by level")
+    next_approver_id: Optional[str] = Field(default=None, description="whose approval the expense awaits")
     warnings: list[str]
+    paid_at: Optional[str] = None
+    payment_reference: Optional[str] = None
     mileage: Optional[MileageOut] = None
     version: int
+    created_at: str
+    updated_at: str
+    submitted_at: Optional[str] = None
+    decided_at: Optional[str] = None
 
 
-class ExpensePage(Response):
+class ExpensePage(Page):
     items: list[ExpenseOut]
-    next_cursor: Optional[str] = None
 
 
 class ExpenseQuery(PageQuery):
@@ -114,6 +156,7 @@ class ExpenseQuery(PageQuery):
 
 
 class BudgetIn(Request):
+    model_config = example({"amount": "5000.00", "currency": "EUR", "mode": "block", "thresholds": [80, 100]})
     amount: Money
     currency: Currency
     mode: Literal["block", "warn"]
@@ -246,6 +289,7 @@ def get_expense(req: Req) -> dict[str, Any]:
     body=ExpensePatch,
     response=ExpenseOut,
     errors=(409,),
+    name="update_expense",
 )
 def patch_expense(req: Req) -> dict[str, Any]:
     changes = req.body.model_dump(exclude_unset=True)
@@ -311,6 +355,7 @@ BUDGET_PATTERNS = {"unit_type": UNIT_TYPE_PATTERN, "period": PERIOD_PATTERN}
     response=BudgetOut,
     errors=(409,),
     path_patterns=BUDGET_PATTERNS,
+    name="set_budget",
 )
 def put_budget(req: Req) -> BudgetOut:
     b: BudgetIn = req.body
@@ -343,6 +388,7 @@ def get_budget(req: Req) -> BudgetOut:
     tag="expenses",
     query=StatsQuery,
     response=StatsOut,
+    name="get_expense_stats",
 )
 def expense_stats(req: Req) -> StatsOut:
     q: StatsQuery = req.query

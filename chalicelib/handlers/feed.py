@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal, Optional
 from chalice import Blueprint
 from pydantic import Field, StringConstraints, field_validator
 
-from chalicelib.schemas import Id, PageQuery, Request, Response, Text, Timestamp
+from chalicelib.schemas import Id, Page, PageQuery, Request, Response, Text, Timestamp, example
 from chalicelib.services import activities, feed
 from chalicelib.services.feed_audience import Scene
 from chalicelib.web import Req, route
@@ -23,6 +23,13 @@ class RelatedIn(Request):
 
 
 class ActivityIn(Request):
+    model_config = example(
+        {
+            "type": "sales_record",
+            "content": "Demoed the new range; follow up next week",
+            "related": [{"type": "account", "id": "acc_01HZX3K9"}],
+        }
+    )
     type: UserActivityType
     content: Text
     related: list[RelatedIn] = Field(min_length=1, max_length=20)
@@ -54,14 +61,27 @@ class ActivityOut(Response):
     created_at: str
     comment_count: int
     attachments: list[AttachmentOut] = []
+    # type-specific: stage_feedback
+    from_stage: Optional[str] = None
+    to_stage: Optional[str] = None
+    # expense
+    expense_id: Optional[str] = None
+    amount: Optional[str] = None
+    currency: Optional[str] = None
+    # signin
+    signin_id: Optional[str] = None
+    kind: Optional[Literal["check_in", "check_out"]] = None
+    plan_id: Optional[str] = None
+    visit_id: Optional[str] = None
+    distance_m: Optional[float] = None
 
 
-class ActivityPage(Response):
+class ActivityPage(Page):
     items: list[ActivityOut]
-    next_cursor: Optional[str] = None
 
 
 class CommentIn(Request):
+    model_config = example({"content": "Great, send me the quote"})
     content: CommentText
     mentions: Optional[list[Id]] = Field(default=None, max_length=50, description="users to notify (must see it)")
 
@@ -75,9 +95,8 @@ class CommentOut(Response):
     mentions: list[str] = []
 
 
-class CommentPage(Response):
+class CommentPage(Page):
     items: list[CommentOut]
-    next_cursor: Optional[str] = None
 
 
 _TYPE = "(" + "|".join(sorted(activities.TYPES)) + ")"
@@ -165,6 +184,7 @@ def list_comments(req: Req) -> dict[str, Any]:
     tag="feed",
     query=FeedQuery,
     response=ActivityPage,
+    name="list_feed",
 )
 def get_feed(req: Req) -> dict[str, Any]:
     q: FeedQuery = req.query

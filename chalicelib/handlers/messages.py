@@ -5,7 +5,7 @@ from typing import Literal, Optional
 from chalice import Blueprint
 
 from chalicelib.models.messages import Message
-from chalicelib.schemas import PageQuery, Response
+from chalicelib.schemas import Page, PageQuery, Response
 from chalicelib.services import messages
 from chalicelib.web import Req, route
 
@@ -35,9 +35,10 @@ class MessageOut(Response):
     read: bool
 
 
-class MessagePageOut(Response):
+class MessagePageOut(Page):
+    """A page of the caller's messages, with how many of all their messages are unread."""
+
     items: list[MessageOut]
-    next_cursor: Optional[str] = None
     unread_count: int
 
 
@@ -87,6 +88,7 @@ def list_messages(req: Req) -> MessagePageOut:
     tag="information center",
     response=ReadOut,
     status=200,
+    name="mark_message_read",
 )
 def read_message(req: Req) -> ReadOut:
     message = messages.mark_read(req.tenant_id, req.user_id, req.path["message_id"])
@@ -102,6 +104,7 @@ def read_message(req: Req) -> ReadOut:
     tag="information center",
     response=ReadAllOut,
     status=200,
+    name="mark_all_messages_read",
 )
 def read_all(req: Req) -> ReadAllOut:
     flipped = messages.mark_all_read(req.tenant_id, req.user_id)

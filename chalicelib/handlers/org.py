@@ -6,7 +6,7 @@ from chalice import Blueprint
 from pydantic import Field, StringConstraints
 
 from chalicelib.models.org import Department, Project, TenantSettings, User
-from chalicelib.schemas import Currency, Id, Money, Name, Request, Response
+from chalicelib.schemas import Currency, Id, Money, Name, Request, Response, example
 from chalicelib.services import org, pipeline
 from chalicelib.web import Req, route
 
@@ -21,6 +21,7 @@ TimeZone = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-
 
 
 class DepartmentIn(Request):
+    model_config = example({"name": "Sales North", "parent_id": "sales", "head_user_id": "mgr_a"})
     name: Name
     parent_id: Optional[Id] = None
     head_user_id: Optional[Id] = None
@@ -35,6 +36,15 @@ class DepartmentOut(Response):
 
 
 class UserIn(Request):
+    model_config = example(
+        {
+            "name": "Alex Rep",
+            "department_id": "sales_north",
+            "manager_id": "mgr_a",
+            "email": "alex@example.com",
+            "roles": ["rep"],
+        }
+    )
     name: Name
     department_id: Id
     manager_id: Optional[Id] = None
@@ -52,6 +62,7 @@ class UserOut(Response):
 
 
 class ProjectIn(Request):
+    model_config = example({"name": "Spring campaign", "owner_id": "mgr_a"})
     name: Name
     owner_id: Id
     member_ids: Optional[list[Id]] = Field(default=None, max_length=500)
@@ -81,6 +92,9 @@ class StageOut(Response):
 
 
 class SettingsIn(Request):
+    model_config = example(
+        {"timezone": "Europe/Berlin", "currency": "EUR", "checkin_radius_m": 200, "approval_limit": "500.00"}
+    )
     timezone: Optional[TimeZone] = None
     currency: Optional[Currency] = None
     checkin_radius_m: Optional[int] = Field(default=None, ge=10, le=100_000)
@@ -105,6 +119,7 @@ class SettingsOut(Response):
 
 
 class IntegrationIn(Request):
+    model_config = example({"url": "https://finance.example.com/hooks/fieldsales"})
     url: Url
 
 
@@ -176,6 +191,7 @@ def project_out(p: Project) -> ProjectOut:
     tag="organisation",
     body=DepartmentIn,
     response=DepartmentOut,
+    name="set_department",
 )
 def put_department(req: Req) -> DepartmentOut:
     org.require_admin(req.principal)
@@ -193,6 +209,7 @@ def put_department(req: Req) -> DepartmentOut:
     tag="organisation",
     body=UserIn,
     response=UserOut,
+    name="set_user",
 )
 def put_user(req: Req) -> UserOut:
     org.require_admin(req.principal)
@@ -210,6 +227,7 @@ def put_user(req: Req) -> UserOut:
     tag="organisation",
     body=ProjectIn,
     response=ProjectOut,
+    name="set_project",
 )
 def put_project(req: Req) -> ProjectOut:
     org.require_admin(req.principal)
@@ -225,6 +243,7 @@ def put_project(req: Req) -> ProjectOut:
     tag="organisation",
     body=SettingsIn,
     response=SettingsOut,
+    name="update_settings",
 )
 def put_settings(req: Req) -> SettingsOut:
     org.require_admin(req.principal)
@@ -245,6 +264,7 @@ def get_settings(req: Req) -> SettingsOut:
     tag="organisation",
     body=IntegrationIn,
     response=IntegrationOut,
+    name="set_finance_integration",
 )
 def put_finance_integration(req: Req) -> IntegrationOut:
     org.require_admin(req.principal)
@@ -252,7 +272,14 @@ def put_finance_integration(req: Req) -> IntegrationOut:
     return IntegrationOut(url=integration.url, secret=integration.secret)
 
 
-@route(bp, "/v1/me", summary="The caller's profile, department, manager and roles", tag="organisation", response=MeOut)
+@route(
+    bp,
+    "/v1/me",
+    summary="The caller's profile, department, manager and roles",
+    tag="organisation",
+    response=MeOut,
+    name="get_me",
+)
 def me(req: Req) -> MeOut:
     p = org.profile(req.principal)
     return MeOut(

@@ -4,22 +4,33 @@ from typing import Any, Optional
 
 from chalice import Blueprint
 
-from chalicelib.schemas import Response
+from chalicelib.handlers.crm import AccountOut, OpportunityOut
+from chalicelib.handlers.expenses import ExpenseOut
+from chalicelib.handlers.feed import ActivityOut
+from chalicelib.handlers.schedule import LogOut, PlanOut
+from chalicelib.handlers.signins import SignInOut
+from chalicelib.schemas import PhotoOut, Response
 from chalicelib.services import overview
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
 
 
+class OverviewPhotoOut(PhotoOut):
+    signin_id: str
+
+
 class OverviewOut(Response):
-    opportunity: dict[str, Any]
-    account: Optional[dict[str, Any]] = None
-    plans: list[dict[str, Any]]
-    logs: list[dict[str, Any]]
-    signins: list[dict[str, Any]]
-    photos: list[dict[str, Any]]
-    expenses: list[dict[str, Any]]
-    activities: list[dict[str, Any]]
+    """Each part in the shape its own route answers (sign-in photos also flat, with their sign-in)."""
+
+    opportunity: OpportunityOut
+    account: Optional[AccountOut] = None
+    plans: list[PlanOut]
+    logs: list[LogOut]
+    signins: list[SignInOut]
+    photos: list[OverviewPhotoOut]
+    expenses: list[ExpenseOut]
+    activities: list[ActivityOut]
 
 
 @route(
@@ -28,6 +39,7 @@ class OverviewOut(Response):
     summary="An opportunity with its account, plans, logs, sign-ins, photos, expenses and activities",
     tag="crm",
     response=OverviewOut,
+    name="get_opportunity_overview",
 )  # {object_id}: API Gateway needs the same variable name as the sibling /v1/opportunities/{object_id}
 def opportunity_overview(req: Req) -> dict[str, Any]:
     return overview.overview(req.principal, req.path["object_id"])

@@ -5,7 +5,18 @@ from typing import Annotated, Any, Literal, Optional
 from chalice import Blueprint, Rate
 from pydantic import BeforeValidator, Field, StringConstraints
 
-from chalicelib.schemas import Date, Id, Month, PageQuery, Query, Request, Response, Timestamp
+from chalicelib.schemas import (
+    BoundedDate,
+    BoundedMonth,
+    BoundedTimestamp,
+    Id,
+    Page,
+    PageQuery,
+    Query,
+    Request,
+    Response,
+    example,
+)
 from chalicelib.services import day_route as route_svc
 from chalicelib.services import reminders
 from chalicelib.services import schedule as svc
@@ -22,11 +33,25 @@ def _integral(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
+Date, Month, Timestamp = BoundedDate, BoundedMonth, BoundedTimestamp  # the years 1970..9000
 RemindMinutes = Annotated[int, Field(ge=0, le=svc.MAX_REMIND_MINUTES), BeforeValidator(_integral)]
 
 
 # ---------------------------------------------------------------- shapes
 class PlanIn(Request):
+    model_config = example(
+        {
+            "title": "Visit Acme Hardware",
+            "start_time": "2026-12-02T09:00:00+01:00",
+            "end_time": "2026-12-02T10:00:00+01:00",
+            "account_id": "acc_01HZX3K9",
+            "remind_minutes_before": 30,
+        },
+        anyOf=[  # the day is given, or derived from the start
+            {"required": ["date"], "properties": {"date": {"type": "string"}}},
+            {"required": ["start_time"], "properties": {"start_time": {"type": "string"}}},
+        ],
+    )
     date: Optional[Date] = Field(default=None, description="Tenant-local day; derived from start_time when omitted")
     title: Title
     start_time: Optional[Timestamp] = None
@@ -39,6 +64,8 @@ class PlanIn(Request):
 class PlanPatch(Request):
     """Only the fields given change; ``null`` clears an optional field (``start_time``,
     ``end_time``, ``account_id``, ``opportunity_id``, ``remind_minutes_before``)."""
+
+    model_config = example({"status": "done"})
 
     status: Literal["done", "cancelled"] = Field(default=None)
     date: Date = Field(default=None)
@@ -69,6 +96,7 @@ class PlanOut(Response):
 
 
 class LogIn(Request):
+    model_config = example({"date": "2026-12-02", "content": "Visited Acme; restock agreed", "plan_id": "pln_01HZX3Q7"})
     date: Date
     content: Content
     plan_id: Optional[Id] = None
@@ -95,14 +123,12 @@ class RangeQuery(PageQuery):
     to: Optional[Date] = None
 
 
-class PlanPage(Response):
+class PlanPage(Page):
     items: list[PlanOut]
-    next_cursor: Optional[str] = None
 
 
-class LogPage(Response):
+class LogPage(Page):
     items: list[LogOut]
-    next_cursor: Optional[str] = None
 
 
 class CalendarQuery(Query):
@@ -263,6 +289,7 @@ def get_plan(req: Req) -> PlanOut:
     body=PlanPatch,
     response=PlanOut,
     errors=(409,),
+    name="update_plan",
 )
 def patch_plan(req: Req) -> PlanOut:
     b: PlanPatch = req.body
@@ -321,6 +348,7 @@ def get_log(req: Req) -> LogOut:
     tag="schedule",
     query=CalendarQuery,
     response=CalendarOut,
+    name="get_calendar",
 )
 def calendar(req: Req) -> CalendarOut:
     q: CalendarQuery = req.query
@@ -334,6 +362,7 @@ def calendar(req: Req) -> CalendarOut:
     tag="schedule",
     query=ComparisonQuery,
     response=ComparisonOut,
+    name="get_plan_comparison",
 )
 def plan_comparison(req: Req) -> dict[str, Any]:
     q: ComparisonQuery = req.query

@@ -6,7 +6,20 @@ from chalice import Blueprint, Rate
 from pydantic import Field, StringConstraints
 
 from chalicelib.observability import logger
-from chalicelib.schemas import Coordinate, Date, Id, Location, PageQuery, Request, Response, Timestamp
+from chalicelib.schemas import (
+    BoundedDate,
+    BoundedTimestamp,
+    Coordinate,
+    Id,
+    Location,
+    LocationOut,
+    Page,
+    PageQuery,
+    PhotoOut,
+    Request,
+    Response,
+    example,
+)
 from chalicelib.services import signins
 from chalicelib.web import Req, route
 
@@ -21,32 +34,32 @@ class SignInLocation(Location):
 
 
 class SignInIn(Request):
+    model_config = example(
+        {
+            "kind": "check_in",
+            "location": {"lat": 51.5072, "lng": -0.1276, "accuracy_m": 12.5},
+            "client_time": "2026-12-02T09:03:00+01:00",
+            "account_id": "acc_01HZX3K9",
+        }
+    )
     kind: Literal["check_in", "check_out"]
     location: SignInLocation
-    client_time: Timestamp = Field(description="device time of the visit (kept as the visit's time, also offline)")
+    client_time: BoundedTimestamp = Field(
+        description="device time of the visit (kept as the visit's time, also offline)"
+    )
     account_id: Optional[Id] = None
     opportunity_id: Optional[Id] = None
     plan_id: Optional[Id] = None
     photo_upload_ids: Optional[list[Id]] = Field(default=None, max_length=10)
     note: Optional[Note] = None
     mock_location: Optional[bool] = None
-    sent_at: Optional[Timestamp] = Field(
+    sent_at: Optional[BoundedTimestamp] = Field(
         default=None, description="device clock when sent; lets a queued (offline) sign-in avoid clock_skew"
     )
 
 
-class LocationOut(Response):
-    lat: float
-    lng: float
+class SignInLocationOut(LocationOut):
     accuracy_m: float
-
-
-class PhotoOut(Response):
-    upload_id: str
-    status: Literal["pending", "ready", "rejected"]
-    reason: Optional[str] = None
-    thumbnail_url: Optional[str] = None
-    url: Optional[str] = None
 
 
 class VisitOut(Response):
@@ -68,7 +81,7 @@ class SignInOut(Response):
     user_id: str
     client_time: str
     server_time: str
-    location: LocationOut
+    location: SignInLocationOut
     distance_m: Optional[float] = None
     flags: list[Flag]
     photos: list[PhotoOut]
@@ -81,15 +94,14 @@ class SignInOut(Response):
     mock_location: bool
 
 
-class SignInPage(Response):
+class SignInPage(Page):
     items: list[SignInOut]
-    next_cursor: Optional[str] = None
 
 
 class SignInQuery(PageQuery):
     user_id: Optional[Id] = None
-    from_: Optional[Union[Date, Timestamp]] = Field(default=None, alias="from")
-    to: Optional[Union[Date, Timestamp]] = None
+    from_: Optional[Union[BoundedDate, BoundedTimestamp]] = Field(default=None, alias="from")
+    to: Optional[Union[BoundedDate, BoundedTimestamp]] = None
 
 
 @route(
@@ -102,6 +114,7 @@ class SignInQuery(PageQuery):
     response=SignInOut,
     status=201,
     errors=(409,),
+    name="create_sign_in",
 )
 def create_signin(req: Req) -> dict[str, Any]:
     b: SignInIn = req.body
@@ -128,6 +141,7 @@ def create_signin(req: Req) -> dict[str, Any]:
     summary="A sign-in (its user, their managers, admins)",
     tag="signins",
     response=SignInOut,
+    name="get_sign_in",
 )
 def get_signin(req: Req) -> dict[str, Any]:
     return signins.get_signin(req.principal, req.path["signin_id"])
@@ -140,6 +154,7 @@ def get_signin(req: Req) -> dict[str, Any]:
     tag="signins",
     query=SignInQuery,
     response=SignInPage,
+    name="list_sign_ins",
 )
 def list_signins(req: Req) -> dict[str, Any]:
     q: SignInQuery = req.query

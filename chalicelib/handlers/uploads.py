@@ -1,6 +1,6 @@
 """Uploads: presigned S3 POSTs, and photo/receipt processing on S3 Object Created."""
 
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from chalice import Blueprint
 from pydantic import Field
@@ -8,7 +8,7 @@ from pydantic import Field
 from chalicelib.config import bucket_name
 from chalicelib.errors import NotFound
 from chalicelib.observability import is_corrupt_item, logger, skip_bad_item
-from chalicelib.schemas import Request, Response
+from chalicelib.schemas import PhotoOut, Request, Response, example
 from chalicelib.services import signins, uploads
 from chalicelib.web import Req, route
 
@@ -27,6 +27,7 @@ OBJECT_CREATED_PATTERN = {
 
 
 class UploadIn(Request):
+    model_config = example({"purpose": "signin_photo", "content_type": "image/jpeg", "size_bytes": 1843200})
     purpose: Literal["signin_photo", "receipt", "attachment"]
     content_type: Literal["image/jpeg", "image/png"]
     size_bytes: int = Field(ge=1, le=uploads.MAX_UPLOAD_BYTES, description="exact size of the file; at most 10 MiB")
@@ -38,14 +39,6 @@ class UploadOut(Response):
     fields: dict[str, str]
     expires_at: str
     max_bytes: int
-
-
-class PhotoOut(Response):
-    upload_id: str
-    status: Literal["pending", "ready", "rejected"]
-    reason: Optional[str] = None
-    thumbnail_url: Optional[str] = None
-    url: Optional[str] = None
 
 
 @route(

@@ -48,6 +48,7 @@ class WebhookAck(Response):
     auth=False,
     response=WebhookAck,
     errors=(401, 404, 409, 413),
+    name="receive_finance_webhook",
 )
 def finance_webhook(req: Req) -> dict[str, Any]:
     return receive_finance(req.path["tenant_id"], req.raw_body, req.headers)

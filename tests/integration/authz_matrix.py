@@ -129,6 +129,8 @@ expense.reject            403   404   200      403  403  404  404   404      403
 expense.list              200+  200-  200-     200- 200- 200- 200-  200-     200+ 200+  200-  200-    403     401
 expense.list_user         200+  404   200+     200+ 200+ 404  404   404      200+ 200+  404   200-    403     401
 expense.list_unit         404   404   200+     404  404  404  404   404      200+ 200+  404   200-    403     401
+docs                      200   200   200      200  200  200  200   200      200  200   200   200     200     200
+docs.asset                200   200   200      200  200  200  200   200      200  200   200   200     200     200
 budget.put                403   403   403      403  403  403  403   403      200  200   403   422     403     401
 budget.get                404   404   200      404  404  404  404   404      200  200   404   404     403     401
 budget.get_person         200   404   200      200  200  404  404   404      200  200   404   404     403     401
@@ -254,6 +256,8 @@ WORLD_EXPENSE_DAY = f"{PERIOD}-05"
 CASES: dict[str, Case] = {
     "health": Case("GET", "/v1/health", _fixed("GET", "/v1/health")),
     "openapi": Case("GET", "/v1/openapi.json", _fixed("GET", "/v1/openapi.json")),
+    "docs": Case("GET", "/v1/docs", _fixed("GET", "/v1/docs")),
+    "docs.asset": Case("GET", "/v1/docs/{asset}", _fixed("GET", "/v1/docs/swagger-ui.css")),
     "me": Case("GET", "/v1/me", _fixed("GET", "/v1/me")),
     # ------------------------------------------------------------ CRM
     "account.create": Case("POST", "/v1/accounts", _fixed("POST", "/v1/accounts", {"name": "New"})),
