@@ -29,15 +29,6 @@ Timestamp = Annotated[
         r"(\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
     ),
 ]
-# Days and times the services compute with (time zones, day boundaries, reminders) lie in
-# the years 1970..9000 (services/schedule.py MIN_YEAR, MAX_YEAR): these patterns say so,
-# so a client (and a fuzzer) knows it, and nothing outside reaches date arithmetic.
-YEAR = r"(19[7-9][0-9]|[2-8][0-9]{3}|9000)"
-_MONTH_DAY = r"-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
-_TIME = r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
-BoundedDate = Annotated[str, StringConstraints(pattern=f"^{YEAR}{_MONTH_DAY}$")]
-BoundedMonth = Annotated[str, StringConstraints(pattern=f"^{YEAR}-(0[1-9]|1[0-2])$")]
-BoundedTimestamp = Annotated[str, StringConstraints(pattern=f"^{YEAR}{_MONTH_DAY}{_TIME}")]
 Limit = Annotated[int, Field(ge=1, le=100)]
 
 

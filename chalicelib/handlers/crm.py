@@ -13,6 +13,7 @@ from chalicelib.schemas import (
     LocationOut,
     Money,
     Name,
+    Page,
     PageQuery,
     Query,
     Request,
@@ -175,9 +176,8 @@ class NearbyAccountOut(AccountOut):
     distance_m: float
 
 
-class NearbyPage(Response):
+class NearbyPage(Page):
     items: list[NearbyAccountOut]
-    next_cursor: Optional[str] = None
 
 
 class TeamIn(Request):
@@ -240,9 +240,8 @@ def _register(collection: str) -> None:
     list_.__name__ = f"list_{collection}"
     page = create_model(
         f"{out.__name__.removesuffix('Out')}Page",
-        __base__=Response,
+        __base__=Page,
         items=(list[out], ...),
-        next_cursor=(Optional[str], None),
     )
     route(
         bp,
@@ -302,6 +301,7 @@ def _register(collection: str) -> None:
     tag="crm",
     query=NearbyQuery,
     response=NearbyPage,
+    name="list_nearby_accounts",
 )
 def nearby_accounts(req: Req) -> dict[str, Any]:
     q: NearbyQuery = req.query

@@ -111,6 +111,7 @@ class MileageOut(Response):
 
 
 class MileageIn(Request):
+    model_config = example({"date": "2026-12-01"})
     date: Date
 
 

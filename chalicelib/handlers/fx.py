@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 from chalice import Blueprint
 from pydantic import Field, StringConstraints
 
-from chalicelib.schemas import Request, Response
+from chalicelib.schemas import Request, Response, example
 from chalicelib.services import fx, org
 from chalicelib.timeutil import parse_date
 from chalicelib.web import Req, route
@@ -19,6 +19,7 @@ DATE_PATH = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 
 
 class RateIn(Request):
+    model_config = example({"rate": "7.1234"})
     rate: Rate = Field(description="Tenant currency per unit of the path's currency, up to 8 places")
 
 
@@ -47,6 +48,7 @@ class RateInEffectOut(Response):
     body=RateIn,
     response=RateOut,
     path_patterns={"currency": CURRENCY_PATH, "date": DATE_PATH},
+    name="set_exchange_rate",
 )
 def put_exchange_rate(req: Req) -> RateOut:
     currency, date = req.path["currency"], req.path["date"]

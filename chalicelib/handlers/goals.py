@@ -7,7 +7,7 @@ from chalice import Blueprint, Rate
 from pydantic import Field
 
 from chalicelib import cursor
-from chalicelib.schemas import Id, Money, Month, PageQuery, Query, Request, Response
+from chalicelib.schemas import Id, Money, Month, Page, PageQuery, Query, Request, Response, example
 from chalicelib.services import digest, oppstats
 from chalicelib.services import goals as svc
 from chalicelib.timeutil import parse_month
@@ -31,6 +31,7 @@ class Targets(Request):
 
 
 class GoalIn(Request):
+    model_config = example({"targets": {"visits": 40, "won_amount": "80000.00", "plan_completion_rate": 80}})
     targets: Targets
 
 
@@ -95,9 +96,8 @@ class ScoreRow(Response):
     pace: PaceOut
 
 
-class ScorePage(Response):
+class ScorePage(Page):
     items: list[ScoreRow]
-    next_cursor: Optional[str] = None
 
 
 def _period(value: str) -> str:
@@ -122,6 +122,7 @@ PATTERNS = {"scope_type": r"^(user|department)$", "period": MONTH_PATH}
     body=GoalIn,
     response=GoalOut,
     path_patterns=PATTERNS,
+    name="set_goal",
 )
 def put_goal(req: Req) -> GoalOut:
     targets = req.body.targets.model_dump(exclude_none=True)
@@ -147,6 +148,7 @@ def get_goal(req: Req) -> GoalOut:
     tag="goals",
     query=PerformanceQuery,
     response=ScorePage,
+    name="list_performance",
 )
 def performance(req: Req) -> dict[str, Any]:
     q: PerformanceQuery = req.query
@@ -195,6 +197,7 @@ class OppStatsOut(Response):
     tag="goals",
     query=OppStatsQuery,
     response=OppStatsOut,
+    name="get_opportunity_stats",
 )
 def opportunity_stats(req: Req) -> OppStatsOut:
     q: OppStatsQuery = req.query

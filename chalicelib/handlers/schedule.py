@@ -6,15 +6,15 @@ from chalice import Blueprint, Rate
 from pydantic import BeforeValidator, Field, StringConstraints
 
 from chalicelib.schemas import (
-    BoundedDate,
-    BoundedMonth,
-    BoundedTimestamp,
+    Date,
     Id,
+    Month,
     Page,
     PageQuery,
     Query,
     Request,
     Response,
+    Timestamp,
     example,
 )
 from chalicelib.services import day_route as route_svc
@@ -33,7 +33,6 @@ def _integral(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-Date, Month, Timestamp = BoundedDate, BoundedMonth, BoundedTimestamp  # the years 1970..9000
 RemindMinutes = Annotated[int, Field(ge=0, le=svc.MAX_REMIND_MINUTES), BeforeValidator(_integral)]
 
 
@@ -377,6 +376,7 @@ def plan_comparison(req: Req) -> dict[str, Any]:
     tag="schedule",
     query=RouteQuery,
     response=RouteOut,
+    name="get_day_route",
 )
 def day_route(req: Req) -> RouteOut:
     q: RouteQuery = req.query

@@ -7,9 +7,8 @@ from pydantic import Field, StringConstraints
 
 from chalicelib.observability import logger
 from chalicelib.schemas import (
-    BoundedDate,
-    BoundedTimestamp,
     Coordinate,
+    Date,
     Id,
     Location,
     LocationOut,
@@ -18,6 +17,7 @@ from chalicelib.schemas import (
     PhotoOut,
     Request,
     Response,
+    Timestamp,
     example,
 )
 from chalicelib.services import signins
@@ -44,16 +44,14 @@ class SignInIn(Request):
     )
     kind: Literal["check_in", "check_out"]
     location: SignInLocation
-    client_time: BoundedTimestamp = Field(
-        description="device time of the visit (kept as the visit's time, also offline)"
-    )
+    client_time: Timestamp = Field(description="device time of the visit (kept as the visit's time, also offline)")
     account_id: Optional[Id] = None
     opportunity_id: Optional[Id] = None
     plan_id: Optional[Id] = None
     photo_upload_ids: Optional[list[Id]] = Field(default=None, max_length=10)
     note: Optional[Note] = None
     mock_location: Optional[bool] = None
-    sent_at: Optional[BoundedTimestamp] = Field(
+    sent_at: Optional[Timestamp] = Field(
         default=None, description="device clock when sent; lets a queued (offline) sign-in avoid clock_skew"
     )
 
@@ -100,8 +98,8 @@ class SignInPage(Page):
 
 class SignInQuery(PageQuery):
     user_id: Optional[Id] = None
-    from_: Optional[Union[BoundedDate, BoundedTimestamp]] = Field(default=None, alias="from")
-    to: Optional[Union[BoundedDate, BoundedTimestamp]] = None
+    from_: Optional[Union[Date, Timestamp]] = Field(default=None, alias="from")
+    to: Optional[Union[Date, Timestamp]] = None
 
 
 @route(
