@@ -115,11 +115,21 @@ class MileageIn(Request):
     date: Date
 
 
+class ConvertedOut(Response):
+    amount: str = Field(description="In the tenant currency, half-even to cents")
+    currency: str
+    rate: str = Field(description="Tenant currency per unit of the expense's currency")
+    rate_date: Optional[str] = Field(description="The day of the rate used (null: already the tenant currency)")
+
+
 class ExpenseOut(Response):
     id: str
     user_id: str
     amount: str
     currency: str
+    converted: Optional[ConvertedOut] = Field(
+        default=None, description="Set at submission: the amount in the tenant currency at the rate for occurred_on"
+    )
     category: str
     occurred_on: str
     description: str

@@ -42,6 +42,11 @@ class Expense(BaseItem, discriminator="Expense"):
     approvals = JSONAttribute(default=list)  # [{level, approver_id, decision, comment?, at}]
     warnings = string_list(default=list)
     mileage = JSONAttribute(null=True)  # a mileage claim's day, distance, rate and sign-ins
+    # Set at submission: the amount in the tenant currency at the rate for occurred_on.
+    converted_cents = NumberAttribute(null=True)
+    converted_currency = UnicodeAttribute(null=True)
+    converted_rate = UnicodeAttribute(null=True)  # tenant currency per unit, as stated
+    converted_rate_date = UnicodeAttribute(null=True)  # the rate's day (null: the tenant currency)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     submitted_at = UnicodeAttribute(null=True)
@@ -68,6 +73,16 @@ class Expense(BaseItem, discriminator="Expense"):
     def occurred_range(date_from: str | None, date_to: str | None) -> tuple[str, str]:
         """Bounds of the ``<occurred_on>#<id>`` sort keys dated ``date_from`` to ``date_to``."""
         return date_from or "0000-00-00", (date_to or "9999-99-99") + "#~"
+
+    @property
+    def booked_cents(self) -> int:
+        """What budgets, statistics and approval limits count: the converted amount once
+        submitted (in the tenant currency), the amount itself before."""
+        return int(self.converted_cents if self.converted_cents is not None else self.amount_cents)
+
+    @property
+    def booked_currency(self) -> str:
+        return self.converted_currency or self.currency
 
     @property
     def period(self) -> str:

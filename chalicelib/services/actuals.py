@@ -85,7 +85,7 @@ def contribution(item: Optional[BaseItem], settings: Any) -> dict[Key, Counter]:
     elif isinstance(item, Plan) and item.status != "cancelled":
         add(item.user_id, item.date[:7], plans_total=1, plans_done=int(item.status == "done"))
     elif isinstance(item, Expense) and item.status in LIVE_EXPENSE:
-        add(item.user_id, item.occurred_on[:7], expenses_cents=int(item.amount_cents))
+        add(item.user_id, item.occurred_on[:7], expenses_cents=item.booked_cents)
     return out
 
 

@@ -29,7 +29,7 @@ from chalicelib.models.base import Cancelled, Tx, condition_failed
 from chalicelib.models.expenses import Expense, ReceiptClaim
 from chalicelib.models.webhooks import InboundReceipt
 from chalicelib.observability import count
-from chalicelib.services import activities, budgets, messages, org, refs, stats, webhooks
+from chalicelib.services import activities, budgets, fx, messages, org, refs, stats, webhooks
 from chalicelib.services.aftercommit import settle
 from chalicelib.timeutil import format_date, iso, normalize, parse_date, parse_month, utcnow
 
@@ -54,6 +54,7 @@ def to_dict(e: Expense) -> dict[str, Any]:
         "user_id": e.user_id,
         "amount": budgets.money(e.amount_cents),
         "currency": e.currency,
+        "converted": _converted(e),
         "category": e.category,
         "occurred_on": e.occurred_on,
         "description": e.description or "",
@@ -264,13 +265,33 @@ def _stale(e: Expense, wanted_status: str) -> Conflict:
     return Conflict("the expense changed meanwhile; reload and retry", code="version_conflict")
 
 
+def _converted(e: Expense) -> Optional[dict[str, Any]]:
+    if e.converted_cents is None:
+        return None
+    return {
+        "amount": budgets.money(e.converted_cents),
+        "currency": e.converted_currency,
+        "rate": e.converted_rate,
+        "rate_date": e.converted_rate_date,
+    }
+
+
+def _convert(e: Expense) -> None:
+    """Fix the amount in the tenant currency at the rate for ``occurred_on`` (the latest on
+    or before it; 1 Query, none in the tenant currency). No rate: 422 ``no_exchange_rate``."""
+    base = org.get_settings(e.tenant_id).currency
+    converted = fx.convert(e.tenant_id, base, Decimal(e.amount_cents) / 100, e.currency, e.occurred_on)
+    e.converted_cents = budgets.to_cents(converted.amount)
+    e.converted_currency, e.converted_rate, e.converted_rate_date = base, converted.rate, converted.rate_date
+
+
 def _approvers(e: Expense) -> list[str]:
     submitter = org.get_user(e.tenant_id, e.user_id)
     ancestors = submitter.ancestors if submitter else []
     if not ancestors:
         raise Unprocessable("the submitter has no manager to approve this expense", code="no_approver")
     limit = org.get_settings(e.tenant_id).approval_limit
-    two_levels = limit is not None and Decimal(e.amount_cents) / 100 > Decimal(limit)
+    two_levels = limit is not None and Decimal(e.booked_cents) / 100 > Decimal(limit)
     return ancestors[: 2 if two_levels else 1]
 
 
@@ -301,9 +322,10 @@ def submit(principal: Principal, expense_id: str) -> Expense:
     if e.status != "draft":
         raise Conflict(f"only drafts can be submitted; this expense is {e.status}", code="invalid_state")
     budgets.require_chargeable(principal, e.unit_type, e.unit_id)  # the org may have changed since the draft
+    _convert(e)
     approvers = _approvers(e)
     receipt_warnings, claims = _receipt_warnings(e)
-    amount = int(e.amount_cents)
+    amount = e.booked_cents
     usage = budgets.usage_item(e.tenant_id, e.unit_type, e.unit_id, e.period)
     now = iso(utcnow())
     read_version = e.version
@@ -320,7 +342,7 @@ def submit(principal: Principal, expense_id: str) -> Expense:
                 "budget",
                 usage,
                 budgets.usage_actions(usage, reserved=amount, available=-amount, mark_due=True),
-                budgets.reserve_condition(amount, e.currency, enforce),
+                budgets.reserve_condition(amount, e.booked_currency, enforce),
             )
             for item, actions in stats.aggregate_updates(e, +1):
                 tx.update("stats", item, actions)
@@ -332,7 +354,7 @@ def submit(principal: Principal, expense_id: str) -> Expense:
     failed = _commit(e, "submit", build(enforce=True))
     if "budget" in failed and "expense" not in failed:
         budget = budgets.load(e.tenant_id, e.unit_type, e.unit_id, e.period)
-        if budget is not None and budget.currency and budget.currency != e.currency:
+        if budget is not None and budget.currency and budget.currency != e.booked_currency:
             e.version = read_version
             raise Unprocessable(f"the {e.period} budget of this unit is in {budget.currency}", code="currency_mismatch")
         if budget is not None and budget.mode == "warn":
@@ -399,7 +421,7 @@ def approve(principal: Principal, expense_id: str, comment: Optional[str]) -> Ex
             e.tenant_id, "expense.approved", to_dict(e), webhooks.stable_id("expense.approved", e.expense_id)
         )
     usage = budgets.usage_item(e.tenant_id, e.unit_type, e.unit_id, e.period)
-    amount = int(e.amount_cents)
+    amount = e.booked_cents
     read_version = e.version
 
     def fill(tx: Tx) -> None:
@@ -431,7 +453,7 @@ def reject(principal: Principal, expense_id: str, reason: str) -> Expense:
     ]
     e.status, e.decided_at, e.updated_at = "rejected", now, now
     usage = budgets.usage_item(e.tenant_id, e.unit_type, e.unit_id, e.period)
-    amount = int(e.amount_cents)
+    amount = e.booked_cents
     read_version = e.version
 
     def fill(tx: Tx) -> None:

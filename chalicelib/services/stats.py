@@ -42,7 +42,7 @@ def aggregate_updates(expense: Expense, sign: int) -> list[tuple[StatsAggregate,
                 scope=scope,
                 dimension=dimension,
                 key=_key(expense, dimension),
-                currency=expense.currency,
+                currency=expense.booked_currency,
             )
             item.set_keys()
             actions = [
@@ -53,7 +53,7 @@ def aggregate_updates(expense: Expense, sign: int) -> list[tuple[StatsAggregate,
                 StatsAggregate.dimension.set(dimension),
                 StatsAggregate.key.set(item.key),
                 StatsAggregate.currency.set(item.currency),
-                StatsAggregate.total_cents.add(sign * int(expense.amount_cents)),
+                StatsAggregate.total_cents.add(sign * expense.booked_cents),
                 StatsAggregate.count.add(sign),
             ]
             out.append((item, actions))

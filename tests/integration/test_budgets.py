@@ -120,14 +120,15 @@ def test_unit_without_budget_has_no_control_but_a_later_budget_sees_usage(api):
     assert submit(api, "100.01")[0] == 409
 
 
-def test_submission_in_other_currency_than_budget_is_422(api):
+def test_submission_in_a_currency_without_a_rate_is_422_and_reserves_nothing(api):
     put_budget(api, "100.00")
     _, e = api.post(
         "/v1/expenses",
         {"amount": "1.00", "currency": "USD", "category": "x", "occurred_on": "2026-11-09", "unit": EAST},
     )
     status, error = api.post(f"/v1/expenses/{e['id']}/submit")
-    assert status == 422 and error["error"]["code"] == "currency_mismatch"
+    assert status == 422 and error["error"]["code"] == "no_exchange_rate"
+    assert api.get(PATH, as_="fin")[1]["reserved"] == "0.00"
 
 
 def test_approve_moves_reserved_to_spent_and_reject_releases(api):
