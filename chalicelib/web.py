@@ -16,10 +16,12 @@ from typing import Any, Optional
 
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
+from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.auth import Principal, authenticate
-from chalicelib.errors import AppError, BadRequest, PayloadTooLarge, ServiceUnavailable
+from chalicelib.errors import AppError, BadRequest, Forbidden, PayloadTooLarge, ServiceUnavailable
 from chalicelib.ids import new_id
+from chalicelib.models.org import User
 from chalicelib.observability import logger
 
 MAX_BODY_BYTES = 256 * 1024
@@ -215,6 +217,17 @@ def _check_path(op: Operation, params: dict[str, str]) -> dict[str, str]:
     return params
 
 
+def refuse_inactive(principal: Principal) -> None:
+    """A deactivated user is refused from their next request on, on every route (403
+    ``unknown_user``): one GetItem of the user's ``active`` flag."""
+    try:
+        user = User.get(User.pk(principal.tenant_id, principal.user_id), "PROFILE", attributes_to_get=["active"])
+    except DoesNotExist:
+        return
+    if user.active is False:
+        raise Forbidden("this user is not an active user of the tenant", code="unknown_user")
+
+
 def _serialize(result: Any) -> Any:
     if isinstance(result, BaseModel):
         return result.model_dump(mode="json")
@@ -228,6 +241,7 @@ def _run(op: Operation, request: Any, path_params: dict[str, str], request_id: s
     principal = authenticate(headers.get("authorization")) if op.auth else None
     if principal:
         logger.append_keys(tenant_id=principal.tenant_id, user_id=principal.user_id)
+        refuse_inactive(principal)
     path = _check_path(op, path_params)
     query = _parse_query(op, request)
     raw = request.raw_body or b""

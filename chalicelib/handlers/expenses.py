@@ -5,10 +5,11 @@ from typing import Annotated, Any, Literal, Optional
 from chalice import Blueprint, Rate
 from pydantic import Field, StringConstraints
 
+from chalicelib.errors import Unprocessable
 from chalicelib.models.budgets import Budget
 from chalicelib.observability import logger
 from chalicelib.schemas import Currency, Date, Id, Money, Month, PageQuery, Query, Request, Response, Text
-from chalicelib.services import budgets, expenses
+from chalicelib.services import approvals, budgets, expenses
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -55,6 +56,28 @@ class ApproveIn(Request):
 
 class RejectIn(Request):
     reason: Reason
+
+
+class BulkIn(Request):
+    action: Literal["approve", "reject"]
+    expense_ids: list[Id] = Field(min_length=1, max_length=approvals.MAX_BULK)
+    comment: Optional[Comment] = None
+    reason: Optional[Reason] = None
+
+
+class BulkError(Response):
+    code: str
+    message: str
+
+
+class BulkResult(Response):
+    expense_id: str
+    status: Literal["ok", "error"]
+    error: Optional[BulkError] = None
+
+
+class BulkOut(Response):
+    results: list[BulkResult]
 
 
 class UnitOut(Response):
@@ -261,6 +284,39 @@ def approve_expense(req: Req) -> dict[str, Any]:
 )
 def reject_expense(req: Req) -> dict[str, Any]:
     return expenses.to_dict(expenses.reject(req.principal, req.path["expense_id"], req.body.reason))
+
+
+# ---------------------------------------------------------------- approvals
+@route(
+    bp,
+    "/v1/approvals",
+    summary="Submitted expenses waiting for the caller's decision (every level), oldest first",
+    tag="expenses",
+    query=PageQuery,
+    response=ExpensePage,
+)
+def list_approvals(req: Req) -> dict[str, Any]:
+    q: PageQuery = req.query
+    items, next_cursor = approvals.queue_page(req.principal, q.limit, q.cursor)
+    return {"items": [expenses.to_dict(e) for e in items], "next_cursor": next_cursor}
+
+
+@route(
+    bp,
+    "/v1/approvals/bulk",
+    method="POST",
+    summary="Approve or reject up to 50 expenses; each item stands alone",
+    tag="expenses",
+    body=BulkIn,
+    response=BulkOut,
+    idempotent=True,
+)
+def bulk_approvals(req: Req) -> dict[str, Any]:
+    b: BulkIn = req.body
+    if b.action == "reject" and not b.reason:
+        raise Unprocessable("a rejection needs a reason", code="reason_required")
+    note = b.comment if b.action == "approve" else b.reason
+    return {"results": approvals.bulk(req.principal, b.action, list(b.expense_ids), note)}
 
 
 # ---------------------------------------------------------------- budgets

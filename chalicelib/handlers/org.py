@@ -1,13 +1,13 @@
 """Organisation administration (tenant admins) and the caller's own profile."""
 
-from typing import Annotated, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from chalice import Blueprint
 from pydantic import Field, StringConstraints
 
-from chalicelib.models.org import Department, Project, TenantSettings, User
-from chalicelib.schemas import Currency, Id, Money, Name, Request, Response
-from chalicelib.services import org
+from chalicelib.models.org import Department, DirectoryEntry, Project, TenantSettings, User, search_key
+from chalicelib.schemas import Currency, Id, Money, Name, PageQuery, Request, Response
+from chalicelib.services import offboarding, org
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -54,12 +54,76 @@ class UserOut(Response):
 class ProjectIn(Request):
     name: Name
     owner_id: Id
+    member_ids: Optional[list[Id]] = Field(default=None, max_length=500)
 
 
 class ProjectOut(Response):
     id: str
     name: str
     owner_id: str
+    member_ids: list[str] = []
+
+
+class DeactivateIn(Request):
+    handover_to: Id
+
+
+class DirectoryUser(Response):
+    id: str
+    name: str
+    department_id: str
+    manager_id: Optional[str] = None
+    roles: list[str]
+    active: bool
+
+
+class DirectoryPage(Response):
+    items: list[DirectoryUser]
+    next_cursor: Optional[str] = None
+
+
+class DirectoryQuery(PageQuery):
+    department_id: Optional[Id] = None
+    q: Optional[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = None
+    include_inactive: bool = False
+
+
+class TeamMemberOut(Response):
+    id: str
+    name: str
+    department_id: str
+    manager_id: Optional[str] = None
+    depth: int
+
+
+class TeamPage(Response):
+    items: list[TeamMemberOut]
+    next_cursor: Optional[str] = None
+
+
+class TeamQuery(PageQuery):
+    depth: Literal["direct", "all"] = "all"
+
+
+class DepartmentRow(Response):
+    id: str
+    name: str
+    parent_id: Optional[str] = None
+    head_user_id: Optional[str] = None
+
+
+class DepartmentPage(Response):
+    items: list[DepartmentRow]
+    next_cursor: Optional[str] = None
+
+
+class ProjectPage(Response):
+    items: list[ProjectOut]
+    next_cursor: Optional[str] = None
+
+
+class ProjectQuery(PageQuery):
+    mine: bool = False
 
 
 class SettingsIn(Request):
@@ -88,6 +152,12 @@ class IntegrationOut(Response):
 class Ref(Response):
     id: str
     name: str
+
+
+class UserDetail(DirectoryUser):
+    email: Optional[str] = None
+    department: Optional[Ref] = None
+    manager: Optional[Ref] = None
 
 
 class MeOut(Response):
@@ -133,7 +203,18 @@ def settings_out(s: TenantSettings) -> SettingsOut:
 
 
 def project_out(p: Project) -> ProjectOut:
-    return ProjectOut(id=p.project_id, name=p.name, owner_id=p.owner_id)
+    return ProjectOut(id=p.project_id, name=p.name, owner_id=p.owner_id, member_ids=sorted(p.member_ids or []))
+
+
+def directory_out(e: DirectoryEntry) -> DirectoryUser:
+    return DirectoryUser(
+        id=e.user_id,
+        name=e.name,
+        department_id=e.department_id,
+        manager_id=e.manager_id,
+        roles=sorted(e.roles or []),
+        active=bool(e.active),
+    )
 
 
 @route(
@@ -163,11 +244,134 @@ def put_department(req: Req) -> DepartmentOut:
     response=UserOut,
 )
 def put_user(req: Req) -> UserOut:
-    org.require_admin(req.principal)
     b: UserIn = req.body
     return user_out(
-        org.put_user(req.tenant_id, req.path["user_id"], b.name, b.department_id, b.manager_id, b.email, b.roles)
+        offboarding.put_user(
+            req.principal, req.path["user_id"], b.name, b.department_id, b.manager_id, b.email, b.roles
+        )
     )
+
+
+@route(
+    bp,
+    "/v1/admin/users/{user_id}/deactivate",
+    method="POST",
+    summary="Deactivate a user: tokens refused, ownership handed over, reports and approvals move up",
+    tag="organisation",
+    body=DeactivateIn,
+    response=UserOut,
+    idempotent=True,
+    errors=(409,),
+)
+def deactivate_user(req: Req) -> UserOut:
+    return user_out(offboarding.deactivate(req.principal, req.path["user_id"], req.body.handover_to))
+
+
+@route(
+    bp,
+    "/v1/admin/users/{user_id}/reactivate",
+    method="POST",
+    summary="Reactivate a deactivated user",
+    tag="organisation",
+    response=UserOut,
+    idempotent=True,
+)
+def reactivate_user(req: Req) -> UserOut:
+    return user_out(offboarding.reactivate(req.principal, req.path["user_id"]))
+
+
+@route(
+    bp,
+    "/v1/users",
+    summary="The directory: users of the tenant, by name; q is a case-insensitive name prefix in any script",
+    tag="organisation",
+    query=DirectoryQuery,
+    response=DirectoryPage,
+)
+def list_users(req: Req) -> dict[str, Any]:
+    q: DirectoryQuery = req.query
+    which = "ALL" if q.include_inactive else "ACTIVE"
+    listing = f"DEPT#{q.department_id}#{which}" if q.department_id else which
+    prefix = search_key(q.q) if q.q else None
+    scope = f"users:{req.tenant_id}:{req.user_id}:{listing}:{prefix}"
+    items, next_cursor = org.directory_page(req.tenant_id, listing, prefix, q.limit, q.cursor, scope)
+    return {"items": [directory_out(e) for e in items], "next_cursor": next_cursor}
+
+
+@route(
+    bp,
+    "/v1/users/{user_id}",
+    summary="One user of the tenant, with their department and manager",
+    tag="organisation",
+    response=UserDetail,
+)
+def get_user(req: Req) -> UserDetail:
+    user, dept, manager = org.user_detail(req.tenant_id, req.path["user_id"])
+    return UserDetail(
+        id=user.user_id,
+        name=user.name,
+        department_id=user.department_id,
+        manager_id=user.manager_id,
+        roles=sorted(user.roles or []),
+        active=user.is_active,
+        email=user.email,
+        department=Ref(id=dept.department_id, name=dept.name) if dept else None,
+        manager=Ref(id=manager.user_id, name=manager.name) if manager else None,
+    )
+
+
+@route(
+    bp,
+    "/v1/team",
+    summary="The caller's subordinates (direct reports or every depth), nearest first",
+    tag="organisation",
+    query=TeamQuery,
+    response=TeamPage,
+)
+def list_team(req: Req) -> dict[str, Any]:
+    q: TeamQuery = req.query
+    prefix = "01#" if q.depth == "direct" else None
+    scope = f"team:{req.tenant_id}:{req.user_id}:{q.depth}"
+    items, next_cursor = org.directory_page(req.tenant_id, f"BELOW#{req.user_id}", prefix, q.limit, q.cursor, scope)
+    rows = [
+        TeamMemberOut(
+            id=e.user_id, name=e.name, department_id=e.department_id, manager_id=e.manager_id, depth=int(e.depth or 1)
+        )
+        for e in items
+    ]
+    return {"items": rows, "next_cursor": next_cursor}
+
+
+@route(
+    bp,
+    "/v1/departments",
+    summary="The department tree (a parent before its children)",
+    tag="organisation",
+    query=PageQuery,
+    response=DepartmentPage,
+)
+def list_departments(req: Req) -> dict[str, Any]:
+    q: PageQuery = req.query
+    items, next_cursor = org.departments_page(req.tenant_id, q.limit, q.cursor)
+    rows = [
+        DepartmentRow(id=d.department_id, name=d.name, parent_id=d.parent_id, head_user_id=d.head_user_id)
+        for d in items
+    ]
+    return {"items": rows, "next_cursor": next_cursor}
+
+
+@route(
+    bp,
+    "/v1/projects",
+    summary="Projects of the tenant, or (mine=true) those the caller owns or is a member of",
+    tag="organisation",
+    query=ProjectQuery,
+    response=ProjectPage,
+)
+def list_projects(req: Req) -> dict[str, Any]:
+    q: ProjectQuery = req.query
+    items, next_cursor = org.projects_page(req.principal, q.mine, q.limit, q.cursor)
+    return {"items": [project_out(p) for p in items], "next_cursor": next_cursor}
 
 
 @route(
@@ -182,7 +386,7 @@ def put_user(req: Req) -> UserOut:
 def put_project(req: Req) -> ProjectOut:
     org.require_admin(req.principal)
     b: ProjectIn = req.body
-    return project_out(org.put_project(req.tenant_id, req.path["project_id"], b.name, b.owner_id))
+    return project_out(org.put_project(req.tenant_id, req.path["project_id"], b.name, b.owner_id, b.member_ids))
 
 
 @route(

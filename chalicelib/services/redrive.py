@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Optional
 
 from chalicelib.models.base import from_stream_image
+from chalicelib.services import offboarding
 
-ENTITIES = frozenset({"Comment", "SignIn", "Expense", "InboundReceipt"})
+ENTITIES = frozenset({"Comment", "SignIn", "Expense", "InboundReceipt", "User"})
 
 
 def handle_change(event_name: str, old_image: Optional[dict], new_image: Optional[dict]) -> bool:
@@ -42,6 +43,9 @@ def handle_change(event_name: str, old_image: Optional[dict], new_image: Optiona
         from chalicelib.services import expenses
 
         expenses.redrive(old, new)  # type: ignore[arg-type]
+        return True
+    if entity == "User" and not new.is_active and (old is None or old.is_active or old.handover_to != new.handover_to):
+        offboarding.finish_handover(new.tenant_id, new.user_id)  # deactivated: the whole handover
         return True
     if entity == "InboundReceipt" and event_name == "INSERT" and new.type == "expense.payment_updated":
         from chalicelib.services import expenses

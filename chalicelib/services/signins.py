@@ -41,7 +41,7 @@ from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, NotFound, Unprocessable
 from chalicelib.ids import new_id
 from chalicelib.models.base import iso, utcnow
-from chalicelib.models.signins import OpenVisit, SignIn, Visit
+from chalicelib.models.signins import OpenVisit, SignIn, UserDay, Visit
 from chalicelib.models.uploads import Upload
 from chalicelib.observability import count
 from chalicelib.services import org, uploads
@@ -326,6 +326,20 @@ def _cancelled_by_condition(exc: TransactWriteError) -> bool:
     return any(r is not None and getattr(r, "code", None) == "ConditionalCheckFailed" for r in reasons)
 
 
+def _day_update(signin: SignIn, day: str) -> tuple[UserDay, list[Any]]:
+    """The sign-in's line in its user's day (``ADD`` to a set: idempotent)."""
+    item = UserDay(tenant_id=signin.tenant_id, user_id=signin.user_id, date=day)
+    item.set_keys()
+    actions = [
+        UserDay.entity.set(UserDay),
+        UserDay.tenant_id.set(signin.tenant_id),
+        UserDay.user_id.set(signin.user_id),
+        UserDay.date.set(day),
+        UserDay.signins.add({signin.timeline_sk}),
+    ]
+    return item, actions
+
+
 def create_signin(
     principal: Principal,
     *,
@@ -452,6 +466,7 @@ def create_signin(
                     )
                 signin.set_keys()
                 tx.save(signin, condition=SignIn.PK.does_not_exist())
+                tx.update(*_day_update(signin, client_dt.astimezone(zone).date().isoformat()))
                 for photo in photos:
                     tx.update(
                         photo,
