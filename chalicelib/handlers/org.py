@@ -1,6 +1,6 @@
 """Organisation administration (tenant admins) and the caller's own profile."""
 
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Literal, Optional
 
 from chalice import Blueprint
 from pydantic import Field, StringConstraints
@@ -288,14 +288,14 @@ def reactivate_user(req: Req) -> UserOut:
     query=DirectoryQuery,
     response=DirectoryPage,
 )
-def list_users(req: Req) -> dict[str, Any]:
+def list_users(req: Req) -> DirectoryPage:
     q: DirectoryQuery = req.query
     which = "ALL" if q.include_inactive else "ACTIVE"
     listing = f"DEPT#{q.department_id}#{which}" if q.department_id else which
     prefix = search_key(q.q) if q.q else None
     scope = f"users:{req.tenant_id}:{req.user_id}:{listing}:{prefix}"
     items, next_cursor = org.directory_page(req.tenant_id, listing, prefix, q.limit, q.cursor, scope)
-    return {"items": [directory_out(e) for e in items], "next_cursor": next_cursor}
+    return DirectoryPage(items=[directory_out(e) for e in items], next_cursor=next_cursor)
 
 
 @route(
@@ -328,7 +328,7 @@ def get_user(req: Req) -> UserDetail:
     query=TeamQuery,
     response=TeamPage,
 )
-def list_team(req: Req) -> dict[str, Any]:
+def list_team(req: Req) -> TeamPage:
     q: TeamQuery = req.query
     prefix = "01#" if q.depth == "direct" else None
     scope = f"team:{req.tenant_id}:{req.user_id}:{q.depth}"
@@ -339,7 +339,7 @@ def list_team(req: Req) -> dict[str, Any]:
         )
         for e in items
     ]
-    return {"items": rows, "next_cursor": next_cursor}
+    return TeamPage(items=rows, next_cursor=next_cursor)
 
 
 @route(
@@ -350,14 +350,14 @@ def list_team(req: Req) -> dict[str, Any]:
     query=PageQuery,
     response=DepartmentPage,
 )
-def list_departments(req: Req) -> dict[str, Any]:
+def list_departments(req: Req) -> DepartmentPage:
     q: PageQuery = req.query
     items, next_cursor = org.departments_page(req.tenant_id, q.limit, q.cursor)
     rows = [
         DepartmentRow(id=d.department_id, name=d.name, parent_id=d.parent_id, head_user_id=d.head_user_id)
         for d in items
     ]
-    return {"items": rows, "next_cursor": next_cursor}
+    return DepartmentPage(items=rows, next_cursor=next_cursor)
 
 
 @route(
@@ -368,10 +368,10 @@ def list_departments(req: Req) -> dict[str, Any]:
     query=ProjectQuery,
     response=ProjectPage,
 )
-def list_projects(req: Req) -> dict[str, Any]:
+def list_projects(req: Req) -> ProjectPage:
     q: ProjectQuery = req.query
     items, next_cursor = org.projects_page(req.principal, q.mine, q.limit, q.cursor)
-    return {"items": [project_out(p) for p in items], "next_cursor": next_cursor}
+    return ProjectPage(items=[project_out(p) for p in items], next_cursor=next_cursor)
 
 
 @route(
