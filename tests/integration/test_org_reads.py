@@ -166,7 +166,8 @@ def test_projects_all_and_mine_with_members(api):
     body = {"name": "Launch", "owner_id": "mgr_east", "member_ids": ["rep_a", "rep_b"]}
     assert api.put("/v1/admin/projects/launch", body, as_="admin")[0] == 200
     assert api.put("/v1/admin/projects/audit", {"name": "Audit", "owner_id": "fin"}, as_="admin")[0] == 200
-    status, bad = api.put("/v1/admin/projects/x", {"name": "X", "owner_id": "fin", "member_ids": ["ghost"]}, as_="admin")
+    ghost = {"name": "X", "owner_id": "fin", "member_ids": ["ghost"]}
+    status, bad = api.put("/v1/admin/projects/x", ghost, as_="admin")
     assert status == 422 and bad["error"]["code"] == "unknown_user"
     every = all_pages(api, "/v1/projects", limit=1)
     assert {p["id"] for p in every} == {"launch", "audit"}
