@@ -533,6 +533,14 @@ def redrive(old: Expense, new: Expense) -> None:
         current = load(new.tenant_id, new.expense_id)
         if current is not None and current.status == "submitted" and len(current.approvals) == len(new.approvals):
             _request_approval(current, next_approver(current) or "", len(current.approvals) + 1)
+    elif (
+        old.status == new.status == "submitted"
+        and len(new.approvals) == len(old.approvals)
+        and next_approver(new) != next_approver(old)
+    ):  # moved by a reporting change (services/approvals.py): ask the new approver
+        current = load(new.tenant_id, new.expense_id)
+        if current is not None and current.status == "submitted" and next_approver(current) == next_approver(new):
+            _request_approval(current, next_approver(current) or "", len(current.approvals) + 1)
     elif old.status == "submitted" and new.status in ("approved", "rejected") and new.approvals:
         _notify_result(new, new.status, new.approvals[-1].get("comment"))
 
