@@ -6,13 +6,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from chalicelib.models.schedule import Plan
 from chalicelib.services import offboarding
 from tests.integration.test_approvals import queue
 from tests.integration.test_expenses import messages_of, submitted
-from tests.integration.test_feed_reindex import ids_in, stream  # noqa: F401 - the fixture
+from tests.integration.test_feed_reindex import Stream, ids_in
 
 HANDOVER = {"handover_to": "rep_b"}
+
+
+@pytest.fixture
+def stream(api, chalice_client) -> Stream:
+    return Stream(chalice_client)
 
 
 def owned(api: Any, as_: str) -> dict[str, str]:

@@ -191,9 +191,7 @@ def test_payment_whose_paid_message_keeps_failing_reaches_the_submitter_once_fro
     assert len(messages_of(api, "rep_a", "expense_paid")) == 1
 
 
-def test_moved_approval_whose_request_keeps_failing_reaches_the_new_approver_once_from_the_stream(
-    api, stream, broken
-):
+def test_moved_approval_whose_request_keeps_failing_reaches_the_new_approver_once_from_the_stream(api, stream, broken):
     expense = draft(api)
     assert api.post(f"/v1/expenses/{expense['id']}/submit", as_="rep_a")[0] == 200
     stream.pump()
