@@ -201,8 +201,8 @@ def put_user(
         if manager_id == user_id:
             raise Unprocessable("a user cannot manage themselves", code="manager_cycle")
         manager = get_user(tenant_id, manager_id)
-        if manager is None:
-            raise Unprocessable(f"manager {manager_id!r} does not exist", code="unknown_manager")
+        if manager is None or not manager.is_active:
+            raise Unprocessable(f"manager {manager_id!r} is not an active user", code="unknown_manager")
         if f"/{user_id}/" in manager.path:
             raise Unprocessable("the manager reports to this user: that is a cycle", code="manager_cycle")
         path = manager.path + f"{user_id}/"

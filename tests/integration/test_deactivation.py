@@ -118,3 +118,11 @@ def test_direct_reports_move_up_with_their_waiting_approvals(api):
     status, out = api.post(f"/v1/expenses/{big['id']}/approve", {}, as_="vp")
     assert status == 200 and out["status"] == "submitted"  # level 2 is now the CEO
     assert queue(api, "ceo") == [big["id"]]
+
+
+def test_a_deactivated_user_cannot_become_anyones_manager(api):
+    assert api.post("/v1/admin/users/mgr_west/deactivate", {"handover_to": "vp"}, as_="admin")[0] == 200
+    body = {"name": "Zhang Min (rep)", "department_id": "east", "manager_id": "mgr_west"}
+    status, error = api.put("/v1/admin/users/rep_a", body, as_="admin")
+    assert status == 422 and error["error"]["code"] == "unknown_manager"
+    assert api.get("/v1/users/rep_c", as_="admin")[1]["manager_id"] == "vp"  # moved up
