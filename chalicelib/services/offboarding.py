@@ -51,6 +51,8 @@ def put_user(
 def deactivate(principal: Principal, user_id: str, handover_to: str) -> User:
     org.require_admin(principal)
     t = principal.tenant_id
+    if user_id == principal.user_id:
+        raise Unprocessable("an administrator cannot deactivate themselves", code="cannot_deactivate_self")
     user = org.get_user(t, user_id)
     if user is None:
         raise NotFound("user not found")

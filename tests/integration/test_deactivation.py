@@ -64,6 +64,8 @@ def test_handover_target_must_be_an_active_user_of_the_tenant(api):
     assert status == 422 and error["error"]["code"] == "unknown_user"
     assert api.post("/v1/admin/users/rep_a/deactivate", HANDOVER, as_="mgr_east")[0] == 403
     assert api.post("/v1/admin/users/nobody/deactivate", HANDOVER, as_="admin")[0] == 404
+    status, error = api.post("/v1/admin/users/admin/deactivate", HANDOVER, as_="admin")
+    assert status == 422 and error["error"]["code"] == "cannot_deactivate_self"
     assert api.get("/v1/me", as_="rep_a")[0] == 200  # nothing was stored
 
 
