@@ -103,8 +103,8 @@ def seed_expenses() -> None:
     import os
 
     from chalicelib.auth import Principal
-    from chalicelib.models.base import utcnow
     from chalicelib.services import budgets, expenses, org
+    from chalicelib.timeutil import utcnow
 
     month = utcnow().strftime("%Y-%m")
     fin = Principal("fin", TENANT, frozenset({"finance"}))
@@ -132,8 +132,8 @@ def seed_approvals_and_day() -> None:
     from datetime import timedelta
 
     from chalicelib.auth import Principal
-    from chalicelib.models.base import iso, utcnow
     from chalicelib.services import expenses, signins
+    from chalicelib.timeutil import iso, utcnow
 
     month = utcnow().strftime("%Y-%m")
     unit = {"type": "department", "id": "east"}
@@ -178,9 +178,10 @@ def seed_schedule() -> None:
     from datetime import timedelta
 
     from chalicelib.auth import Principal
-    from chalicelib.models.base import BaseItem, iso, utcnow
+    from chalicelib.models.base import BaseItem
     from chalicelib.models.crm import owned_pk
     from chalicelib.services import org, schedule
+    from chalicelib.timeutil import iso, utcnow
 
     rep = Principal("rep_a", TENANT, frozenset())
     zone = org.tenant_zone(TENANT)
@@ -224,3 +225,70 @@ def seed_schedule() -> None:
 
 
 DEMO_EXTRAS.append(seed_schedule)
+
+
+def seed_goals() -> None:
+    """This month's goals for east and its reps, a won deal, and what makes a digest: rep_b
+    quiet for a week and a Lujiazui deal untouched for a month (POST /fire/team_digest?tenant_id=acme)."""
+    from datetime import timedelta
+
+    from chalicelib.auth import Principal
+    from chalicelib.models.digest import LastCheckIn, OpportunityPulse
+    from chalicelib.services import crm, goals, org
+    from chalicelib.timeutil import utcnow
+
+    zone = org.tenant_zone(TENANT)
+    today = utcnow().astimezone(zone).date()
+    month = today.strftime("%Y-%m")
+    boss = Principal("mgr_east", TENANT, frozenset())
+    goals.put(boss, "user", "rep_a", month, {"visits": 40, "won_amount": "80000.00", "plan_completion_rate": 80})
+    goals.put(boss, "user", "rep_b", month, {"visits": 40, "new_opportunities": 5, "expense_limit": "3000.00"})
+    goals.put(boss, "department", "east", month, {"visits": 100, "won_amount": "200000.00", "won_count": 6})
+    rep_a = Principal("rep_a", TENANT, frozenset())
+    accounts = [o for o in crm.objects_owned_by(TENANT, "rep_a") if o[0] == "account"]
+    won = crm.create_object(
+        rep_a,
+        "opportunity",
+        {"name": "Flagship refit", "account_id": accounts[0][1], "stage": "negotiation", "amount": "36000.00"},
+    )
+    crm.update_object(rep_a, "opportunity", won.object_id, {"stage": "won"}, "Signed today")
+    LastCheckIn(tenant_id=TENANT, user_id="rep_b", day=(today - timedelta(days=7)).isoformat()).save()
+    stale = [o for o in crm.objects_owned_by(TENANT, "rep_a") if o[0] == "opportunity"][0][1]
+    opp = crm.get_object(TENANT, "opportunity", stale)
+    OpportunityPulse(
+        tenant_id=TENANT,
+        opportunity_id=stale,
+        owner_id="rep_a",
+        name=opp.name if opp else stale,
+        day=(today - timedelta(days=30)).isoformat(),
+    ).save()
+
+
+DEMO_EXTRAS.append(seed_goals)
+
+
+def seed_road() -> None:
+    """rep_a's visits today at four located accounts (GET /v1/route orders them) and a USD rate."""
+    from datetime import datetime, time
+
+    from chalicelib.auth import Principal
+    from chalicelib.services import crm, fx, org, schedule
+    from chalicelib.timeutil import iso, utcnow
+
+    zone = org.tenant_zone(TENANT)
+    today = utcnow().astimezone(zone).date()
+    rep = Principal("rep_a", TENANT, frozenset())
+    stops = [("People's Square Kiosk", 31.2323, 121.4755), ("Zhongshan Park Store", 31.2233, 121.4165)]
+    located = [o[1] for o in crm.objects_owned_by(TENANT, "rep_a") if o[0] == "account"]
+    for name, lat, lng in stops:
+        located.append(
+            crm.create_object(rep, "account", {"name": name, "location": {"lat": lat, "lng": lng}}).object_id
+        )
+    for hour, account_id in zip((9, 11, 14, 16), located, strict=False):
+        start = iso(datetime.combine(today, time(hour, 0), tzinfo=zone))
+        schedule.create_plan(rep, date_=None, title=f"Visit at {hour}:00", start_time=start, account_id=account_id)
+    for day, rate in (("2026-01-01", "7.1000"), (today.isoformat(), "7.1234")):
+        fx.put_rate(TENANT, org.get_settings(TENANT).currency, "USD", day, rate, source="demo")
+
+
+DEMO_EXTRAS.append(seed_road)

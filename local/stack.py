@@ -122,7 +122,6 @@ class Stack:
 
         from chalice.cli.factory import CLIFactory
         from chalice.local import (
-            ChaliceRequestHandler,
             CustomLocalChalice,
             HTTPServerThread,
             LocalChalice,
@@ -131,6 +130,7 @@ class Stack:
         )
 
         from local import pumps
+        from local.gateway import ContractRequestHandler
 
         factory = CLIFactory(str(ROOT))
         config = factory.create_config_obj(chalice_stage_name="local")
@@ -150,7 +150,7 @@ class Stack:
 
         pumps_to_wake = [self.pumps[name] for name in ("stream", "events", "sqs")]
 
-        class Handler(ChaliceRequestHandler):
+        class Handler(ContractRequestHandler):  # unknown routes: 404 as deployed (local/gateway.py)
             disable_nagle_algorithm = True  # see local.motoserver.NoDelayHandler
 
             def _handle_write(self) -> None:
@@ -226,6 +226,16 @@ class Stack:
                 try:
                     if self.path == "/drain":
                         self._answer(200, stack.drain())
+                    elif self.path.startswith("/fire/team_digest?tenant_id="):
+                        from chalicelib.services import digest  # after the stack configured the env
+
+                        tenant_id = self.path.split("=", 1)[1]
+                        if not tenant_id.replace("-", "").replace("_", "").isalnum() or len(tenant_id) > 64:
+                            self._answer(400, {"error": "tenant_id is not an id"})
+                            return
+                        with stack.pumps["schedules"].lock:
+                            sent = digest.run_tenant(tenant_id)
+                        self._answer(200, {"sent": sent, **stack.drain()})
                     elif self.path.startswith("/fire/"):
                         name = self.path.removeprefix("/fire/")
                         pump = stack.pumps["schedules"]

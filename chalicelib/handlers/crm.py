@@ -52,6 +52,7 @@ class OpportunityOut(CrmObjectOut):
     stage: str
     amount: Optional[str] = None
     currency: Optional[str] = None
+    closed_at: Optional[str] = None  # when it reached a won or lost stage
 
 
 class LeadOut(CrmObjectOut):

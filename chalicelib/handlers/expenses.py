@@ -9,7 +9,7 @@ from chalicelib.errors import Unprocessable
 from chalicelib.models.budgets import Budget
 from chalicelib.observability import logger
 from chalicelib.schemas import Currency, Date, Id, Money, Month, PageQuery, Query, Request, Response, Text
-from chalicelib.services import approvals, budgets, expenses
+from chalicelib.services import approvals, budgets, expenses, mileage
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -85,6 +85,23 @@ class UnitOut(Response):
     id: str
 
 
+class ExcludedSignIn(Response):
+    signin_id: str
+    flags: list[str]
+
+
+class MileageOut(Response):
+    date: str
+    distance_km: str = Field(description="Great-circle path through the day's sign-ins, 3 places")
+    rate: str = Field(description="Tenant currency per km")
+    signin_ids: list[str]
+    excluded: list[ExcludedSignIn] = Field(description="Sign-ins left out: mock location or low accuracy")
+
+
+class MileageIn(Request):
+    date: Date
+
+
 class ExpenseOut(Response):
     id: str
     user_id: str
@@ -101,6 +118,7 @@ class ExpenseOut(Response):
     payment_status: str
     approvals: list[dict[str, Any]]
     warnings: list[str]
+    mileage: Optional[MileageOut] = None
     version: int
 
 
@@ -196,6 +214,21 @@ def budget_out(b: Budget) -> BudgetOut:
 )
 def create_expense(req: Req) -> dict[str, Any]:
     return expenses.to_dict(expenses.create(req.principal, req.body.model_dump()))
+
+
+@route(
+    bp,
+    "/v1/mileage-claims",
+    method="POST",
+    summary="Claim a day's mileage: a draft expense for the path through that day's sign-ins",
+    tag="expenses",
+    body=MileageIn,
+    response=ExpenseOut,
+    status=201,
+    idempotent=True,
+)
+def create_mileage_claim(req: Req) -> dict[str, Any]:
+    return expenses.to_dict(mileage.claim(req.principal, req.body.date))
 
 
 @route(

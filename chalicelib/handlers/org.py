@@ -7,7 +7,7 @@ from pydantic import Field, StringConstraints
 
 from chalicelib.models.org import Department, DirectoryEntry, Project, TenantSettings, User, search_key
 from chalicelib.schemas import Currency, Id, Money, Name, PageQuery, Request, Response
-from chalicelib.services import offboarding, org
+from chalicelib.services import offboarding, org, pipeline
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -126,11 +126,33 @@ class ProjectQuery(PageQuery):
     mine: bool = False
 
 
+StageKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+Rate = Annotated[str, StringConstraints(pattern=r"^(0|[1-9][0-9]{0,5})(\.[0-9]{1,4})?$")]
+
+
+class StageIn(Request):
+    key: StageKey
+    probability: int = Field(ge=0, le=100, description="Chance of winning, percent")
+    outcome: Literal["open", "won", "lost"]
+
+
+class StageOut(Response):
+    key: str
+    probability: int
+    outcome: Literal["open", "won", "lost"]
+
+
 class SettingsIn(Request):
     timezone: Optional[TimeZone] = None
     currency: Optional[Currency] = None
     checkin_radius_m: Optional[int] = Field(default=None, ge=10, le=100_000)
     approval_limit: Optional[Money] = None
+    mileage_rate: Optional[Rate] = Field(default=None, description="Tenant currency per km of a mileage claim")
+    pipeline: Optional[list[StageIn]] = Field(
+        default=None, min_length=3, max_length=30, description="Ordered opportunity stages"
+    )
+    inactive_days: Optional[int] = Field(default=None, ge=1, le=60, description="Working days without a check-in")
+    stale_days: Optional[int] = Field(default=None, ge=1, le=365, description="Days without activity on an opportunity")
 
 
 class SettingsOut(Response):
@@ -138,6 +160,10 @@ class SettingsOut(Response):
     currency: str
     checkin_radius_m: int
     approval_limit: Optional[str] = None
+    mileage_rate: Optional[str] = None
+    pipeline: list[StageOut]
+    inactive_days: int
+    stale_days: int
 
 
 class IntegrationIn(Request):
@@ -199,6 +225,10 @@ def settings_out(s: TenantSettings) -> SettingsOut:
         currency=s.currency,
         checkin_radius_m=int(s.checkin_radius_m),
         approval_limit=s.approval_limit,
+        mileage_rate=s.mileage_rate,
+        pipeline=[StageOut(**stage.as_dict()) for stage in pipeline.of(s).stages],
+        inactive_days=int(s.inactive_days),
+        stale_days=int(s.stale_days),
     )
 
 

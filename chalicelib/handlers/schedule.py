@@ -6,6 +6,7 @@ from chalice import Blueprint, Rate
 from pydantic import BeforeValidator, Field, StringConstraints
 
 from chalicelib.schemas import Date, Id, Month, PageQuery, Query, Request, Response, Timestamp
+from chalicelib.services import day_route as route_svc
 from chalicelib.services import reminders
 from chalicelib.services import schedule as svc
 from chalicelib.web import Req, route
@@ -168,6 +169,38 @@ class ComparisonOut(Response):
     days: list[ComparisonDay]
 
 
+class RouteQuery(Query):
+    date: Date = Field(description="Tenant-local day whose plans are routed")
+    from_lat: float = Field(ge=-90, le=90, description="Start point latitude (degrees)")
+    from_lng: float = Field(ge=-180, le=180, description="Start point longitude (degrees)")
+
+
+class LatLngOut(Response):
+    lat: float
+    lng: float
+
+
+class RouteStop(Response):
+    plan_id: str
+    account_id: str
+    name: str = Field(description="The account's name")
+    title: str = Field(description="The plan's title")
+    start_time: Optional[str] = None
+    location: LatLngOut
+    distance_m: int = Field(description="Leg from the previous stop (or the start point)")
+
+
+class RouteOut(Response):
+    date: str
+    start: LatLngOut
+    stops: list[RouteStop]
+    total_distance_m: int
+    naive_distance_m: int = Field(description="The same stops in start-time order, for comparison")
+    unrouted_plan_ids: list[str] = Field(
+        description="Plans of the day left out: no account, an account without a location or out of sight"
+    )
+
+
 def _plan(item: Any) -> PlanOut:
     return PlanOut(**svc.to_dict(item))
 
@@ -306,6 +339,19 @@ def plan_comparison(req: Req) -> dict[str, Any]:
     q: ComparisonQuery = req.query
     out = ComparisonOut.model_validate(svc.comparison(req.principal, q.user_id, q.from_, q.to))
     return out.model_dump(mode="json", by_alias=True)
+
+
+@route(
+    bp,
+    "/v1/route",
+    summary="The caller's plans of a day in the order that shortens the trip from a start point",
+    tag="schedule",
+    query=RouteQuery,
+    response=RouteOut,
+)
+def day_route(req: Req) -> RouteOut:
+    q: RouteQuery = req.query
+    return RouteOut(**route_svc.day_route(req.principal, q.date, (q.from_lat, q.from_lng)))
 
 
 # ---------------------------------------------------------------- reminders

@@ -76,6 +76,7 @@ class Opportunity(CrmObject, discriminator="Opportunity"):
     stage = UnicodeAttribute()
     amount = UnicodeAttribute(null=True)  # decimal string
     currency = UnicodeAttribute(null=True)
+    closed_at = UnicodeAttribute(null=True)  # when it reached a won or lost stage
 
 
 class Lead(CrmObject, discriminator="Lead"):

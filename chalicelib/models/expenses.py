@@ -45,6 +45,7 @@ class Expense(BaseItem, discriminator="Expense"):
     approval_levels = NumberAttribute(null=True)  # decided at submission (amount vs limit)
     approvals = JSONAttribute(default=list)  # [{level, approver_id, decision, comment?, at}]
     warnings = ListAttribute(of=UnicodeAttribute, default=list)
+    mileage = JSONAttribute(null=True)  # a mileage claim's day, distance, rate and sign-ins
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     submitted_at = UnicodeAttribute(null=True)
@@ -121,6 +122,21 @@ class ApprovalWait(BaseItem, discriminator="ApprovalWait"):
         self.GSI2SK = f"{self.submitter_id}#{self.expense_id}"
 
 
+class MileageClaim(BaseItem, discriminator="MileageClaim"):
+    """One per user and day: the mileage expense claimed for it (a second claim is 409)."""
+
+    user_id = UnicodeAttribute()
+    day = UnicodeAttribute()
+    expense_id = UnicodeAttribute()
+
+    @classmethod
+    def pk(cls, tenant_id: str, user_id: str) -> str:
+        return tkey(tenant_id, "MILEAGE", user_id)
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = self.pk(self.tenant_id, self.user_id), f"DAY#{self.day}"
+
+
 class ReceiptClaim(BaseItem, discriminator="ReceiptClaim"):
     """One per (receipt file hash, expense): a second expense with the same file is flagged."""
 
@@ -165,7 +181,7 @@ class StatsAggregate(BaseItem, discriminator="StatsAggregate"):
         self.SK = self.sk(self.dimension, self.key, self.currency)
 
 
-__all__ = ["Expense", "ApprovalWait", "ReceiptClaim", "StatsAggregate", "STATUSES", "PAYMENT_STATUSES"]
+__all__ = ["Expense", "ApprovalWait", "MileageClaim", "ReceiptClaim", "StatsAggregate", "STATUSES", "PAYMENT_STATUSES"]
 
 
 class Cancelled(Exception):

@@ -8,11 +8,28 @@ from __future__ import annotations
 
 import unicodedata
 
-from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
 
 from chalicelib.models.base import BaseItem, tkey
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+DEFAULT_INACTIVE_DAYS = 3
+DEFAULT_STALE_DAYS = 14
+
+
+class StageAttribute(MapAttribute):
+    """One stage of the opportunity pipeline: ``probability`` in percent (0..100)."""
+
+    key = UnicodeAttribute()
+    probability = NumberAttribute()
+    outcome = UnicodeAttribute()  # "open" | "won" | "lost"
 
 
 def search_key(text: str) -> str:
@@ -28,6 +45,10 @@ class TenantSettings(BaseItem, discriminator="TenantSettings"):
     currency = UnicodeAttribute(default="CNY")
     checkin_radius_m = NumberAttribute(default=500)
     approval_limit = UnicodeAttribute(null=True)  # decimal string
+    mileage_rate = UnicodeAttribute(null=True)  # decimal string, tenant currency per km
+    pipeline = ListAttribute(of=StageAttribute, null=True)  # None: the default pipeline
+    inactive_days = NumberAttribute(default=DEFAULT_INACTIVE_DAYS)
+    stale_days = NumberAttribute(default=DEFAULT_STALE_DAYS)
     updated_at = UnicodeAttribute(null=True)
 
     @classmethod

@@ -17,10 +17,11 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, NotFound, Unprocessable
 from chalicelib.ids import new_id
-from chalicelib.models.base import BaseItem, iso, utcnow
+from chalicelib.models.base import BaseItem
 from chalicelib.models.crm import MODELS, OBJECT_SK, OBJECT_TYPES, Account, CrmObject, TeamMember, object_pk
-from chalicelib.services import org
+from chalicelib.services import org, pipeline
 from chalicelib.services.feed_audience import Resolver, team_of
+from chalicelib.timeutil import iso, utcnow
 
 ID_PREFIX = {"account": "acc", "contact": "con", "opportunity": "opp", "lead": "lead"}
 TEAM_ROLES = ("follow_up", "service")
@@ -90,6 +91,7 @@ def to_dict(obj: CrmObject) -> dict[str, Any]:
         out["phone"] = obj.phone
     elif obj.object_type == "opportunity":
         out.update(account_id=obj.account_id, stage=obj.stage, amount=obj.amount, currency=obj.currency)
+        out["closed_at"] = obj.closed_at
     elif obj.object_type == "lead":
         out["company"] = obj.company
     return out
@@ -116,6 +118,13 @@ def _apply(obj: CrmObject, fields: dict[str, Any]) -> None:
             setattr(obj, name, value)
 
 
+def _stamp_stage(obj: CrmObject, now: str) -> None:
+    """A stage must be in the tenant's pipeline; reaching a won or lost stage stamps the
+    close, moving back to an open one clears it."""
+    stage = pipeline.of(org.get_settings(obj.tenant_id)).require(obj.stage)
+    obj.closed_at = None if stage.outcome == "open" else now
+
+
 def create_object(principal: Principal, object_type: str, fields: dict[str, Any]) -> CrmObject:
     if object_type not in OBJECT_TYPES:
         raise ValueError(object_type)
@@ -137,6 +146,8 @@ def create_object(principal: Principal, object_type: str, fields: dict[str, Any]
         updated_at=now,
     )
     _apply(obj, fields)
+    if object_type == "opportunity":
+        _stamp_stage(obj, now)
     obj.save()
     return obj
 
@@ -162,6 +173,8 @@ def update_object(
         _require_account(principal, changes["account_id"])
     old_stage = getattr(obj, "stage", None)
     _apply(obj, changes)
+    if object_type == "opportunity" and "stage" in changes and changes["stage"] != old_stage:
+        _stamp_stage(obj, iso(utcnow()))
     if object_type == "opportunity" and obj.amount is not None and not obj.currency:
         obj.currency = org.get_settings(tenant).currency
     obj.updated_at = iso(utcnow())

@@ -18,8 +18,8 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import cursor
 from chalicelib.errors import NotFound, ServiceUnavailable, Unprocessable
 from chalicelib.ids import new_id
-from chalicelib.models.base import iso, utcnow
 from chalicelib.models.messages import InboxCounter, Message, MessageGuard, inbox_pk
+from chalicelib.timeutil import iso, utcnow
 
 KINDS = (
     "expense_approval_request",
@@ -28,6 +28,8 @@ KINDS = (
     "plan_reminder",
     "budget_alert",
     "comment",
+    "team_digest",
+    "goal_alert",
 )
 READ_ALL_CHUNK = 25  # messages per read-all transaction (plus the counter: limit is 100)
 TX_ATTEMPTS = 4

@@ -19,12 +19,12 @@ from typing import Optional
 
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, NotFound, Unprocessable
-from chalicelib.models.base import iso, utcnow
 from chalicelib.models.org import User
 from chalicelib.models.schedule import Plan
 from chalicelib.observability import count, logger
 from chalicelib.services import approvals, crm, org
 from chalicelib.services.aftercommit import settle
+from chalicelib.timeutil import iso, utcnow
 
 INLINE_HANDOVER = 100
 

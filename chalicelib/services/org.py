@@ -20,7 +20,7 @@ from pynamodb.exceptions import DoesNotExist
 from chalicelib import cursor as cursors
 from chalicelib.auth import Principal
 from chalicelib.errors import Forbidden, NotFound, Unprocessable
-from chalicelib.models.base import BaseItem, iso, utcnow
+from chalicelib.models.base import BaseItem
 from chalicelib.models.org import (
     DEFAULT_TIMEZONE,
     Department,
@@ -31,6 +31,8 @@ from chalicelib.models.org import (
     TenantSettings,
     User,
 )
+from chalicelib.services import pipeline
+from chalicelib.timeutil import iso, utcnow
 
 MAX_TREE_DEPTH = 32
 
@@ -68,6 +70,8 @@ def put_settings(tenant_id: str, changes: dict[str, Any]) -> TenantSettings:
             ZoneInfo(changes["timezone"])
         except (ZoneInfoNotFoundError, ValueError):
             raise Unprocessable(f"unknown time zone {changes['timezone']!r}", code="unknown_timezone") from None
+    if "pipeline" in changes:
+        changes = {**changes, "pipeline": pipeline.validate(changes["pipeline"])}
     current = get_settings(tenant_id)
     for name, value in changes.items():
         setattr(current, name, value)

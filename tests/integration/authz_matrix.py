@@ -92,6 +92,13 @@ log.get                   200   404   200      200  200  404  404   404      404
 log.list                  200+  404   200+     200+ 200+ 404  404   404      404  200+  404   200-    200-    401
 calendar                  200+  404   200+     200+ 200+ 404  404   404      404  200+  404   200-    200-    401
 plan_comparison           200+  404   200+     200+ 200+ 404  404   404      404  200+  404   200-    200-    401
+route                     200   200   200      200  200  200  200   200      200  200   200   200     200     401
+fx.put                    403   403   403      403  403  403  403   403      200  200   403   200     403     401
+fx.get                    200   200   200      200  200  200  200   200      200  200   422   422     422     401
+goal.put                  403   404   200      200  200  200  404   404      404  200   404   404     403     401
+goal.get                  200   404   200      200  200  200  404   404      404  200   404   404     200     401
+performance               200   200   200      200  200  200  200   200      200  200   200   200     200     401
+opportunity_stats         200   200   200      200  200  200  200   200      200  200   200   200     200     401
 expense.create            201   201   201      201  201  201  201   201      201  201   422   422     422     401
 expense.get               200   404   200      200  200  404  404   404      200  200   404   404     404     401
 expense.patch             200   404   403      403  403  404  404   404      403  403   404   404     404     401
@@ -380,6 +387,23 @@ CASES: dict[str, Case] = {
         _fixed("GET", f"/v1/plan-comparison?user_id=rep_a&from={DAY}&to={DAY}"),
         sees=_comparison_has_plan,
     ),
+    "route": Case("GET", "/v1/route", _fixed("GET", f"/v1/route?date={DAY}&from_lat=31.2&from_lng=121.4")),
+    "fx.put": Case(
+        "PUT",
+        "/v1/admin/exchange-rates/{currency}/{date}",
+        _fixed("PUT", "/v1/admin/exchange-rates/USD/2026-03-02", {"rate": "7.2"}),
+    ),
+    "fx.get": Case("GET", "/v1/exchange-rates/{currency}/{date}", _fixed("GET", "/v1/exchange-rates/USD/2026-03-05")),
+    "goal.put": Case(
+        "PUT",
+        "/v1/goals/{scope_type}/{scope_id}/{period}",
+        _fixed("PUT", f"/v1/goals/user/rep_a/{PERIOD}", {"targets": {"visits": 3}}),
+    ),
+    "goal.get": Case(
+        "GET", "/v1/goals/{scope_type}/{scope_id}/{period}", _fixed("GET", f"/v1/goals/user/rep_a/{PERIOD}")
+    ),
+    "performance": Case("GET", "/v1/performance", _fixed("GET", "/v1/performance")),
+    "opportunity_stats": Case("GET", "/v1/opportunity-stats", _fixed("GET", "/v1/opportunity-stats")),
     # ------------------------------------------------------------ expenses and budgets
     "expense.create": Case("POST", "/v1/expenses", _fixed("POST", "/v1/expenses", EXPENSE_IN)),
     "expense.get": Case("GET", "/v1/expenses/{expense_id}", _fixed("GET", "/v1/expenses/{expense}")),

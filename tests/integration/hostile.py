@@ -391,7 +391,7 @@ class World:
 
     # ------------------------------------------------------------ the fixed objects
     def build(self) -> None:
-        from chalicelib.services import budgets, feed, messages, org, schedule, signins
+        from chalicelib.services import budgets, feed, fx, messages, org, schedule, signins
 
         # kam heads east_key, rep_a's department, and manages nobody: a department head
         # who is no manager of the owner (the demo org's heads are all managers too).
@@ -399,6 +399,7 @@ class World:
         org.put_department(TENANT, "east_key", "Key accounts East", "east", "kam")
         org.put_user(TENANT, "rep_a", "Zhang Min (rep)", "east_key", "mgr_east", "rep_a@acme.example", None)
         org.put_finance_integration(TENANT, "https://finance.example.com/hook")
+        fx.put_rate(TENANT, "CNY", "USD", "2026-03-01", "7.1234", source="test")
         rep_a = principal("rep_a")
         ids = self.ids
         ids["account"] = self.account()
@@ -436,11 +437,11 @@ class World:
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
     """One moto account per test module (see the module docstring)."""
-    from chalice.test import Client
     from moto import mock_aws
 
     from chalicelib import aws as aws_clients
     from chalicelib.config import settings
+    from local.gateway import ContractClient as Client
     from local.motoserver import journal_transactions
 
     _clients.clear()

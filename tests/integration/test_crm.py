@@ -40,17 +40,20 @@ def test_create_each_object_type_returns_contract_fields(api):
 def test_create_with_unknown_fields_or_float_amount_is_400(api):
     _, acc = api.post("/v1/accounts", {"name": "A"})
     assert api.post("/v1/accounts", {"name": "A", "status": "vip"})[0] == 400
-    assert api.post("/v1/opportunities", {"name": "D", "account_id": acc["id"], "stage": "s", "amount": 12.5})[0] == 400
     assert (
-        api.post("/v1/opportunities", {"name": "D", "account_id": acc["id"], "stage": "s", "amount": "1.234"})[0] == 400
+        api.post("/v1/opportunities", {"name": "D", "account_id": acc["id"], "stage": "lead", "amount": 12.5})[0] == 400
+    )
+    assert (
+        api.post("/v1/opportunities", {"name": "D", "account_id": acc["id"], "stage": "lead", "amount": "1.234"})[0]
+        == 400
     )
 
 
 def test_create_opportunity_on_invisible_or_unknown_account_is_422(api):
     _, acc = api.post("/v1/accounts", {"name": "C's"}, as_="rep_c")
-    status, body = api.post("/v1/opportunities", {"name": "D", "account_id": acc["id"], "stage": "s"}, as_="rep_a")
+    status, body = api.post("/v1/opportunities", {"name": "D", "account_id": acc["id"], "stage": "lead"}, as_="rep_a")
     assert status == 422 and body["error"]["code"] == "unknown_account"
-    assert api.post("/v1/opportunities", {"name": "D", "account_id": "acc_nope", "stage": "s"})[0] == 422
+    assert api.post("/v1/opportunities", {"name": "D", "account_id": "acc_nope", "stage": "lead"})[0] == 422
 
 
 def test_create_with_unknown_owner_is_422(api):

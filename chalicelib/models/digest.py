@@ -1,0 +1,55 @@
+"""What the daily team digest reads, kept on write so its cost follows what it reports.
+
+- ``TenantEntry``: one per tenant (in the tenant's own ``T#<t>#TENANT`` partition), listed
+  in the system index ``GSI1PK = T#~system#TENANTS``: the hourly job's list of tenants.
+- ``LastCheckIn``: per user, the tenant-local day of the last check-in (the day the user
+  was created until then), indexed ``GSI1PK = T#<t>#LASTCHECKIN``, ``GSI1SK = <day>#<user>``:
+  "nobody since day X" is one range Query returning exactly those users.
+- ``OpportunityPulse``: per open opportunity, the day of its last activity, indexed
+  ``GSI1PK = T#<t>#OPPPULSE``, ``GSI1SK = <day>#<opportunity>``; deleted when it closes.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import UnicodeAttribute
+
+from chalicelib.models.base import BaseItem, tkey
+
+TENANTS_PK = "T#~system#TENANTS"
+
+
+class TenantEntry(BaseItem, discriminator="TenantEntry"):
+    def set_keys(self) -> None:
+        self.PK, self.SK = tkey(self.tenant_id, "TENANT"), "REGISTRY"
+        self.GSI1PK, self.GSI1SK = TENANTS_PK, self.tenant_id
+
+
+class LastCheckIn(BaseItem, discriminator="LastCheckIn"):
+    user_id = UnicodeAttribute()
+    day = UnicodeAttribute()  # YYYY-MM-DD, tenant time zone
+
+    @classmethod
+    def index_pk(cls, tenant_id: str) -> str:
+        return tkey(tenant_id, "LASTCHECKIN")
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = tkey(self.tenant_id, "USER", self.user_id), "LASTCHECKIN"
+        self.GSI1PK, self.GSI1SK = self.index_pk(self.tenant_id), f"{self.day}#{self.user_id}"
+
+
+class OpportunityPulse(BaseItem, discriminator="OpportunityPulse"):
+    opportunity_id = UnicodeAttribute()
+    owner_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    day = UnicodeAttribute()  # last activity, tenant time zone
+
+    @classmethod
+    def index_pk(cls, tenant_id: str) -> str:
+        return tkey(tenant_id, "OPPPULSE")
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = tkey(self.tenant_id, "OPP", self.opportunity_id), "PULSE"
+        self.GSI1PK, self.GSI1SK = self.index_pk(self.tenant_id), f"{self.day}#{self.opportunity_id}"
+
+
+__all__ = ["TenantEntry", "LastCheckIn", "OpportunityPulse", "TENANTS_PK"]

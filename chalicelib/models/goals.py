@@ -1,0 +1,108 @@
+"""Goals and the actuals they are measured against, per user or department and month.
+
+A scope's month is one partition pair: ``PK = T#<t>#GOAL#<scope_type>#<scope_id>``,
+``SK = <period>#TARGETS`` (what was set) and ``<period>#ACTUALS`` (kept on write by the
+table stream), so a goal read is one Query (``begins_with(SK, <period>#)``) and a
+scoreboard one BatchGet of two keys per user. Amounts are integer cents in the tenant
+currency.
+
+``AggregateMark`` makes a stream record count once: the transaction that adds a record's
+deltas also puts a mark named by the record's event id (conditional on its absence), so a
+redelivered record is cancelled whole. Marks expire after a week (stream records live 24 h).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
+
+from chalicelib.models.base import BaseItem, tkey
+
+SCOPE_TYPES = ("user", "department")
+COUNTERS: tuple[str, ...] = (
+    "visits",
+    "new_opportunities",
+    "won_amount_cents",
+    "won_count",
+    "plans_total",
+    "plans_done",
+    "expenses_cents",
+)
+MARK_TTL_S = 7 * 24 * 3600
+
+
+def scope_pk(tenant_id: str, scope_type: str, scope_id: str) -> str:
+    return tkey(tenant_id, "GOAL", scope_type, scope_id)
+
+
+class Goal(BaseItem, discriminator="Goal"):
+    scope_type = UnicodeAttribute()
+    scope_id = UnicodeAttribute()
+    period = UnicodeAttribute()  # YYYY-MM
+    targets: MapAttribute = MapAttribute()  # metric -> number or decimal string, only those set
+    updated_by = UnicodeAttribute()
+    updated_at = UnicodeAttribute()
+
+    @staticmethod
+    def sk(period: str) -> str:
+        return f"{period}#TARGETS"
+
+    @classmethod
+    def month_pk(cls, tenant_id: str, period: str) -> str:
+        """Every goal of a tenant and month (GSI1): what the digest checks for pace."""
+        return tkey(tenant_id, "GOALS", period)
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = scope_pk(self.tenant_id, self.scope_type, self.scope_id), self.sk(self.period)
+        self.GSI1PK, self.GSI1SK = self.month_pk(self.tenant_id, self.period), f"{self.scope_type}#{self.scope_id}"
+
+
+class Actuals(BaseItem, discriminator="Actuals"):
+    scope_type = UnicodeAttribute()
+    scope_id = UnicodeAttribute()
+    period = UnicodeAttribute()
+    visits = NumberAttribute(default=0)
+    new_opportunities = NumberAttribute(default=0)
+    won_amount_cents = NumberAttribute(default=0)
+    won_count = NumberAttribute(default=0)
+    plans_total = NumberAttribute(default=0)  # plans of the month not cancelled
+    plans_done = NumberAttribute(default=0)
+    expenses_cents = NumberAttribute(default=0)  # submitted + approved
+
+    @staticmethod
+    def sk(period: str) -> str:
+        return f"{period}#ACTUALS"
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = scope_pk(self.tenant_id, self.scope_type, self.scope_id), self.sk(self.period)
+
+    @classmethod
+    def key_of(cls, tenant_id: str, scope_type: str, scope_id: str, period: str) -> tuple[str, str]:
+        return scope_pk(tenant_id, scope_type, scope_id), cls.sk(period)
+
+    @classmethod
+    def add_actions(cls, tenant_id: str, scope_type: str, scope_id: str, period: str, deltas: dict[str, int]) -> list:
+        """Update actions adding ``deltas`` (creating the item on first use)."""
+        actions: list[Any] = [
+            cls.entity.set(cls),
+            cls.tenant_id.set(tenant_id),
+            cls.scope_type.set(scope_type),
+            cls.scope_id.set(scope_id),
+            cls.period.set(period),
+        ]
+        return actions + [getattr(cls, name).add(value) for name, value in sorted(deltas.items()) if value]
+
+
+class AggregateMark(BaseItem, discriminator="AggregateMark"):
+    event_id = UnicodeAttribute()
+
+    @classmethod
+    def pk(cls, tenant_id: str, event_id: str) -> str:
+        return tkey(tenant_id, "AGGMARK", event_id)
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = self.pk(self.tenant_id, self.event_id), "MARK"
+
+
+__all__ = ["Goal", "Actuals", "AggregateMark", "SCOPE_TYPES", "COUNTERS", "MARK_TTL_S"]

@@ -1,0 +1,78 @@
+"""Pipeline statistics kept on write: per viewer, scope and month, the count and amount of
+the opportunities the viewer may see, by stage and by owner.
+
+- ``OppStatsBucket``: ``PK = T#<t>#OPPSTATS#<viewer>#<scope>#<period>`` (``period`` a
+  creation month or ``ALL``), ``SK = <dimension>#<key>`` (``stage#proposal``,
+  ``owner#rep_a``). A statistics read is one Query per dimension, whatever the number of
+  opportunities: its size is the number of stages or owners.
+- ``OppStatsShare``: what one opportunity currently adds to one bucket
+  (``PK = T#<t>#OPPSHARE#<opportunity>``, ``SK = <bucket PK>|<bucket SK>``). Each bucket
+  change is committed with its share, conditional on the share read, so recomputing an
+  opportunity from its current state is idempotent and safe to repeat or reorder.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+
+from chalicelib.models.base import BaseItem, tkey
+
+ADMIN_VIEWER = "~tenant"  # the tenant-wide bucket admins read
+SCOPES = ("mine", "team", "all")
+DIMENSIONS = ("stage", "owner")
+ALL_PERIODS = "ALL"
+
+
+class OppStatsBucket(BaseItem, discriminator="OppStatsBucket"):
+    viewer = UnicodeAttribute()
+    scope = UnicodeAttribute()
+    period = UnicodeAttribute()
+    dimension = UnicodeAttribute()
+    key = UnicodeAttribute()
+    opportunities = NumberAttribute(default=0)
+    amount_cents = NumberAttribute(default=0)
+
+    @classmethod
+    def pk(cls, tenant_id: str, viewer: str, scope: str, period: str) -> str:
+        return tkey(tenant_id, "OPPSTATS", viewer, scope, period)
+
+    @staticmethod
+    def sk(dimension: str, key: str) -> str:
+        return f"{dimension}#{key}"
+
+    def set_keys(self) -> None:
+        self.PK = self.pk(self.tenant_id, self.viewer, self.scope, self.period)
+        self.SK = self.sk(self.dimension, self.key)
+
+    @classmethod
+    def add_actions(cls, bucket: OppStatsBucket, count: int, cents: int) -> list:
+        return [
+            cls.entity.set(cls),
+            cls.tenant_id.set(bucket.tenant_id),
+            cls.viewer.set(bucket.viewer),
+            cls.scope.set(bucket.scope),
+            cls.period.set(bucket.period),
+            cls.dimension.set(bucket.dimension),
+            cls.key.set(bucket.key),
+            cls.opportunities.add(count),
+            cls.amount_cents.add(cents),
+        ]
+
+
+class OppStatsShare(BaseItem, discriminator="OppStatsShare"):
+    opportunity_id = UnicodeAttribute()
+    bucket_pk = UnicodeAttribute()
+    bucket_sk = UnicodeAttribute()
+    opportunities = NumberAttribute()
+    amount_cents = NumberAttribute()
+
+    @classmethod
+    def pk(cls, tenant_id: str, opportunity_id: str) -> str:
+        return tkey(tenant_id, "OPPSHARE", opportunity_id)
+
+    def set_keys(self) -> None:
+        self.PK = self.pk(self.tenant_id, self.opportunity_id)
+        self.SK = f"{self.bucket_pk}|{self.bucket_sk}"
+
+
+__all__ = ["OppStatsBucket", "OppStatsShare", "ADMIN_VIEWER", "SCOPES", "DIMENSIONS", "ALL_PERIODS"]
