@@ -157,6 +157,52 @@ def seed_expenses() -> None:
 DEMO_EXTRAS.append(seed_expenses)
 
 
+def seed_approvals_and_day() -> None:
+    """A queue for mgr_east (GET /v1/approvals as mgr_east: oldest first, one above the
+    approval limit that then goes on to the VP), and today's sign-ins of the team
+    (GET /v1/team/day?date=<today> as mgr_east or vp)."""
+    from datetime import timedelta
+
+    from chalicelib.auth import Principal
+    from chalicelib.services import expenses, signins
+    from chalicelib.timeutil import iso, utcnow
+
+    month = utcnow().strftime("%Y-%m")
+    unit = {"type": "department", "id": "east"}
+    for rep, amount, category, text in (
+        ("rep_b", "380.00", "lodging", "Hotel in Suzhou"),
+        ("rep_a", "6200.00", "meals", "Client dinner, Lujiazui (above the approval limit)"),
+        ("rep_b", "25.00", "transport", "Parking"),
+    ):
+        me = Principal(rep, TENANT, frozenset())
+        draft = expenses.create(
+            me,
+            {"amount": amount, "category": category, "occurred_on": f"{month}-01", "unit": unit, "description": text},
+        )
+        expenses.submit(me, draft.expense_id)
+    now = utcnow().replace(microsecond=0)
+    day = [
+        ("rep_a", "check_in", 31.2286, 121.4479, 4, False),
+        ("rep_a", "check_out", 31.2288, 121.4481, 3, False),
+        ("rep_a", "check_in", 31.2397, 121.4998, 2, False),
+        ("rep_b", "check_in", 31.1950, 121.4365, 2, False),
+        ("rep_c", "check_in", 31.1979, 121.3363, 1, True),  # mock location: flagged
+    ]
+    for rep, kind, lat, lng, minutes_ago, mock in day:
+        signins.create_signin(
+            Principal(rep, TENANT, frozenset()),
+            kind=kind,
+            lat=lat,
+            lng=lng,
+            accuracy_m=15,
+            client_time=iso(now - timedelta(minutes=minutes_ago)),
+            mock_location=mock,
+        )
+
+
+DEMO_EXTRAS.append(seed_approvals_and_day)
+
+
 def seed_schedule() -> None:
     """rep_a's plans around today (tenant time zone) and work logs; one plan starts three
     minutes after startup with a one-minute reminder, so `make run` users see a

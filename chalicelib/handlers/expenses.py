@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal, Optional
 from chalice import Blueprint, Rate
 from pydantic import Field, StringConstraints
 
+from chalicelib.errors import Unprocessable
 from chalicelib.models.budgets import Budget
 from chalicelib.observability import logger
 from chalicelib.schemas import (
@@ -21,7 +22,7 @@ from chalicelib.schemas import (
     Text,
     example,
 )
-from chalicelib.services import budgets, expenses, mileage, webhooks
+from chalicelib.services import approvals, budgets, expenses, mileage, webhooks
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -82,6 +83,29 @@ class ApproveIn(Request):
 class RejectIn(Request):
     model_config = example({"reason": "No receipt attached"})
     reason: Reason
+
+
+class BulkIn(Request):
+    model_config = example({"action": "approve", "expense_ids": ["exp_01HZX0A1B2C3D4E5F6G7H8J9K0"], "comment": "OK"})
+    action: Literal["approve", "reject"]
+    expense_ids: list[Id] = Field(min_length=1, max_length=approvals.MAX_BULK)
+    comment: Optional[Comment] = None
+    reason: Optional[Reason] = None
+
+
+class BulkError(Response):
+    code: str
+    message: str
+
+
+class BulkResult(Response):
+    expense_id: str
+    status: Literal["ok", "error"]
+    error: Optional[BulkError] = None
+
+
+class BulkOut(Response):
+    results: list[BulkResult]
 
 
 class UnitOut(Response):
@@ -349,6 +373,40 @@ def approve_expense(req: Req) -> dict[str, Any]:
 )
 def reject_expense(req: Req) -> dict[str, Any]:
     return expenses.to_dict(expenses.reject(req.principal, req.path["expense_id"], req.body.reason))
+
+
+# ---------------------------------------------------------------- approvals
+@route(
+    bp,
+    "/v1/approvals",
+    summary="Submitted expenses waiting for the caller's decision (every level), oldest first",
+    tag="expenses",
+    query=PageQuery,
+    response=ExpensePage,
+)
+def list_approvals(req: Req) -> dict[str, Any]:
+    q: PageQuery = req.query
+    items, next_cursor = approvals.queue_page(req.principal, q.limit, q.cursor)
+    return {"items": [expenses.to_dict(e) for e in items], "next_cursor": next_cursor}
+
+
+@route(
+    bp,
+    "/v1/approvals/bulk",
+    method="POST",
+    summary="Approve or reject up to 50 expenses; each item stands alone",
+    tag="expenses",
+    body=BulkIn,
+    response=BulkOut,
+    idempotent=True,
+    name="decide_approvals_in_bulk",
+)
+def bulk_approvals(req: Req) -> dict[str, Any]:
+    b: BulkIn = req.body
+    if b.action == "reject" and not b.reason:
+        raise Unprocessable("a rejection needs a reason", code="reason_required")
+    note = b.comment if b.action == "approve" else b.reason
+    return {"results": approvals.bulk(req.principal, b.action, list(b.expense_ids), note)}
 
 
 # ---------------------------------------------------------------- budgets

@@ -5,9 +5,9 @@ from typing import Annotated, Literal, Optional
 from chalice import Blueprint
 from pydantic import Field, StringConstraints
 
-from chalicelib.models.org import Department, Project, TenantSettings, User
-from chalicelib.schemas import Currency, Id, Money, Name, Request, Response, example
-from chalicelib.services import org, pipeline
+from chalicelib.models.org import Department, DirectoryEntry, Project, TenantSettings, User, search_key
+from chalicelib.schemas import Currency, Id, Money, Name, Page, PageQuery, Request, Response, example
+from chalicelib.services import offboarding, org, pipeline
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -75,6 +75,65 @@ class ProjectOut(Response):
     member_ids: list[str] = []
 
 
+class DeactivateIn(Request):
+    model_config = example({"handover_to": "mgr_east"})
+    handover_to: Id
+
+
+class DirectoryUser(Response):
+    id: str
+    name: str
+    department_id: str
+    manager_id: Optional[str] = None
+    roles: list[str]
+    active: bool
+
+
+class DirectoryPage(Page):
+    items: list[DirectoryUser]
+
+
+class DirectoryQuery(PageQuery):
+    department_id: Optional[Id] = None
+    q: Optional[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = None
+    include_inactive: bool = False
+
+
+class SubordinateOut(Response):
+    id: str
+    name: str
+    department_id: str
+    manager_id: Optional[str] = None
+    depth: int
+
+
+class TeamPage(Page):
+    items: list[SubordinateOut]
+
+
+class TeamQuery(PageQuery):
+    depth: Literal["direct", "all"] = "all"
+
+
+class DepartmentRow(Response):
+    id: str
+    name: str
+    parent_id: Optional[str] = None
+    head_user_id: Optional[str] = None
+
+
+class DepartmentPage(Page):
+    items: list[DepartmentRow]
+
+
+class ProjectPage(Page):
+    items: list[ProjectOut]
+
+
+class ProjectQuery(PageQuery):
+    mine: bool = False
+
+
 StageKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 Rate = Annotated[str, StringConstraints(pattern=r"^(0|[1-9][0-9]{0,5})(\.[0-9]{1,4})?$")]
 
@@ -133,6 +192,12 @@ class Ref(Response):
     name: str
 
 
+class UserDetail(DirectoryUser):
+    email: Optional[str] = None
+    department: Optional[Ref] = None
+    manager: Optional[Ref] = None
+
+
 class MeOut(Response):
     id: str
     tenant_id: str
@@ -183,6 +248,17 @@ def project_out(p: Project) -> ProjectOut:
     return ProjectOut(id=p.project_id, name=p.name, owner_id=p.owner_id, member_ids=sorted(p.member_ids or []))
 
 
+def directory_out(e: DirectoryEntry) -> DirectoryUser:
+    return DirectoryUser(
+        id=e.user_id,
+        name=e.name,
+        department_id=e.department_id,
+        manager_id=e.manager_id,
+        roles=sorted(e.roles or []),
+        active=bool(e.active),
+    )
+
+
 @route(
     bp,
     "/v1/admin/departments/{department_id}",
@@ -212,11 +288,134 @@ def put_department(req: Req) -> DepartmentOut:
     name="set_user",
 )
 def put_user(req: Req) -> UserOut:
-    org.require_admin(req.principal)
     b: UserIn = req.body
     return user_out(
-        org.put_user(req.tenant_id, req.path["user_id"], b.name, b.department_id, b.manager_id, b.email, b.roles)
+        offboarding.put_user(
+            req.principal, req.path["user_id"], b.name, b.department_id, b.manager_id, b.email, b.roles
+        )
     )
+
+
+@route(
+    bp,
+    "/v1/admin/users/{user_id}/deactivate",
+    method="POST",
+    summary="Deactivate a user: tokens refused, ownership handed over, reports and approvals move up",
+    tag="organisation",
+    body=DeactivateIn,
+    response=UserOut,
+    idempotent=True,
+    errors=(409,),
+)
+def deactivate_user(req: Req) -> UserOut:
+    return user_out(offboarding.deactivate(req.principal, req.path["user_id"], req.body.handover_to))
+
+
+@route(
+    bp,
+    "/v1/admin/users/{user_id}/reactivate",
+    method="POST",
+    summary="Reactivate a deactivated user",
+    tag="organisation",
+    response=UserOut,
+    idempotent=True,
+)
+def reactivate_user(req: Req) -> UserOut:
+    return user_out(offboarding.reactivate(req.principal, req.path["user_id"]))
+
+
+@route(
+    bp,
+    "/v1/users",
+    summary="The directory: users of the tenant, by name; q is a case-insensitive name prefix in any script",
+    tag="organisation",
+    query=DirectoryQuery,
+    response=DirectoryPage,
+)
+def list_users(req: Req) -> DirectoryPage:
+    q: DirectoryQuery = req.query
+    which = "ALL" if q.include_inactive else "ACTIVE"
+    listing = f"DEPT#{q.department_id}#{which}" if q.department_id else which
+    prefix = search_key(q.q) if q.q else None
+    scope = f"users:{req.tenant_id}:{req.user_id}:{listing}:{prefix}"
+    items, next_cursor = org.directory_page(req.tenant_id, listing, prefix, q.limit, q.cursor, scope)
+    return DirectoryPage(items=[directory_out(e) for e in items], next_cursor=next_cursor)
+
+
+@route(
+    bp,
+    "/v1/users/{user_id}",
+    summary="One user of the tenant, with their department and manager",
+    tag="organisation",
+    response=UserDetail,
+)
+def get_user(req: Req) -> UserDetail:
+    user, dept, manager = org.user_detail(req.tenant_id, req.path["user_id"])
+    return UserDetail(
+        id=user.user_id,
+        name=user.name,
+        department_id=user.department_id,
+        manager_id=user.manager_id,
+        roles=sorted(user.roles or []),
+        active=user.is_active,
+        email=user.email,
+        department=Ref(id=dept.department_id, name=dept.name) if dept else None,
+        manager=Ref(id=manager.user_id, name=manager.name) if manager else None,
+    )
+
+
+@route(
+    bp,
+    "/v1/team",
+    summary="The caller's subordinates (direct reports or every depth), nearest first",
+    tag="organisation",
+    query=TeamQuery,
+    response=TeamPage,
+)
+def list_team(req: Req) -> TeamPage:
+    q: TeamQuery = req.query
+    prefix = "01#" if q.depth == "direct" else None
+    scope = f"team:{req.tenant_id}:{req.user_id}:{q.depth}"
+    items, next_cursor = org.directory_page(req.tenant_id, f"BELOW#{req.user_id}", prefix, q.limit, q.cursor, scope)
+    rows = [
+        SubordinateOut(
+            id=e.user_id, name=e.name, department_id=e.department_id, manager_id=e.manager_id, depth=int(e.depth or 1)
+        )
+        for e in items
+    ]
+    return TeamPage(items=rows, next_cursor=next_cursor)
+
+
+@route(
+    bp,
+    "/v1/departments",
+    summary="The department tree (a parent before its children)",
+    tag="organisation",
+    query=PageQuery,
+    response=DepartmentPage,
+)
+def list_departments(req: Req) -> DepartmentPage:
+    q: PageQuery = req.query
+    items, next_cursor = org.departments_page(req.tenant_id, q.limit, q.cursor)
+    rows = [
+        DepartmentRow(id=d.department_id, name=d.name, parent_id=d.parent_id, head_user_id=d.head_user_id)
+        for d in items
+    ]
+    return DepartmentPage(items=rows, next_cursor=next_cursor)
+
+
+@route(
+    bp,
+    "/v1/projects",
+    summary="Projects of the tenant, or (mine=true) those the caller owns or is a member of",
+    tag="organisation",
+    query=ProjectQuery,
+    response=ProjectPage,
+)
+def list_projects(req: Req) -> ProjectPage:
+    q: ProjectQuery = req.query
+    items, next_cursor = org.projects_page(req.principal, q.mine, q.limit, q.cursor)
+    return ProjectPage(items=[project_out(p) for p in items], next_cursor=next_cursor)
 
 
 @route(

@@ -20,7 +20,7 @@ from chalicelib.schemas import (
     Timestamp,
     example,
 )
-from chalicelib.services import signins
+from chalicelib.services import signins, teamday
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -157,6 +157,47 @@ def get_signin(req: Req) -> dict[str, Any]:
 def list_signins(req: Req) -> dict[str, Any]:
     q: SignInQuery = req.query
     return signins.list_signins(req.principal, q.user_id, q.from_, q.to, q.limit, q.cursor)
+
+
+class TeamDayQuery(PageQuery):
+    date: Date
+
+
+class LastLocation(Response):
+    lat: float
+    lng: float
+    at: str
+
+
+class TeamDayRow(Response):
+    user_id: str
+    name: str
+    depth: int
+    signins: list[SignInOut]
+    visits: list[dict[str, Any]]
+    first_check_in_at: Optional[str] = None
+    last_location: Optional[LastLocation] = None
+    flagged_count: int
+    distance_km: float
+
+
+class TeamDayPage(Page):
+    items: list[TeamDayRow]
+
+
+@route(
+    bp,
+    "/v1/team/day",
+    summary="The day (tenant time zone) of each of the caller's subordinates, nearest first",
+    tag="signins",
+    query=TeamDayQuery,
+    response=TeamDayPage,
+    name="list_team_day",
+)
+def team_day(req: Req) -> dict[str, Any]:
+    q: TeamDayQuery = req.query
+    items, next_cursor = teamday.team_day(req.principal, q.date, q.limit, q.cursor)
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @bp.schedule(Rate(15, unit=Rate.MINUTES), name="close_open_visits")

@@ -38,7 +38,8 @@ class Expense(BaseItem, discriminator="Expense"):
     payment_status = UnicodeAttribute(default="unpaid")
     paid_at = UnicodeAttribute(null=True)
     payment_reference = UnicodeAttribute(null=True)
-    approver_ids = string_list(default=list)  # level 1, level 2
+    approver_ids = string_list(default=list)  # level 1, level 2 (current tree)
+    approval_levels = NumberAttribute(null=True)  # decided at submission (amount vs limit)
     approvals = JSONAttribute(default=list)  # [{level, approver_id, decision, comment?, at}]
     warnings = string_list(default=list)
     mileage = JSONAttribute(null=True)  # a mileage claim's day, distance, rate and sign-ins
@@ -101,6 +102,39 @@ class Expense(BaseItem, discriminator="Expense"):
             self.GSI3PK = self.GSI3SK = None
 
 
+class ApprovalWait(BaseItem, discriminator="ApprovalWait"):
+    """A submitted expense waiting for a decision, in its current approver's queue.
+
+    Lives beside its expense (same partition) and is written in the same transactions
+    (submit puts it, a level approval re-keys it, the final decision deletes it). GSI1 is
+    the approver's queue, oldest first; GSI2 groups the waits by the submitter's manager,
+    so a reporting change of user U finds every wait whose approver may change with two
+    bounded queries: U's own (``WAITUNDER#<U's old manager>``, ``begins_with U#``) and
+    U's direct reports' (``WAITUNDER#U``: their level 2 is U's manager)."""
+
+    expense_id = UnicodeAttribute()
+    submitter_id = UnicodeAttribute()
+    manager_id = UnicodeAttribute()  # the submitter's manager when keyed
+    approver_id = UnicodeAttribute()
+    level = NumberAttribute()
+    submitted_at = UnicodeAttribute()
+
+    @classmethod
+    def queue_pk(cls, tenant_id: str, approver_id: str) -> str:
+        return tkey(tenant_id, "APPROVALS", approver_id)
+
+    @classmethod
+    def under_pk(cls, tenant_id: str, manager_id: str) -> str:
+        return tkey(tenant_id, "WAITUNDER", manager_id)
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = Expense.pk(self.tenant_id, self.expense_id), "WAIT"
+        self.GSI1PK = self.queue_pk(self.tenant_id, self.approver_id)
+        self.GSI1SK = f"{self.submitted_at}#{self.expense_id}"
+        self.GSI2PK = self.under_pk(self.tenant_id, self.manager_id)
+        self.GSI2SK = f"{self.submitter_id}#{self.expense_id}"
+
+
 class MileageClaim(BaseItem, discriminator="MileageClaim"):
     """One per user and day: the mileage expense claimed for it (a second claim is 409)."""
 
@@ -160,4 +194,4 @@ class StatsAggregate(BaseItem, discriminator="StatsAggregate"):
         self.SK = self.sk(self.dimension, self.key, self.currency)
 
 
-__all__ = ["Expense", "MileageClaim", "ReceiptClaim", "StatsAggregate", "STATUSES", "PAYMENT_STATUSES"]
+__all__ = ["Expense", "ApprovalWait", "MileageClaim", "ReceiptClaim", "StatsAggregate", "STATUSES", "PAYMENT_STATUSES"]

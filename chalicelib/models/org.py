@@ -6,7 +6,16 @@ Both trees are stored as materialised paths (``/root/child/``), indexed per tena
 
 from __future__ import annotations
 
-from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
+import unicodedata
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
 
 from chalicelib.models.base import BaseItem, tkey
 
@@ -21,6 +30,14 @@ class StageAttribute(MapAttribute):
     key = UnicodeAttribute()
     probability = NumberAttribute()
     outcome = UnicodeAttribute()  # "open" | "won" | "lost"
+
+
+def search_key(text: str) -> str:
+    """The case- and width-insensitive form names are searched by, in any script: NFKC,
+    case folding, NFKC again (folding can denormalise), whitespace collapsed. Chinese is
+    unchanged ("张" stays "张"), full-width Latin becomes ASCII, "Straße" matches "STRASSE"."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    return " ".join(folded.split())
 
 
 class TenantSettings(BaseItem, discriminator="TenantSettings"):
@@ -91,12 +108,19 @@ class User(BaseItem, discriminator="User"):
     roles = UnicodeSetAttribute(null=True)
     path = UnicodeAttribute()  # reporting path "/ceo/mgr/self/"
     dept_path = UnicodeAttribute()  # the department's path
+    active = BooleanAttribute(null=True)  # None (never deactivated) counts as active
+    deactivated_at = UnicodeAttribute(null=True)
+    handover_to = UnicodeAttribute(null=True)  # who takes over what a deactivated user owned
     created_at = UnicodeAttribute(null=True)
     updated_at = UnicodeAttribute(null=True)
 
     @classmethod
     def pk(cls, tenant_id: str, user_id: str) -> str:
         return tkey(tenant_id, "USER", user_id)
+
+    @property
+    def is_active(self) -> bool:
+        return self.active is not False
 
     @classmethod
     def reports_pk(cls, tenant_id: str) -> str:
@@ -117,6 +141,35 @@ class User(BaseItem, discriminator="User"):
         self.GSI2PK, self.GSI2SK = self.members_pk(self.tenant_id), f"{self.dept_path}{self.user_id}"
 
 
+class DirectoryEntry(BaseItem, discriminator="DirectoryEntry"):
+    """One row of a directory listing, copied from its user: a listing (the whole
+    directory, a department, a manager's team at every depth) is one partition, sorted
+    by the name's search key, so a name-prefix search is a ``begins_with`` key condition
+    and every page is full. Derived from the user by ``entries_of`` (services/org.py)."""
+
+    listing = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    department_id = UnicodeAttribute()
+    manager_id = UnicodeAttribute(null=True)
+    roles = UnicodeSetAttribute(null=True)
+    active = BooleanAttribute(default=True)
+    depth = NumberAttribute(null=True)  # team listings: 1 = direct report
+    sort = UnicodeAttribute()
+
+    @classmethod
+    def pk(cls, tenant_id: str, listing: str) -> str:
+        return tkey(tenant_id, "DIR", listing)
+
+    @staticmethod
+    def sort_of(name: str, user_id: str, depth: int | None = None) -> str:
+        lead = f"{depth:02d}#" if depth is not None else ""
+        return f"{lead}{search_key(name)}\x00{user_id}"
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = self.pk(self.tenant_id, self.listing), self.sort
+
+
 class Project(BaseItem, discriminator="Project"):
     project_id = UnicodeAttribute()
     name = UnicodeAttribute()
@@ -129,8 +182,36 @@ class Project(BaseItem, discriminator="Project"):
     def pk(cls, tenant_id: str, project_id: str) -> str:
         return tkey(tenant_id, "PROJECT", project_id)
 
+    @classmethod
+    def tenant_pk(cls, tenant_id: str) -> str:
+        return tkey(tenant_id, "PROJECTS")
+
     def set_keys(self) -> None:
         self.PK, self.SK = self.pk(self.tenant_id, self.project_id), "PROJECT"
+        self.GSI1PK, self.GSI1SK = self.tenant_pk(self.tenant_id), f"PROJECT#{self.project_id}"
 
 
-__all__ = ["TenantSettings", "FinanceIntegration", "Department", "User", "Project"]
+class ProjectMembership(BaseItem, discriminator="ProjectMembership"):
+    """The projects a user owns or is a member of: one query (``mine=true``)."""
+
+    user_id = UnicodeAttribute()
+    project_id = UnicodeAttribute()
+
+    @classmethod
+    def pk(cls, tenant_id: str, user_id: str) -> str:
+        return tkey(tenant_id, "MYPROJECTS", user_id)
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = self.pk(self.tenant_id, self.user_id), f"PROJECT#{self.project_id}"
+
+
+__all__ = [
+    "TenantSettings",
+    "FinanceIntegration",
+    "Department",
+    "User",
+    "DirectoryEntry",
+    "Project",
+    "ProjectMembership",
+    "search_key",
+]

@@ -131,4 +131,25 @@ class OpenVisit(BaseItem, discriminator="OpenVisit"):
         self.PK, self.SK = self.pk(self.tenant_id, self.user_id), "OPEN"
 
 
-__all__ = ["SignIn", "Visit", "OpenVisit", "DUE_SHARDS", "SYSTEM_PREFIX"]
+class UserDay(BaseItem, discriminator="UserDay"):
+    """A user's sign-ins of one tenant-local day (``<client_time>#<signin_id>``), added
+    with ``ADD`` in the sign-in's own transaction (idempotent). Keys are known from the
+    user and the date, so a team's day is one BatchGetItem per 100 people."""
+
+    user_id = UnicodeAttribute()
+    date = UnicodeAttribute()  # YYYY-MM-DD, tenant time zone
+    signins = UnicodeSetAttribute(null=True)
+
+    @classmethod
+    def pk(cls, tenant_id: str, user_id: str) -> str:
+        return tkey(tenant_id, "USERDAY", user_id)
+
+    @staticmethod
+    def sk(date: str) -> str:
+        return f"DAY#{date}"
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = self.pk(self.tenant_id, self.user_id), self.sk(self.date)
+
+
+__all__ = ["SignIn", "Visit", "OpenVisit", "UserDay", "DUE_SHARDS", "SYSTEM_PREFIX"]

@@ -7,7 +7,10 @@ request token per attempt, so an SDK retry of the call cannot apply it twice. Re
 transition is safe because the expense's state and version conditions refuse it.
 
 Approval: the submitter's manager approves; above the tenant's ``approval_limit`` the
-manager's manager approves as well (level 2). The approvers are fixed at submission.
+manager's manager approves as well (level 2). The number of levels is fixed at
+submission; who approves is read from the current reporting tree at each decision, and a
+waiting expense sits in its current approver's queue (``ApprovalWait``, written in the
+same transactions; services/approvals.py moves it on a reporting change).
 Someone who may see the expense but is not its current approver gets 403; anyone else 404.
 """
 
@@ -26,7 +29,7 @@ from chalicelib.auth import Principal
 from chalicelib.errors import BudgetExceeded, Conflict, Forbidden, NotFound, ServiceUnavailable, Unprocessable
 from chalicelib.ids import new_id
 from chalicelib.models.base import Cancelled, Tx, condition_failed
-from chalicelib.models.expenses import Expense, ReceiptClaim
+from chalicelib.models.expenses import ApprovalWait, Expense, ReceiptClaim
 from chalicelib.models.webhooks import InboundReceipt
 from chalicelib.observability import count
 from chalicelib.services import activities, budgets, fx, messages, org, refs, stats, webhooks
@@ -295,6 +298,45 @@ def _approvers(e: Expense) -> list[str]:
     return ancestors[: 2 if two_levels else 1]
 
 
+def approval_levels(e: Expense) -> int:
+    return int(e.approval_levels) if e.approval_levels else max(1, len(e.approver_ids or []))
+
+
+def approved_levels(e: Expense) -> int:
+    return len([a for a in (e.approvals or []) if a.get("decision") == "approved"])
+
+
+def current_approvers(e: Expense, submitter: Any = None) -> list[str]:
+    """The approvers of each level from the reporting tree as it is now (one GetItem
+    unless the submitter is given): the manager, then the manager's manager."""
+    submitter = submitter or org.get_user(e.tenant_id, e.user_id)
+    return (submitter.ancestors if submitter else [])[: approval_levels(e)]
+
+
+def wait_item(e: Expense, approvers: list[str]) -> Optional[ApprovalWait]:
+    """The queue entry of a submitted expense at its next level (None when none is left)."""
+    level = approved_levels(e)
+    if e.status != "submitted" or level >= len(approvers):
+        return None
+    wait = ApprovalWait(
+        tenant_id=e.tenant_id,
+        expense_id=e.expense_id,
+        submitter_id=e.user_id,
+        manager_id=approvers[0],
+        approver_id=approvers[level],
+        level=level + 1,
+        submitted_at=e.submitted_at or e.updated_at,
+    )
+    wait.set_keys()
+    return wait
+
+
+def _wait_key(e: Expense) -> ApprovalWait:
+    key = ApprovalWait(tenant_id=e.tenant_id, expense_id=e.expense_id)
+    key.PK, key.SK = Expense.pk(e.tenant_id, e.expense_id), "WAIT"
+    return key
+
+
 def _receipt_warnings(e: Expense) -> tuple[list[str], list[ReceiptClaim]]:
     """Claims for this expense's receipt files; ``duplicate_receipt`` when another expense
     (or this one twice) already uses the same file."""
@@ -330,7 +372,8 @@ def submit(principal: Principal, expense_id: str) -> Expense:
     now = iso(utcnow())
     read_version = e.version
     e.status, e.submitted_at, e.updated_at = "submitted", now, now
-    e.approver_ids, e.approvals = approvers, []
+    e.approver_ids, e.approvals, e.approval_levels = approvers, [], len(approvers)
+    wait = wait_item(e, approvers)
     warnings = [w for w in (e.warnings or []) if w not in ("duplicate_receipt", "budget_exceeded")] + receipt_warnings
 
     def build(enforce: bool) -> Any:
@@ -348,6 +391,8 @@ def submit(principal: Principal, expense_id: str) -> Expense:
                 tx.update("stats", item, actions)
             for claim in claims:
                 tx.put("claim", claim)
+            if wait is not None:
+                tx.put("wait", wait)
 
         return fill
 
@@ -396,12 +441,24 @@ def _request_approval(e: Expense, approver: str, level: int) -> None:
     )
 
 
+def request_approval(e: Expense, approver: str, level: int) -> None:
+    """Ask ``approver`` to decide ``level`` (deduplicated in their inbox per expense and level)."""
+    _request_approval(e, approver, level)
+
+
 def _require_approver(principal: Principal, expense_id: str) -> Expense:
+    """The expense, if the caller is its approver at its next level in the current tree;
+    its ``approver_ids`` are brought up to date with that tree (written by the decision)."""
     e = require_visible(principal, expense_id)
     if e.status != "submitted":
         raise Conflict(f"the expense is {e.status}", code="invalid_state")
-    if next_approver(e) != principal.user_id:
+    approvers = current_approvers(e)
+    level = approved_levels(e)
+    if level >= len(approvers):
+        raise Conflict("the submitter has no manager at this level to approve", code="no_approver")
+    if approvers[level] != principal.user_id:
         raise Forbidden("you are not the current approver of this expense", code="not_approver")
+    e.approver_ids = approvers
     return e
 
 
@@ -424,9 +481,15 @@ def approve(principal: Principal, expense_id: str, comment: Optional[str]) -> Ex
     amount = e.booked_cents
     read_version = e.version
 
+    wait = None if final else wait_item(e, list(e.approver_ids))
+
     def fill(tx: Tx) -> None:
         e.version = read_version
         tx.put("expense", e, Expense.status == "submitted")
+        if wait is not None:
+            tx.put("wait", wait)
+        else:
+            tx.delete("wait", _wait_key(e))
         if final:
             tx.update("budget", usage, budgets.usage_actions(usage, reserved=-amount, spent=amount))
             tx.put("outbox", outbox)
@@ -459,6 +522,7 @@ def reject(principal: Principal, expense_id: str, reason: str) -> Expense:
     def fill(tx: Tx) -> None:
         e.version = read_version
         tx.put("expense", e, Expense.status == "submitted")
+        tx.delete("wait", _wait_key(e))
         tx.update("budget", usage, budgets.usage_actions(usage, reserved=-amount, available=amount))
         for item, actions in stats.aggregate_updates(e, -1):
             tx.update("stats", item, actions)
@@ -483,6 +547,14 @@ def redrive(old: Expense, new: Expense) -> None:
     elif old.status == "submitted" and new.status == "submitted" and len(new.approvals) > len(old.approvals):
         current = load(new.tenant_id, new.expense_id)
         if current is not None and current.status == "submitted" and len(current.approvals) == len(new.approvals):
+            _request_approval(current, next_approver(current) or "", len(current.approvals) + 1)
+    elif (
+        old.status == new.status == "submitted"
+        and len(new.approvals) == len(old.approvals)
+        and next_approver(new) != next_approver(old)
+    ):  # moved by a reporting change (services/approvals.py): ask the new approver
+        current = load(new.tenant_id, new.expense_id)
+        if current is not None and current.status == "submitted" and next_approver(current) == next_approver(new):
             _request_approval(current, next_approver(current) or "", len(current.approvals) + 1)
     elif old.status == "submitted" and new.status in ("approved", "rejected") and new.approvals:
         _notify_result(new, new.status, new.approvals[-1].get("comment"))

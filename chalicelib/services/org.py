@@ -17,9 +17,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pynamodb.exceptions import DoesNotExist
 
+from chalicelib import cursor as cursors
 from chalicelib.auth import Principal
 from chalicelib.errors import Forbidden, NotFound, Unprocessable
-from chalicelib.models.org import DEFAULT_TIMEZONE, Department, FinanceIntegration, Project, TenantSettings, User
+from chalicelib.models.base import BaseItem
+from chalicelib.models.org import (
+    DEFAULT_TIMEZONE,
+    Department,
+    DirectoryEntry,
+    FinanceIntegration,
+    Project,
+    ProjectMembership,
+    TenantSettings,
+    User,
+)
 from chalicelib.services import pipeline
 from chalicelib.timeutil import iso, utcnow
 
@@ -178,8 +189,8 @@ def caller_user(principal: Principal) -> Optional[User]:
 
 
 def is_active(user: Optional[User]) -> bool:
-    """An active user of the tenant: the one place a deactivation flag is to be honoured."""
-    return user is not None
+    """An active user of the tenant: the one place the deactivation flag is honoured."""
+    return user is not None and user.is_active
 
 
 def require_active_caller(principal: Principal, path: str) -> Principal:
@@ -188,8 +199,8 @@ def require_active_caller(principal: Principal, path: str) -> Principal:
     answer carries the user record, so services need not read it again."""
     user = get_user(principal.tenant_id, principal.user_id)
     if not is_active(user):
-        if principal.is_admin and path.startswith("/v1/admin/"):
-            return principal
+        if user is None and principal.is_admin and path.startswith("/v1/admin/"):
+            return principal  # bootstrap: a deactivated admin is refused like anyone
         raise Forbidden("this token's user is not an active user of the tenant", code="unknown_user")
     return replace(principal, user=user)
 
@@ -218,8 +229,8 @@ def put_user(
         if manager_id == user_id:
             raise Unprocessable("a user cannot manage themselves", code="manager_cycle")
         manager = get_user(tenant_id, manager_id)
-        if manager is None:
-            raise Unprocessable(f"manager {manager_id!r} does not exist", code="unknown_manager")
+        if manager is None or not manager.is_active:
+            raise Unprocessable(f"manager {manager_id!r} is not an active user", code="unknown_manager")
         if f"/{user_id}/" in manager.path:
             raise Unprocessable("the manager reports to this user: that is a cycle", code="manager_cycle")
         path = manager.path + f"{user_id}/"
@@ -229,14 +240,97 @@ def put_user(
     existing = get_user(tenant_id, user_id)
     user = existing or User(tenant_id=tenant_id, user_id=user_id, created_at=now)
     old_path = existing.path if existing else None
+    before = entries_of(existing) if existing else []
     user.name, user.department_id, user.manager_id = name, department_id, manager_id
     user.email, user.roles = email, set(roles) if roles else None
     user.path, user.dept_path, user.updated_at = path, dept.path, now
     user.save()
+    sync_directory(before, user)
     if old_path and old_path != path:
-        below = [u for u in subordinates_by_path(tenant_id, old_path)]
-        _rewrite_prefix(below, "path", old_path, path)
+        move_subtree(tenant_id, old_path, path)
     return user
+
+
+def move_subtree(tenant_id: str, old_path: str, new_path: str) -> None:
+    """Everyone below a user who moved follows (paths and team listings rewritten)."""
+    for u in subordinates_by_path(tenant_id, old_path):
+        before = entries_of(u)
+        u.path = new_path + u.path[len(old_path) :]
+        u.save()
+        sync_directory(before, u)
+
+
+# ---------------------------------------------------------------- the directory index
+def entries_of(user: User) -> list[DirectoryEntry]:
+    """The directory rows a user appears in: the whole directory (with and without the
+    inactive), their department (same), and, while active, the team of each of their
+    managers at its depth. Write amplification: 2 + 2 + depth in the reporting tree."""
+    listings: list[tuple[str, Optional[int]]] = [("ALL", None), (f"DEPT#{user.department_id}#ALL", None)]
+    if user.is_active:
+        listings += [("ACTIVE", None), (f"DEPT#{user.department_id}#ACTIVE", None)]
+        listings += [(f"BELOW#{boss}", depth) for depth, boss in enumerate(user.ancestors, start=1)]
+    out = []
+    for listing, depth in listings:
+        entry = DirectoryEntry(
+            tenant_id=user.tenant_id,
+            listing=listing,
+            user_id=user.user_id,
+            name=user.name,
+            department_id=user.department_id,
+            manager_id=user.manager_id,
+            roles=set(user.roles) if user.roles else None,
+            active=user.is_active,
+            depth=depth,
+            sort=DirectoryEntry.sort_of(user.name, user.user_id, depth),
+        )
+        entry.set_keys()
+        out.append(entry)
+    return out
+
+
+def sync_directory(before: list[DirectoryEntry], user: User) -> None:
+    """Write the user's directory rows and delete those they left (one BatchWrite per 25)."""
+    after = entries_of(user)
+    keep = {(e.PK, e.SK) for e in after}
+    with DirectoryEntry.batch_write() as batch:
+        for old in before:
+            if (old.PK, old.SK) not in keep:
+                batch.delete(old)
+        for entry in after:
+            batch.save(entry)
+
+
+def set_active(user: User, active: bool) -> User:
+    """Deactivate or reactivate: the flag the authentication lookup reads, and the rows."""
+    before = entries_of(user)
+    user.active = None if active else False
+    user.deactivated_at = None if active else iso(utcnow())
+    user.updated_at = iso(utcnow())
+    user.save()
+    sync_directory(before, user)
+    return user
+
+
+def directory_page(
+    tenant_id: str, listing: str, prefix: Optional[str], limit: int, cursor: Optional[str], scope: str
+) -> tuple[list[DirectoryEntry], Optional[str]]:
+    """One key-condition Query per page (``begins_with`` on the name's search key): full
+    pages, ordered by name (team listings: by depth, then name)."""
+    start = cursors.decode(cursor, scope)
+    condition = DirectoryEntry.SK.startswith(prefix) if prefix else None
+    result = DirectoryEntry.query(
+        DirectoryEntry.pk(tenant_id, listing),
+        condition,
+        limit=limit + 1,
+        page_size=limit + 1,
+        last_evaluated_key=start.get("k") if start else None,
+    )
+    items = list(result)
+    next_cursor = None
+    if len(items) > limit:
+        items = items[:limit]
+        next_cursor = cursors.encode({"k": {"PK": {"S": items[-1].PK}, "SK": {"S": items[-1].SK}}}, scope)
+    return items, next_cursor
 
 
 def subordinates_by_path(tenant_id: str, path: str) -> list[User]:
@@ -280,18 +374,109 @@ def require_readable_user(principal: Principal, user_id: Optional[str]) -> str:
 def put_project(
     tenant_id: str, project_id: str, name: str, owner_id: str, member_ids: Optional[list[str]] = None
 ) -> Project:
-    for user_id in dict.fromkeys([owner_id, *(member_ids or [])]):
-        if get_user(tenant_id, user_id) is None:
-            raise Unprocessable(f"user {user_id!r} does not exist", code="unknown_user")
+    if get_user(tenant_id, owner_id) is None:
+        raise Unprocessable(f"user {owner_id!r} does not exist", code="unknown_user")
+    members = set(member_ids) if member_ids is not None else None
+    if members:
+        found = {u.user_id for u in User.batch_get([(User.pk(tenant_id, m), "PROFILE") for m in members])}
+        if found != members:
+            raise Unprocessable(f"users {sorted(members - found)} do not exist", code="unknown_user")
     now = iso(utcnow())
     try:
         project = Project.get(Project.pk(tenant_id, project_id), "PROJECT")
     except DoesNotExist:
         project = Project(tenant_id=tenant_id, project_id=project_id, created_at=now)
+    before = _people_of(project)
     project.name, project.owner_id, project.updated_at = name, owner_id, now
-    project.member_ids = set(member_ids) if member_ids else None
+    if members is not None:
+        project.member_ids = members or None
     project.save()
+    _sync_memberships(project, before)
     return project
+
+
+def _people_of(project: Project) -> set[str]:
+    return ({project.owner_id} if getattr(project, "owner_id", None) else set()) | set(project.member_ids or ())
+
+
+def _sync_memberships(project: Project, before: set[str]) -> None:
+    after = _people_of(project)
+    with ProjectMembership.batch_write() as batch:
+        for user_id in before - after:
+            gone = ProjectMembership(tenant_id=project.tenant_id, user_id=user_id, project_id=project.project_id)
+            gone.set_keys()
+            batch.delete(gone)
+        for user_id in after:
+            item = ProjectMembership(tenant_id=project.tenant_id, user_id=user_id, project_id=project.project_id)
+            item.set_keys()
+            batch.save(item)
+
+
+def transfer_projects(tenant_id: str, from_user: str, to_user: str) -> int:
+    """Projects owned by ``from_user`` pass to ``to_user`` (deactivation handover)."""
+    moved = 0
+    for m in list(ProjectMembership.query(ProjectMembership.pk(tenant_id, from_user))):
+        project = get_project(tenant_id, m.project_id)
+        if project is not None and project.owner_id == from_user:
+            before = _people_of(project)
+            project.owner_id, project.updated_at = to_user, iso(utcnow())
+            project.save()
+            _sync_memberships(project, before)
+            moved += 1
+    return moved
+
+
+def projects_page(
+    principal: Principal, mine: bool, limit: int, cursor: Optional[str]
+) -> tuple[list[Project], Optional[str]]:
+    """All the tenant's projects (GSI1), or the caller's (owned or member of: one Query of
+    their memberships and one BatchGet). One or two requests per page."""
+    t = principal.tenant_id
+    scope = f"projects:{t}:{principal.user_id}:{mine}"
+    start = cursors.decode(cursor, scope)
+    position = start.get("k") if start else None
+    if mine:
+        result: Any = ProjectMembership.query(
+            ProjectMembership.pk(t, principal.user_id),
+            limit=limit + 1,
+            page_size=limit + 1,
+            last_evaluated_key=position,
+        )
+        names: tuple[str, ...] = ("PK", "SK")
+    else:
+        result = Project.gsi1.query(
+            Project.tenant_pk(t), limit=limit + 1, page_size=limit + 1, last_evaluated_key=position
+        )
+        names = ("PK", "SK", "GSI1PK", "GSI1SK")
+    rows = list(result)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = cursors.encode({"k": {n: {"S": getattr(rows[-1], n)} for n in names}}, scope)
+    if not mine:
+        return rows, next_cursor
+    found = {p.project_id: p for p in Project.batch_get([(Project.pk(t, r.project_id), "PROJECT") for r in rows])}
+    return [found[r.project_id] for r in rows if r.project_id in found], next_cursor
+
+
+# ---------------------------------------------------------------- departments (read)
+def departments_page(tenant_id: str, limit: int, cursor: Optional[str]) -> tuple[list[Department], Optional[str]]:
+    """The department tree in path order (a parent before its children): one Query per page."""
+    scope = f"departments:{tenant_id}"
+    start = cursors.decode(cursor, scope)
+    result = Department.gsi1.query(
+        Department.tree_pk(tenant_id),
+        limit=limit + 1,
+        page_size=limit + 1,
+        last_evaluated_key=start.get("k") if start else None,
+    )
+    rows = list(result)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        names = ("PK", "SK", "GSI1PK", "GSI1SK")
+        next_cursor = cursors.encode({"k": {n: {"S": getattr(rows[-1], n)} for n in names}}, scope)
+    return rows, next_cursor
 
 
 def get_project(tenant_id: str, project_id: str) -> Optional[Project]:
@@ -299,6 +484,18 @@ def get_project(tenant_id: str, project_id: str) -> Optional[Project]:
         return Project.get(Project.pk(tenant_id, project_id), "PROJECT")
     except DoesNotExist:
         return None
+
+
+def user_detail(tenant_id: str, user_id: str) -> tuple[User, Optional[Department], Optional[User]]:
+    """A user of the tenant (deactivated ones too) with department and manager: 2 requests."""
+    user = require_user(tenant_id, user_id)
+    keys: list[tuple[str, str]] = [(Department.pk(tenant_id, user.department_id), "DEPT")]
+    if user.manager_id:
+        keys.append((User.pk(tenant_id, user.manager_id), "PROFILE"))
+    found = {(i.PK, i.SK): i for i in BaseItem.batch_get(keys)}
+    dept = found.get(keys[0])
+    manager = found.get(keys[1]) if len(keys) > 1 else None
+    return user, dept if isinstance(dept, Department) else None, manager if isinstance(manager, User) else None
 
 
 # ---------------------------------------------------------------- views

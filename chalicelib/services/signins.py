@@ -40,7 +40,7 @@ from chalicelib.errors import Conflict, NotFound, Unprocessable
 from chalicelib.geo import distance_m
 from chalicelib.ids import new_id
 from chalicelib.models.base import Cancelled, Tx, condition_failed
-from chalicelib.models.signins import DUE_SHARDS, OpenVisit, SignIn, Visit
+from chalicelib.models.signins import DUE_SHARDS, OpenVisit, SignIn, UserDay, Visit
 from chalicelib.models.uploads import Upload
 from chalicelib.observability import count, is_corrupt_item, skip_bad_item
 from chalicelib.services import activities, org, refs, uploads
@@ -315,6 +315,20 @@ def _close_actions(visit: Visit, ended_at: str, closed_by: str, checkout_id: Opt
     return actions
 
 
+def _day_update(signin: SignIn, day: str) -> tuple[UserDay, list[Any]]:
+    """The sign-in's line in its user's day (``ADD`` to a set: idempotent)."""
+    item = UserDay(tenant_id=signin.tenant_id, user_id=signin.user_id, date=day)
+    item.set_keys()
+    actions = [
+        UserDay.entity.set(UserDay),
+        UserDay.tenant_id.set(signin.tenant_id),
+        UserDay.user_id.set(signin.user_id),
+        UserDay.date.set(day),
+        UserDay.signins.add({signin.timeline_sk}),
+    ]
+    return item, actions
+
+
 def create_signin(
     principal: Principal,
     *,
@@ -468,6 +482,7 @@ def _signin_tx(
         moved = (OpenVisit.visit_id == open_visit.visit_id) if open_visit is not None else OpenVisit.PK.does_not_exist()
         tx.put("pointer", pointer, moved)
     tx.put("signin", signin, SignIn.PK.does_not_exist())
+    tx.update("day", *_day_update(signin, client_dt.astimezone(zone).date().isoformat()))
     for i, photo in enumerate(photos):
         unclaimed = (Upload.user_id == user_id) & Upload.signin_id.does_not_exist()
         tx.update(f"photo{i}", photo, [Upload.signin_id.set(signin.signin_id)], unclaimed)

@@ -139,6 +139,16 @@ expense_stats.unit        403   403   200      403  403  403  403   403      200
 messages.list             200+  200-  200-     200- 200- 200- 200-  200-     200- 200-  200-  200-    403     401
 message.read              200   404   404      404  404  404  404   404      404  404   404   404     403     401
 messages.read_all         200   200   200      200  200  200  200   200      200  200   200   200     403     401
+users.list                200+  200+  200+     200+ 200+ 200+ 200+  200+     200+ 200+  200-  200-    403     401
+users.get                 200   200   200      200  200  200  200   200      200  200   404   404     403     401
+team                      200-  200-  200+     200+ 200+ 200- 200-  200-     200- 200-  200-  200-    403     401
+team.day                  200-  200-  200+     200+ 200+ 200- 200-  200-     200- 200-  200-  200-    403     401
+departments.list          200   200   200      200  200  200  200   200      200  200   200   200     403     401
+projects.list             200   200   200      200  200  200  200   200      200  200   200   200     403     401
+approvals.list            200   200   200      200  200  200  200   200      200  200   200   200     403     401
+approvals.bulk            200   200   200      200  200  200  200   200      200  200   200   200     403     401
+admin.user.deactivate     403   403   403      403  403  403  403   403      403  200   403   404     403     401
+admin.user.reactivate     403   403   403      403  403  403  403   403      403  200   403   404     403     401
 admin.department.put      403   403   403      403  403  403  403   403      403  200   403   200     403     401
 admin.user.put            403   403   403      403  403  403  403   403      403  200   403   200     403     401
 admin.project.put         403   403   403      403  403  403  403   403      403  200   403   422     403     401
@@ -185,6 +195,19 @@ def _ids(items: list[dict[str, Any]]) -> set[str]:
 
 def _in_items(name: str) -> Callable[[World, Any], bool]:
     return lambda w, body: w.ids[name] in _ids(body["items"])
+
+
+def _lists_user(field: str) -> Callable[[World, Any], bool]:
+    return lambda w, body: "rep_a" in {i.get(field) for i in body["items"]}
+
+
+def _leaver(w: World) -> str:
+    """A fresh user of the tenant (rep_a's peer) to deactivate or reactivate."""
+    from chalicelib.services import org
+
+    user_id = w.unique("leaver")
+    org.put_user("acme", user_id, "Leaver", "east", "mgr_east", None, None)
+    return user_id
 
 
 def _calendar_has_plan(w: World, body: Any) -> bool:
@@ -558,6 +581,31 @@ CASES: dict[str, Case] = {
         "PUT",
         "/v1/admin/integrations/finance",
         _fixed("PUT", "/v1/admin/integrations/finance", {"url": "https://finance.example.com/hook"}),
+    ),
+    # ------------------------------------------------------------ org reads, approvals queue, team day
+    "users.list": Case("GET", "/v1/users", _fixed("GET", "/v1/users?limit=100"), sees=_lists_user("id")),
+    "users.get": Case("GET", "/v1/users/{user_id}", _fixed("GET", "/v1/users/rep_a")),
+    "team": Case("GET", "/v1/team", _fixed("GET", "/v1/team?limit=100"), sees=_lists_user("id")),
+    "team.day": Case(
+        "GET", "/v1/team/day", _fixed("GET", f"/v1/team/day?date={DAY}&limit=100"), sees=_lists_user("user_id")
+    ),
+    "departments.list": Case("GET", "/v1/departments", _fixed("GET", "/v1/departments")),
+    "projects.list": Case("GET", "/v1/projects", _fixed("GET", "/v1/projects?mine=true")),
+    "approvals.list": Case("GET", "/v1/approvals", _fixed("GET", "/v1/approvals")),
+    "approvals.bulk": Case(
+        "POST",
+        "/v1/approvals/bulk",
+        lambda w, role: Call(
+            "POST", "/v1/approvals/bulk", {"action": "approve", "expense_ids": [w.expense("submitted")]}
+        ),
+    ),
+    "admin.user.deactivate": Case(
+        "POST",
+        "/v1/admin/users/{user_id}/deactivate",
+        _fresh(_leaver, "POST", "/v1/admin/users/{id}/deactivate", {"handover_to": "rep_b"}),
+    ),
+    "admin.user.reactivate": Case(
+        "POST", "/v1/admin/users/{user_id}/reactivate", _fresh(_leaver, "POST", "/v1/admin/users/{id}/reactivate")
     ),
     # ------------------------------------------------------------ finance webhooks (no bearer token)
     "webhook.unsigned": Case(

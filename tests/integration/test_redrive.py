@@ -189,3 +189,18 @@ def test_payment_whose_paid_message_keeps_failing_reaches_the_submitter_once_fro
     records = stream.pump()
     _replayed(stream, records)
     assert len(messages_of(api, "rep_a", "expense_paid")) == 1
+
+
+def test_moved_approval_whose_request_keeps_failing_reaches_the_new_approver_once_from_the_stream(api, stream, broken):
+    expense = draft(api)
+    assert api.post(f"/v1/expenses/{expense['id']}/submit", as_="rep_a")[0] == 200
+    stream.pump()
+    broken(messages, "send")
+    body = {"name": "Zhang Min (rep)", "department_id": "west", "manager_id": "mgr_west"}
+    assert api.put("/v1/admin/users/rep_a", body, as_="admin")[0] == 200
+    assert messages_of(api, "mgr_west", "expense_approval_request") == []
+    broken.heal()
+    records = stream.pump()
+    _replayed(stream, records)
+    asked = messages_of(api, "mgr_west", "expense_approval_request")
+    assert [m["ref"] for m in asked] == [{"type": "expense", "id": expense["id"]}]

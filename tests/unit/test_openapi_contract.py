@@ -24,7 +24,10 @@ from chalicelib.web import REGISTRY
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / "tools" / "contract"
-VERBS = "create|get|list|update|set|remove|add|submit|approve|reject|mark|receive|archive|restore"
+VERBS = (
+    "create|get|list|update|set|remove|add|submit|approve|reject|mark|receive"
+    "|archive|restore|deactivate|reactivate|decide"
+)
 
 
 DOC = document()

@@ -1,0 +1,149 @@
+"""The approvals queue, bulk decisions, and moving waiting approvals on a reporting change.
+
+A submitted expense waits in exactly one queue: its current approver's (``ApprovalWait``,
+GSI1, oldest first), written in the same transaction as every state change of the
+expense. A reporting change of a user (new manager, or their manager deactivated) can
+change the approver of two groups of waiting expenses only: the user's own (level 1 is
+their manager, level 2 their manager's manager) and their direct reports' (whose level 2
+is the user's manager). Both are found by a bounded key query (GSI2, waits grouped by the
+submitter's manager), re-keyed one transaction each (the expense's ``approver_ids`` and
+the wait, conditional on the expense's version), and the new approver gets the
+``expense_approval_request`` message.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import time
+from typing import Any, Optional
+
+from chalicelib import cursor as cursors
+from chalicelib.auth import Principal
+from chalicelib.errors import AppError
+from chalicelib.models.base import Cancelled, Tx
+from chalicelib.models.expenses import ApprovalWait, Expense
+from chalicelib.models.org import User
+from chalicelib.observability import count, logger
+from chalicelib.services import expenses, org
+from chalicelib.services.aftercommit import settle
+
+MAX_BULK = 50
+REKEY_ATTEMPTS = 4
+
+
+# ---------------------------------------------------------------- the queue
+def queue_page(principal: Principal, limit: int, cursor: Optional[str]) -> tuple[list[Expense], Optional[str]]:
+    """Expenses waiting for the caller's decision (any level), oldest first: one Query of
+    the caller's queue and one BatchGet of the expenses, whatever the tenant's size."""
+    t = principal.tenant_id
+    scope = f"approvals:{t}:{principal.user_id}"
+    start = cursors.decode(cursor, scope)
+    result = ApprovalWait.gsi1.query(
+        ApprovalWait.queue_pk(t, principal.user_id),
+        scan_index_forward=True,
+        limit=limit + 1,
+        page_size=limit + 1,
+        last_evaluated_key=start.get("k") if start else None,
+    )
+    waits = list(result)
+    next_cursor = None
+    if len(waits) > limit:
+        waits = waits[:limit]
+        last = waits[-1]
+        key = {name: {"S": getattr(last, name)} for name in ("PK", "SK", "GSI1PK", "GSI1SK")}
+        next_cursor = cursors.encode({"k": key}, scope)
+    found = {e.expense_id: e for e in Expense.batch_get([(Expense.pk(t, w.expense_id), "EXPENSE") for w in waits])}
+    return [found[w.expense_id] for w in waits if w.expense_id in found], next_cursor
+
+
+# ---------------------------------------------------------------- bulk decisions
+def _already_decided(principal: Principal, expense_id: str, action: str) -> bool:
+    """A retried item: this caller's decision with this action is already recorded."""
+    e = expenses.load(principal.tenant_id, expense_id)
+    wanted = "approved" if action == "approve" else "rejected"
+    return e is not None and any(
+        a.get("approver_id") == principal.user_id and a.get("decision") == wanted for a in (e.approvals or [])
+    )
+
+
+def decide_one(principal: Principal, action: str, expense_id: str, note: Optional[str]) -> dict[str, Any]:
+    try:
+        if action == "approve":
+            expenses.approve(principal, expense_id, note)
+        else:
+            expenses.reject(principal, expense_id, note or "")
+        return {"expense_id": expense_id, "status": "ok"}
+    except AppError as exc:
+        if exc.status in (403, 409) and _already_decided(principal, expense_id, action):
+            return {"expense_id": expense_id, "status": "ok"}
+        return {"expense_id": expense_id, "status": "error", "error": {"code": exc.code, "message": exc.message}}
+
+
+def bulk(principal: Principal, action: str, expense_ids: list[str], note: Optional[str]) -> list[dict[str, Any]]:
+    """Each item is its own transaction: one refusal or conflict changes no other item. A
+    repeated id or a retried request answers ``ok`` for what this caller already decided."""
+    results = [decide_one(principal, action, expense_id, note) for expense_id in expense_ids]
+    count("ApprovalsBulk")
+    return results
+
+
+# ---------------------------------------------------------------- reporting changes
+def waits_affected_by(tenant_id: str, user_id: str, old_manager_id: Optional[str]) -> list[ApprovalWait]:
+    """The waits whose approver may change when ``user_id``'s manager changes: their own
+    and their direct reports' (two bounded key queries)."""
+    waits: list[ApprovalWait] = []
+    if old_manager_id:
+        waits.extend(
+            ApprovalWait.gsi2.query(
+                ApprovalWait.under_pk(tenant_id, old_manager_id), ApprovalWait.GSI2SK.startswith(f"{user_id}#")
+            )
+        )
+    waits.extend(ApprovalWait.gsi2.query(ApprovalWait.under_pk(tenant_id, user_id)))
+    return waits
+
+
+def _rekey(tenant_id: str, expense_id: str, users: dict[str, User]) -> Optional[tuple[Expense, ApprovalWait]]:
+    """Move one waiting expense to its approver in the current tree. Answers the expense
+    and its new wait when it moved, None when nothing had to change."""
+    for attempt in range(REKEY_ATTEMPTS):
+        e = expenses.load(tenant_id, expense_id)
+        if e is None or e.status != "submitted":
+            return None
+        submitter = users.get(e.user_id) or org.get_user(tenant_id, e.user_id)
+        approvers = expenses.current_approvers(e, submitter)
+        wait = expenses.wait_item(e, approvers)
+        if wait is None or list(e.approver_ids or []) == approvers:
+            return None
+        read_version = e.version
+        e.approver_ids = approvers
+        try:
+            Tx().put("expense", e, Expense.status == "submitted").put("wait", wait).commit()
+            return e, wait
+        except Cancelled:
+            e.version = read_version
+            time.sleep(random.uniform(0.005, 0.02) * (2**attempt))
+    logger.warning("approval re-key gave up after conflicts", extra={"expense_id": expense_id})
+    return None
+
+
+def move_waiting(tenant_id: str, user_id: str, old_manager_id: Optional[str]) -> int:
+    """After ``user_id``'s manager changed (or their manager was deactivated): every
+    affected waiting expense moves to its approver in the current tree, who is asked."""
+    moved = 0
+    users: dict[str, User] = {}
+    for w in waits_affected_by(tenant_id, user_id, old_manager_id):
+        result = _rekey(tenant_id, w.expense_id, users)
+        if result is None:
+            continue
+        e, wait = result
+        moved += 1
+        settle("expense.approval_request", functools.partial(request_moved, e, wait), expense_id=e.expense_id)
+    if moved:
+        count("ApprovalsMoved", moved)
+    return moved
+
+
+def request_moved(e: Expense, wait: ApprovalWait) -> None:
+    """The new approver's request message (deduplicated per approver and level)."""
+    expenses.request_approval(e, wait.approver_id, int(wait.level))

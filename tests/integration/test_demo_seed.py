@@ -1,0 +1,29 @@
+"""The demo seed (`make run`) gives a manager a queue to work and a team day to look at."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.conftest import Api
+from tests.integration.test_team_day import today_local
+
+
+@pytest.fixture
+def demo(chalice_client: Any) -> Api:
+    from local.seed import seed_demo
+
+    seed_demo()
+    return Api(chalice_client)
+
+
+def test_demo_has_an_approvals_queue_and_a_team_day(demo):
+    status, page = demo.get("/v1/approvals", as_="mgr_east")
+    assert status == 200 and len(page["items"]) == 4
+    assert [e["submitted_at"] for e in page["items"]] == sorted(e["submitted_at"] for e in page["items"])
+    status, day = demo.get(f"/v1/team/day?date={today_local()}", as_="vp")
+    assert status == 200
+    rows = {r["user_id"]: r for r in day["items"]}
+    assert len(rows["rep_a"]["signins"]) == 3 and rows["rep_c"]["flagged_count"] == 1
+    assert demo.get("/v1/users?q=zh", as_="rep_a")[1]["items"][0]["id"] in {"rep_a", "fin"}
