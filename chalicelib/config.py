@@ -90,3 +90,10 @@ def settings() -> Settings:
 def table_name() -> str:
     """The table name, needed by the models at import; TABLE_NAME alone is required."""
     return _require("TABLE_NAME")
+
+
+def prime_on_init() -> bool:
+    """``PRIME_ON_INIT=true`` (set on the SnapStart API function only): build in init what
+    a snapshot keeps (validators, service models) instead of on first use. The event
+    functions have no snapshot, so they stay lazy."""
+    return os.environ.get("PRIME_ON_INIT", "").strip().lower() == "true"
