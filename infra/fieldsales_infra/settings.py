@@ -21,23 +21,24 @@ class Sizing:
     reason: str
 
 
-# Lambda gives CPU in proportion to memory (one full vCPU at 1,769 MB). Per function:
+# Lambda gives CPU in proportion to memory (one full vCPU at 1,769 MB). Per function (the
+# logical ids of the SAM template Chalice generates):
 FUNCTION_SIZING = {
     "APIHandler": Sizing(
         1024,
         "latency: every request verifies an RS256 token and validates pydantic models (CPU); "
         "with SnapStart, init is restored rather than re-run, so memory buys request time",
     ),
-    "object_created": Sizing(
+    "ObjectCreated": Sizing(
         1769,
         "CPU-bound: decodes, EXIF-rotates and re-encodes photos with Pillow (single-threaded, "
         "so one full vCPU and no more); 12 MP peaks near 32 MB, 48 MP several times that",
     ),
-    "plan_reminders": Sizing(512, "I/O-bound DynamoDB queries every minute; 512 MB keeps the lazy cold init short"),
-    "budget_alerts": Sizing(512, "I/O-bound, hourly: a few queries and at most a webhook enqueue per tenant"),
-    "close_open_visits": Sizing(512, "I/O-bound, every 15 minutes: a due-index query and conditional writes"),
-    "table_stream": Sizing(512, "I/O-bound fan-out of stream batches (up to 100 records) to DynamoDB and SQS"),
-    "webhook_deliveries": Sizing(512, "I/O-bound: signs (HMAC, cheap) and posts one webhook per message"),
+    "PlanReminders": Sizing(512, "I/O-bound DynamoDB queries every minute; 512 MB keeps the lazy cold init short"),
+    "BudgetAlerts": Sizing(512, "I/O-bound, hourly: a few queries and at most a webhook enqueue per tenant"),
+    "CloseOpenVisits": Sizing(512, "I/O-bound, every 15 minutes: a due-index query and conditional writes"),
+    "TableStream": Sizing(512, "I/O-bound fan-out of stream batches (up to 100 records) to DynamoDB and SQS"),
+    "WebhookDeliveries": Sizing(512, "I/O-bound: signs (HMAC, cheap) and posts one webhook per message"),
 }
 DEFAULT_SIZING = Sizing(512, "a function added later starts I/O-bound: size it here when it is not")
 
