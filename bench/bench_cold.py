@@ -105,12 +105,15 @@ def package_facts(zip_path: Path, task: Path) -> dict[str, float]:
     }
 
 
-def _run(code: str, paths: list[str], env: dict[str, str], flags: list[str] = FLAGS) -> str:
-    script = TIMED.format(paths=paths, code=code)
+def _python(script: str, env: dict[str, str], flags: list[str] = FLAGS) -> str:
     out = subprocess.run(
         [sys.executable, *flags, "-c", script], env=env, cwd="/", check=True, capture_output=True, text=True
     )
     return out.stdout.strip().splitlines()[-1]
+
+
+def _run(code: str, paths: list[str], env: dict[str, str], flags: list[str] = FLAGS) -> float:
+    return float(_python(TIMED.format(paths=paths, code=code), env, flags))
 
 
 def compiled_from_source(task: Path, env: dict[str, str]) -> list[str]:
@@ -131,7 +134,7 @@ def cold_import() -> str:
     task = extract_read_only(zip_path)
     facts = package_facts(zip_path, task)
     env = {"PATH": "/usr/bin:/bin", **BENCH_ENV}
-    mods = json.loads(_run(MODULES_OF_APP.format(task=str(task)), [], env))
+    mods = json.loads(_python(MODULES_OF_APP.format(task=str(task)), env))
     from_source = compiled_from_source(task, env)
     site = sysconfig.get_paths()["purelib"]  # the venv's libraries, the same pinned versions
     lib_code = "import importlib\n" + "".join(
@@ -149,7 +152,7 @@ def cold_import() -> str:
     samples: dict[str, list[float]] = {k: [] for k in variants}
     for _ in range(RUNS):  # taking turns: a machine that slows down moves every variant alike
         for name, (code, paths, venv) in variants.items():
-            samples[name].append(float(_run(code, paths, venv)))
+            samples[name].append(_run(code, paths, venv))
     med = {k: statistics.median(v) for k, v in samples.items()}
     ratio = med["app"] / med["libs"]
     ok = ratio <= TARGET_RATIO and not from_source

@@ -82,16 +82,17 @@ class PackagedChalice(Chalice):
 
 
 def invoke_api_through_alias(template: dict[str, Any]) -> dict[str, Any]:
-    """Point the REST API's integrations and its invoke permission at ``<APIHandler>.Alias``
-    (SAM resolves it to the ``AutoPublishAlias`` alias)."""
-    function_arn, alias = f"${{{API_FUNCTION}.Arn}}", f"${{{API_FUNCTION}.Alias}}"
+    """Point the REST API's integrations and its invoke permission at the API function's
+    alias: its ARN qualified with the alias name (``${APIHandler.Arn}:live``)."""
+    function_arn = f"${{{API_FUNCTION}.Arn}}"
+    alias_arn = f"{function_arn}:{API_ALIAS}"
     resources = template["Resources"]
     for methods in resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"].values():
         for operation in methods.values():
             uri = operation.get("x-amazon-apigateway-integration", {}).get("uri", {})
-            if isinstance(uri, dict) and function_arn in uri.get("Fn::Sub", ""):
-                uri["Fn::Sub"] = uri["Fn::Sub"].replace(function_arn, alias)
-    resources[f"{API_FUNCTION}InvokePermission"]["Properties"]["FunctionName"] = {"Fn::Sub": alias}
+            if isinstance(uri, dict) and f"{function_arn}/" in uri.get("Fn::Sub", ""):
+                uri["Fn::Sub"] = uri["Fn::Sub"].replace(f"{function_arn}/", f"{alias_arn}/")
+    resources[f"{API_FUNCTION}InvokePermission"]["Properties"]["FunctionName"] = {"Fn::Sub": alias_arn}
     return template
 
 
@@ -202,6 +203,9 @@ class FieldsalesApp(Construct):
         api_function.add_property_override("SnapStart", {"ApplyOn": "PublishedVersions"})
         api_function.add_property_override("AutoPublishAlias", API_ALIAS)
         api_function.add_property_override("Environment.Variables.PRIME_ON_INIT", "true")
+        # The permission names the alias: grant it once SAM has made the alias.
+        permission = self.chalice.get_resource(f"{API_FUNCTION}InvokePermission")
+        permission.add_override("DependsOn", [f"{API_FUNCTION}Alias{API_ALIAS}"])
 
     # ------------------------------------------------------------------- logs
     def _own_log_group(self, resource: Any, fn: FunctionInfo, settings: StageSettings) -> None:

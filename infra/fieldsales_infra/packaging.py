@@ -143,7 +143,7 @@ def compile_tree(tree: Path) -> None:
 
 def write_reproducible_zip(tree: Path, zip_path: Path, modes: dict[str, int] | None = None) -> None:
     modes = modes or {}
-    files = sorted(p for p in tree.rglob("*") if p.is_file())
+    files = sorted((p for p in tree.rglob("*") if p.is_file()), key=lambda p: p.relative_to(tree).as_posix())
     partial = zip_path.with_suffix(".partial")
     with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         for path in files:
