@@ -37,6 +37,7 @@ from chalicelib.handlers import (
 )
 from chalicelib.ids import new_id
 from chalicelib.observability import logger, metrics
+from chalicelib.web import SECURITY_HEADERS
 
 app = Chalice(app_name="fieldsales", configure_logs=False)
 app.experimental_feature_flags.update({"BLUEPRINTS"})
@@ -79,6 +80,8 @@ def observe_http(event: Any, get_response: Callable[[Any], Response]) -> Respons
         metrics.flush_metrics(raise_on_empty_metrics=False)
     if response.status_code >= 400:
         response = _contract_error(response, request_id)
+    # Every answer, errors included: never sniffed into HTML, never kept by a shared cache.
+    response.headers = {"X-Request-Id": request_id, **(response.headers or {}), **SECURITY_HEADERS}
     return response
 
 

@@ -66,9 +66,9 @@ def _stats_cost(client: Any) -> tuple[int, int, int, float]:
 def _bulk_submitted(n: int, start: int) -> None:
     """``n`` submitted expenses written directly (BatchWrite), their statistics deltas summed
     per aggregate item and applied with the same ADD actions the transactions use."""
-    from chalicelib.models.base import iso, utcnow
     from chalicelib.models.expenses import Expense, StatsAggregate
     from chalicelib.services import stats
+    from chalicelib.timeutil import iso, utcnow
 
     now = iso(utcnow())
     sums: dict[str, list[Any]] = defaultdict(lambda: [None, 0, 0])

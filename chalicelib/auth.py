@@ -103,8 +103,24 @@ def authenticate(authorization: str | None, cfg: Settings | None = None) -> Prin
         decode = _decode_local if cfg.auth_mode == "local" else _decode_cognito
         claims = decode(token.strip(), cfg)
     except (jwt.PyJWTError, ValueError, TypeError, KeyError) as exc:
-        raise Unauthorized(f"invalid token: {type(exc).__name__}", code="invalid_token") from None
+        raise Unauthorized(failure_message(exc), code="invalid_token") from None
     return principal_from_claims(claims)
+
+
+# A fixed human message per kind of failure: never an exception's name or text, which
+# would tell a forger which check stopped them and name the library behind it.
+FAILURE_MESSAGES: tuple[tuple[type[BaseException], str], ...] = (
+    (jwt.ExpiredSignatureError, "the token has expired"),
+    (jwt.ImmatureSignatureError, "the token is not valid yet"),
+    (jwt.InvalidAudienceError, "the token is not meant for this API"),
+    (jwt.InvalidIssuerError, "the token was not issued for this API"),
+    (jwt.MissingRequiredClaimError, "the token lacks a required claim"),
+)
+INVALID_TOKEN_MESSAGE = "the token is not valid"
+
+
+def failure_message(exc: BaseException) -> str:
+    return next((message for kind, message in FAILURE_MESSAGES if isinstance(exc, kind)), INVALID_TOKEN_MESSAGE)
 
 
 def issue_local_token(

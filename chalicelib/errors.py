@@ -62,3 +62,9 @@ class Throttled(AppError):
 
 class ServiceUnavailable(AppError):
     status, code = 503, "service_unavailable"
+
+
+class OutOfRange(Unprocessable):
+    """A timestamp, date or month outside the years the API accepts (1970..2200)."""
+
+    code = "out_of_range"

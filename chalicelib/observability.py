@@ -35,3 +35,24 @@ def count(name: str, value: float = 1) -> None:
     from aws_lambda_powertools.metrics import MetricUnit
 
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+# A stored item a consumer cannot read (a year-1 timestamp, a missing attribute, an
+# unparsable value) fails the same way on every retry: these are skipped, not retried.
+CORRUPT_ITEM_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, LookupError, AttributeError)
+
+
+def is_corrupt_item(exc: BaseException) -> bool:
+    """True for an error that the item's own data causes (retrying cannot help); False for
+    anything else (storage throttling, a network failure), which is retried."""
+    status = getattr(exc, "status", None)  # a domain error (chalicelib.errors.AppError)
+    return isinstance(exc, CORRUPT_ITEM_ERRORS) or (isinstance(status, int) and 400 <= status < 500)
+
+
+def skip_bad_item(consumer: str, exc: BaseException, *, tenant_id: Any = None, key: Any = None) -> None:
+    """Log (structured, with tenant and key) and count one skipped item; the caller goes on."""
+    count("BadItemSkipped")
+    logger.warning(
+        "bad item skipped",
+        extra={"consumer": consumer, "tenant_id": tenant_id, "key": key, "error": f"{type(exc).__name__}: {exc}"[:500]},
+    )

@@ -10,7 +10,13 @@ from typing import Annotated, Any, Generic, Optional, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+# A name is a label others see: no control characters (NUL included), no bidirectional
+# overrides (spoofing "\u202egnp.exe"), and at least one visible character (not only
+# spaces or zero-width ones). Expressed as a pattern so the OpenAPI document says it too.
+_NAME_BAN = "\\x00-\\x1f\\x7f\u202a-\u202e\u2066-\u2069"
+_INVISIBLE = "\\s\u200b-\u200f\u2060-\u2064\ufeff"
+NAME_PATTERN = f"^[^{_NAME_BAN}]*[^{_NAME_BAN}{_INVISIBLE}][^{_NAME_BAN}]*$"
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=NAME_PATTERN)]
 Text = Annotated[str, StringConstraints(max_length=10_000)]
 Money = Annotated[str, StringConstraints(pattern=r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?$")]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]

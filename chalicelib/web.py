@@ -20,11 +20,14 @@ from pydantic import BaseModel, ValidationError
 from chalicelib.auth import Principal, authenticate
 from chalicelib.errors import AppError, BadRequest, PayloadTooLarge, ServiceUnavailable
 from chalicelib.ids import new_id
+from chalicelib.jsonsafe import check_depth
 from chalicelib.observability import logger
 
 MAX_BODY_BYTES = 256 * 1024
 PATH_PARAM_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 JSON = "application/json"
+# On every API answer (app.py's middleware) and every gateway answer (infra, local/gateway.py)
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 RETRYABLE_AWS_CODES = frozenset(
     {
         "ProvisionedThroughputExceededException",
@@ -172,10 +175,9 @@ def _parse_body(op: Operation, raw: bytes | None) -> Any:
     if op.body is None:
         return None
     raw = raw or b""
-    if len(raw) > MAX_BODY_BYTES:
-        raise PayloadTooLarge(f"request body exceeds {MAX_BODY_BYTES} bytes")
     if not raw.strip():
         raise BadRequest("a JSON body is required", code="invalid_json")
+    check_depth(raw)  # before any parser recurses into it
     try:
         data = json.loads(raw, parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError):
@@ -225,12 +227,14 @@ def _serialize(result: Any) -> Any:
 
 def _run(op: Operation, request: Any, path_params: dict[str, str], request_id: str) -> Response:
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
+    raw = request.raw_body or b""
+    if len(raw) > MAX_BODY_BYTES:  # every route, before anything reads or verifies it
+        raise PayloadTooLarge(f"request body exceeds {MAX_BODY_BYTES} bytes")
     principal = authenticate(headers.get("authorization")) if op.auth else None
     if principal:
         logger.append_keys(tenant_id=principal.tenant_id, user_id=principal.user_id)
     path = _check_path(op, path_params)
     query = _parse_query(op, request)
-    raw = request.raw_body or b""
     body = _parse_body(op, raw)
     req = Req(principal, path, body, query, request_id, headers, raw)  # type: ignore[arg-type]
 

@@ -103,8 +103,8 @@ def seed_expenses() -> None:
     import os
 
     from chalicelib.auth import Principal
-    from chalicelib.models.base import utcnow
     from chalicelib.services import budgets, expenses, org
+    from chalicelib.timeutil import utcnow
 
     month = utcnow().strftime("%Y-%m")
     fin = Principal("fin", TENANT, frozenset({"finance"}))
@@ -132,9 +132,10 @@ def seed_schedule() -> None:
     from datetime import timedelta
 
     from chalicelib.auth import Principal
-    from chalicelib.models.base import BaseItem, iso, utcnow
+    from chalicelib.models.base import BaseItem
     from chalicelib.models.crm import owned_pk
     from chalicelib.services import org, schedule
+    from chalicelib.timeutil import iso, utcnow
 
     rep = Principal("rep_a", TENANT, frozenset())
     zone = org.tenant_zone(TENANT)

@@ -122,7 +122,6 @@ class Stack:
 
         from chalice.cli.factory import CLIFactory
         from chalice.local import (
-            ChaliceRequestHandler,
             CustomLocalChalice,
             HTTPServerThread,
             LocalChalice,
@@ -131,6 +130,7 @@ class Stack:
         )
 
         from local import pumps
+        from local.gateway import ContractRequestHandler
 
         factory = CLIFactory(str(ROOT))
         config = factory.create_config_obj(chalice_stage_name="local")
@@ -150,7 +150,7 @@ class Stack:
 
         pumps_to_wake = [self.pumps[name] for name in ("stream", "events", "sqs")]
 
-        class Handler(ChaliceRequestHandler):
+        class Handler(ContractRequestHandler):  # unknown routes: 404 as deployed (local/gateway.py)
             disable_nagle_algorithm = True  # see local.motoserver.NoDelayHandler
 
             def _handle_write(self) -> None:

@@ -113,9 +113,8 @@ class Api:
 
 @pytest.fixture
 def chalice_client(aws: dict[str, str]) -> Iterator[Any]:
-    from chalice.test import Client
-
     from app import app
+    from local.gateway import ContractClient as Client
 
     with Client(app, stage_name="test") as client:
         yield client

@@ -1,7 +1,16 @@
 """The table's DynamoDB stream: one consumer Lambda, dispatching records by entity.
 
-Returns ``batchItemFailures`` so one poison record is retried (and eventually sent to the
-on-failure destination) without reprocessing the rest of its batch.
+Each record goes to each consumer separately, so one consumer failing on a record does
+not keep the other from it. What a failure does depends on its kind:
+
+- a **corrupt record** (its own data cannot be read: a year-1 timestamp, a missing
+  attribute, an unparsable value; see ``observability.is_corrupt_item``) fails the same
+  way on every retry, and a retried record holds back every later record of its shard.
+  It is skipped: logged with its tenant and key, counted as ``BadItemSkipped``, and the
+  batch goes on. It is *not* reported as a batch item failure.
+- anything else (throttling, a network error) is reported in ``batchItemFailures``, so
+  Lambda retries from that record (and eventually sends it to the on-failure
+  destination) without reprocessing the records before it.
 """
 
 from __future__ import annotations
@@ -11,7 +20,7 @@ from typing import Any
 
 from chalice import Blueprint
 
-from chalicelib.observability import logger
+from chalicelib.observability import is_corrupt_item, logger, skip_bad_item
 
 bp = Blueprint(__name__)
 
@@ -28,8 +37,28 @@ def handle_record(record: Any) -> None:
     is idempotent, so duplicate or reordered records are harmless."""
     from chalicelib.services import feed_index, redrive
 
-    feed_index.handle_change(record.event_name, record.old_image, record.new_image)
-    redrive.handle_change(record.event_name, record.old_image, record.new_image)
+    retry: Exception | None = None
+    for name, consumer in (("feed_index", feed_index.handle_change), ("redrive", redrive.handle_change)):
+        try:
+            consumer(record.event_name, record.old_image, record.new_image)
+        except Exception as exc:  # noqa: BLE001 - sorted below: skip a corrupt record, retry the rest
+            if not is_corrupt_item(exc):
+                retry = retry or exc
+                continue
+            tenant, key = _identity(record)
+            skip_bad_item(f"table_stream.{name}", exc, tenant_id=tenant, key=key)
+    if retry is not None:
+        raise retry
+
+
+def _identity(record: Any) -> tuple[Any, Any]:
+    """(tenant, "PK|SK") of a record, for the log line; never raises."""
+    try:
+        image = record.new_image or record.old_image or {}
+        tenant = (image.get("tenant_id") or {}).get("S")
+        return tenant, f"{(image.get('PK') or {}).get('S')}|{(image.get('SK') or {}).get('S')}"
+    except Exception:  # noqa: BLE001 - a record too broken to name
+        return None, None
 
 
 @bp.on_dynamodb_record(stream_arn=STREAM_ARN, batch_size=100)

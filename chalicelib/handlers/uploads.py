@@ -7,7 +7,7 @@ from chalice import Blueprint
 from pydantic import Field
 
 from chalicelib.errors import NotFound
-from chalicelib.observability import logger
+from chalicelib.observability import is_corrupt_item, logger, skip_bad_item
 from chalicelib.schemas import Request, Response
 from chalicelib.services import uploads
 from chalicelib.web import Req, route
@@ -89,6 +89,11 @@ def object_created(event: Any) -> dict[str, str]:
     logger.append_keys(s3_key=key)
     try:
         outcome = uploads.process_object(bucket, key, version_id)
+    except Exception as exc:  # noqa: BLE001 - a corrupt record is skipped (a retry cannot help)
+        if not is_corrupt_item(exc):
+            raise  # AWS failures: the event is retried
+        skip_bad_item("object_created", exc, tenant_id=key.split("/")[1] if key.count("/") > 1 else None, key=key)
+        outcome = "skipped"
     finally:
         logger.remove_keys(["s3_key"])
     logger.info("object processed", extra={"outcome": outcome})

@@ -28,12 +28,13 @@ class WebhookAck(Response):
     summary=(
         "Finance system events (Standard Webhooks 1.0: webhook-id, webhook-timestamp, webhook-signature). "
         "Body {type, timestamp?, data}; types expense.payment_updated and budget.updated. "
-        "A repeated webhook-id is acknowledged and applied once."
+        "A repeated webhook-id is acknowledged and applied once; the same webhook-id with another "
+        "event is 422 webhook_id_reused. Bodies over 256 KiB: 413."
     ),
     tag="webhooks",
     auth=False,
     response=WebhookAck,
-    errors=(401, 404, 409),
+    errors=(401, 404, 409, 413),
 )
 def finance_webhook(req: Req) -> dict[str, Any]:
     # The body is parsed only after its signature is verified: anything unsigned is 401.

@@ -7,7 +7,6 @@ holds by construction and can be enforced with IAM ``dynamodb:LeadingKeys``.
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.attributes import DiscriminatorAttribute, TTLAttribute, UnicodeAttribute
@@ -28,14 +27,6 @@ def tenant_prefix(tenant_id: str) -> str:
 def tkey(tenant_id: str, *parts: str) -> str:
     """A tenant-led key: ``T#<tenant>#PART#PART``."""
     return tenant_prefix(tenant_id) + "#".join(parts)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _index(name: str) -> type[GlobalSecondaryIndex]:

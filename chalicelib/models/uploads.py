@@ -36,6 +36,7 @@ class Upload(BaseItem, discriminator="Upload"):
     width = NumberAttribute(null=True)
     height = NumberAttribute(null=True)
     thumbnail_key = UnicodeAttribute(null=True)
+    clean_key = UnicodeAttribute(null=True)  # the image without EXIF/XMP: what ``url`` serves
     gps_lat = NumberAttribute(null=True)
     gps_lng = NumberAttribute(null=True)
     taken_at = UnicodeAttribute(null=True)  # EXIF DateTimeOriginal, "YYYY-MM-DDTHH:MM:SS"

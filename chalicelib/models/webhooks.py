@@ -17,6 +17,7 @@ class InboundReceipt(BaseItem, discriminator="InboundReceipt"):
     type = UnicodeAttribute()
     received_at = UnicodeAttribute()
     ref_id = UnicodeAttribute(null=True)  # what it changed (an expense id): its stream re-drive
+    digest = UnicodeAttribute(null=True)  # the event's type and data: a reused id with another event is refused
 
     @classmethod
     def pk(cls, tenant_id: str, webhook_id: str) -> str:

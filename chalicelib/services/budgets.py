@@ -32,11 +32,11 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
-from chalicelib.models.base import iso, utcnow
 from chalicelib.models.budgets import DUE_PK, Budget
-from chalicelib.observability import count, logger
+from chalicelib.observability import count, is_corrupt_item, logger, skip_bad_item
 from chalicelib.services import org
 from chalicelib.services.aftercommit import settle
+from chalicelib.timeutil import iso, parse_month, utcnow
 
 DEFAULT_THRESHOLDS = (80, 100)
 MAX_WRITE_ATTEMPTS = 6
@@ -149,6 +149,7 @@ def load(tenant_id: str, unit_type: str, unit_id: str, period: str) -> Optional[
 
 
 def get_budget(principal: Principal, unit_type: str, unit_id: str, period: str) -> Budget:
+    parse_month(period, "period")
     if not can_read_unit(principal, unit_type, unit_id):
         raise NotFound("budget not found")
     budget = load(principal.tenant_id, unit_type, unit_id, period)
@@ -185,6 +186,19 @@ def set_limit_actions(
     return actions, condition
 
 
+def _refuse_currency_switch(current: Optional[Budget], currency: str) -> None:
+    """Reserved and spent amounts are in the budget's currency: switching it under them
+    would compare one currency with another (the transaction's usage condition makes a
+    reservation that lands after this read retry the check)."""
+    if current is None or not current.currency or current.currency == currency:
+        return
+    if int(current.reserved_cents or 0) or int(current.spent_cents or 0):
+        raise Unprocessable(
+            f"the budget's currency is {current.currency} while amounts are reserved or spent",
+            code="currency_change_refused",
+        )
+
+
 def put_budget(
     principal: Principal,
     unit_type: str,
@@ -196,6 +210,7 @@ def put_budget(
     thresholds: Optional[list[int]],
 ) -> Budget:
     require_budget_admin(principal)
+    parse_month(period, "period")
     validate_unit(principal.tenant_id, unit_type, unit_id)
     return write_limit(
         principal.tenant_id,
@@ -229,6 +244,7 @@ def write_limit(
     item = usage_item(tenant_id, unit_type, unit_id, period)
     for attempt in range(MAX_WRITE_ATTEMPTS):
         current = load(tenant_id, unit_type, unit_id, period)
+        _refuse_currency_switch(current, currency)
         use_mode = mode or (current.mode if current and current.mode else "block")
         use_thresholds = (
             thresholds
@@ -384,8 +400,11 @@ def run_due() -> int:
         try:
             check_alerts(budget.tenant_id, budget.unit_type, budget.unit_id, budget.period)
             done += 1
-        except Exception:  # noqa: BLE001 - one bad budget must not starve the others
-            logger.exception("budget alert check failed", extra={"budget": budget.GSI1SK})
+        except Exception as exc:  # noqa: BLE001 - one bad budget must not starve the others
+            if is_corrupt_item(exc):
+                skip_bad_item("budget_alerts", exc, tenant_id=budget.tenant_id, key=budget.GSI1SK)
+            else:  # transient: it stays due, the next run retries it
+                logger.exception("budget alert check failed", extra={"budget": budget.GSI1SK})
     return done
 
 
@@ -397,7 +416,7 @@ def alerts_of(budget: Budget) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------- finance pushes (inbound webhook)
-def apply_push(tenant_id: str, webhook_id: str, update: Any) -> bool:
+def apply_push(tenant_id: str, webhook_id: str, update: Any, digest: Optional[str] = None) -> bool:
     """``budget.updated``: set the amount (keeping mode and thresholds; new budgets are
     ``block`` with the default thresholds) together with the webhook's receipt. False when
     this webhook-id was already applied."""
@@ -411,16 +430,17 @@ def apply_push(tenant_id: str, webhook_id: str, update: Any) -> bool:
         raise Unprocessable("unit_type must be department, project or person", code="invalid_unit")
     if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", update.period):
         raise Unprocessable("period must be YYYY-MM", code="invalid_period")
+    parse_month(update.period, "period")
     if not re.fullmatch(r"(0|[1-9][0-9]{0,11})(\.[0-9]{1,2})?", update.amount):
         raise Unprocessable("amount must be a decimal string", code="invalid_amount")
     if not re.fullmatch(r"[A-Z]{3}", update.currency):
         raise Unprocessable("currency must be ISO 4217", code="invalid_currency")
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", update.unit_id):
         raise Unprocessable("unit_id is not valid", code="invalid_unit")
-    if webhooks.already_received(tenant_id, webhook_id):
+    if webhooks.already_received(tenant_id, webhook_id, digest):
         return False
     validate_unit(tenant_id, update.unit_type, update.unit_id)
-    rec = webhooks.receipt(tenant_id, webhook_id, "budget.updated")
+    rec = webhooks.receipt(tenant_id, webhook_id, "budget.updated", digest=digest)
     try:
         write_limit(
             tenant_id,
@@ -434,7 +454,7 @@ def apply_push(tenant_id: str, webhook_id: str, update: Any) -> bool:
             extra=lambda tx: tx.put("receipt", rec, _receipt_absent()),
         )
     except Cancelled as exc:
-        if "receipt" in exc.failed or webhooks.already_received(tenant_id, webhook_id):
+        if "receipt" in exc.failed or webhooks.already_received(tenant_id, webhook_id, digest):
             return False
         raise
     return True

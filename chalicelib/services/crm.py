@@ -17,10 +17,11 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, NotFound, Unprocessable
 from chalicelib.ids import new_id
-from chalicelib.models.base import BaseItem, iso, utcnow
+from chalicelib.models.base import BaseItem
 from chalicelib.models.crm import MODELS, OBJECT_SK, OBJECT_TYPES, Account, CrmObject, TeamMember, object_pk
 from chalicelib.services import org
 from chalicelib.services.feed_audience import Resolver, team_of
+from chalicelib.timeutil import iso, utcnow
 
 ID_PREFIX = {"account": "acc", "contact": "con", "opportunity": "opp", "lead": "lead"}
 TEAM_ROLES = ("follow_up", "service")

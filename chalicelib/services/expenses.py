@@ -25,11 +25,11 @@ from chalicelib import cursor as cursors
 from chalicelib.auth import Principal
 from chalicelib.errors import BudgetExceeded, Conflict, Forbidden, NotFound, ServiceUnavailable, Unprocessable
 from chalicelib.ids import new_id
-from chalicelib.models.base import iso, utcnow
 from chalicelib.models.expenses import Cancelled, Expense, ReceiptClaim, Tx
 from chalicelib.observability import count
 from chalicelib.services import budgets, org, stats
 from chalicelib.services.aftercommit import settle
+from chalicelib.timeutil import format_date, iso, normalize, parse_date, parse_month, utcnow
 
 MAX_RECEIPTS = 10
 MAX_TX_ATTEMPTS = 5
@@ -193,7 +193,7 @@ def create(principal: Principal, fields: dict[str, Any]) -> Expense:
         amount_cents=_positive_cents(fields["amount"]),
         currency=fields.get("currency") or org.get_settings(tenant).currency,
         category=fields["category"],
-        occurred_on=fields["occurred_on"],
+        occurred_on=format_date(parse_date(fields["occurred_on"], "occurred_on")),
         description=fields.get("description") or "",
         unit_type=unit["type"],
         unit_id=unit["id"],
@@ -222,6 +222,8 @@ def update_draft(principal: Principal, expense_id: str, changes: dict[str, Any])
         e.unit_type, e.unit_id = changes["unit"]["type"], changes["unit"]["id"]
     if "amount" in changes:
         e.amount_cents = _positive_cents(changes["amount"])
+    if changes.get("occurred_on") is not None:
+        parse_date(changes["occurred_on"], "occurred_on")
     for name in ("currency", "category", "occurred_on", "description"):
         if name in changes and changes[name] is not None:
             setattr(e, name, changes[name])
@@ -489,10 +491,11 @@ def _notify_result(e: Expense, outcome: str, note: Optional[str]) -> None:
 
 
 # ---------------------------------------------------------------- payment (finance webhook)
-def apply_payment_update(tenant_id: str, webhook_id: str, event: Any) -> bool:
+def apply_payment_update(tenant_id: str, webhook_id: str, event: Any, digest: Optional[str] = None) -> bool:
     """``expense.payment_updated`` with its receipt in one transaction. False for a
     webhook-id already applied. The submitter's ``expense_paid`` message is deduplicated
-    by webhook-id, and re-sent on a duplicate, so a crash between the two cannot lose it."""
+    by webhook-id, and re-sent on a duplicate, so a crash between the two cannot lose it.
+    The same webhook-id with another event (``digest``) is 422 before anything is sent."""
     from chalicelib.models.webhooks import InboundReceipt
     from chalicelib.services import webhooks
 
@@ -500,7 +503,7 @@ def apply_payment_update(tenant_id: str, webhook_id: str, event: Any) -> bool:
         raise Unprocessable("status must be paid or failed", code="invalid_payment_status")
     for attempt in range(MAX_TX_ATTEMPTS):
         e = load(tenant_id, event.expense_id) if _valid_id(event.expense_id) else None
-        if webhooks.already_received(tenant_id, webhook_id):
+        if webhooks.already_received(tenant_id, webhook_id, digest):
             if e is not None:
                 _settle_paid(e, webhook_id)
             return False
@@ -510,10 +513,10 @@ def apply_payment_update(tenant_id: str, webhook_id: str, event: Any) -> bool:
             raise Conflict(f"only approved expenses are paid; this one is {e.status}", code="invalid_state")
         read_version = e.version
         e.payment_status = event.status
-        e.paid_at = (event.paid_at or iso(utcnow())) if event.status == "paid" else None
+        e.paid_at = (normalize(event.paid_at, "paid_at") or iso(utcnow())) if event.status == "paid" else None
         e.payment_reference = (event.reference or None) and str(event.reference)[:200]
         e.updated_at = iso(utcnow())
-        rec = webhooks.receipt(tenant_id, webhook_id, "expense.payment_updated", ref_id=e.expense_id)
+        rec = webhooks.receipt(tenant_id, webhook_id, "expense.payment_updated", ref_id=e.expense_id, digest=digest)
         tx = (
             Tx().put("receipt", rec, InboundReceipt.PK.does_not_exist()).put("expense", e, Expense.status == "approved")
         )
@@ -522,6 +525,7 @@ def apply_payment_update(tenant_id: str, webhook_id: str, event: Any) -> bool:
         except Cancelled as exc:
             e.version = read_version
             if "receipt" in exc.failed:
+                webhooks.already_received(tenant_id, webhook_id, digest)  # another event under this id: 422
                 _settle_paid(e, webhook_id)
                 return False
             time.sleep(random.uniform(0.005, 0.02) * (2**attempt))
@@ -589,6 +593,9 @@ def list_page(
     Status and other leftovers are filters; pages are filled before answering."""
     if unit_type and not unit_id or unit_id and not unit_type:
         raise Unprocessable("unit_type and unit_id go together", code="invalid_unit")
+    for value, name in ((date_from, "from"), (date_to, "to")):
+        if value:
+            parse_date(value, name)
     scope = _list_scope(principal, user_id, unit_type, unit_id)
     t = principal.tenant_id
     lo, hi = date_from or "0000-00-00", (date_to or "9999-99-99") + "#~"
@@ -633,6 +640,7 @@ def list_page(
 def statistics(
     principal: Principal, period: str, group_by: str, unit_type: Optional[str], unit_id: Optional[str]
 ) -> list[stats.Group]:
+    parse_month(period, "period")
     if bool(unit_type) != bool(unit_id):
         raise Unprocessable("unit_type and unit_id go together", code="invalid_unit")
     if unit_type and unit_id:

@@ -15,7 +15,6 @@ per-scene ``FeedEntry`` items, see services/feed_index.py), so:
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Optional
 
 from pynamodb.exceptions import DoesNotExist, PutError
@@ -25,7 +24,7 @@ from chalicelib import cursor as cursors
 from chalicelib.auth import Principal
 from chalicelib.errors import NotFound, Unprocessable
 from chalicelib.ids import new_id
-from chalicelib.models.base import BaseItem, iso, utcnow
+from chalicelib.models.base import BaseItem
 from chalicelib.models.crm import OBJECT_TYPES
 from chalicelib.models.feed import (
     ACTIVITY_SK,
@@ -43,6 +42,7 @@ from chalicelib.services import crm, messages
 from chalicelib.services.aftercommit import settle
 from chalicelib.services.feed_audience import SCENES, Resolver, entry_key, parse_entry_key
 from chalicelib.services.feed_index import finish_new, get_activity, link_items, reindex_activity, write_entries
+from chalicelib.timeutil import iso, normalize, utcnow
 
 TYPES = (
     "sales_record",
@@ -61,19 +61,6 @@ SYSTEM_TYPES = frozenset({"signin", "stage_feedback", "expense"})  # made by the
 CORE_FIELDS = frozenset({"id", "type", "content", "author_id", "related", "occurred_at", "created_at", "comment_count"})
 SK_FLOOR = "0"  # below every "<timestamp>#<id>"
 SK_CEIL = "9999~"  # above every one
-
-
-def normalize_time(value: Optional[str]) -> Optional[str]:
-    """RFC 3339 (any offset) -> ``YYYY-MM-DDTHH:MM:SSZ`` so keys sort by time."""
-    if value is None:
-        return None
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    except ValueError:
-        raise Unprocessable(f"{value!r} is not a valid timestamp", code="invalid_timestamp") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return iso(dt)
 
 
 # ---------------------------------------------------------------- shapes
@@ -134,7 +121,7 @@ def prepare_activity(
         content=content or "",
         author_id=author_id,
         related=[{"type": t, "id": i, "name": objects[(t, i)].name} for t, i in refs if (t, i) in objects],
-        occurred_at=normalize_time(occurred_at) or now,
+        occurred_at=normalize(occurred_at, "occurred_at") or now,
         created_at=now,
         comment_count=0,
         extra=extra or None,
@@ -284,7 +271,7 @@ def feed_page(
     if scene not in SCENES:
         raise ValueError(scene)
     wanted = sorted(set(types or ()))
-    since_n, until_n = normalize_time(since), normalize_time(until)
+    since_n, until_n = normalize(since, "since"), normalize(until, "until")
     scope = _scope(principal, "feed", scene, ",".join(wanted), since_n or "", until_n or "")
     position = cursors.decode(cursor, scope) or {}
     viewer = ADMIN_VIEWER if scene == "all" and principal.is_admin else principal.user_id

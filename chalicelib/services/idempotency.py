@@ -21,6 +21,7 @@ from pynamodb.exceptions import DoesNotExist, PutError
 
 from chalicelib.auth import Principal
 from chalicelib.errors import BadRequest, Conflict, IdempotencyKeyReused
+from chalicelib.jsonsafe import depth_exceeds
 from chalicelib.models.idempotency import IdempotencyRecord
 from chalicelib.observability import logger
 
@@ -37,6 +38,8 @@ def _is_condition_failure(exc: Exception) -> bool:
 
 def fingerprint(method: str, path: str, raw_body: bytes) -> str:
     try:
+        if depth_exceeds(raw_body or b""):  # kept as sent: canonicalising it would recurse deep
+            raise ValueError("too deep")
         canonical = json.dumps(json.loads(raw_body or b"null"), sort_keys=True, separators=(",", ":"))
     except ValueError:
         canonical = raw_body.decode("utf-8", "replace")

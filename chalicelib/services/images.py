@@ -22,10 +22,11 @@ import struct
 import warnings
 import zlib
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Optional
 
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+from chalicelib.timeutil import format_local, parse_exif
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 50_000_000
@@ -54,6 +55,12 @@ EXIF_IFD = 0x8769
 TAG_DATETIME = 0x0132
 TAG_DATETIME_ORIGINAL = 0x9003
 TAG_OFFSET_TIME_ORIGINAL = 0x9011
+TAG_ORIENTATION = 0x0112
+# JPEG segments kept by strip_metadata: JFIF (APP0), Adobe colour transform (APP14); ICC
+# profiles (APP2 "ICC_PROFILE") too. Every other APPn (EXIF, XMP, maker notes...) and COM goes.
+JPEG_KEPT_APP = (0xE0, 0xEE)
+# PNG chunks that carry metadata rather than pixels
+PNG_METADATA_CHUNKS = frozenset({b"eXIf", b"tEXt", b"zTXt", b"iTXt", b"tIME"})
 OFFSET_RE = re.compile(r"^[+-](0\d|1[0-4]):[0-5]\d$")
 
 
@@ -75,6 +82,7 @@ class ImageInfo:
     taken_at: Optional[str]  # EXIF DateTimeOriginal as "YYYY-MM-DDTHH:MM:SS" (camera-local)
     taken_offset: Optional[str]  # EXIF OffsetTimeOriginal ("+08:00") when present
     thumbnail: bytes  # JPEG, longest side <= THUMBNAIL_SIDE, no metadata
+    clean: bytes = b""  # the image itself, losslessly without EXIF/XMP/comments (orientation kept)
 
 
 # ---------------------------------------------------------------- container checks
@@ -156,6 +164,63 @@ def check_container(data: bytes, fmt: str) -> None:
         raise Rejected("embedded_markup", "the file carries HTML or script")
 
 
+# ---------------------------------------------------------------- metadata stripping
+def _orientation_app1(orientation: int) -> bytes:
+    """A minimal EXIF APP1 holding only the Orientation tag (big-endian TIFF, one IFD entry)."""
+    tiff = b"MM\x00\x2a" + struct.pack(">I", 8) + struct.pack(">H", 1)
+    tiff += struct.pack(">HHIHH", TAG_ORIENTATION, 3, 1, orientation, 0) + struct.pack(">I", 0)
+    payload = b"Exif\x00\x00" + tiff
+    return b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+
+
+def _strip_jpeg(data: bytes, orientation: int) -> bytes:
+    """Segments before the first scan, without metadata ones; the scan onwards byte for byte.
+    ``data`` has passed ``check_container``, so every segment length is in bounds."""
+    out = [data[:2]]
+    if 2 <= orientation <= 8:
+        out.append(_orientation_app1(orientation))
+    i = 2
+    while i < len(data):
+        j = i
+        while data[j] == 0xFF:  # fill bytes
+            j += 1
+        marker = data[j]
+        if marker == 0xDA or marker == 0xD9:
+            out.append(data[i:])
+            break
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # markers without a length
+            out.append(b"\xff" + data[j : j + 1])
+            i = j + 1
+            continue
+        (length,) = struct.unpack(">H", data[j + 1 : j + 3])
+        end = j + 1 + length
+        is_app = 0xE0 <= marker <= 0xEF
+        icc = marker == 0xE2 and data[j + 3 : j + 15] == b"ICC_PROFILE\x00"
+        if not ((is_app and marker not in JPEG_KEPT_APP and not icc) or marker == 0xFE):
+            out.append(b"\xff" + data[j:end])
+        i = end
+    return b"".join(out)
+
+
+def _strip_png(data: bytes) -> bytes:
+    out, i = [data[: len(PNG_MAGIC)]], len(PNG_MAGIC)
+    while i + 8 <= len(data):
+        length, ctype = struct.unpack(">I4s", data[i : i + 8])
+        end = i + 12 + length
+        if ctype not in PNG_METADATA_CHUNKS:
+            out.append(data[i:end])
+        i = end
+        if ctype == b"IEND":
+            break
+    return b"".join(out)
+
+
+def strip_metadata(data: bytes, fmt: str, orientation: int = 1) -> bytes:
+    """The same pixels, losslessly (nothing re-encoded), without EXIF (GPS, device, serial),
+    XMP, comments or text chunks; a JPEG keeps its orientation in a one-tag EXIF."""
+    return _strip_jpeg(data, orientation) if fmt == "JPEG" else _strip_png(data)
+
+
 # ---------------------------------------------------------------- EXIF
 def _ratio(value: Any) -> float:
     result = float(value)
@@ -193,11 +258,13 @@ def read_capture_time(exif: Image.Exif) -> tuple[Optional[str], Optional[str]]:
         offset = sub.get(TAG_OFFSET_TIME_ORIGINAL)
         if not isinstance(raw, str):
             return None, None
-        taken = datetime.strptime(raw.strip("\x00 "), "%Y:%m:%d %H:%M:%S")
+        taken = parse_exif(raw)
     except Exception:  # noqa: BLE001 - an unreadable date is no date
         return None, None
+    if taken is None:
+        return None, None
     offset = offset.strip("\x00 ") if isinstance(offset, str) else None
-    return taken.strftime("%Y-%m-%dT%H:%M:%S"), offset if offset and OFFSET_RE.match(offset) else None
+    return format_local(taken), offset if offset and OFFSET_RE.match(offset) else None
 
 
 # ---------------------------------------------------------------- pixels
@@ -253,7 +320,9 @@ def inspect(data: bytes, declared_content_type: str) -> ImageInfo:
                 exif = im.getexif()
                 gps = read_gps(exif)
                 taken_at, taken_offset = read_capture_time(exif)
+                orientation = exif.get(TAG_ORIENTATION)
                 thumbnail = make_thumbnail(im)
+            clean = strip_metadata(data, actual, orientation if isinstance(orientation, int) else 1)
     except Rejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -264,4 +333,4 @@ def inspect(data: bytes, declared_content_type: str) -> ImageInfo:
         raise Rejected("too_large", "the image does not fit in memory") from None
     except Exception as exc:  # noqa: BLE001 - decoders raise many types on hostile input
         raise Rejected("corrupt", f"{type(exc).__name__}: {str(exc)[:200]}") from None
-    return ImageInfo(actual, width, height, gps, taken_at, taken_offset, thumbnail)
+    return ImageInfo(actual, width, height, gps, taken_at, taken_offset, thumbnail, clean)

@@ -18,8 +18,8 @@ from pynamodb.transactions import TransactWrite
 from chalicelib import cursor
 from chalicelib.errors import NotFound, ServiceUnavailable, Unprocessable
 from chalicelib.ids import new_id
-from chalicelib.models.base import iso, utcnow
 from chalicelib.models.messages import InboxCounter, Message, MessageGuard, inbox_pk
+from chalicelib.timeutil import iso, utcnow
 
 KINDS = (
     "expense_approval_request",

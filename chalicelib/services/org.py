@@ -19,8 +19,8 @@ from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.auth import Principal
 from chalicelib.errors import Forbidden, NotFound, Unprocessable
-from chalicelib.models.base import iso, utcnow
 from chalicelib.models.org import DEFAULT_TIMEZONE, Department, FinanceIntegration, Project, TenantSettings, User
+from chalicelib.timeutil import iso, utcnow
 
 MAX_TREE_DEPTH = 32
 

@@ -30,13 +30,13 @@ from typing import Any, Optional
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
-from chalicelib.models.base import iso, utcnow
 from chalicelib.models.schedule import Plan, ReminderCheckpoint, remind_bucket_pk
-from chalicelib.observability import count, logger
+from chalicelib.observability import count, is_corrupt_item, logger, skip_bad_item
 from chalicelib.services import events, messages, org
-from chalicelib.services import schedule as schedule_service
+from chalicelib.timeutil import format_local, format_minute, iso, parse_timestamp, utcnow
 
 LAG_S = 10
+SKIPPED = "skipped"
 FIRST_RUN_LOOKBACK = timedelta(minutes=30)
 MAX_WINDOW = timedelta(hours=24)  # per run; a longer outage is caught up over several runs
 WORKERS = 8
@@ -52,16 +52,13 @@ class RunResult:
     due: int = 0
     delivered: int = 0
     duplicates: int = 0
+    skipped: int = 0
     event_failures: int = 0
     complete: bool = True
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
-
-
-def _parse(value: str) -> datetime:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def read_checkpoint() -> Optional[str]:
@@ -88,7 +85,7 @@ def _minutes(since: datetime, until: datetime) -> list[str]:
     first = since.replace(second=0)
     out, minute = [], first
     while minute <= until:
-        out.append(minute.strftime("%Y-%m-%dT%H:%M"))
+        out.append(format_minute(minute))
         minute += timedelta(minutes=1)
     return out
 
@@ -113,8 +110,8 @@ class _Zones:
 
 def deliver(plan: Plan, zone: Any) -> bool:
     """Send one reminder; True when this call delivered it (and emitted its event)."""
-    start = schedule_service.parse_instant(plan.start_time) if plan.start_time else None
-    when = start.astimezone(zone).strftime("%H:%M") if start else ""
+    start = parse_timestamp(plan.start_time, "start_time") if plan.start_time else None
+    when = format_local(start.astimezone(zone))[11:16] if start else ""
     minutes = int(plan.remind_minutes_before or 0)
     message = messages.send(
         plan.tenant_id,
@@ -156,7 +153,7 @@ def run(now: Optional[datetime] = None, deadline: Optional[Callable[[], bool]] =
     now = (now or utcnow()).astimezone(UTC).replace(microsecond=0)
     until_dt = now - timedelta(seconds=LAG_S)
     since = read_checkpoint() or iso(until_dt - FIRST_RUN_LOOKBACK)
-    since_dt = _parse(since)
+    since_dt = parse_timestamp(since, "checkpoint")
     if until_dt - since_dt > MAX_WINDOW:
         until_dt = since_dt + MAX_WINDOW
     until = iso(until_dt)
@@ -180,9 +177,10 @@ def run(now: Optional[datetime] = None, deadline: Optional[Callable[[], bool]] =
             if any(o is None for o in outcomes):
                 result.complete = False  # a failure: leave the checkpoint before this minute
                 break
-            result.delivered += sum(1 for o in outcomes if o)
+            result.delivered += sum(1 for o in outcomes if o is True)
             result.duplicates += sum(1 for o in outcomes if o is False)
-            bucket_end = iso(datetime.strptime(minute, "%Y-%m-%dT%H:%M").replace(tzinfo=UTC) + timedelta(seconds=59))
+            result.skipped += sum(1 for o in outcomes if o is SKIPPED)
+            bucket_end = iso(parse_timestamp(f"{minute}:59Z", "bucket"))
             done_until = min(bucket_end, until)
     if done_until > since:
         _advance_checkpoint(done_until, now)
@@ -194,12 +192,17 @@ def run(now: Optional[datetime] = None, deadline: Optional[Callable[[], bool]] =
     return result
 
 
-def _deliver_safely(plan: Plan, zones: _Zones, result: RunResult) -> Optional[bool]:
-    """True delivered, False already delivered, None failed (the run retries it later)."""
+def _deliver_safely(plan: Plan, zones: _Zones, result: RunResult) -> Optional[bool | str]:
+    """True delivered, False already delivered, None failed (the run retries it later),
+    ``SKIPPED`` unreadable (logged and counted; the run goes on past it)."""
     for attempt in range(3):
         try:
             return deliver(plan, zones(plan.tenant_id))
         except Exception as exc:  # noqa: BLE001 - one bad reminder must not stop the others
+            if is_corrupt_item(exc):  # its own data is bad: retrying (now or next run) cannot help
+                skip_bad_item("plan_reminders", exc, tenant_id=plan.tenant_id, key=plan.plan_id)
+                result.errors.append(f"{plan.tenant_id}/{plan.plan_id}: skipped ({type(exc).__name__})")
+                return SKIPPED
             if attempt == 2:
                 result.errors.append(f"{plan.tenant_id}/{plan.plan_id}: {type(exc).__name__}")
                 logger.warning("plan reminder failed", extra={"plan_id": plan.plan_id, "error": str(exc)})

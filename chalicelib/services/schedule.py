@@ -17,7 +17,7 @@ import calendar as _calendar
 import inspect
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
@@ -28,52 +28,25 @@ from chalicelib import cursor
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.ids import new_id
-from chalicelib.models.base import iso, utcnow
 from chalicelib.models.schedule import CalendarDay, Plan, WorkLog
 from chalicelib.services import org
+from chalicelib.timeutil import (
+    day_start_utc,
+    format_date,
+    format_month,
+    iso,
+    local_date,
+    parse_date,
+    parse_month,
+    parse_timestamp,
+    today,
+    utcnow,
+)
 
 MAX_RANGE_DAYS = 92
-MIN_YEAR, MAX_YEAR = 1970, 9000
 MAX_REMIND_MINUTES = 7 * 24 * 60
 LOW_DATE, HIGH_DATE = "0000-00-00", "9999-99-99"
 UNSET: Any = object()
-
-
-# ---------------------------------------------------------------- time zone helpers
-def parse_instant(value: str) -> datetime:
-    """An RFC 3339 timestamp (any offset) as an aware UTC datetime, whole seconds."""
-    try:
-        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise Unprocessable(f"{value!r} is not a valid timestamp", code="invalid_timestamp") from None
-    if dt.tzinfo is None:
-        raise Unprocessable("timestamps need a time zone offset", code="invalid_timestamp")
-    if not MIN_YEAR <= dt.year <= MAX_YEAR:
-        raise Unprocessable(f"timestamps must lie in {MIN_YEAR}..{MAX_YEAR}", code="invalid_timestamp")
-    return dt.astimezone(UTC).replace(microsecond=0)
-
-
-def local_date(instant: datetime | str, zone: ZoneInfo) -> str:
-    dt = parse_instant(instant) if isinstance(instant, str) else instant
-    return dt.astimezone(zone).date().isoformat()
-
-
-def parse_date(value: str, field: str = "date") -> date:
-    try:
-        day = date.fromisoformat(value)
-    except ValueError:
-        raise Unprocessable(f"{field} is not a calendar date", code="invalid_date") from None
-    if not MIN_YEAR <= day.year <= MAX_YEAR:
-        raise Unprocessable(f"{field} must lie in the years {MIN_YEAR}..{MAX_YEAR}", code="invalid_date")
-    return day
-
-
-def day_start_utc(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
-
-
-def today(zone: ZoneInfo, now: Optional[datetime] = None) -> date:
-    return (now or utcnow()).astimezone(zone).date()
 
 
 def check_range(start: date, end: date, cap_days: Optional[int] = MAX_RANGE_DAYS) -> None:
@@ -184,7 +157,7 @@ def _compute_reminder(plan: Plan, now: datetime) -> None:
     plan.remind_at = None
     if plan.remind_minutes_before is None or not plan.start_time or plan.status != "planned":
         return
-    start = parse_instant(plan.start_time)
+    start = parse_timestamp(plan.start_time)
     due = start - timedelta(minutes=int(plan.remind_minutes_before))
     now = now.replace(microsecond=0)
     if due < now:
@@ -196,8 +169,8 @@ def _compute_reminder(plan: Plan, now: datetime) -> None:
 
 def _validate_plan(plan: Plan, zone: ZoneInfo) -> None:
     parse_date(plan.date)
-    start = parse_instant(plan.start_time) if plan.start_time else None
-    end = parse_instant(plan.end_time) if plan.end_time else None
+    start = parse_timestamp(plan.start_time) if plan.start_time else None
+    end = parse_timestamp(plan.end_time) if plan.end_time else None
     if start and local_date(start, zone) != plan.date:
         raise Unprocessable(
             f"start_time falls on {local_date(start, zone)} in the tenant's time zone, not on {plan.date}",
@@ -212,7 +185,7 @@ def _validate_plan(plan: Plan, zone: ZoneInfo) -> None:
 
 
 def _normalize(value: Optional[str]) -> Optional[str]:
-    return iso(parse_instant(value)) if value else None
+    return iso(parse_timestamp(value)) if value else None
 
 
 def create_plan(
@@ -477,8 +450,8 @@ def calendar_month(principal: Principal, user_id: Optional[str], month: Optional
     target = org.require_readable_user(principal, user_id)
     tenant = principal.tenant_id
     zone = org.tenant_zone(tenant)
-    month = month or today(zone).strftime("%Y-%m")
-    first = parse_date(f"{month}-01", "month")
+    month = month or format_month(today(zone))
+    first = parse_month(month)
     last = first.replace(day=_calendar.monthrange(first.year, first.month)[1])
     counts: dict[str, dict[str, int]] = defaultdict(lambda: {"plans": 0, "logs": 0, "signins": 0})
     for day in CalendarDay.query(CalendarDay.month_pk(tenant, target, month)):
@@ -512,7 +485,7 @@ def comparison(principal: Principal, user_id: Optional[str], from_: Optional[str
     start = parse_date(from_, "from") if from_ else today(zone)
     end = parse_date(to, "to") if to else (start if from_ else today(zone))
     check_range(start, end)
-    lo, hi = start.isoformat(), end.isoformat()
+    lo, hi = format_date(start), format_date(end)
     plans = _all_between(Plan, Plan.user_pk(tenant, target), lo, hi)
     logs = _all_between(WorkLog, WorkLog.user_pk(tenant, target), lo, hi)
     first, stop = day_start_utc(start, zone), day_start_utc(end + timedelta(days=1), zone)

@@ -29,7 +29,7 @@ DynamoDB ``ADD`` to a set, so the same photo applied twice changes nothing.
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
@@ -40,12 +40,21 @@ from chalicelib import cursor
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, NotFound, Unprocessable
 from chalicelib.ids import new_id
-from chalicelib.models.base import iso, utcnow
 from chalicelib.models.signins import OpenVisit, SignIn, Visit
 from chalicelib.models.uploads import Upload
-from chalicelib.observability import count
+from chalicelib.observability import count, is_corrupt_item, skip_bad_item
 from chalicelib.services import org, uploads
 from chalicelib.services.aftercommit import settle
+from chalicelib.timeutil import (
+    end_of_local_day,
+    iso,
+    local_day_bounds,
+    normalize,
+    parse_date,
+    parse_local,
+    parse_timestamp,
+    utcnow,
+)
 
 LOW_ACCURACY_M = 100
 CLOCK_SKEW_S = 5 * 60
@@ -66,36 +75,11 @@ FLAGS = (
 
 
 # ---------------------------------------------------------------- helpers
-def parse_time(value: str) -> datetime:
-    """RFC 3339 -> aware UTC datetime, to the second."""
-    dt = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
-    if dt.tzinfo is None:
-        raise ValueError("a time zone is required")
-    return dt.replace(microsecond=0)
-
-
-def normalize_time(value: str) -> str:
-    return iso(parse_time(value))
-
-
 def distance_m(a: tuple[float, float], b: tuple[float, float]) -> float:
     """Great-circle (haversine) distance in metres."""
     lat1, lng1, lat2, lng2 = map(math.radians, (a[0], a[1], b[0], b[1]))
     h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lng2 - lng1) / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
-
-
-def end_of_local_day(when: datetime, zone: ZoneInfo) -> datetime:
-    local = when.astimezone(zone)
-    next_midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), tzinfo=zone)
-    return next_midnight.astimezone(when.tzinfo)
-
-
-def local_day_bounds(day: str, zone: ZoneInfo) -> tuple[str, str]:
-    """[start, end) of a calendar date in the zone, as UTC RFC 3339."""
-    start = datetime.combine(datetime.strptime(day, "%Y-%m-%d").date(), datetime.min.time(), tzinfo=zone)
-    end = datetime.combine(start.date() + timedelta(days=1), datetime.min.time(), tzinfo=zone)
-    return iso(start), iso(end)
 
 
 def _location_of(obj: Any) -> Optional[tuple[float, float]]:
@@ -184,24 +168,30 @@ def base_flags(
     return flags
 
 
+def _taken_at(upload: Upload, zone: ZoneInfo) -> Optional[datetime]:
+    """The photo's EXIF capture time as UTC; None when it has none we can place in time
+    (a camera's clock is the photo's business: it never fails the sign-in)."""
+    if not upload.taken_at:
+        return None
+    try:
+        return parse_local(upload.taken_at, upload.taken_offset or zone)
+    except Unprocessable:
+        return None
+
+
 def photo_flags(signin: SignIn, upload: Upload, radius_m: float, zone: ZoneInfo) -> set[str]:
     """Flags one verified photo adds to its sign-in (pure)."""
     if upload.status != "ready":
         return set()
     flags: set[str] = set()
-    client_time = parse_time(signin.client_time)
+    client_time = parse_timestamp(signin.client_time, "client_time")
     gps = (upload.gps_lat, upload.gps_lng)
     if None not in gps and distance_m((signin.lat, signin.lng), gps) > radius_m:
         flags.add("photo_location_mismatch")
-    if upload.taken_at:
-        taken = datetime.fromisoformat(upload.taken_at)
-        if upload.taken_offset:
-            taken = datetime.fromisoformat(upload.taken_at + upload.taken_offset)
-        else:
-            taken = taken.replace(tzinfo=zone)
-        if abs((taken - client_time).total_seconds()) > PHOTO_TIME_TOLERANCE_S:
-            flags.add("photo_time_mismatch")
-    if upload.uploaded_at and (parse_time(upload.uploaded_at) - client_time).total_seconds() > LATE_UPLOAD_S:
+    taken = _taken_at(upload, zone)
+    if taken is not None and abs((taken - client_time).total_seconds()) > PHOTO_TIME_TOLERANCE_S:
+        flags.add("photo_time_mismatch")
+    if upload.uploaded_at and (parse_timestamp(upload.uploaded_at) - client_time).total_seconds() > LATE_UPLOAD_S:
         flags.add("late_upload")
     return flags
 
@@ -304,8 +294,17 @@ def _get_open_visit(tenant_id: str, user_id: str) -> Optional[Visit]:
         return None
 
 
+def _duration_s(started_at: Optional[str], ended_at: str) -> int:
+    """Seconds between two stored times; 0 when the stored start is unreadable (a row
+    written before times were range-checked must not block its user's next sign-in)."""
+    try:
+        return max(0, int((parse_timestamp(ended_at) - parse_timestamp(started_at or "")).total_seconds()))
+    except Unprocessable:
+        return 0
+
+
 def _close_actions(visit: Visit, ended_at: str, closed_by: str, checkout_id: Optional[str]) -> list[Any]:
-    duration = max(0, int((parse_time(ended_at) - parse_time(visit.started_at)).total_seconds()))
+    duration = _duration_s(visit.started_at, ended_at)
     visit.status, visit.ended_at, visit.duration_s, visit.closed_by = "closed", ended_at, duration, closed_by
     visit.checkout_id = checkout_id
     actions = [
@@ -349,11 +348,8 @@ def create_signin(
     if len(photo_ids) > MAX_PHOTOS:
         raise Unprocessable(f"at most {MAX_PHOTOS} photos", code="too_many_photos")
     server_dt = utcnow().replace(microsecond=0)
-    try:
-        client_dt = parse_time(client_time)
-        sent_dt = parse_time(sent_at) if sent_at else None
-    except ValueError:
-        raise Unprocessable("client_time / sent_at is not a valid RFC 3339 time", code="invalid_time") from None
+    client_dt = parse_timestamp(client_time, "client_time")
+    sent_dt = parse_timestamp(sent_at, "sent_at") if sent_at else None
 
     opportunity = _crm_visible(principal, "opportunity", opportunity_id) if opportunity_id else None
     if opportunity is not None and not account_id:
@@ -505,9 +501,9 @@ def _bound(value: Optional[str], zone: ZoneInfo, end: bool) -> Optional[str]:
     if not value:
         return None
     if "T" in value:
-        return normalize_time(value)
-    start_of_day, start_of_next = local_day_bounds(value, zone)
-    return start_of_next if end else start_of_day
+        return normalize(value, "to" if end else "from")
+    start_of_day, start_of_next = local_day_bounds(parse_date(value, "to" if end else "from"), zone)
+    return iso(start_of_next if end else start_of_day)
 
 
 def signins_for_user_between(
@@ -519,7 +515,7 @@ def signins_for_user_between(
     with_photos: bool = True,
     principal: Optional[Principal] = None,
 ) -> list[dict[str, Any]]:
-    start, end = normalize_time(start_iso), normalize_time(end_iso)
+    start, end = normalize(start_iso), normalize(end_iso)
     items = list(SignIn.gsi1.query(SignIn.user_pk(tenant_id, user_id), SignIn.GSI1SK.between(start, end)))
     items = [s for s in items if start <= s.client_time < end]
     views = _photo_views(tenant_id, items, principal) if with_photos else {}
@@ -537,10 +533,7 @@ def list_signins(
     """Newest first. ``start``/``end``: dates (tenant zone, inclusive) or timestamps."""
     target = org.require_readable_user(principal, user_id)
     zone = org.tenant_zone(principal.tenant_id)
-    try:
-        lo, hi = _bound(start, zone, end=False), _bound(end, zone, end=True)
-    except ValueError:
-        raise Unprocessable("from / to is not a valid date or time", code="invalid_range") from None
+    lo, hi = _bound(start, zone, end=False), _bound(end, zone, end=True)
     if lo and hi and (lo > hi or (lo == hi and start != end)):
         raise Unprocessable("from is after to", code="invalid_range")
     scope = f"signins:{principal.tenant_id}:{principal.user_id}:{target}:{lo}:{hi}"
@@ -586,7 +579,12 @@ def close_open_visits(now: Optional[datetime] = None, page_size: int = 100) -> i
         for visit in Visit.gsi2.query(Visit.due_pk(shard), Visit.GSI2SK < now_key, page_size=page_size):  # noqa: SIM300
             if visit.status != "open":
                 continue
-            closed += _system_close(visit)
+            try:
+                closed += _system_close(visit)
+            except Exception as exc:  # noqa: BLE001 - one tenant's bad row must not stop the others
+                if not is_corrupt_item(exc):
+                    raise
+                skip_bad_item("close_open_visits", exc, tenant_id=visit.tenant_id, key=visit.visit_id)
     if closed:
         count("VisitsClosedBySystem", closed)
     return closed
@@ -599,6 +597,7 @@ def _due_shards() -> int:
 
 
 def _system_close(visit: Visit) -> int:
+    parse_timestamp(visit.close_after, "close_after")  # an unreadable row is skipped, not closed with garbage
     pointer = OpenVisit(tenant_id=visit.tenant_id, user_id=visit.user_id, visit_id=visit.visit_id)
     pointer.set_keys()
     try:

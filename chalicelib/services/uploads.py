@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Optional
 
 from botocore.exceptions import ClientError
@@ -33,9 +33,9 @@ from chalicelib.aws import client
 from chalicelib.config import settings
 from chalicelib.errors import PayloadTooLarge, Unprocessable
 from chalicelib.ids import new_id
-from chalicelib.models.base import iso, utcnow
 from chalicelib.models.uploads import PURPOSES, Upload
 from chalicelib.observability import count, logger
+from chalicelib.timeutil import iso, parse_timestamp, utcnow
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # same as images.MAX_UPLOAD_BYTES (not imported: PIL stays off the API path)
 UPLOAD_TTL_S = 15 * 60
@@ -51,6 +51,11 @@ def object_key(tenant_id: str, user_id: str, upload_id: str) -> str:
 
 def thumbnail_key(tenant_id: str, user_id: str, upload_id: str, sha256: str) -> str:
     return f"thumbnails/{tenant_id}/{user_id}/{upload_id}/{sha256[:16]}.jpg"
+
+
+def clean_key(tenant_id: str, user_id: str, upload_id: str, sha256: str) -> str:
+    """The verified image without metadata (EXIF GPS, device, XMP): what ``url`` serves."""
+    return f"clean/{tenant_id}/{user_id}/{upload_id}/{sha256[:16]}"
 
 
 # ---------------------------------------------------------------- presigned POST
@@ -147,7 +152,8 @@ def photo_view(upload: Upload, principal: Optional[Principal] = None) -> dict[st
     if upload.status == "ready" and (principal is None or may_view(principal, upload)):
         if upload.thumbnail_key:
             view["thumbnail_url"] = _presigned_get(upload.thumbnail_key, None, "image/jpeg")
-        view["url"] = _presigned_get(upload.key, upload.version_id, upload.content_type)
+        if upload.clean_key:  # never the original: its EXIF carries where the phone was
+            view["url"] = _presigned_get(upload.clean_key, None, upload.content_type)
     return view
 
 
@@ -189,7 +195,7 @@ def _verdict(upload: Upload, head: dict[str, Any], bucket: str, version_id: Opti
         return {**result, "status": "rejected", "reason": "too_large"}
     if content_type != upload.content_type:
         return {**result, "status": "rejected", "reason": "content_type_mismatch"}
-    if modified and modified > _parse_iso(upload.expires_at) + timedelta(seconds=EXPIRY_SLACK_S):
+    if modified and modified > parse_timestamp(upload.expires_at, "expires_at") + timedelta(seconds=EXPIRY_SLACK_S):
         return {**result, "status": "rejected", "reason": "expired"}
     data = _read_capped(bucket, upload.key, version_id, limit)
     if len(data) > limit:
@@ -202,8 +208,16 @@ def _verdict(upload: Upload, head: dict[str, Any], bucket: str, version_id: Opti
     return {**result, "status": "ready", "sha256": hashlib.sha256(data).hexdigest(), "info": info}
 
 
-def _parse_iso(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+def _store_derived(bucket: str, upload: Upload, info: Any, sha: str) -> tuple[str, str]:
+    """The thumbnail and the metadata-free copy (EXIF GPS, device and XMP stripped, losslessly)
+    of the verified bytes: what the API's URLs serve. The original stays for the audit trail
+    (the GPS it held is recorded on the upload for the location check) and is never served."""
+    thumb = thumbnail_key(upload.tenant_id, upload.user_id, upload.upload_id, sha)
+    stripped = clean_key(upload.tenant_id, upload.user_id, upload.upload_id, sha)
+    s3 = client("s3")
+    s3.put_object(Bucket=bucket, Key=thumb, Body=info.thumbnail, ContentType="image/jpeg", CacheControl="private")
+    s3.put_object(Bucket=bucket, Key=stripped, Body=info.clean, ContentType=upload.content_type, CacheControl="private")
+    return thumb, stripped
 
 
 def process_object(bucket: str, key: str, version_id: Optional[str] = None) -> str:
@@ -236,18 +250,16 @@ def process_object(bucket: str, key: str, version_id: Optional[str] = None) -> s
         actions.append(Upload.uploaded_at.set(verdict["uploaded_at"]))
     if version_id:
         actions.append(Upload.version_id.set(version_id))
-    thumb_key = None
+    derived: tuple[str, ...] = ()
     if verdict["status"] == "ready":
         info, sha = verdict["info"], verdict["sha256"]
-        thumb_key = thumbnail_key(tenant_id, user_id, upload_id, sha)
-        client("s3").put_object(
-            Bucket=bucket, Key=thumb_key, Body=info.thumbnail, ContentType="image/jpeg", CacheControl="private"
-        )
+        derived = _store_derived(bucket, upload, info, sha)
         actions += [
+            Upload.thumbnail_key.set(derived[0]),
+            Upload.clean_key.set(derived[1]),
             Upload.sha256.set(sha),
             Upload.GSI1PK.set(Upload.sha_pk(tenant_id, sha)),
             Upload.GSI1SK.set(Upload.sha_sk(upload_id)),
-            Upload.thumbnail_key.set(thumb_key),
             Upload.image_format.set(info.format),
             Upload.width.set(info.width),
             Upload.height.set(info.height),
@@ -266,10 +278,11 @@ def process_object(bucket: str, key: str, version_id: Optional[str] = None) -> s
         if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
             raise
         # Another delivery of this event (or of another version) decided first.
-        if thumb_key:
+        if derived:
             winner = get_upload(tenant_id, upload_id, consistent=True)
-            if winner is None or winner.thumbnail_key != thumb_key:
-                client("s3").delete_object(Bucket=bucket, Key=thumb_key)
+            kept = {winner.thumbnail_key, winner.clean_key} if winner else set()
+            for key_ in set(derived) - kept:
+                client("s3").delete_object(Bucket=bucket, Key=key_)
         count("UploadDuplicateEvent")
         return "duplicate"
     count("UploadReady" if upload.status == "ready" else "UploadRejected")

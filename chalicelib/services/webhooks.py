@@ -20,12 +20,11 @@ import ipaddress
 import json
 import os
 import socket
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, Optional
 
@@ -35,10 +34,11 @@ from pynamodb.exceptions import DoesNotExist
 from chalicelib.aws import client
 from chalicelib.config import settings
 from chalicelib.errors import BadRequest, Unauthorized, Unprocessable
-from chalicelib.models.base import iso, utcnow
+from chalicelib.jsonsafe import check_depth
 from chalicelib.models.webhooks import OUTBOX_PK, DeliveryRecord, InboundReceipt, OutboxEntry
-from chalicelib.observability import count, logger
+from chalicelib.observability import count, is_corrupt_item, logger, skip_bad_item
 from chalicelib.services import org
+from chalicelib.timeutil import iso, normalize, utcnow
 
 MAX_ATTEMPTS = 8  # the queue's maxReceiveCount (local/resources.py, infra)
 MAX_BACKOFF_S = 12 * 3600
@@ -99,10 +99,16 @@ def flush(entry: OutboxEntry) -> None:
 
 def sweep_outbox(older_than_s: int = OUTBOX_GRACE_S) -> int:
     """Queue entries a crashed request left behind (the hourly job); same webhook-id."""
-    cutoff = iso(datetime.fromtimestamp(time.time() - older_than_s, UTC))
+    cutoff = iso(utcnow() - timedelta(seconds=older_than_s))
     done = 0
     for entry in OutboxEntry.gsi1.query(OUTBOX_PK, cutoff > OutboxEntry.GSI1SK):
-        flush(entry)
+        try:
+            flush(entry)
+        except Exception as exc:  # noqa: BLE001 - a corrupt entry must not stop the others
+            if not is_corrupt_item(exc):
+                raise
+            skip_bad_item("sweep_outbox", exc, tenant_id=entry.tenant_id, key=entry.webhook_id)
+            continue
         done += 1
     return done
 
@@ -265,6 +271,8 @@ def verify(tenant_id: str, raw_body: bytes, headers: dict[str, str]) -> dict[str
     wanted = {k: headers.get(k, "") for k in ("webhook-id", "webhook-timestamp", "webhook-signature")}
     try:
         payload = Webhook(integration.secret).verify(raw_body, wanted)
+    except RecursionError:  # signed, then too deep to parse: the sender's body, not its signature
+        raise BadRequest("the body is nested too deeply", code="invalid_json") from None
     except Exception:  # noqa: BLE001 - any verification failure (bad base64, stale, ...) is 401
         count("WebhookInboundRejected")
         raise Unauthorized("webhook signature is not valid", code="invalid_signature") from None
@@ -276,45 +284,64 @@ def verify(tenant_id: str, raw_body: bytes, headers: dict[str, str]) -> dict[str
     return payload
 
 
-def receipt(tenant_id: str, webhook_id: str, type_: str, ref_id: Optional[str] = None) -> InboundReceipt:
-    from datetime import timedelta
+def event_digest(type_: str, data: dict[str, Any]) -> str:
+    """What makes two deliveries one event: its type and data, canonically (a sender's
+    retries may differ in the body's own ``timestamp`` or in JSON spacing)."""
+    canonical = json.dumps({"type": type_, "data": data}, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
+
+def receipt(
+    tenant_id: str, webhook_id: str, type_: str, ref_id: Optional[str] = None, digest: Optional[str] = None
+) -> InboundReceipt:
     return InboundReceipt(
         tenant_id=tenant_id,
         webhook_id=webhook_id,
         type=type_,
         ref_id=ref_id,
+        digest=digest,
         received_at=_now_iso(),
         ttl=timedelta(seconds=RECEIPT_RETENTION_S),
     )
 
 
-def already_received(tenant_id: str, webhook_id: str) -> bool:
+def already_received(tenant_id: str, webhook_id: str, digest: Optional[str] = None) -> bool:
+    """True for a webhook-id already applied to this same event (a retry: acknowledge it).
+    The same id with another event is not a retry (Standard Webhooks: one id per message,
+    kept across its retries): 422 ``webhook_id_reused``, nothing applied or notified, and the
+    sender sees its own defect instead of a 200 for an event that was dropped."""
     try:
-        InboundReceipt.get(InboundReceipt.pk(tenant_id, webhook_id), "RECEIPT", consistent_read=True)
-        return True
+        rec = InboundReceipt.get(InboundReceipt.pk(tenant_id, webhook_id), "RECEIPT", consistent_read=True)
     except DoesNotExist:
         return False
+    if digest is not None and rec.digest is not None and rec.digest != digest:
+        count("WebhookIdReused")
+        raise Unprocessable("this webhook-id was already used for another event", code="webhook_id_reused")
+    return True
 
 
 def receive(tenant_id: str, raw_body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    check_depth(raw_body)  # the verifier parses the body: never let it recurse deep
     payload = verify(tenant_id, raw_body, headers)
     webhook_id = headers["webhook-id"]
     type_ = payload.get("type")
     data = payload.get("data")
     if not isinstance(type_, str) or not isinstance(data, dict):
         raise BadRequest("the body must be {type, timestamp?, data}", code="invalid_body")
+    if payload.get("timestamp") is not None:
+        normalize(payload["timestamp"], "timestamp")
+    digest = event_digest(type_, data)
     try:
         if type_ == "expense.payment_updated":
             from chalicelib.services import expenses
 
             event = PaymentUpdated.model_validate(data)
-            applied = expenses.apply_payment_update(tenant_id, webhook_id, event)
+            applied = expenses.apply_payment_update(tenant_id, webhook_id, event, digest)
         elif type_ == "budget.updated":
             from chalicelib.services import budgets
 
             update = BudgetUpdated.model_validate(data)
-            applied = budgets.apply_push(tenant_id, webhook_id, update)
+            applied = budgets.apply_push(tenant_id, webhook_id, update, digest)
         else:
             raise Unprocessable(f"unknown event type {type_!r}", code="unknown_event_type")
     except ValidationError as err:

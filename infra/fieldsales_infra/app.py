@@ -25,6 +25,7 @@ from chalice.cdk import Chalice
 from constructs import Construct
 
 from fieldsales_infra.data import UPLOAD_PREFIX, DataStore
+from fieldsales_infra.gateway import gateway_responses, read_paths, with_any_method
 from fieldsales_infra.identity import Identity
 from fieldsales_infra.messaging import Messaging
 from fieldsales_infra.packaging import IMPORT_PLACEHOLDERS, build_package, check_runtime
@@ -154,7 +155,8 @@ class FieldsalesApp(Construct):
                 "lambda_architecture": LAMBDA_ARCHITECTURE,
             },
         )
-        self.functions = _read_functions(Path(self.chalice._sam_package_dir) / "sam.json")
+        sam_template = Path(self.chalice._sam_package_dir) / "sam.json"
+        self.functions = _read_functions(sam_template)
 
         environment = {
             "STAGE": settings.stage,
@@ -194,6 +196,7 @@ class FieldsalesApp(Construct):
             {"Api": self.rest_api_id},
         )
         self._configure_api_stage(settings)
+        self._configure_api_edge(sam_template)
 
     # -------------------------------------------------------------- SnapStart
     def _snap_start(self, api_function: Any) -> None:
@@ -318,6 +321,13 @@ class FieldsalesApp(Construct):
             ],
         )
         rest_api.add_resource_dependency(account)
+
+    def _configure_api_edge(self, sam_template: Path) -> None:
+        """API Gateway's own answers in the contract's shape, and an ANY method per path so
+        an undeclared method is the app's 405 (fieldsales_infra/gateway.py)."""
+        rest_api = self.chalice.get_resource("RestAPI")
+        rest_api.add_property_override("GatewayResponses", gateway_responses())
+        rest_api.add_property_override("DefinitionBody.paths", with_any_method(read_paths(sam_template)))
 
     # -------------------------------------------------------------------- IAM
     def _lambda_role(self, construct_id: str, description: str) -> iam.Role:

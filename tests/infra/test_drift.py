@@ -3,6 +3,7 @@ equal what the models and the local stack (local/resources.py) use."""
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -13,6 +14,8 @@ os.environ.setdefault("TABLE_NAME", "fieldsales-drift-test")  # chalicelib.model
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 from chalicelib.models.base import table_schema  # noqa: E402
+from chalicelib.web import SECURITY_HEADERS  # noqa: E402
+from local.gateway import GATEWAY_RESPONSES as LOCAL_GATEWAY_RESPONSES  # noqa: E402
 from local.resources import MAX_WEBHOOK_ATTEMPTS, UPLOAD_CORS  # noqa: E402
 
 
@@ -60,3 +63,16 @@ def test_webhook_redrive_equals_the_local_queue(synth: Synth, stage: str) -> Non
         if "RedrivePolicy" in q["Properties"]
     ]
     assert [r["maxReceiveCount"] for r in redrives] == [MAX_WEBHOOK_ATTEMPTS]
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_local_gateway_answers_equal_the_deployed_gateway_responses(synth: Synth, stage: str) -> None:
+    (api,) = synth.resources(stage, "AWS::Serverless::Api").values()
+    deployed = api["Properties"]["GatewayResponses"]
+    for response_type, (status, code, message) in LOCAL_GATEWAY_RESPONSES.items():
+        row = deployed[response_type]
+        assert row["StatusCode"] == str(status), response_type
+        error = json.loads(row["ResponseTemplates"]["application/json"])["error"]
+        assert (error["code"], error["message"]) == (code, message), response_type
+        headers = row["ResponseParameters"]["Headers"]
+        assert {k: headers[k] for k in SECURITY_HEADERS} == {k: f"'{v}'" for k, v in SECURITY_HEADERS.items()}

@@ -329,3 +329,51 @@ def _policy_of(synth: Synth, stage: str, owner: str) -> str:
     if res["Type"] == "AWS::IAM::Policy":
         return res["Properties"]["Roles"][0]["Ref"]
     return owner
+
+
+GATEWAY_STATUS = {
+    "MISSING_AUTHENTICATION_TOKEN": "404",
+    "RESOURCE_NOT_FOUND": "404",
+    "UNAUTHORIZED": "401",
+    "ACCESS_DENIED": "403",
+    "REQUEST_TOO_LARGE": "413",
+    "THROTTLED": "429",
+    "QUOTA_EXCEEDED": "429",
+    "INTEGRATION_FAILURE": "503",
+    "INTEGRATION_TIMEOUT": "504",
+    "DEFAULT_4XX": None,  # keeps API Gateway's own status
+    "DEFAULT_5XX": None,
+}
+
+
+def test_gateway_responses_answer_in_the_contract_shape_and_never_echo_the_token(synth: Synth, stage: str) -> None:
+    (api,) = synth.resources(stage, "AWS::Serverless::Api").values()
+    responses = api["Properties"]["GatewayResponses"]
+    assert {t: responses[t].get("StatusCode") for t in GATEWAY_STATUS} == GATEWAY_STATUS
+    for response in responses.values():
+        (template,) = response["ResponseTemplates"].values()
+        assert "$context.error" not in template  # messageString is where the token echo lives
+        error = json.loads(template)["error"]
+        assert error["request_id"] == "$context.requestId" and error["code"] and error["message"]
+        headers = response["ResponseParameters"]["Headers"]
+        assert headers["X-Content-Type-Options"] == "'nosniff'" and headers["Cache-Control"] == "'no-store'"
+    assert (
+        json.loads(responses["MISSING_AUTHENTICATION_TOKEN"]["ResponseTemplates"]["application/json"])["error"]["code"]
+        == "not_found"
+    )
+
+
+def test_deployed_definition_has_gateway_responses_and_an_any_method_per_path(transformed: dict, stage: str) -> None:
+    (rest_api,) = [r for r in transformed[stage]["Resources"].values() if r["Type"] == "AWS::ApiGateway::RestApi"]
+    body = rest_api["Properties"]["Body"]
+    gateway = body["x-amazon-apigateway-gateway-responses"]
+    assert gateway["MISSING_AUTHENTICATION_TOKEN"]["statusCode"] == "404"
+    headers = gateway["THROTTLED"]["responseParameters"]
+    assert headers["gatewayresponse.header.X-Content-Type-Options"] == "'nosniff'"
+    assert headers["gatewayresponse.header.Retry-After"] == "'1'"
+    assert len(body["paths"]) > 30
+    for path, methods in body["paths"].items():
+        anyone = methods["x-amazon-apigateway-any-method"]  # an undeclared method reaches the app: 405
+        declared = next(m for k, m in methods.items() if k in {"get", "post", "put", "patch", "delete"})
+        assert anyone["x-amazon-apigateway-integration"] == declared["x-amazon-apigateway-integration"], path
+        assert anyone.get("parameters") == declared.get("parameters"), path

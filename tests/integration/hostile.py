@@ -436,11 +436,11 @@ class World:
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
     """One moto account per test module (see the module docstring)."""
-    from chalice.test import Client
     from moto import mock_aws
 
     from chalicelib import aws as aws_clients
     from chalicelib.config import settings
+    from local.gateway import ContractClient as Client
     from local.motoserver import journal_transactions
 
     _clients.clear()

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.models.base import iso
 from chalicelib.models.signins import SignIn, Visit
 from chalicelib.services import signins, uploads
+from chalicelib.timeutil import iso
 from tests.fixtures.images import jpeg
 from tests.integration.test_uploads import deliver, put, start_upload, upload_file
 

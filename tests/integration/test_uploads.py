@@ -10,13 +10,14 @@ import base64
 import io
 import json
 import os
+import urllib.parse
 from typing import Any
 
 import pytest
 from PIL import Image
 
 from chalicelib.aws import client
-from chalicelib.services import uploads
+from chalicelib.services import images, uploads
 from tests.fixtures.images import bad_corpus, jpeg, png
 
 BUCKET = os.environ["BUCKET_NAME"]
@@ -231,8 +232,32 @@ def test_ready_upload_urls_serve_the_verified_version_even_after_overwrite(api, 
     put(body, b"<html>swapped</html>")  # a second POST before the policy expires
     status, view = api.get(f"/v1/uploads/{body['upload_id']}")
     assert status == 200 and view["status"] == "ready"
-    assert f"versionId={version}" in view["url"]
+    assert served(view["url"]) == images.strip_metadata(good, "JPEG")  # made from the verified version
     assert view["thumbnail_url"]
+
+
+def served(url: str) -> bytes:
+    """The object a presigned GET URL names (path-style or virtual-hosted)."""
+    parsed = urllib.parse.urlsplit(url)
+    path = urllib.parse.unquote(parsed.path).lstrip("/")
+    key = path.removeprefix(f"{BUCKET}/") if not parsed.hostname.startswith(BUCKET) else path
+    return client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read()
+
+
+@pytest.mark.parametrize("purpose", ["signin_photo", "receipt"])
+def test_ready_upload_url_serves_a_copy_without_exif_gps_while_the_location_check_keeps_it(
+    api, chalice_client, purpose
+):
+    photo = jpeg((640, 480), gps=(39.9042, 116.4074), taken_at="2026-11-22T09:30:00")
+    body = upload_file(api, chalice_client, photo, purpose=purpose)
+    status, view = api.get(f"/v1/uploads/{body['upload_id']}")
+    assert status == 200 and view["status"] == "ready"
+    for url in (view["url"], view["thumbnail_url"]):
+        image = Image.open(io.BytesIO(served(url)))
+        assert not image.getexif().get_ifd(0x8825) and b"Exif\x00" not in served(url)
+    assert Image.open(io.BytesIO(served(view["url"]))).size == (640, 480)  # the photo, not a thumbnail
+    upload = uploads.get_upload("acme", body["upload_id"])
+    assert (round(upload.gps_lat, 3), round(upload.gps_lng, 3)) == (39.904, 116.407)  # for the location flag
 
 
 def test_object_created_losing_race_removes_its_own_thumbnail(api, chalice_client, monkeypatch):

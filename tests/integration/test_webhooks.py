@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from standardwebhooks import Webhook
 
 from chalicelib.auth import Principal
 from chalicelib.services import expenses, messages, org, webhooks
@@ -455,3 +456,97 @@ def test_outbox_entry_left_by_a_crash_is_queued_by_the_hourly_job(sim, chalice_c
 def test_messages_are_not_sent_twice_for_a_replayed_alert(api):
     assert messages.send("acme", "rep_a", "budget_alert", "t", dedupe_key="k") is not None
     assert messages.send("acme", "rep_a", "budget_alert", "t", dedupe_key="k") is None
+
+
+# ---------------------------------------------------------------- inbound: hostile deliveries
+def test_inbound_body_over_256_kib_is_413_before_any_verification_or_read(api, secret, ddb_requests):
+    body = {"type": "expense.payment_updated", "data": {"expense_id": "exp_x", "status": "paid", "pad": "x" * 262144}}
+    raw, headers = signed(secret, body, "wh_big")
+    ddb_requests.reset()
+    status, answer = post_webhook(api, raw, headers)
+    assert status == 413 and answer["error"]["code"] == "payload_too_large"
+    assert ddb_requests.calls == []  # not even the tenant's secret was read
+
+
+def test_replayed_webhook_id_with_another_event_is_422_and_applies_and_notifies_nothing(api, secret):
+    first, second = approved_expense(), approved_expense("20.00")
+    raw, headers = signed(secret, paid_event(first), "wh_reused")
+    assert post_webhook(api, raw, headers)[1]["status"] == "applied"
+    raw, headers = signed(secret, paid_event(second), "wh_reused")
+    status, answer = post_webhook(api, raw, headers)
+    assert status == 422 and answer["error"]["code"] == "webhook_id_reused"
+    assert expenses.load("acme", second).payment_status == "unpaid"
+    assert len(inbox("rep_a", "expense_paid")) == 1  # only the first expense's message
+    # a true retry (same event, new timestamp and spacing) is still acknowledged
+    retry = json.dumps(paid_event(first), indent=2).encode()
+    at = datetime.now(UTC) + timedelta(seconds=5)
+    headers = {
+        "webhook-id": "wh_reused",
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": Webhook(secret).sign("wh_reused", at, retry.decode()),
+    }
+    assert post_webhook(api, retry, headers) == (200, {"webhook_id": "wh_reused", "status": "duplicate"})
+
+
+def test_replayed_budget_webhook_id_with_another_amount_is_422_and_the_budget_keeps_the_first(api, secret):
+    event = {
+        "type": "budget.updated",
+        "data": {
+            "unit_type": "department",
+            "unit_id": "east",
+            "period": "2026-11",
+            "amount": "500.00",
+            "currency": "CNY",
+        },
+    }
+    raw, headers = signed(secret, event, "wh_b")
+    assert post_webhook(api, raw, headers)[0] == 200
+    event["data"]["amount"] = "900000.00"
+    raw, headers = signed(secret, event, "wh_b")
+    assert post_webhook(api, raw, headers)[1]["error"]["code"] == "webhook_id_reused"
+    assert api.get("/v1/budgets/department/east/2026-11", as_="fin")[1]["amount"] == "500.00"
+
+
+def test_budget_updated_switching_currency_under_reservations_is_422_and_changes_nothing(api, secret):
+    api.put("/v1/budgets/department/east/2026-11", {"amount": "1000.00", "currency": "CNY", "mode": "block"}, as_="fin")
+    e = expenses.create(
+        REP,
+        {"amount": "40.00", "category": "x", "occurred_on": "2026-11-03", "unit": {"type": "department", "id": "east"}},
+    )
+    expenses.submit(REP, e.expense_id)  # 40.00 CNY reserved
+    before = api.get("/v1/budgets/department/east/2026-11", as_="fin")[1]
+    event = {
+        "type": "budget.updated",
+        "data": {
+            "unit_type": "department",
+            "unit_id": "east",
+            "period": "2026-11",
+            "amount": "800.00",
+            "currency": "USD",
+        },
+    }
+    raw, headers = signed(secret, event, "wh_usd")
+    status, answer = post_webhook(api, raw, headers)
+    assert status == 422 and answer["error"]["code"] == "currency_change_refused"
+    assert api.get("/v1/budgets/department/east/2026-11", as_="fin")[1] == before
+    assert not webhooks.already_received("acme", "wh_usd")
+    body = {"amount": "800.00", "currency": "USD", "mode": "block"}  # the admin route: the same rule
+    assert (
+        api.put("/v1/budgets/department/east/2026-11", body, as_="fin")[1]["error"]["code"] == "currency_change_refused"
+    )
+    event["data"]["currency"] = "CNY"  # the same currency is a normal update
+    raw, headers = signed(secret, event, "wh_cny")
+    assert post_webhook(api, raw, headers)[1]["status"] == "applied"
+
+
+def test_signed_body_nested_too_deep_to_parse_is_400_not_a_signature_failure(api, secret):
+    raw = b'{"type": "budget.updated", "data": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    at = datetime.now(UTC)
+    headers = {
+        "webhook-id": "wh_deep",
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": Webhook(secret).sign("wh_deep", at, raw.decode()),
+    }
+    status, body = post_webhook(api, raw, headers)
+    assert status == 400 and body["error"]["code"] == "invalid_json"
+    assert not webhooks.already_received("acme", "wh_deep")

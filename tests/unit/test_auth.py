@@ -73,10 +73,28 @@ LOCAL_FORGERIES = {
 }
 
 
+# What a client is told: a fixed sentence per kind of failure, never the exception's name.
+FIXED_MESSAGES = {
+    "expired": "the token has expired",
+    "future_nbf": "the token is not valid yet",
+    "wrong_aud": "the token is not meant for this API",
+    "wrong_iss": "the token was not issued for this API",
+    "no_exp": "the token lacks a required claim",
+}
+OTHER_MESSAGES = {"the token is not valid", "token has no valid tenant", "token has no valid subject"}
+
+
+def assert_fixed_message(err: Unauthorized, case: str) -> None:
+    assert err.message == FIXED_MESSAGES.get(case, err.message)
+    assert err.message in {*FIXED_MESSAGES.values(), *OTHER_MESSAGES}, err.message
+    assert "Error" not in err.message and "jwt" not in err.message.lower()
+
+
 @pytest.mark.parametrize("case", sorted(LOCAL_FORGERIES))
 def test_authenticate_forged_local_token_is_401(local_cfg, case):
-    with pytest.raises(Unauthorized):
+    with pytest.raises(Unauthorized) as caught:
         authenticate(bearer(LOCAL_FORGERIES[case]()), local_cfg)
+    assert_fixed_message(caught.value, case)
 
 
 def test_authenticate_tampered_payload_is_401(local_cfg):
@@ -192,8 +210,9 @@ COGNITO_FORGERIES = {
 
 @pytest.mark.parametrize("case", sorted(COGNITO_FORGERIES))
 def test_authenticate_forged_cognito_token_is_401(cognito_cfg, rsa_key, case):
-    with pytest.raises(Unauthorized):
+    with pytest.raises(Unauthorized) as caught:
         authenticate(bearer(COGNITO_FORGERIES[case](rsa_key)), cognito_cfg)
+    assert_fixed_message(caught.value, case)
 
 
 def test_authenticate_hs256_signed_with_the_public_key_is_401(cognito_cfg, rsa_key):

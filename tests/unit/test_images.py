@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from chalicelib.services import images
-from tests.fixtures.images import bad_corpus, jpeg, png, png_claiming
+from tests.fixtures.images import _chunk, bad_corpus, jpeg, png, png_claiming
 
 CORPUS = bad_corpus()
 
@@ -160,3 +160,35 @@ def test_png_claiming_header_is_cheap_to_make():
     data = png_claiming(20_000, 20_000)
     assert len(data) < 10_000
     assert struct.unpack(">II", data[16:24]) == (20_000, 20_000)
+
+
+def test_clean_copy_of_photo_with_gps_has_no_metadata_and_exactly_the_same_pixels():
+    data = jpeg((800, 600), gps=(39.9042, 116.4074), taken_at="2026-11-22T09:30:00", comment=b"secret note")
+    info = images.inspect(data, "image/jpeg")
+    assert info.gps is not None  # read for the location check before it is stripped
+    clean = Image.open(io.BytesIO(info.clean))
+    assert len(clean.getexif()) == 0 and not clean.getexif().get_ifd(0x8825)
+    for marker in (b"Exif\x00", b"FieldCam", b"secret note", b"http://ns.adobe.com/xap"):
+        assert marker not in info.clean
+    assert clean.tobytes() == Image.open(io.BytesIO(data)).tobytes()  # lossless: nothing re-encoded
+    again = images.inspect(info.clean, "image/jpeg")  # still a valid, complete JPEG
+    assert again.gps is None and again.taken_at is None
+
+
+@pytest.mark.parametrize("orientation", [3, 6, 8])
+def test_clean_copy_keeps_only_the_orientation(orientation):
+    info = images.inspect(jpeg((300, 200), gps=(1.0, 2.0), orientation=orientation), "image/jpeg")
+    exif = Image.open(io.BytesIO(info.clean)).getexif()
+    assert dict(exif) == {0x0112: orientation}
+
+
+def test_clean_copy_of_png_drops_text_and_exif_chunks():
+    data = png((40, 30))
+    iend = data.rindex(b"IEND") - 4
+    exif = Image.Exif()
+    exif[0x010F] = "FieldCam"
+    meta = _chunk(b"tEXt", b"Comment\x00home address") + _chunk(b"eXIf", exif.tobytes())
+    data = data[:iend] + meta + data[iend:]
+    info = images.inspect(data, "image/png")
+    assert b"home address" not in info.clean and b"FieldCam" not in info.clean
+    assert Image.open(io.BytesIO(info.clean)).tobytes() == Image.open(io.BytesIO(data)).tobytes()
