@@ -1,10 +1,16 @@
 # Entry points: `make run` serves the API locally, `make test` runs everything.
-PYTHON ?= python3.11
+# The Lambda runtime's Python (python3.13): the venvs, `chalice package` (which targets the
+# runtime of the Python it runs under) and the shipped bytecode all use it. pyenv finds it
+# through .python-version.
+PYTHON ?= python3.13
+PYTHON_TAG := $(subst python,,$(notdir $(PYTHON)))
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# The stamps name the Python: a venv of another version (an older checkout's) is rebuilt.
+STAMP := $(VENV)/.installed-$(PYTHON_TAG)
 INFRA_VENV := .infra-venv
-INFRA_STAMP := $(INFRA_VENV)/.installed
+INFRA_STAMP := $(INFRA_VENV)/.installed-$(PYTHON_TAG)
+SAME_PYTHON = -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$(PYTHON_TAG)'.split('.'))))"
 CONTRACT_TOOLS := tools/contract/node_modules/.installed
 DOCS_ASSETS := chalicelib/static/swagger-ui/.installed
 SWAGGER_UI := tools/contract/node_modules/swagger-ui-dist
@@ -17,12 +23,12 @@ unexport PYTHONDONTWRITEBYTECODE
 .PHONY: run test suites python-tests lint format unit integration e2e schemathesis infra-test bench load package deploy clean docs-assets browser
 
 $(STAMP): requirements.txt requirements-dev.txt
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	@$(PY) $(SAME_PYTHON) 2>/dev/null || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(PY) $(PIP_INSTALL) -r requirements-dev.txt
 	@touch $(STAMP)
 
 $(INFRA_STAMP): infra/requirements.txt infra/requirements-nodeps.txt infra/package.json requirements.txt
-	@test -x $(INFRA_VENV)/bin/python || $(PYTHON) -m venv $(INFRA_VENV) || python3 -m venv $(INFRA_VENV)
+	@$(INFRA_VENV)/bin/python $(SAME_PYTHON) 2>/dev/null || { rm -rf $(INFRA_VENV) && $(PYTHON) -m venv $(INFRA_VENV); }
 	$(INFRA_VENV)/bin/python $(PIP_INSTALL) -r infra/requirements.txt -r requirements.txt
 	$(INFRA_VENV)/bin/python $(PIP_INSTALL) --no-deps -r infra/requirements-nodeps.txt
 	cd infra && npm install --no-audit --no-fund --silent

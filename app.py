@@ -19,6 +19,8 @@ from typing import Any
 
 from chalice import Chalice, Response
 
+from chalicelib import aws, web
+from chalicelib.config import prime_on_init
 from chalicelib.handlers import (
     crm,
     expenses,
@@ -110,6 +112,25 @@ def observe_events(event: Any, get_response: Callable[[Any], Any]) -> Any:
 
 for _event_type in ("cloudwatch", "scheduled", "sqs", "dynamodb"):
     app.register_middleware(observe_events, _event_type)
+
+# The clients the API's routes use (presigned uploads, domain events, webhook enqueue, the
+# cursor secret).
+API_CLIENTS = ("s3", "events", "sqs", "secretsmanager")
+
+
+def prime_for_snapshot() -> None:
+    """SnapStart's init runs once per published version and is kept in the snapshot: build
+    there what every request would otherwise build on first use. Nothing here is random or
+    per-environment (chalicelib/aws.py re-makes the clients after each restore)."""
+    for op in web.REGISTRY:
+        for shape in (op.body, op.query):
+            if shape is not None:
+                shape.model_rebuild(force=True)  # the validator `defer_build` left for first use
+    aws.prime(API_CLIENTS)
+
+
+if prime_on_init():
+    prime_for_snapshot()
 
 gc.freeze()
 gc.enable()

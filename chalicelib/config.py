@@ -147,3 +147,10 @@ def cursor_secret_source() -> tuple[str, str]:
 def webhook_backoff_base_s() -> float:
     """Base of the outbound webhook retry backoff (seconds; tests and the local stack shorten it)."""
     return float(os.environ.get("WEBHOOK_BACKOFF_BASE_S", "30"))
+
+
+def prime_on_init() -> bool:
+    """``PRIME_ON_INIT=true`` (set on the SnapStart API function only): build in init what
+    a snapshot keeps (validators, service models) instead of on first use. The event
+    functions have no snapshot, so they stay lazy."""
+    return os.environ.get("PRIME_ON_INIT", "").strip().lower() == "true"

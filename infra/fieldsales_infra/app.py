@@ -1,6 +1,7 @@
 """The Chalice app (API + event handlers) packaged by ``chalice.cdk.Chalice``, and the
 wiring Chalice cannot express: real resource ARNs, dead-letter queues, partial-batch
-failures, IAM roles and the API stage settings.
+failures, IAM roles, the API stage settings, per-function memory, and SnapStart for the
+API function (published versions behind an alias that API Gateway invokes).
 
 The overrides are derived from the SAM template Chalice generates, so a handler added
 later (a new schedule or ``on_cw_event``) gets its DLQ, retry policy and alarms without
@@ -27,8 +28,14 @@ from fieldsales_infra.data import UPLOAD_PREFIX, DataStore
 from fieldsales_infra.gateway import gateway_responses, read_paths, with_any_method
 from fieldsales_infra.identity import Identity
 from fieldsales_infra.messaging import Messaging
-from fieldsales_infra.packaging import cached_dependency_builds
-from fieldsales_infra.settings import StageSettings
+from fieldsales_infra.packaging import IMPORT_PLACEHOLDERS, build_package, check_runtime
+from fieldsales_infra.settings import (
+    DEFAULT_SIZING,
+    FUNCTION_SIZING,
+    LAMBDA_ARCHITECTURE,
+    LAMBDA_RUNTIME,
+    StageSettings,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 API_FUNCTION = "APIHandler"
@@ -36,15 +43,7 @@ API_STAGE = "api"
 METRICS_NAMESPACE = "Fieldsales"  # what the app's custom metrics (Powertools EMF) are published under
 METRICS_SERVICE = "fieldsales"
 
-# chalicelib reads these at import; `chalice package` imports app.py, so the synth
-# process needs literal stand-ins. The deployed values are set per function below.
-IMPORT_PLACEHOLDERS = {
-    "TABLE_NAME": "fieldsales-placeholder",
-    "BUCKET_NAME": "fieldsales-placeholder",
-    "COGNITO_USER_POOL_ID": "placeholder",
-    "COGNITO_CLIENT_IDS": "placeholder",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
+API_ALIAS = "live"  # SnapStart snapshots published versions: API Gateway invokes this alias
 
 STREAM_BATCH_RETRIES = 5
 STREAM_MAX_RECORD_AGE_S = 24 * 3600
@@ -69,6 +68,33 @@ class FunctionInfo:
     def is_async(self) -> bool:
         """Invoked asynchronously (EventBridge rules): needs a Lambda on-failure target."""
         return bool(self.events_of("Schedule", "CloudWatchEvent", "EventBridgeRule"))
+
+
+class PackagedChalice(Chalice):
+    """``chalice.cdk.Chalice`` whose package is :func:`build_package`'s (bytecode shipped),
+    and whose API is invoked through the API function's alias (SnapStart restores published
+    versions only; ``$LATEST`` would run a plain cold start)."""
+
+    def _package_app(self) -> None:
+        output_dir = Path(self._sam_package_dir)
+        build_package(output_dir, self.stage_name, self.stage_config, project_dir=Path(self.source_dir))
+        sam_path = output_dir / "sam.json"
+        sam_path.write_text(json.dumps(invoke_api_through_alias(json.loads(sam_path.read_text())), indent=2))
+
+
+def invoke_api_through_alias(template: dict[str, Any]) -> dict[str, Any]:
+    """Point the REST API's integrations and its invoke permission at the API function's
+    alias: its ARN qualified with the alias name (``${APIHandler.Arn}:live``)."""
+    function_arn = f"${{{API_FUNCTION}.Arn}}"
+    alias_arn = f"{function_arn}:{API_ALIAS}"
+    resources = template["Resources"]
+    for methods in resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"].values():
+        for operation in methods.values():
+            uri = operation.get("x-amazon-apigateway-integration", {}).get("uri", {})
+            if isinstance(uri, dict) and f"{function_arn}/" in uri.get("Fn::Sub", ""):
+                uri["Fn::Sub"] = uri["Fn::Sub"].replace(f"{function_arn}/", f"{alias_arn}/")
+    resources[f"{API_FUNCTION}InvokePermission"]["Properties"]["FunctionName"] = {"Fn::Sub": alias_arn}
+    return template
 
 
 def _read_functions(sam_template_path: Path) -> dict[str, FunctionInfo]:
@@ -115,19 +141,20 @@ class FieldsalesApp(Construct):
         self._grant_api(self.api_role)
         self._grant_worker(self.worker_role)
 
+        check_runtime()  # chalice targets the runtime of the Python it runs under
         for name, value in IMPORT_PLACEHOLDERS.items():
             os.environ.setdefault(name, value)
-        with cached_dependency_builds():
-            self.chalice = Chalice(
-                stack,  # the stack id is the chalice stage (dev/prod in .chalice/config.json)
-                "Chalice",
-                source_dir=str(REPO_ROOT),
-                stage_config={
-                    "api_gateway_stage": API_STAGE,
-                    "manage_iam_role": False,
-                    "iam_role_arn": self.worker_role.role_arn,
-                },
-            )
+        self.chalice = PackagedChalice(
+            stack,  # the stack id is the chalice stage (dev/prod in .chalice/config.json)
+            "Chalice",
+            source_dir=str(REPO_ROOT),
+            stage_config={
+                "api_gateway_stage": API_STAGE,
+                "manage_iam_role": False,
+                "iam_role_arn": self.worker_role.role_arn,
+                "lambda_architecture": LAMBDA_ARCHITECTURE,
+            },
+        )
         sam_template = Path(self.chalice._sam_package_dir) / "sam.json"
         self.functions = _read_functions(sam_template)
 
@@ -153,10 +180,14 @@ class FieldsalesApp(Construct):
             self._own_log_group(resource, fn, settings)
             for key, value in environment.items():
                 resource.add_property_override(f"Environment.Variables.{key}", value)
+            resource.add_property_override("Runtime", LAMBDA_RUNTIME)
+            resource.add_property_override("MemorySize", FUNCTION_SIZING.get(fn.logical_id, DEFAULT_SIZING).memory_mb)
             self._wire_events(resource, fn)
         # Chalice reads per-function settings from .chalice/config.json only: set the
         # API handler's role here (every other function keeps the worker role).
-        self.chalice.get_resource(API_FUNCTION).add_property_override("Role", self.api_role.role_arn)
+        api_function = self.chalice.get_resource(API_FUNCTION)
+        api_function.add_property_override("Role", self.api_role.role_arn)
+        self._snap_start(api_function)
 
         self.rest_api_id = self.chalice.get_resource("RestAPI").ref
         self.api_name = f"fieldsales-{settings.stage}"
@@ -166,6 +197,18 @@ class FieldsalesApp(Construct):
         )
         self._configure_api_stage(settings)
         self._configure_api_edge(sam_template)
+
+    # -------------------------------------------------------------- SnapStart
+    def _snap_start(self, api_function: Any) -> None:
+        """Each deploy publishes a version (its init runs once, then is snapshotted) behind
+        the alias API Gateway invokes. PRIME_ON_INIT makes that init build what requests
+        would build on first use; the event functions have no snapshot and stay lazy."""
+        api_function.add_property_override("SnapStart", {"ApplyOn": "PublishedVersions"})
+        api_function.add_property_override("AutoPublishAlias", API_ALIAS)
+        api_function.add_property_override("Environment.Variables.PRIME_ON_INIT", "true")
+        # The permission names the alias: grant it once SAM has made the alias.
+        permission = self.chalice.get_resource(f"{API_FUNCTION}InvokePermission")
+        permission.add_override("DependsOn", [f"{API_FUNCTION}Alias{API_ALIAS}"])
 
     # ------------------------------------------------------------------- logs
     def _own_log_group(self, resource: Any, fn: FunctionInfo, settings: StageSettings) -> None:

@@ -6,6 +6,42 @@ from dataclasses import dataclass
 
 STAGES = ("dev", "prod")
 
+# Every function runs one package on one runtime and architecture (Chalice builds one zip).
+# python3.13: the newest runtime Chalice 1.34 and every pinned wheel support (glibc 2.34 on
+# Amazon Linux 2023), and SnapStart needs 3.12+. arm64 (Graviton): every native wheel the
+# package ships (pydantic-core, cryptography, cffi, pillow) exists for cp313 manylinux aarch64,
+# and arm64 costs about 20% less per GB-second than x86_64 for the same memory.
+LAMBDA_RUNTIME = "python3.13"
+LAMBDA_ARCHITECTURE = "arm64"
+
+
+@dataclass(frozen=True)
+class Sizing:
+    memory_mb: int
+    reason: str
+
+
+# Lambda gives CPU in proportion to memory (one full vCPU at 1,769 MB). Per function (the
+# logical ids of the SAM template Chalice generates):
+FUNCTION_SIZING = {
+    "APIHandler": Sizing(
+        1024,
+        "latency: every request verifies an RS256 token and validates pydantic models (CPU); "
+        "with SnapStart, init is restored rather than re-run, so memory buys request time",
+    ),
+    "ObjectCreated": Sizing(
+        1769,
+        "CPU-bound: decodes, EXIF-rotates and re-encodes photos with Pillow (single-threaded, "
+        "so one full vCPU and no more); 12 MP peaks near 32 MB, 48 MP several times that",
+    ),
+    "PlanReminders": Sizing(512, "I/O-bound DynamoDB queries every minute; 512 MB keeps the lazy cold init short"),
+    "BudgetAlerts": Sizing(512, "I/O-bound, hourly: a few queries and at most a webhook enqueue per tenant"),
+    "CloseOpenVisits": Sizing(512, "I/O-bound, every 15 minutes: a due-index query and conditional writes"),
+    "TableStream": Sizing(512, "I/O-bound fan-out of stream batches (up to 100 records) to DynamoDB and SQS"),
+    "WebhookDeliveries": Sizing(512, "I/O-bound: signs (HMAC, cheap) and posts one webhook per message"),
+}
+DEFAULT_SIZING = Sizing(512, "a function added later starts I/O-bound: size it here when it is not")
+
 
 def _flag(value: object, default: bool) -> bool:
     if value is None:

@@ -23,6 +23,8 @@ if importlib.util.find_spec("aws_cdk") is None:
 
 REPO = Path(__file__).resolve().parents[2]
 INFRA = REPO / "infra"
+# The CDK app's own modules (settings, packaging), importable as app_synth.py imports them.
+sys.path.insert(0, str(INFRA))
 STAGES = ("dev", "prod")
 
 
