@@ -326,3 +326,39 @@ def seed_road() -> None:
 
 
 DEMO_EXTRAS.append(seed_road)
+
+
+def seed_money() -> None:
+    """A USD expense (converted at today's rate when submitted), the tenant's mileage rate,
+    and rep_a's mileage claim for the day of this morning's sign-ins."""
+    from datetime import timedelta
+
+    from chalicelib.auth import Principal
+    from chalicelib.errors import Unprocessable
+    from chalicelib.services import expenses, mileage, org
+    from chalicelib.timeutil import local_date, utcnow
+
+    zone = org.tenant_zone(TENANT)
+    day = local_date(utcnow() - timedelta(minutes=4), zone)  # seed_approvals_and_day's first sign-in
+    org.put_settings(TENANT, {"mileage_rate": "1.20"})
+    rep_b = Principal("rep_b", TENANT, frozenset())
+    usd = expenses.create(
+        rep_b,
+        {
+            "amount": "120.00",
+            "currency": "USD",
+            "category": "meals",
+            "occurred_on": day,
+            "unit": {"type": "department", "id": "east"},
+            "description": "Dinner with a US buyer",
+        },
+    )
+    expenses.submit(rep_b, usd.expense_id)
+    try:
+        mileage.claim(Principal("rep_a", TENANT, frozenset()), day)
+    except Unprocessable as exc:  # the sign-ins straddled local midnight: no path that day
+        if exc.code not in ("no_signins", "no_distance"):
+            raise
+
+
+DEMO_EXTRAS.append(seed_money)
