@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
-from pynamodb.models import Model
 from snapshot_restore_py import register_after_restore
 
 from chalicelib.config import settings
@@ -56,15 +55,8 @@ def reset_clients() -> None:
     client.cache_clear()
 
 
-def _subclasses(cls: type) -> Iterable[type]:
-    for sub in cls.__subclasses__():
-        yield sub
-        yield from _subclasses(sub)
-
-
 @register_after_restore
-def forget_connections_after_restore() -> None:
-    """Runs once in every environment restored from a snapshot, before its first request."""
+def forget_clients_after_restore() -> None:
+    """Runs once in every environment restored from a snapshot, before its first request
+    (PynamoDB's connections: models/base.py)."""
     reset_clients()
-    for model in _subclasses(Model):
-        model._connection = None  # PynamoDB makes a new one (new session, new credentials) on next use

@@ -7,6 +7,7 @@ holds by construction and can be enforced with IAM ``dynamodb:LeadingKeys``.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any, Optional, cast
 
 from pynamodb.attributes import DiscriminatorAttribute, ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
@@ -14,6 +15,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
+from snapshot_restore_py import register_after_restore
 
 from chalicelib.config import region, table_name
 
@@ -253,3 +255,18 @@ def from_stream_image(image: dict[str, Any] | None) -> BaseItem | None:
         return BaseItem.from_raw_data(image)
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
+
+
+def _models(cls: type[Model]) -> Iterator[type[Model]]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _models(sub)
+
+
+@register_after_restore
+def new_connections_after_restore() -> None:
+    """SnapStart: every environment restored from one snapshot opens its own connections
+    (a new botocore session: its own credentials) on the next request, never the snapshot's."""
+    models: list[type[Model]] = [Model, *_models(Model)]
+    for model in models:
+        model._connection = None
