@@ -252,7 +252,8 @@ def test_decide_with_stale_model_is_409_version_conflict(api):
     manager = Principal("mgr_east", "acme", frozenset())
     stale = expense_service.load("acme", expense["id"])
     expense_service.approve(manager, expense["id"], None)
-    from chalicelib.models.expenses import Cancelled, Expense, Tx
+    from chalicelib.models.base import Cancelled, Tx
+    from chalicelib.models.expenses import Expense
 
     stale.status = "rejected"
     with pytest.raises(Cancelled) as caught:

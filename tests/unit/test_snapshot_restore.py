@@ -25,7 +25,7 @@ import snapshot_restore_py
 import app
 from chalicelib import aws
 from chalicelib.ids import new_id
-from chalicelib.models.expenses import Tx
+from chalicelib.models.base import Tx
 
 before_snapshot = {s: id(aws.client(s)) for s in app.API_CLIENTS}
 primed = all(s.__pydantic_complete__ for op in app.web.REGISTRY for s in (op.body, op.query) if s is not None)
