@@ -19,12 +19,12 @@ REPO = Path(__file__).resolve().parents[2]
 RESTORE_TWICE = r"""
 import json, os, random, sys
 
-import pynamodb.transactions
 import snapshot_restore_py
 
 import app
 from chalicelib import aws
 from chalicelib.ids import new_id
+from chalicelib.models import base as models_base
 from chalicelib.models.base import Tx
 
 before_snapshot = {s: id(aws.client(s)) for s in app.API_CLIENTS}
@@ -51,7 +51,7 @@ def restored_environment(n):
     os.environ["AWS_ACCESS_KEY_ID"] = f"restored-{n}"  # this environment's own credentials
     for hook, args, kwargs in snapshot_restore_py.get_after_restore():
         hook(*args, **kwargs)
-    pynamodb.transactions.TransactWrite = RecordingTransactWrite
+    models_base.TransactWrite = RecordingTransactWrite  # the models' one transaction helper
     Tx().commit()
     s3 = aws.client("s3")
     return {
