@@ -1,5 +1,6 @@
 """CRM objects: accounts, contacts, opportunities, leads, and account teams."""
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal, Optional
 
 from chalice import Blueprint
@@ -199,8 +200,8 @@ KINDS: dict[str, tuple[str, type[Request], type[Request], type[Response]]] = {
 }
 
 
-def _register(collection: str) -> None:
-    object_type, body_in, body_patch, out = KINDS[collection]
+def _handlers(object_type: str, collection: str) -> dict[str, Callable[[Req], dict[str, Any]]]:
+    """The six routes' handlers of one object type, named for their operationIds."""
 
     def create(req: Req) -> dict[str, Any]:
         fields = req.body.model_dump(exclude_none=True)
@@ -235,14 +236,16 @@ def _register(collection: str) -> None:
     def restore(req: Req) -> dict[str, Any]:
         return crm.to_dict(crm.set_archived(req.principal, object_type, req.path["object_id"], False))
 
-    for fn, verb in ((create, "create"), (read, "get"), (patch, "update"), (archive, "archive"), (restore, "restore")):
+    handlers = {"create": create, "get": read, "update": patch, "archive": archive, "restore": restore}
+    for verb, fn in handlers.items():
         fn.__name__ = f"{verb}_{object_type}"
     list_.__name__ = f"list_{collection}"
-    page = create_model(
-        f"{out.__name__.removesuffix('Out')}Page",
-        __base__=Page,
-        items=(list[out], ...),
-    )
+    return {**handlers, "list": list_}
+
+
+def _register(collection: str) -> None:
+    object_type, body_in, body_patch, out = KINDS[collection]
+    handlers = _handlers(object_type, collection)
     route(
         bp,
         f"/v1/{collection}",
@@ -252,17 +255,14 @@ def _register(collection: str) -> None:
         body=body_in,
         response=out,
         status=201,
-    )(create)
+    )(handlers["create"])
+    path = f"/v1/{collection}/{{object_id}}"
+    route(bp, path, summary=f"Read a {object_type} in the caller's visible range", tag="crm", response=out)(
+        handlers["get"]
+    )
     route(
         bp,
-        f"/v1/{collection}/{{object_id}}",
-        summary=f"Read a {object_type} in the caller's visible range",
-        tag="crm",
-        response=out,
-    )(read)
-    route(
-        bp,
-        f"/v1/{collection}/{{object_id}}",
+        path,
         method="PATCH",
         summary=f"Update a {object_type}: name, owner (transfer), "
         + ("stage (records stage_feedback), " if object_type == "opportunity" else "")
@@ -271,7 +271,14 @@ def _register(collection: str) -> None:
         body=body_patch,
         response=out,
         errors=(409,),
-    )(patch)
+    )(handlers["update"])
+    _register_list_and_archive(collection, object_type, out, handlers)
+
+
+def _register_list_and_archive(
+    collection: str, object_type: str, out: type[Response], handlers: dict[str, Callable[[Req], dict[str, Any]]]
+) -> None:
+    page = create_model(f"{out.__name__.removesuffix('Out')}Page", __base__=Page, items=(list[out], ...))
     route(
         bp,
         f"/v1/{collection}",
@@ -279,8 +286,8 @@ def _register(collection: str) -> None:
         tag="crm",
         query=ListQuery,
         response=page,
-    )(list_)
-    for fn, verb, what in ((archive, "archive", "leaves lists, nearby and scenes"), (restore, "restore", "back")):
+    )(handlers["list"])
+    for verb, what in (("archive", "leaves lists, nearby and scenes"), ("restore", "back")):
         route(
             bp,
             f"/v1/{collection}/{{object_id}}/{verb}",
@@ -291,7 +298,7 @@ def _register(collection: str) -> None:
             status=200,
             idempotent=False,
             errors=(409,),
-        )(fn)
+        )(handlers[verb])
 
 
 @route(

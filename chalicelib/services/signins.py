@@ -264,6 +264,24 @@ def _account_of(
         return None
 
 
+def _references(
+    principal: Principal,
+    account_id: Optional[str],
+    opportunity_id: Optional[str],
+    plan_id: Optional[str],
+    photo_ids: list[str],
+) -> tuple[refs.Found, Any]:
+    """Every id the sign-in names, checked in one go (422 ``unknown_<thing>``), and the
+    account it is at (the given one, else the opportunity's when visible)."""
+    found = refs.check(
+        principal,
+        objects=[("opportunity", opportunity_id), ("account", account_id)],
+        plans=[plan_id],
+        uploads=[(u, "signin_photo") for u in photo_ids],
+    )
+    return found, _account_of(principal, found, account_id, opportunity_id)
+
+
 def _claim_photos(principal: Principal, upload_ids: list[str], found: Optional[refs.Found] = None) -> list[Upload]:
     """The caller's own sign-in photos (one BatchGet; none when ``found`` holds them)."""
     if found is None:
@@ -349,13 +367,7 @@ def create_signin(
     claims, then its feed activity. Answers the sign-in's API shape."""
     tenant_id = principal.tenant_id
     photo_ids, server_dt, client_dt, sent_dt = _validated(kind, photo_upload_ids, client_time, sent_at)
-    found = refs.check(
-        principal,
-        objects=[("opportunity", opportunity_id), ("account", account_id)],
-        plans=[plan_id],
-        uploads=[(u, "signin_photo") for u in photo_ids],
-    )
-    account = _account_of(principal, found, account_id, opportunity_id)
+    found, account = _references(principal, account_id, opportunity_id, plan_id, photo_ids)
     account_id = account.object_id if account is not None else account_id
     tenant_settings = org.get_settings(tenant_id)
     zone = org.tenant_zone(tenant_id, tenant_settings)
