@@ -126,6 +126,22 @@ class Monitoring(Construct):
             "effects after a commit (feed fan-out, messages, alerts, webhooks) failed in the request "
             "and were left to their stream / schedule re-drive: a dependency is failing",
         )
+        for metric_name, what in (
+            ("BadItemSkipped", "a schedule or the stream skipped a stored item it cannot read (see the log line)"),
+            ("DigestTenantFailed", "the team digest failed for a tenant (the others went on; see the log line)"),
+        ):
+            self._alarm(
+                metric_name,
+                cw.Metric(
+                    namespace=METRICS_NAMESPACE,
+                    metric_name=metric_name,
+                    dimensions_map={"service": METRICS_SERVICE},
+                    statistic="Sum",
+                    period=five_min,
+                ),
+                1,
+                what,
+            )
 
         table_errors = data.table.metric_system_errors_for_operations(period=five_min)
         throttled = cw.Metric(

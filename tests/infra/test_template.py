@@ -15,6 +15,7 @@ EXPECTED_FUNCTIONS = {
     "PlanReminders",
     "BudgetAlerts",
     "CloseOpenVisits",
+    "TeamDigest",
     "ObjectCreated",
     "TableStream",
     "WebhookDeliveries",
@@ -161,7 +162,7 @@ def test_schedules_and_s3_rule_have_a_dlq_and_lambda_on_failure_target(transform
     schedules = sorted(
         r["Properties"].get("ScheduleExpression") for r in rules.values() if "ScheduleExpression" in r["Properties"]
     )
-    assert schedules == ["rate(1 hour)", "rate(1 minute)", "rate(15 minutes)"]
+    assert schedules == ["rate(1 hour)", "rate(1 hour)", "rate(1 minute)", "rate(15 minutes)"]
     assert len(rules) == 4  # three schedules + S3 Object Created
     invoke_configs = {
         r["Properties"]["FunctionName"]["Ref"]: r["Properties"]
@@ -239,6 +240,9 @@ def test_alarms_cover_5xx_errors_throttles_dlqs_iterator_age_and_budget_alerts(s
         m for m in metrics if m["MetricName"] == "Errors" and m["Dimensions"][0]["Value"] == {"Ref": "BudgetAlerts"}
     ]
     assert len(budget) == 1 and budget[0]["Period"] == 3600
+    assert {"BadItemSkipped", "DigestTenantFailed"} <= {
+        m["MetricName"] for m in metrics if m["Namespace"] == "Fieldsales"
+    }
     deferred = [m for m in metrics if m["MetricName"] == "AfterCommitDeferred"]
     assert deferred == [
         {
