@@ -119,8 +119,8 @@ def _rekey(
         if e is None or e.status != "submitted":
             return None
         submitter = users.get(e.user_id) or org.get_user(tenant_id, e.user_id)
-        approvers, untils = expenses.current_approvers_until(e, submitter)
-        wait = expenses.wait_item(e, approvers, untils)
+        approvers, keying = expenses.current_approvers_until(e, submitter)
+        wait = expenses.wait_item(e, approvers, keying)
         if wait is None or (list(e.approver_ids or []) == approvers and not force):
             return None
         read_version = e.version

@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Optional
 
@@ -288,7 +289,7 @@ def _convert(e: Expense) -> None:
     e.converted_currency, e.converted_rate, e.converted_rate_date = base, converted.rate, converted.rate_date
 
 
-def _approvers(e: Expense) -> tuple[list[str], list[Optional[str]]]:
+def _approvers(e: Expense) -> tuple[list[str], Keying]:
     """At submission: the levels from the amount, each one's approver now (delegations applied)."""
     submitter = org.get_user(e.tenant_id, e.user_id)
     ancestors = submitter.ancestors if submitter else []
@@ -299,7 +300,16 @@ def _approvers(e: Expense) -> tuple[list[str], list[Optional[str]]]:
     return resolved_approvers(e, ancestors, 2 if two_levels else 1)
 
 
-def resolved_approvers(e: Expense, ancestors: list[str], levels: int) -> tuple[list[str], list[Optional[str]]]:
+@dataclass(frozen=True)
+class Keying:
+    """How a wait is keyed beside its approver: the submitter's manager in the tree (the
+    reorg index, whoever decides) and, per level, until when its approver holds."""
+
+    manager_id: Optional[str] = None
+    untils: tuple[Optional[str], ...] = ()
+
+
+def resolved_approvers(e: Expense, ancestors: list[str], levels: int) -> tuple[list[str], Keying]:
     """Who decides each level now, with the instant until which each answer holds: the
     tree's approver of the level, or the delegate their active delegation names (services/
     delegation.py). Never the submitter: then the level passes to the next manager up."""
@@ -313,7 +323,7 @@ def resolved_approvers(e: Expense, ancestors: list[str], levels: int) -> tuple[l
                 approvers.append(who)
                 untils.append(until)
                 break
-    return approvers, untils
+    return approvers, Keying(ancestors[0] if ancestors else None, tuple(untils))
 
 
 def approval_levels(e: Expense) -> int:
@@ -330,13 +340,13 @@ def current_approvers(e: Expense, submitter: Any = None) -> list[str]:
     return current_approvers_until(e, submitter)[0]
 
 
-def current_approvers_until(e: Expense, submitter: Any = None) -> tuple[list[str], list[Optional[str]]]:
+def current_approvers_until(e: Expense, submitter: Any = None) -> tuple[list[str], Keying]:
     """:func:`current_approvers` with the delegations applied, and each level's validity."""
     submitter = submitter or org.get_user(e.tenant_id, e.user_id)
     return resolved_approvers(e, submitter.ancestors if submitter else [], approval_levels(e))
 
 
-def wait_item(e: Expense, approvers: list[str], untils: Optional[list[Optional[str]]] = None) -> Optional[ApprovalWait]:
+def wait_item(e: Expense, approvers: list[str], keying: Optional[Keying] = None) -> Optional[ApprovalWait]:
     """The queue entry of a submitted expense at its next level (None when none is left)."""
     level = approved_levels(e)
     if e.status != "submitted" or level >= len(approvers):
@@ -345,11 +355,11 @@ def wait_item(e: Expense, approvers: list[str], untils: Optional[list[Optional[s
         tenant_id=e.tenant_id,
         expense_id=e.expense_id,
         submitter_id=e.user_id,
-        manager_id=approvers[0],
+        manager_id=(keying.manager_id if keying else None) or approvers[0],
         approver_id=approvers[level],
         level=level + 1,
         submitted_at=e.submitted_at or e.updated_at,
-        valid_until=(untils or [])[level] if level < len(untils or []) else None,
+        valid_until=keying.untils[level] if keying and level < len(keying.untils) else None,
     )
     wait.set_keys()
     return wait
@@ -389,7 +399,7 @@ def submit(principal: Principal, expense_id: str) -> Expense:
         raise Conflict(f"only drafts can be submitted; this expense is {e.status}", code="invalid_state")
     budgets.require_chargeable(principal, e.unit_type, e.unit_id)  # the org may have changed since the draft
     _convert(e)
-    approvers, untils = _approvers(e)
+    approvers, keying = _approvers(e)
     receipt_warnings, claims = _receipt_warnings(e)
     amount = e.booked_cents
     usage = budgets.usage_item(e.tenant_id, e.unit_type, e.unit_id, e.period)
@@ -397,7 +407,7 @@ def submit(principal: Principal, expense_id: str) -> Expense:
     read_version = e.version
     e.status, e.submitted_at, e.updated_at = "submitted", now, now
     e.approver_ids, e.approvals, e.approval_levels = approvers, [], len(approvers)
-    wait = wait_item(e, approvers, untils)
+    wait = wait_item(e, approvers, keying)
     warnings = [w for w in (e.warnings or []) if w not in ("duplicate_receipt", "budget_exceeded")] + receipt_warnings
 
     def build(enforce: bool) -> Any:
@@ -470,14 +480,14 @@ def request_approval(e: Expense, approver: str, level: int) -> None:
     _request_approval(e, approver, level)
 
 
-def _require_approver(principal: Principal, expense_id: str) -> tuple[Expense, list[Optional[str]]]:
+def _require_approver(principal: Principal, expense_id: str) -> tuple[Expense, Keying]:
     """The expense, if the caller is its approver at its next level in the current tree
     (delegations applied); its ``approver_ids`` are brought up to date with that tree
     (written by the decision). Also answers how long each level's approver holds."""
     e = load(principal.tenant_id, expense_id)
     if e is None:
         raise NotFound("expense not found")
-    approvers, untils = current_approvers_until(e) if e.status == "submitted" else ([], [])
+    approvers, keying = current_approvers_until(e) if e.status == "submitted" else ([], Keying())
     if principal.user_id in approvers:
         e.approver_ids = approvers  # a delegate the queue has not been re-keyed to yet
     if not can_view(principal, e):
@@ -490,11 +500,11 @@ def _require_approver(principal: Principal, expense_id: str) -> tuple[Expense, l
     if approvers[level] != principal.user_id:
         raise Forbidden("you are not the current approver of this expense", code="not_approver")
     e.approver_ids = approvers
-    return e, untils
+    return e, keying
 
 
 def approve(principal: Principal, expense_id: str, comment: Optional[str]) -> Expense:
-    e, untils = _require_approver(principal, expense_id)
+    e, keying = _require_approver(principal, expense_id)
     level = len([a for a in e.approvals if a.get("decision") == "approved"]) + 1
     now = iso(utcnow())
     e.approvals = list(e.approvals) + [
@@ -512,7 +522,7 @@ def approve(principal: Principal, expense_id: str, comment: Optional[str]) -> Ex
     amount = e.booked_cents
     read_version = e.version
 
-    wait = None if final else wait_item(e, list(e.approver_ids), untils)
+    wait = None if final else wait_item(e, list(e.approver_ids), keying)
 
     def fill(tx: Tx) -> None:
         e.version = read_version
