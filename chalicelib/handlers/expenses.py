@@ -541,6 +541,15 @@ def expense_stats(req: Req) -> StatsOut:
 
 
 # ---------------------------------------------------------------- schedule
+@bp.schedule(Rate(15, unit=Rate.MINUTES), name="delegation_boundaries")
+def delegation_boundaries(event: Any) -> dict[str, int]:
+    """Every 15 minutes: waiting approvals of delegations that started or ended move to
+    whoever decides now (the queue hides them from the moment of the boundary)."""
+    moved = approvals.sweep_delegation_boundaries()
+    logger.info("delegation boundaries run", extra={"moved": moved})
+    return {"moved": moved}
+
+
 @bp.schedule(Rate(1, unit=Rate.HOURS), name="budget_alerts")
 def budget_alerts(event: Any) -> dict[str, int]:
     """Every hour: send any threshold alert not yet sent, and queue any outbound webhook a

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import random
 import time
+from datetime import datetime, timedelta
 from typing import Any, Optional
 
 from chalicelib import cursor as cursors
@@ -31,6 +32,7 @@ from chalicelib.timeutil import iso, utcnow
 
 MAX_BULK = 50
 REKEY_ATTEMPTS = 4
+BOUNDARY_WINDOW = timedelta(hours=2)  # the sweep runs every 15 minutes: overlapping windows
 
 
 # ---------------------------------------------------------------- the queue
@@ -180,7 +182,7 @@ def remove_delegation(principal: Principal) -> None:
         move_for_delegation(t, {principal.user_id, before.delegate_id})
 
 
-def move_for_delegation(tenant_id: str, queue_owners: set[str]) -> int:
+def move_for_delegation(tenant_id: str, queue_owners: set[str], force: bool = True) -> int:
     """Re-key every wait in these users' queues (one bounded Query each, paged) to the
     approver resolved now; the new approver is asked (deduplicated per level)."""
     moved = 0
@@ -191,7 +193,7 @@ def move_for_delegation(tenant_id: str, queue_owners: set[str]) -> int:
             if w.expense_id in seen:
                 continue
             seen.add(w.expense_id)
-            result = _rekey(tenant_id, w.expense_id, users, force=True)
+            result = _rekey(tenant_id, w.expense_id, users, force=force)
             if result is None:
                 continue
             e, wait = result
@@ -200,4 +202,17 @@ def move_for_delegation(tenant_id: str, queue_owners: set[str]) -> int:
                 settle("expense.approval_request", functools.partial(request_moved, e, wait), expense_id=e.expense_id)
     if moved:
         count("ApprovalsMoved", moved)
+    return moved
+
+
+def sweep_delegation_boundaries(now: Optional[datetime] = None, window: timedelta = BOUNDARY_WINDOW) -> int:
+    """Scheduled: the waits of every delegation that started or ended within ``window``
+    move to whoever decides now (idempotent: a wait already right is not written)."""
+    until = now or utcnow()
+    moved = 0
+    for d in delegation.crossed(iso(until - window), iso(until)):
+        try:
+            moved += move_for_delegation(d.tenant_id, {d.user_id, d.delegate_id}, force=False)
+        except Exception:  # noqa: BLE001 - one tenant's trouble must not stop the others
+            logger.exception("delegation boundary re-key failed", extra={"tenant_id": d.tenant_id})
     return moved

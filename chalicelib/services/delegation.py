@@ -15,7 +15,7 @@ from typing import Optional
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.errors import Unprocessable
-from chalicelib.models.org import Delegation
+from chalicelib.models.org import DELEGATION_ENDS_PK, DELEGATION_STARTS_PK, Delegation
 from chalicelib.services import org
 from chalicelib.timeutil import format_date, iso, local_day_bounds, parse_date, utcnow
 
@@ -111,3 +111,12 @@ def resolve(
         seen.add(d.delegate_id)
         current = d.delegate_id
     return (None if current == submitter_id else current), until
+
+
+def crossed(since: str, until: str) -> list[Delegation]:
+    """Delegations (every tenant) that started or ended in ``(since, until]``: two bounded
+    key queries on the boundary indexes."""
+    lo, hi = since + "#~", until + "#~"
+    found = list(Delegation.gsi1.query(DELEGATION_STARTS_PK, Delegation.GSI1SK.between(lo, hi)))
+    found += list(Delegation.gsi2.query(DELEGATION_ENDS_PK, Delegation.GSI2SK.between(lo, hi)))
+    return [d for d in found if isinstance(d, Delegation)]

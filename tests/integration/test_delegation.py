@@ -200,3 +200,32 @@ def test_a_deactivated_delegate_is_refused(api):
     assert status == 200
     status, error = delegate(api, "mgr_east", "rep_c", today(), today())
     assert status == 422 and error["error"]["code"] == "unknown_user"
+
+
+def tick(chalice_client: Any) -> None:
+    event = chalice_client.events.generate_cw_event(
+        source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
+    )
+    for _ in range(2):  # the schedule may fire twice
+        chalice_client.lambda_.invoke("delegation_boundaries", event)
+
+
+def test_waits_move_to_the_delegate_when_it_starts_and_back_when_it_ends(api, clock, chalice_client):
+    day = date(2026, 12, 10)  # Shanghai: 2026-12-09T16:00Z .. 2026-12-10T16:00Z
+    clock(datetime(2026, 12, 8, 12, 0, tzinfo=UTC))
+    expense = submitted(api, "10.00")
+    ok_delegate(api, "mgr_east", "vp", day, day)
+    assert queue(api, "mgr_east") == [expense["id"]] and queue(api, "vp") == []
+    clock(datetime(2026, 12, 9, 16, 5, tzinfo=UTC))  # the first day has begun
+    assert queue(api, "mgr_east") == []  # hidden at once: mgr_east may not decide it now
+    tick(chalice_client)
+    assert queue(api, "vp") == [expense["id"]]
+    assert len(messages_of(api, "vp", "expense_approval_request")) == 1
+    assert approve(api, expense["id"], "mgr_east")[0] in (403, 404)
+    clock(datetime(2026, 12, 10, 16, 5, tzinfo=UTC))  # the day after the last
+    assert queue(api, "vp") == []
+    tick(chalice_client)
+    assert queue(api, "vp") == [] and queue(api, "mgr_east") == [expense["id"]]
+    assert len(messages_of(api, "mgr_east", "expense_approval_request")) >= 1
+    assert approve(api, expense["id"], "vp")[0] in (403, 404)
+    assert approve(api, expense["id"], "mgr_east")[0] == 200
