@@ -312,14 +312,15 @@ class Keying:
 def resolved_approvers(e: Expense, ancestors: list[str], levels: int) -> tuple[list[str], Keying]:
     """Who decides each level now, with the instant until which each answer holds: the
     tree's approver of the level, or the delegate their active delegation names (services/
-    delegation.py). Never the submitter: then the level passes to the next manager up."""
+    delegation.py). Never the submitter, nor the approver of an earlier level: then the
+    level passes to the next manager up."""
     approvers: list[str] = []
     untils: list[Optional[str]] = []
     now = iso(utcnow())
     for level in range(levels):
         for candidate in ancestors[level:]:
             who, until = delegation.resolve(e.tenant_id, candidate, e.user_id, now)
-            if who is not None:
+            if who is not None and who not in approvers:  # two levels are two people
                 approvers.append(who)
                 untils.append(until)
                 break

@@ -121,6 +121,16 @@ def test_first_and_last_day_are_inclusive_in_the_tenant_zone(api, clock):
     assert approve(api, inside["id"], "mgr_east")[0] == 200
 
 
+def test_two_levels_stay_two_people_when_the_first_is_delegated_to_the_second(api):
+    ok_delegate(api, "mgr_east", "vp", today(), today())
+    big = submitted(api, "6000.00")  # above the approval limit: two levels
+    assert big["approver_ids"] == ["vp", "ceo"]
+    assert approve(api, big["id"], "vp")[0] == 200
+    assert approve(api, big["id"], "vp")[0] in (403, 404, 409)
+    status, out = approve(api, big["id"], "ceo")
+    assert status == 200 and out["status"] == "approved", out
+
+
 def test_the_delegates_own_expense_passes_to_the_next_level(api):
     ok_delegate(api, "mgr_east", "rep_a", today(), today())
     own = submitted(api, "10.00", as_="rep_a")  # rep_a's approver mgr_east delegated to rep_a
