@@ -3,7 +3,7 @@
 Stored as one ``Delegation`` item per user (PUT replaces it, DELETE removes it). Who
 decides is resolved from the current delegations at every decision and every re-key
 (:func:`resolve`): follow the active delegations from the tree's approver, at most
-``MAX_HOPS`` hops with a visited set (so A->B->A ends), never to the submitter. A PUT that
+``MAX_HOPS`` hops with a visited set (so A->B->A ends), never to the submitter nor to a deactivated delegate. A PUT that
 would close a cycle among delegations that overlap it is refused (422 ``delegation_cycle``).
 """
 
@@ -108,6 +108,9 @@ def resolve(
         until = min(until or d.ends_at, d.ends_at)
         if d.delegate_id in seen:
             break  # a loop: the last one reached decides
+        target = org.get_user(tenant_id, d.delegate_id)
+        if target is None or not target.is_active:
+            break  # a delegate deactivated since: the delegator keeps deciding
         seen.add(d.delegate_id)
         current = d.delegate_id
     return (None if current == submitter_id else current), until

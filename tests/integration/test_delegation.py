@@ -205,6 +205,16 @@ def test_bad_input_is_4xx_and_stores_nothing(api, body, code):
     assert queue(api, "mgr_east") == [expense["id"]]
 
 
+def test_deactivating_the_delegate_gives_the_approvals_back(api):
+    expense = submitted(api, "10.00")
+    ok_delegate(api, "mgr_east", "mgr_west", today(), today())
+    assert queue(api, "mgr_west") == [expense["id"]]
+    status, _ = api.post("/v1/admin/users/mgr_west/deactivate", {"handover_to": "vp"}, as_="admin")
+    assert status == 200
+    assert queue(api, "mgr_east") == [expense["id"]]
+    assert approve(api, expense["id"], "mgr_east")[0] == 200
+
+
 def test_a_deactivated_delegate_is_refused(api):
     status, _ = api.post("/v1/admin/users/rep_c/deactivate", {"handover_to": "rep_b"}, as_="admin")
     assert status == 200
