@@ -111,11 +111,11 @@ def waits_affected_by(tenant_id: str, user_id: str, old_manager_id: Optional[str
 
 
 def _rekey(
-    tenant_id: str, expense_id: str, users: dict[str, User], force: bool = False
+    tenant_id: str, expense_id: str, users: dict[str, User], keyed: Optional[ApprovalWait] = None
 ) -> Optional[tuple[Expense, ApprovalWait]]:
     """Move one waiting expense to its approver in the current tree (delegations applied).
     Answers the expense and its new wait when it moved, None when nothing had to change
-    (``force``: the wait is written anyway, so its validity follows a changed delegation)."""
+    (given the wait as ``keyed``, a changed validity alone rewrites it too)."""
     for attempt in range(REKEY_ATTEMPTS):
         e = expenses.load(tenant_id, expense_id)
         if e is None or e.status != "submitted":
@@ -123,7 +123,10 @@ def _rekey(
         submitter = users.get(e.user_id) or org.get_user(tenant_id, e.user_id)
         approvers, keying = expenses.current_approvers_until(e, submitter)
         wait = expenses.wait_item(e, approvers, keying)
-        if wait is None or (list(e.approver_ids or []) == approvers and not force):
+        if wait is None:
+            return None
+        same_wait = keyed is None or (keyed.approver_id, keyed.valid_until) == (wait.approver_id, wait.valid_until)
+        if list(e.approver_ids or []) == approvers and same_wait:
             return None
         read_version = e.version
         e.approver_ids = approvers
@@ -182,7 +185,7 @@ def remove_delegation(principal: Principal) -> None:
         move_for_delegation(t, {principal.user_id, before.delegate_id})
 
 
-def move_for_delegation(tenant_id: str, queue_owners: set[str], force: bool = True) -> int:
+def move_for_delegation(tenant_id: str, queue_owners: set[str]) -> int:
     """Re-key every wait in these users' queues (one bounded Query each, paged) to the
     approver resolved now; the new approver is asked (deduplicated per level)."""
     moved = 0
@@ -193,7 +196,7 @@ def move_for_delegation(tenant_id: str, queue_owners: set[str], force: bool = Tr
             if w.expense_id in seen:
                 continue
             seen.add(w.expense_id)
-            result = _rekey(tenant_id, w.expense_id, users, force=force)
+            result = _rekey(tenant_id, w.expense_id, users, keyed=w)
             if result is None:
                 continue
             e, wait = result
@@ -212,7 +215,7 @@ def sweep_delegation_boundaries(now: Optional[datetime] = None, window: timedelt
     moved = 0
     for d in delegation.crossed(iso(until - window), iso(until)):
         try:
-            moved += move_for_delegation(d.tenant_id, {d.user_id, d.delegate_id}, force=False)
+            moved += move_for_delegation(d.tenant_id, {d.user_id, d.delegate_id})
         except Exception:  # noqa: BLE001 - one tenant's trouble must not stop the others
             logger.exception("delegation boundary re-key failed", extra={"tenant_id": d.tenant_id})
     return moved

@@ -249,3 +249,14 @@ def test_waits_move_to_the_delegate_when_it_starts_and_back_when_it_ends(api, cl
     assert len(messages_of(api, "mgr_east", "expense_approval_request")) >= 1
     assert approve(api, expense["id"], "vp")[0] in (403, 404)
     assert approve(api, expense["id"], "mgr_east")[0] == 200
+
+
+def test_extending_a_delegation_keeps_the_wait_in_the_delegates_queue_past_the_old_end(api, clock):
+    day = date(2026, 12, 10)
+    clock(datetime(2026, 12, 10, 4, 0, tzinfo=UTC))
+    expense = submitted(api, "10.00")
+    ok_delegate(api, "mgr_east", "vp", day, day)
+    ok_delegate(api, "mgr_east", "vp", day, day + timedelta(days=1))  # same delegate, one more day
+    clock(datetime(2026, 12, 10, 16, 5, tzinfo=UTC))  # past the first end, inside the new one
+    assert queue(api, "vp") == [expense["id"]]
+    assert approve(api, expense["id"], "vp")[0] == 200
