@@ -362,3 +362,21 @@ def seed_money() -> None:
 
 
 DEMO_EXTRAS.append(seed_money)
+
+
+def seed_delegation() -> None:
+    """mgr_east is away from yesterday to three days on (tenant time zone) and delegated
+    their approvals to the VP: GET /v1/approvals as vp shows mgr_east's queue, GET
+    /v1/me/delegate as mgr_east the delegation. Seeded last, so the waits above move."""
+    from datetime import timedelta
+
+    from chalicelib.auth import Principal
+    from chalicelib.services import approvals, org
+    from chalicelib.timeutil import today
+
+    day = today(org.tenant_zone(TENANT))
+    away = Principal("mgr_east", TENANT, frozenset())
+    approvals.set_delegation(away, "vp", (day - timedelta(days=1)).isoformat(), (day + timedelta(days=3)).isoformat())
+
+
+DEMO_EXTRAS.append(seed_delegation)

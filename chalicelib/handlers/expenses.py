@@ -23,6 +23,7 @@ from chalicelib.schemas import (
     example,
 )
 from chalicelib.services import approvals, budgets, expenses, mileage, webhooks
+from chalicelib.timeutil import iso, utcnow
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -409,6 +410,73 @@ def bulk_approvals(req: Req) -> dict[str, Any]:
     return {"results": approvals.bulk(req.principal, b.action, list(b.expense_ids), note)}
 
 
+# ---------------------------------------------------------------- delegation
+class DelegationIn(Request):
+    model_config = example({"delegate_id": "vp", "from": "2026-12-21", "to": "2027-01-03"})
+    delegate_id: Id
+    from_: Date = Field(alias="from", description="First tenant-local day (inclusive)")
+    to: Date = Field(description="Last tenant-local day (inclusive), not before from; at most 366 days")
+
+
+class DelegationOut(Response):
+    delegate_id: str
+    from_: str = Field(alias="from", serialization_alias="from")
+    to: str
+    active: bool = Field(description="Whether the delegation applies right now")
+
+
+class DelegationState(Response):
+    delegation: Optional[DelegationOut] = Field(description="The caller's delegation; null when none is set")
+
+
+def _delegation_out(d: Any) -> dict[str, Any]:
+    if d is None:
+        return {"delegation": None}
+    out = {"delegate_id": d.delegate_id, "from": d.date_from, "to": d.date_to, "active": d.active_at(iso(utcnow()))}
+    return {"delegation": out}
+
+
+@route(
+    bp,
+    "/v1/me/delegate",
+    method="PUT",
+    summary="Name an approval delegate for tenant-local days from..to (replaces the previous one)",
+    tag="expenses",
+    body=DelegationIn,
+    response=DelegationState,
+    name="set_delegation",
+)
+def put_delegation(req: Req) -> dict[str, Any]:
+    b: DelegationIn = req.body
+    return _delegation_out(approvals.set_delegation(req.principal, b.delegate_id, b.from_, b.to))
+
+
+@route(
+    bp,
+    "/v1/me/delegate",
+    summary="The caller's approval delegation (delegation: null when none)",
+    tag="expenses",
+    response=DelegationState,
+    name="get_delegation",
+)
+def get_delegation(req: Req) -> dict[str, Any]:
+    return _delegation_out(approvals.get_delegation(req.principal))
+
+
+@route(
+    bp,
+    "/v1/me/delegate",
+    method="DELETE",
+    summary="End the caller's delegation now: the caller decides their approvals again",
+    tag="expenses",
+    response=DelegationState,
+    name="remove_delegation",
+)
+def delete_delegation(req: Req) -> dict[str, Any]:
+    approvals.remove_delegation(req.principal)
+    return {"delegation": None}
+
+
 # ---------------------------------------------------------------- budgets
 BUDGET_PATH = "/v1/budgets/{unit_type}/{unit_id}/{period}"
 BUDGET_PATTERNS = {"unit_type": UNIT_TYPE_PATTERN, "period": PERIOD_PATTERN}
@@ -473,6 +541,15 @@ def expense_stats(req: Req) -> StatsOut:
 
 
 # ---------------------------------------------------------------- schedule
+@bp.schedule(Rate(15, unit=Rate.MINUTES), name="delegation_boundaries")
+def delegation_boundaries(event: Any) -> dict[str, int]:
+    """Every 15 minutes: waiting approvals of delegations that started or ended move to
+    whoever decides now (the queue hides them from the moment of the boundary)."""
+    moved = approvals.sweep_delegation_boundaries()
+    logger.info("delegation boundaries run", extra={"moved": moved})
+    return {"moved": moved}
+
+
 @bp.schedule(Rate(1, unit=Rate.HOURS), name="budget_alerts")
 def budget_alerts(event: Any) -> dict[str, int]:
     """Every hour: send any threshold alert not yet sent, and queue any outbound webhook a

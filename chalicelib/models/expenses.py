@@ -118,6 +118,9 @@ class ApprovalWait(BaseItem, discriminator="ApprovalWait"):
     approver_id = UnicodeAttribute()
     level = NumberAttribute()
     submitted_at = UnicodeAttribute()
+    # set when a delegation decides who waits here: the instant (UTC) a delegation along the
+    # way starts or ends; from then on the queue hides it until it is re-keyed
+    valid_until = UnicodeAttribute(null=True)
 
     @classmethod
     def queue_pk(cls, tenant_id: str, approver_id: str) -> str:

@@ -99,6 +99,37 @@ class Department(BaseItem, discriminator="Department"):
             self.GSI2PK = self.GSI2SK = None
 
 
+DELEGATION_STARTS_PK = "T#~system#DELEGSTART"
+DELEGATION_ENDS_PK = "T#~system#DELEGEND"
+
+
+class Delegation(BaseItem, discriminator="Delegation"):
+    """A user's approval delegate for tenant-local days ``date_from``..``date_to``
+    (inclusive); ``starts_at``/``ends_at`` are those days' bounds in UTC (``[start, end)``),
+    fixed when set. One per user (PUT replaces it)."""
+
+    user_id = UnicodeAttribute()
+    delegate_id = UnicodeAttribute()
+    date_from = UnicodeAttribute()
+    date_to = UnicodeAttribute()
+    starts_at = UnicodeAttribute()
+    ends_at = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+    @classmethod
+    def pk(cls, tenant_id: str, user_id: str) -> str:
+        return tkey(tenant_id, "DELEGATION", user_id)
+
+    def set_keys(self) -> None:
+        self.PK, self.SK = self.pk(self.tenant_id, self.user_id), "DELEGATION"
+        # the boundary sweep's indexes (every tenant): starts on GSI1, ends on GSI2
+        self.GSI1PK, self.GSI1SK = DELEGATION_STARTS_PK, f"{self.starts_at}#{self.tenant_id}#{self.user_id}"
+        self.GSI2PK, self.GSI2SK = DELEGATION_ENDS_PK, f"{self.ends_at}#{self.tenant_id}#{self.user_id}"
+
+    def active_at(self, instant: str) -> bool:
+        return self.starts_at <= instant < self.ends_at
+
+
 class User(BaseItem, discriminator="User"):
     user_id = UnicodeAttribute()
     name = UnicodeAttribute()
@@ -206,6 +237,9 @@ class ProjectMembership(BaseItem, discriminator="ProjectMembership"):
 
 
 __all__ = [
+    "Delegation",
+    "DELEGATION_STARTS_PK",
+    "DELEGATION_ENDS_PK",
     "TenantSettings",
     "FinanceIntegration",
     "Department",

@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import random
 import time
+from datetime import datetime, timedelta
 from typing import Any, Optional
 
 from chalicelib import cursor as cursors
@@ -23,13 +24,15 @@ from chalicelib.auth import Principal
 from chalicelib.errors import AppError
 from chalicelib.models.base import Cancelled, Tx
 from chalicelib.models.expenses import ApprovalWait, Expense
-from chalicelib.models.org import User
+from chalicelib.models.org import Delegation, User
 from chalicelib.observability import count, logger
-from chalicelib.services import expenses, org
+from chalicelib.services import delegation, expenses, org
 from chalicelib.services.aftercommit import settle
+from chalicelib.timeutil import iso, utcnow
 
 MAX_BULK = 50
 REKEY_ATTEMPTS = 4
+BOUNDARY_WINDOW = timedelta(hours=2)  # the sweep runs every 15 minutes: overlapping windows
 
 
 # ---------------------------------------------------------------- the queue
@@ -46,6 +49,7 @@ def queue_page(principal: Principal, limit: int, cursor: Optional[str]) -> tuple
         page_size=limit + 1,
         last_evaluated_key=start.get("k") if start else None,
     )
+    now = iso(utcnow())
     waits = list(result)
     next_cursor = None
     if len(waits) > limit:
@@ -53,6 +57,9 @@ def queue_page(principal: Principal, limit: int, cursor: Optional[str]) -> tuple
         last = waits[-1]
         key = {name: {"S": getattr(last, name)} for name in ("PK", "SK", "GSI1PK", "GSI1SK")}
         next_cursor = cursors.encode({"k": key}, scope)
+    # a wait keyed by a delegation that has since started or ended is not shown (the boundary
+    # re-key moves it; the decision always resolves the current delegation)
+    waits = [w for w in waits if w.valid_until is None or now < w.valid_until]
     found = {e.expense_id: e for e in Expense.batch_get([(Expense.pk(t, w.expense_id), "EXPENSE") for w in waits])}
     return [found[w.expense_id] for w in waits if w.expense_id in found], next_cursor
 
@@ -103,17 +110,23 @@ def waits_affected_by(tenant_id: str, user_id: str, old_manager_id: Optional[str
     return waits
 
 
-def _rekey(tenant_id: str, expense_id: str, users: dict[str, User]) -> Optional[tuple[Expense, ApprovalWait]]:
-    """Move one waiting expense to its approver in the current tree. Answers the expense
-    and its new wait when it moved, None when nothing had to change."""
+def _rekey(
+    tenant_id: str, expense_id: str, users: dict[str, User], keyed: Optional[ApprovalWait] = None
+) -> Optional[tuple[Expense, ApprovalWait]]:
+    """Move one waiting expense to its approver in the current tree (delegations applied).
+    Answers the expense and its new wait when it moved, None when nothing had to change
+    (given the wait as ``keyed``, a changed validity alone rewrites it too)."""
     for attempt in range(REKEY_ATTEMPTS):
         e = expenses.load(tenant_id, expense_id)
         if e is None or e.status != "submitted":
             return None
         submitter = users.get(e.user_id) or org.get_user(tenant_id, e.user_id)
-        approvers = expenses.current_approvers(e, submitter)
-        wait = expenses.wait_item(e, approvers)
-        if wait is None or list(e.approver_ids or []) == approvers:
+        approvers, keying = expenses.current_approvers_until(e, submitter)
+        wait = expenses.wait_item(e, approvers, keying)
+        if wait is None:
+            return None
+        same_wait = keyed is None or (keyed.approver_id, keyed.valid_until) == (wait.approver_id, wait.valid_until)
+        if list(e.approver_ids or []) == approvers and same_wait:
             return None
         read_version = e.version
         e.approver_ids = approvers
@@ -147,3 +160,62 @@ def move_waiting(tenant_id: str, user_id: str, old_manager_id: Optional[str]) ->
 def request_moved(e: Expense, wait: ApprovalWait) -> None:
     """The new approver's request message (deduplicated per approver and level)."""
     expenses.request_approval(e, wait.approver_id, int(wait.level))
+
+
+# ---------------------------------------------------------------- delegation
+def get_delegation(principal: Principal) -> Optional[Delegation]:
+    return delegation.get(principal.tenant_id, principal.user_id)
+
+
+def set_delegation(principal: Principal, delegate_id: str, date_from: str, date_to: str) -> Delegation:
+    """PUT /v1/me/delegate: store it, then re-key what waits for the caller (or for the
+    previous delegate on the caller's behalf) to whoever decides now."""
+    t = principal.tenant_id
+    before = delegation.get(t, principal.user_id)
+    d = delegation.put(t, principal.user_id, delegate_id, date_from, date_to)
+    move_for_delegation(t, {principal.user_id, d.delegate_id} | ({before.delegate_id} if before else set()))
+    return d
+
+
+def remove_delegation(principal: Principal) -> None:
+    """DELETE /v1/me/delegate: the original approver decides again; waiting approvals move back."""
+    t = principal.tenant_id
+    before = delegation.delete(t, principal.user_id)
+    if before is not None:
+        move_for_delegation(t, {principal.user_id, before.delegate_id})
+
+
+def move_for_delegation(tenant_id: str, queue_owners: set[str]) -> int:
+    """Re-key every wait in these users' queues (one bounded Query each, paged) to the
+    approver resolved now; the new approver is asked (deduplicated per level)."""
+    moved = 0
+    users: dict[str, User] = {}
+    seen: set[str] = set()
+    for owner in sorted(queue_owners):
+        for w in ApprovalWait.gsi1.query(ApprovalWait.queue_pk(tenant_id, owner)):
+            if w.expense_id in seen:
+                continue
+            seen.add(w.expense_id)
+            result = _rekey(tenant_id, w.expense_id, users, keyed=w)
+            if result is None:
+                continue
+            e, wait = result
+            moved += 1
+            if wait.approver_id != w.approver_id:
+                settle("expense.approval_request", functools.partial(request_moved, e, wait), expense_id=e.expense_id)
+    if moved:
+        count("ApprovalsMoved", moved)
+    return moved
+
+
+def sweep_delegation_boundaries(now: Optional[datetime] = None, window: timedelta = BOUNDARY_WINDOW) -> int:
+    """Scheduled: the waits of every delegation that started or ended within ``window``
+    move to whoever decides now (idempotent: a wait already right is not written)."""
+    until = now or utcnow()
+    moved = 0
+    for d in delegation.crossed(iso(until - window), iso(until)):
+        try:
+            moved += move_for_delegation(d.tenant_id, {d.user_id, d.delegate_id})
+        except Exception:  # noqa: BLE001 - one tenant's trouble must not stop the others
+            logger.exception("delegation boundary re-key failed", extra={"tenant_id": d.tenant_id})
+    return moved

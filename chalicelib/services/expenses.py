@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Optional
 
@@ -32,7 +33,7 @@ from chalicelib.models.base import Cancelled, Tx, condition_failed
 from chalicelib.models.expenses import ApprovalWait, Expense, ReceiptClaim
 from chalicelib.models.webhooks import InboundReceipt
 from chalicelib.observability import count
-from chalicelib.services import activities, budgets, fx, messages, org, refs, stats, webhooks
+from chalicelib.services import activities, budgets, delegation, fx, messages, org, refs, stats, webhooks
 from chalicelib.services.aftercommit import settle
 from chalicelib.timeutil import format_date, iso, normalize, parse_date, parse_month, utcnow
 
@@ -288,14 +289,42 @@ def _convert(e: Expense) -> None:
     e.converted_currency, e.converted_rate, e.converted_rate_date = base, converted.rate, converted.rate_date
 
 
-def _approvers(e: Expense) -> list[str]:
+def _approvers(e: Expense) -> tuple[list[str], Keying]:
+    """At submission: the levels from the amount, each one's approver now (delegations applied)."""
     submitter = org.get_user(e.tenant_id, e.user_id)
     ancestors = submitter.ancestors if submitter else []
     if not ancestors:
         raise Unprocessable("the submitter has no manager to approve this expense", code="no_approver")
     limit = org.get_settings(e.tenant_id).approval_limit
     two_levels = limit is not None and Decimal(e.booked_cents) / 100 > Decimal(limit)
-    return ancestors[: 2 if two_levels else 1]
+    return resolved_approvers(e, ancestors, 2 if two_levels else 1)
+
+
+@dataclass(frozen=True)
+class Keying:
+    """How a wait is keyed beside its approver: the submitter's manager in the tree (the
+    reorg index, whoever decides) and, per level, until when its approver holds."""
+
+    manager_id: Optional[str] = None
+    untils: tuple[Optional[str], ...] = ()
+
+
+def resolved_approvers(e: Expense, ancestors: list[str], levels: int) -> tuple[list[str], Keying]:
+    """Who decides each level now, with the instant until which each answer holds: the
+    tree's approver of the level, or the delegate their active delegation names (services/
+    delegation.py). Never the submitter, nor the approver of an earlier level: then the
+    level passes to the next manager up."""
+    approvers: list[str] = []
+    untils: list[Optional[str]] = []
+    now = iso(utcnow())
+    for level in range(levels):
+        for candidate in ancestors[level:]:
+            who, until = delegation.resolve(e.tenant_id, candidate, e.user_id, now)
+            if who is not None and who not in approvers:  # two levels are two people
+                approvers.append(who)
+                untils.append(until)
+                break
+    return approvers, Keying(ancestors[0] if ancestors else None, tuple(untils))
 
 
 def approval_levels(e: Expense) -> int:
@@ -309,11 +338,16 @@ def approved_levels(e: Expense) -> int:
 def current_approvers(e: Expense, submitter: Any = None) -> list[str]:
     """The approvers of each level from the reporting tree as it is now (one GetItem
     unless the submitter is given): the manager, then the manager's manager."""
+    return current_approvers_until(e, submitter)[0]
+
+
+def current_approvers_until(e: Expense, submitter: Any = None) -> tuple[list[str], Keying]:
+    """:func:`current_approvers` with the delegations applied, and each level's validity."""
     submitter = submitter or org.get_user(e.tenant_id, e.user_id)
-    return (submitter.ancestors if submitter else [])[: approval_levels(e)]
+    return resolved_approvers(e, submitter.ancestors if submitter else [], approval_levels(e))
 
 
-def wait_item(e: Expense, approvers: list[str]) -> Optional[ApprovalWait]:
+def wait_item(e: Expense, approvers: list[str], keying: Optional[Keying] = None) -> Optional[ApprovalWait]:
     """The queue entry of a submitted expense at its next level (None when none is left)."""
     level = approved_levels(e)
     if e.status != "submitted" or level >= len(approvers):
@@ -322,10 +356,11 @@ def wait_item(e: Expense, approvers: list[str]) -> Optional[ApprovalWait]:
         tenant_id=e.tenant_id,
         expense_id=e.expense_id,
         submitter_id=e.user_id,
-        manager_id=approvers[0],
+        manager_id=(keying.manager_id if keying else None) or approvers[0],
         approver_id=approvers[level],
         level=level + 1,
         submitted_at=e.submitted_at or e.updated_at,
+        valid_until=keying.untils[level] if keying and level < len(keying.untils) else None,
     )
     wait.set_keys()
     return wait
@@ -365,7 +400,7 @@ def submit(principal: Principal, expense_id: str) -> Expense:
         raise Conflict(f"only drafts can be submitted; this expense is {e.status}", code="invalid_state")
     budgets.require_chargeable(principal, e.unit_type, e.unit_id)  # the org may have changed since the draft
     _convert(e)
-    approvers = _approvers(e)
+    approvers, keying = _approvers(e)
     receipt_warnings, claims = _receipt_warnings(e)
     amount = e.booked_cents
     usage = budgets.usage_item(e.tenant_id, e.unit_type, e.unit_id, e.period)
@@ -373,7 +408,7 @@ def submit(principal: Principal, expense_id: str) -> Expense:
     read_version = e.version
     e.status, e.submitted_at, e.updated_at = "submitted", now, now
     e.approver_ids, e.approvals, e.approval_levels = approvers, [], len(approvers)
-    wait = wait_item(e, approvers)
+    wait = wait_item(e, approvers, keying)
     warnings = [w for w in (e.warnings or []) if w not in ("duplicate_receipt", "budget_exceeded")] + receipt_warnings
 
     def build(enforce: bool) -> Any:
@@ -446,24 +481,31 @@ def request_approval(e: Expense, approver: str, level: int) -> None:
     _request_approval(e, approver, level)
 
 
-def _require_approver(principal: Principal, expense_id: str) -> Expense:
-    """The expense, if the caller is its approver at its next level in the current tree;
-    its ``approver_ids`` are brought up to date with that tree (written by the decision)."""
-    e = require_visible(principal, expense_id)
+def _require_approver(principal: Principal, expense_id: str) -> tuple[Expense, Keying]:
+    """The expense, if the caller is its approver at its next level in the current tree
+    (delegations applied); its ``approver_ids`` are brought up to date with that tree
+    (written by the decision). Also answers how long each level's approver holds."""
+    e = load(principal.tenant_id, expense_id)
+    if e is None:
+        raise NotFound("expense not found")
+    approvers, keying = current_approvers_until(e) if e.status == "submitted" else ([], Keying())
+    if principal.user_id in approvers:
+        e.approver_ids = approvers  # a delegate the queue has not been re-keyed to yet
+    if not can_view(principal, e):
+        raise NotFound("expense not found")
     if e.status != "submitted":
         raise Conflict(f"the expense is {e.status}", code="invalid_state")
-    approvers = current_approvers(e)
     level = approved_levels(e)
     if level >= len(approvers):
         raise Conflict("the submitter has no manager at this level to approve", code="no_approver")
     if approvers[level] != principal.user_id:
         raise Forbidden("you are not the current approver of this expense", code="not_approver")
     e.approver_ids = approvers
-    return e
+    return e, keying
 
 
 def approve(principal: Principal, expense_id: str, comment: Optional[str]) -> Expense:
-    e = _require_approver(principal, expense_id)
+    e, keying = _require_approver(principal, expense_id)
     level = len([a for a in e.approvals if a.get("decision") == "approved"]) + 1
     now = iso(utcnow())
     e.approvals = list(e.approvals) + [
@@ -481,7 +523,7 @@ def approve(principal: Principal, expense_id: str, comment: Optional[str]) -> Ex
     amount = e.booked_cents
     read_version = e.version
 
-    wait = None if final else wait_item(e, list(e.approver_ids))
+    wait = None if final else wait_item(e, list(e.approver_ids), keying)
 
     def fill(tx: Tx) -> None:
         e.version = read_version
@@ -508,7 +550,7 @@ def approve(principal: Principal, expense_id: str, comment: Optional[str]) -> Ex
 
 
 def reject(principal: Principal, expense_id: str, reason: str) -> Expense:
-    e = _require_approver(principal, expense_id)
+    e, _ = _require_approver(principal, expense_id)
     level = len([a for a in e.approvals if a.get("decision") == "approved"]) + 1
     now = iso(utcnow())
     e.approvals = list(e.approvals) + [

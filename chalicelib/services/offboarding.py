@@ -78,6 +78,7 @@ def deactivate(principal: Principal, user_id: str, handover_to: str) -> User:
             sorted(report.roles or []),
         )
         approvals.move_waiting(t, report.user_id, user_id)
+    approvals.move_for_delegation(t, {user_id})  # what waits as their delegate goes back
     settle("user.handover", lambda: finish_handover(t, user_id, INLINE_HANDOVER), user_id=user_id)
     return user
 

@@ -147,6 +147,9 @@ departments.list          200   200   200      200  200  200  200   200      200
 projects.list             200   200   200      200  200  200  200   200      200  200   200   200     403     401
 approvals.list            200   200   200      200  200  200  200   200      200  200   200   200     403     401
 approvals.bulk            200   200   200      200  200  200  200   200      200  200   200   200     403     401
+delegate.put              200   200   200      200  200  200  200   200      422  200   422   422     403     401
+delegate.get              200   200   200      200  200  200  200   200      200  200   200   200     403     401
+delegate.delete           200   200   200      200  200  200  200   200      200  200   200   200     403     401
 admin.user.deactivate     403   403   403      403  403  403  403   403      403  200   403   404     403     401
 admin.user.reactivate     403   403   403      403  403  403  403   403      403  200   403   404     403     401
 admin.department.put      403   403   403      403  403  403  403   403      403  200   403   200     403     401
@@ -599,6 +602,13 @@ CASES: dict[str, Case] = {
             "POST", "/v1/approvals/bulk", {"action": "approve", "expense_ids": [w.expense("submitted")]}
         ),
     ),
+    "delegate.put": Case(
+        "PUT",
+        "/v1/me/delegate",
+        _fixed("PUT", "/v1/me/delegate", {"delegate_id": "fin", "from": "2030-01-01", "to": "2030-01-02"}),
+    ),
+    "delegate.get": Case("GET", "/v1/me/delegate", _fixed("GET", "/v1/me/delegate")),
+    "delegate.delete": Case("DELETE", "/v1/me/delegate", _fixed("DELETE", "/v1/me/delegate")),
     "admin.user.deactivate": Case(
         "POST",
         "/v1/admin/users/{user_id}/deactivate",

@@ -19,8 +19,10 @@ def demo(chalice_client: Any) -> Api:
 
 
 def test_demo_has_an_approvals_queue_and_a_team_day(demo):
-    status, page = demo.get("/v1/approvals", as_="mgr_east")
-    assert status == 200 and len(page["items"]) == 4
+    assert demo.get("/v1/approvals", as_="mgr_east")[1]["items"] == []  # delegated to the VP
+    assert demo.get("/v1/me/delegate", as_="mgr_east")[1]["delegation"]["delegate_id"] == "vp"
+    status, page = demo.get("/v1/approvals", as_="vp")
+    assert status == 200 and len(page["items"]) == 5  # with seed_money's USD expense
     assert [e["submitted_at"] for e in page["items"]] == sorted(e["submitted_at"] for e in page["items"])
     status, day = demo.get(f"/v1/team/day?date={today_local()}", as_="vp")
     assert status == 200
