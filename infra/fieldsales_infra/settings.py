@@ -38,6 +38,7 @@ FUNCTION_SIZING = {
     "BudgetAlerts": Sizing(512, "I/O-bound, hourly: a few queries and at most a webhook enqueue per tenant"),
     "CloseOpenVisits": Sizing(512, "I/O-bound, every 15 minutes: a due-index query and conditional writes"),
     "TeamDigest": Sizing(512, "I/O-bound, hourly: index queries and one message per manager of the tenants at 08:00"),
+    "DelegationBoundaries": Sizing(512, "I/O-bound, every 15 minutes: two index queries and the approvals they move"),
     "TableStream": Sizing(512, "I/O-bound fan-out of stream batches (up to 100 records) to DynamoDB and SQS"),
     "WebhookDeliveries": Sizing(512, "I/O-bound: signs (HMAC, cheap) and posts one webhook per message"),
 }

@@ -16,6 +16,7 @@ EXPECTED_FUNCTIONS = {
     "BudgetAlerts",
     "CloseOpenVisits",
     "TeamDigest",
+    "DelegationBoundaries",
     "ObjectCreated",
     "TableStream",
     "WebhookDeliveries",
@@ -162,8 +163,9 @@ def test_schedules_and_s3_rule_have_a_dlq_and_lambda_on_failure_target(transform
     schedules = sorted(
         r["Properties"].get("ScheduleExpression") for r in rules.values() if "ScheduleExpression" in r["Properties"]
     )
-    assert schedules == ["rate(1 hour)", "rate(1 hour)", "rate(1 minute)", "rate(15 minutes)"]
-    assert len(rules) == 4  # three schedules + S3 Object Created
+    # plan_reminders, budget_alerts, team_digest, close_open_visits, delegation_boundaries
+    assert schedules == ["rate(1 hour)", "rate(1 hour)", "rate(1 minute)", "rate(15 minutes)", "rate(15 minutes)"]
+    assert len(rules) == len(schedules) + 1  # the schedules + S3 Object Created
     invoke_configs = {
         r["Properties"]["FunctionName"]["Ref"]: r["Properties"]
         for r in resources.values()

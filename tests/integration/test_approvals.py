@@ -101,7 +101,7 @@ def test_decision_follows_the_current_tree_even_for_a_wait_keyed_earlier(api):
 def test_bulk_items_are_independent_and_retries_answer_ok(api):
     a = submitted(api, "10.00")
     b = submitted(api, "20.00", as_="rep_b")
-    other = submitted(api, "30.00", as_="rep_c")  # mgr_west's
+    other = submitted(api, "30.00", as_="rep_c", unit={"type": "department", "id": "west"})  # mgr_west's
     assert api.post(f"/v1/expenses/{b['id']}/reject", {"reason": "dup"}, as_="mgr_east")[0] == 200
     body = {"action": "approve", "expense_ids": [a["id"], b["id"], other["id"], "exp_missing"]}
     status, out = api.post("/v1/approvals/bulk", body, as_="mgr_east")
