@@ -647,7 +647,7 @@ CASES: dict[str, Case] = {
 #   mgr_east. Approvers re-resolved after a reorg are another change's matrix.
 # - plans: read by self, managers and admins; changed by their owner only (403).
 # - unknown_user: a valid token whose `sub` the org does not have: 403 `unknown_user` on
-#   every cell. No `deactivated` row: the org model has no `active` flag yet.
+#   every cell; so does a deactivated user (`gone`) with a token issued before.
 # "-" marks an action the object does not have.
 ACTION_ROLES = {  # column -> the role (tests/integration/hostile.py ROLES) that plays it
     "owner": "rep_a",  # owner
@@ -660,6 +660,7 @@ ACTION_ROLES = {  # column -> the role (tests/integration/hostile.py ROLES) that
     "fin": "fin",  # finance
     "admin": "admin",  # tenant admin
     "ghost": "ghost",  # unknown user: valid token, no such user in the org
+    "gone": "rep_gone",  # deactivated user: a token issued before the deactivation
     "xten": "x_admin",  # other tenant (admin and finance there)
 }
 ACTION_OBJECTS = ("account", "contact", "opportunity", "lead", "activity", "expense", "plan")
@@ -667,56 +668,56 @@ ACTIONS = ("read", "patch", "transfer", "team", "comment", "charge", "approve")
 
 # fmt: off
 ACTION_MATRIX = """
-cell                 owner team mgr mgr2 head peer other fin admin ghost xten
-account.read         200   200  200 200  200  404  404   404 200   403   404
-account.patch        200   403  200 200  200  404  404   404 200   403   404
-account.transfer     200   403  200 200  200  404  404   404 200   403   404
-account.team         200   403  200 200  200  404  404   404 200   403   404
-account.comment      201   201  201 201  201  404  404   404 201   403   404
-account.charge       -     -    -   -    -    -    -     -   -     -     -
-account.approve      -     -    -   -    -    -    -     -   -     -     -
-contact.read         200   404  200 200  200  404  404   404 200   403   404
-contact.patch        200   404  200 200  200  404  404   404 200   403   404
-contact.transfer     200   404  200 200  200  404  404   404 200   403   404
-contact.team         -     -    -   -    -    -    -     -   -     -     -
-contact.comment      201   404  201 201  201  404  404   404 201   403   404
-contact.charge       -     -    -   -    -    -    -     -   -     -     -
-contact.approve      -     -    -   -    -    -    -     -   -     -     -
-opportunity.read     200   404  200 200  200  404  404   404 200   403   404
-opportunity.patch    200   404  200 200  200  404  404   404 200   403   404
-opportunity.transfer 200   404  200 200  200  404  404   404 200   403   404
-opportunity.team     -     -    -   -    -    -    -     -   -     -     -
-opportunity.comment  201   404  201 201  201  404  404   404 201   403   404
-opportunity.charge   -     -    -   -    -    -    -     -   -     -     -
-opportunity.approve  -     -    -   -    -    -    -     -   -     -     -
-lead.read            200   404  200 200  200  404  404   404 200   403   404
-lead.patch           200   404  200 200  200  404  404   404 200   403   404
-lead.transfer        200   404  200 200  200  404  404   404 200   403   404
-lead.team            -     -    -   -    -    -    -     -   -     -     -
-lead.comment         201   404  201 201  201  404  404   404 201   403   404
-lead.charge          -     -    -   -    -    -    -     -   -     -     -
-lead.approve         -     -    -   -    -    -    -     -   -     -     -
-activity.read        200   404  200 200  200  404  404   404 200   403   404
-activity.patch       -     -    -   -    -    -    -     -   -     -     -
-activity.transfer    -     -    -   -    -    -    -     -   -     -     -
-activity.team        -     -    -   -    -    -    -     -   -     -     -
-activity.comment     201   404  201 201  201  404  404   404 201   403   404
-activity.charge      -     -    -   -    -    -    -     -   -     -     -
-activity.approve     -     -    -   -    -    -    -     -   -     -     -
-expense.read         200   404  200 200  404  404  404   200 200   403   404
-expense.patch        200   404  403 403  404  404  404   403 403   403   404
-expense.transfer     -     -    -   -    -    -    -     -   -     -     -
-expense.team         -     -    -   -    -    -    -     -   -     -     -
-expense.comment      -     -    -   -    -    -    -     -   -     -     -
-expense.charge       201   403  201 403  403  201  403   201 201   403   422
-expense.approve      403   404  200 403  404  404  404   403 403   403   404
-plan.read            200   404  200 200  404  404  404   404 200   403   404
-plan.patch           200   404  403 403  404  404  404   404 403   403   404
-plan.transfer        -     -    -   -    -    -    -     -   -     -     -
-plan.team            -     -    -   -    -    -    -     -   -     -     -
-plan.comment         -     -    -   -    -    -    -     -   -     -     -
-plan.charge          -     -    -   -    -    -    -     -   -     -     -
-plan.approve         -     -    -   -    -    -    -     -   -     -     -
+cell                 owner team mgr mgr2 head peer other fin admin ghost gone xten
+account.read         200   200  200 200  200  404  404   404 200   403   403  404
+account.patch        200   403  200 200  200  404  404   404 200   403   403  404
+account.transfer     200   403  200 200  200  404  404   404 200   403   403  404
+account.team         200   403  200 200  200  404  404   404 200   403   403  404
+account.comment      201   201  201 201  201  404  404   404 201   403   403  404
+account.charge       -     -    -   -    -    -    -     -   -     -     -    -
+account.approve      -     -    -   -    -    -    -     -   -     -     -    -
+contact.read         200   404  200 200  200  404  404   404 200   403   403  404
+contact.patch        200   404  200 200  200  404  404   404 200   403   403  404
+contact.transfer     200   404  200 200  200  404  404   404 200   403   403  404
+contact.team         -     -    -   -    -    -    -     -   -     -     -    -
+contact.comment      201   404  201 201  201  404  404   404 201   403   403  404
+contact.charge       -     -    -   -    -    -    -     -   -     -     -    -
+contact.approve      -     -    -   -    -    -    -     -   -     -     -    -
+opportunity.read     200   404  200 200  200  404  404   404 200   403   403  404
+opportunity.patch    200   404  200 200  200  404  404   404 200   403   403  404
+opportunity.transfer 200   404  200 200  200  404  404   404 200   403   403  404
+opportunity.team     -     -    -   -    -    -    -     -   -     -     -    -
+opportunity.comment  201   404  201 201  201  404  404   404 201   403   403  404
+opportunity.charge   -     -    -   -    -    -    -     -   -     -     -    -
+opportunity.approve  -     -    -   -    -    -    -     -   -     -     -    -
+lead.read            200   404  200 200  200  404  404   404 200   403   403  404
+lead.patch           200   404  200 200  200  404  404   404 200   403   403  404
+lead.transfer        200   404  200 200  200  404  404   404 200   403   403  404
+lead.team            -     -    -   -    -    -    -     -   -     -     -    -
+lead.comment         201   404  201 201  201  404  404   404 201   403   403  404
+lead.charge          -     -    -   -    -    -    -     -   -     -     -    -
+lead.approve         -     -    -   -    -    -    -     -   -     -     -    -
+activity.read        200   404  200 200  200  404  404   404 200   403   403  404
+activity.patch       -     -    -   -    -    -    -     -   -     -     -    -
+activity.transfer    -     -    -   -    -    -    -     -   -     -     -    -
+activity.team        -     -    -   -    -    -    -     -   -     -     -    -
+activity.comment     201   404  201 201  201  404  404   404 201   403   403  404
+activity.charge      -     -    -   -    -    -    -     -   -     -     -    -
+activity.approve     -     -    -   -    -    -    -     -   -     -     -    -
+expense.read         200   404  200 200  404  404  404   200 200   403   403  404
+expense.patch        200   404  403 403  404  404  404   403 403   403   403  404
+expense.transfer     -     -    -   -    -    -    -     -   -     -     -    -
+expense.team         -     -    -   -    -    -    -     -   -     -     -    -
+expense.comment      -     -    -   -    -    -    -     -   -     -     -    -
+expense.charge       201   403  201 403  403  201  403   201 201   403   403  422
+expense.approve      403   404  200 403  404  404  404   403 403   403   403  404
+plan.read            200   404  200 200  404  404  404   404 200   403   403  404
+plan.patch           200   404  403 403  404  404  404   404 403   403   403  404
+plan.transfer        -     -    -   -    -    -    -     -   -     -     -    -
+plan.team            -     -    -   -    -    -    -     -   -     -     -    -
+plan.comment         -     -    -   -    -    -    -     -   -     -     -    -
+plan.charge          -     -    -   -    -    -    -     -   -     -     -    -
+plan.approve         -     -    -   -    -    -    -     -   -     -     -    -
 """
 # fmt: on
 

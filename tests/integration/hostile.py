@@ -51,6 +51,7 @@ ROLES: dict[str, Optional[tuple[str, str, tuple[str, ...]]]] = {
     "x_rep_a": ("rep_a", "globex", ()),  # the owner's user id, other tenant's token
     "rep_t": ("rep_t", "acme", ()),  # on the team of accounts made with team={"rep_t": ...}; nobody's report
     "ghost": ("ghost", "acme", ()),  # a valid token of a user the org does not have
+    "rep_gone": ("rep_gone", "acme", ()),  # a rep of east who was deactivated (handover to rep_b)
     "anon": None,
 }
 
@@ -393,7 +394,7 @@ class World:
 
     # ------------------------------------------------------------ the fixed objects
     def build(self) -> None:
-        from chalicelib.services import budgets, feed, fx, messages, org, schedule, signins
+        from chalicelib.services import budgets, feed, fx, messages, offboarding, org, schedule, signins
 
         # kam heads east_key, rep_a's department, and manages nobody: a department head
         # who is no manager of the owner (the demo org's heads are all managers too).
@@ -402,6 +403,8 @@ class World:
         # rep_t: finance department (no head), no manager: sees only what a team gives
         org.put_user(TENANT, "rep_t", "Team member", "finance", None, None, None)
         org.put_user(TENANT, "rep_a", "Zhang Min (rep)", "east_key", "mgr_east", "rep_a@acme.example", None)
+        org.put_user(TENANT, "rep_gone", "Left the company", "east", "mgr_east", None, None)
+        offboarding.deactivate(principal("admin"), "rep_gone", "rep_b")
         org.put_finance_integration(TENANT, "https://finance.example.com/hook")
         fx.put_rate(TENANT, "CNY", "USD", "2026-03-01", "7.1234", source="test")
         rep_a = principal("rep_a")
