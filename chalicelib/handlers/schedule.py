@@ -155,11 +155,22 @@ class ComparisonQuery(Query):
 
 
 class SigninRef(Response):
+    """A sign-in as the comparison shows it (its own route's shape, photos as references)."""
+
     id: str
     kind: Optional[str] = None
+    user_id: Optional[str] = None
     plan_id: Optional[str] = None
+    account_id: Optional[str] = None
+    opportunity_id: Optional[str] = None
+    visit_id: Optional[str] = None
     client_time: Optional[str] = None
     server_time: Optional[str] = None
+    location: Optional[dict[str, Any]] = None
+    distance_m: Optional[float] = None
+    mock_location: Optional[bool] = None
+    note: Optional[str] = None
+    photos: list[dict[str, Any]] = []
     flags: list[str] = []
 
 

@@ -9,11 +9,11 @@ SIGNIN = {"kind": "check_in", "location": {"lat": 31.23, "lng": 121.47, "accurac
 
 
 @pytest.mark.parametrize("when", ["0365-03-09T23:17:19Z", "1969-12-31T23:59:59Z", "9001-01-01T00:00:00Z"])
-def test_a_sign_in_outside_the_years_is_400(api, when):
+def test_a_sign_in_outside_the_years_is_422_out_of_range(api, when):
     status, body = api.post("/v1/signins", {**SIGNIN, "client_time": when})
-    assert (status, body["error"]["code"]) == (400, "invalid_body")
+    assert (status, body["error"]["code"]) == (422, "out_of_range")
     status, body = api.get(f"/v1/signins?from={when[:10]}")
-    assert (status, body["error"]["code"]) == (400, "invalid_query")
+    assert (status, body["error"]["code"]) == (422, "out_of_range")
 
 
 def test_a_sign_in_inside_the_years_is_taken(api):

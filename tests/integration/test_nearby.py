@@ -83,7 +83,8 @@ def test_bad_query_is_400_and_requests_are_bounded(api, ddb_requests):
         near(api, lat, lng, radius=radius)
         queries = ddb_requests.calls.count("Query")
         assert queries == len(geo.cover(lat, lng, radius)) <= geo.MAX_CELLS
-        assert set(ddb_requests.calls) <= {"Query", "BatchGetItem"}
+        assert set(ddb_requests.calls) <= {"Query", "BatchGetItem", "GetItem"}
+        assert ddb_requests.calls.count("GetItem") == 1  # the caller's own record
 
 
 def test_demo_seed_has_accounts_around_one_point_and_some_archived(api):

@@ -550,7 +550,7 @@ def test_signed_body_nested_too_deep_to_parse_is_400_not_a_signature_failure(api
         "webhook-signature": Webhook(secret).sign("wh_deep", at, raw.decode()),
     }
     status, body = post_webhook(api, raw, headers)
-    assert status == 400 and body["error"]["code"] == "invalid_json"
+    assert status == 400 and body["error"]["code"] == "too_deeply_nested"
     assert not webhooks.already_received("acme", "wh_deep")
 
 
