@@ -61,7 +61,7 @@ def _first(item: BaseItem) -> None:
 def _on_opportunity(opp: Opportunity) -> None:
     settings = org.get_settings(opp.tenant_id)
     pulse = OpportunityPulse(tenant_id=opp.tenant_id, opportunity_id=opp.object_id)
-    if pipeline.of(settings).outcome(opp.stage) != "open" or getattr(opp, "archived_at", None):
+    if pipeline.of(settings).outcome(opp.stage) != "open" or opp.archived_at:
         pulse.set_keys()
         pulse.delete()
         return
@@ -166,7 +166,7 @@ def reports(tenant_id: str, day: date) -> dict[str, Report]:
     out: dict[str, Report] = defaultdict(Report)
     for q in quiet:
         user = people.get(q.user_id)
-        if user is not None and getattr(user, "active", True) is not False:
+        if user is not None and user.is_active:
             for boss in user.ancestors:
                 out[boss].inactive.append(user.user_id)
     for s in stale:

@@ -61,7 +61,7 @@ def _viewer_scopes(resolver: Resolver, opp: Opportunity) -> set[tuple[str, str]]
 
 def wanted(opp: Optional[Opportunity], resolver: Resolver, settings: Any) -> Wanted:
     """Every bucket the opportunity should be in now, with what it adds."""
-    if opp is None or getattr(opp, "archived_at", None):
+    if opp is None or opp.archived_at:
         return {}
     zone = org.tenant_zone(opp.tenant_id, settings)
     created = parse_timestamp(opp.created_at).astimezone(zone)
