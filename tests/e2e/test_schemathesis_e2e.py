@@ -46,9 +46,10 @@ def _run_schemathesis(stack) -> None:
         "--checks",
         "all",
         # speed targets live in the benchmarks (bench/), not in timed tests: on a loaded CI
-        # machine moto makes a bulk handover or an archive's re-index take seconds
-        "--exclude-checks",
-        "max_response_time",
+        # machine moto makes a bulk handover or an archive's re-index take seconds, so the
+        # response-time limit is only a guard against a hang
+        "--max-response-time",
+        "120",
         "--max-examples",
         MAX_EXAMPLES,
         "--header",
@@ -56,7 +57,7 @@ def _run_schemathesis(stack) -> None:
         "--workers",
         "2",
         "--request-timeout",
-        "20",
+        "150",
         "--suppress-health-check",
         "all",
         "--seed",
