@@ -20,7 +20,7 @@ PIP_INSTALL = -m pip install --quiet --disable-pip-version-check --no-compile
 # never imported). This machine-wide setting would stop it, so it is lifted here.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test suites python-tests lint format unit integration e2e schemathesis infra-test bench load package deploy clean docs-assets browser
+.PHONY: run test suites python-tests lint format unit integration e2e e2e-http schemathesis infra-test bench load package deploy clean docs-assets browser
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PY) $(SAME_PYTHON) 2>/dev/null || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
@@ -56,12 +56,14 @@ browser:
 run: $(STAMP) $(DOCS_ASSETS)  ## serve the API on http://127.0.0.1:8000 with a local AWS stand-in and demo data
 	$(PY) -m local.stack
 
-test: $(STAMP) lint  ## lint, unit, integration, e2e, schemathesis (100 examples per operation) and infra tests
-	@$(MAKE) --no-print-directory -j3 --output-sync=target suites
+test: $(STAMP)  ## lint, unit, integration, e2e, schemathesis (100 examples per operation) and infra tests
+	@$(MAKE) --no-print-directory -j5 --output-sync=target suites
 
-# The three suites run side by side: the end-to-end tests spend much of their time waiting
-# on the local stack, and the infra tests' venv installs meanwhile.
-suites: python-tests e2e infra-test
+# Everything side by side, the longest first: schemathesis (moto applies one request at a
+# time, so it is the critical path), unit + integration on 2 workers, the other end-to-end
+# tests (much of their time waiting on their local stack), the infra tests (their venv
+# installs meanwhile) and lint. A failure in any of them fails `make test`.
+suites: schemathesis python-tests e2e-http infra-test lint
 
 python-tests: $(STAMP) $(DOCS_ASSETS)
 	$(PY) -m pytest -q -n 2 --dist loadgroup tests/unit tests/integration
@@ -82,8 +84,10 @@ unit: $(STAMP) $(DOCS_ASSETS)
 integration: $(STAMP) $(DOCS_ASSETS)
 	$(PY) -m pytest -q tests/integration
 
-e2e: $(STAMP) $(DOCS_ASSETS) browser  ## end-to-end over HTTP against the local stack, schemathesis with 100 examples per operation
-	$(PY) -m pytest -q tests/e2e
+e2e: e2e-http schemathesis  ## end-to-end over HTTP against the local stack, schemathesis with 100 examples per operation
+
+e2e-http: $(STAMP) $(DOCS_ASSETS) browser
+	$(PY) -m pytest -q tests/e2e --ignore=tests/e2e/test_schemathesis_e2e.py
 
 schemathesis: $(STAMP) $(DOCS_ASSETS)  ## schemathesis, all checks, 100 examples per operation, against a fresh local stack
 	$(PY) -m pytest -q tests/e2e/test_schemathesis_e2e.py

@@ -43,9 +43,11 @@ def moto_stack() -> Iterator[dict[str, str]]:
     use_bench_env()
     from moto import mock_aws
 
-    from local.motoserver import journal_transactions
+    from local.motoserver import journal_transactions, partition_queries, quick_update_expressions
 
     journal_transactions()  # as the local stack does: a transaction costs its items, not the table
+    partition_queries()  # a Query its partition
+    quick_update_expressions()  # and an update its actions
 
     with mock_aws():
         from chalicelib import aws as aws_clients

@@ -5,7 +5,8 @@ moto's in-memory backends are not thread-safe: concurrent TransactWriteItems cal
 seen failing inside moto ("dictionary changed size during iteration"). Real DynamoDB has
 no such limit, so the stand-in serialises requests rather than let the app see errors
 AWS would never send. Transactions are rolled back from a journal of the items they name
-rather than from moto's copy of the whole table (``journal_transactions``).
+rather than from moto's copy of the whole table (``journal_transactions``), and a Query
+reads the partition it names rather than the whole table (``partition_queries``).
 
     python -m local.motoserver --port 5005
 """
@@ -14,17 +15,21 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import logging
+import os
 import signal
 import threading
+from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, Callable
 
-from moto.moto_server.threaded_moto_server import MotoRequestHandler
+import waitress
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-from werkzeug.serving import make_server
 
 _IN_TRANSACTION = threading.local()
+_QUERY = threading.local()
+_WRITES = [0]  # bumped by every write moto applies: a GSI partition map older than that is stale
 
 
 def journal_transactions() -> None:
@@ -69,7 +74,8 @@ def _table_copy(self: Any, memo: dict[int, Any]) -> Any:
     clone = type(self).__new__(type(self))
     memo[id(self)] = clone
     for name, value in self.__dict__.items():
-        setattr(clone, name, copy.deepcopy(value, memo))
+        if name != "_partition_maps":  # partition_queries' map of the original's items
+            setattr(clone, name, copy.deepcopy(value, memo))
     return clone
 
 
@@ -113,12 +119,127 @@ def _roll_back(journal: list[tuple[Any, ...]]) -> None:
             del shard.items[stream_length:]
 
 
-class NoDelayHandler(MotoRequestHandler):
-    """Responses leave at once: http.server writes the headers and the body in separate
-    sends, and with Nagle's algorithm on, the body waited for the client's delayed ACK of
-    the headers (40 ms on Linux loopback), so every AWS call took at least 40 ms."""
+def partition_queries() -> None:
+    """Make moto's Query cost what its partition holds, not what the table holds.
 
-    disable_nagle_algorithm = True
+    moto 5.2 answers every Query by sorting every item of the table and then comparing each
+    one's key with the one asked for (on a GSI, each item's index key attribute): a query's
+    cost grew with the table, and on the local stack it was two thirds of moto's CPU. Here a
+    Query starts from the candidates of its partition: the table's own dict of the partition
+    for the base table; for a GSI, a map from the index's partition key value to its items,
+    rebuilt at most once per write. moto's own query then sorts, pages, compares and filters
+    those candidates as before, so every answer is what moto gave (tests/unit/test_moto_speedups.py).
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.table import Table
+
+    if os.environ.get("NO_PARTITION") or getattr(Table.query, "partitioned", False):
+        return
+    original_query, original_all_items = Table.query, Table.all_items
+
+    def all_items(self: Any) -> Any:
+        narrowed = getattr(_QUERY, "candidates", None)
+        if narrowed is not None and narrowed[0] is self:
+            return narrowed[1]
+        return original_all_items(self)
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        # moto's signature: range_comparison, range_objs, limit, exclusive_start_key,
+        # scan_index_forward, projection_expressions, index_name, ... (DynamoDBBackend.query)
+        index_name = kwargs["index_name"] if "index_name" in kwargs else (args[6] if len(args) > 6 else None)
+        candidates = _candidates(self, hash_key, index_name, kwargs.get("hash_key_conditions"))
+        _QUERY.candidates = None if candidates is None else (self, candidates)
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            _QUERY.candidates = None
+
+    query.partitioned = True  # type: ignore[attr-defined]
+    query.unpatched = original_query  # type: ignore[attr-defined] - moto's own, for the equivalence test
+    Table.query = query  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
+    for owner, names in (
+        (DynamoDBBackend, ("put_item", "update_item", "delete_item", "transact_write_items", "execute_statement")),
+        (DynamoDBBackend, ("execute_transaction", "batch_execute_statement", "restore_table_from_backup")),
+        (Table, ("put_item", "delete_item")),
+    ):
+        for name in names:
+            if hasattr(owner, name):
+                setattr(owner, name, _counting_writes(getattr(owner, name)))
+
+
+def quick_update_expressions() -> None:
+    """Parse an UpdateExpression once, and check its clauses once, at its root.
+
+    moto's AST nests one UpdateExpression node per action, and its ActionCountValidator and
+    OverlappingPathsValidator searched the whole subtree again at every level: an update of
+    n actions cost n^2 (a 20-action ADD took about 100 ms). Every level's clauses are a
+    subset of the root's, so what a level refuses the root refuses too. The app sends the
+    same few expression strings over and over; moto parses each one afresh, and its
+    validator works on a deep copy of the tree, so the parsed tree can be shared.
+    """
+    from moto.dynamodb.parsing.ast_nodes import UpdateExpression
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator
+
+    if not hasattr(UpdateExpressionParser.make, "cache_info"):
+        parse = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
+        UpdateExpressionParser.make = classmethod(functools.lru_cache(maxsize=2048)(parse))  # type: ignore[method-assign]
+
+    for validator, check in (
+        (ActionCountValidator, ActionCountValidator.verify_action_counts),
+        (OverlappingPathsValidator, OverlappingPathsValidator.check_for_overlapping_paths),
+    ):
+        if getattr(validator.traverse, "at_root", False):
+            continue
+        original = validator.traverse
+
+        def traverse(self: Any, node: Any, _check: Any = check, _original: Any = original) -> Any:
+            return _check(self, node) if isinstance(node, UpdateExpression) else _original(self, node)
+
+        traverse.at_root = True  # type: ignore[attr-defined]
+        validator.traverse = traverse  # type: ignore[method-assign]
+
+
+def _counting_writes(method: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(method)  # keeps journal_transactions' mark: it must not wrap twice
+    def write(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        finally:
+            _WRITES[0] += 1  # after the write (and after a cancelled one's roll-back)
+
+    return write
+
+
+def _candidates(table: Any, hash_key: Any, index_name: str | None, hash_conditions: Any) -> list[Any] | None:
+    """The items a Query can return, or None where moto's full pass must decide."""
+    if index_name is None:
+        if not table.range_key_attr or hash_key is None:
+            return None
+        partition = table.items.get(hash_key)  # a defaultdict: .get creates nothing
+        return list(partition.values()) if partition else []
+    index = next((i for i in table.all_indexes() if i.name == index_name), None)
+    hash_attrs = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"] if index else []
+    wanted = dict(hash_conditions or [])
+    if len(hash_attrs) != 1 or hash_attrs[0] not in wanted:
+        return None  # moto answers its own validation error, or a case this map does not cover
+    return list(_index_partitions(table, index_name, hash_attrs[0]).get(wanted[hash_attrs[0]], ()))
+
+
+def _index_partitions(table: Any, index_name: str, attr: str) -> dict[Any, list[Any]]:
+    cache = table.__dict__.setdefault("_partition_maps", {})
+    built = cache.get(index_name)
+    if built is not None and built[0] == _WRITES[0]:
+        return built[1]
+    partitions: dict[Any, list[Any]] = defaultdict(list)
+    for bucket in table.items.values():
+        for item in bucket.values() if table.range_key_attr else (bucket,):
+            value = item.attrs.get(attr)
+            if value is not None:
+                partitions[value].append(item)
+    cache[index_name] = (_WRITES[0], partitions)
+    return partitions
 
 
 def serialised(app: Callable[..., Iterable[bytes]]) -> Callable[..., list[bytes]]:
@@ -143,12 +264,27 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.ignore_interrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    logging.getLogger("waitress").setLevel(logging.ERROR)
     journal_transactions()
+    partition_queries()
+    quick_update_expressions()
     app = serialised(DomainDispatcherApplication(create_backend_app))
-    server = make_server(args.host, args.port, app, threaded=True, request_handler=NoDelayHandler)
-    server.request_queue_size = 512
-    server.serve_forever()
+    # waitress, not moto's werkzeug server: werkzeug answers every request with
+    # "Connection: close", so each AWS call the app made opened a new TCP connection and
+    # a new server thread (a fifth of the stack's CPU and a sixth of moto's). waitress keeps
+    # HTTP/1.1 connections alive, serves them from a fixed pool of threads and sets
+    # TCP_NODELAY (without it, a response's body waited 40 ms for the client's delayed ACK).
+    waitress.serve(
+        app,
+        host=args.host,
+        port=args.port,
+        threads=8,
+        connection_limit=1000,  # every app thread, pump and test client keeps its own pool
+        backlog=1024,
+        channel_timeout=600,
+        asyncore_use_poll=True,
+        ident="moto",
+    )
 
 
 if __name__ == "__main__":

@@ -151,7 +151,7 @@ class Stack:
         pumps_to_wake = [self.pumps[name] for name in ("stream", "events", "sqs")]
 
         class Handler(ContractRequestHandler):  # unknown routes: 404 as deployed (local/gateway.py)
-            disable_nagle_algorithm = True  # see local.motoserver.NoDelayHandler
+            disable_nagle_algorithm = True  # else a response body waits 40 ms for the client's delayed ACK
 
             def _handle_write(self) -> None:
                 self._generic_handle()

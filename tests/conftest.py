@@ -59,9 +59,11 @@ def aws() -> Iterator[dict[str, str]]:
 
     from chalicelib import aws as aws_clients
     from chalicelib.config import settings
-    from local.motoserver import journal_transactions
+    from local.motoserver import journal_transactions, partition_queries, quick_update_expressions
 
     journal_transactions()  # as the local stack: a transaction costs its items, not the table
+    partition_queries()  # a Query its partition
+    quick_update_expressions()  # and an update its actions
     with mock_aws():
         aws_clients.reset_clients()
         settings.cache_clear()

@@ -144,3 +144,13 @@ def test_docs_page_renders_every_operation_in_a_real_browser(stack, served, tmp_
         assert driver.find_elements(By.CSS_SELECTOR, ".errors-wrapper") == []
     finally:
         driver.quit()
+
+
+def test_openapi_document_is_served_and_lists_every_registered_route(stack):
+    import app  # noqa: F401 - registers every route
+    from chalicelib.web import REGISTRY
+
+    doc = stack.http.get(stack.base_url + "/v1/openapi.json", timeout=10).json()
+    assert doc["openapi"].startswith("3.1")
+    served = {(path, method.upper()) for path, ops in doc["paths"].items() for method in ops}
+    assert served == {(op.path, op.method) for op in REGISTRY}

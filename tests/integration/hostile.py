@@ -449,10 +449,12 @@ def world() -> Iterator[World]:
     from chalicelib import aws as aws_clients
     from chalicelib.config import settings
     from local.gateway import ContractClient as Client
-    from local.motoserver import journal_transactions
+    from local.motoserver import journal_transactions, partition_queries, quick_update_expressions
 
     _clients.clear()
     journal_transactions()  # moto would copy the table once per item of each transaction
+    partition_queries()  # sort the whole table for every Query
+    quick_update_expressions()  # and check an update's actions n^2 times
     with mock_aws():
         aws_clients.reset_clients()
         settings.cache_clear()

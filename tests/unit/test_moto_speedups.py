@@ -1,0 +1,176 @@
+"""The local stand-in's speed-ups of moto answer exactly what moto answers.
+
+- The partition-first Query (``local.motoserver.partition_queries``): same items, order,
+  pages, counts and LastEvaluatedKey as moto's full-table Query, on the base table and on a
+  GSI, after every kind of write (an update that moves an item to another index partition
+  included).
+- The root-only checks and the shared parse of UpdateExpressions
+  (``local.motoserver.quick_update_expressions``): the same items after long updates, and
+  the same refusals of two clauses of a kind and of overlapping paths.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.dynamodb.models.table import Table
+
+from local.motoserver import journal_transactions, partition_queries, quick_update_expressions
+
+TABLE = "partition-test"
+KEYS = [("PK", "HASH"), ("SK", "RANGE")]
+GSI = [("GSI1PK", "HASH"), ("GSI1SK", "RANGE")]
+
+
+@pytest.fixture
+def ddb() -> Iterator[Any]:
+    journal_transactions()
+    partition_queries()
+    quick_update_expressions()
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": a, "KeyType": t} for a, t in KEYS],
+            AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a, _ in KEYS + GSI],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "GSI1",
+                    "KeySchema": [{"AttributeName": a, "KeyType": t} for a, t in GSI],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        yield client
+
+
+def _item(rng: random.Random) -> dict[str, Any]:
+    item = {"PK": {"S": f"p{rng.randrange(6)}"}, "SK": {"S": f"s{rng.randrange(40):02d}"}, "n": {"N": "1"}}
+    if rng.random() < 0.8:  # some items are not in the index
+        item["GSI1PK"] = {"S": f"g{rng.randrange(4)}"}
+        if rng.random() < 0.9:
+            item["GSI1SK"] = {"S": f"t{rng.randrange(10)}"}  # ties on the index sort key too
+    return item
+
+
+def _write(client: Any, rng: random.Random) -> None:
+    roll = rng.random()
+    if roll < 0.6:
+        client.put_item(TableName=TABLE, Item=_item(rng))
+    elif roll < 0.85:  # moves the item to another index partition, or creates it
+        key = {"PK": {"S": f"p{rng.randrange(6)}"}, "SK": {"S": f"s{rng.randrange(40):02d}"}}
+        client.update_item(
+            TableName=TABLE,
+            Key=key,
+            UpdateExpression="SET GSI1PK = :g, GSI1SK = :t",
+            ExpressionAttributeValues={":g": {"S": f"g{rng.randrange(4)}"}, ":t": {"S": f"t{rng.randrange(10)}"}},
+        )
+    else:
+        key = {"PK": {"S": f"p{rng.randrange(6)}"}, "SK": {"S": f"s{rng.randrange(40):02d}"}}
+        client.delete_item(TableName=TABLE, Key=key)
+
+
+def _query(rng: random.Random) -> dict[str, Any]:
+    on_index = rng.random() < 0.5
+    pk, sk = ("GSI1PK", "GSI1SK") if on_index else ("PK", "SK")
+    value = f"g{rng.randrange(5)}" if on_index else f"p{rng.randrange(7)}"  # g4 / p6: empty partitions
+    condition, values = f"{pk} = :h", {":h": {"S": value}}
+    kind = rng.randrange(4)
+    if kind == 1:
+        condition, values[":lo"] = condition + f" AND begins_with({sk}, :lo)", {"S": ("t" if on_index else "s0")}
+    elif kind == 2:
+        lo, hi = sorted(rng.sample(range(10), 2))
+        condition += f" AND {sk} BETWEEN :lo AND :hi"
+        values[":lo"], values[":hi"] = (
+            ({"S": f"t{lo}"}, {"S": f"t{hi}"}) if on_index else ({"S": f"s{lo}"}, {"S": f"s{hi}9"})
+        )
+    elif kind == 3:
+        condition, values[":lo"] = condition + f" AND {sk} > :lo", {"S": ("t4" if on_index else "s20")}
+    query = {"TableName": TABLE, "KeyConditionExpression": condition, "ExpressionAttributeValues": values}
+    query["ScanIndexForward"] = rng.random() < 0.5
+    query["Limit"] = rng.choice([2, 5, 100])
+    if on_index:
+        query["IndexName"] = "GSI1"
+    return query
+
+
+def _pages(client: Any, query: dict[str, Any]) -> list[dict[str, Any]]:
+    pages, start = [], None
+    while True:
+        answer = client.query(**query, **({"ExclusiveStartKey": start} if start else {}))
+        answer.pop("ResponseMetadata")
+        pages.append(answer)
+        start = answer.get("LastEvaluatedKey")
+        if not start or len(pages) > 60:
+            return pages
+
+
+def test_partition_first_query_answers_exactly_what_moto_answers(ddb: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(7)
+    for _ in range(100):
+        ddb.put_item(TableName=TABLE, Item=_item(rng))
+    compared = nonempty = 0
+    for _ in range(150):
+        for _ in range(rng.randrange(3)):
+            _write(ddb, rng)
+        query = _query(rng)
+        fast = _pages(ddb, query)
+        with monkeypatch.context() as m:
+            m.setattr(Table, "query", Table.query.unpatched)
+            reference = _pages(ddb, query)
+        assert fast == reference, query
+        compared += 1
+        nonempty += any(p["Items"] for p in fast)
+    assert compared == 150 and nonempty > 75  # the comparison saw real answers, not only empty pages
+
+
+def test_long_updates_apply_every_action_once(ddb: Any) -> None:
+    key = {"PK": {"S": "u"}, "SK": {"S": "1"}}
+    names = {f"#a{i}": f"a{i}" for i in range(30)}
+    adds = ", ".join(f"#a{i} :one" for i in range(20))
+    sets = ", ".join(f"#a{i} = :s" for i in range(20, 30))
+    for _ in range(3):  # the same expression string each time: its parse is shared
+        ddb.update_item(
+            TableName=TABLE,
+            Key=key,
+            UpdateExpression=f"ADD {adds} SET {sets}",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={":one": {"N": "1"}, ":s": {"S": "x"}},
+        )
+    item = ddb.get_item(TableName=TABLE, Key=key)["Item"]
+    assert {k: v for k, v in item.items() if k.startswith("a")} == {
+        **{f"a{i}": {"N": "3"} for i in range(20)},
+        **{f"a{i}": {"S": "x"} for i in range(20, 30)},
+    }
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ("ADD #a0 :one SET #a1 = :s ADD #a2 :one", 'The "ADD" section can only be used once'),
+        ("SET #a1 = :s, #a2 = :s, #a3 = :s, #a1 = :s", "Two document paths overlap"),
+        ("SET m.x = :s, #a2 = :s, m.x.y = :s", "Two document paths overlap"),
+    ],
+)
+def test_refused_updates_are_still_refused_and_change_nothing(ddb: Any, expression: str, message: str) -> None:
+    key = {"PK": {"S": "u"}, "SK": {"S": "2"}}
+    ddb.put_item(TableName=TABLE, Item={**key, "m": {"M": {}}})
+    names = {f"#a{i}": f"a{i}" for i in range(4)}
+    with pytest.raises(ddb.exceptions.ClientError) as refused:
+        ddb.update_item(
+            TableName=TABLE,
+            Key=key,
+            UpdateExpression=expression,
+            ExpressionAttributeNames={k: v for k, v in names.items() if k in expression},
+            ExpressionAttributeValues={
+                k: v for k, v in {":one": {"N": "1"}, ":s": {"S": "x"}}.items() if k in expression
+            },
+        )
+    assert message in str(refused.value)
+    assert ddb.get_item(TableName=TABLE, Key=key)["Item"] == {**key, "m": {"M": {}}}
