@@ -334,8 +334,7 @@ def reactivate_user(req: Req) -> UserOut:
 )
 def list_users(req: Req) -> DirectoryPage:
     q: DirectoryQuery = req.query
-    which = "ALL" if q.include_inactive else "ACTIVE"
-    listing = f"DEPT#{q.department_id}#{which}" if q.department_id else which
+    listing = org.directory_listing(q.department_id, q.include_inactive)
     prefix = search_key(q.q) if q.q else None
     scope = f"users:{req.tenant_id}:{req.user_id}:{listing}:{prefix}"
     items, next_cursor = org.directory_page(req.tenant_id, listing, prefix, q.limit, q.cursor, scope)
@@ -374,9 +373,8 @@ def get_user(req: Req) -> UserDetail:
 )
 def list_team(req: Req) -> TeamPage:
     q: TeamQuery = req.query
-    prefix = "01#" if q.depth == "direct" else None
     scope = f"team:{req.tenant_id}:{req.user_id}:{q.depth}"
-    items, next_cursor = org.directory_page(req.tenant_id, f"BELOW#{req.user_id}", prefix, q.limit, q.cursor, scope)
+    items, next_cursor = org.team_page(req.tenant_id, req.user_id, q.depth == "direct", q.limit, q.cursor, scope)
     rows = [
         SubordinateOut(
             id=e.user_id, name=e.name, department_id=e.department_id, manager_id=e.manager_id, depth=int(e.depth or 1)

@@ -60,7 +60,7 @@ def queue_page(principal: Principal, limit: int, cursor: Optional[str]) -> tuple
     # a wait keyed by a delegation that has since started or ended is not shown (the boundary
     # re-key moves it; the decision always resolves the current delegation)
     waits = [w for w in waits if w.valid_until is None or now < w.valid_until]
-    found = {e.expense_id: e for e in Expense.batch_get([(Expense.pk(t, w.expense_id), "EXPENSE") for w in waits])}
+    found = {e.expense_id: e for e in Expense.batch_get([Expense.key_of(t, w.expense_id) for w in waits])}
     return [found[w.expense_id] for w in waits if w.expense_id in found], next_cursor
 
 
@@ -103,7 +103,8 @@ def waits_affected_by(tenant_id: str, user_id: str, old_manager_id: Optional[str
     if old_manager_id:
         waits.extend(
             ApprovalWait.gsi2.query(
-                ApprovalWait.under_pk(tenant_id, old_manager_id), ApprovalWait.GSI2SK.startswith(f"{user_id}#")
+                ApprovalWait.under_pk(tenant_id, old_manager_id),
+                ApprovalWait.GSI2SK.startswith(ApprovalWait.submitter_prefix(user_id)),
             )
         )
     waits.extend(ApprovalWait.gsi2.query(ApprovalWait.under_pk(tenant_id, user_id)))

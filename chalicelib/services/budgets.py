@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Optional
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import UpdateError
 
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -175,10 +175,7 @@ def reserve_condition(amount_cents: int, currency: str, enforce: bool) -> Any:
 
 # ---------------------------------------------------------------- reads
 def load(tenant_id: str, unit_type: str, unit_id: str, period: str) -> Optional[Budget]:
-    try:
-        return Budget.get(Budget.pk(tenant_id, unit_type, unit_id), Budget.sk(period), consistent_read=True)
-    except DoesNotExist:
-        return None
+    return Budget.fetch(tenant_id, unit_type, unit_id, period)
 
 
 def get_budget(principal: Principal, unit_type: str, unit_id: str, period: str) -> Budget:

@@ -15,8 +15,6 @@ from functools import lru_cache
 from typing import Any, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pynamodb.exceptions import DoesNotExist
-
 from chalicelib import cursor as cursors
 from chalicelib.auth import Principal
 from chalicelib.errors import Forbidden, NotFound, Unprocessable
@@ -44,10 +42,7 @@ def require_admin(principal: Principal) -> None:
 
 # ---------------------------------------------------------------- settings
 def get_settings(tenant_id: str) -> TenantSettings:
-    try:
-        return TenantSettings.get(TenantSettings.pk(tenant_id), "SETTINGS")
-    except DoesNotExist:
-        return TenantSettings(tenant_id=tenant_id)
+    return TenantSettings.of(tenant_id)
 
 
 @lru_cache(maxsize=64)
@@ -94,18 +89,12 @@ def put_finance_integration(tenant_id: str, url: str) -> FinanceIntegration:
 
 
 def get_finance_integration(tenant_id: str) -> Optional[FinanceIntegration]:
-    try:
-        return FinanceIntegration.get(TenantSettings.pk(tenant_id), "INTEGRATION#finance")
-    except DoesNotExist:
-        return None
+    return FinanceIntegration.fetch(tenant_id)
 
 
 # ---------------------------------------------------------------- departments
 def get_department(tenant_id: str, department_id: str) -> Optional[Department]:
-    try:
-        return Department.get(Department.pk(tenant_id, department_id), "DEPT")
-    except DoesNotExist:
-        return None
+    return Department.fetch(tenant_id, department_id)
 
 
 def _rewrite_prefix(items: Iterable[Any], attr: str, old: str, new: str) -> None:
@@ -175,10 +164,7 @@ def department_member_ids(tenant_id: str, user_id: str) -> list[str]:
 
 # ---------------------------------------------------------------- users
 def get_user(tenant_id: str, user_id: str) -> Optional[User]:
-    try:
-        return User.get(User.pk(tenant_id, user_id), "PROFILE")
-    except DoesNotExist:
-        return None
+    return User.fetch(tenant_id, user_id)
 
 
 def caller_user(principal: Principal) -> Optional[User]:
@@ -265,10 +251,16 @@ def entries_of(user: User) -> list[DirectoryEntry]:
     """The directory rows a user appears in: the whole directory (with and without the
     inactive), their department (same), and, while active, the team of each of their
     managers at its depth. Write amplification: 2 + 2 + depth in the reporting tree."""
-    listings: list[tuple[str, Optional[int]]] = [("ALL", None), (f"DEPT#{user.department_id}#ALL", None)]
+    listings: list[tuple[str, Optional[int]]] = [
+        (DirectoryEntry.everyone(True), None),
+        (DirectoryEntry.department(user.department_id, True), None),
+    ]
     if user.is_active:
-        listings += [("ACTIVE", None), (f"DEPT#{user.department_id}#ACTIVE", None)]
-        listings += [(f"BELOW#{boss}", depth) for depth, boss in enumerate(user.ancestors, start=1)]
+        listings += [
+            (DirectoryEntry.everyone(False), None),
+            (DirectoryEntry.department(user.department_id, False), None),
+        ]
+        listings += [(DirectoryEntry.below(boss), depth) for depth, boss in enumerate(user.ancestors, start=1)]
     out = []
     for listing, depth in listings:
         entry = DirectoryEntry(
@@ -333,6 +325,22 @@ def directory_page(
     return items, next_cursor
 
 
+def directory_listing(department_id: Optional[str], include_inactive: bool) -> str:
+    """The listing the directory reads: one department's, or the whole tenant's."""
+    if department_id:
+        return DirectoryEntry.department(department_id, include_inactive)
+    return DirectoryEntry.everyone(include_inactive)
+
+
+def team_page(
+    tenant_id: str, manager_id: str, direct_only: bool, limit: int, cursor: Optional[str], scope: str
+) -> tuple[list[DirectoryEntry], Optional[str]]:
+    """A page of the manager's team listing (active users below them), by depth then name;
+    ``direct_only``: their direct reports only."""
+    prefix = DirectoryEntry.depth_prefix(1) if direct_only else None
+    return directory_page(tenant_id, DirectoryEntry.below(manager_id), prefix, limit, cursor, scope)
+
+
 def subordinates_by_path(tenant_id: str, path: str) -> list[User]:
     return [u for u in User.gsi1.query(User.reports_pk(tenant_id), User.GSI1SK.startswith(path)) if u.path != path]
 
@@ -378,14 +386,13 @@ def put_project(
         raise Unprocessable(f"user {owner_id!r} does not exist", code="unknown_user")
     members = set(member_ids) if member_ids is not None else None
     if members:
-        found = {u.user_id for u in User.batch_get([(User.pk(tenant_id, m), "PROFILE") for m in members])}
+        found = {u.user_id for u in User.batch_get([User.key_of(tenant_id, m) for m in members])}
         if found != members:
             raise Unprocessable(f"users {sorted(members - found)} do not exist", code="unknown_user")
     now = iso(utcnow())
-    try:
-        project = Project.get(Project.pk(tenant_id, project_id), "PROJECT")
-    except DoesNotExist:
-        project = Project(tenant_id=tenant_id, project_id=project_id, created_at=now)
+    project = Project.fetch(tenant_id, project_id) or Project(
+        tenant_id=tenant_id, project_id=project_id, created_at=now
+    )
     before = _people_of(project)
     project.name, project.owner_id, project.updated_at = name, owner_id, now
     if members is not None:
@@ -455,7 +462,7 @@ def projects_page(
         next_cursor = cursors.encode({"k": {n: {"S": getattr(rows[-1], n)} for n in names}}, scope)
     if not mine:
         return rows, next_cursor
-    found = {p.project_id: p for p in Project.batch_get([(Project.pk(t, r.project_id), "PROJECT") for r in rows])}
+    found = {p.project_id: p for p in Project.batch_get([Project.key_of(t, r.project_id) for r in rows])}
     return [found[r.project_id] for r in rows if r.project_id in found], next_cursor
 
 
@@ -480,18 +487,15 @@ def departments_page(tenant_id: str, limit: int, cursor: Optional[str]) -> tuple
 
 
 def get_project(tenant_id: str, project_id: str) -> Optional[Project]:
-    try:
-        return Project.get(Project.pk(tenant_id, project_id), "PROJECT")
-    except DoesNotExist:
-        return None
+    return Project.fetch(tenant_id, project_id)
 
 
 def user_detail(tenant_id: str, user_id: str) -> tuple[User, Optional[Department], Optional[User]]:
     """A user of the tenant (deactivated ones too) with department and manager: 2 requests."""
     user = require_user(tenant_id, user_id)
-    keys: list[tuple[str, str]] = [(Department.pk(tenant_id, user.department_id), "DEPT")]
+    keys: list[tuple[str, str]] = [Department.key_of(tenant_id, user.department_id)]
     if user.manager_id:
-        keys.append((User.pk(tenant_id, user.manager_id), "PROFILE"))
+        keys.append(User.key_of(tenant_id, user.manager_id))
     found = {(i.PK, i.SK): i for i in BaseItem.batch_get(keys)}
     dept = found.get(keys[0])
     manager = found.get(keys[1]) if len(keys) > 1 else None

@@ -57,12 +57,12 @@ def team_day(
         raise Unprocessable("date must be within 1970..2200", code="out_of_range")
     t = principal.tenant_id
     scope = f"teamday:{t}:{principal.user_id}:{day}"
-    people, next_cursor = org.directory_page(t, f"BELOW#{principal.user_id}", None, limit, cursor, scope)
-    days = _batch_get(UserDay, [(UserDay.pk(t, p.user_id), UserDay.sk(day)) for p in people])
-    wanted = [(u.user_id, line.rsplit("#", 1)[1]) for u in days for line in (u.signins or ())]
-    signins = _batch_get(SignIn, [(SignIn.pk(t, sid), "SIGNIN") for _, sid in wanted])
+    people, next_cursor = org.team_page(t, principal.user_id, False, limit, cursor, scope)
+    days = _batch_get(UserDay, [UserDay.key_of(t, p.user_id, day) for p in people])
+    wanted = [sid for u in days for sid in u.signin_ids]
+    signins = _batch_get(SignIn, [SignIn.key_of(t, sid) for sid in wanted])
     visit_ids = sorted({s.visit_id for s in signins if s.visit_id})
-    visits = {v.visit_id: v for v in _batch_get(Visit, [(Visit.pk(t, v), "VISIT") for v in visit_ids])}
+    visits = {v.visit_id: v for v in _batch_get(Visit, [Visit.key_of(t, v) for v in visit_ids])}
     by_user: dict[str, list[SignIn]] = {}
     for s in signins:
         by_user.setdefault(s.user_id, []).append(s)

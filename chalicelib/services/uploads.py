@@ -27,7 +27,7 @@ from datetime import timedelta
 from typing import Any, Optional
 
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import UpdateError
 
 from chalicelib.auth import Principal
 from chalicelib.aws import client
@@ -110,15 +110,12 @@ def create_upload(principal: Principal, purpose: str, content_type: str, size_by
 
 # ---------------------------------------------------------------- reads
 def get_upload(tenant_id: str, upload_id: str, consistent: bool = False) -> Optional[Upload]:
-    try:
-        return Upload.get(Upload.pk(tenant_id, upload_id), "UPLOAD", consistent_read=consistent)
-    except DoesNotExist:
-        return None
+    return Upload.fetch(tenant_id, upload_id, consistent_read=consistent)
 
 
 def get_uploads(tenant_id: str, upload_ids: list[str]) -> dict[str, Upload]:
     """Several uploads in one BatchGetItem per 100 ids."""
-    keys = [(Upload.pk(tenant_id, u), "UPLOAD") for u in dict.fromkeys(upload_ids)]
+    keys = [Upload.key_of(tenant_id, u) for u in dict.fromkeys(upload_ids)]
     return {u.upload_id: u for u in Upload.batch_get(keys)} if keys else {}
 
 
