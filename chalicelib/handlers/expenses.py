@@ -23,6 +23,7 @@ from chalicelib.schemas import (
     example,
 )
 from chalicelib.services import approvals, budgets, expenses, mileage, webhooks
+from chalicelib.shapes import ExpenseOut, Status, UnitOut
 from chalicelib.timeutil import iso, utcnow
 from chalicelib.web import Req, route
 
@@ -30,7 +31,6 @@ bp = Blueprint(__name__)
 
 Category = Annotated[str, StringConstraints(pattern=r"^[^#\x00-\x1f]{1,40}$")]
 UnitType = Literal["department", "project", "person"]
-Status = Literal["draft", "submitted", "approved", "rejected"]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 Comment = Annotated[str, StringConstraints(max_length=2000)]
 UNIT_TYPE_PATTERN = r"^(department|project|person)$"
@@ -109,73 +109,9 @@ class BulkOut(Response):
     results: list[BulkResult]
 
 
-class UnitOut(Response):
-    type: str
-    id: str
-
-
-class ApprovalOut(Response):
-    level: int
-    approver_id: str
-    decision: Literal["approved", "rejected"]
-    comment: Optional[str] = None
-    at: str
-
-
-class ExcludedSignIn(Response):
-    signin_id: str
-    flags: list[str]
-
-
-class MileageOut(Response):
-    date: str
-    distance_km: str = Field(description="Great-circle path through the day's sign-ins, 3 places")
-    rate: str = Field(description="Tenant currency per km")
-    signin_ids: list[str]
-    excluded: list[ExcludedSignIn] = Field(description="Sign-ins left out: mock location or low accuracy")
-
-
 class MileageIn(Request):
     model_config = example({"date": "2026-12-01"})
     date: Date
-
-
-class ConvertedOut(Response):
-    amount: str = Field(description="In the tenant currency, half-even to cents")
-    currency: str
-    rate: str = Field(description="Tenant currency per unit of the expense's currency")
-    rate_date: Optional[str] = Field(description="The day of the rate used (null: already the tenant currency)")
-
-
-class ExpenseOut(Response):
-    id: str
-    user_id: str
-    amount: str
-    currency: str
-    converted: Optional[ConvertedOut] = Field(
-        default=None, description="Set at submission: the amount in the tenant currency at the rate for occurred_on"
-    )
-    category: str
-    occurred_on: str
-    description: str
-    unit: UnitOut
-    opportunity_id: Optional[str] = None
-    stage: Optional[str] = None
-    receipt_upload_ids: list[str]
-    status: Status
-    payment_status: str
-    approvals: list[ApprovalOut]
-    approver_ids: list[str] = Field(description="who approves, level by level")
-    next_approver_id: Optional[str] = Field(default=None, description="whose approval the expense awaits")
-    warnings: list[str]
-    paid_at: Optional[str] = None
-    payment_reference: Optional[str] = None
-    mileage: Optional[MileageOut] = None
-    version: int
-    created_at: str
-    updated_at: str
-    submitted_at: Optional[str] = None
-    decided_at: Optional[str] = None
 
 
 class ExpensePage(Page):
