@@ -6,7 +6,6 @@ from chalice import Blueprint, Rate
 from pydantic import Field, StringConstraints
 
 from chalicelib.errors import Unprocessable
-from chalicelib.models.budgets import Budget
 from chalicelib.observability import logger
 from chalicelib.schemas import (
     Currency,
@@ -24,7 +23,6 @@ from chalicelib.schemas import (
 )
 from chalicelib.services import approvals, budgets, expenses, mileage, webhooks
 from chalicelib.shapes import ExpenseOut, Status, UnitOut
-from chalicelib.timeutil import iso, utcnow
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -173,24 +171,6 @@ class StatsOut(Response):
     period: str
     group_by: str
     groups: list[StatsGroup]
-
-
-def budget_out(b: Budget) -> BudgetOut:
-    usage = int(b.spent_cents) + int(b.reserved_cents)
-    return BudgetOut(
-        unit=UnitOut(type=b.unit_type, id=b.unit_id),
-        unit_type=b.unit_type,
-        unit_id=b.unit_id,
-        period=b.period,
-        amount=budgets.money(b.amount_cents) or "0.00",
-        currency=b.currency or "",
-        mode=b.mode or "block",
-        thresholds=[int(t) for t in (b.thresholds or [])],
-        spent=budgets.money(b.spent_cents) or "0.00",
-        reserved=budgets.money(b.reserved_cents) or "0.00",
-        remaining=budgets.money(int(b.amount_cents or 0) - usage) or "0.00",
-        alerts=[AlertOut(**a) for a in budgets.alerts_of(b)],
-    )
 
 
 # ---------------------------------------------------------------- expenses
@@ -365,13 +345,6 @@ class DelegationState(Response):
     delegation: Optional[DelegationOut] = Field(description="The caller's delegation; null when none is set")
 
 
-def _delegation_out(d: Any) -> dict[str, Any]:
-    if d is None:
-        return {"delegation": None}
-    out = {"delegate_id": d.delegate_id, "from": d.date_from, "to": d.date_to, "active": d.active_at(iso(utcnow()))}
-    return {"delegation": out}
-
-
 @route(
     bp,
     "/v1/me/delegate",
@@ -384,7 +357,11 @@ def _delegation_out(d: Any) -> dict[str, Any]:
 )
 def put_delegation(req: Req) -> dict[str, Any]:
     b: DelegationIn = req.body
-    return _delegation_out(approvals.set_delegation(req.principal, b.delegate_id, b.from_, b.to))
+    return {
+        "delegation": approvals.delegation_to_dict(
+            approvals.set_delegation(req.principal, b.delegate_id, b.from_, b.to)
+        )
+    }
 
 
 @route(
@@ -396,7 +373,7 @@ def put_delegation(req: Req) -> dict[str, Any]:
     name="get_delegation",
 )
 def get_delegation(req: Req) -> dict[str, Any]:
-    return _delegation_out(approvals.get_delegation(req.principal))
+    return {"delegation": approvals.delegation_to_dict(approvals.get_delegation(req.principal))}
 
 
 @route(
@@ -433,9 +410,11 @@ BUDGET_PATTERNS = {"unit_type": UNIT_TYPE_PATTERN, "period": PERIOD_PATTERN}
 def put_budget(req: Req) -> BudgetOut:
     b: BudgetIn = req.body
     p = req.path
-    return budget_out(
-        budgets.put_budget(
-            req.principal, p["unit_type"], p["unit_id"], p["period"], b.amount, b.currency, b.mode, b.thresholds
+    return BudgetOut(
+        **budgets.to_dict(
+            budgets.put_budget(
+                req.principal, p["unit_type"], p["unit_id"], p["period"], b.amount, b.currency, b.mode, b.thresholds
+            )
         )
     )
 
@@ -450,7 +429,7 @@ def put_budget(req: Req) -> BudgetOut:
 )
 def get_budget(req: Req) -> BudgetOut:
     p = req.path
-    return budget_out(budgets.get_budget(req.principal, p["unit_type"], p["unit_id"], p["period"]))
+    return BudgetOut(**budgets.to_dict(budgets.get_budget(req.principal, p["unit_type"], p["unit_id"], p["period"])))
 
 
 # ---------------------------------------------------------------- statistics

@@ -85,6 +85,12 @@ class BaseItem(Model):
     def set_keys(self) -> None:  # pragma: no cover - every entity overrides
         raise NotImplementedError
 
+    def start_key(self, index: Optional[str] = None) -> dict[str, dict[str, str]]:
+        """The ExclusiveStartKey (DynamoDB's wire format) that resumes a query of the table,
+        or of ``index`` ("GSI1".."GSI3"), right after this item."""
+        names = ["PK", "SK", *([f"{index}PK", f"{index}SK"] if index else [])]
+        return {name: {"S": getattr(self, name)} for name in names}
+
     @classmethod
     def lookup(cls: type[Item], key: tuple[str, str], consistent_read: bool = False) -> Optional[Item]:
         """The item at ``key`` (an entity's own ``key(...)``), or None when there is none.

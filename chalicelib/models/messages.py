@@ -44,6 +44,15 @@ class Message(BaseItem, discriminator="Message"):
         return inbox_pk(tenant_id, user_id), cls.sk(message_id)
 
     @classmethod
+    def start_after(cls, tenant_id: str, user_id: str, sk: str, unread_index: bool) -> dict[str, dict[str, str]]:
+        """The ExclusiveStartKey resuming an inbox query (or, ``unread_index``, a query of the
+        unread index) right after the message whose sort key is ``sk``."""
+        keys = {"PK": inbox_pk(tenant_id, user_id), "SK": sk}
+        if unread_index:
+            keys |= {"GSI1PK": cls.unread_pk(tenant_id, user_id), "GSI1SK": sk}
+        return {name: {"S": value} for name, value in keys.items()}
+
+    @classmethod
     def fetch(cls, tenant_id: str, user_id: str, message_id: str) -> Optional[Message]:
         return cls.lookup(cls.key_of(tenant_id, user_id, message_id), consistent_read=True)
 

@@ -430,6 +430,25 @@ def run_due() -> int:
     return done
 
 
+def to_dict(b: Budget) -> dict[str, Any]:
+    """A budget's API shape: limit, spent, reserved, remaining and fired alerts."""
+    usage = int(b.spent_cents) + int(b.reserved_cents)
+    return {
+        "unit": {"type": b.unit_type, "id": b.unit_id},
+        "unit_type": b.unit_type,
+        "unit_id": b.unit_id,
+        "period": b.period,
+        "amount": money(b.amount_cents) or "0.00",
+        "currency": b.currency or "",
+        "mode": b.mode or "block",
+        "thresholds": [int(t) for t in (b.thresholds or [])],
+        "spent": money(b.spent_cents) or "0.00",
+        "reserved": money(b.reserved_cents) or "0.00",
+        "remaining": money(int(b.amount_cents or 0) - usage) or "0.00",
+        "alerts": alerts_of(b),
+    }
+
+
 def alerts_of(budget: Budget) -> list[dict[str, Any]]:
     fired = budget.fired.as_dict() if budget.fired is not None and hasattr(budget.fired, "as_dict") else {}
     return sorted(

@@ -94,6 +94,20 @@ def _counter_actions(counter: InboxCounter, delta: int) -> list[Any]:
 
 
 # ---------------------------------------------------------------- reading
+def to_dict(m: Message) -> dict[str, Any]:
+    """A message's API shape."""
+    ref = {"type": m.ref_type, "id": m.ref_id} if m.ref_type and m.ref_id else None
+    return {
+        "id": m.message_id,
+        "kind": m.kind,
+        "title": m.title,
+        "body": m.body or "",
+        "ref": ref,
+        "created_at": m.created_at,
+        "read": bool(m.read),
+    }
+
+
 def unread_count(tenant_id: str, user_id: str) -> int:
     counter = InboxCounter.fetch(tenant_id, user_id)
     return max(0, int(counter.unread or 0)) if counter is not None else 0
@@ -119,12 +133,12 @@ def list_messages(
     pk = inbox_pk(tenant_id, user_id)
     if unread:
         upk = Message.unread_pk(tenant_id, user_id)
-        esk = _esk(PK=pk, SK=after, GSI1PK=upk, GSI1SK=after) if after else None
+        esk = Message.start_after(tenant_id, user_id, after, unread_index=True) if after else None
         results = Message.gsi1.query(
             upk, scan_index_forward=False, limit=limit + 1, page_size=limit + 1, last_evaluated_key=esk
         )
     else:
-        esk = _esk(PK=pk, SK=after) if after else None
+        esk = Message.start_after(tenant_id, user_id, after, unread_index=False) if after else None
         results = Message.query(
             pk,
             Message.SK.startswith(Message.SK_PREFIX),
@@ -140,11 +154,6 @@ def list_messages(
         items = items[:limit]
         next_cursor = cursor.encode({"sk": items[-1].SK}, scope)
     return MessagePage(items, next_cursor, unread_count(tenant_id, user_id))
-
-
-def _esk(**keys: str) -> dict[str, dict[str, str]]:
-    """An ExclusiveStartKey in DynamoDB's wire format."""
-    return {name: {"S": value} for name, value in keys.items()}
 
 
 def get_message(tenant_id: str, user_id: str, message_id: str) -> Message:

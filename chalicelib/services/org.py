@@ -28,6 +28,7 @@ from chalicelib.models.org import (
     ProjectMembership,
     TenantSettings,
     User,
+    search_key,
 )
 from chalicelib.services import pipeline
 from chalicelib.timeutil import iso, utcnow
@@ -38,6 +39,76 @@ MAX_TREE_DEPTH = 32
 def require_admin(principal: Principal) -> None:
     if not principal.is_admin:
         raise Forbidden("tenant administrators only", code="admin_only")
+
+
+# ---------------------------------------------------------------- API shapes
+def department_to_dict(d: Department) -> dict[str, Any]:
+    return {
+        "id": d.department_id,
+        "name": d.name,
+        "parent_id": d.parent_id,
+        "head_user_id": d.head_user_id,
+        "path": d.path.strip("/").split("/"),
+    }
+
+
+def user_to_dict(u: User) -> dict[str, Any]:
+    return {
+        "id": u.user_id,
+        "name": u.name,
+        "department_id": u.department_id,
+        "manager_id": u.manager_id,
+        "email": u.email,
+        "roles": sorted(u.roles or []),
+    }
+
+
+def user_detail_to_dict(user: User, dept: Optional[Department], manager: Optional[User]) -> dict[str, Any]:
+    """A user with their department and manager (each ``{id, name}`` or None)."""
+    return {
+        "id": user.user_id,
+        "name": user.name,
+        "department_id": user.department_id,
+        "manager_id": user.manager_id,
+        "roles": sorted(user.roles or []),
+        "active": user.is_active,
+        "email": user.email,
+        "department": {"id": dept.department_id, "name": dept.name} if dept else None,
+        "manager": {"id": manager.user_id, "name": manager.name} if manager else None,
+    }
+
+
+def directory_to_dict(e: DirectoryEntry) -> dict[str, Any]:
+    return {
+        "id": e.user_id,
+        "name": e.name,
+        "department_id": e.department_id,
+        "manager_id": e.manager_id,
+        "roles": sorted(e.roles or []),
+        "active": bool(e.active),
+    }
+
+
+def settings_to_dict(s: TenantSettings) -> dict[str, Any]:
+    return {
+        "timezone": s.timezone,
+        "currency": s.currency,
+        "checkin_radius_m": int(s.checkin_radius_m),
+        "approval_limit": s.approval_limit,
+        "mileage_rate": s.mileage_rate,
+        "pipeline": [stage.as_dict() for stage in pipeline.of(s).stages],
+        "inactive_days": int(s.inactive_days),
+        "stale_days": int(s.stale_days),
+    }
+
+
+def project_to_dict(p: Project) -> dict[str, Any]:
+    return {"id": p.project_id, "name": p.name, "owner_id": p.owner_id, "member_ids": sorted(p.member_ids or [])}
+
+
+def search_prefix(text: str) -> str:
+    """The directory's sort-key prefix of names starting with ``text`` (any case or width)."""
+    return search_key(text)
 
 
 # ---------------------------------------------------------------- settings
@@ -321,7 +392,7 @@ def directory_page(
     next_cursor = None
     if len(items) > limit:
         items = items[:limit]
-        next_cursor = cursors.encode({"k": {"PK": {"S": items[-1].PK}, "SK": {"S": items[-1].SK}}}, scope)
+        next_cursor = cursors.encode({"k": items[-1].start_key()}, scope)
     return items, next_cursor
 
 
@@ -449,17 +520,17 @@ def projects_page(
             page_size=limit + 1,
             last_evaluated_key=position,
         )
-        names: tuple[str, ...] = ("PK", "SK")
+        index: Optional[str] = None
     else:
         result = Project.gsi1.query(
             Project.tenant_pk(t), limit=limit + 1, page_size=limit + 1, last_evaluated_key=position
         )
-        names = ("PK", "SK", "GSI1PK", "GSI1SK")
+        index = "GSI1"
     rows = list(result)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = cursors.encode({"k": {n: {"S": getattr(rows[-1], n)} for n in names}}, scope)
+        next_cursor = cursors.encode({"k": rows[-1].start_key(index)}, scope)
     if not mine:
         return rows, next_cursor
     found = {p.project_id: p for p in Project.batch_get([Project.key_of(t, r.project_id) for r in rows])}
@@ -481,8 +552,7 @@ def departments_page(tenant_id: str, limit: int, cursor: Optional[str]) -> tuple
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        names = ("PK", "SK", "GSI1PK", "GSI1SK")
-        next_cursor = cursors.encode({"k": {n: {"S": getattr(rows[-1], n)} for n in names}}, scope)
+        next_cursor = cursors.encode({"k": rows[-1].start_key("GSI1")}, scope)
     return rows, next_cursor
 
 
@@ -518,3 +588,18 @@ def profile(principal: Principal) -> Profile:
     dept = get_department(principal.tenant_id, user.department_id)
     manager = get_user(principal.tenant_id, user.manager_id) if user.manager_id else None
     return Profile(user, dept, manager, headed_departments(principal.tenant_id, principal.user_id))
+
+
+def profile_to_dict(principal: Principal, p: Profile) -> dict[str, Any]:
+    """The caller's profile's API shape (``GET /v1/me``)."""
+    return {
+        "id": principal.user_id,
+        "tenant_id": principal.tenant_id,
+        "name": p.user.name if p.user else None,
+        "email": p.user.email if p.user else None,
+        "groups": sorted(principal.groups),
+        "roles": sorted(p.user.roles or []) if p.user else [],
+        "department": {"id": p.department.department_id, "name": p.department.name} if p.department else None,
+        "manager": {"id": p.manager.user_id, "name": p.manager.name} if p.manager else None,
+        "heads_departments": [{"id": d.department_id, "name": d.name} for d in p.heads],
+    }

@@ -101,7 +101,7 @@ def _visible(principal: Principal, items: dict[str, list[Any]]) -> dict[str, lis
 def _signins(principal: Principal, found: list[Any]) -> tuple[list[dict], list[dict]]:
     ids = [u for s in found for u in (s.photo_upload_ids or [])]
     views = {
-        upload_id: uploads.photo_view(upload, principal)
+        upload_id: uploads.photo_to_dict(upload, principal)
         for upload_id, upload in uploads.get_uploads(principal.tenant_id, ids).items()
     }
     out: list[dict] = []

@@ -6,7 +6,7 @@ Public interface (other capabilities call these):
   shape (``to_dict``), photos included. One GSI1 query (+ one BatchGetItem for photos).
   The caller has checked that its principal may read this user's data.
 - ``to_dict(signin, photos=None, visit=None) -> dict``: the contract shape. Without
-  ``photos`` (views from ``uploads.photo_view``) photos are listed by ``upload_id`` only.
+  ``photos`` (views from ``uploads.photo_to_dict``) photos are listed by ``upload_id`` only.
 
 Flags (a flagged sign-in is always recorded):
 - ``out_of_range``: farther from the account's location than the tenant's
@@ -193,7 +193,7 @@ def apply_photo(upload: Upload) -> set[str]:
 
 
 # ---------------------------------------------------------------- shapes
-def visit_dict(visit: Visit) -> dict[str, Any]:
+def visit_to_dict(visit: Visit) -> dict[str, Any]:
     return {
         "id": visit.visit_id,
         "status": visit.status,
@@ -229,7 +229,7 @@ def to_dict(
         "mock_location": bool(signin.mock_location),
     }
     if visit is not None:
-        out["visit"] = visit_dict(visit)
+        out["visit"] = visit_to_dict(visit)
     return out
 
 
@@ -238,7 +238,7 @@ def _photo_views(
 ) -> dict[str, dict[str, Any]]:
     ids = [u for s in signins for u in (s.photo_upload_ids or [])]
     found = uploads.get_uploads(tenant_id, ids)
-    return {upload_id: uploads.photo_view(upload, principal) for upload_id, upload in found.items()}
+    return {upload_id: uploads.photo_to_dict(upload, principal) for upload_id, upload in found.items()}
 
 
 def _with_photos(signin: SignIn, views: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -505,7 +505,7 @@ def _claimed_photo_views(signin: SignIn, photos: list[Upload]) -> dict[str, dict
         current = uploads.get_upload(signin.tenant_id, photo.upload_id, consistent=True) or photo
         if photo.status == "pending" and current.status == "ready":
             apply_photo(current)
-        views[current.upload_id] = uploads.photo_view(current)
+        views[current.upload_id] = uploads.photo_to_dict(current)
     if any(p.status == "pending" for p in photos):
         signin.refresh(consistent_read=True)
     return views
@@ -580,15 +580,7 @@ def list_signins(
     if len(items) > limit:
         items = items[:limit]
         last = items[-1]
-        next_cursor = cursor.encode(
-            {
-                "PK": {"S": last.PK},
-                "SK": {"S": last.SK},
-                "GSI1PK": {"S": last.GSI1PK},
-                "GSI1SK": {"S": last.GSI1SK},
-            },
-            scope,
-        )
+        next_cursor = cursor.encode(last.start_key("GSI1"), scope)
     views = _photo_views(principal.tenant_id, items)
     return {"items": [to_dict(s, _with_photos(s, views)) for s in items], "next_cursor": next_cursor}
 

@@ -19,7 +19,7 @@ from chalicelib.errors import Unprocessable
 from chalicelib.models.org import DirectoryEntry
 from chalicelib.models.signins import SignIn, UserDay, Visit
 from chalicelib.services import org
-from chalicelib.services.signins import distance_m, to_dict, visit_dict
+from chalicelib.services.signins import distance_m, to_dict, visit_to_dict
 
 
 def _batch_get(model: Any, keys: list[tuple[str, str]]) -> list[Any]:
@@ -38,7 +38,7 @@ def _summary(entry: DirectoryEntry, signins: list[SignIn], visits: dict[str, Vis
         "name": entry.name,
         "depth": int(entry.depth or 1),
         "signins": [to_dict(s) for s in signins],
-        "visits": [visit_dict(visits[v]) for v in visit_ids if v in visits],
+        "visits": [visit_to_dict(visits[v]) for v in visit_ids if v in visits],
         "first_check_in_at": min(check_ins) if check_ins else None,
         "last_location": {"lat": last.lat, "lng": last.lng, "at": last.client_time} if last else None,
         "flagged_count": sum(1 for s in signins if s.flags),

@@ -1,7 +1,8 @@
 """Storage lives in the models: services and handlers never spell a key.
 
-Every entity builds its own keys (``key_of``), reads itself (``fetch``) and owns its
-sort-key prefixes and range sentinels; a service that writes ``User.get(User.pk(t, u),
+Every entity builds its own keys (``key_of``), reads itself (``fetch``), gives the start
+key that resumes a query after it (``start_key``) and owns its sort-key prefixes and range
+sentinels; a service that writes ``User.get(User.pk(t, u),
 "PROFILE")``, ``(Plan.pk(t, p), "PLAN")``, ``"MSG#"`` or ``since + "#~"`` fails here.
 """
 
@@ -80,6 +81,8 @@ def violations(source: str) -> list[str]:
         elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and isinstance(node.right, ast.Constant):
             if node.right.value == "~":
                 found.append(f"{line}: range sentinel {ast.unparse(node)}")
+        elif isinstance(node, ast.Dict) and any(isinstance(k, ast.Constant) and k.value == "S" for k in node.keys):
+            found.append(f"{line}: wire-format key {ast.unparse(node)}")  # use item.start_key(index)
         elif _is_literal_key(node):  # (X.pk(...), "LITERAL")
             found.append(f"{line}: key {ast.unparse(node)}")
     return found
@@ -104,6 +107,7 @@ def test_services_and_handlers_spell_no_keys(path: Path):
         'bound = f"{day}#~"',
         'now_key = iso(now) + "~"',
         'BaseItem.SK.startswith(f"{period}#")',
+        'esk = {"PK": {"S": last.PK}, "SK": {"S": last.SK}}',
     ],
 )
 def test_the_check_catches_a_key_spelled_outside_the_models(snippet: str):
@@ -119,6 +123,8 @@ def test_the_check_catches_a_key_spelled_outside_the_models(snippet: str):
         'order = sorted(plans, key=lambda p: p.start_time or "~")',
         "User.fetch(t, u)",
         "keys = [User.key_of(t, u) for u in ids]",
+        "entity = ((new_image or {}).get('entity') or {}).get('S')",
+        'cursor.encode({"k": last.start_key("GSI1")}, scope)',
     ],
 )
 def test_the_check_lets_ordinary_code_pass(snippet: str):
