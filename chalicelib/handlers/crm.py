@@ -11,7 +11,6 @@ from chalicelib.schemas import (
     Currency,
     Id,
     Location,
-    LocationOut,
     Money,
     Name,
     Page,
@@ -24,6 +23,7 @@ from chalicelib.schemas import (
 )
 from chalicelib.schemas import Limit as PageLimit
 from chalicelib.services import crm, lists
+from chalicelib.shapes import AccountOut, CrmObjectOut, OpportunityOut, TeamMemberOut
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -34,39 +34,9 @@ Stage = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Note = Annotated[str, StringConstraints(max_length=2000)]
 
 
-class TeamMemberOut(Response):
-    user_id: str
-    role: str
-
-
-class CrmObjectOut(Response):
-    id: str
-    type: str
-    name: str
-    owner_id: str
-    created_at: str
-    updated_at: str
-    archived: bool = False
-    archived_at: Optional[str] = None
-
-
-class AccountOut(CrmObjectOut):
-    address: Optional[str] = None
-    location: Optional[LocationOut] = None
-    team: list[TeamMemberOut]
-
-
 class ContactOut(CrmObjectOut):
     account_id: Optional[str] = None
     phone: Optional[str] = None
-
-
-class OpportunityOut(CrmObjectOut):
-    account_id: str
-    stage: str
-    amount: Optional[str] = None
-    currency: Optional[str] = None
-    closed_at: Optional[str] = None  # when it reached a won or lost stage
 
 
 class LeadOut(CrmObjectOut):

@@ -6,7 +6,6 @@ from chalice import Blueprint, Rate
 from pydantic import Field, StringConstraints
 
 from chalicelib.errors import Unprocessable
-from chalicelib.models.budgets import Budget
 from chalicelib.observability import logger
 from chalicelib.schemas import (
     Currency,
@@ -23,14 +22,13 @@ from chalicelib.schemas import (
     example,
 )
 from chalicelib.services import approvals, budgets, expenses, mileage, webhooks
-from chalicelib.timeutil import iso, utcnow
+from chalicelib.shapes import ExpenseOut, Status, UnitOut
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
 
 Category = Annotated[str, StringConstraints(pattern=r"^[^#\x00-\x1f]{1,40}$")]
 UnitType = Literal["department", "project", "person"]
-Status = Literal["draft", "submitted", "approved", "rejected"]
 Reason = Annotated[str, StringConstraints(min_length=1, max_length=2000)]
 Comment = Annotated[str, StringConstraints(max_length=2000)]
 UNIT_TYPE_PATTERN = r"^(department|project|person)$"
@@ -109,73 +107,9 @@ class BulkOut(Response):
     results: list[BulkResult]
 
 
-class UnitOut(Response):
-    type: str
-    id: str
-
-
-class ApprovalOut(Response):
-    level: int
-    approver_id: str
-    decision: Literal["approved", "rejected"]
-    comment: Optional[str] = None
-    at: str
-
-
-class ExcludedSignIn(Response):
-    signin_id: str
-    flags: list[str]
-
-
-class MileageOut(Response):
-    date: str
-    distance_km: str = Field(description="Great-circle path through the day's sign-ins, 3 places")
-    rate: str = Field(description="Tenant currency per km")
-    signin_ids: list[str]
-    excluded: list[ExcludedSignIn] = Field(description="Sign-ins left out: mock location or low accuracy")
-
-
 class MileageIn(Request):
     model_config = example({"date": "2026-12-01"})
     date: Date
-
-
-class ConvertedOut(Response):
-    amount: str = Field(description="In the tenant currency, half-even to cents")
-    currency: str
-    rate: str = Field(description="Tenant currency per unit of the expense's currency")
-    rate_date: Optional[str] = Field(description="The day of the rate used (null: already the tenant currency)")
-
-
-class ExpenseOut(Response):
-    id: str
-    user_id: str
-    amount: str
-    currency: str
-    converted: Optional[ConvertedOut] = Field(
-        default=None, description="Set at submission: the amount in the tenant currency at the rate for occurred_on"
-    )
-    category: str
-    occurred_on: str
-    description: str
-    unit: UnitOut
-    opportunity_id: Optional[str] = None
-    stage: Optional[str] = None
-    receipt_upload_ids: list[str]
-    status: Status
-    payment_status: str
-    approvals: list[ApprovalOut]
-    approver_ids: list[str] = Field(description="who approves, level by level")
-    next_approver_id: Optional[str] = Field(default=None, description="whose approval the expense awaits")
-    warnings: list[str]
-    paid_at: Optional[str] = None
-    payment_reference: Optional[str] = None
-    mileage: Optional[MileageOut] = None
-    version: int
-    created_at: str
-    updated_at: str
-    submitted_at: Optional[str] = None
-    decided_at: Optional[str] = None
 
 
 class ExpensePage(Page):
@@ -237,24 +171,6 @@ class StatsOut(Response):
     period: str
     group_by: str
     groups: list[StatsGroup]
-
-
-def budget_out(b: Budget) -> BudgetOut:
-    usage = int(b.spent_cents) + int(b.reserved_cents)
-    return BudgetOut(
-        unit=UnitOut(type=b.unit_type, id=b.unit_id),
-        unit_type=b.unit_type,
-        unit_id=b.unit_id,
-        period=b.period,
-        amount=budgets.money(b.amount_cents) or "0.00",
-        currency=b.currency or "",
-        mode=b.mode or "block",
-        thresholds=[int(t) for t in (b.thresholds or [])],
-        spent=budgets.money(b.spent_cents) or "0.00",
-        reserved=budgets.money(b.reserved_cents) or "0.00",
-        remaining=budgets.money(int(b.amount_cents or 0) - usage) or "0.00",
-        alerts=[AlertOut(**a) for a in budgets.alerts_of(b)],
-    )
 
 
 # ---------------------------------------------------------------- expenses
@@ -429,13 +345,6 @@ class DelegationState(Response):
     delegation: Optional[DelegationOut] = Field(description="The caller's delegation; null when none is set")
 
 
-def _delegation_out(d: Any) -> dict[str, Any]:
-    if d is None:
-        return {"delegation": None}
-    out = {"delegate_id": d.delegate_id, "from": d.date_from, "to": d.date_to, "active": d.active_at(iso(utcnow()))}
-    return {"delegation": out}
-
-
 @route(
     bp,
     "/v1/me/delegate",
@@ -448,7 +357,11 @@ def _delegation_out(d: Any) -> dict[str, Any]:
 )
 def put_delegation(req: Req) -> dict[str, Any]:
     b: DelegationIn = req.body
-    return _delegation_out(approvals.set_delegation(req.principal, b.delegate_id, b.from_, b.to))
+    return {
+        "delegation": approvals.delegation_to_dict(
+            approvals.set_delegation(req.principal, b.delegate_id, b.from_, b.to)
+        )
+    }
 
 
 @route(
@@ -460,7 +373,7 @@ def put_delegation(req: Req) -> dict[str, Any]:
     name="get_delegation",
 )
 def get_delegation(req: Req) -> dict[str, Any]:
-    return _delegation_out(approvals.get_delegation(req.principal))
+    return {"delegation": approvals.delegation_to_dict(approvals.get_delegation(req.principal))}
 
 
 @route(
@@ -497,9 +410,11 @@ BUDGET_PATTERNS = {"unit_type": UNIT_TYPE_PATTERN, "period": PERIOD_PATTERN}
 def put_budget(req: Req) -> BudgetOut:
     b: BudgetIn = req.body
     p = req.path
-    return budget_out(
-        budgets.put_budget(
-            req.principal, p["unit_type"], p["unit_id"], p["period"], b.amount, b.currency, b.mode, b.thresholds
+    return BudgetOut(
+        **budgets.to_dict(
+            budgets.put_budget(
+                req.principal, p["unit_type"], p["unit_id"], p["period"], b.amount, b.currency, b.mode, b.thresholds
+            )
         )
     )
 
@@ -514,7 +429,7 @@ def put_budget(req: Req) -> BudgetOut:
 )
 def get_budget(req: Req) -> BudgetOut:
     p = req.path
-    return budget_out(budgets.get_budget(req.principal, p["unit_type"], p["unit_id"], p["period"]))
+    return BudgetOut(**budgets.to_dict(budgets.get_budget(req.principal, p["unit_type"], p["unit_id"], p["period"])))
 
 
 # ---------------------------------------------------------------- statistics

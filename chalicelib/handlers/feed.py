@@ -8,6 +8,7 @@ from pydantic import Field, StringConstraints, field_validator
 from chalicelib.schemas import Id, Page, PageQuery, Request, Response, Text, Timestamp, example
 from chalicelib.services import activities, feed
 from chalicelib.services.feed_audience import Scene
+from chalicelib.shapes import ActivityOut
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -35,45 +36,6 @@ class ActivityIn(Request):
     related: list[RelatedIn] = Field(min_length=1, max_length=20)
     occurred_at: Optional[Timestamp] = None
     attachment_upload_ids: Optional[list[Id]] = Field(default=None, max_length=9)
-
-
-class AttachmentOut(Response):
-    upload_id: str
-    status: str
-    reason: Optional[str] = None
-    thumbnail_url: Optional[str] = None
-    url: Optional[str] = None
-
-
-class RelatedOut(Response):
-    type: str
-    id: str
-    name: Optional[str] = None
-
-
-class ActivityOut(Response):
-    id: str
-    type: str
-    content: str
-    author_id: str
-    related: list[RelatedOut]
-    occurred_at: str
-    created_at: str
-    comment_count: int
-    attachments: list[AttachmentOut] = []
-    # type-specific: stage_feedback
-    from_stage: Optional[str] = None
-    to_stage: Optional[str] = None
-    # expense
-    expense_id: Optional[str] = None
-    amount: Optional[str] = None
-    currency: Optional[str] = None
-    # signin
-    signin_id: Optional[str] = None
-    kind: Optional[Literal["check_in", "check_out"]] = None
-    plan_id: Optional[str] = None
-    visit_id: Optional[str] = None
-    distance_m: Optional[float] = None
 
 
 class ActivityPage(Page):

@@ -4,7 +4,6 @@ from typing import Literal, Optional
 
 from chalice import Blueprint
 
-from chalicelib.models.messages import Message
 from chalicelib.schemas import Page, PageQuery, Response
 from chalicelib.services import messages
 from chalicelib.web import Req, route
@@ -51,19 +50,6 @@ class ReadAllOut(Response):
     unread_count: int
 
 
-def message_out(m: Message) -> MessageOut:
-    ref = MessageRef(type=m.ref_type, id=m.ref_id) if m.ref_type and m.ref_id else None
-    return MessageOut(
-        id=m.message_id,
-        kind=m.kind,
-        title=m.title,
-        body=m.body or "",
-        ref=ref,
-        created_at=m.created_at,
-        read=bool(m.read),
-    )
-
-
 @route(
     bp,
     "/v1/messages",
@@ -76,7 +62,9 @@ def list_messages(req: Req) -> MessagePageOut:
     q: MessagesQuery = req.query
     page = messages.list_messages(req.tenant_id, req.user_id, q.unread, q.limit, q.cursor)
     return MessagePageOut(
-        items=[message_out(m) for m in page.items], next_cursor=page.next_cursor, unread_count=page.unread_count
+        items=[MessageOut(**messages.to_dict(m)) for m in page.items],
+        next_cursor=page.next_cursor,
+        unread_count=page.unread_count,
     )
 
 
@@ -92,7 +80,7 @@ def list_messages(req: Req) -> MessagePageOut:
 )
 def read_message(req: Req) -> ReadOut:
     message = messages.mark_read(req.tenant_id, req.user_id, req.path["message_id"])
-    out = message_out(message)
+    out = MessageOut(**messages.to_dict(message))
     return ReadOut(**out.model_dump(), unread_count=messages.unread_count(req.tenant_id, req.user_id))
 
 

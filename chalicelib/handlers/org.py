@@ -5,9 +5,8 @@ from typing import Annotated, Literal, Optional
 from chalice import Blueprint
 from pydantic import Field, StringConstraints
 
-from chalicelib.models.org import Department, DirectoryEntry, Project, TenantSettings, User, search_key
 from chalicelib.schemas import Currency, Id, Money, Name, Page, PageQuery, Request, Response, example
-from chalicelib.services import offboarding, org, pipeline
+from chalicelib.services import offboarding, org
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -210,55 +209,6 @@ class MeOut(Response):
     heads_departments: list[Ref]
 
 
-def department_out(d: Department) -> DepartmentOut:
-    return DepartmentOut(
-        id=d.department_id,
-        name=d.name,
-        parent_id=d.parent_id,
-        head_user_id=d.head_user_id,
-        path=d.path.strip("/").split("/"),
-    )
-
-
-def user_out(u: User) -> UserOut:
-    return UserOut(
-        id=u.user_id,
-        name=u.name,
-        department_id=u.department_id,
-        manager_id=u.manager_id,
-        email=u.email,
-        roles=sorted(u.roles or []),
-    )
-
-
-def settings_out(s: TenantSettings) -> SettingsOut:
-    return SettingsOut(
-        timezone=s.timezone,
-        currency=s.currency,
-        checkin_radius_m=int(s.checkin_radius_m),
-        approval_limit=s.approval_limit,
-        mileage_rate=s.mileage_rate,
-        pipeline=[StageOut(**stage.as_dict()) for stage in pipeline.of(s).stages],
-        inactive_days=int(s.inactive_days),
-        stale_days=int(s.stale_days),
-    )
-
-
-def project_out(p: Project) -> ProjectOut:
-    return ProjectOut(id=p.project_id, name=p.name, owner_id=p.owner_id, member_ids=sorted(p.member_ids or []))
-
-
-def directory_out(e: DirectoryEntry) -> DirectoryUser:
-    return DirectoryUser(
-        id=e.user_id,
-        name=e.name,
-        department_id=e.department_id,
-        manager_id=e.manager_id,
-        roles=sorted(e.roles or []),
-        active=bool(e.active),
-    )
-
-
 @route(
     bp,
     "/v1/admin/departments/{department_id}",
@@ -272,9 +222,8 @@ def directory_out(e: DirectoryEntry) -> DirectoryUser:
 def put_department(req: Req) -> DepartmentOut:
     org.require_admin(req.principal)
     b: DepartmentIn = req.body
-    return department_out(
-        org.put_department(req.tenant_id, req.path["department_id"], b.name, b.parent_id, b.head_user_id)
-    )
+    department = org.put_department(req.tenant_id, req.path["department_id"], b.name, b.parent_id, b.head_user_id)
+    return DepartmentOut(**org.department_to_dict(department))
 
 
 @route(
@@ -289,11 +238,10 @@ def put_department(req: Req) -> DepartmentOut:
 )
 def put_user(req: Req) -> UserOut:
     b: UserIn = req.body
-    return user_out(
-        offboarding.put_user(
-            req.principal, req.path["user_id"], b.name, b.department_id, b.manager_id, b.email, b.roles
-        )
+    user = offboarding.put_user(
+        req.principal, req.path["user_id"], b.name, b.department_id, b.manager_id, b.email, b.roles
     )
+    return UserOut(**org.user_to_dict(user))
 
 
 @route(
@@ -308,7 +256,7 @@ def put_user(req: Req) -> UserOut:
     errors=(409,),
 )
 def deactivate_user(req: Req) -> UserOut:
-    return user_out(offboarding.deactivate(req.principal, req.path["user_id"], req.body.handover_to))
+    return UserOut(**org.user_to_dict(offboarding.deactivate(req.principal, req.path["user_id"], req.body.handover_to)))
 
 
 @route(
@@ -321,7 +269,7 @@ def deactivate_user(req: Req) -> UserOut:
     idempotent=True,
 )
 def reactivate_user(req: Req) -> UserOut:
-    return user_out(offboarding.reactivate(req.principal, req.path["user_id"]))
+    return UserOut(**org.user_to_dict(offboarding.reactivate(req.principal, req.path["user_id"])))
 
 
 @route(
@@ -334,12 +282,11 @@ def reactivate_user(req: Req) -> UserOut:
 )
 def list_users(req: Req) -> DirectoryPage:
     q: DirectoryQuery = req.query
-    which = "ALL" if q.include_inactive else "ACTIVE"
-    listing = f"DEPT#{q.department_id}#{which}" if q.department_id else which
-    prefix = search_key(q.q) if q.q else None
+    listing = org.directory_listing(q.department_id, q.include_inactive)
+    prefix = org.search_prefix(q.q) if q.q else None
     scope = f"users:{req.tenant_id}:{req.user_id}:{listing}:{prefix}"
     items, next_cursor = org.directory_page(req.tenant_id, listing, prefix, q.limit, q.cursor, scope)
-    return DirectoryPage(items=[directory_out(e) for e in items], next_cursor=next_cursor)
+    return DirectoryPage(items=[DirectoryUser(**org.directory_to_dict(e)) for e in items], next_cursor=next_cursor)
 
 
 @route(
@@ -351,17 +298,7 @@ def list_users(req: Req) -> DirectoryPage:
 )
 def get_user(req: Req) -> UserDetail:
     user, dept, manager = org.user_detail(req.tenant_id, req.path["user_id"])
-    return UserDetail(
-        id=user.user_id,
-        name=user.name,
-        department_id=user.department_id,
-        manager_id=user.manager_id,
-        roles=sorted(user.roles or []),
-        active=user.is_active,
-        email=user.email,
-        department=Ref(id=dept.department_id, name=dept.name) if dept else None,
-        manager=Ref(id=manager.user_id, name=manager.name) if manager else None,
-    )
+    return UserDetail(**org.user_detail_to_dict(user, dept, manager))
 
 
 @route(
@@ -374,9 +311,8 @@ def get_user(req: Req) -> UserDetail:
 )
 def list_team(req: Req) -> TeamPage:
     q: TeamQuery = req.query
-    prefix = "01#" if q.depth == "direct" else None
     scope = f"team:{req.tenant_id}:{req.user_id}:{q.depth}"
-    items, next_cursor = org.directory_page(req.tenant_id, f"BELOW#{req.user_id}", prefix, q.limit, q.cursor, scope)
+    items, next_cursor = org.team_page(req.tenant_id, req.user_id, q.depth == "direct", q.limit, q.cursor, scope)
     rows = [
         SubordinateOut(
             id=e.user_id, name=e.name, department_id=e.department_id, manager_id=e.manager_id, depth=int(e.depth or 1)
@@ -415,7 +351,7 @@ def list_departments(req: Req) -> DepartmentPage:
 def list_projects(req: Req) -> ProjectPage:
     q: ProjectQuery = req.query
     items, next_cursor = org.projects_page(req.principal, q.mine, q.limit, q.cursor)
-    return ProjectPage(items=[project_out(p) for p in items], next_cursor=next_cursor)
+    return ProjectPage(items=[ProjectOut(**org.project_to_dict(p)) for p in items], next_cursor=next_cursor)
 
 
 @route(
@@ -431,7 +367,8 @@ def list_projects(req: Req) -> ProjectPage:
 def put_project(req: Req) -> ProjectOut:
     org.require_admin(req.principal)
     b: ProjectIn = req.body
-    return project_out(org.put_project(req.tenant_id, req.path["project_id"], b.name, b.owner_id, b.member_ids))
+    project = org.put_project(req.tenant_id, req.path["project_id"], b.name, b.owner_id, b.member_ids)
+    return ProjectOut(**org.project_to_dict(project))
 
 
 @route(
@@ -446,13 +383,13 @@ def put_project(req: Req) -> ProjectOut:
 )
 def put_settings(req: Req) -> SettingsOut:
     org.require_admin(req.principal)
-    return settings_out(org.put_settings(req.tenant_id, req.body.model_dump(exclude_none=True)))
+    return SettingsOut(**org.settings_to_dict(org.put_settings(req.tenant_id, req.body.model_dump(exclude_none=True))))
 
 
 @route(bp, "/v1/admin/settings", summary="Read tenant settings", tag="organisation", response=SettingsOut)
 def get_settings(req: Req) -> SettingsOut:
     org.require_admin(req.principal)
-    return settings_out(org.get_settings(req.tenant_id))
+    return SettingsOut(**org.settings_to_dict(org.get_settings(req.tenant_id)))
 
 
 @route(
@@ -480,15 +417,4 @@ def put_finance_integration(req: Req) -> IntegrationOut:
     name="get_me",
 )
 def me(req: Req) -> MeOut:
-    p = org.profile(req.principal)
-    return MeOut(
-        id=req.user_id,
-        tenant_id=req.tenant_id,
-        name=p.user.name if p.user else None,
-        email=p.user.email if p.user else None,
-        groups=sorted(req.principal.groups),
-        roles=sorted(p.user.roles or []) if p.user else [],
-        department=Ref(id=p.department.department_id, name=p.department.name) if p.department else None,
-        manager=Ref(id=p.manager.user_id, name=p.manager.name) if p.manager else None,
-        heads_departments=[Ref(id=d.department_id, name=d.name) for d in p.heads],
-    )
+    return MeOut(**org.profile_to_dict(req.principal, org.profile(req.principal)))

@@ -4,13 +4,9 @@ from typing import Any, Optional
 
 from chalice import Blueprint
 
-from chalicelib.handlers.crm import AccountOut, OpportunityOut
-from chalicelib.handlers.expenses import ExpenseOut
-from chalicelib.handlers.feed import ActivityOut
-from chalicelib.handlers.schedule import LogOut, PlanOut
-from chalicelib.handlers.signins import SignInOut
 from chalicelib.schemas import PhotoOut, Response
 from chalicelib.services import overview
+from chalicelib.shapes import AccountOut, ActivityOut, ExpenseOut, LogOut, OpportunityOut, PlanOut, SignInOut
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)

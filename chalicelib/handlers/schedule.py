@@ -20,6 +20,7 @@ from chalicelib.schemas import (
 from chalicelib.services import day_route as route_svc
 from chalicelib.services import reminders
 from chalicelib.services import schedule as svc
+from chalicelib.shapes import LogOut, PlanOut
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -76,24 +77,6 @@ class PlanPatch(Request):
     remind_minutes_before: Optional[RemindMinutes] = None
 
 
-class PlanOut(Response):
-    id: str
-    type: Literal["plan"] = "plan"
-    user_id: str
-    date: str
-    title: str
-    start_time: Optional[str] = None
-    end_time: Optional[str] = None
-    account_id: Optional[str] = None
-    opportunity_id: Optional[str] = None
-    remind_minutes_before: Optional[int] = None
-    remind_at: Optional[str] = None
-    status: Literal["planned", "done", "cancelled"]
-    log_id: Optional[str] = None
-    created_at: str
-    updated_at: str
-
-
 class LogIn(Request):
     model_config = example({"date": "2026-12-02", "content": "Visited Acme; restock agreed", "plan_id": "pln_01HZX3Q7"})
     date: Date
@@ -101,19 +84,6 @@ class LogIn(Request):
     plan_id: Optional[Id] = None
     account_id: Optional[Id] = None
     opportunity_id: Optional[Id] = None
-
-
-class LogOut(Response):
-    id: str
-    type: Literal["log"] = "log"
-    user_id: str
-    date: str
-    content: str
-    plan_id: Optional[str] = None
-    account_id: Optional[str] = None
-    opportunity_id: Optional[str] = None
-    created_at: str
-    updated_at: str
 
 
 class RangeQuery(PageQuery):

@@ -11,22 +11,20 @@ from chalicelib.schemas import (
     Date,
     Id,
     Location,
-    LocationOut,
     Page,
     PageQuery,
-    PhotoOut,
     Request,
     Response,
     Timestamp,
     example,
 )
 from chalicelib.services import signins, teamday
+from chalicelib.shapes import SignInOut
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
 
 Note = Annotated[str, StringConstraints(max_length=2000)]
-Flag = signins.Flag
 
 
 class SignInLocation(Location):
@@ -54,42 +52,6 @@ class SignInIn(Request):
     sent_at: Optional[Timestamp] = Field(
         default=None, description="device clock when sent; lets a queued (offline) sign-in avoid clock_skew"
     )
-
-
-class SignInLocationOut(LocationOut):
-    accuracy_m: float
-
-
-class VisitOut(Response):
-    id: str
-    status: Literal["open", "closed"]
-    started_at: str
-    ended_at: Optional[str] = None
-    duration_s: Optional[int] = None
-    closed_by: Optional[Literal["user", "check_in", "system"]] = None
-    checkin_id: str
-    checkout_id: Optional[str] = None
-    account_id: Optional[str] = None
-    opportunity_id: Optional[str] = None
-
-
-class SignInOut(Response):
-    id: str
-    kind: Literal["check_in", "check_out"]
-    user_id: str
-    client_time: str
-    server_time: str
-    location: SignInLocationOut
-    distance_m: Optional[float] = None
-    flags: list[Flag]
-    photos: list[PhotoOut]
-    visit_id: Optional[str] = None
-    visit: Optional[VisitOut] = None
-    account_id: Optional[str] = None
-    opportunity_id: Optional[str] = None
-    plan_id: Optional[str] = None
-    note: Optional[str] = None
-    mock_location: bool
 
 
 class SignInPage(Page):

@@ -67,7 +67,7 @@ def get_upload(req: Req) -> dict[str, Any]:
     upload = uploads.get_upload(req.tenant_id, req.path["upload_id"])
     if upload is None or not uploads.may_view(req.principal, upload):
         raise NotFound("upload not found")
-    return uploads.photo_view(upload)
+    return uploads.photo_to_dict(upload)
 
 
 @bp.on_cw_event(OBJECT_CREATED_PATTERN, name="object_created")

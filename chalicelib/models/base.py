@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any, Optional, cast
+from typing import Any, Optional, TypeVar, cast
 
 from pynamodb.attributes import DiscriminatorAttribute, ListAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -55,6 +55,8 @@ def _index(name: str) -> type[GlobalSecondaryIndex]:
 
 GSI1Index, GSI2Index, GSI3Index = (_index(n) for n in GSI_NAMES)
 
+Item = TypeVar("Item", bound="BaseItem")
+
 
 class BaseItem(Model):
     class Meta:
@@ -82,6 +84,22 @@ class BaseItem(Model):
 
     def set_keys(self) -> None:  # pragma: no cover - every entity overrides
         raise NotImplementedError
+
+    def start_key(self, index: Optional[str] = None) -> dict[str, dict[str, str]]:
+        """The ExclusiveStartKey (DynamoDB's wire format) that resumes a query of the table,
+        or of ``index`` ("GSI1".."GSI3"), right after this item."""
+        names = ["PK", "SK", *([f"{index}PK", f"{index}SK"] if index else [])]
+        return {name: {"S": getattr(self, name)} for name in names}
+
+    @classmethod
+    def lookup(cls: type[Item], key: tuple[str, str], consistent_read: bool = False) -> Optional[Item]:
+        """The item at ``key`` (an entity's own ``key(...)``), or None when there is none.
+        Entities wrap it as ``fetch(tenant_id, <ids>)``: services never spell a key."""
+        try:
+            item = cls.get(*key, consistent_read=consistent_read)
+        except DoesNotExist:
+            return None
+        return item if isinstance(item, cls) else None
 
     def save(self, *args: Any, **kwargs: Any) -> Any:
         self.set_keys()

@@ -13,7 +13,7 @@ no tenant-scoped key reaches it) that the hourly job reads: cost proportional to
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, NumberSetAttribute, UnicodeAttribute
 
@@ -57,8 +57,16 @@ class Budget(BaseItem, discriminator="Budget"):
     def configured(self) -> bool:
         return self.amount_cents is not None
 
+    @classmethod
+    def key_of(cls, tenant_id: str, unit_type: str, unit_id: str, period: str) -> tuple[str, str]:
+        return cls.pk(tenant_id, unit_type, unit_id), cls.sk(period)
+
+    @classmethod
+    def fetch(cls, tenant_id: str, unit_type: str, unit_id: str, period: str) -> Optional[Budget]:
+        return cls.lookup(cls.key_of(tenant_id, unit_type, unit_id, period), consistent_read=True)
+
     def set_keys(self) -> None:
-        self.PK, self.SK = self.pk(self.tenant_id, self.unit_type, self.unit_id), self.sk(self.period)
+        self.PK, self.SK = self.key_of(self.tenant_id, self.unit_type, self.unit_id, self.period)
 
 
 __all__ = ["Budget", "MODES", "UNIT_TYPES", "DUE_PK"]

@@ -9,6 +9,8 @@ GSI1 indexes objects by owner and accounts by team member: the feed re-index fin
 
 from __future__ import annotations
 
+from typing import Optional, TypeVar
+
 from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute, VersionAttribute
 
 from chalicelib.models.base import BaseItem, tkey
@@ -23,12 +25,20 @@ def object_pk(tenant_id: str, object_type: str, object_id: str) -> str:
     return tkey(tenant_id, TYPE_CODES[object_type], object_id)
 
 
+def object_key(tenant_id: str, object_type: str, object_id: str) -> tuple[str, str]:
+    """The key of one CRM object's item."""
+    return object_pk(tenant_id, object_type, object_id), OBJECT_SK
+
+
 def owned_pk(tenant_id: str, user_id: str) -> str:
     return tkey(tenant_id, "OWNED", user_id)
 
 
 def team_of_pk(tenant_id: str, user_id: str) -> str:
     return tkey(tenant_id, "TEAMOF", user_id)
+
+
+Obj = TypeVar("Obj", bound="CrmObject")
 
 
 class LatLng(MapAttribute):
@@ -49,8 +59,13 @@ class CrmObject(BaseItem):
     archived_at = UnicodeAttribute(null=True)  # set while archived: out of lists, nearby and scenes
     version = VersionAttribute()
 
+    @classmethod
+    def fetch(cls: type[Obj], tenant_id: str, object_id: str) -> Optional[Obj]:
+        """The object of this class's type (one consistent GetItem), or None."""
+        return cls.lookup(object_key(tenant_id, cls.object_type, object_id), consistent_read=True)
+
     def set_keys(self) -> None:
-        self.PK, self.SK = object_pk(self.tenant_id, self.object_type, self.object_id), OBJECT_SK
+        self.PK, self.SK = object_key(self.tenant_id, self.object_type, self.object_id)
         self.GSI1PK = owned_pk(self.tenant_id, self.owner_id)
         self.GSI1SK = f"{TYPE_CODES[self.object_type]}#{self.object_id}"
 
@@ -129,6 +144,7 @@ __all__ = [
     "TYPE_CODES",
     "OBJECT_SK",
     "object_pk",
+    "object_key",
     "owned_pk",
     "team_of_pk",
     "LatLng",

@@ -7,6 +7,8 @@ write is conditional on the version it read (optimistic locking).
 
 from __future__ import annotations
 
+from typing import Optional
+
 from pynamodb.attributes import (
     JSONAttribute,
     NumberAttribute,
@@ -21,6 +23,8 @@ PAYMENT_STATUSES = ("unpaid", "paid", "failed")
 
 
 class Expense(BaseItem, discriminator="Expense"):
+    COLLECTION_PREFIX = "EXPENSE#"  # GSI3SK in the opportunity's collection
+
     expense_id = UnicodeAttribute()
     user_id = UnicodeAttribute()
     amount_cents = NumberAttribute()
@@ -89,15 +93,23 @@ class Expense(BaseItem, discriminator="Expense"):
     def period(self) -> str:
         return self.occurred_on[:7]
 
+    @classmethod
+    def key_of(cls, tenant_id: str, expense_id: str) -> tuple[str, str]:
+        return cls.pk(tenant_id, expense_id), "EXPENSE"
+
+    @classmethod
+    def fetch(cls, tenant_id: str, expense_id: str, consistent_read: bool = False) -> Optional[Expense]:
+        return cls.lookup(cls.key_of(tenant_id, expense_id), consistent_read=consistent_read)
+
     def set_keys(self) -> None:
-        self.PK, self.SK = self.pk(self.tenant_id, self.expense_id), "EXPENSE"
+        self.PK, self.SK = self.key_of(self.tenant_id, self.expense_id)
         sort = f"{self.occurred_on}#{self.expense_id}"
         self.GSI1PK, self.GSI1SK = self.by_user_pk(self.tenant_id, self.user_id), sort
         self.GSI2PK = self.by_tenant_pk(self.tenant_id)
         self.GSI2SK = self.unit_prefix(self.unit_type, self.unit_id) + sort
         if self.opportunity_id:
             self.GSI3PK = opportunity_collection_pk(self.tenant_id, self.opportunity_id)
-            self.GSI3SK = f"EXPENSE#{self.expense_id}"
+            self.GSI3SK = f"{self.COLLECTION_PREFIX}{self.expense_id}"
         else:
             self.GSI3PK = self.GSI3SK = None
 
@@ -130,12 +142,21 @@ class ApprovalWait(BaseItem, discriminator="ApprovalWait"):
     def under_pk(cls, tenant_id: str, manager_id: str) -> str:
         return tkey(tenant_id, "WAITUNDER", manager_id)
 
+    @classmethod
+    def key_of(cls, tenant_id: str, expense_id: str) -> tuple[str, str]:
+        return Expense.pk(tenant_id, expense_id), "WAIT"
+
+    @staticmethod
+    def submitter_prefix(submitter_id: str) -> str:
+        """The GSI2SK prefix of one submitter's waits (``<submitter>#<expense>``)."""
+        return f"{submitter_id}#"
+
     def set_keys(self) -> None:
-        self.PK, self.SK = Expense.pk(self.tenant_id, self.expense_id), "WAIT"
+        self.PK, self.SK = self.key_of(self.tenant_id, self.expense_id)
         self.GSI1PK = self.queue_pk(self.tenant_id, self.approver_id)
         self.GSI1SK = f"{self.submitted_at}#{self.expense_id}"
         self.GSI2PK = self.under_pk(self.tenant_id, self.manager_id)
-        self.GSI2SK = f"{self.submitter_id}#{self.expense_id}"
+        self.GSI2SK = self.submitter_prefix(self.submitter_id) + self.expense_id
 
 
 class MileageClaim(BaseItem, discriminator="MileageClaim"):
@@ -190,7 +211,12 @@ class StatsAggregate(BaseItem, discriminator="StatsAggregate"):
 
     @staticmethod
     def sk(dimension: str, key: str, currency: str) -> str:
-        return f"{dimension}#{key}#{currency}"
+        return StatsAggregate.dimension_prefix(dimension) + f"{key}#{currency}"
+
+    @staticmethod
+    def dimension_prefix(dimension: str) -> str:
+        """The sort-key prefix of one dimension's groups: one query reads them all."""
+        return f"{dimension}#"
 
     def set_keys(self) -> None:
         self.PK = self.pk(self.tenant_id, self.period, self.scope)

@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+from typing import Optional
+
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 
 from chalicelib.models.base import BaseItem, opportunity_collection_pk, string_list, tkey
@@ -63,8 +65,16 @@ class Activity(BaseItem, discriminator="Activity"):
     index_rev = NumberAttribute(default=0)
     attachment_upload_ids = string_list(null=True)  # uploads, purpose attachment
 
+    @classmethod
+    def key_of(cls, tenant_id: str, activity_id: str) -> tuple[str, str]:
+        return activity_pk(tenant_id, activity_id), ACTIVITY_SK
+
+    @classmethod
+    def fetch(cls, tenant_id: str, activity_id: str) -> Optional[Activity]:
+        return cls.lookup(cls.key_of(tenant_id, activity_id), consistent_read=True)
+
     def set_keys(self) -> None:
-        self.PK, self.SK = activity_pk(self.tenant_id, self.activity_id), ACTIVITY_SK
+        self.PK, self.SK = self.key_of(self.tenant_id, self.activity_id)
 
 
 class FeedEntry(BaseItem, discriminator="FeedEntry"):
@@ -74,9 +84,16 @@ class FeedEntry(BaseItem, discriminator="FeedEntry"):
     type = UnicodeAttribute()
     occurred_at = UnicodeAttribute()
 
+    @classmethod
+    def key_of(cls, tenant_id: str, viewer: str, scene: str, occurred_at: str, activity_id: str) -> tuple[str, str]:
+        return feed_pk(tenant_id, viewer, scene), feed_sk(occurred_at, activity_id)
+
+    @classmethod
+    def fetch(cls, tenant_id: str, viewer: str, scene: str, occurred_at: str, activity_id: str) -> Optional[FeedEntry]:
+        return cls.lookup(cls.key_of(tenant_id, viewer, scene, occurred_at, activity_id), consistent_read=True)
+
     def set_keys(self) -> None:
-        self.PK = feed_pk(self.tenant_id, self.viewer, self.scene)
-        self.SK = feed_sk(self.occurred_at, self.activity_id)
+        self.PK, self.SK = self.key_of(self.tenant_id, self.viewer, self.scene, self.occurred_at, self.activity_id)
         self.GSI1PK = feed_type_pk(self.tenant_id, self.viewer, self.scene, self.type)
         self.GSI1SK = self.SK
 

@@ -36,6 +36,18 @@ def scope_pk(tenant_id: str, scope_type: str, scope_id: str) -> str:
     return tkey(tenant_id, "GOAL", scope_type, scope_id)
 
 
+def period_prefix(period: str) -> str:
+    """The sort-key prefix of a scope's items of one month (its goal and its actuals)."""
+    return f"{period}#"
+
+
+def month_of_scope(tenant_id: str, scope_type: str, scope_id: str, period: str) -> list[BaseItem]:
+    """The goal and the actuals of one scope and month, as far as they exist (one query)."""
+    return list(
+        BaseItem.query(scope_pk(tenant_id, scope_type, scope_id), BaseItem.SK.startswith(period_prefix(period)))
+    )
+
+
 class Goal(BaseItem, discriminator="Goal"):
     scope_type = UnicodeAttribute()
     scope_id = UnicodeAttribute()
@@ -46,7 +58,11 @@ class Goal(BaseItem, discriminator="Goal"):
 
     @staticmethod
     def sk(period: str) -> str:
-        return f"{period}#TARGETS"
+        return period_prefix(period) + "TARGETS"
+
+    @classmethod
+    def key_of(cls, tenant_id: str, scope_type: str, scope_id: str, period: str) -> tuple[str, str]:
+        return scope_pk(tenant_id, scope_type, scope_id), cls.sk(period)
 
     @classmethod
     def month_pk(cls, tenant_id: str, period: str) -> str:
@@ -72,7 +88,7 @@ class Actuals(BaseItem, discriminator="Actuals"):
 
     @staticmethod
     def sk(period: str) -> str:
-        return f"{period}#ACTUALS"
+        return period_prefix(period) + "ACTUALS"
 
     def set_keys(self) -> None:
         self.PK, self.SK = scope_pk(self.tenant_id, self.scope_type, self.scope_id), self.sk(self.period)

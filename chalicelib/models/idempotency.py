@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Optional
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
@@ -26,6 +27,13 @@ class IdempotencyRecord(BaseItem, discriminator="Idempotency"):
     def pk(cls, tenant_id: str, user_id: str, key_hash: str) -> str:
         return tkey(tenant_id, "IDEM", user_id, key_hash)
 
+    @classmethod
+    def key_of(cls, tenant_id: str, user_id: str, key_hash: str) -> tuple[str, str]:
+        return cls.pk(tenant_id, user_id, key_hash), "IDEM"
+
+    @classmethod
+    def fetch(cls, tenant_id: str, user_id: str, key_hash: str) -> Optional[IdempotencyRecord]:
+        return cls.lookup(cls.key_of(tenant_id, user_id, key_hash), consistent_read=True)
+
     def set_keys(self) -> None:
-        self.PK = self.pk(self.tenant_id, self.user_id, self.key_hash)
-        self.SK = "IDEM"
+        self.PK, self.SK = self.key_of(self.tenant_id, self.user_id, self.key_hash)

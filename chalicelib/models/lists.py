@@ -34,6 +34,7 @@ LIVE, ARCHIVED = "L", "X"
 NAME_SEP = "\x01"  # below every character a search key keeps
 NAME_TOP = "\U0010ffff"  # above every character
 UPDATED_PREFIX = "U#"
+UPDATED_TOP = f"{UPDATED_PREFIX}~"  # above every updated-order sort key
 LIST_STATE_SK = "LISTIDX"
 GEOHASH_LEN = 12
 SEARCH_KEY_BYTES = 600  # a GSI sort key holds 1,024 bytes; NFKC may expand a name (x18)
@@ -103,6 +104,7 @@ __all__ = [
     "NAME_SEP",
     "NAME_TOP",
     "UPDATED_PREFIX",
+    "UPDATED_TOP",
     "LIST_STATE_SK",
     "GEOHASH_LEN",
     "SEARCH_KEY_BYTES",

@@ -38,7 +38,21 @@ class OppStatsBucket(BaseItem, discriminator="OppStatsBucket"):
 
     @staticmethod
     def sk(dimension: str, key: str) -> str:
-        return f"{dimension}#{key}"
+        return OppStatsBucket.dimension_prefix(dimension) + key
+
+    @staticmethod
+    def dimension_prefix(dimension: str) -> str:
+        """The sort-key prefix of one dimension's groups: one query reads them all."""
+        return f"{dimension}#"
+
+    @classmethod
+    def at(cls, tenant_id: str, pk: str, sk: str) -> OppStatsBucket:
+        """The (keyed, unsaved) bucket whose keys are ``pk`` and ``sk``."""
+        viewer, scope, period = pk.removeprefix(tkey(tenant_id, "OPPSTATS") + "#").split("#")
+        dimension, key = sk.split("#", 1)
+        item = cls(tenant_id=tenant_id, viewer=viewer, scope=scope, period=period, dimension=dimension, key=key)
+        item.set_keys()
+        return item
 
     def set_keys(self) -> None:
         self.PK = self.pk(self.tenant_id, self.viewer, self.scope, self.period)

@@ -7,6 +7,7 @@ Both trees are stored as materialised paths (``/root/child/``), indexed per tena
 from __future__ import annotations
 
 import unicodedata
+from typing import Optional
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -55,8 +56,21 @@ class TenantSettings(BaseItem, discriminator="TenantSettings"):
     def pk(cls, tenant_id: str) -> str:
         return tkey(tenant_id, "TENANT")
 
+    @classmethod
+    def key_of(cls, tenant_id: str) -> tuple[str, str]:
+        return cls.pk(tenant_id), "SETTINGS"
+
+    @classmethod
+    def fetch(cls, tenant_id: str) -> Optional[TenantSettings]:
+        return cls.lookup(cls.key_of(tenant_id))
+
+    @classmethod
+    def of(cls, tenant_id: str) -> TenantSettings:
+        """The tenant's settings; the defaults when never set."""
+        return cls.fetch(tenant_id) or cls(tenant_id=tenant_id)
+
     def set_keys(self) -> None:
-        self.PK, self.SK = self.pk(self.tenant_id), "SETTINGS"
+        self.PK, self.SK = self.key_of(self.tenant_id)
 
 
 class FinanceIntegration(BaseItem, discriminator="FinanceIntegration"):
@@ -64,8 +78,16 @@ class FinanceIntegration(BaseItem, discriminator="FinanceIntegration"):
     secret = UnicodeAttribute()
     updated_at = UnicodeAttribute(null=True)
 
+    @classmethod
+    def key_of(cls, tenant_id: str) -> tuple[str, str]:
+        return TenantSettings.pk(tenant_id), "INTEGRATION#finance"
+
+    @classmethod
+    def fetch(cls, tenant_id: str) -> Optional[FinanceIntegration]:
+        return cls.lookup(cls.key_of(tenant_id))
+
     def set_keys(self) -> None:
-        self.PK, self.SK = TenantSettings.pk(self.tenant_id), "INTEGRATION#finance"
+        self.PK, self.SK = self.key_of(self.tenant_id)
 
 
 class Department(BaseItem, discriminator="Department"):
@@ -89,8 +111,16 @@ class Department(BaseItem, discriminator="Department"):
     def head_pk(cls, tenant_id: str, user_id: str) -> str:
         return tkey(tenant_id, "HEADS", user_id)
 
+    @classmethod
+    def key_of(cls, tenant_id: str, department_id: str) -> tuple[str, str]:
+        return cls.pk(tenant_id, department_id), "DEPT"
+
+    @classmethod
+    def fetch(cls, tenant_id: str, department_id: str) -> Optional[Department]:
+        return cls.lookup(cls.key_of(tenant_id, department_id))
+
     def set_keys(self) -> None:
-        self.PK, self.SK = self.pk(self.tenant_id, self.department_id), "DEPT"
+        self.PK, self.SK = self.key_of(self.tenant_id, self.department_id)
         self.GSI1PK, self.GSI1SK = self.tree_pk(self.tenant_id), self.path
         if self.head_user_id:
             self.GSI2PK = self.head_pk(self.tenant_id, self.head_user_id)
@@ -120,8 +150,22 @@ class Delegation(BaseItem, discriminator="Delegation"):
     def pk(cls, tenant_id: str, user_id: str) -> str:
         return tkey(tenant_id, "DELEGATION", user_id)
 
+    @classmethod
+    def key_of(cls, tenant_id: str, user_id: str) -> tuple[str, str]:
+        return cls.pk(tenant_id, user_id), "DELEGATION"
+
+    @classmethod
+    def fetch(cls, tenant_id: str, user_id: str) -> Optional[Delegation]:
+        return cls.lookup(cls.key_of(tenant_id, user_id), consistent_read=True)
+
+    @staticmethod
+    def boundary_range(since: str, until: str) -> tuple[str, str]:
+        """GSI1SK/GSI2SK bounds (``<instant>#<tenant>#<user>``) of the starts or ends in
+        ``(since, until]``: ``<since>#~`` sorts above every key at ``since``."""
+        return since + "#~", until + "#~"
+
     def set_keys(self) -> None:
-        self.PK, self.SK = self.pk(self.tenant_id, self.user_id), "DELEGATION"
+        self.PK, self.SK = self.key_of(self.tenant_id, self.user_id)
         # the boundary sweep's indexes (every tenant): starts on GSI1, ends on GSI2
         self.GSI1PK, self.GSI1SK = DELEGATION_STARTS_PK, f"{self.starts_at}#{self.tenant_id}#{self.user_id}"
         self.GSI2PK, self.GSI2SK = DELEGATION_ENDS_PK, f"{self.ends_at}#{self.tenant_id}#{self.user_id}"
@@ -166,8 +210,16 @@ class User(BaseItem, discriminator="User"):
         """Managers, nearest first (from the materialised path: no reads)."""
         return [p for p in self.path.strip("/").split("/")[:-1]][::-1]
 
+    @classmethod
+    def key_of(cls, tenant_id: str, user_id: str) -> tuple[str, str]:
+        return cls.pk(tenant_id, user_id), "PROFILE"
+
+    @classmethod
+    def fetch(cls, tenant_id: str, user_id: str) -> Optional[User]:
+        return cls.lookup(cls.key_of(tenant_id, user_id))
+
     def set_keys(self) -> None:
-        self.PK, self.SK = self.pk(self.tenant_id, self.user_id), "PROFILE"
+        self.PK, self.SK = self.key_of(self.tenant_id, self.user_id)
         self.GSI1PK, self.GSI1SK = self.reports_pk(self.tenant_id), self.path
         self.GSI2PK, self.GSI2SK = self.members_pk(self.tenant_id), f"{self.dept_path}{self.user_id}"
 
@@ -193,8 +245,28 @@ class DirectoryEntry(BaseItem, discriminator="DirectoryEntry"):
         return tkey(tenant_id, "DIR", listing)
 
     @staticmethod
+    def everyone(include_inactive: bool) -> str:
+        """The listing of the whole directory (with the inactive, or only the active)."""
+        return "ALL" if include_inactive else "ACTIVE"
+
+    @staticmethod
+    def department(department_id: str, include_inactive: bool) -> str:
+        """The listing of one department (with the inactive, or only the active)."""
+        return f"DEPT#{department_id}#{DirectoryEntry.everyone(include_inactive)}"
+
+    @staticmethod
+    def below(manager_id: str) -> str:
+        """The listing of a manager's team at every depth (active users only)."""
+        return f"BELOW#{manager_id}"
+
+    @staticmethod
+    def depth_prefix(depth: int) -> str:
+        """The sort-key prefix of a team listing's rows at ``depth`` (1: direct reports)."""
+        return f"{depth:02d}#"
+
+    @staticmethod
     def sort_of(name: str, user_id: str, depth: int | None = None) -> str:
-        lead = f"{depth:02d}#" if depth is not None else ""
+        lead = DirectoryEntry.depth_prefix(depth) if depth is not None else ""
         return f"{lead}{search_key(name)}\x00{user_id}"
 
     def set_keys(self) -> None:
@@ -217,8 +289,16 @@ class Project(BaseItem, discriminator="Project"):
     def tenant_pk(cls, tenant_id: str) -> str:
         return tkey(tenant_id, "PROJECTS")
 
+    @classmethod
+    def key_of(cls, tenant_id: str, project_id: str) -> tuple[str, str]:
+        return cls.pk(tenant_id, project_id), "PROJECT"
+
+    @classmethod
+    def fetch(cls, tenant_id: str, project_id: str) -> Optional[Project]:
+        return cls.lookup(cls.key_of(tenant_id, project_id))
+
     def set_keys(self) -> None:
-        self.PK, self.SK = self.pk(self.tenant_id, self.project_id), "PROJECT"
+        self.PK, self.SK = self.key_of(self.tenant_id, self.project_id)
         self.GSI1PK, self.GSI1SK = self.tenant_pk(self.tenant_id), f"PROJECT#{self.project_id}"
 
 

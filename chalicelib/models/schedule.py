@@ -16,6 +16,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Optional
+
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, VersionAttribute
 
 from chalicelib.models.base import BaseItem, opportunity_collection_pk, tkey
@@ -40,7 +42,18 @@ def dated_range(lo: str, hi: str) -> tuple[str, str]:
     return f"{lo}#", f"{hi}#~"
 
 
+def dated_start_key(model: Any, tenant_id: str, user_pk: str, after: Any) -> Optional[dict[str, dict[str, str]]]:
+    """The exclusive start key of a plans or logs query (GSI1, ``<date>#<id>``) resuming after
+    the item whose GSI1SK is ``after``; None when ``after`` is no such key."""
+    if not isinstance(after, str) or "#" not in after:
+        return None
+    pk, sk = model.key_of(tenant_id, after.rsplit("#", 1)[1])
+    return {k: {"S": v} for k, v in {"PK": pk, "SK": sk, "GSI1PK": user_pk, "GSI1SK": after}.items()}
+
+
 class Plan(BaseItem, discriminator="Plan"):
+    COLLECTION_PREFIX = "PLAN#"  # GSI3SK in the opportunity's collection
+
     plan_id = UnicodeAttribute()
     user_id = UnicodeAttribute()
     date = UnicodeAttribute()  # YYYY-MM-DD in the tenant's time zone
@@ -69,8 +82,16 @@ class Plan(BaseItem, discriminator="Plan"):
     def reminder_armed(self) -> bool:
         return self.status == "planned" and bool(self.remind_at)
 
+    @classmethod
+    def key_of(cls, tenant_id: str, plan_id: str) -> tuple[str, str]:
+        return cls.pk(tenant_id, plan_id), "PLAN"
+
+    @classmethod
+    def fetch(cls, tenant_id: str, plan_id: str, consistent_read: bool = False) -> Optional[Plan]:
+        return cls.lookup(cls.key_of(tenant_id, plan_id), consistent_read=consistent_read)
+
     def set_keys(self) -> None:
-        self.PK, self.SK = self.pk(self.tenant_id, self.plan_id), "PLAN"
+        self.PK, self.SK = self.key_of(self.tenant_id, self.plan_id)
         self.GSI1PK, self.GSI1SK = self.user_pk(self.tenant_id, self.user_id), f"{self.date}#{self.plan_id}"
         if self.reminder_armed:
             self.GSI2PK = remind_bucket_pk(self.remind_at[:16])
@@ -80,13 +101,15 @@ class Plan(BaseItem, discriminator="Plan"):
         if self.opportunity_id:
             self.GSI3PK, self.GSI3SK = (
                 opportunity_collection_pk(self.tenant_id, self.opportunity_id),
-                f"PLAN#{self.plan_id}",
+                f"{self.COLLECTION_PREFIX}{self.plan_id}",
             )
         else:
             self.GSI3PK = self.GSI3SK = None
 
 
 class WorkLog(BaseItem, discriminator="WorkLog"):
+    COLLECTION_PREFIX = "LOG#"  # GSI3SK in the opportunity's collection
+
     log_id = UnicodeAttribute()
     user_id = UnicodeAttribute()
     date = UnicodeAttribute()
@@ -105,13 +128,21 @@ class WorkLog(BaseItem, discriminator="WorkLog"):
     def user_pk(cls, tenant_id: str, user_id: str) -> str:
         return tkey(tenant_id, "LOGS", user_id)
 
+    @classmethod
+    def key_of(cls, tenant_id: str, log_id: str) -> tuple[str, str]:
+        return cls.pk(tenant_id, log_id), "LOG"
+
+    @classmethod
+    def fetch(cls, tenant_id: str, log_id: str, consistent_read: bool = False) -> Optional[WorkLog]:
+        return cls.lookup(cls.key_of(tenant_id, log_id), consistent_read=consistent_read)
+
     def set_keys(self) -> None:
-        self.PK, self.SK = self.pk(self.tenant_id, self.log_id), "LOG"
+        self.PK, self.SK = self.key_of(self.tenant_id, self.log_id)
         self.GSI1PK, self.GSI1SK = self.user_pk(self.tenant_id, self.user_id), f"{self.date}#{self.log_id}"
         if self.opportunity_id:
             self.GSI3PK, self.GSI3SK = (
                 opportunity_collection_pk(self.tenant_id, self.opportunity_id),
-                f"LOG#{self.log_id}",
+                f"{self.COLLECTION_PREFIX}{self.log_id}",
             )
         else:
             self.GSI3PK = self.GSI3SK = None
@@ -141,6 +172,10 @@ class ReminderCheckpoint(BaseItem, discriminator="ReminderCheckpoint"):
     updated_at = UnicodeAttribute()
 
     KEY = (f"{SYSTEM_PREFIX}REMINDERS", "CHECKPOINT")
+
+    @classmethod
+    def fetch(cls) -> Optional[ReminderCheckpoint]:
+        return cls.lookup(cls.KEY, consistent_read=True)
 
     def set_keys(self) -> None:
         self.PK, self.SK = self.KEY

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import zlib
+from typing import Optional
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 
@@ -23,6 +24,8 @@ DUE_SHARDS = 4
 
 
 class SignIn(BaseItem, discriminator="SignIn"):
+    COLLECTION_PREFIX = "SIGNIN#"  # GSI3SK in the opportunity's collection
+
     signin_id = UnicodeAttribute()
     user_id = UnicodeAttribute()
     kind = UnicodeAttribute()  # check_in | check_out
@@ -65,8 +68,16 @@ class SignIn(BaseItem, discriminator="SignIn"):
     def flags(self) -> list[str]:
         return sorted(set(self.base_flags or ()) | set(self.photo_flags or ()))
 
+    @classmethod
+    def key_of(cls, tenant_id: str, signin_id: str) -> tuple[str, str]:
+        return cls.pk(tenant_id, signin_id), "SIGNIN"
+
+    @classmethod
+    def fetch(cls, tenant_id: str, signin_id: str, consistent_read: bool = False) -> Optional[SignIn]:
+        return cls.lookup(cls.key_of(tenant_id, signin_id), consistent_read=consistent_read)
+
     def set_keys(self) -> None:
-        self.PK, self.SK = self.pk(self.tenant_id, self.signin_id), "SIGNIN"
+        self.PK, self.SK = self.key_of(self.tenant_id, self.signin_id)
         self.GSI1PK, self.GSI1SK = self.user_pk(self.tenant_id, self.user_id), self.timeline_sk
         if self.plan_id:
             self.GSI2PK, self.GSI2SK = self.plan_pk(self.tenant_id, self.plan_id), self.timeline_sk
@@ -75,7 +86,7 @@ class SignIn(BaseItem, discriminator="SignIn"):
         if self.opportunity_id:
             self.GSI3PK, self.GSI3SK = (
                 opportunity_collection_pk(self.tenant_id, self.opportunity_id),
-                f"SIGNIN#{self.signin_id}",
+                f"{self.COLLECTION_PREFIX}{self.signin_id}",
             )
         else:
             self.GSI3PK = self.GSI3SK = None
@@ -108,8 +119,22 @@ class Visit(BaseItem, discriminator="Visit"):
     def shard_of(cls, visit_id: str) -> int:
         return zlib.crc32(visit_id.encode()) % DUE_SHARDS
 
+    @classmethod
+    def key_of(cls, tenant_id: str, visit_id: str) -> tuple[str, str]:
+        return cls.pk(tenant_id, visit_id), "VISIT"
+
+    @classmethod
+    def fetch(cls, tenant_id: str, visit_id: str, consistent_read: bool = False) -> Optional[Visit]:
+        return cls.lookup(cls.key_of(tenant_id, visit_id), consistent_read=consistent_read)
+
+    @staticmethod
+    def due_before(instant: str) -> str:
+        """The GSI2SK bound (``<close_after>#<tenant>#<id>``) above every visit due at or
+        before ``instant``: ``~`` sorts after every character of a key."""
+        return instant + "~"
+
     def set_keys(self) -> None:
-        self.PK, self.SK = self.pk(self.tenant_id, self.visit_id), "VISIT"
+        self.PK, self.SK = self.key_of(self.tenant_id, self.visit_id)
         if self.status == "open":
             self.GSI2PK = self.due_pk(self.shard_of(self.visit_id))
             self.GSI2SK = f"{self.close_after}#{self.tenant_id}#{self.visit_id}"
@@ -127,8 +152,16 @@ class OpenVisit(BaseItem, discriminator="OpenVisit"):
     def pk(cls, tenant_id: str, user_id: str) -> str:
         return tkey(tenant_id, "USERVISIT", user_id)
 
+    @classmethod
+    def key_of(cls, tenant_id: str, user_id: str) -> tuple[str, str]:
+        return cls.pk(tenant_id, user_id), "OPEN"
+
+    @classmethod
+    def fetch(cls, tenant_id: str, user_id: str) -> Optional[OpenVisit]:
+        return cls.lookup(cls.key_of(tenant_id, user_id), consistent_read=True)
+
     def set_keys(self) -> None:
-        self.PK, self.SK = self.pk(self.tenant_id, self.user_id), "OPEN"
+        self.PK, self.SK = self.key_of(self.tenant_id, self.user_id)
 
 
 class UserDay(BaseItem, discriminator="UserDay"):
@@ -148,8 +181,17 @@ class UserDay(BaseItem, discriminator="UserDay"):
     def sk(date: str) -> str:
         return f"DAY#{date}"
 
+    @classmethod
+    def key_of(cls, tenant_id: str, user_id: str, date: str) -> tuple[str, str]:
+        return cls.pk(tenant_id, user_id), cls.sk(date)
+
+    @property
+    def signin_ids(self) -> list[str]:
+        """The ids of the day's sign-ins (each line is ``<client_time>#<signin_id>``)."""
+        return [line.rsplit("#", 1)[1] for line in (self.signins or ())]
+
     def set_keys(self) -> None:
-        self.PK, self.SK = self.pk(self.tenant_id, self.user_id), self.sk(self.date)
+        self.PK, self.SK = self.key_of(self.tenant_id, self.user_id, self.date)
 
 
 __all__ = ["SignIn", "Visit", "OpenVisit", "UserDay", "DUE_SHARDS", "SYSTEM_PREFIX"]

@@ -7,6 +7,8 @@ its SHA-256, its EXIF capture place and time, and the thumbnail it wrote.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from chalicelib.models.base import BaseItem, tkey
@@ -56,8 +58,16 @@ class Upload(BaseItem, discriminator="Upload"):
     def sha_sk(cls, upload_id: str) -> str:
         return f"UPLOAD#{upload_id}"
 
+    @classmethod
+    def key_of(cls, tenant_id: str, upload_id: str) -> tuple[str, str]:
+        return cls.pk(tenant_id, upload_id), "UPLOAD"
+
+    @classmethod
+    def fetch(cls, tenant_id: str, upload_id: str, consistent_read: bool = False) -> Optional[Upload]:
+        return cls.lookup(cls.key_of(tenant_id, upload_id), consistent_read=consistent_read)
+
     def set_keys(self) -> None:
-        self.PK, self.SK = self.pk(self.tenant_id, self.upload_id), "UPLOAD"
+        self.PK, self.SK = self.key_of(self.tenant_id, self.upload_id)
         # Sparse: only verified (ready) content is findable by its hash.
         if self.status == "ready" and self.sha256:
             self.GSI1PK, self.GSI1SK = self.sha_pk(self.tenant_id, self.sha256), self.sha_sk(self.upload_id)

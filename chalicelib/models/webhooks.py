@@ -3,6 +3,8 @@ of outbound deliveries not yet handed to the queue, and outbound delivery outcom
 
 from __future__ import annotations
 
+from typing import Optional
+
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 
 from chalicelib.models.base import BaseItem, tkey
@@ -23,8 +25,16 @@ class InboundReceipt(BaseItem, discriminator="InboundReceipt"):
     def pk(cls, tenant_id: str, webhook_id: str) -> str:
         return tkey(tenant_id, "WEBHOOKIN", webhook_id)
 
+    @classmethod
+    def key_of(cls, tenant_id: str, webhook_id: str) -> tuple[str, str]:
+        return cls.pk(tenant_id, webhook_id), "RECEIPT"
+
+    @classmethod
+    def fetch(cls, tenant_id: str, webhook_id: str, consistent_read: bool = False) -> Optional[InboundReceipt]:
+        return cls.lookup(cls.key_of(tenant_id, webhook_id), consistent_read=consistent_read)
+
     def set_keys(self) -> None:
-        self.PK, self.SK = self.pk(self.tenant_id, self.webhook_id), "RECEIPT"
+        self.PK, self.SK = self.key_of(self.tenant_id, self.webhook_id)
 
 
 class OutboxEntry(BaseItem, discriminator="OutboxEntry"):
@@ -55,8 +65,16 @@ class DeliveryRecord(BaseItem, discriminator="WebhookDelivery"):
     def pk(cls, tenant_id: str, webhook_id: str) -> str:
         return tkey(tenant_id, "WEBHOOKOUT", webhook_id)
 
+    @classmethod
+    def key_of(cls, tenant_id: str, webhook_id: str) -> tuple[str, str]:
+        return cls.pk(tenant_id, webhook_id), "DELIVERY"
+
+    @classmethod
+    def fetch(cls, tenant_id: str, webhook_id: str, consistent_read: bool = False) -> Optional[DeliveryRecord]:
+        return cls.lookup(cls.key_of(tenant_id, webhook_id), consistent_read=consistent_read)
+
     def set_keys(self) -> None:
-        self.PK, self.SK = self.pk(self.tenant_id, self.webhook_id), "DELIVERY"
+        self.PK, self.SK = self.key_of(self.tenant_id, self.webhook_id)
 
 
 __all__ = ["InboundReceipt", "OutboxEntry", "DeliveryRecord", "OUTBOX_PK"]

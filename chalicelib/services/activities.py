@@ -49,7 +49,7 @@ def attachment_views(tenant_id: str, activities: Any) -> dict[str, dict[str, Any
     Their URLs are for whoever may see the activity: callers check that first."""
     ids = [u for a in activities for u in (a.attachment_upload_ids or [])]
     found = uploads.get_uploads(tenant_id, ids) if ids else {}
-    return {upload_id: uploads.photo_view(upload) for upload_id, upload in found.items()}
+    return {upload_id: uploads.photo_to_dict(upload) for upload_id, upload in found.items()}
 
 
 def to_dict(activity: Activity, views: Optional[dict[str, dict[str, Any]]] = None) -> dict[str, Any]:

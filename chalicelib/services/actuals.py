@@ -33,7 +33,7 @@ from chalicelib.errors import Unprocessable
 from chalicelib.models.base import BaseItem, Cancelled, Tx, from_stream_image
 from chalicelib.models.crm import Opportunity
 from chalicelib.models.expenses import Expense
-from chalicelib.models.goals import MARK_TTL_S, Actuals, AggregateMark, scope_pk
+from chalicelib.models.goals import MARK_TTL_S, Actuals, AggregateMark, month_of_scope
 from chalicelib.models.schedule import Plan
 from chalicelib.models.signins import SignIn
 from chalicelib.observability import count, logger
@@ -146,10 +146,7 @@ def apply(tenant_id: str, event_id: str, changes: dict[Key, dict[str, int]]) -> 
 def alert_met_goals(tenant_id: str, scope_type: str, scope_id: str, period: str) -> int:
     """A ``goal_alert`` to the person (or the department's head) for each target reached,
     once per goal, month and metric (1 Query; a GetItem for a department)."""
-    found = {
-        type(i).__name__: i
-        for i in BaseItem.query(scope_pk(tenant_id, scope_type, scope_id), BaseItem.SK.startswith(f"{period}#"))
-    }
+    found = {type(i).__name__: i for i in month_of_scope(tenant_id, scope_type, scope_id, period)}
     goal = found.get("Goal")
     if goal is None:
         return 0

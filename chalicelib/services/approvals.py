@@ -55,12 +55,11 @@ def queue_page(principal: Principal, limit: int, cursor: Optional[str]) -> tuple
     if len(waits) > limit:
         waits = waits[:limit]
         last = waits[-1]
-        key = {name: {"S": getattr(last, name)} for name in ("PK", "SK", "GSI1PK", "GSI1SK")}
-        next_cursor = cursors.encode({"k": key}, scope)
+        next_cursor = cursors.encode({"k": last.start_key("GSI1")}, scope)
     # a wait keyed by a delegation that has since started or ended is not shown (the boundary
     # re-key moves it; the decision always resolves the current delegation)
     waits = [w for w in waits if w.valid_until is None or now < w.valid_until]
-    found = {e.expense_id: e for e in Expense.batch_get([(Expense.pk(t, w.expense_id), "EXPENSE") for w in waits])}
+    found = {e.expense_id: e for e in Expense.batch_get([Expense.key_of(t, w.expense_id) for w in waits])}
     return [found[w.expense_id] for w in waits if w.expense_id in found], next_cursor
 
 
@@ -103,7 +102,8 @@ def waits_affected_by(tenant_id: str, user_id: str, old_manager_id: Optional[str
     if old_manager_id:
         waits.extend(
             ApprovalWait.gsi2.query(
-                ApprovalWait.under_pk(tenant_id, old_manager_id), ApprovalWait.GSI2SK.startswith(f"{user_id}#")
+                ApprovalWait.under_pk(tenant_id, old_manager_id),
+                ApprovalWait.GSI2SK.startswith(ApprovalWait.submitter_prefix(user_id)),
             )
         )
     waits.extend(ApprovalWait.gsi2.query(ApprovalWait.under_pk(tenant_id, user_id)))
@@ -163,6 +163,13 @@ def request_moved(e: Expense, wait: ApprovalWait) -> None:
 
 
 # ---------------------------------------------------------------- delegation
+def delegation_to_dict(d: Optional[Delegation]) -> Optional[dict[str, Any]]:
+    """A delegation's API shape (None: none set)."""
+    if d is None:
+        return None
+    return {"delegate_id": d.delegate_id, "from": d.date_from, "to": d.date_to, "active": d.active_at(iso(utcnow()))}
+
+
 def get_delegation(principal: Principal) -> Optional[Delegation]:
     return delegation.get(principal.tenant_id, principal.user_id)
 

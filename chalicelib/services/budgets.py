@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Optional
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import UpdateError
 
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -175,10 +175,7 @@ def reserve_condition(amount_cents: int, currency: str, enforce: bool) -> Any:
 
 # ---------------------------------------------------------------- reads
 def load(tenant_id: str, unit_type: str, unit_id: str, period: str) -> Optional[Budget]:
-    try:
-        return Budget.get(Budget.pk(tenant_id, unit_type, unit_id), Budget.sk(period), consistent_read=True)
-    except DoesNotExist:
-        return None
+    return Budget.fetch(tenant_id, unit_type, unit_id, period)
 
 
 def get_budget(principal: Principal, unit_type: str, unit_id: str, period: str) -> Budget:
@@ -431,6 +428,25 @@ def run_due() -> int:
             else:  # transient: it stays due, the next run retries it
                 logger.exception("budget alert check failed", extra={"budget": budget.GSI1SK})
     return done
+
+
+def to_dict(b: Budget) -> dict[str, Any]:
+    """A budget's API shape: limit, spent, reserved, remaining and fired alerts."""
+    usage = int(b.spent_cents) + int(b.reserved_cents)
+    return {
+        "unit": {"type": b.unit_type, "id": b.unit_id},
+        "unit_type": b.unit_type,
+        "unit_id": b.unit_id,
+        "period": b.period,
+        "amount": money(b.amount_cents) or "0.00",
+        "currency": b.currency or "",
+        "mode": b.mode or "block",
+        "thresholds": [int(t) for t in (b.thresholds or [])],
+        "spent": money(b.spent_cents) or "0.00",
+        "reserved": money(b.reserved_cents) or "0.00",
+        "remaining": money(int(b.amount_cents or 0) - usage) or "0.00",
+        "alerts": alerts_of(b),
+    }
 
 
 def alerts_of(budget: Budget) -> list[dict[str, Any]]:

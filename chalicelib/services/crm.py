@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import PutError
 
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
@@ -19,7 +19,6 @@ from chalicelib.ids import new_id
 from chalicelib.models.base import Tx, condition_failed
 from chalicelib.models.crm import (
     MODELS,
-    OBJECT_SK,
     OBJECT_TYPES,
     Account,
     Contact,
@@ -27,7 +26,6 @@ from chalicelib.models.crm import (
     Lead,
     Opportunity,
     TeamMember,
-    object_pk,
 )
 from chalicelib.services import activities, feed_audience, list_index, org, pipeline, refs
 from chalicelib.services.aftercommit import settle
@@ -49,11 +47,7 @@ def get_object(tenant_id: str, object_type: str, object_id: str) -> Optional[Crm
     """The object, or None (one consistent GetItem)."""
     if object_type not in MODELS:
         return None
-    try:
-        item = MODELS[object_type].get(object_pk(tenant_id, object_type, object_id), OBJECT_SK, consistent_read=True)
-    except DoesNotExist:
-        return None
-    return item if isinstance(item, MODELS[object_type]) else None
+    return MODELS[object_type].fetch(tenant_id, object_id)
 
 
 def can_see(principal: Principal, obj: CrmObject, resolver: Optional[Resolver] = None) -> bool:

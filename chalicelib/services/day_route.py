@@ -15,7 +15,7 @@ from chalicelib.auth import Principal
 from chalicelib.errors import Unprocessable
 from chalicelib.geo import Point, path_m
 from chalicelib.models.crm import Account
-from chalicelib.models.schedule import Plan
+from chalicelib.models.schedule import Plan, dated_range
 from chalicelib.services import routing
 from chalicelib.services.crm import can_see
 from chalicelib.services.feed_audience import Resolver
@@ -39,7 +39,7 @@ def _day_plans(principal: Principal, day: str) -> list[Plan]:
     """The caller's plans of the day that are not cancelled, in start-time order."""
     found = Plan.gsi1.query(
         Plan.user_pk(principal.tenant_id, principal.user_id),
-        Plan.GSI1SK.between(f"{day}#", f"{day}#~"),
+        Plan.GSI1SK.between(*dated_range(day, day)),
         limit=MAX_PLANS,
         page_size=MAX_PLANS,
     )

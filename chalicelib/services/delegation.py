@@ -12,8 +12,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Optional
 
-from pynamodb.exceptions import DoesNotExist
-
 from chalicelib.errors import Unprocessable
 from chalicelib.models.org import DELEGATION_ENDS_PK, DELEGATION_STARTS_PK, Delegation
 from chalicelib.services import org
@@ -24,10 +22,7 @@ MAX_DAYS = 366
 
 
 def get(tenant_id: str, user_id: str) -> Optional[Delegation]:
-    try:
-        return Delegation.get(Delegation.pk(tenant_id, user_id), "DELEGATION", consistent_read=True)
-    except DoesNotExist:
-        return None
+    return Delegation.fetch(tenant_id, user_id)
 
 
 def _days(date_from: str, date_to: str) -> tuple[date, date]:
@@ -119,7 +114,7 @@ def resolve(
 def crossed(since: str, until: str) -> list[Delegation]:
     """Delegations (every tenant) that started or ended in ``(since, until]``: two bounded
     key queries on the boundary indexes."""
-    lo, hi = since + "#~", until + "#~"
+    lo, hi = Delegation.boundary_range(since, until)
     found = list(Delegation.gsi1.query(DELEGATION_STARTS_PK, Delegation.GSI1SK.between(lo, hi)))
     found += list(Delegation.gsi2.query(DELEGATION_ENDS_PK, Delegation.GSI2SK.between(lo, hi)))
     return [d for d in found if isinstance(d, Delegation)]

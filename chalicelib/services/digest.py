@@ -129,7 +129,7 @@ class Report:
 
 
 def _users(tenant_id: str, ids: set[str]) -> dict[str, User]:
-    keys = [(User.pk(tenant_id, u), "PROFILE") for u in sorted(ids)]
+    keys = [User.key_of(tenant_id, u) for u in sorted(ids)]
     return {u.user_id: u for u in BaseItem.batch_get(keys) if isinstance(u, User)} if keys else {}
 
 
@@ -137,7 +137,7 @@ def _behind_goals(tenant_id: str, day: date) -> list[tuple[str, str, list[str]]]
     """(scope_type, scope_id, metrics behind pace at the day's 08:00) for its month's goals."""
     period = day.strftime("%Y-%m")
     found = [g for g in Goal.gsi1.query(Goal.month_pk(tenant_id, period)) if isinstance(g, Goal)]
-    keys = [(scope_pk(tenant_id, g.scope_type, g.scope_id), Actuals.sk(period)) for g in found]
+    keys = [Actuals.key_of(tenant_id, g.scope_type, g.scope_id, period) for g in found]
     actuals = {a.PK: a for a in BaseItem.batch_get(keys) if isinstance(a, Actuals)} if keys else {}
     at = datetime(day.year, day.month, day.day, DIGEST_HOUR, tzinfo=org.tenant_zone(tenant_id))
     share = goals.elapsed_share(period, tenant_id, at)
@@ -176,7 +176,7 @@ def reports(tenant_id: str, day: date) -> dict[str, Report]:
     heads = (
         {
             d.department_id: d.head_user_id
-            for d in BaseItem.batch_get([(Department.pk(tenant_id, d), "DEPT") for d in depts])
+            for d in BaseItem.batch_get([Department.key_of(tenant_id, d) for d in depts])
             if isinstance(d, Department)
         }
         if depts

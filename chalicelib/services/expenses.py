@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Optional
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import PutError
 
 from chalicelib import cursor as cursors
 from chalicelib.auth import Principal
@@ -132,10 +132,7 @@ def record_activity(e: Expense) -> None:
 
 # ---------------------------------------------------------------- reads
 def load(tenant_id: str, expense_id: str, consistent: bool = True) -> Optional[Expense]:
-    try:
-        return Expense.get(Expense.pk(tenant_id, expense_id), "EXPENSE", consistent_read=consistent)
-    except DoesNotExist:
-        return None
+    return Expense.fetch(tenant_id, expense_id, consistent_read=consistent)
 
 
 def can_view(principal: Principal, e: Expense) -> bool:
@@ -368,7 +365,7 @@ def wait_item(e: Expense, approvers: list[str], keying: Optional[Keying] = None)
 
 def _wait_key(e: Expense) -> ApprovalWait:
     key = ApprovalWait(tenant_id=e.tenant_id, expense_id=e.expense_id)
-    key.PK, key.SK = Expense.pk(e.tenant_id, e.expense_id), "WAIT"
+    key.PK, key.SK = ApprovalWait.key_of(e.tenant_id, e.expense_id)
     return key
 
 

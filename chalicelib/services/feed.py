@@ -17,15 +17,12 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from pynamodb.exceptions import DoesNotExist
-
 from chalicelib import cursor as cursors
 from chalicelib.auth import Principal
 from chalicelib.errors import NotFound, Unprocessable
 from chalicelib.ids import new_id
 from chalicelib.models.base import BaseItem, Tx
 from chalicelib.models.feed import (
-    ACTIVITY_SK,
     ADMIN_VIEWER,
     Activity,
     ActivityLink,
@@ -33,7 +30,6 @@ from chalicelib.models.feed import (
     FeedEntry,
     activity_pk,
     feed_pk,
-    feed_sk,
     feed_sk_range,
     feed_type_pk,
     opportunity_collection_pk,
@@ -102,21 +98,18 @@ def require_visible_activity(principal: Principal, activity_id: str) -> Activity
         raise NotFound("activity not found")
     if principal.is_admin:
         return activity
-    try:
-        FeedEntry.get(
-            feed_pk(principal.tenant_id, principal.user_id, "all"),
-            feed_sk(activity.occurred_at, activity.activity_id),
-            consistent_read=True,
-        )
-    except DoesNotExist:
-        raise NotFound("activity not found") from None
+    if (
+        FeedEntry.fetch(principal.tenant_id, principal.user_id, "all", activity.occurred_at, activity.activity_id)
+        is None
+    ):
+        raise NotFound("activity not found")
     return activity
 
 
 def _batch_activities(tenant_id: str, ids: list[str]) -> dict[str, Activity]:
     if not ids:
         return {}
-    keys = [(activity_pk(tenant_id, i), ACTIVITY_SK) for i in dict.fromkeys(ids)]
+    keys = [Activity.key_of(tenant_id, i) for i in dict.fromkeys(ids)]
     return {a.activity_id: a for a in BaseItem.batch_get(keys) if isinstance(a, Activity)}
 
 
@@ -207,10 +200,9 @@ def _check_mentions(principal: Principal, activity: Activity, user_ids: list[str
     if not ids:
         return set()
     tenant = principal.tenant_id
-    found = BaseItem.batch_get([(User.pk(tenant, u), "PROFILE") for u in ids], consistent_read=True)
+    found = BaseItem.batch_get([User.key_of(tenant, u) for u in ids], consistent_read=True)
     users = {u.user_id: u for u in found if isinstance(u, User)}
-    sk = feed_sk(activity.occurred_at, activity.activity_id)
-    keys = [(feed_pk(tenant, u, "all"), sk) for u in ids if u in users]
+    keys = [FeedEntry.key_of(tenant, u, "all", activity.occurred_at, activity.activity_id) for u in ids if u in users]
     seeing = {e.viewer for e in BaseItem.batch_get(keys, consistent_read=True) if isinstance(e, FeedEntry)}
     for user_id in ids:
         user = users.get(user_id)

@@ -27,7 +27,7 @@ from typing import Literal, Optional, get_args
 
 from chalicelib.auth import Principal
 from chalicelib.models.base import BaseItem
-from chalicelib.models.crm import OBJECT_SK, Account, CrmObject, object_pk
+from chalicelib.models.crm import Account, CrmObject, object_key
 from chalicelib.models.feed import ADMIN_VIEWER
 from chalicelib.models.org import Department, User
 
@@ -83,7 +83,7 @@ class Resolver:
         if missing:
             for r in missing:
                 self.objects[r] = None
-            for item in self._batch([(object_pk(self.tenant_id, t, i), OBJECT_SK) for t, i in missing]):
+            for item in self._batch([object_key(self.tenant_id, t, i) for t, i in missing]):
                 if isinstance(item, CrmObject):
                     self.objects[(item.object_type, item.object_id)] = item
         found: dict[tuple[str, str], CrmObject] = {}
@@ -107,7 +107,7 @@ class Resolver:
         if missing:
             for u in missing:
                 self.users[u] = None
-            keys = [(User.pk(self.tenant_id, u), "PROFILE") for u in missing]
+            keys = [User.key_of(self.tenant_id, u) for u in missing]
             for item in self._batch(keys):
                 if isinstance(item, User):
                     self.users[item.user_id] = item
@@ -123,7 +123,7 @@ class Resolver:
             return
         for d in missing:
             self.depts[d] = None
-        for item in self._batch([(Department.pk(self.tenant_id, d), "DEPT") for d in missing]):
+        for item in self._batch([Department.key_of(self.tenant_id, d) for d in missing]):
             if isinstance(item, Department):
                 self.depts[item.department_id] = item
 

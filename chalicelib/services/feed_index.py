@@ -20,11 +20,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Optional
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import UpdateError
 
 from chalicelib.models.base import BaseItem, condition_failed, from_stream_image
 from chalicelib.models.crm import OBJECT_TYPES, CrmObject, accounts_with_member, object_pk, objects_owned_by
-from chalicelib.models.feed import ACTIVITY_SK, Activity, ActivityLink, FeedEntry, activity_pk
+from chalicelib.models.feed import Activity, ActivityLink, FeedEntry
 from chalicelib.models.org import Department, User
 from chalicelib.observability import logger
 from chalicelib.services.feed_audience import Entry, Resolver, entry_key, parse_entry_key
@@ -82,11 +82,7 @@ def write_entries(
 
 
 def get_activity(tenant_id: str, activity_id: str) -> Optional[Activity]:
-    try:
-        item = Activity.get(activity_pk(tenant_id, activity_id), ACTIVITY_SK, consistent_read=True)
-    except DoesNotExist:
-        return None
-    return item if isinstance(item, Activity) else None
+    return Activity.fetch(tenant_id, activity_id)
 
 
 def _related_refs(activity: Activity) -> list[tuple[str, str]]:

@@ -22,7 +22,7 @@ from typing import Any, Optional
 from chalicelib.auth import Principal
 from chalicelib.errors import Forbidden, NotFound
 from chalicelib.models.base import BaseItem
-from chalicelib.models.goals import Actuals, Goal, scope_pk
+from chalicelib.models.goals import Actuals, Goal, month_of_scope
 from chalicelib.models.org import User
 from chalicelib.services import budgets, org
 from chalicelib.services.feed_audience import dept_ids
@@ -151,12 +151,7 @@ def view(share: Decimal, goal: Optional[Goal], actuals: Optional[Actuals]) -> di
 
 def read(principal: Principal, scope_type: str, scope_id: str, period: str) -> dict[str, Any]:
     require(principal, scope_type, scope_id, reading=True)
-    found = {
-        type(i).__name__: i
-        for i in BaseItem.query(
-            scope_pk(principal.tenant_id, scope_type, scope_id), BaseItem.SK.startswith(f"{period}#")
-        )
-    }
+    found = {type(i).__name__: i for i in month_of_scope(principal.tenant_id, scope_type, scope_id, period)}
     share = elapsed_share(period, principal.tenant_id)
     out = view(share, found.get("Goal"), found.get("Actuals"))  # type: ignore[arg-type]
     return {"scope_type": scope_type, "scope_id": scope_id, "period": period, **out}
@@ -196,8 +191,7 @@ def _people(principal: Principal, department_id: Optional[str]) -> list[User]:
 def _goals_and_actuals(tenant_id: str, period: str, user_ids: list[str]) -> dict[tuple[str, str], BaseItem]:
     keys = []
     for user_id in user_ids:
-        pk = scope_pk(tenant_id, "user", user_id)
-        keys += [(pk, Goal.sk(period)), (pk, Actuals.sk(period))]
+        keys += [Goal.key_of(tenant_id, "user", user_id, period), Actuals.key_of(tenant_id, "user", user_id, period)]
     found: dict[tuple[str, str], BaseItem] = {}
     for start in range(0, len(keys), 2 * BATCH_USERS):
         for item in BaseItem.batch_get(keys[start : start + 2 * BATCH_USERS]):
@@ -212,8 +206,8 @@ def scoreboard(principal: Principal, period: str, department_id: Optional[str]) 
     share = elapsed_share(period, principal.tenant_id)
     rows = []
     for user in people:
-        pk = scope_pk(principal.tenant_id, "user", user.user_id)
-        goal, actuals = found.get((pk, Goal.sk(period))), found.get((pk, Actuals.sk(period)))
+        goal = found.get(Goal.key_of(principal.tenant_id, "user", user.user_id, period))
+        actuals = found.get(Actuals.key_of(principal.tenant_id, "user", user.user_id, period))
         row = view(share, goal, actuals)  # type: ignore[arg-type]
         rows.append({"user_id": user.user_id, "name": user.name, **row})
     rows.sort(key=lambda r: (-Decimal(r["actuals"]["won_amount"]), r["name"], r["user_id"]))

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import PutError
 
 from chalicelib.auth import Principal
 from chalicelib.errors import BadRequest, Conflict, IdempotencyKeyReused
@@ -61,11 +61,8 @@ def _await_existing(principal: Principal, key_hash: str, fp: str) -> tuple[int, 
     deadline = time.monotonic() + WAIT_S
     delay = 0.05
     while True:
-        try:
-            rec = IdempotencyRecord.get(
-                IdempotencyRecord.pk(principal.tenant_id, principal.user_id, key_hash), "IDEM", consistent_read=True
-            )
-        except DoesNotExist:
+        rec = IdempotencyRecord.fetch(principal.tenant_id, principal.user_id, key_hash)
+        if rec is None:
             return None
         if rec.fingerprint != fp:
             raise IdempotencyKeyReused("this Idempotency-Key was used with a different request")

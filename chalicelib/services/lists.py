@@ -23,7 +23,7 @@ from chalicelib.auth import Principal
 from chalicelib.errors import Unprocessable
 from chalicelib.geo import distance_m
 from chalicelib.models.base import BaseItem
-from chalicelib.models.crm import MODELS, OBJECT_SK, CrmObject, object_pk
+from chalicelib.models.crm import MODELS, CrmObject, object_key
 from chalicelib.models.feed import ADMIN_VIEWER
 from chalicelib.models.lists import (
     ARCHIVED,
@@ -31,6 +31,7 @@ from chalicelib.models.lists import (
     NAME_SEP,
     NAME_TOP,
     UPDATED_PREFIX,
+    UPDATED_TOP,
     GeoEntry,
     ListEntry,
     geo_pk,
@@ -51,7 +52,7 @@ def _scope(principal: Principal, *parts: Any) -> str:
 def _query(pk: str, by_name: bool, prefix: str, after: Optional[str], n: int) -> list[ListEntry]:
     """One request: ``n`` entries at most, strictly after ``after`` in the stream's order."""
     if not by_name:
-        upper = after or f"{UPDATED_PREFIX}~"
+        upper = after or UPDATED_TOP
         results = ListEntry.query(
             pk,
             ListEntry.SK.between(UPDATED_PREFIX, upper),
@@ -82,7 +83,7 @@ def _filters(
 def _objects(tenant_id: str, refs: list[tuple[str, str]]) -> dict[str, CrmObject]:
     if not refs:
         return {}
-    keys = [(object_pk(tenant_id, t, i), OBJECT_SK) for t, i in dict.fromkeys(refs)]
+    keys = [object_key(tenant_id, t, i) for t, i in dict.fromkeys(refs)]
     return {o.object_id: o for o in BaseItem.batch_get(keys, consistent_read=True) if isinstance(o, CrmObject)}
 
 

@@ -11,8 +11,6 @@ import time
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from pynamodb.exceptions import DoesNotExist
-
 from chalicelib import cursor
 from chalicelib.errors import NotFound, ServiceUnavailable, Unprocessable
 from chalicelib.ids import new_id
@@ -96,12 +94,23 @@ def _counter_actions(counter: InboxCounter, delta: int) -> list[Any]:
 
 
 # ---------------------------------------------------------------- reading
+def to_dict(m: Message) -> dict[str, Any]:
+    """A message's API shape."""
+    ref = {"type": m.ref_type, "id": m.ref_id} if m.ref_type and m.ref_id else None
+    return {
+        "id": m.message_id,
+        "kind": m.kind,
+        "title": m.title,
+        "body": m.body or "",
+        "ref": ref,
+        "created_at": m.created_at,
+        "read": bool(m.read),
+    }
+
+
 def unread_count(tenant_id: str, user_id: str) -> int:
-    try:
-        counter = InboxCounter.get(inbox_pk(tenant_id, user_id), "COUNTER", consistent_read=True)
-    except DoesNotExist:
-        return 0
-    return max(0, int(counter.unread or 0))
+    counter = InboxCounter.fetch(tenant_id, user_id)
+    return max(0, int(counter.unread or 0)) if counter is not None else 0
 
 
 @dataclass(frozen=True)
@@ -119,20 +128,20 @@ def list_messages(
     scope = f"messages:{tenant_id}:{user_id}:{unread}"
     position = cursor.decode(cursor_token, scope)
     after = position.get("sk") if position else None
-    if after is not None and (not isinstance(after, str) or not after.startswith("MSG#")):
+    if after is not None and not Message.is_sk(after):
         raise Unprocessable("cursor is not valid for this query", code="invalid_cursor")
     pk = inbox_pk(tenant_id, user_id)
     if unread:
         upk = Message.unread_pk(tenant_id, user_id)
-        esk = _esk(PK=pk, SK=after, GSI1PK=upk, GSI1SK=after) if after else None
+        esk = Message.start_after(tenant_id, user_id, after, unread_index=True) if after else None
         results = Message.gsi1.query(
             upk, scan_index_forward=False, limit=limit + 1, page_size=limit + 1, last_evaluated_key=esk
         )
     else:
-        esk = _esk(PK=pk, SK=after) if after else None
+        esk = Message.start_after(tenant_id, user_id, after, unread_index=False) if after else None
         results = Message.query(
             pk,
-            Message.SK.startswith("MSG#"),
+            Message.SK.startswith(Message.SK_PREFIX),
             filter_condition=(Message.read == True) if unread is False else None,  # noqa: E712
             scan_index_forward=False,
             limit=limit + 1,
@@ -147,16 +156,11 @@ def list_messages(
     return MessagePage(items, next_cursor, unread_count(tenant_id, user_id))
 
 
-def _esk(**keys: str) -> dict[str, dict[str, str]]:
-    """An ExclusiveStartKey in DynamoDB's wire format."""
-    return {name: {"S": value} for name, value in keys.items()}
-
-
 def get_message(tenant_id: str, user_id: str, message_id: str) -> Message:
-    try:
-        return Message.get(inbox_pk(tenant_id, user_id), Message.sk(message_id), consistent_read=True)
-    except DoesNotExist:
-        raise NotFound("message not found") from None
+    message = Message.fetch(tenant_id, user_id, message_id)
+    if message is None:
+        raise NotFound("message not found")
+    return message
 
 
 # ---------------------------------------------------------------- marking read

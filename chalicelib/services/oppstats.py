@@ -22,12 +22,10 @@ from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Optional
 
-from pynamodb.exceptions import DoesNotExist
-
 from chalicelib.auth import Principal
 from chalicelib.errors import Unprocessable
 from chalicelib.models.base import Cancelled, Tx, from_stream_image
-from chalicelib.models.crm import OBJECT_SK, Opportunity, object_pk, objects_owned_by
+from chalicelib.models.crm import Opportunity, objects_owned_by
 from chalicelib.models.oppstats import ADMIN_VIEWER, ALL_PERIODS, OppStatsBucket, OppStatsShare
 from chalicelib.models.org import Department, User
 from chalicelib.services import budgets, fx, org, pipeline
@@ -78,20 +76,13 @@ def wanted(opp: Optional[Opportunity], resolver: Resolver, settings: Any) -> Wan
 
 # ---------------------------------------------------------------- keeping the buckets
 def _bucket(tenant_id: str, pk: str, sk: str) -> OppStatsBucket:
-    viewer, scope, period = pk.removeprefix(f"T#{tenant_id}#OPPSTATS#").split("#")
-    dimension, key = sk.split("#", 1)
-    item = OppStatsBucket(tenant_id=tenant_id, viewer=viewer, scope=scope, period=period, dimension=dimension, key=key)
-    item.set_keys()
-    return item
+    return OppStatsBucket.at(tenant_id, pk, sk)
 
 
 def recompute(tenant_id: str, opportunity_id: str, resolver: Optional[Resolver] = None) -> int:
     """Bring the opportunity's buckets in line with its current state; answers how many moved."""
     resolver = resolver or Resolver(tenant_id)
-    try:
-        opp = Opportunity.get(object_pk(tenant_id, "opportunity", opportunity_id), OBJECT_SK, consistent_read=True)
-    except DoesNotExist:
-        opp = None
+    opp = Opportunity.fetch(tenant_id, opportunity_id)
     want = wanted(opp, resolver, org.get_settings(tenant_id))
     have = {
         (s.bucket_pk, s.bucket_sk): s
@@ -167,7 +158,7 @@ def handle_change(event_name: str, old_image: Optional[dict], new_image: Optiona
 def _groups(tenant_id: str, viewer: str, scope: str, period: str, dimension: str) -> dict[str, tuple[int, int]]:
     pk = OppStatsBucket.pk(tenant_id, viewer, scope, period)
     out = {}
-    for b in OppStatsBucket.query(pk, OppStatsBucket.SK.startswith(f"{dimension}#")):
+    for b in OppStatsBucket.query(pk, OppStatsBucket.SK.startswith(OppStatsBucket.dimension_prefix(dimension))):
         if isinstance(b, OppStatsBucket) and int(b.opportunities) > 0:
             out[b.key] = (int(b.opportunities), int(b.amount_cents))
     return out

@@ -15,8 +15,6 @@ from functools import lru_cache
 from typing import Any, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pynamodb.exceptions import DoesNotExist
-
 from chalicelib import cursor as cursors
 from chalicelib.auth import Principal
 from chalicelib.errors import Forbidden, NotFound, Unprocessable
@@ -30,6 +28,7 @@ from chalicelib.models.org import (
     ProjectMembership,
     TenantSettings,
     User,
+    search_key,
 )
 from chalicelib.services import pipeline
 from chalicelib.timeutil import iso, utcnow
@@ -42,12 +41,79 @@ def require_admin(principal: Principal) -> None:
         raise Forbidden("tenant administrators only", code="admin_only")
 
 
+# ---------------------------------------------------------------- API shapes
+def department_to_dict(d: Department) -> dict[str, Any]:
+    return {
+        "id": d.department_id,
+        "name": d.name,
+        "parent_id": d.parent_id,
+        "head_user_id": d.head_user_id,
+        "path": d.path.strip("/").split("/"),
+    }
+
+
+def user_to_dict(u: User) -> dict[str, Any]:
+    return {
+        "id": u.user_id,
+        "name": u.name,
+        "department_id": u.department_id,
+        "manager_id": u.manager_id,
+        "email": u.email,
+        "roles": sorted(u.roles or []),
+    }
+
+
+def user_detail_to_dict(user: User, dept: Optional[Department], manager: Optional[User]) -> dict[str, Any]:
+    """A user with their department and manager (each ``{id, name}`` or None)."""
+    return {
+        "id": user.user_id,
+        "name": user.name,
+        "department_id": user.department_id,
+        "manager_id": user.manager_id,
+        "roles": sorted(user.roles or []),
+        "active": user.is_active,
+        "email": user.email,
+        "department": {"id": dept.department_id, "name": dept.name} if dept else None,
+        "manager": {"id": manager.user_id, "name": manager.name} if manager else None,
+    }
+
+
+def directory_to_dict(e: DirectoryEntry) -> dict[str, Any]:
+    return {
+        "id": e.user_id,
+        "name": e.name,
+        "department_id": e.department_id,
+        "manager_id": e.manager_id,
+        "roles": sorted(e.roles or []),
+        "active": bool(e.active),
+    }
+
+
+def settings_to_dict(s: TenantSettings) -> dict[str, Any]:
+    return {
+        "timezone": s.timezone,
+        "currency": s.currency,
+        "checkin_radius_m": int(s.checkin_radius_m),
+        "approval_limit": s.approval_limit,
+        "mileage_rate": s.mileage_rate,
+        "pipeline": [stage.as_dict() for stage in pipeline.of(s).stages],
+        "inactive_days": int(s.inactive_days),
+        "stale_days": int(s.stale_days),
+    }
+
+
+def project_to_dict(p: Project) -> dict[str, Any]:
+    return {"id": p.project_id, "name": p.name, "owner_id": p.owner_id, "member_ids": sorted(p.member_ids or [])}
+
+
+def search_prefix(text: str) -> str:
+    """The directory's sort-key prefix of names starting with ``text`` (any case or width)."""
+    return search_key(text)
+
+
 # ---------------------------------------------------------------- settings
 def get_settings(tenant_id: str) -> TenantSettings:
-    try:
-        return TenantSettings.get(TenantSettings.pk(tenant_id), "SETTINGS")
-    except DoesNotExist:
-        return TenantSettings(tenant_id=tenant_id)
+    return TenantSettings.of(tenant_id)
 
 
 @lru_cache(maxsize=64)
@@ -94,18 +160,12 @@ def put_finance_integration(tenant_id: str, url: str) -> FinanceIntegration:
 
 
 def get_finance_integration(tenant_id: str) -> Optional[FinanceIntegration]:
-    try:
-        return FinanceIntegration.get(TenantSettings.pk(tenant_id), "INTEGRATION#finance")
-    except DoesNotExist:
-        return None
+    return FinanceIntegration.fetch(tenant_id)
 
 
 # ---------------------------------------------------------------- departments
 def get_department(tenant_id: str, department_id: str) -> Optional[Department]:
-    try:
-        return Department.get(Department.pk(tenant_id, department_id), "DEPT")
-    except DoesNotExist:
-        return None
+    return Department.fetch(tenant_id, department_id)
 
 
 def _rewrite_prefix(items: Iterable[Any], attr: str, old: str, new: str) -> None:
@@ -175,10 +235,7 @@ def department_member_ids(tenant_id: str, user_id: str) -> list[str]:
 
 # ---------------------------------------------------------------- users
 def get_user(tenant_id: str, user_id: str) -> Optional[User]:
-    try:
-        return User.get(User.pk(tenant_id, user_id), "PROFILE")
-    except DoesNotExist:
-        return None
+    return User.fetch(tenant_id, user_id)
 
 
 def caller_user(principal: Principal) -> Optional[User]:
@@ -265,10 +322,16 @@ def entries_of(user: User) -> list[DirectoryEntry]:
     """The directory rows a user appears in: the whole directory (with and without the
     inactive), their department (same), and, while active, the team of each of their
     managers at its depth. Write amplification: 2 + 2 + depth in the reporting tree."""
-    listings: list[tuple[str, Optional[int]]] = [("ALL", None), (f"DEPT#{user.department_id}#ALL", None)]
+    listings: list[tuple[str, Optional[int]]] = [
+        (DirectoryEntry.everyone(True), None),
+        (DirectoryEntry.department(user.department_id, True), None),
+    ]
     if user.is_active:
-        listings += [("ACTIVE", None), (f"DEPT#{user.department_id}#ACTIVE", None)]
-        listings += [(f"BELOW#{boss}", depth) for depth, boss in enumerate(user.ancestors, start=1)]
+        listings += [
+            (DirectoryEntry.everyone(False), None),
+            (DirectoryEntry.department(user.department_id, False), None),
+        ]
+        listings += [(DirectoryEntry.below(boss), depth) for depth, boss in enumerate(user.ancestors, start=1)]
     out = []
     for listing, depth in listings:
         entry = DirectoryEntry(
@@ -329,8 +392,24 @@ def directory_page(
     next_cursor = None
     if len(items) > limit:
         items = items[:limit]
-        next_cursor = cursors.encode({"k": {"PK": {"S": items[-1].PK}, "SK": {"S": items[-1].SK}}}, scope)
+        next_cursor = cursors.encode({"k": items[-1].start_key()}, scope)
     return items, next_cursor
+
+
+def directory_listing(department_id: Optional[str], include_inactive: bool) -> str:
+    """The listing the directory reads: one department's, or the whole tenant's."""
+    if department_id:
+        return DirectoryEntry.department(department_id, include_inactive)
+    return DirectoryEntry.everyone(include_inactive)
+
+
+def team_page(
+    tenant_id: str, manager_id: str, direct_only: bool, limit: int, cursor: Optional[str], scope: str
+) -> tuple[list[DirectoryEntry], Optional[str]]:
+    """A page of the manager's team listing (active users below them), by depth then name;
+    ``direct_only``: their direct reports only."""
+    prefix = DirectoryEntry.depth_prefix(1) if direct_only else None
+    return directory_page(tenant_id, DirectoryEntry.below(manager_id), prefix, limit, cursor, scope)
 
 
 def subordinates_by_path(tenant_id: str, path: str) -> list[User]:
@@ -378,14 +457,13 @@ def put_project(
         raise Unprocessable(f"user {owner_id!r} does not exist", code="unknown_user")
     members = set(member_ids) if member_ids is not None else None
     if members:
-        found = {u.user_id for u in User.batch_get([(User.pk(tenant_id, m), "PROFILE") for m in members])}
+        found = {u.user_id for u in User.batch_get([User.key_of(tenant_id, m) for m in members])}
         if found != members:
             raise Unprocessable(f"users {sorted(members - found)} do not exist", code="unknown_user")
     now = iso(utcnow())
-    try:
-        project = Project.get(Project.pk(tenant_id, project_id), "PROJECT")
-    except DoesNotExist:
-        project = Project(tenant_id=tenant_id, project_id=project_id, created_at=now)
+    project = Project.fetch(tenant_id, project_id) or Project(
+        tenant_id=tenant_id, project_id=project_id, created_at=now
+    )
     before = _people_of(project)
     project.name, project.owner_id, project.updated_at = name, owner_id, now
     if members is not None:
@@ -442,20 +520,20 @@ def projects_page(
             page_size=limit + 1,
             last_evaluated_key=position,
         )
-        names: tuple[str, ...] = ("PK", "SK")
+        index: Optional[str] = None
     else:
         result = Project.gsi1.query(
             Project.tenant_pk(t), limit=limit + 1, page_size=limit + 1, last_evaluated_key=position
         )
-        names = ("PK", "SK", "GSI1PK", "GSI1SK")
+        index = "GSI1"
     rows = list(result)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = cursors.encode({"k": {n: {"S": getattr(rows[-1], n)} for n in names}}, scope)
+        next_cursor = cursors.encode({"k": rows[-1].start_key(index)}, scope)
     if not mine:
         return rows, next_cursor
-    found = {p.project_id: p for p in Project.batch_get([(Project.pk(t, r.project_id), "PROJECT") for r in rows])}
+    found = {p.project_id: p for p in Project.batch_get([Project.key_of(t, r.project_id) for r in rows])}
     return [found[r.project_id] for r in rows if r.project_id in found], next_cursor
 
 
@@ -474,24 +552,20 @@ def departments_page(tenant_id: str, limit: int, cursor: Optional[str]) -> tuple
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        names = ("PK", "SK", "GSI1PK", "GSI1SK")
-        next_cursor = cursors.encode({"k": {n: {"S": getattr(rows[-1], n)} for n in names}}, scope)
+        next_cursor = cursors.encode({"k": rows[-1].start_key("GSI1")}, scope)
     return rows, next_cursor
 
 
 def get_project(tenant_id: str, project_id: str) -> Optional[Project]:
-    try:
-        return Project.get(Project.pk(tenant_id, project_id), "PROJECT")
-    except DoesNotExist:
-        return None
+    return Project.fetch(tenant_id, project_id)
 
 
 def user_detail(tenant_id: str, user_id: str) -> tuple[User, Optional[Department], Optional[User]]:
     """A user of the tenant (deactivated ones too) with department and manager: 2 requests."""
     user = require_user(tenant_id, user_id)
-    keys: list[tuple[str, str]] = [(Department.pk(tenant_id, user.department_id), "DEPT")]
+    keys: list[tuple[str, str]] = [Department.key_of(tenant_id, user.department_id)]
     if user.manager_id:
-        keys.append((User.pk(tenant_id, user.manager_id), "PROFILE"))
+        keys.append(User.key_of(tenant_id, user.manager_id))
     found = {(i.PK, i.SK): i for i in BaseItem.batch_get(keys)}
     dept = found.get(keys[0])
     manager = found.get(keys[1]) if len(keys) > 1 else None
@@ -514,3 +588,18 @@ def profile(principal: Principal) -> Profile:
     dept = get_department(principal.tenant_id, user.department_id)
     manager = get_user(principal.tenant_id, user.manager_id) if user.manager_id else None
     return Profile(user, dept, manager, headed_departments(principal.tenant_id, principal.user_id))
+
+
+def profile_to_dict(principal: Principal, p: Profile) -> dict[str, Any]:
+    """The caller's profile's API shape (``GET /v1/me``)."""
+    return {
+        "id": principal.user_id,
+        "tenant_id": principal.tenant_id,
+        "name": p.user.name if p.user else None,
+        "email": p.user.email if p.user else None,
+        "groups": sorted(principal.groups),
+        "roles": sorted(p.user.roles or []) if p.user else [],
+        "department": {"id": p.department.department_id, "name": p.department.name} if p.department else None,
+        "manager": {"id": p.manager.user_id, "name": p.manager.name} if p.manager else None,
+        "heads_departments": [{"id": d.department_id, "name": d.name} for d in p.heads],
+    }

@@ -12,11 +12,21 @@ from typing import Any
 
 from chalicelib.auth import Principal
 from chalicelib.models.base import BaseItem, collection, opportunity_collection_pk
+from chalicelib.models.expenses import Expense
+from chalicelib.models.feed import ActivityLink
 from chalicelib.models.org import User
+from chalicelib.models.schedule import Plan, WorkLog
+from chalicelib.models.signins import SignIn
 from chalicelib.observability import logger
 from chalicelib.services import crm, expenses, feed, schedule, signins, uploads
 
-SECTIONS = {"PLAN#": "plans", "LOG#": "logs", "SIGNIN#": "signins", "EXPENSE#": "expenses", "ACTIVITY#": "activities"}
+SECTIONS = {
+    Plan.COLLECTION_PREFIX: "plans",
+    WorkLog.COLLECTION_PREFIX: "logs",
+    SignIn.COLLECTION_PREFIX: "signins",
+    Expense.COLLECTION_PREFIX: "expenses",
+    ActivityLink.COLLECTION_PREFIX: "activities",
+}
 MAX_ITEMS = 2000
 
 
@@ -67,7 +77,7 @@ def _readable_users(principal: Principal, user_ids: set[str]) -> set[str]:
     if principal.is_admin:
         return set(user_ids)
     others = sorted(u for u in user_ids if u != principal.user_id)
-    keys = [(User.pk(principal.tenant_id, u), "PROFILE") for u in others]
+    keys = [User.key_of(principal.tenant_id, u) for u in others]
     found = [u for u in User.batch_get(keys, consistent_read=True) if isinstance(u, User)] if keys else []
     readable = {u.user_id for u in found if principal.user_id in u.ancestors}
     return readable | ({principal.user_id} & user_ids)
@@ -91,7 +101,7 @@ def _visible(principal: Principal, items: dict[str, list[Any]]) -> dict[str, lis
 def _signins(principal: Principal, found: list[Any]) -> tuple[list[dict], list[dict]]:
     ids = [u for s in found for u in (s.photo_upload_ids or [])]
     views = {
-        upload_id: uploads.photo_view(upload, principal)
+        upload_id: uploads.photo_to_dict(upload, principal)
         for upload_id, upload in uploads.get_uploads(principal.tenant_id, ids).items()
     }
     out: list[dict] = []

@@ -28,7 +28,7 @@ from typing import Optional
 from chalicelib.auth import Principal
 from chalicelib.errors import Unprocessable
 from chalicelib.models.base import BaseItem
-from chalicelib.models.crm import OBJECT_SK, OBJECT_TYPES, CrmObject, object_pk
+from chalicelib.models.crm import OBJECT_TYPES, CrmObject, object_key
 from chalicelib.models.org import User
 from chalicelib.models.schedule import Plan
 from chalicelib.models.uploads import Upload
@@ -57,10 +57,10 @@ def unknown(thing: str, ref_id: str) -> Unprocessable:
 
 
 def _load(tenant_id: str, objects: list[Ref], plans: list[str], uploads: list[str], users: list[str]) -> list[BaseItem]:
-    keys = [(object_pk(tenant_id, t, i), OBJECT_SK) for t, i in objects]
-    keys += [(Plan.pk(tenant_id, p), "PLAN") for p in plans]
-    keys += [(Upload.pk(tenant_id, u), "UPLOAD") for u in uploads]
-    keys += [(User.pk(tenant_id, u), "PROFILE") for u in users]
+    keys = [object_key(tenant_id, t, i) for t, i in objects]
+    keys += [Plan.key_of(tenant_id, p) for p in plans]
+    keys += [Upload.key_of(tenant_id, u) for u in uploads]
+    keys += [User.key_of(tenant_id, u) for u in users]
     return list(BaseItem.batch_get(keys, consistent_read=True)) if keys else []
 
 

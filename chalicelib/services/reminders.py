@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Optional
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import PutError
 
 from chalicelib.models.base import condition_failed
 from chalicelib.models.schedule import Plan, ReminderCheckpoint, remind_bucket_pk, remind_range
@@ -63,10 +63,8 @@ class RunResult:
 
 
 def read_checkpoint() -> Optional[str]:
-    try:
-        return ReminderCheckpoint.get(*ReminderCheckpoint.KEY, consistent_read=True).done_until
-    except DoesNotExist:
-        return None
+    checkpoint = ReminderCheckpoint.fetch()
+    return checkpoint.done_until if checkpoint is not None else None
 
 
 def _advance_checkpoint(done_until: str, now: datetime) -> bool:

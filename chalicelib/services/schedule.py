@@ -20,14 +20,12 @@ from datetime import date, datetime, timedelta
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
-from pynamodb.exceptions import DoesNotExist
-
 from chalicelib import cursor
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.ids import new_id
 from chalicelib.models.base import Tx
-from chalicelib.models.schedule import CalendarDay, Plan, WorkLog, dated_range
+from chalicelib.models.schedule import CalendarDay, Plan, WorkLog, dated_range, dated_start_key
 from chalicelib.services import org, refs, signins
 from chalicelib.timeutil import (
     day_start_utc,
@@ -203,10 +201,7 @@ def create_plan(
 
 
 def _load_plan(tenant_id: str, plan_id: str) -> Optional[Plan]:
-    try:
-        return Plan.get(Plan.pk(tenant_id, plan_id), "PLAN", consistent_read=True)
-    except DoesNotExist:
-        return None
+    return Plan.fetch(tenant_id, plan_id, consistent_read=True)
 
 
 def get_plan(principal: Principal, plan_id: str) -> Plan:
@@ -316,11 +311,8 @@ def create_log(
 
 
 def get_log(principal: Principal, log_id: str) -> WorkLog:
-    try:
-        log = WorkLog.get(WorkLog.pk(principal.tenant_id, log_id), "LOG")
-    except DoesNotExist:
-        raise NotFound("log not found") from None
-    if not org.can_read_user_data(principal, log.user_id):
+    log = WorkLog.fetch(principal.tenant_id, log_id)
+    if log is None or not org.can_read_user_data(principal, log.user_id):
         raise NotFound("log not found")
     return log
 
@@ -340,17 +332,13 @@ def _bounds(from_: Optional[str], to: Optional[str]) -> tuple[str, str]:
     return from_ or LOW_DATE, to or HIGH_DATE
 
 
-def _list(
-    model: Any, sk: str, tenant: str, pk: str, lo: str, hi: str, limit: int, token: Optional[str], scope: str
-) -> ItemPage:
+def _list(model: Any, tenant: str, pk: str, lo: str, hi: str, limit: int, token: Optional[str], scope: str) -> ItemPage:
     position = cursor.decode(token, scope)
     esk = None
     if position:
-        after = position.get("k")
-        if not isinstance(after, str) or "#" not in after:
+        esk = dated_start_key(model, tenant, pk, position.get("k"))
+        if esk is None:
             raise Unprocessable("cursor is not valid for this query", code="invalid_cursor")
-        table_pk = model.pk(tenant, after.rsplit("#", 1)[1])
-        esk = {k: {"S": v} for k, v in {"PK": table_pk, "SK": sk, "GSI1PK": pk, "GSI1SK": after}.items()}
     results = list(
         model.gsi1.query(
             pk,
@@ -378,9 +366,7 @@ def list_plans(
     target = org.require_readable_user(principal, user_id)
     lo, hi = _bounds(from_, to)
     scope = f"plans:{principal.tenant_id}:{principal.user_id}:{target}:{lo}:{hi}"
-    return _list(
-        Plan, "PLAN", principal.tenant_id, Plan.user_pk(principal.tenant_id, target), lo, hi, limit, token, scope
-    )
+    return _list(Plan, principal.tenant_id, Plan.user_pk(principal.tenant_id, target), lo, hi, limit, token, scope)
 
 
 def list_logs(
@@ -395,7 +381,7 @@ def list_logs(
     lo, hi = _bounds(from_, to)
     scope = f"logs:{principal.tenant_id}:{principal.user_id}:{target}:{lo}:{hi}"
     return _list(
-        WorkLog, "LOG", principal.tenant_id, WorkLog.user_pk(principal.tenant_id, target), lo, hi, limit, token, scope
+        WorkLog, principal.tenant_id, WorkLog.user_pk(principal.tenant_id, target), lo, hi, limit, token, scope
     )
 
 
@@ -499,7 +485,7 @@ def _logs_by_plan(tenant: str, plans: list[Plan], logs: list[WorkLog]) -> dict[s
     logs_by_plan = {log.plan_id: log for log in logs if log.plan_id}
     missing = [p for p in plans if p.log_id and p.plan_id not in logs_by_plan]
     if missing:
-        keys = [(WorkLog.pk(tenant, p.log_id), "LOG") for p in missing]
+        keys = [WorkLog.key_of(tenant, p.log_id) for p in missing]
         for log in WorkLog.batch_get(keys):
             logs_by_plan[log.plan_id] = log
     return logs_by_plan

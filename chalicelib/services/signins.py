@@ -6,7 +6,7 @@ Public interface (other capabilities call these):
   shape (``to_dict``), photos included. One GSI1 query (+ one BatchGetItem for photos).
   The caller has checked that its principal may read this user's data.
 - ``to_dict(signin, photos=None, visit=None) -> dict``: the contract shape. Without
-  ``photos`` (views from ``uploads.photo_view``) photos are listed by ``upload_id`` only.
+  ``photos`` (views from ``uploads.photo_to_dict``) photos are listed by ``upload_id`` only.
 
 Flags (a flagged sign-in is always recorded):
 - ``out_of_range``: farther from the account's location than the tenant's
@@ -177,9 +177,8 @@ def apply_photo(upload: Upload) -> set[str]:
     """Add a verified photo's flags to its sign-in. Idempotent (set ADD)."""
     if not upload.signin_id or upload.status != "ready":
         return set()
-    try:
-        signin = SignIn.get(SignIn.pk(upload.tenant_id, upload.signin_id), "SIGNIN", consistent_read=True)
-    except DoesNotExist:
+    signin = SignIn.fetch(upload.tenant_id, upload.signin_id, consistent_read=True)
+    if signin is None:
         return set()
     tenant_settings = org.get_settings(upload.tenant_id)
     flags = photo_flags(
@@ -194,7 +193,7 @@ def apply_photo(upload: Upload) -> set[str]:
 
 
 # ---------------------------------------------------------------- shapes
-def visit_dict(visit: Visit) -> dict[str, Any]:
+def visit_to_dict(visit: Visit) -> dict[str, Any]:
     return {
         "id": visit.visit_id,
         "status": visit.status,
@@ -230,7 +229,7 @@ def to_dict(
         "mock_location": bool(signin.mock_location),
     }
     if visit is not None:
-        out["visit"] = visit_dict(visit)
+        out["visit"] = visit_to_dict(visit)
     return out
 
 
@@ -239,7 +238,7 @@ def _photo_views(
 ) -> dict[str, dict[str, Any]]:
     ids = [u for s in signins for u in (s.photo_upload_ids or [])]
     found = uploads.get_uploads(tenant_id, ids)
-    return {upload_id: uploads.photo_view(upload, principal) for upload_id, upload in found.items()}
+    return {upload_id: uploads.photo_to_dict(upload, principal) for upload_id, upload in found.items()}
 
 
 def _with_photos(signin: SignIn, views: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -300,11 +299,8 @@ def _claim_photos(principal: Principal, upload_ids: list[str], found: Optional[r
 
 
 def _get_open_visit(tenant_id: str, user_id: str) -> Optional[Visit]:
-    try:
-        pointer = OpenVisit.get(OpenVisit.pk(tenant_id, user_id), "OPEN", consistent_read=True)
-        return Visit.get(Visit.pk(tenant_id, pointer.visit_id), "VISIT", consistent_read=True)
-    except DoesNotExist:
-        return None
+    pointer = OpenVisit.fetch(tenant_id, user_id)
+    return Visit.fetch(tenant_id, pointer.visit_id, consistent_read=True) if pointer is not None else None
 
 
 def _duration_s(started_at: Optional[str], ended_at: str) -> int:
@@ -509,7 +505,7 @@ def _claimed_photo_views(signin: SignIn, photos: list[Upload]) -> dict[str, dict
         current = uploads.get_upload(signin.tenant_id, photo.upload_id, consistent=True) or photo
         if photo.status == "pending" and current.status == "ready":
             apply_photo(current)
-        views[current.upload_id] = uploads.photo_view(current)
+        views[current.upload_id] = uploads.photo_to_dict(current)
     if any(p.status == "pending" for p in photos):
         signin.refresh(consistent_read=True)
     return views
@@ -517,18 +513,10 @@ def _claimed_photo_views(signin: SignIn, photos: list[Upload]) -> dict[str, dict
 
 # ---------------------------------------------------------------- reads
 def get_signin(principal: Principal, signin_id: str) -> dict[str, Any]:
-    try:
-        signin = SignIn.get(SignIn.pk(principal.tenant_id, signin_id), "SIGNIN")
-    except DoesNotExist:
-        raise NotFound("sign-in not found") from None
-    if not org.can_read_user_data(principal, signin.user_id):
+    signin = SignIn.fetch(principal.tenant_id, signin_id)
+    if signin is None or not org.can_read_user_data(principal, signin.user_id):
         raise NotFound("sign-in not found")
-    visit = None
-    if signin.visit_id:
-        try:
-            visit = Visit.get(Visit.pk(principal.tenant_id, signin.visit_id), "VISIT")
-        except DoesNotExist:
-            visit = None
+    visit = Visit.fetch(principal.tenant_id, signin.visit_id) if signin.visit_id else None
     views = _photo_views(principal.tenant_id, [signin])
     return to_dict(signin, _with_photos(signin, views), visit)
 
@@ -592,15 +580,7 @@ def list_signins(
     if len(items) > limit:
         items = items[:limit]
         last = items[-1]
-        next_cursor = cursor.encode(
-            {
-                "PK": {"S": last.PK},
-                "SK": {"S": last.SK},
-                "GSI1PK": {"S": last.GSI1PK},
-                "GSI1SK": {"S": last.GSI1SK},
-            },
-            scope,
-        )
+        next_cursor = cursor.encode(last.start_key("GSI1"), scope)
     views = _photo_views(principal.tenant_id, items)
     return {"items": [to_dict(s, _with_photos(s, views)) for s in items], "next_cursor": next_cursor}
 
@@ -610,7 +590,7 @@ def close_open_visits(now: Optional[datetime] = None, page_size: int = 100) -> i
     """Close every open visit whose day has ended (tenant zone), marked ``closed_by:
     "system"``, ending at the end of that day. Reads the sparse due index only: the cost
     is proportional to the visits that are due. Safe to run twice at once."""
-    now_key = iso(now or utcnow()) + "~"
+    now_key = Visit.due_before(iso(now or utcnow()))
     closed = 0
     for shard in range(_due_shards()):
         for visit in Visit.gsi2.query(Visit.due_pk(shard), Visit.GSI2SK < now_key, page_size=page_size):  # noqa: SIM300

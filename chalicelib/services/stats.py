@@ -73,7 +73,8 @@ def groups(tenant_id: str, period: str, group_by: str, unit_type: str | None, un
     scope = unit_scope(unit_type, unit_id) if unit_type and unit_id else ALL
     found = []
     for item in StatsAggregate.query(
-        StatsAggregate.pk(tenant_id, period, scope), StatsAggregate.SK.startswith(f"{group_by}#")
+        StatsAggregate.pk(tenant_id, period, scope),
+        StatsAggregate.SK.startswith(StatsAggregate.dimension_prefix(group_by)),
     ):
         if int(item.count) > 0:
             found.append(Group(item.key, item.currency, int(item.total_cents), int(item.count)))

@@ -19,7 +19,7 @@ from chalicelib.errors import Unprocessable
 from chalicelib.models.org import DirectoryEntry
 from chalicelib.models.signins import SignIn, UserDay, Visit
 from chalicelib.services import org
-from chalicelib.services.signins import distance_m, to_dict, visit_dict
+from chalicelib.services.signins import distance_m, to_dict, visit_to_dict
 
 
 def _batch_get(model: Any, keys: list[tuple[str, str]]) -> list[Any]:
@@ -38,7 +38,7 @@ def _summary(entry: DirectoryEntry, signins: list[SignIn], visits: dict[str, Vis
         "name": entry.name,
         "depth": int(entry.depth or 1),
         "signins": [to_dict(s) for s in signins],
-        "visits": [visit_dict(visits[v]) for v in visit_ids if v in visits],
+        "visits": [visit_to_dict(visits[v]) for v in visit_ids if v in visits],
         "first_check_in_at": min(check_ins) if check_ins else None,
         "last_location": {"lat": last.lat, "lng": last.lng, "at": last.client_time} if last else None,
         "flagged_count": sum(1 for s in signins if s.flags),
@@ -57,12 +57,12 @@ def team_day(
         raise Unprocessable("date must be within 1970..2200", code="out_of_range")
     t = principal.tenant_id
     scope = f"teamday:{t}:{principal.user_id}:{day}"
-    people, next_cursor = org.directory_page(t, f"BELOW#{principal.user_id}", None, limit, cursor, scope)
-    days = _batch_get(UserDay, [(UserDay.pk(t, p.user_id), UserDay.sk(day)) for p in people])
-    wanted = [(u.user_id, line.rsplit("#", 1)[1]) for u in days for line in (u.signins or ())]
-    signins = _batch_get(SignIn, [(SignIn.pk(t, sid), "SIGNIN") for _, sid in wanted])
+    people, next_cursor = org.team_page(t, principal.user_id, False, limit, cursor, scope)
+    days = _batch_get(UserDay, [UserDay.key_of(t, p.user_id, day) for p in people])
+    wanted = [sid for u in days for sid in u.signin_ids]
+    signins = _batch_get(SignIn, [SignIn.key_of(t, sid) for sid in wanted])
     visit_ids = sorted({s.visit_id for s in signins if s.visit_id})
-    visits = {v.visit_id: v for v in _batch_get(Visit, [(Visit.pk(t, v), "VISIT") for v in visit_ids])}
+    visits = {v.visit_id: v for v in _batch_get(Visit, [Visit.key_of(t, v) for v in visit_ids])}
     by_user: dict[str, list[SignIn]] = {}
     for s in signins:
         by_user.setdefault(s.user_id, []).append(s)

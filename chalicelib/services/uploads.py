@@ -4,7 +4,7 @@ Public interface (other capabilities call these):
 - ``get_upload(tenant_id, upload_id) -> Upload | None``
 - ``find_by_sha256(tenant_id, sha256) -> list[Upload]``: verified (``ready``) uploads with
   that content hash, for receipt duplicate detection (one GSI1 query, tenant-led key).
-- ``photo_view(upload, principal=None) -> dict``: the contract's photo shape
+- ``photo_to_dict(upload, principal=None) -> dict``: the contract's photo shape
   ``{upload_id, status, reason?, thumbnail_url?, url?}``. URLs (presigned GET, 15 min) are
   given only for ``ready`` uploads, and, when ``principal`` is passed, only if that caller
   may read the uploader's data (self, managers at any depth, admins; finance staff for
@@ -27,7 +27,7 @@ from datetime import timedelta
 from typing import Any, Optional
 
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import UpdateError
 
 from chalicelib.auth import Principal
 from chalicelib.aws import client
@@ -110,15 +110,12 @@ def create_upload(principal: Principal, purpose: str, content_type: str, size_by
 
 # ---------------------------------------------------------------- reads
 def get_upload(tenant_id: str, upload_id: str, consistent: bool = False) -> Optional[Upload]:
-    try:
-        return Upload.get(Upload.pk(tenant_id, upload_id), "UPLOAD", consistent_read=consistent)
-    except DoesNotExist:
-        return None
+    return Upload.fetch(tenant_id, upload_id, consistent_read=consistent)
 
 
 def get_uploads(tenant_id: str, upload_ids: list[str]) -> dict[str, Upload]:
     """Several uploads in one BatchGetItem per 100 ids."""
-    keys = [(Upload.pk(tenant_id, u), "UPLOAD") for u in dict.fromkeys(upload_ids)]
+    keys = [Upload.key_of(tenant_id, u) for u in dict.fromkeys(upload_ids)]
     return {u.upload_id: u for u in Upload.batch_get(keys)} if keys else {}
 
 
@@ -146,7 +143,7 @@ def _presigned_get(key: str, version_id: Optional[str], content_type: str) -> st
     return client("s3").generate_presigned_url("get_object", Params=params, ExpiresIn=GET_URL_TTL_S)
 
 
-def photo_view(upload: Upload, principal: Optional[Principal] = None) -> dict[str, Any]:
+def photo_to_dict(upload: Upload, principal: Optional[Principal] = None) -> dict[str, Any]:
     view: dict[str, Any] = {"upload_id": upload.upload_id, "status": upload.status}
     if upload.reason:
         view["reason"] = upload.reason
@@ -317,7 +314,7 @@ __all__ = [
     "get_upload",
     "get_uploads",
     "find_by_sha256",
-    "photo_view",
+    "photo_to_dict",
     "may_view",
     "process_object",
     "Processed",

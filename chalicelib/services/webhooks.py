@@ -28,7 +28,7 @@ from functools import cache
 from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict, ValidationError
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import PutError
 from standardwebhooks import Webhook
 
 from chalicelib.aws import client
@@ -236,10 +236,7 @@ def delay_retry(receipt_handle: str, delay_s: int) -> None:
 
 
 def delivery_record(tenant_id: str, webhook_id: str) -> Optional[DeliveryRecord]:
-    try:
-        return DeliveryRecord.get(DeliveryRecord.pk(tenant_id, webhook_id), "DELIVERY", consistent_read=True)
-    except DoesNotExist:
-        return None
+    return DeliveryRecord.fetch(tenant_id, webhook_id, consistent_read=True)
 
 
 # ---------------------------------------------------------------- inbound
@@ -326,9 +323,8 @@ def already_received(tenant_id: str, webhook_id: str, digest: Optional[str] = No
     The same id with another event is not a retry (Standard Webhooks: one id per message,
     kept across its retries): 422 ``webhook_id_reused``, nothing applied or notified, and the
     sender sees its own defect instead of a 200 for an event that was dropped."""
-    try:
-        rec = InboundReceipt.get(InboundReceipt.pk(tenant_id, webhook_id), "RECEIPT", consistent_read=True)
-    except DoesNotExist:
+    rec = InboundReceipt.fetch(tenant_id, webhook_id, consistent_read=True)
+    if rec is None:
         return False
     if digest is not None and rec.digest is not None and rec.digest != digest:
         count("WebhookIdReused")

@@ -40,11 +40,11 @@ def approve(api: Any, expense_id: str, user: str) -> tuple[int, Any]:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Set "now" for the modules that resolve delegations and queues."""
-    from chalicelib.handlers import expenses as expense_handlers
+    """Set "now" for the modules that resolve delegations and queues (and answer whether
+    a delegation is active: approvals.delegation_to_dict)."""
 
     def at(instant: datetime) -> None:
-        for module in (delegation, approvals, expenses, expense_handlers):
+        for module in (delegation, approvals, expenses):
             monkeypatch.setattr(module, "utcnow", lambda: instant)
 
     return at
