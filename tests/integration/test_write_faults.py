@@ -77,36 +77,9 @@ def _run(w, role, call, key):
 
 # Every side effect after a commit point is settled (services/aftercommit.py): retried in
 # the request, re-driven from the stream if it still fails; so no cell here is expected to
-# fail. (This test found 15 such defects; they are fixed.)
-# Known defects (non-strict: a fault's timing varies by scenario): the list-index and directory
-# writes added this round are not yet idempotent under a fault after their commit (a retried
-# index write or a directory entry written outside the user's / project's own write leaves
-# another effect than a clean run). Listed in the closing note; the next round fixes them.
-KNOWN_DEFECTS = {
-    "account.patch-ProvisionedThroughputExceededException",
-    "account.patch-TransactionConflictException",
-    "account.team.delete-ProvisionedThroughputExceededException",
-    "account.team.delete-TransactionConflictException",
-    "account.team.put-ProvisionedThroughputExceededException",
-    "account.team.put-TransactionConflictException",
-    "admin.project.put-ProvisionedThroughputExceededException",
-    "admin.project.put-TransactionConflictException",
-    "admin.user.put-ProvisionedThroughputExceededException",
-    "admin.user.put-TransactionConflictException",
-    "contact.patch-ProvisionedThroughputExceededException",
-    "contact.patch-TransactionConflictException",
-    "lead.patch-ProvisionedThroughputExceededException",
-    "lead.patch-TransactionConflictException",
-    "opportunity.patch_stage-ProvisionedThroughputExceededException",
-    "opportunity.patch_stage-TransactionConflictException",
-}
-FAULT_CELLS = [
-    pytest.param(s, c, marks=pytest.mark.xfail(reason="known defect, see KNOWN_DEFECTS"))
-    if f"{s}-{c}" in KNOWN_DEFECTS
-    else (s, c)
-    for s in sorted(SCENARIOS)
-    for c in (THROTTLE, CONFLICT)
-]
+# fail. (This test found 15 such defects, then 16 in the list-index and directory writes;
+# all fixed.)
+FAULT_CELLS = [(s, c) for s in sorted(SCENARIOS) for c in (THROTTLE, CONFLICT)]
 
 
 @pytest.mark.parametrize(("scenario", "code"), FAULT_CELLS)
