@@ -246,13 +246,15 @@ def put_user(
     user.email, user.roles = email, set(roles) if roles else None
     user.path, user.dept_path, user.updated_at = path, dept.path, now
     save_user(user, before)
-    if old_path and old_path != path:
-        move_subtree(tenant_id, old_path, path)
+    if old_path and old_path != path:  # after the commit; else the user's stream record
+        settle("user.subtree", lambda: move_subtree(tenant_id, old_path, path), user_id=user_id)
     return user
 
 
 def move_subtree(tenant_id: str, old_path: str, new_path: str) -> None:
-    """Everyone below a user who moved follows (paths and team listings rewritten)."""
+    """Everyone below a user who moved follows (paths and team listings rewritten), each in
+    one transaction; idempotent (only those still under ``old_path`` move), so a re-run
+    after a fault finishes it."""
     for u in subordinates_by_path(tenant_id, old_path):
         before = entries_of(u)
         u.path = new_path + u.path[len(old_path) :]

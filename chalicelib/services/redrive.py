@@ -43,6 +43,8 @@ def handle_change(event_name: str, old_image: Optional[dict], new_image: Optiona
     if isinstance(new, Expense) and event_name == "MODIFY" and isinstance(old, Expense):
         expenses.redrive(old, new)
         return True
+    if isinstance(new, User) and isinstance(old, User) and old.path != new.path:
+        offboarding.follow_move(old, new)  # a manager change: subtree and waiting approvals
     if (
         isinstance(new, User)
         and not new.is_active
