@@ -5,7 +5,9 @@ into the partitions of the users who may see it, so a list page is one key-condi
 that never filters anything out, plus one BatchGet of the objects.
 
 - ``ListEntry``: ``PK = T#t#LIST#<viewer>#<TYPE>#<scope>#<L|X>#<filters>`` with
-  ``SK = U#<updated_at>#<id>`` (``sort=updated``, read in reverse) and the same partition
+  ``SK = U#<updated_at>#<version>#<id>`` (``sort=updated``, read in reverse; the object's
+  version makes the key name the revision copied, so two writes in one second, a rename
+  say, never leave an entry that looks current but is not) and the same partition
   in GSI1 with ``GSI1SK = <search key>\\x01<id>`` (``sort=name``; ``q`` is a range on the
   search key). ``scope`` is ``mine`` / ``team`` / ``all``; ``L`` holds live objects, ``X``
   archived ones; ``filters`` is ``-`` or a canonical set of ``owner_id``, ``account_id``,
@@ -16,7 +18,8 @@ that never filters anything out, plus one BatchGet of the objects.
   precision is one ``begins_with`` Query.
 - ``ListIndexState``: ``PK = <object partition>``, ``SK = LISTIDX``: the keys of every
   entry that may exist for the object (a superset while ``state == pending``), so a
-  re-index deletes the stale ones (same protocol as ``Activity.indexed``).
+  re-index deletes the stale ones (same protocol as ``Activity.indexed``); ``claim`` names
+  the re-index run holding a pending state, so that run's own retry resumes it.
 """
 
 from __future__ import annotations
@@ -67,11 +70,12 @@ class ListEntry(BaseItem, discriminator="ListEntry"):
     object_id = UnicodeAttribute()
     partition = UnicodeAttribute()
     updated_at = UnicodeAttribute()
+    revision = NumberAttribute(default=0)  # the object's version when copied
     name_key = UnicodeAttribute()
 
     def set_keys(self) -> None:
         self.PK = self.GSI1PK = self.partition
-        self.SK = f"{UPDATED_PREFIX}{self.updated_at}#{self.object_id}"
+        self.SK = f"{UPDATED_PREFIX}{self.updated_at}#{int(self.revision):010d}#{self.object_id}"
         self.GSI1SK = f"{self.name_key}{NAME_SEP}{self.object_id}"
 
 
@@ -92,6 +96,7 @@ class ListIndexState(BaseItem, discriminator="ListIndexState"):
     keys = UnicodeSetAttribute(null=True)  # {"<PK>\x1f<SK>"}
     state = UnicodeAttribute(default="pending")  # pending | ok
     rev = NumberAttribute(default=0)
+    claim = UnicodeAttribute(null=True)  # the run holding a pending state
 
     def set_keys(self) -> None:
         self.PK, self.SK = object_pk(self.tenant_id, self.object_type, self.object_id), LIST_STATE_SK

@@ -15,6 +15,9 @@ message (comment, expense  the cause's stream record (services/redrive.py); mess
 approval, result, paid)    deduplicated by key, so the re-drive after a success is a no-op
 budget alert check         the budget's due marker, swept by the budget-alerts schedule
 finance webhook            its outbox entry, committed with the cause, swept hourly
+project memberships        the project's stream record (services/redrive.py), from the
+                           project as stored and the people of the record's old image
+CRM list / nearby entries  the object's stream record (services/list_index.py)
 =========================  ===============================================================
 
 A deferred effect is logged with its context and counted (``AfterCommitDeferred``).

@@ -9,6 +9,7 @@ table stream sees the new item and services/feed_index.py recomputes the audienc
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Optional
 
 from pynamodb.exceptions import PutError
@@ -165,8 +166,10 @@ def create_object(principal: Principal, object_type: str, fields: dict[str, Any]
 
 
 def _index(obj: CrmObject) -> None:
-    """The object's list and nearby entries, after its commit (else its stream record)."""
-    settle("list.index", lambda: list_index.index_object(obj), object_id=obj.object_id)
+    """The object's list and nearby entries, after its commit (else its stream record); the
+    retries are one run (one claim), so a fault mid-way leaves the state of one clean run."""
+    claim = uuid.uuid4().hex
+    settle("list.index", lambda: list_index.index_object(obj, claim), object_id=obj.object_id)
 
 
 def update_object(

@@ -17,9 +17,12 @@ also get one ``GeoEntry`` per ``all`` viewer. Write amplification per object:
 team size, never by org or tenant size; measured in bench/bench_lists.py).
 
 Re-indexing follows the feed's protocol (services/feed_index.py) on ``ListIndexState``:
-record ``keys = old | new`` (pending, conditional on ``rev``), write the new entries and
-delete ``old - new``, record ``keys = new`` (ok, conditional on ``rev + 1``). Every run
-recomputes from current state, so duplicate or reordered stream records converge. It runs
+record ``keys = old | new`` (pending, conditional on ``rev``, under the run's ``claim``),
+write the new entries and delete ``old - new``, record ``keys = new`` (ok, conditional on
+``rev + 1``). Every run recomputes from current state, so duplicate or reordered stream
+records converge. A run retried after a storage fault (same ``claim``) that finds its own
+pending state resumes it instead of claiming again, so the retry leaves exactly the state
+of one clean run. It runs
 right after every object write, and again from the table stream on the object's change, a
 ``User`` whose ``path`` / ``dept_path`` changed (objects they own, accounts whose team they
 are on) and a ``Department`` whose head or path changed (its members' objects): the same
@@ -28,6 +31,7 @@ triggers as the feed's re-index.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any, Optional
 
@@ -106,6 +110,7 @@ def desired_items(resolver: Resolver, obj: CrmObject) -> dict[str, BaseItem]:
                     object_id=obj.object_id,
                     partition=list_pk(tenant, viewer, obj.object_type, scope, state, filters),
                     updated_at=obj.updated_at,
+                    revision=int(obj.version or 0),
                     name_key=name_key,
                 )
                 entry.set_keys()
@@ -132,13 +137,20 @@ def _load_state(tenant_id: str, object_type: str, object_id: str) -> Optional[Li
     return item if isinstance(item, ListIndexState) else None
 
 
-def _claim(obj_ref: tuple[str, str, str], state: Optional[ListIndexState], keys: set[str]) -> Optional[ListIndexState]:
+def _claim(
+    obj_ref: tuple[str, str, str], state: Optional[ListIndexState], keys: set[str], claim: str
+) -> Optional[ListIndexState]:
     """Step 1: record ``keys`` as possibly on disk, conditional on the revision read."""
     tenant_id, object_type, object_id = obj_ref
     try:
         if state is None:
             state = ListIndexState(
-                tenant_id=tenant_id, object_type=object_type, object_id=object_id, keys=keys or None, rev=1
+                tenant_id=tenant_id,
+                object_type=object_type,
+                object_id=object_id,
+                keys=keys or None,
+                rev=1,
+                claim=claim,
             )
             state.save(condition=ListIndexState.PK.does_not_exist())
             return state
@@ -148,6 +160,7 @@ def _claim(obj_ref: tuple[str, str, str], state: Optional[ListIndexState], keys:
                 ListIndexState.keys.set(keys) if keys else ListIndexState.keys.remove(),
                 ListIndexState.state.set("pending"),
                 ListIndexState.rev.set(rev + 1),
+                ListIndexState.claim.set(claim),
             ],
             condition=ListIndexState.rev == rev,
         )
@@ -156,6 +169,11 @@ def _claim(obj_ref: tuple[str, str, str], state: Optional[ListIndexState], keys:
             return None
         raise
     return state
+
+
+def _resumable(state: Optional[ListIndexState], claim: str, new_keys: set[str]) -> bool:
+    """The pending state is this run's own claim (a retry after a fault) and covers ``new_keys``."""
+    return state is not None and state.state == "pending" and state.claim == claim and new_keys <= set(state.keys or ())
 
 
 def _finish(state: ListIndexState, keys: set[str]) -> bool:
@@ -167,6 +185,7 @@ def _finish(state: ListIndexState, keys: set[str]) -> bool:
                 ListIndexState.keys.set(keys) if keys else ListIndexState.keys.remove(),
                 ListIndexState.state.set("ok"),
                 ListIndexState.rev.set(rev + 1),
+                ListIndexState.claim.remove(),
             ],
             condition=ListIndexState.rev == rev,
         )
@@ -186,8 +205,16 @@ def _write(items: Iterable[BaseItem], stale: Iterable[str]) -> None:
             batch.delete(ListEntry(PK=pk, SK=sk))
 
 
-def reindex_object(tenant_id: str, object_type: str, object_id: str, resolver: Optional[Resolver] = None) -> bool:
-    """Bring one object's list and geo entries in line with current state. True if it wrote."""
+def reindex_object(
+    tenant_id: str,
+    object_type: str,
+    object_id: str,
+    resolver: Optional[Resolver] = None,
+    claim: Optional[str] = None,
+) -> bool:
+    """Bring one object's list and geo entries in line with current state. True if it wrote.
+    ``claim``: the run's name, the same when the run is retried (see the module docstring)."""
+    claim = claim or uuid.uuid4().hex
     for attempt in range(MAX_ATTEMPTS):
         res = resolver if resolver is not None and attempt == 0 else Resolver(tenant_id)
         res.objects.pop((object_type, object_id), None)  # always the object's current state
@@ -198,7 +225,10 @@ def reindex_object(tenant_id: str, object_type: str, object_id: str, resolver: O
         old_keys = set(state.keys or ()) if state is not None else set()
         if (state is None and not new_keys) or (state is not None and state.state == "ok" and new_keys == old_keys):
             return False
-        claimed = _claim((tenant_id, object_type, object_id), state, old_keys | new_keys)
+        if _resumable(state, claim, new_keys):
+            claimed = state
+        else:
+            claimed = _claim((tenant_id, object_type, object_id), state, old_keys | new_keys, claim)
         if claimed is None:
             continue
         _write(items.values(), old_keys - new_keys)
@@ -208,9 +238,10 @@ def reindex_object(tenant_id: str, object_type: str, object_id: str, resolver: O
     raise RuntimeError(f"could not re-index {object_type} {object_id}")
 
 
-def index_object(obj: CrmObject) -> bool:
-    """Right after an object write (the stream re-runs it if this one fails)."""
-    return reindex_object(obj.tenant_id, obj.object_type, obj.object_id)
+def index_object(obj: CrmObject, claim: Optional[str] = None) -> bool:
+    """Right after an object write (the stream re-runs it if this one fails); the caller's
+    retries pass the same ``claim``."""
+    return reindex_object(obj.tenant_id, obj.object_type, obj.object_id, claim=claim)
 
 
 # ---------------------------------------------------------------- org changes

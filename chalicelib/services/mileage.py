@@ -85,6 +85,6 @@ def claim(principal: Principal, day: str) -> Expense:
     except Cancelled as exc:
         if "claim" in exc.failed:
             raise Conflict(f"mileage for {day} is already claimed", code="mileage_already_claimed") from None
-        raise ServiceUnavailable("the claim met a concurrent write; retry", code="transaction_conflict") from exc
+        raise ServiceUnavailable("the claim met a concurrent write; retry", code="retry_later") from exc
     count("MileageClaimed")
     return e

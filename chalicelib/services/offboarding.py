@@ -1,19 +1,24 @@
 """Reporting changes that move work with them: a manager change, deactivation, reactivation.
 
-Deactivation is bounded in the request: the ``active`` flag (read by the authentication
-lookup, so the user's tokens are refused from the next request), the direct reports moved
-up to the deactivated user's manager (each a ``put_user``: paths, team listings, and their
-waiting approvals re-keyed to the new approver), and the handover target recorded on the
-user. The handover itself (every CRM object they own becomes ``handover_to``'s through the
-ordinary PATCH ``owner_id`` transfer, projects they own, their open plans' reminders
-cancelled) is idempotent: it only touches what the deactivated user still owns, so it is
-run once after the commit (up to ``INLINE_HANDOVER`` objects) and finished, or re-run,
-by the user's stream MODIFY record. The feed history of each transferred object is
-re-indexed by that object's own stream record, as for any transfer.
+Deactivation commits one write in the request: the ``active`` flag (read by the
+authentication lookup, so the user's tokens are refused from the next request) and the
+handover target, with the user's directory rows. Everything after it is the handover,
+idempotent (it only touches what still reports to, waits for or belongs to the user), run
+once after the commit (up to ``INLINE_HANDOVER`` objects) and finished, or re-run, by the
+user's stream MODIFY record: the direct reports moved up to the deactivated user's manager
+(each a ``put_user``: paths, team listings, their waiting approvals re-keyed to the new
+approver), what waits in the user's queue, every CRM object they own (becoming
+``handover_to``'s through the ordinary PATCH ``owner_id`` transfer), projects they own,
+their open plans' reminders cancelled. So a storage fault after the commit never leaves a
+half-done deactivation that a retry (409: already deactivated) could not finish. A manager
+change follows the same rule: the user's write commits, their subtree and waiting
+approvals follow (``follow_move`` re-drives them from the stream). The feed history of each
+transferred object is re-indexed by that object's own stream record, as for any transfer.
 """
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Optional
 
@@ -44,8 +49,8 @@ def put_user(
     t = principal.tenant_id
     before = org.get_user(t, user_id)
     user = org.put_user(t, user_id, name, department_id, manager_id, email, roles)
-    if before is not None and before.path != user.path:
-        approvals.move_waiting(t, user_id, before.manager_id)
+    if before is not None and before.path != user.path:  # after the commit; else the stream (follow_move)
+        settle("user.approvals", lambda: approvals.move_waiting(t, user_id, before.manager_id), user_id=user_id)
     return user
 
 
@@ -65,11 +70,28 @@ def deactivate(principal: Principal, user_id: str, handover_to: str) -> User:
     if not user.is_active:
         raise Conflict("the user is already deactivated", code="invalid_state")
     user.handover_to = handover_to
-    org.set_active(user, False)
+    org.set_active(user, False)  # the commit point: the rest is the idempotent handover
     count("UserDeactivated")
-    for report in [u for u in org.subordinates_by_path(t, user.path) if u.manager_id == user_id]:
+    settle("user.handover", lambda: finish_handover(t, user_id, INLINE_HANDOVER), user_id=user_id)
+    return user
+
+
+def follow_move(old: User, new: User) -> None:
+    """The re-drive of a user's manager change (their stream record): their subtree and the
+    waiting approvals follow, unless the user has moved on since (a late record)."""
+    current = org.get_user(new.tenant_id, new.user_id)
+    if current is None or current.path != new.path or old.path == new.path:
+        return
+    org.move_subtree(new.tenant_id, old.path, new.path)
+    approvals.move_waiting(new.tenant_id, new.user_id, old.manager_id)
+
+
+def _move_reports(tenant_id: str, user: User) -> None:
+    """A deactivated user's direct reports move up to their manager, with their waiting
+    approvals; idempotent: only those still reporting to the user move."""
+    for report in [u for u in org.subordinates_by_path(tenant_id, user.path) if u.manager_id == user.user_id]:
         org.put_user(
-            t,
+            tenant_id,
             report.user_id,
             report.name,
             report.department_id,
@@ -77,10 +99,9 @@ def deactivate(principal: Principal, user_id: str, handover_to: str) -> User:
             report.email,
             sorted(report.roles or []),
         )
-        approvals.move_waiting(t, report.user_id, user_id)
-    approvals.move_for_delegation(t, {user_id})  # what waits as their delegate goes back
-    settle("user.handover", lambda: finish_handover(t, user_id, INLINE_HANDOVER), user_id=user_id)
-    return user
+        moved = functools.partial(approvals.move_waiting, tenant_id, report.user_id, user.user_id)
+        settle("user.approvals", moved, user_id=report.user_id)
+    approvals.move_for_delegation(tenant_id, {user.user_id})  # what waits for them (or as delegate) moves
 
 
 def reactivate(principal: Principal, user_id: str) -> User:
@@ -100,6 +121,7 @@ def finish_handover(tenant_id: str, user_id: str, limit: Optional[int] = None) -
     user = org.get_user(tenant_id, user_id)
     if user is None or user.is_active or not user.handover_to:
         return 0
+    _move_reports(tenant_id, user)
     admin = Principal(user.handover_to, tenant_id, frozenset({"admin"}))
     moved = 0
     for object_type, object_id in objects_owned_by(tenant_id, user_id)[:limit]:

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from chalicelib import cursor as cursors
 from chalicelib.auth import Principal
 from chalicelib.errors import Forbidden, NotFound, Unprocessable
-from chalicelib.models.base import BaseItem
+from chalicelib.models.base import BaseItem, Tx
 from chalicelib.models.org import (
     DEFAULT_TIMEZONE,
     Department,
@@ -31,6 +31,7 @@ from chalicelib.models.org import (
     search_key,
 )
 from chalicelib.services import pipeline
+from chalicelib.services.aftercommit import settle
 from chalicelib.timeutil import iso, utcnow
 
 MAX_TREE_DEPTH = 32
@@ -301,20 +302,20 @@ def put_user(
     user.name, user.department_id, user.manager_id = name, department_id, manager_id
     user.email, user.roles = email, set(roles) if roles else None
     user.path, user.dept_path, user.updated_at = path, dept.path, now
-    user.save()
-    sync_directory(before, user)
-    if old_path and old_path != path:
-        move_subtree(tenant_id, old_path, path)
+    save_user(user, before)
+    if old_path and old_path != path:  # after the commit; else the user's stream record
+        settle("user.subtree", lambda: move_subtree(tenant_id, old_path, path), user_id=user_id)
     return user
 
 
 def move_subtree(tenant_id: str, old_path: str, new_path: str) -> None:
-    """Everyone below a user who moved follows (paths and team listings rewritten)."""
+    """Everyone below a user who moved follows (paths and team listings rewritten), each in
+    one transaction; idempotent (only those still under ``old_path`` move), so a re-run
+    after a fault finishes it."""
     for u in subordinates_by_path(tenant_id, old_path):
         before = entries_of(u)
         u.path = new_path + u.path[len(old_path) :]
-        u.save()
-        sync_directory(before, u)
+        save_user(u, before)
 
 
 # ---------------------------------------------------------------- the directory index
@@ -351,16 +352,19 @@ def entries_of(user: User) -> list[DirectoryEntry]:
     return out
 
 
-def sync_directory(before: list[DirectoryEntry], user: User) -> None:
-    """Write the user's directory rows and delete those they left (one BatchWrite per 25)."""
+def save_user(user: User, before: list[DirectoryEntry]) -> None:
+    """The user with their directory rows, deleting those they left (``before``: the rows of
+    the user as stored), in one transaction: a storage fault leaves neither, so the retry of
+    a 503 starts from the table as it was. At most 1 + 2 x (4 + ``MAX_TREE_DEPTH``) = 73
+    items, under DynamoDB's 100 per transaction."""
     after = entries_of(user)
     keep = {(e.PK, e.SK) for e in after}
-    with DirectoryEntry.batch_write() as batch:
-        for old in before:
-            if (old.PK, old.SK) not in keep:
-                batch.delete(old)
-        for entry in after:
-            batch.save(entry)
+    tx = Tx("user").put("user", user)
+    for n, old in enumerate(e for e in before if (e.PK, e.SK) not in keep):
+        tx.delete(f"left{n}", old)
+    for n, entry in enumerate(after):
+        tx.put(f"row{n}", entry)
+    tx.commit()
 
 
 def set_active(user: User, active: bool) -> User:
@@ -369,8 +373,7 @@ def set_active(user: User, active: bool) -> User:
     user.active = None if active else False
     user.deactivated_at = None if active else iso(utcnow())
     user.updated_at = iso(utcnow())
-    user.save()
-    sync_directory(before, user)
+    save_user(user, before)
     return user
 
 
@@ -469,12 +472,29 @@ def put_project(
     if members is not None:
         project.member_ids = members or None
     project.save()
-    _sync_memberships(project, before)
+    _settle_memberships(project, before)
     return project
 
 
 def _people_of(project: Project) -> set[str]:
     return ({project.owner_id} if getattr(project, "owner_id", None) else set()) | set(project.member_ids or ())
+
+
+def _settle_memberships(project: Project, before: set[str]) -> None:
+    """After the project's commit (up to 500 members: more than one transaction holds); if
+    this fails, the project's stream record re-drives it (``sync_memberships``)."""
+    settle("project.memberships", lambda: _sync_memberships(project, before), project_id=project.project_id)
+
+
+def sync_memberships(earlier: Optional[Project], now: Project) -> None:
+    """The re-drive of a project's change (its stream record): the memberships of the project
+    as stored now, and those of the ``earlier`` image's people who left; idempotent, so a
+    duplicate or late record is harmless."""
+    try:
+        project = Project.get(now.PK, now.SK, consistent_read=True)
+    except DoesNotExist:
+        return
+    _sync_memberships(project, _people_of(earlier) if earlier is not None else set())
 
 
 def _sync_memberships(project: Project, before: set[str]) -> None:
@@ -499,7 +519,7 @@ def transfer_projects(tenant_id: str, from_user: str, to_user: str) -> int:
             before = _people_of(project)
             project.owner_id, project.updated_at = to_user, iso(utcnow())
             project.save()
-            _sync_memberships(project, before)
+            _settle_memberships(project, before)
             moved += 1
     return moved
 

@@ -14,13 +14,13 @@ from typing import Optional
 from chalicelib.models.base import from_stream_image
 from chalicelib.models.expenses import Expense
 from chalicelib.models.feed import Comment
-from chalicelib.models.org import User
+from chalicelib.models.org import Project, User
 from chalicelib.models.signins import SignIn
 from chalicelib.models.webhooks import InboundReceipt
-from chalicelib.services import crm, expenses, feed, offboarding, signins
+from chalicelib.services import crm, expenses, feed, offboarding, org, signins
 from chalicelib.services.feed_index import get_activity
 
-ENTITIES = frozenset({"Comment", "SignIn", "Expense", "InboundReceipt", "User"})
+ENTITIES = frozenset({"Comment", "SignIn", "Expense", "InboundReceipt", "User", "Project"})
 
 
 def handle_change(event_name: str, old_image: Optional[dict], new_image: Optional[dict]) -> bool:
@@ -43,12 +43,17 @@ def handle_change(event_name: str, old_image: Optional[dict], new_image: Optiona
     if isinstance(new, Expense) and event_name == "MODIFY" and isinstance(old, Expense):
         expenses.redrive(old, new)
         return True
+    if isinstance(new, User) and isinstance(old, User) and old.path != new.path:
+        offboarding.follow_move(old, new)  # a manager change: subtree and waiting approvals
     if (
         isinstance(new, User)
         and not new.is_active
         and (not isinstance(old, User) or old.is_active or old.handover_to != new.handover_to)
     ):
         offboarding.finish_handover(new.tenant_id, new.user_id)  # deactivated: the whole handover
+        return True
+    if isinstance(new, Project):
+        org.sync_memberships(old if isinstance(old, Project) else None, new)
         return True
     if isinstance(new, InboundReceipt) and event_name == "INSERT" and new.type == "expense.payment_updated":
         e = expenses.load(new.tenant_id, new.ref_id) if new.ref_id else None

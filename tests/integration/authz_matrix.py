@@ -213,6 +213,28 @@ def _leaver(w: World) -> str:
     return user_id
 
 
+def _gone_leaver(w: World) -> str:
+    """A fresh user who was deactivated (handover to rep_b), to reactivate."""
+    from chalicelib.services import offboarding
+
+    user_id = _leaver(w)
+    offboarding.deactivate(principal("admin"), user_id, "rep_b")
+    return user_id
+
+
+def _archived(kind: str) -> Callable[[World], str]:
+    """A fresh archived object of rep_a's, to restore."""
+
+    def make(w: World) -> str:
+        from chalicelib.services import crm
+
+        object_id = w.account() if kind == "account" else w.crm_object(kind)
+        crm.set_archived(principal("rep_a"), kind, object_id, True)
+        return object_id
+
+    return make
+
+
 def _calendar_has_plan(w: World, body: Any) -> bool:
     return any(d["date"] == DAY and d["plans"] >= 1 for d in body["days"])
 
@@ -355,7 +377,7 @@ CASES: dict[str, Case] = {
     "account.restore": Case(
         "POST",
         "/v1/accounts/{object_id}/restore",
-        _fresh(World.account, "POST", "/v1/accounts/{id}/restore"),
+        _fresh(_archived("account"), "POST", "/v1/accounts/{id}/restore"),
     ),
     "contact.list": Case("GET", "/v1/contacts", _fixed("GET", "/v1/contacts?limit=100"), sees=_in_items("contact")),
     "contact.archive": Case(
@@ -366,7 +388,7 @@ CASES: dict[str, Case] = {
     "contact.restore": Case(
         "POST",
         "/v1/contacts/{object_id}/restore",
-        _fresh(lambda w: w.crm_object("contact"), "POST", "/v1/contacts/{id}/restore"),
+        _fresh(_archived("contact"), "POST", "/v1/contacts/{id}/restore"),
     ),
     "opportunity.list": Case(
         "GET", "/v1/opportunities", _fixed("GET", "/v1/opportunities?limit=100"), sees=_in_items("opportunity")
@@ -379,7 +401,7 @@ CASES: dict[str, Case] = {
     "opportunity.restore": Case(
         "POST",
         "/v1/opportunities/{object_id}/restore",
-        _fresh(lambda w: w.crm_object("opportunity"), "POST", "/v1/opportunities/{id}/restore"),
+        _fresh(_archived("opportunity"), "POST", "/v1/opportunities/{id}/restore"),
     ),
     "lead.list": Case("GET", "/v1/leads", _fixed("GET", "/v1/leads?limit=100"), sees=_in_items("lead")),
     "lead.archive": Case(
@@ -390,7 +412,7 @@ CASES: dict[str, Case] = {
     "lead.restore": Case(
         "POST",
         "/v1/leads/{object_id}/restore",
-        _fresh(lambda w: w.crm_object("lead"), "POST", "/v1/leads/{id}/restore"),
+        _fresh(_archived("lead"), "POST", "/v1/leads/{id}/restore"),
     ),
     # ------------------------------------------------------------ feed
     "activity.create": Case(
@@ -615,7 +637,7 @@ CASES: dict[str, Case] = {
         _fresh(_leaver, "POST", "/v1/admin/users/{id}/deactivate", {"handover_to": "rep_b"}),
     ),
     "admin.user.reactivate": Case(
-        "POST", "/v1/admin/users/{user_id}/reactivate", _fresh(_leaver, "POST", "/v1/admin/users/{id}/reactivate")
+        "POST", "/v1/admin/users/{user_id}/reactivate", _fresh(_gone_leaver, "POST", "/v1/admin/users/{id}/reactivate")
     ),
     # ------------------------------------------------------------ finance webhooks (no bearer token)
     "webhook.unsigned": Case(

@@ -122,6 +122,34 @@ def test_direct_reports_move_up_with_their_waiting_approvals(api):
     assert queue(api, "ceo") == [big["id"]]
 
 
+def test_reports_whose_move_keeps_failing_follow_from_the_stream_and_the_deactivation_stands(api, stream, monkeypatch):
+    """A fault after the commit (the reports' move) is no 5xx inviting a retry that would be
+    409 ``invalid_state`` with the reports left under a deactivated manager."""
+    from chalicelib.services import org
+
+    expense = submitted(api, "10.00", as_="rep_a")
+    stream.pump()
+    real = org.put_user
+    calls = []
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[1])
+        raise RuntimeError("storage is down")
+
+    monkeypatch.setattr(org, "put_user", failing)
+    assert api.post("/v1/admin/users/mgr_east/deactivate", {"handover_to": "mgr_west"}, as_="admin")[0] == 200
+    assert len(calls) == 3  # tried in the request, then left to the stream
+    assert api.get("/v1/users/rep_a", as_="admin")[1]["manager_id"] == "mgr_east"
+    monkeypatch.setattr(org, "put_user", real)
+    stream.pump()
+    assert api.get("/v1/users/rep_a", as_="admin")[1]["manager_id"] == "vp"
+    assert {r["id"] for r in api.get("/v1/team?depth=direct", as_="vp")[1]["items"]} >= {"rep_a", "rep_b"}
+    assert queue(api, "vp") == [expense["id"]]
+    stream.pump()  # again: nothing moves twice
+    assert queue(api, "vp") == [expense["id"]]
+    assert len(messages_of(api, "vp", "expense_approval_request")) == 1
+
+
 def test_a_deactivated_user_cannot_become_anyones_manager(api):
     assert api.post("/v1/admin/users/mgr_west/deactivate", {"handover_to": "vp"}, as_="admin")[0] == 200
     body = {"name": "Zhang Min (rep)", "department_id": "east", "manager_id": "mgr_west"}

@@ -129,6 +129,24 @@ def test_search_folds_case_and_width_and_finds_chinese_names_as_typed(api):
     assert by_name == sorted(by_name, key=lambda n: unicodedata.normalize("NFKC", n).casefold())
 
 
+def test_rename_in_the_same_second_as_the_create_is_what_search_finds(api, monkeypatch):
+    from datetime import UTC, datetime
+
+    from chalicelib.services import crm
+
+    frozen = datetime(2026, 3, 3, 3, 3, 3, tzinfo=UTC)
+    monkeypatch.setattr(crm, "utcnow", lambda: frozen)  # both writes stamp the same second
+    made = create(api, "/v1/accounts", {"name": "Oldname Trading"})
+    assert api.patch(f"/v1/accounts/{made}", {"name": "Newname Trading"})[0] == 200
+
+    def found(q):
+        status, page = api.get("/v1/accounts?" + urlencode({"q": q, "sort": "name"}), as_="rep_a")
+        assert status == 200, page
+        return [i["id"] for i in page["items"]]
+
+    assert (found("newname"), found("oldname")) == ([made], [])
+
+
 def test_paging_while_objects_are_created_has_no_gaps_or_duplicates_and_full_pages(api):
     before = {create(api, "/v1/accounts", {"name": f"Acct {i:02d}"}) for i in range(23)}
     for sort in ("updated", "name"):

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.services import activities, messages
+from chalicelib.services import activities, messages, org
 from tests.integration.test_expenses import draft, messages_of
 from tests.integration.test_feed_reindex import Stream, ids_in
 from tests.integration.test_signins import sign
@@ -204,3 +204,24 @@ def test_moved_approval_whose_request_keeps_failing_reaches_the_new_approver_onc
     _replayed(stream, records)
     asked = messages_of(api, "mgr_west", "expense_approval_request")
     assert [m["ref"] for m in asked] == [{"type": "expense", "id": expense["id"]}]
+
+
+def test_project_whose_memberships_keep_failing_is_200_and_mine_comes_from_the_stream(api, stream, broken):
+    def mine(user: str) -> list[str]:
+        status, page = api.get("/v1/projects?mine=true", as_=user)
+        assert status == 200, page
+        return [p["id"] for p in page["items"]]
+
+    body = {"name": "Launch", "owner_id": "mgr_east", "member_ids": ["rep_a"]}
+    assert api.put("/v1/admin/projects/redrive", body, as_="admin")[0] == 200
+    stream.pump()
+    broken(org, "_sync_memberships")
+    body = {"name": "Launch", "owner_id": "mgr_east", "member_ids": ["rep_b"]}  # rep_a leaves, rep_b joins
+    assert api.put("/v1/admin/projects/redrive", body, as_="admin")[0] == 200
+    assert broken.calls == 3  # tried in the request, then deferred
+    assert (mine("rep_a"), mine("rep_b")) == (["redrive"], [])
+    broken.heal()
+    records = stream.pump()
+    assert (mine("rep_a"), mine("rep_b"), mine("mgr_east")) == ([], ["redrive"], ["redrive"])
+    _replayed(stream, records)
+    assert (mine("rep_a"), mine("rep_b"), mine("mgr_east")) == ([], ["redrive"], ["redrive"])

@@ -10,11 +10,24 @@ idempotency lock behind: the retry with the same key succeeds once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from chalicelib.web import REGISTRY
 from tests.integration.authz_matrix import CASES
-from tests.integration.hostile import CONFLICT, THROTTLE, changes, clean_world, table_items, world  # noqa: F401
+from tests.integration.hostile import (  # noqa: F401
+    CONFLICT,
+    TENANT,
+    THROTTLE,
+    Call,
+    World,
+    changes,
+    clean_world,
+    principal,
+    table_items,
+    world,
+)
 
 # write route -> (matrix case that builds a valid request, who sends it)
 SCENARIOS: dict[str, tuple[str, str]] = {
@@ -49,6 +62,52 @@ SCENARIOS: dict[str, tuple[str, str]] = {
     "admin.settings.put": ("admin.settings.put", "admin"),
     "admin.integration.put": ("admin.integration.put", "admin"),
     "webhook.payment": ("webhook.signed", "anon"),
+    # this round's write routes
+    "account.archive": ("account.archive", "rep_a"),
+    "account.restore": ("account.restore", "rep_a"),
+    "contact.archive": ("contact.archive", "rep_a"),
+    "contact.restore": ("contact.restore", "rep_a"),
+    "opportunity.archive": ("opportunity.archive", "rep_a"),
+    "opportunity.restore": ("opportunity.restore", "rep_a"),
+    "lead.archive": ("lead.archive", "rep_a"),
+    "lead.restore": ("lead.restore", "rep_a"),
+    "admin.user.deactivate": ("admin.user.deactivate", "admin"),
+    "admin.user.reactivate": ("admin.user.reactivate", "admin"),
+    "approvals.bulk": ("approvals.bulk", "mgr_east"),
+    "delegate.put": ("delegate.put", "rep_a"),
+    "delegate.delete": ("delegate.delete", "rep_a"),
+    "fx.put": ("fx.put", "fin"),
+    "goal.put": ("goal.put", "mgr_east"),
+    "mileage.claim": ("mileage.claim", "rep_a"),
+}
+
+
+def _delegated_then_delete(w: World, role: str) -> Call:
+    """rep_a has a delegate, so the DELETE removes one (the matrix's case has none to remove)."""
+    from chalicelib.services import delegation
+
+    delegation.put(TENANT, "rep_a", "fin", "2030-01-01", "2030-01-02")
+    return Call("DELETE", "/v1/me/delegate")
+
+
+def _signed_in_day_claim(w: World, role: str) -> Call:
+    """A day with two sign-ins 1 km apart and a mileage rate (the matrix's day has none)."""
+    from chalicelib.services import org, signins
+
+    org.put_settings(TENANT, {"mileage_rate": "0.80"})
+    for n, lat in enumerate((31.2286, 31.2376)):
+        when = f"{SIGNIN_DAY}T0{n + 1}:00:00Z"
+        signins.create_signin(
+            principal("rep_a"), kind="check_in", lat=lat, lng=121.4479, accuracy_m=5, client_time=when
+        )
+    return Call("POST", "/v1/mileage-claims", {"date": SIGNIN_DAY})
+
+
+SIGNIN_DAY = "2026-02-11"
+# scenario -> its own request where the matrix case's request would write nothing
+BUILDS: dict[str, Callable[[World, str], Call]] = {
+    "delegate.delete": _delegated_then_delete,
+    "mileage.claim": _signed_in_day_claim,
 }
 IDEMPOTENT = {(op.method, op.path) for op in REGISTRY if op.idempotent}
 
@@ -60,7 +119,6 @@ def _idempotent(case: str) -> bool:
     return (spec.method, spec.route) in {(op.method, op.path) for op in REGISTRY if op.idempotent}
 
 
-@pytest.mark.xfail(strict=True, reason="this round's new write routes have no fault scenario yet (closing note)")
 def test_every_write_route_has_a_fault_scenario():
     import app  # noqa: F401 - fills REGISTRY
 
@@ -77,36 +135,9 @@ def _run(w, role, call, key):
 
 # Every side effect after a commit point is settled (services/aftercommit.py): retried in
 # the request, re-driven from the stream if it still fails; so no cell here is expected to
-# fail. (This test found 15 such defects; they are fixed.)
-# Known defects (non-strict: a fault's timing varies by scenario): the list-index and directory
-# writes added this round are not yet idempotent under a fault after their commit (a retried
-# index write or a directory entry written outside the user's / project's own write leaves
-# another effect than a clean run). Listed in the closing note; the next round fixes them.
-KNOWN_DEFECTS = {
-    "account.patch-ProvisionedThroughputExceededException",
-    "account.patch-TransactionConflictException",
-    "account.team.delete-ProvisionedThroughputExceededException",
-    "account.team.delete-TransactionConflictException",
-    "account.team.put-ProvisionedThroughputExceededException",
-    "account.team.put-TransactionConflictException",
-    "admin.project.put-ProvisionedThroughputExceededException",
-    "admin.project.put-TransactionConflictException",
-    "admin.user.put-ProvisionedThroughputExceededException",
-    "admin.user.put-TransactionConflictException",
-    "contact.patch-ProvisionedThroughputExceededException",
-    "contact.patch-TransactionConflictException",
-    "lead.patch-ProvisionedThroughputExceededException",
-    "lead.patch-TransactionConflictException",
-    "opportunity.patch_stage-ProvisionedThroughputExceededException",
-    "opportunity.patch_stage-TransactionConflictException",
-}
-FAULT_CELLS = [
-    pytest.param(s, c, marks=pytest.mark.xfail(reason="known defect, see KNOWN_DEFECTS"))
-    if f"{s}-{c}" in KNOWN_DEFECTS
-    else (s, c)
-    for s in sorted(SCENARIOS)
-    for c in (THROTTLE, CONFLICT)
-]
+# fail. (This test found 15 such defects, then 16 in the list-index and directory writes;
+# all fixed.)
+FAULT_CELLS = [(s, c) for s in sorted(SCENARIOS) for c in (THROTTLE, CONFLICT)]
 
 
 @pytest.mark.parametrize(("scenario", "code"), FAULT_CELLS)
@@ -121,7 +152,7 @@ def test_write_with_storage_fault_on_each_write_is_retried_or_a_clean_503(clean_
 
         restore(w.snapshot, set(w.hook.touched))
         w.hook.touched.clear()
-        return spec.build(w, role)
+        return BUILDS.get(scenario, spec.build)(w, role)
 
     call = fresh_call()
     with w.hook.arm():
@@ -164,7 +195,7 @@ def test_crash_mid_handler_leaves_no_lock_and_the_retry_succeeds_once(clean_worl
     case, role = SCENARIOS[scenario]
     if not _idempotent(case):
         pytest.skip("the route takes no Idempotency-Key")
-    call = CASES[case].build(w, role)
+    call = BUILDS.get(scenario, CASES[case].build)(w, role)
     before = table_items()
     # write 1 takes the key; write 2 is the handler's first own write: crash there
     with w.hook.arm(fail_nth=2, error=RuntimeError) as hook:
