@@ -490,9 +490,8 @@ def sync_memberships(earlier: Optional[Project], now: Project) -> None:
     """The re-drive of a project's change (its stream record): the memberships of the project
     as stored now, and those of the ``earlier`` image's people who left; idempotent, so a
     duplicate or late record is harmless."""
-    try:
-        project = Project.get(now.PK, now.SK, consistent_read=True)
-    except DoesNotExist:
+    project = Project.lookup((now.PK, now.SK), consistent_read=True)
+    if project is None:
         return
     _sync_memberships(project, _people_of(earlier) if earlier is not None else set())
 
