@@ -354,7 +354,7 @@ def _report(states: dict[tuple[int, int, int], dict[str, Any]], timings: list[st
             "## Goals, scoreboard, pipeline statistics, team digest (issue 15)",
             "DynamoDB requests per call, counted at the PynamoDB connection (the HTTP edge adds one GetItem "
             "per request: the caller's active flag). The org's users sit under one manager (`mgr_east`), "
-            "whose scoreboard is measured; the opportunities are spread over them and over the last year, "
+            "whose scoreboard is measured; the opportunities are spread over them and over the last 90 days, "
             f"with every pipeline stage. {REAL_OPPS} opportunities, 3 goals and the demo org go through the "
             "services and the table stream; the rest is written straight into moto with what the stream "
             "would have derived from it (see the module docstring: profiles, directory rows and last "
@@ -382,7 +382,8 @@ def _report(states: dict[tuple[int, int, int], dict[str, Any]], timings: list[st
                 ""
                 if SMALL_ORG_LARGE_TABLE
                 else " The 10-user org is measured at 1k opportunities only "
-                "(`GOALS_BENCH_FULL=1` adds it at 100k): the table's size is varied with the 1,000-user org."
+                "(`GOALS_BENCH_FULL=1` adds it at "
+                f"{OPP_SIZES[1]:,}): the table's size is varied with the 1,000-user org."
             ),
             verdict(
                 reads_ok and counted_ok,
@@ -390,7 +391,7 @@ def _report(states: dict[tuple[int, int, int], dict[str, Any]], timings: list[st
                 f"{OPP_SIZES[1]:,} opportunities, the scoreboard the same fixed part plus one BatchGet per "
                 f"{goals.BATCH_USERS} people, and the statistics count every opportunity (kept on write, not read)",
             ),
-            f"### Team digest: 1k vs {DIGEST_USERS:,} users' stored data, the same problems",
+            f"### Team digest: {LARGE_ORG + 9:,} vs {DIGEST_USERS:,} users' stored data, the same problems",
             "Problems at every size: one rep without a check-in for 10 days, two opportunities without "
             "activity for 30 days, three goals behind pace (two people, one department), reported to the "
             "managers above them. Every other user checked in yesterday and every other open opportunity "
@@ -412,8 +413,8 @@ def _report(states: dict[tuple[int, int, int], dict[str, Any]], timings: list[st
             ),  # fmt: skip
             verdict(
                 digest_ok,
-                f"the digest costs the same at 1k and {DIGEST_USERS:,} users' data and 1k and {OPP_SIZES[1]:,} "
-                "opportunities with the same problems, and a second firing the same day sends nothing",
+                f"the digest costs the same at {LARGE_ORG + 9:,} and {DIGEST_USERS:,} users' data and 1k and "
+                f"{OPP_SIZES[1]:,} opportunities with the same problems; a second firing the same day sends nothing",
             ),
         ]
     )
