@@ -115,7 +115,9 @@ def seed_activities(tenant: str, reps: list[str]) -> tuple[list[str], list[int]]
         acc = crm.create_object(me, "account", {"name": f"Account {rep}"})
         crm.put_team_member(me, acc.object_id, reps[(i + 1) % len(reps)], "follow_up")
         con = crm.create_object(me, "contact", {"name": f"Contact {rep}", "account_id": acc.object_id})
-        opp = crm.create_object(me, "opportunity", {"name": f"Deal {rep}", "account_id": acc.object_id, "stage": "s1"})
+        opp = crm.create_object(
+            me, "opportunity", {"name": f"Deal {rep}", "account_id": acc.object_id, "stage": "qualify"}
+        )
         lead = crm.create_object(me, "lead", {"name": f"Lead {rep}"})
         objects += [
             ("account", acc.object_id),

@@ -10,8 +10,9 @@ scans a whole index on every GSI Query, so the tenant's accounts beyond the real
 written straight into moto's table, with exactly the entries the indexer computes
 (``desired_items``) for the measured viewers (the rep, their manager, the VP, the CEO and
 the admin partition): ``LISTS_BENCH_LARGE`` (default 10,000) accounts for the large
-tenant; ``LISTS_BENCH_LARGE=100000`` runs the 100k case (several minutes, a few GB of
-moto memory). Request counts cannot depend on the size: a page is a key-condition Query
+tenant; ``LISTS_BENCH_LARGE=100000`` runs the issue's 100k case (a few GB of moto memory;
+on 2 cores shared with other work it did not finish within 8 minutes, so the default
+stays 10,000). Request counts cannot depend on the size: a page is a key-condition Query
 with ``Limit`` on one partition.
 """
 
@@ -23,7 +24,7 @@ import statistics
 from typing import Any
 
 from bench.bench_feed import ORGS, build_org
-from bench.common import count_dynamodb, moto_stack, table, verdict
+from bench.common import count_dynamodb, moto_stack, straight_into_moto, table, verdict
 
 SMALL = int(os.environ.get("LISTS_BENCH_SMALL", "1000"))
 LARGE = int(os.environ.get("LISTS_BENCH_LARGE", "10000"))
@@ -61,34 +62,31 @@ def _state_key(obj: Any) -> tuple[str, str]:
 def fill_accounts(tenant: str, reps: list[str], viewers: set[str], start: int, upto: int) -> None:
     """Accounts ``start..upto`` spread over the reps and ~30 km around the centre, written
     straight into moto with the entries the indexer computes for the measured viewers."""
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.dynamodb.models import dynamodb_backends
-
     from chalicelib.models.crm import Account
     from chalicelib.services.feed_audience import Resolver
     from chalicelib.services.list_index import desired_items
 
-    backend = dynamodb_backends[DEFAULT_ACCOUNT_ID][os.environ["AWS_REGION"]].get_table(os.environ["TABLE_NAME"])
     resolver = Resolver(tenant)
     resolver.load_users(reps)
     rng = random.Random(start)
-    for i in range(start, upto):
-        d = SPREAD_KM / 111.0
-        acc = Account(
-            tenant_id=tenant,
-            object_id=f"acc_bench{i:07d}",
-            name=f"{'Shop' if i % 2 else '商店'} {i:07d}",
-            owner_id=reps[i % len(reps)],
-            created_at="2020-01-01T00:00:00Z",
-            updated_at=f"2020-01-01T00:00:{i % 60:02d}.{i:07d}Z",
-            location={"lat": CENTRE[0] + rng.uniform(-d, d), "lng": CENTRE[1] + rng.uniform(-d, d)},
-        )
-        acc.version = 1
-        acc.set_keys()
-        backend.put_item(acc.serialize())
-        for item in desired_items(resolver, acc).values():
-            if item.PK.split("#")[3] in viewers:
-                backend.put_item(item.serialize())
+    with straight_into_moto() as put:
+        for i in range(start, upto):
+            d = SPREAD_KM / 111.0
+            acc = Account(
+                tenant_id=tenant,
+                object_id=f"acc_bench{i:07d}",
+                name=f"{'Shop' if i % 2 else '商店'} {i:07d}",
+                owner_id=reps[i % len(reps)],
+                created_at="2020-01-01T00:00:00Z",
+                updated_at=f"2020-01-01T00:00:{i % 60:02d}.{i:07d}Z",
+                location={"lat": CENTRE[0] + rng.uniform(-d, d), "lng": CENTRE[1] + rng.uniform(-d, d)},
+            )
+            acc.version = 1
+            acc.set_keys()
+            put(acc)
+            for item in desired_items(resolver, acc).values():
+                if item.PK.split("#")[3] in viewers:
+                    put(item)
 
 
 def measure_list(tenant: str, viewer: str, query: dict[str, Any]) -> list[tuple[dict, int, int]]:
@@ -176,7 +174,8 @@ def run() -> str:
         [
             "## Lists, search and nearby (CRM objects)",
             f"Page size {PAGE}; accounts in the tenant as stated ({SMALL:,} and {LARGE:,}; 100k with "
-            "`LISTS_BENCH_LARGE=100000`, see the module docstring), spread over the reps and ~30 km "
+            "`LISTS_BENCH_LARGE=100000`: the issue's size, left out of the default run because it did "
+            "not finish within 8 minutes on this machine's 2 shared cores), spread over the reps and ~30 km "
             "around one point. Items read = Query items (limit + 2) + BatchGet items.",
             table(
                 [

@@ -7,7 +7,7 @@ import statistics
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -60,7 +60,127 @@ def moto_stack() -> Iterator[dict[str, str]]:
         urls = create_all(os.environ["BUCKET_NAME"])
         os.environ["WEBHOOK_QUEUE_URL"] = urls["webhooks"]
         settings.cache_clear()
-        yield urls
+        with _unsorted_query_candidates():
+            yield urls
+
+
+@contextmanager
+def _unsorted_query_candidates() -> Iterator[None]:
+    """moto answers every Query by sorting the whole table (``Table.all_items``), then keeps
+    the matching items and sorts those by the key: O(table log table) per request, minutes
+    per Query at a million items. During a Query the candidates are handed over unsorted;
+    the result (filtered, then sorted by moto) and every count are the same. Scans keep
+    moto's order (their pagination relies on it)."""
+    from moto.dynamodb.models.table import Table
+
+    original_query, original_all_items = Table.query, Table.all_items
+    querying: set[int] = set()
+
+    def all_items(self: Any) -> Any:
+        if id(self) not in querying:
+            return original_all_items(self)
+        if not self.range_key_attr:
+            return list(self.items.values())
+        return [item for by_range in self.items.values() for item in by_range.values()]
+
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        querying.add(id(self))
+        try:
+            return original_query(self, *args, **kwargs)
+        finally:
+            querying.discard(id(self))
+
+    Table.query, Table.all_items = query, all_items  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Table.query, Table.all_items = original_query, original_all_items  # type: ignore[method-assign]
+
+
+def moto_table() -> Any:
+    """moto's in-memory table (for writing a large tenant's filler straight into it)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.dynamodb.models import dynamodb_backends
+
+    return dynamodb_backends[DEFAULT_ACCOUNT_ID][os.environ["AWS_REGION"]].get_table(os.environ["TABLE_NAME"])
+
+
+@contextmanager
+def straight_into_moto() -> Iterator[Callable[[Any], None]]:
+    """``put(item)``: a PynamoDB item stored in moto's table as it would be by a save, without
+    a request and without a stream record (the stream is paused meanwhile: the filler is
+    written with what the stream's consumers would have computed, and nothing re-counts it)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+
+    backend = moto_table()
+
+    def put(item: Any) -> None:
+        # what moto's put_item stores, without its per-attribute re-measuring of the item's
+        # size (quadratic: most of the filler's time); these items are far below 400 KB
+        attrs = item.serialize()
+        stored = Item.__new__(Item)
+        stored.hash_key, stored.range_key = DynamoType(attrs["PK"]), DynamoType(attrs["SK"])
+        stored.attrs = LimitedSizeDict({name: DynamoType(value) for name, value in attrs.items()})
+        backend.items[stored.hash_key][stored.range_key] = stored
+
+    shard, backend.stream_shard = backend.stream_shard, None
+    try:
+        yield put
+    finally:
+        backend.stream_shard = shard
+
+
+class StreamDriver:
+    """Delivers the table stream's new records to the app's consumer (``handle_record`` of
+    ``chalicelib/handlers/streams.py``), as Lambda would, until no new record comes."""
+
+    def __init__(self) -> None:
+        import boto3
+
+        self.arn = boto3.client("dynamodb").describe_table(TableName=os.environ["TABLE_NAME"])["Table"][
+            "LatestStreamArn"
+        ]
+        self.client = boto3.client("dynamodbstreams")
+        self.iterators: dict[str, Any] = {}
+
+    def _read(self) -> list[dict[str, Any]]:
+        from local.pumps import StreamPump
+
+        out = []
+        for shard in self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]:
+            sid = shard["ShardId"]
+            if sid not in self.iterators:
+                self.iterators[sid] = self.client.get_shard_iterator(
+                    StreamArn=self.arn, ShardId=sid, ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+            while self.iterators[sid]:
+                got = self.client.get_records(ShardIterator=self.iterators[sid], Limit=1000)
+                self.iterators[sid] = got.get("NextShardIterator")
+                records = got.get("Records", [])
+                out += [StreamPump.to_lambda_record(r, self.arn) for r in records]
+                if not records:
+                    break
+        return out
+
+    def skip(self) -> int:
+        """Past records (the org seed) left unread; answers how many."""
+        return len(self._read())
+
+    def pump(self) -> int:
+        """Answers how many records were delivered."""
+        from chalice.app import DynamoDBEvent
+
+        from chalicelib.handlers.streams import handle_record
+
+        delivered = 0
+        for _ in range(20):
+            records = self._read()
+            if not records:
+                return delivered
+            for record in DynamoDBEvent({"Records": records}, None):
+                handle_record(record)
+            delivered += len(records)
+        raise RuntimeError("the table stream did not settle")
 
 
 class DynamoCounter:
