@@ -60,41 +60,7 @@ def moto_stack() -> Iterator[dict[str, str]]:
         urls = create_all(os.environ["BUCKET_NAME"])
         os.environ["WEBHOOK_QUEUE_URL"] = urls["webhooks"]
         settings.cache_clear()
-        with _unsorted_query_candidates():
-            yield urls
-
-
-@contextmanager
-def _unsorted_query_candidates() -> Iterator[None]:
-    """moto answers every Query by sorting the whole table (``Table.all_items``), then keeps
-    the matching items and sorts those by the key: O(table log table) per request, minutes
-    per Query at a million items. During a Query the candidates are handed over unsorted;
-    the result (filtered, then sorted by moto) and every count are the same. Scans keep
-    moto's order (their pagination relies on it)."""
-    from moto.dynamodb.models.table import Table
-
-    original_query, original_all_items = Table.query, Table.all_items
-    querying: set[int] = set()
-
-    def all_items(self: Any) -> Any:
-        if id(self) not in querying:
-            return original_all_items(self)
-        if not self.range_key_attr:
-            return list(self.items.values())
-        return [item for by_range in self.items.values() for item in by_range.values()]
-
-    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
-        querying.add(id(self))
-        try:
-            return original_query(self, *args, **kwargs)
-        finally:
-            querying.discard(id(self))
-
-    Table.query, Table.all_items = query, all_items  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        Table.query, Table.all_items = original_query, original_all_items  # type: ignore[method-assign]
+        yield urls
 
 
 def moto_table() -> Any:
@@ -112,6 +78,8 @@ def straight_into_moto() -> Iterator[Callable[[Any], None]]:
     written with what the stream's consumers would have computed, and nothing re-counts it)."""
     from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 
+    from local.motoserver import table_changed
+
     backend = moto_table()
 
     def put(item: Any) -> None:
@@ -122,6 +90,7 @@ def straight_into_moto() -> Iterator[Callable[[Any], None]]:
         stored.hash_key, stored.range_key = DynamoType(attrs["PK"]), DynamoType(attrs["SK"])
         stored.attrs = LimitedSizeDict({name: DynamoType(value) for name, value in attrs.items()})
         backend.items[stored.hash_key][stored.range_key] = stored
+        table_changed()  # local.motoserver's GSI partition maps are out of date now
 
     shard, backend.stream_shard = backend.stream_shard, None
     try:
