@@ -1,8 +1,10 @@
-"""Storage faults on every write path: DynamoDB throttling or a transaction conflict on the
-1st, 2nd, ... k-th write a request makes (until it makes no more), after botocore's own
-retries. Each answer is a success (the service retried) or a clean 503 ``retry_later``,
-never a 500; a 503 leaves the table exactly as it was; the retry (same Idempotency-Key
-where the route takes one) has the effect of one clean request, and a replay adds nothing.
+"""Storage faults on every write path: DynamoDB throttling or a transaction conflict on each
+distinct write step a request makes, after botocore's own retries: every write whose kind
+(operation and the shapes of its keys) differs from its neighbours', and the first and the
+last of a run of writes of one kind (a re-index's batches: the same step repeated). Each
+answer is a success (the service retried) or a clean 503 ``retry_later``, never a 500; a 503
+leaves the table exactly as it was; the retry (same Idempotency-Key where the route takes
+one) has the effect of one clean request, and a replay adds nothing.
 
 A crash in the middle of any idempotent route (an exception between two writes) leaves no
 idempotency lock behind: the retry with the same key succeeds once.
@@ -22,6 +24,7 @@ from tests.integration.hostile import (  # noqa: F401
     THROTTLE,
     Call,
     World,
+    _shape,
     changes,
     clean_world,
     principal,
@@ -127,6 +130,23 @@ def test_every_write_route_has_a_fault_scenario():
     assert writes - covered == set()
 
 
+def fault_positions(writes: list[tuple[str, list[str]]]) -> list[int]:
+    """The 1-based positions of the writes a fault is injected at: the first and the last of
+    every run of consecutive writes of one kind (one operation on keys of the same shapes)."""
+    kinds = [(operation, tuple(sorted({_shape(pk) for pk in pks}))) for operation, pks in writes]
+    edges = {n for n in range(len(kinds)) if n == 0 or kinds[n - 1] != kinds[n]}
+    edges |= {n for n in range(len(kinds)) if n == len(kinds) - 1 or kinds[n + 1] != kinds[n]}
+    return [n + 1 for n in sorted(edges)]
+
+
+def test_fault_positions_cover_every_kind_of_write_and_both_ends_of_a_run():
+    batch = ("BatchWriteItem", ["T#acme#L#ALL", "T#acme#L#OWNER#rep_a"])
+    writes = [("PutItem", ["T#acme#IDEM#k"]), ("TransactWriteItems", ["T#acme#ACC#acc_01JAAAAAAAAAAAAAAAAAAAAAAA"])]
+    writes += [batch] * 5 + [("UpdateItem", ["T#acme#ACC#acc_01JAAAAAAAAAAAAAAAAAAAAAAA"])] + [batch] * 2
+    assert fault_positions(writes) == [1, 2, 3, 7, 8, 9, 10]
+    assert fault_positions(writes[:1]) == [1]
+
+
 def _run(w, role, call, key):
     before = table_items()
     status, body = w.send(role, call, key)
@@ -157,11 +177,11 @@ def test_write_with_storage_fault_on_each_write_is_retried_or_a_clean_503(clean_
     call = fresh_call()
     with w.hook.arm():
         before, ok_status, ok_body, after = _run(w, role, call, "clean" if idem else None)
-        writes = len(w.hook.writes)
+        writes, positions = len(w.hook.writes), fault_positions(w.hook.writes)
     assert ok_status < 300, ok_body
     clean = changes(before, after)
     assert writes >= 1
-    for nth in range(1, writes + 1):
+    for nth in positions:
         call = fresh_call()
         key = f"fault-{nth}" if idem else None
         with w.hook.arm(fail_nth=nth, error=code) as hook:
