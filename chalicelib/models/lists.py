@@ -25,6 +25,7 @@ that never filters anything out, plus one BatchGet of the objects.
 from __future__ import annotations
 
 import unicodedata
+from typing import Optional
 from urllib.parse import quote
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
@@ -100,6 +101,11 @@ class ListIndexState(BaseItem, discriminator="ListIndexState"):
 
     def set_keys(self) -> None:
         self.PK, self.SK = object_pk(self.tenant_id, self.object_type, self.object_id), LIST_STATE_SK
+
+    @classmethod
+    def fetch(cls, tenant_id: str, object_type: str, object_id: str) -> Optional[ListIndexState]:
+        """The object's index state, read consistently (a re-index resumes from it)."""
+        return cls.lookup((object_pk(tenant_id, object_type, object_id), LIST_STATE_SK), consistent_read=True)
 
 
 __all__ = [

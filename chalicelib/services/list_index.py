@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any, Optional
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.models.base import BaseItem, from_stream_image
 from chalicelib.models.crm import Account, CrmObject, TeamMember, owned_pk, team_of_pk
@@ -43,7 +43,6 @@ from chalicelib.models.feed import ADMIN_VIEWER
 from chalicelib.models.lists import (
     ARCHIVED,
     GEOHASH_LEN,
-    LIST_STATE_SK,
     LIVE,
     GeoEntry,
     ListEntry,
@@ -128,13 +127,7 @@ def desired_items(resolver: Resolver, obj: CrmObject) -> dict[str, BaseItem]:
 
 # ---------------------------------------------------------------- protocol
 def _load_state(tenant_id: str, object_type: str, object_id: str) -> Optional[ListIndexState]:
-    probe = ListIndexState(tenant_id=tenant_id, object_type=object_type, object_id=object_id)
-    probe.set_keys()
-    try:
-        item = ListIndexState.get(probe.PK, LIST_STATE_SK, consistent_read=True)
-    except DoesNotExist:
-        return None
-    return item if isinstance(item, ListIndexState) else None
+    return ListIndexState.fetch(tenant_id, object_type, object_id)
 
 
 def _claim(
