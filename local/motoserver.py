@@ -17,7 +17,6 @@ import argparse
 import copy
 import functools
 import logging
-import os
 import signal
 import threading
 from collections import defaultdict
@@ -124,7 +123,7 @@ def partition_queries() -> None:
 
     moto 5.2 answers every Query by sorting every item of the table and then comparing each
     one's key with the one asked for (on a GSI, each item's index key attribute): a query's
-    cost grew with the table, and on the local stack it was two thirds of moto's CPU. Here a
+    cost grew with the table, and on the local stack it was a third of moto's CPU. Here a
     Query starts from the candidates of its partition: the table's own dict of the partition
     for the base table; for a GSI, a map from the index's partition key value to its items,
     rebuilt at most once per write. moto's own query then sorts, pages, compares and filters
@@ -133,7 +132,7 @@ def partition_queries() -> None:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
 
-    if os.environ.get("NO_PARTITION") or getattr(Table.query, "partitioned", False):
+    if getattr(Table.query, "partitioned", False):
         return
     original_query, original_all_items = Table.query, Table.all_items
 
