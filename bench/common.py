@@ -106,30 +106,13 @@ class StreamDriver:
     def __init__(self) -> None:
         import boto3
 
-        self.arn = boto3.client("dynamodb").describe_table(TableName=os.environ["TABLE_NAME"])["Table"][
-            "LatestStreamArn"
-        ]
-        self.client = boto3.client("dynamodbstreams")
-        self.iterators: dict[str, Any] = {}
+        from local.pumps import StreamReader
+
+        table = boto3.client("dynamodb").describe_table(TableName=os.environ["TABLE_NAME"])["Table"]
+        self.reader = StreamReader(table["LatestStreamArn"])
 
     def _read(self) -> list[dict[str, Any]]:
-        from local.pumps import StreamPump
-
-        out = []
-        for shard in self.client.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]:
-            sid = shard["ShardId"]
-            if sid not in self.iterators:
-                self.iterators[sid] = self.client.get_shard_iterator(
-                    StreamArn=self.arn, ShardId=sid, ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
-            while self.iterators[sid]:
-                got = self.client.get_records(ShardIterator=self.iterators[sid], Limit=1000)
-                self.iterators[sid] = got.get("NextShardIterator")
-                records = got.get("Records", [])
-                out += [StreamPump.to_lambda_record(r, self.arn) for r in records]
-                if not records:
-                    break
-        return out
+        return self.reader.read()
 
     def skip(self) -> int:
         """Past records (the org seed) left unread; answers how many."""

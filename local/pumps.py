@@ -261,6 +261,34 @@ class EventBusPump(Pump):
         return busy
 
 
+class StreamReader:
+    """Every new record of a table's stream, all shards, as Lambda hands them over
+    (``StreamPump.to_lambda_record``): for tests and benchmarks that deliver the stream
+    themselves, at the moment they choose."""
+
+    def __init__(self, stream_arn: str) -> None:
+        self.stream_arn = stream_arn
+        self.client = boto3.client("dynamodbstreams")
+        self.iterators: dict[str, Any] = {}
+
+    def read(self) -> list[dict[str, Any]]:
+        out = []
+        for shard in self.client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]:
+            sid = shard["ShardId"]
+            if sid not in self.iterators:
+                self.iterators[sid] = self.client.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=sid, ShardIteratorType="TRIM_HORIZON"
+                )["ShardIterator"]
+            while self.iterators[sid]:
+                got = self.client.get_records(ShardIterator=self.iterators[sid], Limit=1000)
+                self.iterators[sid] = got.get("NextShardIterator")
+                records = got.get("Records", [])
+                out += [StreamPump.to_lambda_record(r, self.stream_arn) for r in records]
+                if not records:
+                    break
+        return out
+
+
 class StreamPump(Pump):
     """The table's stream to ``on_dynamodb_record`` handlers, batch by batch."""
 

@@ -15,7 +15,7 @@ import pytest
 from chalicelib.models.base import BaseItem
 from chalicelib.models.feed import FeedEntry
 from chalicelib.services import org
-from local.pumps import StreamPump
+from local.pumps import StreamReader
 
 
 class Stream:
@@ -24,27 +24,11 @@ class Stream:
     def __init__(self, chalice_client: Any) -> None:
         self.client = chalice_client
         ddb = boto3.client("dynamodb")
-        self.arn = ddb.describe_table(TableName=os.environ["TABLE_NAME"])["Table"]["LatestStreamArn"]
-        self.streams = boto3.client("dynamodbstreams")
-        self.iterators: dict[str, Any] = {}
+        self.reader = StreamReader(ddb.describe_table(TableName=os.environ["TABLE_NAME"])["Table"]["LatestStreamArn"])
         self.read()  # skip history: the org seed and fixtures
 
     def read(self) -> list[dict[str, Any]]:
-        out = []
-        for shard in self.streams.describe_stream(StreamArn=self.arn)["StreamDescription"]["Shards"]:
-            sid = shard["ShardId"]
-            if sid not in self.iterators:
-                self.iterators[sid] = self.streams.get_shard_iterator(
-                    StreamArn=self.arn, ShardId=sid, ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
-            while self.iterators[sid]:
-                got = self.streams.get_records(ShardIterator=self.iterators[sid], Limit=1000)
-                self.iterators[sid] = got.get("NextShardIterator")
-                records = got.get("Records", [])
-                out += [StreamPump.to_lambda_record(r, self.arn) for r in records]
-                if not records:
-                    break
-        return out
+        return self.reader.read()
 
     def deliver(self, records: list[dict[str, Any]]) -> None:
         for start in range(0, len(records), 100):
