@@ -43,11 +43,9 @@ def moto_stack() -> Iterator[dict[str, str]]:
     use_bench_env()
     from moto import mock_aws
 
-    from local.motoserver import journal_transactions, partition_queries, quick_update_expressions
+    from local.motoserver import speed_ups
 
-    journal_transactions()  # as the local stack does: a transaction costs its items, not the table
-    partition_queries()  # a Query its partition
-    quick_update_expressions()  # and an update its actions
+    speed_ups()  # as the local stack: moto's costs follow a request's items, not the table
 
     with mock_aws():
         from chalicelib import aws as aws_clients

@@ -59,11 +59,9 @@ def aws() -> Iterator[dict[str, str]]:
 
     from chalicelib import aws as aws_clients
     from chalicelib.config import settings
-    from local.motoserver import journal_transactions, partition_queries, quick_update_expressions
+    from local.motoserver import speed_ups
 
-    journal_transactions()  # as the local stack: a transaction costs its items, not the table
-    partition_queries()  # a Query its partition
-    quick_update_expressions()  # and an update its actions
+    speed_ups()  # as the local stack: moto's costs follow a request's items, not the table
     with mock_aws():
         aws_clients.reset_clients()
         settings.cache_clear()

@@ -28,6 +28,7 @@ from tests.integration.hostile import (  # noqa: F401
     changes,
     clean_world,
     principal,
+    scanned_items,
     table_items,
     world,
 )
@@ -145,6 +146,14 @@ def test_fault_positions_cover_every_kind_of_write_and_both_ends_of_a_run():
     writes += [batch] * 5 + [("UpdateItem", ["T#acme#ACC#acc_01JAAAAAAAAAAAAAAAAAAAAAAA"])] + [batch] * 2
     assert fault_positions(writes) == [1, 2, 3, 7, 8, 9, 10]
     assert fault_positions(writes[:1]) == [1]
+
+
+def test_table_snapshots_are_what_a_consistent_scan_answers(clean_world):  # noqa: F811
+    w = clean_world
+    assert table_items() == scanned_items() and len(table_items()) > 100
+    case, role = SCENARIOS["opportunity.patch_stage"]
+    w.send(role, CASES[case].build(w, role))  # numbers, maps, lists and sets change
+    assert table_items() == scanned_items()
 
 
 def _run(w, role, call, key):

@@ -7,10 +7,15 @@
 - The root-only checks and the shared parse of UpdateExpressions
   (``local.motoserver.quick_update_expressions``): the same items after long updates, and
   the same refusals of two clauses of a kind and of overlapping paths.
+- The JSON answers of item operations (``local.motoserver.quick_results``): the same status,
+  headers and JSON as moto's serialiser for every item operation, every attribute type, the
+  options that shape an answer, and all the traffic of the demo seed.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import random
 from collections.abc import Iterator
 from typing import Any
@@ -18,9 +23,11 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core.responses import ActionResult
 from moto.dynamodb.models.table import Table
 
-from local.motoserver import journal_transactions, partition_queries, quick_update_expressions
+from local.motoserver import speed_ups
+from local.pumps import StreamReader
 
 TABLE = "partition-test"
 KEYS = [("PK", "HASH"), ("SK", "RANGE")]
@@ -29,9 +36,7 @@ GSI = [("GSI1PK", "HASH"), ("GSI1SK", "RANGE")]
 
 @pytest.fixture
 def ddb() -> Iterator[Any]:
-    journal_transactions()
-    partition_queries()
-    quick_update_expressions()
+    speed_ups()
     with mock_aws():
         client = boto3.client("dynamodb", region_name="us-east-1")
         client.create_table(
@@ -174,3 +179,96 @@ def test_refused_updates_are_still_refused_and_change_nothing(ddb: Any, expressi
         )
     assert message in str(refused.value)
     assert ddb.get_item(TableName=TABLE, Key=key)["Item"] == {**key, "m": {"M": {}}}
+
+
+@pytest.fixture
+def both_serialisers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every item operation's answer made twice, by the quick path and by moto's serialiser:
+    the list of operations compared (a difference fails at the call)."""
+    quick = ActionResult.execute_result
+    compared: list[str] = []
+
+    def execute_result(self: Any, context: Any) -> Any:
+        status, headers, body = quick(self, context)
+        ref_status, ref_headers, ref_body = quick.unpatched(self, context)  # type: ignore[attr-defined]
+        name = context.operation_model.name
+        assert (status, headers.get("Content-Type")) == (ref_status, ref_headers.get("Content-Type")), name
+        assert json.loads(body) == json.loads(ref_body), name
+        compared.append(name)
+        return status, headers, body
+
+    monkeypatch.setattr(ActionResult, "execute_result", execute_result)
+    return compared
+
+
+EVERY_TYPE = {
+    "s": {"S": "naïve 名字"},
+    "n": {"N": "-12.50"},
+    "b": {"B": b"\x00\xffbytes"},
+    "ss": {"SS": ["a", "b"]},
+    "ns": {"NS": ["1", "2.5"]},
+    "bs": {"BS": [b"\x01", b"\x02"]},
+    "m": {"M": {"inner": {"L": [{"S": "x"}, {"N": "1"}, {"NULL": True}, {"BOOL": False}]}}},
+    "l": {"L": []},
+    "t": {"BOOL": True},
+}
+
+
+def test_item_answers_are_what_moto_serialises(ddb: Any, both_serialisers: list[str]) -> None:
+    key = {"PK": {"S": "p"}, "SK": {"S": "1"}}
+    ddb.put_item(TableName=TABLE, Item={**key, **EVERY_TYPE, "GSI1PK": {"S": "g"}, "GSI1SK": {"S": "t"}})
+    ddb.put_item(TableName=TABLE, Item={**key, "n": {"N": "1"}}, ReturnValues="ALL_OLD", ReturnConsumedCapacity="TOTAL")
+    ddb.put_item(TableName=TABLE, Item={**key, **EVERY_TYPE, "GSI1PK": {"S": "g"}, "GSI1SK": {"S": "t"}})
+    ddb.get_item(TableName=TABLE, Key=key, ConsistentRead=True)
+    ddb.get_item(TableName=TABLE, Key={"PK": {"S": "absent"}, "SK": {"S": "1"}})
+    ddb.get_item(TableName=TABLE, Key=key, ProjectionExpression="m.inner, b, #s", ExpressionAttributeNames={"#s": "s"})
+    for values in ("ALL_NEW", "UPDATED_OLD", "ALL_OLD", "UPDATED_NEW", "NONE"):
+        ddb.update_item(
+            TableName=TABLE,
+            Key=key,
+            UpdateExpression="ADD n :one SET s = :s",
+            ExpressionAttributeValues={":one": {"N": "1"}, ":s": {"S": values}},
+            ReturnValues=values,
+            ReturnConsumedCapacity="INDEXES",
+        )
+    ddb.query(
+        TableName=TABLE,
+        KeyConditionExpression="PK = :p",
+        ExpressionAttributeValues={":p": {"S": "p"}},
+        ReturnConsumedCapacity="TOTAL",
+    )
+    ddb.query(
+        TableName=TABLE,
+        IndexName="GSI1",
+        KeyConditionExpression="GSI1PK = :g",
+        ExpressionAttributeValues={":g": {"S": "g"}},
+        Limit=1,
+    )
+    ddb.query(
+        TableName=TABLE, KeyConditionExpression="PK = :p", ExpressionAttributeValues={":p": {"S": "p"}}, Select="COUNT"
+    )
+    ddb.scan(TableName=TABLE, Limit=1)
+    ddb.batch_get_item(RequestItems={TABLE: {"Keys": [key, {"PK": {"S": "absent"}, "SK": {"S": "2"}}]}})
+    ddb.batch_write_item(RequestItems={TABLE: [{"PutRequest": {"Item": {"PK": {"S": "q"}, "SK": {"S": "1"}}}}]})
+    ddb.transact_get_items(TransactItems=[{"Get": {"TableName": TABLE, "Key": key}}])
+    ddb.transact_write_items(
+        TransactItems=[{"Put": {"TableName": TABLE, "Item": {"PK": {"S": "q"}, "SK": {"S": "2"}}}}],
+        ReturnConsumedCapacity="TOTAL",
+    )
+    ddb.delete_item(TableName=TABLE, Key=key, ReturnValues="ALL_OLD")
+    with pytest.raises(ddb.exceptions.ConditionalCheckFailedException):  # an error: moto's serialiser answers it
+        ddb.delete_item(TableName=TABLE, Key=key, ConditionExpression="attribute_exists(PK)")
+    assert set(both_serialisers) == {
+        "PutItem", "GetItem", "UpdateItem", "Query", "Scan", "BatchGetItem", "BatchWriteItem",
+        "TransactGetItems", "TransactWriteItems", "DeleteItem",
+    }  # fmt: skip
+
+
+def test_the_demo_seeds_traffic_is_answered_as_moto_serialises_it(aws: Any, both_serialisers: list[str]) -> None:
+    from local.seed import seed_org
+
+    seed_org()
+    table = boto3.client("dynamodb").describe_table(TableName=os.environ["TABLE_NAME"])["Table"]
+    records = StreamReader(table["LatestStreamArn"]).read()  # its stream, images and times included
+    assert len(records) > 50
+    assert len(both_serialisers) > 50 and {"PutItem", "GetItem", "GetRecords"} <= set(both_serialisers)
