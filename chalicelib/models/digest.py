@@ -2,9 +2,10 @@
 
 - ``TenantEntry``: one per tenant (in the tenant's own ``T#<t>#TENANT`` partition), listed
   in the system index ``GSI1PK = T#~system#TENANTS``: the hourly job's list of tenants.
-- ``LastCheckIn``: per user, the tenant-local day of the last check-in (the day the user
-  was created until then), indexed ``GSI1PK = T#<t>#LASTCHECKIN``, ``GSI1SK = <day>#<user>``:
-  "nobody since day X" is one range Query returning exactly those users.
+- ``LastCheckIn``: per active user, the tenant-local day of the last check-in (the day the
+  user was created, or reactivated, until then; deleted on deactivation), indexed
+  ``GSI1PK = T#<t>#LASTCHECKIN``, ``GSI1SK = <day>#<user>``: "nobody since day X" is one
+  range Query returning exactly those users.
 - ``OpportunityPulse``: per open opportunity, the day of its last activity, indexed
   ``GSI1PK = T#<t>#OPPPULSE``, ``GSI1SK = <day>#<opportunity>``; deleted when it closes.
 """

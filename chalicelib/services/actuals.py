@@ -24,6 +24,7 @@ transaction conditional on the mark's absence; a redelivered record is cancelled
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any, Optional
@@ -102,10 +103,22 @@ def deltas(old: Optional[BaseItem], new: Optional[BaseItem], settings: Any) -> d
     return out
 
 
-def _scopes(tenant_id: str, user_id: str) -> list[tuple[str, str]]:
+def scopes(tenant_id: str, user_id: str) -> list[tuple[str, str]]:
     """The user and every department on its current department path."""
     user = org.get_user(tenant_id, user_id)
     return [("user", user_id)] + [("department", d) for d in dept_ids(user.dept_path if user else "")]
+
+
+def per_scope(
+    changes: dict[Key, dict[str, int]], scopes_of: Callable[[str], list[tuple[str, str]]]
+) -> dict[tuple[str, str, str], Counter]:
+    """The deltas by (scope type, scope id, month): each user's go to the user and each of
+    ``scopes_of(user)``'s departments."""
+    out: dict[tuple[str, str, str], Counter] = {}
+    for (user_id, period), counters in changes.items():
+        for scope_type, scope_id in scopes_of(user_id):
+            out.setdefault((scope_type, scope_id, period), Counter()).update(counters)
+    return out
 
 
 def apply(tenant_id: str, event_id: str, changes: dict[Key, dict[str, int]]) -> bool:
@@ -116,11 +129,8 @@ def apply(tenant_id: str, event_id: str, changes: dict[Key, dict[str, int]]) -> 
     mark = AggregateMark(tenant_id=tenant_id, event_id=event_id)
     mark.ttl = timedelta(seconds=MARK_TTL_S)
     tx.put("mark", mark, condition=AggregateMark.PK.does_not_exist())
-    per_scope: dict[tuple[str, str, str], Counter] = {}
-    for (user_id, period), counters in changes.items():
-        for scope_type, scope_id in _scopes(tenant_id, user_id):
-            per_scope.setdefault((scope_type, scope_id, period), Counter()).update(counters)
-    for (scope_type, scope_id, period), counters in sorted(per_scope.items()):
+    scoped = per_scope(changes, lambda user_id: scopes(tenant_id, user_id))
+    for (scope_type, scope_id, period), counters in sorted(scoped.items()):
         kept = {name: value for name, value in counters.items() if value}
         if not kept:
             continue  # e.g. a transfer between two people of one department
@@ -138,7 +148,7 @@ def apply(tenant_id: str, event_id: str, changes: dict[Key, dict[str, int]]) -> 
             count("ActualsDuplicateSkipped")
             return False
         raise
-    for scope_type, scope_id, period in sorted(per_scope):
+    for scope_type, scope_id, period in sorted(scoped):
         alert_met_goals(tenant_id, scope_type, scope_id, period)
     return True
 

@@ -17,6 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, Optional
+from zoneinfo import ZoneInfo
 
 from pynamodb.exceptions import PutError, UpdateError
 
@@ -58,15 +59,24 @@ def _first(item: BaseItem) -> None:
             raise
 
 
-def _on_opportunity(opp: Opportunity) -> None:
-    settings = org.get_settings(opp.tenant_id)
-    pulse = OpportunityPulse(tenant_id=opp.tenant_id, opportunity_id=opp.object_id)
+def pulse_of(opp: Opportunity, settings: Any) -> Optional[OpportunityPulse]:
+    """The opportunity's pulse as the stream keeps it (its last activity: its last change
+    until an activity says later), or None once it is closed or archived."""
     if pipeline.of(settings).outcome(opp.stage) != "open" or opp.archived_at:
-        pulse.set_keys()
-        pulse.delete()
-        return
+        return None
+    pulse = OpportunityPulse(tenant_id=opp.tenant_id, opportunity_id=opp.object_id)
     pulse.owner_id, pulse.name = opp.owner_id, opp.name
-    pulse.day = _local_day(opp.updated_at, opp.tenant_id)
+    pulse.day = local_date(opp.updated_at, org.tenant_zone(opp.tenant_id, settings))
+    return pulse
+
+
+def _on_opportunity(opp: Opportunity) -> None:
+    pulse = pulse_of(opp, org.get_settings(opp.tenant_id))
+    if pulse is None:
+        gone = OpportunityPulse(tenant_id=opp.tenant_id, opportunity_id=opp.object_id)
+        gone.set_keys()
+        gone.delete()
+        return
     try:
         pulse.save(condition=OpportunityPulse.PK.does_not_exist() | (OpportunityPulse.day <= pulse.day))
     except PutError as exc:
@@ -91,13 +101,32 @@ def _on_activity(activity: Activity) -> None:
                 raise
 
 
+def baseline_of(user: User, zone: ZoneInfo, before: Optional[BaseItem] = None) -> LastCheckIn:
+    """A user's last check-in until the first one: the day (in the tenant's ``zone``) they
+    joined, or they were reactivated (a returning user is not reported for the time away)."""
+    back = isinstance(before, User) and not before.is_active
+    baseline = LastCheckIn(tenant_id=user.tenant_id, user_id=user.user_id)
+    since = user.updated_at if back else user.created_at
+    baseline.day = local_date(since or user.updated_at or "", zone)
+    return baseline
+
+
+def _on_user(user: User, before: Optional[BaseItem]) -> None:
+    """The tenant is listed; an active user has a last check-in (a baseline until the first),
+    a deactivated one none: the digest never reads the rows of people it cannot report."""
+    TenantEntry(tenant_id=user.tenant_id).save()
+    if user.is_active:
+        _first(baseline_of(user, org.tenant_zone(user.tenant_id), before))
+        return
+    gone = LastCheckIn(tenant_id=user.tenant_id, user_id=user.user_id)
+    gone.set_keys()
+    gone.delete()
+
+
 def handle_change(event_name: str, old_image: Optional[dict], new_image: Optional[dict]) -> None:
     new = from_stream_image(new_image)
     if isinstance(new, User):
-        TenantEntry(tenant_id=new.tenant_id).save()
-        baseline = LastCheckIn(tenant_id=new.tenant_id, user_id=new.user_id)
-        baseline.day = _local_day(new.created_at or new.updated_at or "", new.tenant_id)
-        _first(baseline)
+        _on_user(new, from_stream_image(old_image))
     elif isinstance(new, SignIn) and event_name == "INSERT" and new.kind == "check_in":
         last = LastCheckIn(tenant_id=new.tenant_id, user_id=new.user_id, day=_local_day(new.server_time, new.tenant_id))
         _later(last, LastCheckIn.day, last.day)

@@ -70,6 +70,7 @@ class Resolver:
         self.objects: dict[Ref, Optional[CrmObject]] = {}
         self.users: dict[str, Optional[User]] = {}
         self.depts: dict[str, Optional[Department]] = {}
+        self._placed: set[str] = set()  # users whose departments are loaded
 
     # ------------------------------------------------------------ loading
     def _batch(self, keys: list[tuple[str, str]]) -> list[BaseItem]:
@@ -111,10 +112,14 @@ class Resolver:
             for item in self._batch(keys):
                 if isinstance(item, User):
                     self.users[item.user_id] = item
+        if len(self._placed) == len(self.users):
+            return  # every known user's departments are loaded: nothing to walk (a re-index
+            # job asks for one owner per opportunity, over thousands of users)
         depts: set[str] = set()
-        for person in self.users.values():
-            if person is not None:
-                depts.update(dept_ids(person.dept_path))
+        for uid, person in self.users.items():
+            if uid not in self._placed:
+                self._placed.add(uid)
+                depts.update(dept_ids(person.dept_path) if person is not None else [])
         self.load_depts(depts)
 
     def load_depts(self, ids: Iterable[str]) -> None:

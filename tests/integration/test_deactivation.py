@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from chalicelib.models.digest import LastCheckIn
 from chalicelib.models.schedule import Plan
-from chalicelib.services import offboarding
+from chalicelib.services import offboarding, org
+from chalicelib.timeutil import local_date, utcnow
 from tests.integration.test_approvals import queue
 from tests.integration.test_expenses import messages_of, submitted
 from tests.integration.test_feed_reindex import Stream, ids_in
@@ -156,3 +158,22 @@ def test_a_deactivated_user_cannot_become_anyones_manager(api):
     status, error = api.put("/v1/admin/users/rep_a", body, as_="admin")
     assert status == 422 and error["error"]["code"] == "unknown_manager"
     assert api.get("/v1/users/rep_c", as_="admin")[1]["manager_id"] == "vp"  # moved up
+
+
+def last_check_ins() -> dict[str, str]:
+    """What the team digest's quiet-people Query can return: every user's last check-in day."""
+    return {
+        r.user_id: r.day for r in LastCheckIn.gsi1.query(LastCheckIn.index_pk("acme")) if isinstance(r, LastCheckIn)
+    }
+
+
+def test_a_deactivated_users_last_check_in_leaves_the_digests_index_and_a_return_starts_afresh(api, stream):
+    LastCheckIn(tenant_id="acme", user_id="rep_a", day="2020-01-06").save()
+    assert last_check_ins()["rep_a"] == "2020-01-06"
+    assert api.post("/v1/admin/users/rep_a/deactivate", HANDOVER, as_="admin")[0] == 200
+    stream.pump()
+    assert "rep_a" not in last_check_ins()  # no digest reads (or could report) the row again
+    assert api.post("/v1/admin/users/rep_a/reactivate", as_="admin")[0] == 200
+    stream.pump()
+    today = local_date(utcnow(), org.tenant_zone("acme"))
+    assert last_check_ins()["rep_a"] == today  # not "quiet since 2020" on the first morning back

@@ -311,7 +311,7 @@ def _recount() -> dict[tuple[str, str, str], dict[str, int]]:
         if item.tenant_id != "acme" or type(item).__name__ not in actuals.ENTITIES:
             continue
         for (user, period), counters in actuals.contribution(item, tenant_settings).items():
-            for scope in actuals._scopes("acme", user):
+            for scope in actuals.scopes("acme", user):
                 out.setdefault((*scope, period), Counter()).update(counters)
     return {k: {n: v for n, v in c.items() if v} for k, c in out.items() if any(c.values())}
 

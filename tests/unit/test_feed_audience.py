@@ -9,6 +9,7 @@ os.environ.setdefault("TABLE_NAME", "fieldsales-test")
 from chalicelib.models.crm import Account, Lead  # noqa: E402
 from chalicelib.models.feed import ADMIN_VIEWER  # noqa: E402
 from chalicelib.models.org import Department, User  # noqa: E402
+from chalicelib.services import feed_audience  # noqa: E402
 from chalicelib.services.feed_audience import Resolver, entry_key, parse_entry_key  # noqa: E402
 
 
@@ -63,3 +64,18 @@ def test_unknown_owner_still_reaches_owner_and_admin_only():
 
 def test_entry_key_round_trips():
     assert parse_entry_key(entry_key(("mgr", "my_department"))) == ("mgr", "my_department")
+
+
+def test_asking_again_for_known_users_walks_no_departments(monkeypatch):
+    """A re-index job asks for one owner per object over thousands of cached users: the
+    departments of users already placed are not gathered again (that was quadratic)."""
+    r = resolver()
+    r.load_users(["rep"])  # places every cached user's departments (all loaded already)
+    walked: list[str] = []
+    monkeypatch.setattr(feed_audience, "dept_ids", lambda path: walked.append(path) or [])
+    for _ in range(3):
+        r.load_users(["rep", "mgr"])
+    assert walked == []
+    r.users["new"] = User(tenant_id="acme", user_id="new", name="n", department_id="x", path="/new/", dept_path="/hq/")
+    r.load_users(["new"])  # placed directly (as refs.check does): its departments are walked once
+    assert walked == ["/hq/"]
