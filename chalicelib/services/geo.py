@@ -109,10 +109,10 @@ def key_range(bits: str) -> tuple[str, str]:
     return head + BASE32[first], head + BASE32[first + (1 << (5 - rem)) - 1]
 
 
-def split(bits: str) -> list[str]:
-    """The node's children in key order: one more longitude and latitude bit (one bit at
-    the 59th), none at ``MAX_BITS``."""
-    step = min(2, MAX_BITS - len(bits))
+def split(bits: str, levels: int = 1) -> list[str]:
+    """The node's descendants ``levels`` down, in key order: each level one more longitude
+    and latitude bit (fewer past ``MAX_BITS``), none at ``MAX_BITS``."""
+    step = min(2 * levels, MAX_BITS - len(bits))
     return [bits + format(i, f"0{step}b") for i in range(2**step)] if step else []
 
 

@@ -128,12 +128,25 @@ def list_page(
 
 
 NEARBY_PAGE_EXTRA = 1  # a nearby Query's Limit is limit + this: a full cell holds more than the answer
+MAX_NEARBY_QUERIES = 32  # the stated bound (see nearby); the benchmark checks it
+SPLIT_LEVELS = 2  # a full cell is split 2 quadtree levels down (16 cells): half the levels of 4-way splits
 
 
 def nearby(principal: Principal, lat: float, lng: float, radius_m: float, limit: int = 20) -> list[dict[str, Any]]:
     """Visible live accounts within ``radius_m``, nearest first, each with ``distance_m``
     (ties by id): exactly what sorting every entry within the radius would answer, from
-    ``_nearest``'s bounded search, + 1 BatchGet of those accounts."""
+    ``_nearest``'s bounded search, + 1 BatchGet of those accounts.
+
+    Bound: at most ``MAX_NEARBY_QUERIES`` (32) Queries, each with ``Limit = limit + 1``, + 1
+    BatchGet, so items read <= 32 x (limit + 1) + limit, whatever the tenant's size or
+    density (bench/bench_lists.py measures it at 1k and 100k accounts clustered on the
+    point). Why: a Query reads one cell and only cells that meet the circle of the
+    limit-th nearest answer are read; a cell is split only when it holds more than the
+    answer, 2 levels at a time, so the search goes down about one split per factor 16 of
+    density (at most 15 splits to the 60-bit geohash) with a few cells per split. What can
+    exceed it is a crowd, not a tenant: more than limit + 1 accounts within about a cell of
+    the answer's circle at every level (say hundreds on one spot just beyond the limit-th
+    nearest); that costs more Queries (still Limit-ed), never a wrong answer."""
     viewer = ADMIN_VIEWER if principal.is_admin else principal.user_id
     nearest = _nearest(geo_pk(principal.tenant_id, viewer), lat, lng, radius_m, limit)
     objects = _objects(principal.tenant_id, [("account", i) for i, _ in nearest])
@@ -156,8 +169,8 @@ def _nearest(pk: str, lat: float, lng: float, radius_m: float, limit: int) -> li
     nearer) and the entries read so far keyed by theirs; a cell ties before an entry. The
     nearest pending thing is taken: an entry is then the next answer (every cell left is no
     nearer); a cell is read with one Query of ``Limit = limit + 1``. A cell that fills its
-    Limit is split into its 4 quarters, less those already read whole (the Query reads in
-    key order: the quarter holding the last entry read resumes after it): no entry is read
+    Limit is split into its 16 sixteenths (``SPLIT_LEVELS``), less those already read whole (the Query reads in
+    key order: the one holding the last entry read resumes after it): no entry is read
     twice. The search stops at ``limit`` answers or when everything left is beyond the radius.
     """
     page = limit + NEARBY_PAGE_EXTRA
@@ -189,7 +202,7 @@ def _nearest(pk: str, lat: float, lng: float, radius_m: float, limit: int) -> li
 
 def _resume(push: Any, bits: str, last: GeoEntry) -> None:
     """The rest of a cell whose Query filled its Limit, ``last`` being the last entry read."""
-    children = geo.split(bits)
+    children = geo.split(bits, SPLIT_LEVELS)
     if not children:  # the finest cell: read on after the last entry
         push(bits, last)
     for child in children:
