@@ -3,7 +3,10 @@
 
 Target (issue 14): every list / search page costs the same number of requests whatever
 the org or tenant size (1 Query + 1 BatchGet), every non-final page is full; a nearby
-query reads a bounded number of geohash cells (at most 16) whatever the tenant size.
+query stays within its stated bound (at most 32 Queries of Limit limit + 1, + 1 BatchGet)
+at 1k and LISTS_BENCH_LARGE accounts clustered around the point (its own tenant, written
+straight into moto: two items per account, so 100k take about 10 s to fill).
+``LISTS_BENCH_PARTS`` (default ``lists,nearby``) picks the parts to run.
 
 Honest scaling note: moto in-process writes about 1,000 items/s through the API and
 scans a whole index on every GSI Query, so the tenant's accounts beyond the real ones are
