@@ -14,7 +14,7 @@ written straight into moto's table, with exactly the entries the indexer compute
 (``desired_items``) for the measured viewers (the rep, their manager, the VP, the CEO and
 the admin partition): ``LISTS_BENCH_LARGE`` (default 10,000) accounts for the large
 tenant; ``LISTS_BENCH_LARGE=100000`` runs the issue's 100k case (a few GB of moto memory;
-on 2 cores shared with other work it did not finish within 8 minutes, so the default
+on 2 cores shared with other work the whole section took about 17 minutes, so the default
 stays 10,000). Request counts cannot depend on the size: a page is a key-condition Query
 with ``Limit`` on one partition.
 """
