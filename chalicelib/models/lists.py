@@ -15,7 +15,9 @@ that never filters anything out, plus one BatchGet of the objects.
   filter combination is a key, never a post-read filter).
 - ``GeoEntry``: ``PK = T#t#GEO#<viewer>``, ``SK = <geohash, 12 chars>#<id>``: a located,
   live account in the range of each viewer (``*`` for admins); a geohash cell of any
-  precision is one ``begins_with`` Query.
+  precision is one ``begins_with`` Query, and a cell of any bit depth (a quadtree cell:
+  the bits below a character are a run of consecutive characters, base 32 being in
+  character order) one ``BETWEEN`` (``GeoEntry.in_cell``).
 - ``ListIndexState``: ``PK = <object partition>``, ``SK = LISTIDX``: the keys of every
   entry that may exist for the object (a superset while ``state == pending``), so a
   re-index deletes the stale ones (same protocol as ``Activity.indexed``); ``claim`` names
@@ -41,6 +43,7 @@ UPDATED_PREFIX = "U#"
 UPDATED_TOP = f"{UPDATED_PREFIX}~"  # above every updated-order sort key
 LIST_STATE_SK = "LISTIDX"
 GEOHASH_LEN = 12
+GEO_TOP = "~"  # above every geohash character and the "#" before the id
 SEARCH_KEY_BYTES = 600  # a GSI sort key holds 1,024 bytes; NFKC may expand a name (x18)
 
 
@@ -90,6 +93,21 @@ class GeoEntry(BaseItem, discriminator="GeoEntry"):
     def set_keys(self) -> None:
         self.PK, self.SK = geo_pk(self.tenant_id, self.viewer), f"{self.geohash}#{self.object_id}"
 
+    @classmethod
+    def in_cell(cls, pk: str, lo: str, hi: str, limit: int, after: Optional[GeoEntry] = None) -> list[GeoEntry]:
+        """One Query: up to ``limit`` entries of the partition whose geohash starts with a
+        string from ``lo`` to ``hi`` (same length), in key order, strictly after ``after``."""
+        condition = cls.SK.startswith(lo) if lo == hi else cls.SK.between(lo, hi + GEO_TOP)
+        results = cls.query(
+            pk,
+            condition,
+            consistent_read=True,
+            limit=limit,
+            page_size=limit,
+            last_evaluated_key=after.start_key() if after is not None else None,
+        )
+        return list(results)
+
 
 class ListIndexState(BaseItem, discriminator="ListIndexState"):
     object_type = UnicodeAttribute()
@@ -118,6 +136,7 @@ __all__ = [
     "UPDATED_TOP",
     "LIST_STATE_SK",
     "GEOHASH_LEN",
+    "GEO_TOP",
     "SEARCH_KEY_BYTES",
     "search_key",
     "filter_part",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.geo import distance_m
-from chalicelib.services import geo
+from chalicelib.services import geo, lists
 
 
 def make(api, name, lat, lng, as_="rep_a"):
@@ -82,9 +82,30 @@ def test_bad_query_is_400_and_requests_are_bounded(api, ddb_requests):
         ddb_requests.reset()
         near(api, lat, lng, radius=radius)
         queries = ddb_requests.calls.count("Query")
-        assert queries == len(geo.cover(lat, lng, radius)) <= geo.MAX_CELLS
+        assert 1 <= queries <= min(len(geo.cover(lat, lng, radius)), lists.MAX_NEARBY_QUERIES)
         assert set(ddb_requests.calls) <= {"Query", "BatchGetItem", "GetItem"}
         assert ddb_requests.calls.count("GetItem") == 1  # the caller's own record
+
+
+def test_a_dense_cluster_costs_the_limit_not_the_accounts(api, monkeypatch):
+    from pynamodb.connection.base import Connection
+
+    for i in range(120):  # 120 accounts within ~30 m of the point
+        make(api, f"Dense {i}", 31.2304 + (i % 12) * 0.00002, 121.4737 + (i // 12) * 0.00002)
+    calls: list[tuple[str, int]] = []
+    original = Connection._make_api_call
+
+    def counting(self, operation, kwargs, *args, **kw):
+        result = original(self, operation, kwargs, *args, **kw)
+        calls.append((operation, len(result.get("Items", ())) if isinstance(result, dict) else 0))
+        return result
+
+    monkeypatch.setattr(Connection, "_make_api_call", counting)
+    got = near(api, 31.2304, 121.4737, radius=50_000, limit=2)
+    assert [d for _, d in got] == [0.0, pytest.approx(1.9, abs=0.1)]
+    queries = [n for op, n in calls if op == "Query"]
+    assert len(queries) <= lists.MAX_NEARBY_QUERIES and max(queries) <= 3  # Limit = limit + 1
+    assert sum(queries) < 60, "the cluster was read, not the answer"
 
 
 def test_demo_seed_has_accounts_around_one_point_and_some_archived(api):

@@ -59,3 +59,43 @@ def test_cover_is_fine_grained_at_ordinary_latitudes():
 def test_distance_is_symmetric_and_wraps_the_antimeridian():
     assert distance_m((0, 179.9999), (0, -179.9999)) < 30
     assert abs(distance_m((0, 0), (0, 1)) - 111_195) < 5
+
+
+@pytest.mark.parametrize("centre", CENTRES)
+def test_min_distance_to_a_cell_is_never_above_any_point_of_it_and_tight(centre):
+    lat, lng = centre
+    rng = random.Random(str(centre))
+    for _ in range(40):
+        near = _point_at(lat, lng, rng.choice([5, 500, 30_000, 2_000_000]), rng.uniform(0, 360))
+        bits = geo.bits_of(geo.encode(*near, 12))[: rng.randint(1, 45)]
+        lat_lo, lat_hi, lng_lo, lng_hi = box = geo.cell_box(bits)
+        bound = geo.min_distance_m(lat, lng, box)
+        grid = [
+            (lat_lo + (lat_hi - lat_lo) * i / 40, lng_lo + (lng_hi - lng_lo) * j / 40)
+            for i in range(41)
+            for j in range(41)
+        ]
+        nearest = min(distance_m((lat, lng), p) for p in grid)
+        assert bound <= nearest, (centre, bits)
+        step = distance_m((lat_lo, lng_lo), (lat_hi, lng_hi)) / 40
+        assert nearest - bound <= step + 1, (centre, bits)  # as near as the grid can tell
+
+
+def test_a_cells_key_range_and_split_hold_exactly_its_points():
+    rng = random.Random(3)
+    for _ in range(300):
+        lat, lng = rng.uniform(-90, 90), rng.uniform(-180, 180)
+        full = geo.encode(lat, lng, 12)
+        bits = geo.bits_of(full)[: rng.randint(0, 58)]
+        lo, hi = geo.key_range(bits)
+        assert lo <= full[: len(lo)] <= hi
+        lat_lo, lat_hi, lng_lo, lng_hi = geo.cell_box(bits)
+        assert lat_lo <= lat <= lat_hi and lng_lo <= lng <= lng_hi
+        children = geo.split(bits, rng.choice([1, 2]))
+        holding = [
+            c for c in children if geo.key_range(c)[0] <= full[: len(geo.key_range(c)[0])] <= geo.key_range(c)[1]
+        ]
+        assert len(holding) == 1 and geo.bits_of(full).startswith(holding[0])
+        ranges = [geo.key_range(c) for c in children]
+        assert ranges == sorted(ranges) and all(a[1] < b[0] for a, b in zip(ranges, ranges[1:], strict=False))
+    assert geo.split("1" * geo.MAX_BITS) == [] and len(geo.split("0" * 59)) == 2
