@@ -91,16 +91,45 @@ def _on_activity(activity: Activity) -> None:
                 raise
 
 
+def note_user(user: User) -> None:
+    """The user's tenant in the registry, and the user's check-in baseline (the day they
+    joined) unless a day is already kept. Idempotent."""
+    register_tenant(user.tenant_id)
+    baseline = LastCheckIn(tenant_id=user.tenant_id, user_id=user.user_id)
+    baseline.day = _local_day(user.created_at or user.updated_at or "", user.tenant_id)
+    _first(baseline)
+
+
+def note_check_in(signin: SignIn) -> None:
+    """A check-in's day as its user's last, unless a later one is kept. Idempotent."""
+    if signin.kind != "check_in":
+        return
+    last = LastCheckIn(
+        tenant_id=signin.tenant_id, user_id=signin.user_id, day=_local_day(signin.server_time, signin.tenant_id)
+    )
+    _later(last, LastCheckIn.day, last.day)
+
+
+def register_tenant(tenant_id: str) -> None:
+    """The tenant in the registry the hourly digest reads (idempotent)."""
+    TenantEntry.register(tenant_id)
+
+
+def next_tenant(start_key: Optional[dict[str, Any]]) -> Optional[tuple[str, dict[str, Any]]]:
+    """The registry's next tenant after ``start_key`` and the key that resumes after it."""
+    return TenantEntry.first_after(start_key)
+
+
+def note_opportunity(opp: Opportunity) -> None:
+    _on_opportunity(opp)
+
+
 def handle_change(event_name: str, old_image: Optional[dict], new_image: Optional[dict]) -> None:
     new = from_stream_image(new_image)
     if isinstance(new, User):
-        TenantEntry(tenant_id=new.tenant_id).save()
-        baseline = LastCheckIn(tenant_id=new.tenant_id, user_id=new.user_id)
-        baseline.day = _local_day(new.created_at or new.updated_at or "", new.tenant_id)
-        _first(baseline)
-    elif isinstance(new, SignIn) and event_name == "INSERT" and new.kind == "check_in":
-        last = LastCheckIn(tenant_id=new.tenant_id, user_id=new.user_id, day=_local_day(new.server_time, new.tenant_id))
-        _later(last, LastCheckIn.day, last.day)
+        note_user(new)
+    elif isinstance(new, SignIn) and event_name == "INSERT":
+        note_check_in(new)
     elif isinstance(new, Opportunity):
         _on_opportunity(new)
     elif isinstance(new, Activity) and event_name == "INSERT":
