@@ -238,7 +238,7 @@ class User(BaseItem, discriminator="User"):
             attributes_to_get=["tenant_id"],
             segment=segment,
             total_segments=total_segments,
-            exclusive_start_key=start_key,
+            exclusive_start_key=start_key,  # type: ignore[arg-type]  # a key dict, as query takes
             limit=limit,
         )
         tenants = {str(i["tenant_id"]["S"]) for i in page.get("Items", []) if "S" in i.get("tenant_id", {})}

@@ -13,6 +13,8 @@ import boto3
 import pytest
 
 from chalicelib.services import backfill, list_index, org
+from local.stack import backfill_to_end
+from tests.integration.hostile import CONFLICT, THROTTLE, installed_hook, table_items
 from tests.integration.test_expenses import submitted
 from tests.integration.test_signins import SHANGHAI, sign
 from tests.integration.test_team_day import day_of
@@ -36,27 +38,24 @@ VIEWERS = ("rep_a", "rep_b", "rep_c", "mgr_east", "vp", "admin", "fin")
 LISTS = ("accounts", "contacts", "opportunities", "leads")
 
 
-def table() -> Any:
-    return boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
-
-
 def items_of(tenant: str) -> list[dict[str, Any]]:
-    out, kwargs = [], {}
-    while True:
-        page = table().scan(**kwargs)
-        out += [i for i in page["Items"] if i.get("tenant_id") == tenant]
-        if "LastEvaluatedKey" not in page:
-            return sorted(out, key=lambda i: (i["PK"], i["SK"]))
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    """The tenant's items, raw (the client, not the resource: the fault hook reads raw keys)."""
+    found = [i for i in table_items().values() if (i.get("tenant_id") or {}).get("S") == tenant]
+    return sorted(found, key=lambda i: (i["PK"]["S"], i["SK"]["S"]))
 
 
 def as_previous_release(tenant: str) -> int:
     """Delete every entry this release derives: the tenant as the previous release stored it."""
-    gone = [i for i in items_of(tenant) if i.get("entity") in DERIVED]
-    with table().batch_writer() as batch:
-        for item in gone:
-            batch.delete_item(Key={"PK": item["PK"], "SK": item["SK"]})
+    gone = [i for i in items_of(tenant) if (i.get("entity") or {}).get("S") in DERIVED]
+    ddb = boto3.client("dynamodb")
+    for start in range(0, len(gone), 25):
+        deletes = [{"DeleteRequest": {"Key": {"PK": i["PK"], "SK": i["SK"]}}} for i in gone[start : start + 25]]
+        ddb.batch_write_item(RequestItems={os.environ["TABLE_NAME"]: deletes})
     return len(gone)
+
+
+def put_raw(item: dict[str, str]) -> None:
+    boto3.client("dynamodb").put_item(TableName=os.environ["TABLE_NAME"], Item={k: {"S": v} for k, v in item.items()})
 
 
 def pages(api: Any, path: str, as_: str, tenant: str = "acme") -> list[Any]:
@@ -217,8 +216,8 @@ def test_backfill_of_one_tenant_leaves_another_untouched(api, world):
 
 def test_a_bad_item_is_skipped_and_counted_not_fatal(api, world):
     written_now = views(api)
-    table().put_item(
-        Item={
+    put_raw(
+        {
             "PK": "T#acme#ACCOUNT#broken",
             "SK": "OBJ",
             "GSI1PK": "T#acme#OWNED#rep_a",
@@ -230,8 +229,8 @@ def test_a_bad_item_is_skipped_and_counted_not_fatal(api, world):
             "updated_at": "0001-01-01T00:00:00Z",
         }
     )
-    table().put_item(
-        Item={
+    put_raw(
+        {
             "PK": "T#acme#EXPENSE#junk",
             "SK": "EXPENSE",
             "GSI1PK": "T#acme#EXPUSER#rep_a",
@@ -262,6 +261,18 @@ def test_every_tenant_discovered_by_scan_segments_then_backfilled(api, world):
     assert views(api) == written_now
 
 
+def test_the_local_control_endpoint_runs_one_tenant_or_all_to_the_end(api, world):
+    written_now = views(api)
+    as_previous_release("acme")
+    out = backfill_to_end(backfill, "acme")
+    assert out["last"]["done"] is True and out["runs"] == 1
+    assert views(api) == written_now
+    as_previous_release("acme")
+    as_previous_release("globex")
+    assert backfill_to_end(backfill, "all")["last"]["done"] is True
+    assert views(api) == written_now
+
+
 def test_the_lambda_answers_a_cursor_when_time_is_short_and_refuses_bad_events(api, world, chalice_client):
     short = chalice_client.lambda_.invoke("backfill_indexes", {"tenant_id": "acme"}).payload
     assert short["done"] is False and short["steps"] == 0 and short["cursor"]  # 3 s left: nothing started
@@ -279,3 +290,22 @@ def test_the_lambda_answers_a_cursor_when_time_is_short_and_refuses_bad_events(a
     other = backfill.run("globex", max_steps=1)["cursor"]
     out = chalice_client.lambda_.invoke("backfill_indexes", {"tenant_id": "acme", "cursor": other}).payload
     assert out["error"]["code"] == "invalid_cursor"
+
+
+@pytest.mark.parametrize("error", [THROTTLE, CONFLICT])
+def test_a_storage_fault_at_any_write_ends_the_run_with_a_cursor_and_the_resume_converges(api, world, error):
+    written_now = views(api)
+    as_previous_release("acme")
+    with installed_hook() as hook:
+        with hook.arm():
+            run_to_end()
+        total = len(hook.writes)
+        for nth in (1, total // 2, total):
+            as_previous_release("acme")
+            with hook.arm(fail_nth=nth, error=error):
+                out = backfill.run("acme")
+            assert hook.fired and (out["done"] or out["error"])  # retried inside, or stopped with a cursor
+            cursor = out["cursor"]
+            while cursor:
+                cursor = backfill.run("acme", cursor)["cursor"]
+            assert views(api) == written_now, nth
