@@ -27,6 +27,7 @@ from chalicelib.handlers import (
     feed,
     fx,
     goals,
+    maintenance,
     messages,
     org,
     overview,
@@ -60,6 +61,7 @@ for blueprint in (
     goals,
     webhooks,
     streams,
+    maintenance,
 ):
     app.register_blueprint(blueprint.bp)
 
@@ -110,7 +112,7 @@ def observe_events(event: Any, get_response: Callable[[Any], Any]) -> Any:
         metrics.flush_metrics(raise_on_empty_metrics=False)
 
 
-for _event_type in ("cloudwatch", "scheduled", "sqs", "dynamodb"):
+for _event_type in ("cloudwatch", "scheduled", "sqs", "dynamodb", "pure_lambda"):
     app.register_middleware(observe_events, _event_type)
 
 # The clients the API's routes use (presigned uploads, domain events, webhook enqueue, the

@@ -7,7 +7,8 @@ AWS would (local/pumps.py). Ctrl-C stops everything it started.
 
 A control endpoint (default http://127.0.0.1:8001) lets tests and curious developers
 see the pumps and fire a schedule now: ``GET /status``, ``POST /fire/<schedule>``,
-``POST /drain`` (deliver everything pending, then answer).
+``POST /drain`` (deliver everything pending, then answer), and run the upgrade's index
+backfill to the end: ``POST /backfill?tenant_id=<tenant or all>``.
 """
 
 from __future__ import annotations
@@ -222,6 +223,16 @@ class Stack:
             def do_GET(self) -> None:  # noqa: N802 - http.server API
                 self._answer(200, stack.status()) if self.path == "/status" else self._answer(404, {})
 
+            def _backfill(self, tenant_id: str) -> None:
+                """The upgrade's index backfill of one tenant (or ``all``), run to the end."""
+                from chalicelib.services import backfill  # after the stack configured the env
+
+                if not tenant_id.replace("-", "").replace("_", "").isalnum() or len(tenant_id) > 64:
+                    self._answer(400, {"error": "tenant_id is not an id"})
+                    return
+                with stack.pumps["schedules"].lock:
+                    self._answer(200, backfill_to_end(backfill, tenant_id))
+
             def do_POST(self) -> None:  # noqa: N802 - http.server API
                 try:
                     if self.path == "/drain":
@@ -236,6 +247,8 @@ class Stack:
                         with stack.pumps["schedules"].lock:
                             sent = digest.run_tenant(tenant_id)
                         self._answer(200, {"sent": sent, **stack.drain()})
+                    elif self.path.startswith("/backfill?tenant_id="):
+                        self._backfill(self.path.split("=", 1)[1])
                     elif self.path.startswith("/fire/"):
                         name = self.path.removeprefix("/fire/")
                         pump = stack.pumps["schedules"]
@@ -299,6 +312,22 @@ class Stack:
             except subprocess.TimeoutExpired:
                 self.moto.kill()
         self.stopped.set()
+
+
+def backfill_to_end(backfill: Any, tenant_id: str) -> dict[str, Any]:
+    """Invoke the backfill until done, as an administrator would (``all``: discover the
+    tenants with one Scan segment first, then every tenant of the registry)."""
+    runs, cursor = 0, None
+    while tenant_id == "all":
+        found = backfill.discover(0, 1, cursor)
+        runs, cursor = runs + 1, found["cursor"]
+        if found["done"]:
+            break
+    while True:
+        out = backfill.run_all(cursor) if tenant_id == "all" else backfill.run(tenant_id, cursor)
+        runs, cursor = runs + 1, out["cursor"]
+        if out["done"] or out.get("error"):
+            return {"runs": runs, "last": out}
 
 
 def main(argv: list[str] | None = None) -> int:

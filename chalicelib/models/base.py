@@ -265,6 +265,28 @@ def collection(pk: str, max_items: int) -> list[BaseItem]:
             return out
 
 
+def raw_page(
+    pk: str, index: Optional[str], start_key: Optional[dict[str, Any]], limit: int
+) -> tuple[list[dict[str, Any]], Optional[dict[str, Any]]]:
+    """One bounded page of a partition of the table or of ``index`` ("GSI1".."GSI3"), as raw
+    items (read each with :func:`item_of`, so one unreadable item fails alone, not the page),
+    and the key that resumes after it (None: the partition is done). 1 Query."""
+    page = BaseItem._get_connection().query(pk, index_name=index, exclusive_start_key=start_key, limit=limit)
+    return list(page.get("Items", [])), page.get("LastEvaluatedKey")
+
+
+def resume_key(raw: dict[str, Any], index: Optional[str] = None) -> dict[str, Any]:
+    """The start key that resumes a query of the table (or ``index``) right after the raw
+    item (as :meth:`BaseItem.start_key`, for an item that may not be readable)."""
+    names = ["PK", "SK", *([f"{index}PK", f"{index}SK"] if index else [])]
+    return {name: raw[name] for name in names}
+
+
+def item_of(raw: dict[str, Any]) -> BaseItem:
+    """The entity of one raw item; raises (ValueError, KeyError, ...) on one it cannot read."""
+    return BaseItem.from_raw_data(raw)
+
+
 def from_stream_image(image: dict[str, Any] | None) -> BaseItem | None:
     """The entity of a stream record's image (DynamoDB JSON); None when absent or unknown."""
     if not image:

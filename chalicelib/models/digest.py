@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Optional
+
 from pynamodb.attributes import UnicodeAttribute
 
 from chalicelib.models.base import BaseItem, tkey
@@ -20,6 +22,18 @@ TENANTS_PK = "T#~system#TENANTS"
 
 
 class TenantEntry(BaseItem, discriminator="TenantEntry"):
+    @classmethod
+    def first_after(cls, start_key: Optional[dict[str, Any]]) -> Optional[tuple[str, dict[str, Any]]]:
+        """The registry's next tenant after ``start_key`` and the key that resumes after it
+        (1 Query of GSI1); None after the last."""
+        for entry in cls.gsi1.query(TENANTS_PK, limit=1, page_size=1, last_evaluated_key=start_key):
+            return entry.tenant_id, entry.start_key("GSI1")
+        return None
+
+    @classmethod
+    def register(cls, tenant_id: str) -> None:
+        cls(tenant_id=tenant_id).save()
+
     def set_keys(self) -> None:
         self.PK, self.SK = tkey(self.tenant_id, "TENANT"), "REGISTRY"
         self.GSI1PK, self.GSI1SK = TENANTS_PK, self.tenant_id

@@ -146,6 +146,11 @@ class ApprovalWait(BaseItem, discriminator="ApprovalWait"):
     def key_of(cls, tenant_id: str, expense_id: str) -> tuple[str, str]:
         return Expense.pk(tenant_id, expense_id), "WAIT"
 
+    @classmethod
+    def fetch(cls, tenant_id: str, expense_id: str) -> Optional[ApprovalWait]:
+        """The expense's wait, read consistently (None: it waits in no queue)."""
+        return cls.lookup(cls.key_of(tenant_id, expense_id), consistent_read=True)
+
     @staticmethod
     def submitter_prefix(submitter_id: str) -> str:
         """The GSI2SK prefix of one submitter's waits (``<submitter>#<expense>``)."""

@@ -7,7 +7,7 @@ Both trees are stored as materialised paths (``/root/child/``), indexed per tena
 from __future__ import annotations
 
 import unicodedata
-from typing import Optional
+from typing import Any, Optional
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -217,6 +217,32 @@ class User(BaseItem, discriminator="User"):
     @classmethod
     def fetch(cls, tenant_id: str, user_id: str) -> Optional[User]:
         return cls.lookup(cls.key_of(tenant_id, user_id))
+
+    def unchanged(self) -> Any:
+        """The condition "the stored user is still as this one was read" (every field its
+        directory rows are derived from), for a write that must not undo a newer change."""
+        condition = (User.name == self.name) & (User.path == self.path) & (User.department_id == self.department_id)
+        condition &= User.updated_at == self.updated_at if self.updated_at else User.updated_at.does_not_exist()
+        condition &= User.active == self.active if self.active is not None else User.active.does_not_exist()
+        return condition
+
+    @classmethod
+    def tenants_scanned(
+        cls, segment: int, total_segments: int, start_key: Optional[dict[str, Any]], limit: int
+    ) -> tuple[set[str], Optional[dict[str, Any]]]:
+        """The tenants with users among ``limit`` items of one segment of a parallel Scan,
+        and where the segment resumes (None: done). Only the one-off index backfill uses it:
+        tenants stored before the tenant registry existed are in no index a Query can read."""
+        page = cls._get_connection().scan(
+            filter_condition=cls.entity == cls,
+            attributes_to_get=["tenant_id"],
+            segment=segment,
+            total_segments=total_segments,
+            exclusive_start_key=start_key,  # type: ignore[arg-type]  # a key dict, as query takes
+            limit=limit,
+        )
+        tenants = {str(i["tenant_id"]["S"]) for i in page.get("Items", []) if "S" in i.get("tenant_id", {})}
+        return tenants, page.get("LastEvaluatedKey")
 
     def set_keys(self) -> None:
         self.PK, self.SK = self.key_of(self.tenant_id, self.user_id)

@@ -140,6 +140,41 @@ def _rekey(
     return None
 
 
+def restore_wait(tenant_id: str, expense_id: str) -> int:
+    """Backfill (services/backfill.py): a submitted expense stored before the queue existed
+    gets its wait, keyed as a re-key would (the approver in the current tree, delegations
+    applied), in one transaction conditional on the expense's version and on no wait
+    existing: a concurrent submit, decision or re-key wins, and a second run finds the
+    wait and writes nothing. Answers 1 when it wrote a wait."""
+    for attempt in range(REKEY_ATTEMPTS):
+        e = expenses.load(tenant_id, expense_id)
+        if e is None or e.status != "submitted" or ApprovalWait.fetch(tenant_id, expense_id) is not None:
+            return 0
+        approvers, keying = expenses.current_approvers_until(e)
+        wait = expenses.wait_item(e, approvers, keying)
+        if wait is None:
+            return 0
+        tx = Tx("wait.backfill").put("wait", wait, ApprovalWait.PK.does_not_exist())
+        moved = list(e.approver_ids or []) != approvers
+        read_version = e.version
+        if moved:
+            e.approver_ids = approvers
+            tx.put("expense", e, Expense.status == "submitted")
+        else:
+            tx.check("expense", e, Expense.version == read_version)
+        try:
+            tx.commit()
+        except Cancelled:
+            e.version = read_version
+            time.sleep(random.uniform(0.005, 0.02) * (2**attempt))
+            continue
+        if moved:
+            settle("expense.approval_request", functools.partial(request_moved, e, wait), expense_id=e.expense_id)
+        return 1
+    logger.warning("approval backfill gave up after conflicts", extra={"expense_id": expense_id})
+    return 0
+
+
 def move_waiting(tenant_id: str, user_id: str, old_manager_id: Optional[str]) -> int:
     """After ``user_id``'s manager changed (or their manager was deactivated): every
     affected waiting expense moves to its approver in the current tree, who is asked."""

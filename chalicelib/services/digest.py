@@ -111,10 +111,11 @@ def baseline_of(user: User, zone: ZoneInfo, before: Optional[BaseItem] = None) -
     return baseline
 
 
-def _on_user(user: User, before: Optional[BaseItem]) -> None:
-    """The tenant is listed; an active user has a last check-in (a baseline until the first),
-    a deactivated one none: the digest never reads the rows of people it cannot report."""
-    TenantEntry(tenant_id=user.tenant_id).save()
+def note_user(user: User, before: Optional[BaseItem] = None) -> None:
+    """The user's tenant in the registry; an active user has a last check-in (a baseline
+    until the first, unless a day is already kept), a deactivated one none: the digest never
+    reads the rows of people it cannot report. Idempotent."""
+    register_tenant(user.tenant_id)
     if user.is_active:
         _first(baseline_of(user, org.tenant_zone(user.tenant_id), before))
         return
@@ -123,13 +124,36 @@ def _on_user(user: User, before: Optional[BaseItem]) -> None:
     gone.delete()
 
 
+def note_check_in(signin: SignIn) -> None:
+    """A check-in's day as its user's last, unless a later one is kept. Idempotent."""
+    if signin.kind != "check_in":
+        return
+    last = LastCheckIn(
+        tenant_id=signin.tenant_id, user_id=signin.user_id, day=_local_day(signin.server_time, signin.tenant_id)
+    )
+    _later(last, LastCheckIn.day, last.day)
+
+
+def register_tenant(tenant_id: str) -> None:
+    """The tenant in the registry the hourly digest reads (idempotent)."""
+    TenantEntry.register(tenant_id)
+
+
+def next_tenant(start_key: Optional[dict[str, Any]]) -> Optional[tuple[str, dict[str, Any]]]:
+    """The registry's next tenant after ``start_key`` and the key that resumes after it."""
+    return TenantEntry.first_after(start_key)
+
+
+def note_opportunity(opp: Opportunity) -> None:
+    _on_opportunity(opp)
+
+
 def handle_change(event_name: str, old_image: Optional[dict], new_image: Optional[dict]) -> None:
     new = from_stream_image(new_image)
     if isinstance(new, User):
-        _on_user(new, from_stream_image(old_image))
-    elif isinstance(new, SignIn) and event_name == "INSERT" and new.kind == "check_in":
-        last = LastCheckIn(tenant_id=new.tenant_id, user_id=new.user_id, day=_local_day(new.server_time, new.tenant_id))
-        _later(last, LastCheckIn.day, last.day)
+        note_user(new, from_stream_image(old_image))
+    elif isinstance(new, SignIn) and event_name == "INSERT":
+        note_check_in(new)
     elif isinstance(new, Opportunity):
         _on_opportunity(new)
     elif isinstance(new, Activity) and event_name == "INSERT":

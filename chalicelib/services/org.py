@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chalicelib import cursor as cursors
 from chalicelib.auth import Principal
-from chalicelib.errors import Forbidden, NotFound, Unprocessable
-from chalicelib.models.base import BaseItem, Tx
+from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
+from chalicelib.models.base import BaseItem, Cancelled, Tx
 from chalicelib.models.org import (
     DEFAULT_TIMEZONE,
     Department,
@@ -352,19 +352,40 @@ def entries_of(user: User) -> list[DirectoryEntry]:
     return out
 
 
-def save_user(user: User, before: list[DirectoryEntry]) -> None:
+def save_user(user: User, before: list[DirectoryEntry], condition: Any = None) -> int:
     """The user with their directory rows, deleting those they left (``before``: the rows of
     the user as stored), in one transaction: a storage fault leaves neither, so the retry of
     a 503 starts from the table as it was. At most 1 + 2 x (4 + ``MAX_TREE_DEPTH``) = 73
-    items, under DynamoDB's 100 per transaction."""
+    items, under DynamoDB's 100 per transaction. ``condition`` guards the user's put
+    (``Cancelled`` when it fails). Answers how many rows it wrote."""
     after = entries_of(user)
     keep = {(e.PK, e.SK) for e in after}
-    tx = Tx("user").put("user", user)
+    tx = Tx("user").put("user", user, condition)
     for n, old in enumerate(e for e in before if (e.PK, e.SK) not in keep):
         tx.delete(f"left{n}", old)
     for n, entry in enumerate(after):
         tx.put(f"row{n}", entry)
     tx.commit()
+    return len(after)
+
+
+def restore_directory(user: User) -> int:
+    """Backfill (services/backfill.py): the directory rows of a user stored before the
+    directory existed, written by :func:`save_user` with the user put back as read,
+    conditional on it being unchanged: a concurrent change wins (its own ``save_user``
+    wrote its rows, and deletes these if they are stale), and this re-reads and tries again.
+    Idempotent: a second run writes the same rows. Answers how many rows it wrote."""
+    for _ in range(3):
+        try:
+            return save_user(user, entries_of(user), user.unchanged())
+        except Cancelled as exc:
+            if "user" not in exc.failed:
+                raise
+        fresh = User.lookup(User.key_of(user.tenant_id, user.user_id), consistent_read=True)
+        if fresh is None:
+            return 0
+        user = fresh
+    raise Conflict("the user kept changing during the backfill", code="user_conflict")
 
 
 def set_active(user: User, active: bool) -> User:

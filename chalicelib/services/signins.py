@@ -48,6 +48,7 @@ from chalicelib.services.aftercommit import settle
 from chalicelib.timeutil import (
     end_of_local_day,
     iso,
+    local_date,
     local_day_bounds,
     normalize,
     parse_date,
@@ -341,6 +342,15 @@ def _day_update(signin: SignIn, day: str) -> tuple[UserDay, list[Any]]:
         UserDay.signins.add({signin.timeline_sk}),
     ]
     return item, actions
+
+
+def restore_day(signin: SignIn, zone: ZoneInfo) -> int:
+    """Backfill (services/backfill.py): the sign-in's line in its user's day, for a sign-in
+    stored before the team day existed; the same ``ADD`` as the sign-in's transaction, so a
+    repeat (or a line already there) changes nothing. 1 UpdateItem."""
+    item, actions = _day_update(signin, local_date(signin.client_time, zone))
+    item.update(actions=actions)
+    return 1
 
 
 def create_signin(

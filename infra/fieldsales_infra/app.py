@@ -39,6 +39,8 @@ from fieldsales_infra.settings import (
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 API_FUNCTION = "APIHandler"
+BACKFILL_FUNCTION = "BackfillIndexes"  # the one-off index backfill an administrator invokes
+BACKFILL_TIMEOUT_S = 900  # it stops 10 s before this and answers a cursor to go on from
 API_STAGE = "api"
 METRICS_NAMESPACE = "Fieldsales"  # what the app's custom metrics (Powertools EMF) are published under
 METRICS_SERVICE = "fieldsales"
@@ -137,9 +139,13 @@ class FieldsalesApp(Construct):
         self.worker_role = self._lambda_role(
             "WorkerRole", "Fieldsales schedules, S3, stream and webhook workers: cross-tenant jobs"
         )
+        self.backfill_role = self._lambda_role(
+            "BackfillRole", "Fieldsales index backfill (invoked by an administrator): table items only"
+        )
         self.tenant_data_role = self._tenant_data_role()
         self._grant_api(self.api_role)
         self._grant_worker(self.worker_role)
+        self._grant_backfill(self.backfill_role)
 
         check_runtime()  # chalice targets the runtime of the Python it runs under
         for name, value in IMPORT_PLACEHOLDERS.items():
@@ -188,6 +194,9 @@ class FieldsalesApp(Construct):
         api_function = self.chalice.get_resource(API_FUNCTION)
         api_function.add_property_override("Role", self.api_role.role_arn)
         self._snap_start(api_function)
+        backfill_function = self.chalice.get_resource(BACKFILL_FUNCTION)
+        backfill_function.add_property_override("Role", self.backfill_role.role_arn)
+        backfill_function.add_property_override("Timeout", BACKFILL_TIMEOUT_S)
 
         self.rest_api_id = self.chalice.get_resource("RestAPI").ref
         self.api_name = f"fieldsales-{settings.stage}"
@@ -219,7 +228,7 @@ class FieldsalesApp(Construct):
         cfn_group: logs.CfnLogGroup = group.node.default_child  # type: ignore[assignment]
         cfn_group.retention_in_days = settings.log_retention_days
         resource.add_property_override("LoggingConfig", {"LogGroup": group.log_group_name, "LogFormat": "Text"})
-        role = self.api_role if fn.logical_id == API_FUNCTION else self.worker_role
+        role = {API_FUNCTION: self.api_role, BACKFILL_FUNCTION: self.backfill_role}.get(fn.logical_id, self.worker_role)
         role.add_to_policy(
             iam.PolicyStatement(
                 sid=f"WriteLogs{fn.logical_id}",
@@ -435,6 +444,24 @@ class FieldsalesApp(Construct):
         )
         self._grant_common(role)
 
+    def _grant_backfill(self, role: iam.Role) -> None:
+        """The backfill reads and writes table items (every key it touches is tenant-led: the
+        tenant registry's item too) and, to find tenants stored before the registry existed,
+        Scans the base table (not its indexes): nothing else, no stream, S3, SQS or events."""
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="TenantLedItems",
+                actions=_ITEM_ACTIONS,
+                resources=self._table_resources(),
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["T#*"]}},
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="DiscoverTenants", actions=["dynamodb:Scan"], resources=[self._data.table.table_arn]
+            )
+        )
+
     def _grant_common(self, role: iam.Role) -> None:
         stack = Stack.of(self)
         role.add_to_policy(
@@ -479,7 +506,8 @@ class FieldsalesApp(Construct):
         return role
 
 
-# No Scan anywhere: jobs query a due-index, so work is proportional to what is due.
+# No Scan (but the one-off backfill's tenant discovery): jobs query a due-index, so work is
+# proportional to what is due.
 _ITEM_ACTIONS = [
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",

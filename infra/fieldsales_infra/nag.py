@@ -45,7 +45,7 @@ def acknowledge_justified_findings(app: FieldsalesApp, identity: Identity, messa
         "The GSI1..GSI3 index ARNs of the single table (table/<name>/index/*); data actions are "
         "listed one by one, with no Scan."
     )
-    for role in (app.api_role, app.worker_role, app.tenant_data_role):
+    for role in (app.api_role, app.worker_role, app.tenant_data_role, app.backfill_role):
         _ack(role, f"AwsSolutions-IAM5[{TABLE_INDEXES}]", index_reason)
     _ack(
         app.worker_role,

@@ -40,6 +40,7 @@ FUNCTION_SIZING = {
     "TeamDigest": Sizing(512, "I/O-bound, hourly: index queries and one message per manager of the tenants at 08:00"),
     "DelegationBoundaries": Sizing(512, "I/O-bound, every 15 minutes: two index queries and the approvals they move"),
     "TableStream": Sizing(512, "I/O-bound fan-out of stream batches (up to 100 records) to DynamoDB and SQS"),
+    "BackfillIndexes": Sizing(512, "I/O-bound, run by hand after an upgrade: bounded pages of Queries and writes"),
     "WebhookDeliveries": Sizing(512, "I/O-bound: signs (HMAC, cheap) and posts one webhook per message"),
 }
 DEFAULT_SIZING = Sizing(512, "a function added later starts I/O-bound: size it here when it is not")

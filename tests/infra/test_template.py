@@ -20,6 +20,7 @@ EXPECTED_FUNCTIONS = {
     "ObjectCreated",
     "TableStream",
     "WebhookDeliveries",
+    "BackfillIndexes",
 }
 DATA_SERVICES = ("dynamodb", "s3", "sqs", "sns", "secretsmanager", "events", "kms", "logs", "cognito-idp")
 
@@ -307,8 +308,35 @@ def test_api_role_is_tenant_scoped_and_never_scans(synth: Synth, stage: str) -> 
     assert dynamo
     for statement in dynamo:
         assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["T#*"]}}
-    all_actions = {a for s in _all_policy_statements(synth.templates[stage]) for a in _actions(s[1])}
-    assert "dynamodb:Scan" not in all_actions
+    scanners = {
+        _policy_of(synth, stage, owner)
+        for owner, s in _all_policy_statements(synth.templates[stage])
+        if "dynamodb:Scan" in _actions(s)
+    }
+    assert scanners == {_role_of(synth, stage, "BackfillIndexes")}  # the one-off tenant discovery only
+
+
+def _role_of(synth: Synth, stage: str, function: str) -> str:
+    role = synth.resources(stage, "AWS::Serverless::Function")[function]["Properties"]["Role"]
+    return role["Fn::GetAtt"][0]
+
+
+def test_backfill_runs_alone_with_table_items_only_and_time_to_resume(synth: Synth, stage: str) -> None:
+    fn = synth.resources(stage, "AWS::Serverless::Function")["BackfillIndexes"]["Properties"]
+    assert fn["Timeout"] == 900 and not fn.get("Events")  # invoked by an administrator
+    role = _role_of(synth, stage, "BackfillIndexes")
+    assert role not in {_role_of(synth, stage, "APIHandler"), _role_of(synth, stage, "TableStream")}
+    statements = [
+        s for owner, s in _all_policy_statements(synth.templates[stage]) if _policy_of(synth, stage, owner) == role
+    ]
+    actions = {a for s in statements for a in _actions(s)}
+    assert {a.split(":")[0] for a in actions} == {"dynamodb", "logs"}
+    assert not actions & {"dynamodb:GetRecords", "dynamodb:DeleteTable", "dynamodb:UpdateTable"}
+    for s in statements:
+        if "dynamodb:PutItem" in _actions(s):
+            assert s["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["T#*"]}}
+        if "dynamodb:Scan" in _actions(s):
+            assert _actions(s) == ["dynamodb:Scan"] and "index" not in json.dumps(s["Resource"])
 
 
 def test_tenant_data_role_limits_keys_to_the_session_tenant(synth: Synth, stage: str) -> None:
