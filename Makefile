@@ -56,11 +56,11 @@ browser:
 run: $(STAMP) $(DOCS_ASSETS)  ## serve the API on http://127.0.0.1:8000 with a local AWS stand-in and demo data
 	$(PY) -m local.stack
 
-test: $(STAMP)  ## lint, unit, integration, e2e, schemathesis (100 examples per operation) and infra tests
-	@$(MAKE) --no-print-directory -j5 --output-sync=target suites
+test: $(STAMP)  ## lint, unit, integration, e2e, schemathesis (50 examples per operation) and infra tests
+	@SCHEMATHESIS_MAX_EXAMPLES=$${SCHEMATHESIS_MAX_EXAMPLES:-50} $(MAKE) --no-print-directory -j5 --output-sync=target suites
 
 # Everything side by side, the longest first: schemathesis (moto applies one request at a
-# time, so it is the critical path), unit + integration on 2 workers, the other end-to-end
+# time, so it is the critical path; 50 examples per operation here, 100 alone), unit + integration on 2 workers, the other end-to-end
 # tests (much of their time waiting on their local stack), the infra tests (their venv
 # installs meanwhile) and lint. A failure in any of them fails `make test`.
 suites: schemathesis python-tests e2e-http infra-test lint
