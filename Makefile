@@ -60,7 +60,7 @@ test: $(STAMP)  ## lint, unit, integration, e2e, schemathesis (50 examples per o
 	@SCHEMATHESIS_MAX_EXAMPLES=$${SCHEMATHESIS_MAX_EXAMPLES:-50} $(MAKE) --no-print-directory -j5 --output-sync=target suites
 
 # Everything side by side, the longest first: unit + integration on 2 workers (the critical
-# path: 14.8 of 15.8 minutes from a clean clone), schemathesis (50 examples per operation
+# path: 13.5 of 14.75 minutes from a clean clone), schemathesis (50 examples per operation
 # here, 100 alone; moto applies one request at a time, so it waits more than it computes),
 # the other end-to-end tests (much of their time waiting on their local stack), the infra
 # tests (their venv installs meanwhile) and lint. A failure in any of them fails `make test`.
