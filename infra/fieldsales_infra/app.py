@@ -350,8 +350,8 @@ class FieldsalesApp(Construct):
         table = self._data.table
         return [table.table_arn, f"{table.table_arn}/index/*"]
 
-    def _grant_api(self, role: iam.Role) -> None:
-        """The API serves one tenant per request: every key it touches is tenant-led."""
+    def _grant_tenant_items(self, role: iam.Role) -> None:
+        """Item reads and writes of the table and its indexes, on tenant-led keys only."""
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="TenantLedItems",
@@ -360,6 +360,10 @@ class FieldsalesApp(Construct):
                 conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["T#*"]}},
             )
         )
+
+    def _grant_api(self, role: iam.Role) -> None:
+        """The API serves one tenant per request: every key it touches is tenant-led."""
+        self._grant_tenant_items(role)
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="DescribeTable", actions=["dynamodb:DescribeTable"], resources=[self._data.table.table_arn]
@@ -448,14 +452,7 @@ class FieldsalesApp(Construct):
         """The backfill reads and writes table items (every key it touches is tenant-led: the
         tenant registry's item too) and, to find tenants stored before the registry existed,
         Scans the base table (not its indexes): nothing else, no stream, S3, SQS or events."""
-        role.add_to_policy(
-            iam.PolicyStatement(
-                sid="TenantLedItems",
-                actions=_ITEM_ACTIONS,
-                resources=self._table_resources(),
-                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["T#*"]}},
-            )
-        )
+        self._grant_tenant_items(role)
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="DiscoverTenants", actions=["dynamodb:Scan"], resources=[self._data.table.table_arn]
