@@ -67,7 +67,7 @@ def _bulk_submitted(n: int, start: int) -> None:
     """``n`` submitted expenses written directly (BatchWrite), their statistics deltas summed
     per aggregate item and applied with the same ADD actions the transactions use."""
     from chalicelib.models.expenses import Expense, StatsAggregate
-    from chalicelib.services import stats
+    from chalicelib.services.expenses import stats
     from chalicelib.timeutil import iso, utcnow
 
     now = iso(utcnow())

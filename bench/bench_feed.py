@@ -106,8 +106,9 @@ def seed_activities(tenant: str, reps: list[str]) -> tuple[list[str], list[int]]
     """Objects for the first reps (an account with a peer on its team, a contact, an
     opportunity, a lead each) and REAL_ACTIVITIES real activities over them."""
     from chalicelib.auth import Principal
-    from chalicelib.services import crm, feed
-    from chalicelib.services.feed_index import get_activity
+    from chalicelib.services.crm import crm
+    from chalicelib.services.feed import feed
+    from chalicelib.services.feed.feed_index import get_activity
 
     objects: list[tuple[str, str]] = []
     for i, rep in enumerate(reps[:3]):
@@ -163,7 +164,7 @@ def fill(tenant: str, partitions: list[tuple[str, str]], activity_ids: list[str]
 
 def measure(tenant: str, viewer: str, scene: str, types: list[str] | None = None) -> dict[str, Any]:
     from chalicelib.auth import Principal
-    from chalicelib.services import feed
+    from chalicelib.services.feed import feed
 
     principal = Principal(viewer, tenant, frozenset({"admin"}) if viewer == "admin" else frozenset())
     out: dict[str, Any] = {}

@@ -85,7 +85,7 @@ def cold_import() -> tuple[str, bool]:
 
 
 def org_lookups() -> tuple[str, bool]:
-    from chalicelib.services import org
+    from chalicelib.services.org import org
 
     rows = []
     counts = {}

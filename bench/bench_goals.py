@@ -54,7 +54,7 @@ BIG_TARGET = {"visits": 10_000}  # behind pace on any day of the month, nothing 
 
 
 def _today() -> date:
-    from chalicelib.services import org
+    from chalicelib.services.org import org
     from chalicelib.timeutil import utcnow
 
     return utcnow().astimezone(org.tenant_zone(TENANT)).date()
@@ -69,7 +69,8 @@ def fill_users(prefix: str, count: int, manager: str, department: str, directory
     """``count`` users under ``manager``, joined yesterday: profile, directory rows
     (``org.entries_of``) and the last check-in the stream gives a new user
     (``digest.baseline_of``: the day they joined, so nobody is quiet)."""
-    from chalicelib.services import digest, org
+    from chalicelib.services.org import org
+    from chalicelib.services.performance import digest
 
     boss = org.get_user(TENANT, manager)
     dept = org.get_department(TENANT, department)
@@ -132,8 +133,9 @@ def fill_opportunities(owners: list[Any], start: int, upto: int) -> None:
     department (``actuals.deltas`` of its creation, spread by ``actuals.per_scope`` over
     ``actuals.scopes``). The bench only adds up what many opportunities add to one item,
     as the consumers' ``ADD`` updates do."""
-    from chalicelib.services import actuals, digest, oppstats, org
-    from chalicelib.services.feed_audience import Resolver
+    from chalicelib.services.access.visibility import Resolver
+    from chalicelib.services.org import org
+    from chalicelib.services.performance import actuals, digest, oppstats
 
     settings = org.get_settings(TENANT)
     resolver = Resolver(TENANT)
@@ -204,7 +206,9 @@ def build(org_users: int) -> list[Any]:
     goals, the stream delivered; then the constant problems. Answers the opportunities' owners."""
     from chalicelib.auth import Principal
     from chalicelib.models.digest import LastCheckIn, OpportunityPulse
-    from chalicelib.services import crm, goals, org
+    from chalicelib.services.crm import crm
+    from chalicelib.services.org import org
+    from chalicelib.services.performance import goals
     from local.seed import seed_org
 
     seed_org()
@@ -246,7 +250,7 @@ def _principal(user: str) -> Any:
 
 
 def measure() -> dict[str, Any]:
-    from chalicelib.services import goals, oppstats
+    from chalicelib.services.performance import goals, oppstats
 
     period = _today().strftime("%Y-%m")
     calls = {
@@ -273,7 +277,7 @@ def measure_digest() -> dict[str, Any]:
     """The digest's reads, then two firings: the second must send nothing. The earlier
     state's guards are removed first, so each size measures a first firing."""
     from chalicelib.models.messages import MessageGuard
-    from chalicelib.services import digest
+    from chalicelib.services.performance import digest
 
     today = _today()
     with count_dynamodb() as c:
@@ -330,7 +334,7 @@ def _same(states: dict, keys: tuple[str, ...]) -> bool:
 
 
 def _report(states: dict[tuple[int, int, int], dict[str, Any]], timings: list[str]) -> str:
-    from chalicelib.services import goals
+    from chalicelib.services.performance import goals
 
     # the scoreboard: a fixed part (the caller, the settings, the team's Query) plus one
     # BatchGet per 50 people (two keys each: a goal and its actuals)

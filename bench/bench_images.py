@@ -28,7 +28,7 @@ import io, json, os, sys, time
 os.environ.setdefault("TABLE_NAME", "bench")
 os.environ.setdefault("BUCKET_NAME", "bench")
 from PIL import Image
-from chalicelib.services import images
+from chalicelib.services.uploads import images
 
 method, path, runs = sys.argv[1], sys.argv[2], int(sys.argv[3])
 data = open(path, "rb").read()

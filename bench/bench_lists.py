@@ -45,7 +45,7 @@ def real_objects(tenant: str, reps: list[str]) -> list[tuple[str, int]]:
     """A few objects written through the service; answers (type, entries written)."""
     from chalicelib.auth import Principal
     from chalicelib.models.lists import ListIndexState
-    from chalicelib.services import crm
+    from chalicelib.services.crm import crm
 
     out = []
     me = Principal(reps[0], tenant, frozenset())
@@ -71,8 +71,8 @@ def fill_accounts(tenant: str, reps: list[str], viewers: set[str], start: int, u
     """Accounts ``start..upto`` spread over the reps and ~30 km around the centre, written
     straight into moto with the entries the indexer computes for the measured viewers."""
     from chalicelib.models.crm import Account
-    from chalicelib.services.feed_audience import Resolver
-    from chalicelib.services.list_index import desired_items
+    from chalicelib.services.access.visibility import Resolver
+    from chalicelib.services.crm.list_index import desired_items
 
     resolver = Resolver(tenant)
     resolver.load_users(reps)
@@ -99,7 +99,7 @@ def fill_accounts(tenant: str, reps: list[str], viewers: set[str], start: int, u
 
 def measure_list(tenant: str, viewer: str, query: dict[str, Any]) -> list[tuple[dict, int, int]]:
     from chalicelib.auth import Principal
-    from chalicelib.services import lists
+    from chalicelib.services.crm import lists
 
     principal = Principal(viewer, tenant, frozenset({"admin"}) if viewer == "admin" else frozenset())
     out, cursor = [], None
@@ -121,7 +121,7 @@ def fill_clustered(start: int, upto: int) -> None:
     from chalicelib.models.crm import Account
     from chalicelib.models.feed import ADMIN_VIEWER
     from chalicelib.models.lists import GeoEntry
-    from chalicelib.services import geo
+    from chalicelib.services.crm import geocells
 
     rng = random.Random(start)
     with straight_into_moto() as put:
@@ -145,7 +145,7 @@ def fill_clustered(start: int, upto: int) -> None:
                 tenant_id=NEAR_TENANT,
                 viewer=ADMIN_VIEWER,
                 object_id=acc.object_id,
-                geohash=geo.encode(lat, lng, 12),
+                geohash=geocells.encode(lat, lng, 12),
                 lat=lat,
                 lng=lng,
             )
@@ -155,7 +155,7 @@ def fill_clustered(start: int, upto: int) -> None:
 
 def measure_nearby(radius: int, limit: int) -> tuple[dict, int, int]:
     from chalicelib.auth import Principal
-    from chalicelib.services import lists
+    from chalicelib.services.crm import lists
 
     with count_dynamodb() as counter:
         items = lists.nearby(Principal("admin", NEAR_TENANT, frozenset({"admin"})), *CENTRE, radius, limit)
@@ -251,7 +251,7 @@ def run() -> str:
             ok &= good
             parts += [
                 f"### Nearby ({SMALL:,} and {LARGE:,} accounts clustered around the point, the admin sees all)",
-                f"Bound (services/lists.py `nearby`): at most {MAX_NEARBY_QUERIES} Queries, each with "
+                f"Bound (services/crm/lists.py `nearby`): at most {MAX_NEARBY_QUERIES} Queries, each with "
                 "`Limit = limit + 1`, + 1 BatchGet of the answer: items read <= Queries x (limit + 1) + limit, "
                 "whatever the tenant's size or density (a best-first search of the geohash quadtree that "
                 "stops at the limit-th nearest). Before: one Query per cover cell read every account in "

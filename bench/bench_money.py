@@ -45,7 +45,9 @@ def _history(rate_days: int, signin_days: int) -> None:
 
 def _measure(rate_days: int, signin_days: int) -> dict[str, Any]:
     from chalicelib.auth import Principal
-    from chalicelib.services import expenses, mileage, org, signins
+    from chalicelib.services.expenses import expenses, mileage
+    from chalicelib.services.fieldwork import signins
+    from chalicelib.services.org import org
     from chalicelib.timeutil import day_start_utc, iso
     from local.seed import seed_org
 

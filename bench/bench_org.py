@@ -20,7 +20,7 @@ DAY = "2026-11-20"
 
 
 def _build_org(subordinates: int, others: int) -> None:
-    from chalicelib.services import org
+    from chalicelib.services.org import org
 
     org.put_department(TENANT, "d", "D", None, None)
     org.put_user(TENANT, "boss", "Boss", "d", None, None, None)
@@ -72,7 +72,7 @@ def _sign_everyone(user_ids: list[str]) -> None:
 
 
 def _directory_rows() -> list[list[Any]]:
-    from chalicelib.services import org
+    from chalicelib.services.org import org
 
     rows = []
     for users in (10, 1000):
@@ -87,7 +87,8 @@ def _directory_rows() -> list[list[Any]]:
 
 def _team_day_rows() -> list[list[Any]]:
     from chalicelib.auth import Principal
-    from chalicelib.services import org, teamday
+    from chalicelib.services.fieldwork import teamday
+    from chalicelib.services.org import org
 
     rows = []
     boss = Principal("boss", TENANT, frozenset())

@@ -124,7 +124,7 @@ def _reminder_case(meter: Meter, stored: int, due: int) -> dict[str, Any]:
 
     from chalicelib import aws as aws_clients
     from chalicelib.config import settings
-    from chalicelib.services import reminders
+    from chalicelib.services.schedule import reminders
 
     with mock_aws():
         aws_clients.reset_clients()
@@ -167,7 +167,7 @@ def _calendar_case(meter: Meter, per_month: int) -> dict[str, Any]:
     from chalicelib import aws as aws_clients
     from chalicelib.auth import Principal
     from chalicelib.config import settings
-    from chalicelib.services import schedule
+    from chalicelib.services.schedule import schedule
 
     with mock_aws():
         aws_clients.reset_clients()

@@ -12,7 +12,7 @@ import random
 import statistics
 import time
 
-from chalicelib.services import routing
+from chalicelib.services.fieldwork import routing
 
 TRIALS = 25
 TARGET_MS = 250.0

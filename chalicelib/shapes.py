@@ -12,7 +12,7 @@ from typing import Literal, Optional
 from pydantic import Field
 
 from chalicelib.schemas import LocationOut, PhotoOut, Response
-from chalicelib.services.signins import Flag
+from chalicelib.services.fieldwork.signins import Flag
 
 Status = Literal["draft", "submitted", "approved", "rejected"]  # an expense's
 

@@ -22,7 +22,8 @@ from chalicelib.errors import AppError, BadRequest, PayloadTooLarge, ServiceUnav
 from chalicelib.ids import new_id
 from chalicelib.jsonsafe import check_depth
 from chalicelib.observability import logger
-from chalicelib.services import idempotency, org
+from chalicelib.services.org import org
+from chalicelib.services.platform import idempotency
 
 MAX_BODY_BYTES = 256 * 1024
 PATH_PARAM_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")

@@ -33,7 +33,7 @@ OTHER_USERS = {"boss": ("Other Boss", "hq", None), "rep_x": ("Other Rep", "hq", 
 
 
 def seed_org() -> None:
-    from chalicelib.services import org  # lazily: tokens need no table configuration
+    from chalicelib.services.org import org  # lazily: tokens need no table configuration
 
     heads = {}
     for dept_id, (name, parent, head) in DEPARTMENTS.items():
@@ -68,7 +68,8 @@ DEMO_EXTRAS: list = []
 def seed_crm() -> None:
     """Accounts around Shanghai (rep_a, rep_b, rep_c), contacts, opportunities, activities."""
     from chalicelib.auth import Principal
-    from chalicelib.services import crm, feed
+    from chalicelib.services.crm import crm
+    from chalicelib.services.feed import feed
 
     places = {
         "rep_a": [("Jing'an Flagship", 31.2286, 121.4479), ("Lujiazui Tower Office", 31.2397, 121.4998)],
@@ -113,7 +114,7 @@ NEARBY_ACCOUNTS = [
 def seed_nearby() -> None:
     """Located accounts around one point (see NEARBY_ACCOUNTS); the last flag archives."""
     from chalicelib.auth import Principal
-    from chalicelib.services import crm
+    from chalicelib.services.crm import crm
 
     for owner, name, dlat, dlng, archived in NEARBY_ACCOUNTS:
         me = Principal(owner, TENANT, frozenset())
@@ -135,7 +136,8 @@ def seed_expenses() -> None:
     import os
 
     from chalicelib.auth import Principal
-    from chalicelib.services import budgets, expenses, org
+    from chalicelib.services.expenses import budgets, expenses
+    from chalicelib.services.org import org
     from chalicelib.timeutil import utcnow
 
     month = utcnow().strftime("%Y-%m")
@@ -164,7 +166,8 @@ def seed_approvals_and_day() -> None:
     from datetime import timedelta
 
     from chalicelib.auth import Principal
-    from chalicelib.services import expenses, signins
+    from chalicelib.services.expenses import expenses
+    from chalicelib.services.fieldwork import signins
     from chalicelib.timeutil import iso, utcnow
 
     month = utcnow().strftime("%Y-%m")
@@ -212,7 +215,8 @@ def seed_schedule() -> None:
     from chalicelib.auth import Principal
     from chalicelib.models.base import BaseItem
     from chalicelib.models.crm import owned_pk
-    from chalicelib.services import org, schedule
+    from chalicelib.services.org import org
+    from chalicelib.services.schedule import schedule
     from chalicelib.timeutil import iso, utcnow
 
     rep = Principal("rep_a", TENANT, frozenset())
@@ -267,7 +271,9 @@ def seed_goals() -> None:
     from chalicelib.auth import Principal
     from chalicelib.models.crm import objects_owned_by
     from chalicelib.models.digest import LastCheckIn, OpportunityPulse
-    from chalicelib.services import crm, goals, org
+    from chalicelib.services.crm import crm
+    from chalicelib.services.org import org
+    from chalicelib.services.performance import goals
     from chalicelib.timeutil import utcnow
 
     zone = org.tenant_zone(TENANT)
@@ -306,7 +312,10 @@ def seed_road() -> None:
 
     from chalicelib.auth import Principal
     from chalicelib.models.crm import objects_owned_by
-    from chalicelib.services import crm, fx, org, schedule
+    from chalicelib.services.crm import crm
+    from chalicelib.services.expenses import fx
+    from chalicelib.services.org import org
+    from chalicelib.services.schedule import schedule
     from chalicelib.timeutil import iso, utcnow
 
     zone = org.tenant_zone(TENANT)
@@ -335,7 +344,8 @@ def seed_money() -> None:
 
     from chalicelib.auth import Principal
     from chalicelib.errors import Unprocessable
-    from chalicelib.services import expenses, mileage, org
+    from chalicelib.services.expenses import expenses, mileage
+    from chalicelib.services.org import org
     from chalicelib.timeutil import local_date, utcnow
 
     zone = org.tenant_zone(TENANT)
@@ -371,7 +381,8 @@ def seed_delegation() -> None:
     from datetime import timedelta
 
     from chalicelib.auth import Principal
-    from chalicelib.services import approvals, org
+    from chalicelib.services.expenses import approvals
+    from chalicelib.services.org import org
     from chalicelib.timeutil import today
 
     day = today(org.tenant_zone(TENANT))

@@ -103,7 +103,7 @@ class Stack:
         os.environ["TABLE_STREAM_ARN"] = stream_arn
         # The tenant's finance system: a loopback receiver that verifies signed deliveries
         # and can send signed events back (local/finance_sim.py).
-        from chalicelib.services import org
+        from chalicelib.services.org import org
         from local.finance_sim import FinanceSim
 
         def finance_secret(tenant: str) -> str | None:
@@ -225,7 +225,7 @@ class Stack:
 
             def _backfill(self, tenant_id: str) -> None:
                 """The upgrade's index backfill of one tenant (or ``all``), run to the end."""
-                from chalicelib.services import backfill  # after the stack configured the env
+                from chalicelib.services.flows import backfill  # after the stack configured the env
 
                 if not tenant_id.replace("-", "").replace("_", "").isalnum() or len(tenant_id) > 64:
                     self._answer(400, {"error": "tenant_id is not an id"})
@@ -238,7 +238,7 @@ class Stack:
                     if self.path == "/drain":
                         self._answer(200, stack.drain())
                     elif self.path.startswith("/fire/team_digest?tenant_id="):
-                        from chalicelib.services import digest  # after the stack configured the env
+                        from chalicelib.services.performance import digest  # after the stack configured the env
 
                         tenant_id = self.path.split("=", 1)[1]
                         if not tenant_id.replace("-", "").replace("_", "").isalnum() or len(tenant_id) > 64:

@@ -22,7 +22,7 @@ from chalicelib.schemas import (
     example,
 )
 from chalicelib.schemas import Limit as PageLimit
-from chalicelib.services import crm, lists
+from chalicelib.services.crm import crm, lists
 from chalicelib.shapes import AccountOut, CrmObjectOut, OpportunityOut, TeamMemberOut
 from chalicelib.web import Req, route
 

@@ -21,7 +21,8 @@ from chalicelib.schemas import (
     Text,
     example,
 )
-from chalicelib.services import approvals, budgets, expenses, mileage, webhooks
+from chalicelib.services.expenses import approvals, budgets, expenses, mileage
+from chalicelib.services.integrations import webhooks
 from chalicelib.shapes import ExpenseOut, Status, UnitOut
 from chalicelib.web import Req, route
 

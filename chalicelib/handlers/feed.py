@@ -6,15 +6,15 @@ from chalice import Blueprint
 from pydantic import Field, StringConstraints, field_validator
 
 from chalicelib.schemas import Id, Page, PageQuery, Request, Response, Text, Timestamp, example
-from chalicelib.services import activities, feed
-from chalicelib.services.feed_audience import Scene
+from chalicelib.services.access.visibility import Scene
+from chalicelib.services.feed import activities, feed
 from chalicelib.shapes import ActivityOut
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
 
 ActivityType = activities.ActivityType
-UserActivityType = Literal[activities.USER_TYPES]  # the vocabulary lives in services/activities.py
+UserActivityType = Literal[activities.USER_TYPES]  # the vocabulary lives in services/feed/activities.py
 CommentText = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
 
 

@@ -7,7 +7,8 @@ from chalice import Blueprint
 from pydantic import Field, StringConstraints
 
 from chalicelib.schemas import Request, Response, example
-from chalicelib.services import fx, org
+from chalicelib.services.expenses import fx
+from chalicelib.services.org import org
 from chalicelib.timeutil import parse_date
 from chalicelib.web import Req, route
 

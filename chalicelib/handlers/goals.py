@@ -8,8 +8,8 @@ from pydantic import Field
 
 from chalicelib import cursor
 from chalicelib.schemas import Id, Money, Month, Page, PageQuery, Query, Request, Response, example
-from chalicelib.services import digest, oppstats
-from chalicelib.services import goals as svc
+from chalicelib.services.performance import digest, oppstats
+from chalicelib.services.performance import goals as svc
 from chalicelib.timeutil import parse_month
 from chalicelib.web import Req, route
 

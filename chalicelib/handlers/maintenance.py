@@ -11,7 +11,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.errors import AppError
-from chalicelib.services import backfill
+from chalicelib.services.flows import backfill
 
 bp = Blueprint(__name__)
 

@@ -5,7 +5,7 @@ from typing import Literal, Optional
 from chalice import Blueprint
 
 from chalicelib.schemas import Page, PageQuery, Response
-from chalicelib.services import messages
+from chalicelib.services.inbox import messages
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)

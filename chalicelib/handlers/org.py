@@ -6,7 +6,8 @@ from chalice import Blueprint
 from pydantic import Field, StringConstraints
 
 from chalicelib.schemas import Currency, Id, Money, Name, Page, PageQuery, Request, Response, example
-from chalicelib.services import offboarding, org
+from chalicelib.services.flows import offboarding
+from chalicelib.services.org import org
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)

@@ -5,7 +5,7 @@ from typing import Any, Optional
 from chalice import Blueprint
 
 from chalicelib.schemas import PhotoOut, Response
-from chalicelib.services import overview
+from chalicelib.services.flows import overview
 from chalicelib.shapes import AccountOut, ActivityOut, ExpenseOut, LogOut, OpportunityOut, PlanOut, SignInOut
 from chalicelib.web import Req, route
 

@@ -17,9 +17,9 @@ from chalicelib.schemas import (
     Timestamp,
     example,
 )
-from chalicelib.services import day_route as route_svc
-from chalicelib.services import reminders
-from chalicelib.services import schedule as svc
+from chalicelib.services.fieldwork import day_route as route_svc
+from chalicelib.services.schedule import reminders
+from chalicelib.services.schedule import schedule as svc
 from chalicelib.shapes import LogOut, PlanOut
 from chalicelib.web import Req, route
 

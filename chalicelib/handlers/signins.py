@@ -18,7 +18,7 @@ from chalicelib.schemas import (
     Timestamp,
     example,
 )
-from chalicelib.services import signins, teamday
+from chalicelib.services.fieldwork import signins, teamday
 from chalicelib.shapes import SignInOut
 from chalicelib.web import Req, route
 

@@ -21,7 +21,10 @@ from chalice import Blueprint
 
 from chalicelib.config import table_stream_arn
 from chalicelib.observability import is_corrupt_item, logger, skip_bad_item
-from chalicelib.services import actuals, digest, feed_index, list_index, oppstats, redrive
+from chalicelib.services.crm import list_index
+from chalicelib.services.feed import feed_index
+from chalicelib.services.flows import redrive
+from chalicelib.services.performance import actuals, digest, oppstats
 
 bp = Blueprint(__name__)
 

@@ -9,7 +9,8 @@ from chalicelib.config import bucket_name
 from chalicelib.errors import NotFound
 from chalicelib.observability import is_corrupt_item, logger, skip_bad_item
 from chalicelib.schemas import PhotoOut, Request, Response, example
-from chalicelib.services import signins, uploads
+from chalicelib.services.fieldwork import signins
+from chalicelib.services.uploads import uploads
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)

@@ -9,7 +9,8 @@ from chalice import Blueprint
 from chalicelib.config import webhook_queue_name
 from chalicelib.observability import logger
 from chalicelib.schemas import Response
-from chalicelib.services import budgets, expenses, fx, webhooks
+from chalicelib.services.expenses import budgets, expenses, fx
+from chalicelib.services.integrations import webhooks
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)

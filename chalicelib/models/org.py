@@ -254,7 +254,7 @@ class DirectoryEntry(BaseItem, discriminator="DirectoryEntry"):
     """One row of a directory listing, copied from its user: a listing (the whole
     directory, a department, a manager's team at every depth) is one partition, sorted
     by the name's search key, so a name-prefix search is a ``begins_with`` key condition
-    and every page is full. Derived from the user by ``entries_of`` (services/org.py)."""
+    and every page is full. Derived from the user by ``entries_of`` (services/org/org.py)."""
 
     listing = UnicodeAttribute()
     user_id = UnicodeAttribute()

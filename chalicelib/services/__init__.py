@@ -1,1 +1,7 @@
-"""Domain services: the logic between the HTTP/event edge and the models."""
+"""Domain services, one package per capability (see docs/architecture.md for the map).
+
+The packages form a one-way graph, enforced by ``make lint`` (.importlinter), from the
+top: flows -> performance -> expenses | schedule -> fieldwork -> crm -> feed ->
+uploads | inbox | integrations | access -> org -> platform. A caller composes; a callee
+never calls back up.
+"""

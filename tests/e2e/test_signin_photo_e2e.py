@@ -11,7 +11,7 @@ import pytest
 import requests
 from PIL import Image
 
-from chalicelib.services import images
+from chalicelib.services.uploads import images
 from tests.fixtures.images import jpeg
 
 pytestmark = pytest.mark.e2e

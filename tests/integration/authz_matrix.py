@@ -206,7 +206,7 @@ def _lists_user(field: str) -> Callable[[World, Any], bool]:
 
 def _leaver(w: World) -> str:
     """A fresh user of the tenant (rep_a's peer) to deactivate or reactivate."""
-    from chalicelib.services import org
+    from chalicelib.services.org import org
 
     user_id = w.unique("leaver")
     org.put_user("acme", user_id, "Leaver", "east", "mgr_east", None, None)
@@ -215,7 +215,7 @@ def _leaver(w: World) -> str:
 
 def _gone_leaver(w: World) -> str:
     """A fresh user who was deactivated (handover to rep_b), to reactivate."""
-    from chalicelib.services import offboarding
+    from chalicelib.services.flows import offboarding
 
     user_id = _leaver(w)
     offboarding.deactivate(principal("admin"), user_id, "rep_b")
@@ -226,7 +226,7 @@ def _archived(kind: str) -> Callable[[World], str]:
     """A fresh archived object of rep_a's, to restore."""
 
     def make(w: World) -> str:
-        from chalicelib.services import crm
+        from chalicelib.services.crm import crm
 
         object_id = w.account() if kind == "account" else w.crm_object(kind)
         crm.set_archived(principal("rep_a"), kind, object_id, True)
@@ -244,7 +244,7 @@ def _comparison_has_plan(w: World, body: Any) -> bool:
 
 
 def _read_all_leaves_others_unread(w: World, role: str, message_id: Any) -> None:
-    from chalicelib.services import messages
+    from chalicelib.services.inbox import messages
 
     read = messages.get_message("acme", "rep_a", message_id).read
     assert read == (role == "rep_a"), f"{role} marked rep_a's message read={read}"
@@ -775,7 +775,7 @@ def _crm_fresh(w: World, kind: str) -> str:
 
 
 def _activity_on(w: World, kind: str, object_id: str) -> str:
-    from chalicelib.services import feed
+    from chalicelib.services.feed import feed
 
     return feed.create_activity(principal("rep_a"), "post", "about it", [(kind, object_id)], None)["id"]
 

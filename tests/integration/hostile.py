@@ -332,7 +332,7 @@ class World:
 
     # ------------------------------------------------------------ factories (services, not HTTP)
     def account(self, owner: str = "rep_a", team: Optional[dict[str, str]] = None) -> str:
-        from chalicelib.services import crm
+        from chalicelib.services.crm import crm
 
         acc = crm.create_object(
             principal(owner),
@@ -344,7 +344,7 @@ class World:
         return acc.object_id
 
     def crm_object(self, kind: str, owner: str = "rep_a") -> str:
-        from chalicelib.services import crm
+        from chalicelib.services.crm import crm
 
         fields: dict[str, Any] = {"name": self.unique(f"{kind} ")}
         if kind in ("contact", "opportunity"):
@@ -354,7 +354,7 @@ class World:
         return crm.create_object(principal(owner), kind, fields).object_id
 
     def plan(self, owner: str = "rep_a", day: str = "2026-02-02") -> str:
-        from chalicelib.services import schedule
+        from chalicelib.services.schedule import schedule
 
         return schedule.create_plan(principal(owner), date_=day, title=self.unique("Plan ")).plan_id
 
@@ -362,7 +362,7 @@ class World:
         self, state: str = "draft", amount: str = "86.50", owner: str = "rep_a", day: str = f"{PERIOD}-20"
     ) -> str:
         """A fresh expense of ``owner``: draft, submitted, or approved_l1 (level 1 of 2 done)."""
-        from chalicelib.services import expenses
+        from chalicelib.services.expenses import expenses
 
         e = expenses.create(
             principal(owner),
@@ -381,26 +381,27 @@ class World:
         return e.expense_id
 
     def approved_expense(self) -> str:
-        from chalicelib.services import expenses
+        from chalicelib.services.expenses import expenses
 
         expense_id = self.expense("submitted")
         expenses.approve(principal("mgr_east"), expense_id, None)
         return expense_id
 
     def message(self, user: str = "rep_a") -> str:
-        from chalicelib.services import messages
+        from chalicelib.services.inbox import messages
 
         sent = messages.send(TENANT, user, "comment", self.unique("Hello "), "body")
         assert sent is not None
         return sent.message_id
 
     def upload(self, purpose: str = "signin_photo", owner: str = "rep_a") -> str:
-        from chalicelib.services import uploads
+        from chalicelib.services.uploads import uploads
 
         return uploads.create_upload(principal(owner), purpose, "image/jpeg", 1000)["upload_id"]
 
     def webhook_call(self, data: dict[str, Any], type_: str = "expense.payment_updated") -> Call:
-        from chalicelib.services import org, webhooks
+        from chalicelib.services.integrations import webhooks
+        from chalicelib.services.org import org
 
         integration = org.get_finance_integration(TENANT)
         assert integration is not None
@@ -411,7 +412,13 @@ class World:
 
     # ------------------------------------------------------------ the fixed objects
     def build(self) -> None:
-        from chalicelib.services import budgets, feed, fx, messages, offboarding, org, schedule, signins
+        from chalicelib.services.expenses import budgets, fx
+        from chalicelib.services.feed import feed
+        from chalicelib.services.fieldwork import signins
+        from chalicelib.services.flows import offboarding
+        from chalicelib.services.inbox import messages
+        from chalicelib.services.org import org
+        from chalicelib.services.schedule import schedule
 
         # kam heads east_key, rep_a's department, and manages nobody: a department head
         # who is no manager of the owner (the demo org's heads are all managers too).

@@ -90,7 +90,7 @@ def test_moving_a_manager_moves_their_reports_level_two_approvals(api):
 
 def test_decision_follows_the_current_tree_even_for_a_wait_keyed_earlier(api):
     """The right to decide is read from the tree at the request, not from the queue."""
-    from chalicelib.services import org
+    from chalicelib.services.org import org
 
     expense = submitted(api, "10.00")
     org.put_user("acme", "rep_a", "Zhang Min (rep)", "west", "mgr_west", None, None)  # no re-key

@@ -80,8 +80,8 @@ def test_mentioned_users_who_see_the_activity_get_one_mention_message(api, chali
         got = _messages(api, user)
         assert len(got) == 1 and got[0]["ref"] == {"type": "activity", "id": act}
     # the comment's stream INSERT re-drives the notification: still one message each
-    from chalicelib.services import feed
-    from chalicelib.services.feed_index import get_activity
+    from chalicelib.services.feed import feed
+    from chalicelib.services.feed.feed_index import get_activity
 
     stored = next(c for c in BaseItem.query(f"T#acme#ACT#{act}") if isinstance(c, Comment))
     feed.notify_comment(get_activity("acme", act), stored)

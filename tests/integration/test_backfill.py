@@ -12,7 +12,9 @@ from urllib.parse import quote
 import boto3
 import pytest
 
-from chalicelib.services import backfill, list_index, org
+from chalicelib.services.crm import list_index
+from chalicelib.services.flows import backfill
+from chalicelib.services.org import org
 from local.stack import backfill_to_end
 from tests.integration.hostile import CONFLICT, THROTTLE, installed_hook, table_items
 from tests.integration.test_expenses import submitted

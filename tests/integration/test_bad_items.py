@@ -19,7 +19,9 @@ from chalicelib.models.budgets import DUE_PK, Budget
 from chalicelib.models.schedule import Plan
 from chalicelib.models.signins import SignIn, Visit
 from chalicelib.models.uploads import Upload
-from chalicelib.services import budgets, reminders, signins
+from chalicelib.services.expenses import budgets
+from chalicelib.services.fieldwork import signins
+from chalicelib.services.schedule import reminders
 from chalicelib.timeutil import iso
 from tests.fixtures.images import jpeg
 from tests.integration.test_budgets import alerts_for, put_budget, submit
@@ -148,7 +150,7 @@ def test_stream_consumer_skips_a_corrupt_record_and_applies_the_healthy_ones(api
 def test_stream_consumer_still_retries_a_record_that_failed_for_a_transient_reason(
     api, chalice_client, monkeypatch, skipped
 ):
-    from chalicelib.services import redrive
+    from chalicelib.services.flows import redrive
 
     stream = Stream(chalice_client)
     assert sign(api)[0] == 201

@@ -12,7 +12,7 @@ import pytest
 from chalicelib.auth import Principal
 from chalicelib.errors import AppError
 from chalicelib.models.messages import Message, inbox_pk
-from chalicelib.services import budgets, expenses
+from chalicelib.services.expenses import budgets, expenses
 
 PATH = "/v1/budgets/department/east/2026-11"
 EAST = {"type": "department", "id": "east"}

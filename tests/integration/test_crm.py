@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.errors import NotFound
-from chalicelib.services import crm, feed
+from chalicelib.services.crm import crm
+from chalicelib.services.feed import feed
 
 
 def test_create_account_defaults_owner_to_caller_and_keeps_location(api):

@@ -10,7 +10,8 @@ from typing import Any
 
 from chalicelib.auth import Principal
 from chalicelib.errors import AppError
-from chalicelib.services import budgets, expenses, fx, org
+from chalicelib.services.expenses import budgets, expenses, fx
+from chalicelib.services.org import org
 from tests.integration.test_budgets import atomic_moto  # noqa: F401 - a fixture
 from tests.integration.test_webhooks import post_webhook, secret, signed  # noqa: F401 - secret is a fixture
 

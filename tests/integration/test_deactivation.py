@@ -10,7 +10,8 @@ import pytest
 
 from chalicelib.models.digest import LastCheckIn
 from chalicelib.models.schedule import Plan
-from chalicelib.services import offboarding, org
+from chalicelib.services.flows import offboarding
+from chalicelib.services.org import org
 from chalicelib.timeutil import local_date, utcnow
 from tests.integration.test_approvals import queue
 from tests.integration.test_expenses import messages_of, submitted
@@ -127,7 +128,7 @@ def test_direct_reports_move_up_with_their_waiting_approvals(api):
 def test_reports_whose_move_keeps_failing_follow_from_the_stream_and_the_deactivation_stands(api, stream, monkeypatch):
     """A fault after the commit (the reports' move) is no 5xx inviting a retry that would be
     409 ``invalid_state`` with the reports left under a deactivated manager."""
-    from chalicelib.services import org
+    from chalicelib.services.org import org
 
     expense = submitted(api, "10.00", as_="rep_a")
     stream.pump()

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from chalicelib.models.org import Delegation
-from chalicelib.services import approvals, delegation, expenses
-from chalicelib.services import org as org_svc
+from chalicelib.services.expenses import approvals, delegation, expenses
+from chalicelib.services.org import org as org_svc
 from tests.integration.test_approvals import move, queue
 from tests.integration.test_expenses import messages_of, submitted
 

@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.models.signins import SignIn, Visit
-from chalicelib.services import feed_index, uploads
+from chalicelib.services.feed import feed_index
+from chalicelib.services.uploads import uploads
 from tests.fixtures.images import jpeg
 from tests.integration.test_feed_reindex import Stream, ids_in, index_snapshot, make_account_activity
 from tests.integration.test_uploads import deliver, put, start_upload, thumbnails

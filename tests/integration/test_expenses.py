@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from chalicelib.auth import Principal
-from chalicelib.services import expenses as expense_service
+from chalicelib.services.expenses import expenses as expense_service
 
 EAST = {"type": "department", "id": "east"}
 

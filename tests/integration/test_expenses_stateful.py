@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from chalicelib.services import budgets
+from chalicelib.services.expenses import budgets
 
 AMOUNTS = ["30.00", "45.50", "60.00", "99.99"]
 THRESHOLDS = [50, 100]

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.services import feed, org
+from chalicelib.services.feed import feed
+from chalicelib.services.org import org
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 
 from chalicelib.models.base import BaseItem
 from chalicelib.models.feed import FeedEntry
-from chalicelib.services import org
+from chalicelib.services.org import org
 from local.pumps import StreamReader
 
 
@@ -176,18 +176,18 @@ def test_new_activity_written_with_stale_audience_is_fixed_by_its_insert_record(
     # The owner changes, but its re-index ran before the activity existed (we drop it):
     api.patch(f"/v1/accounts/{account}", {"owner_id": "rep_c"}, as_="rep_a")
     stream.read()  # lost: the transfer's record is consumed without delivery
-    from chalicelib.services import feed
+    from chalicelib.services.feed import feed
 
     # An activity computed against the old owner (simulated by writing it before the
     # transfer is visible would need a race; instead, put the old owner back in its index):
     act = feed.record_activity("acme", "post", "rep_a", "late", [("account", account)])
-    from chalicelib.services.feed_index import get_activity
+    from chalicelib.services.feed.feed_index import get_activity
 
     activity = get_activity("acme", act["id"])
     from chalicelib.models.feed import Activity
 
     activity.update(actions=[Activity.indexed.add({"mgr_east|subordinates_business"})])
-    from chalicelib.services.feed_index import write_entries
+    from chalicelib.services.feed.feed_index import write_entries
 
     write_entries(activity, [("mgr_east", "subordinates_business")])
     activity.update(actions=[Activity.index_state.set("pending")])

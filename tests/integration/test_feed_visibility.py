@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.services import org
+from chalicelib.services.org import org
 
 ALL = {"acc", "con", "opp", "lead", "team"}
 SCENES = (

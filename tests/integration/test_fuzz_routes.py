@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import app  # noqa: F401 - registers every route in REGISTRY
-from chalicelib.services import reminders, signins
+from chalicelib.services.fieldwork import signins
+from chalicelib.services.schedule import reminders
 from chalicelib.timeutil import iso, utcnow
 from chalicelib.web import REGISTRY, Operation
 from tests.integration.hostile import TENANT, Call, world  # noqa: F401 - fixture
@@ -150,7 +151,8 @@ def normal_sign_in(world: Any, role: str) -> tuple[int, Any]:  # noqa: F811
 
 
 def webhook(world: Any, raw: str) -> Call:  # noqa: F811
-    from chalicelib.services import org, webhooks
+    from chalicelib.services.integrations import webhooks
+    from chalicelib.services.org import org
 
     integration = org.get_finance_integration(TENANT)
     assert integration is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.errors import Unprocessable
-from chalicelib.services import fx
+from chalicelib.services.expenses import fx
 
 
 def put_rate(api, currency, day, rate, as_="fin"):

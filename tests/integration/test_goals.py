@@ -14,7 +14,8 @@ from chalicelib.models.base import BaseItem
 from chalicelib.models.goals import COUNTERS, Actuals
 from chalicelib.models.signins import SignIn
 from chalicelib.observability import is_corrupt_item
-from chalicelib.services import actuals, goals, org
+from chalicelib.services.org import org
+from chalicelib.services.performance import actuals, goals
 from tests.integration.test_feed_reindex import Stream
 
 NOW = datetime.now(UTC)

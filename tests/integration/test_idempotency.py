@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib.models.crm import Account
 from chalicelib.models.idempotency import IdempotencyRecord
-from chalicelib.services import crm
+from chalicelib.services.crm import crm
 
 ACCOUNT = {"name": "Idempotent Trading Co", "address": "1 Bund Rd"}
 

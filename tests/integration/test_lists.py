@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib.services import org
+from chalicelib.services.org import org
 from tests.integration.test_feed_reindex import Stream
 
 COLLECTIONS = ("accounts", "contacts", "opportunities", "leads")
@@ -132,7 +132,7 @@ def test_search_folds_case_and_width_and_finds_chinese_names_as_typed(api):
 def test_rename_in_the_same_second_as_the_create_is_what_search_finds(api, monkeypatch):
     from datetime import UTC, datetime
 
-    from chalicelib.services import crm
+    from chalicelib.services.crm import crm
 
     frozen = datetime(2026, 3, 3, 3, 3, 3, tzinfo=UTC)
     monkeypatch.setattr(crm, "utcnow", lambda: frozen)  # both writes stamp the same second

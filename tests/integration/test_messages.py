@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.models.messages import InboxCounter, Message
-from chalicelib.services import messages
+from chalicelib.services.inbox import messages
 
 
 def send(n: int, user: str = "rep_a", tenant: str = "acme", kind: str = "comment") -> list[str]:

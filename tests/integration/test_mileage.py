@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from chalicelib.geo import EARTH_RADIUS_M
-from chalicelib.services import org
+from chalicelib.services.org import org
 
 STEP = 1000 / (math.pi * EARTH_RADIUS_M / 180)  # degrees of longitude for 1 km on the equator
 NOW = datetime.now(UTC).replace(microsecond=0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.geo import distance_m
-from chalicelib.services import geo, lists
+from chalicelib.services.crm import geocells, lists
 
 
 def make(api, name, lat, lng, as_="rep_a"):
@@ -47,7 +47,7 @@ def test_nearest_first_with_distance_and_exact_radius(api):
 def test_found_across_cell_edges_the_antimeridian_and_the_poles(api, name, a, b):
     x = make(api, f"{name} A", *a)
     y = make(api, f"{name} B", *b)
-    assert geo.encode(*a, 12)[:5] != geo.encode(*b, 12)[:5], "in different cells"
+    assert geocells.encode(*a, 12)[:5] != geocells.encode(*b, 12)[:5], "in different cells"
     for centre, other in ((a, y), (b, x)):
         got = dict(near(api, *centre, radius=500))
         assert other in got, (name, centre)
@@ -82,7 +82,7 @@ def test_bad_query_is_400_and_requests_are_bounded(api, ddb_requests):
         ddb_requests.reset()
         near(api, lat, lng, radius=radius)
         queries = ddb_requests.calls.count("Query")
-        assert 1 <= queries <= min(len(geo.cover(lat, lng, radius)), lists.MAX_NEARBY_QUERIES)
+        assert 1 <= queries <= min(len(geocells.cover(lat, lng, radius)), lists.MAX_NEARBY_QUERIES)
         assert set(ddb_requests.calls) <= {"Query", "BatchGetItem", "GetItem"}
         assert ddb_requests.calls.count("GetItem") == 1  # the caller's own record
 

@@ -1,4 +1,4 @@
-"""The nearby search (services/lists.py ``_nearest``) answers exactly what sorting every
+"""The nearby search (services/crm/lists.py ``_nearest``) answers exactly what sorting every
 entry within the radius would: same accounts, same order (ties by id), same distances,
 over random points and densities (uniform, clustered, piled on one spot, on geohash cell
 edges, just outside the radius), across the antimeridian and at the poles; and no entry
@@ -14,7 +14,7 @@ import pytest
 from chalicelib.geo import EARTH_RADIUS_M, distance_m
 from chalicelib.models.base import BaseItem
 from chalicelib.models.lists import GeoEntry, geo_pk
-from chalicelib.services import geo, lists
+from chalicelib.services.crm import geocells, lists
 
 TENANT = "prop"
 
@@ -43,8 +43,8 @@ def _on_edges(rng: random.Random, centre: tuple[float, float], n: int) -> list[t
     """Points exactly on the edges and corners of the cells around the centre."""
     out = []
     for _ in range(n):
-        bits = geo.bits_of(geo.encode(*centre, rng.randint(4, 8)))[: rng.randint(18, 40)]
-        lat_lo, lat_hi, lng_lo, lng_hi = geo.cell_box(bits)
+        bits = geocells.bits_of(geocells.encode(*centre, rng.randint(4, 8)))[: rng.randint(18, 40)]
+        lat_lo, lat_hi, lng_lo, lng_hi = geocells.cell_box(bits)
         out.append((rng.choice([lat_lo, lat_hi, (lat_lo + lat_hi) / 2]), rng.choice([lng_lo, lng_hi])))
     return out
 
@@ -84,7 +84,7 @@ def _fill(viewer: str, points: list[tuple[float, float]]) -> None:
                 tenant_id=TENANT,
                 viewer=viewer,
                 object_id=f"acc_{i:04d}",
-                geohash=geo.encode(lat, lng, 12),
+                geohash=geocells.encode(lat, lng, 12),
                 lat=lat,
                 lng=lng,
             )

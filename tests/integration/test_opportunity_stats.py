@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.services import oppstats, org
+from chalicelib.services.org import org
+from chalicelib.services.performance import oppstats
 from tests.integration.test_feed_reindex import Stream
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.services import org
+from chalicelib.services.org import org
 
 
 def test_me_returns_profile_department_and_manager(api):

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.services import org
+from chalicelib.services.org import org
 
 
 def all_pages(api: Any, path: str, as_: str = "rep_a", limit: int = 100) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 and then it exists exactly once, however often the records are delivered again.
 
 Each test breaks one effect for the whole request (beyond the in-request retries of
-services/aftercommit.py), heals it, and pumps the stream as Lambda would.
+services/platform/aftercommit.py), heals it, and pumps the stream as Lambda would.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib.services import activities, messages, org
+from chalicelib.services.feed import activities
+from chalicelib.services.inbox import messages
+from chalicelib.services.org import org
 from tests.integration.test_expenses import draft, messages_of
 from tests.integration.test_feed_reindex import Stream, ids_in
 from tests.integration.test_signins import sign
@@ -126,7 +128,7 @@ def test_stage_change_commits_its_feedback_and_the_stream_fans_it_out_when_the_r
 
 
 def test_sign_in_whose_activity_keeps_failing_is_201_and_its_activity_comes_from_the_stream(api, stream, broken):
-    from chalicelib.services import signins
+    from chalicelib.services.fieldwork import signins
 
     broken(signins, "record_activity")
     status, signin = sign(api)
@@ -175,7 +177,7 @@ def test_decision_whose_result_message_keeps_failing_reaches_the_submitter_once_
 
 
 def test_payment_whose_paid_message_keeps_failing_reaches_the_submitter_once_from_the_stream(api, stream, broken):
-    from chalicelib.services import org
+    from chalicelib.services.org import org
 
     secret = org.put_finance_integration("acme", "http://127.0.0.1:9/hook").secret
     expense_id = approved_expense()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from chalicelib.auth import issue_local_token
-from chalicelib.services import org
+from chalicelib.services.org import org
 
 
 def account(api: Any, as_: str = "rep_a", **fields: Any) -> dict[str, Any]:
@@ -166,7 +166,7 @@ def test_overview_after_transfer_hides_the_account_from_its_former_owner(api):
 
 def test_overview_leaves_out_records_of_users_the_caller_may_not_read(api):
     from chalicelib.auth import Principal
-    from chalicelib.services import schedule
+    from chalicelib.services.schedule import schedule
 
     acc = account(api)
     opp = opportunity(api, acc["id"])

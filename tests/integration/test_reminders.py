@@ -10,9 +10,10 @@ import pytest
 
 from chalicelib.auth import Principal
 from chalicelib.models.messages import Message
-from chalicelib.services import messages, reminders
-from chalicelib.services import schedule as schedule_service
-from chalicelib.services.messages import inbox_pk
+from chalicelib.services.inbox import messages
+from chalicelib.services.inbox.messages import inbox_pk
+from chalicelib.services.schedule import reminders
+from chalicelib.services.schedule import schedule as schedule_service
 
 # 2030-01-15 09:30 in Asia/Shanghai is 01:30 UTC; 30 minutes before is 01:00 UTC.
 START_LOCAL = "2030-01-15T09:30:00+08:00"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.models.schedule import Plan
-from chalicelib.services import org
-from chalicelib.services import schedule as schedule_service
+from chalicelib.services.org import org
+from chalicelib.services.schedule import schedule as schedule_service
 
 
 def plan(api, as_="rep_a", **fields) -> dict:

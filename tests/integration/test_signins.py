@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from chalicelib.models.signins import SignIn, Visit
-from chalicelib.services import signins, uploads
+from chalicelib.services.fieldwork import signins
+from chalicelib.services.uploads import uploads
 from chalicelib.timeutil import iso
 from tests.fixtures.images import jpeg
 from tests.integration.test_uploads import deliver, put, start_upload, upload_file

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.services import org
+from chalicelib.services.org import org
 from tests.integration.test_signins import SHANGHAI, sign
 
 NEARBY = (SHANGHAI[0] + 0.01, SHANGHAI[1])  # about 1.11 km north

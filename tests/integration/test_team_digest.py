@@ -10,7 +10,8 @@ import pytest
 
 from chalicelib.models.digest import LastCheckIn, OpportunityPulse, TenantEntry
 from chalicelib.models.messages import Message
-from chalicelib.services import digest, org
+from chalicelib.services.org import org
+from chalicelib.services.performance import digest
 from tests.integration.test_feed_reindex import Stream
 
 DAY = date(2030, 3, 14)  # a Thursday: 3 working days back is Monday the 11th

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from chalicelib.aws import client
-from chalicelib.services import images, uploads
+from chalicelib.services.uploads import images, uploads
 from tests.fixtures.images import bad_corpus, jpeg, png
 
 BUCKET = os.environ["BUCKET_NAME"]

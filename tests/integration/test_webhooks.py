@@ -14,7 +14,10 @@ from standardwebhooks import Webhook
 
 from chalicelib.auth import Principal
 from chalicelib.handlers import webhooks as webhook_handlers
-from chalicelib.services import expenses, messages, org, webhooks
+from chalicelib.services.expenses import expenses
+from chalicelib.services.inbox import messages
+from chalicelib.services.integrations import webhooks
+from chalicelib.services.org import org
 from local.finance_sim import FinanceSim
 
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}

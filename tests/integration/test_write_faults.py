@@ -88,7 +88,7 @@ SCENARIOS: dict[str, tuple[str, str]] = {
 
 def _delegated_then_delete(w: World, role: str) -> Call:
     """rep_a has a delegate, so the DELETE removes one (the matrix's case has none to remove)."""
-    from chalicelib.services import delegation
+    from chalicelib.services.expenses import delegation
 
     delegation.put(TENANT, "rep_a", "fin", "2030-01-01", "2030-01-02")
     return Call("DELETE", "/v1/me/delegate")
@@ -96,7 +96,8 @@ def _delegated_then_delete(w: World, role: str) -> Call:
 
 def _signed_in_day_claim(w: World, role: str) -> Call:
     """A day with two sign-ins 1 km apart and a mileage rate (the matrix's day has none)."""
-    from chalicelib.services import org, signins
+    from chalicelib.services.fieldwork import signins
+    from chalicelib.services.org import org
 
     org.put_settings(TENANT, {"mileage_rate": "0.80"})
     for n, lat in enumerate((31.2286, 31.2376)):
@@ -188,7 +189,7 @@ def test_fault_cells_give_transactions_both_errors_and_plain_writes_one():
     assert {THROTTLE, CONFLICT} <= RETRYABLE_AWS_CODES
 
 
-# Every side effect after a commit point is settled (services/aftercommit.py): retried in
+# Every side effect after a commit point is settled (services/platform/aftercommit.py): retried in
 # the request, re-driven from the stream if it still fails; so no cell here is expected to
 # fail. (This test found 15 such defects, then 16 in the list-index and directory writes;
 # all fixed.)

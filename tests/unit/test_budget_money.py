@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from chalicelib.errors import Unprocessable
 from chalicelib.models.budgets import Budget
-from chalicelib.services import budgets
+from chalicelib.services.expenses import budgets
 
 
 @given(st.integers(min_value=0, max_value=10**14))

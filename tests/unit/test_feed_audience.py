@@ -9,8 +9,8 @@ os.environ.setdefault("TABLE_NAME", "fieldsales-test")
 from chalicelib.models.crm import Account, Lead  # noqa: E402
 from chalicelib.models.feed import ADMIN_VIEWER  # noqa: E402
 from chalicelib.models.org import Department, User  # noqa: E402
-from chalicelib.services import feed_audience  # noqa: E402
-from chalicelib.services.feed_audience import Resolver, entry_key, parse_entry_key  # noqa: E402
+from chalicelib.services.access import visibility  # noqa: E402
+from chalicelib.services.access.visibility import Resolver, entry_key, parse_entry_key  # noqa: E402
 
 
 def resolver() -> Resolver:
@@ -72,7 +72,7 @@ def test_asking_again_for_known_users_walks_no_departments(monkeypatch):
     r = resolver()
     r.load_users(["rep"])  # places every cached user's departments (all loaded already)
     walked: list[str] = []
-    monkeypatch.setattr(feed_audience, "dept_ids", lambda path: walked.append(path) or [])
+    monkeypatch.setattr(visibility, "dept_ids", lambda path: walked.append(path) or [])
     for _ in range(3):
         r.load_users(["rep", "mgr"])
     assert walked == []

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.errors import Unprocessable
-from chalicelib.services import fx
+from chalicelib.services.expenses import fx
 
 amounts = st.decimals(min_value=Decimal("0.01"), max_value=Decimal("999999999999.99"), places=2)
 rates = st.decimals(min_value=Decimal("0.00000001"), max_value=Decimal("99999.99999999"), places=8)

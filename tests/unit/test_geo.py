@@ -9,12 +9,12 @@ import random
 import pytest
 
 from chalicelib.geo import distance_m
-from chalicelib.services import geo
+from chalicelib.services.crm import geocells
 
 
 def _point_at(lat: float, lng: float, distance: float, bearing: float) -> tuple[float, float]:
     """The point ``distance`` metres from (lat, lng) along ``bearing`` (great circle)."""
-    d = distance / geo.EARTH_RADIUS_M
+    d = distance / geocells.EARTH_RADIUS_M
     p1, l1, b = math.radians(lat), math.radians(lng), math.radians(bearing)
     p2 = math.asin(math.sin(p1) * math.cos(d) + math.cos(p1) * math.sin(d) * math.cos(b))
     l2 = l1 + math.atan2(math.sin(b) * math.sin(d) * math.cos(p1), math.cos(d) - math.sin(p1) * math.sin(p2))
@@ -39,20 +39,20 @@ CENTRES = [
 @pytest.mark.parametrize("radius", [10, 150, 2000, 12_345, 50_000])
 def test_cover_holds_every_point_within_the_radius(centre, radius):
     lat, lng = centre
-    cells = geo.cover(lat, lng, radius)
-    assert 1 <= len(cells) <= geo.MAX_CELLS
+    cells = geocells.cover(lat, lng, radius)
+    assert 1 <= len(cells) <= geocells.MAX_CELLS
     rng = random.Random(f"{centre}{radius}")
     samples = [_point_at(lat, lng, radius * 0.9999, b) for b in range(0, 360, 3)]
     samples += [_point_at(lat, lng, radius * rng.random(), rng.uniform(0, 360)) for _ in range(300)]
     inside = [p for p in samples if distance_m((lat, lng), p) <= radius]
     assert len(inside) > 300  # (float rounding at the poles may push a boundary sample out)
     for p in inside:
-        cell = geo.encode(p[0], p[1], 12)
+        cell = geocells.encode(p[0], p[1], 12)
         assert any(cell.startswith(c) for c in cells), (p, cells)
 
 
 def test_cover_is_fine_grained_at_ordinary_latitudes():
-    cells = geo.cover(31.2304, 121.4737, 2000)
+    cells = geocells.cover(31.2304, 121.4737, 2000)
     assert len(cells[0]) >= 5  # ~5 km cells, not a continent
 
 
@@ -67,9 +67,9 @@ def test_min_distance_to_a_cell_is_never_above_any_point_of_it_and_tight(centre)
     rng = random.Random(str(centre))
     for _ in range(40):
         near = _point_at(lat, lng, rng.choice([5, 500, 30_000, 2_000_000]), rng.uniform(0, 360))
-        bits = geo.bits_of(geo.encode(*near, 12))[: rng.randint(1, 45)]
-        lat_lo, lat_hi, lng_lo, lng_hi = box = geo.cell_box(bits)
-        bound = geo.min_distance_m(lat, lng, box)
+        bits = geocells.bits_of(geocells.encode(*near, 12))[: rng.randint(1, 45)]
+        lat_lo, lat_hi, lng_lo, lng_hi = box = geocells.cell_box(bits)
+        bound = geocells.min_distance_m(lat, lng, box)
         grid = [
             (lat_lo + (lat_hi - lat_lo) * i / 40, lng_lo + (lng_hi - lng_lo) * j / 40)
             for i in range(41)
@@ -85,17 +85,19 @@ def test_a_cells_key_range_and_split_hold_exactly_its_points():
     rng = random.Random(3)
     for _ in range(300):
         lat, lng = rng.uniform(-90, 90), rng.uniform(-180, 180)
-        full = geo.encode(lat, lng, 12)
-        bits = geo.bits_of(full)[: rng.randint(0, 58)]
-        lo, hi = geo.key_range(bits)
+        full = geocells.encode(lat, lng, 12)
+        bits = geocells.bits_of(full)[: rng.randint(0, 58)]
+        lo, hi = geocells.key_range(bits)
         assert lo <= full[: len(lo)] <= hi
-        lat_lo, lat_hi, lng_lo, lng_hi = geo.cell_box(bits)
+        lat_lo, lat_hi, lng_lo, lng_hi = geocells.cell_box(bits)
         assert lat_lo <= lat <= lat_hi and lng_lo <= lng <= lng_hi
-        children = geo.split(bits, rng.choice([1, 2]))
+        children = geocells.split(bits, rng.choice([1, 2]))
         holding = [
-            c for c in children if geo.key_range(c)[0] <= full[: len(geo.key_range(c)[0])] <= geo.key_range(c)[1]
+            c
+            for c in children
+            if geocells.key_range(c)[0] <= full[: len(geocells.key_range(c)[0])] <= geocells.key_range(c)[1]
         ]
-        assert len(holding) == 1 and geo.bits_of(full).startswith(holding[0])
-        ranges = [geo.key_range(c) for c in children]
+        assert len(holding) == 1 and geocells.bits_of(full).startswith(holding[0])
+        ranges = [geocells.key_range(c) for c in children]
         assert ranges == sorted(ranges) and all(a[1] < b[0] for a, b in zip(ranges, ranges[1:], strict=False))
-    assert geo.split("1" * geo.MAX_BITS) == [] and len(geo.split("0" * 59)) == 2
+    assert geocells.split("1" * geocells.MAX_BITS) == [] and len(geocells.split("0" * 59)) == 2

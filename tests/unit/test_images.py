@@ -10,7 +10,7 @@ import warnings
 import pytest
 from PIL import Image
 
-from chalicelib.services import images
+from chalicelib.services.uploads import images
 from tests.fixtures.images import _chunk, bad_corpus, jpeg, png, png_claiming
 
 CORPUS = bad_corpus()

@@ -6,7 +6,7 @@ import pytest
 
 from chalicelib.models.signins import SignIn
 from chalicelib.models.uploads import Upload
-from chalicelib.services.signins import photo_flags
+from chalicelib.services.fieldwork.signins import photo_flags
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

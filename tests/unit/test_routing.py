@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.geo import EARTH_RADIUS_M, distance_m, path_m
-from chalicelib.services import routing
+from chalicelib.services.fieldwork import routing
 
 ONE_DEGREE_M = math.pi * EARTH_RADIUS_M / 180
 

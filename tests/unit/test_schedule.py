@@ -12,9 +12,9 @@ os.environ.setdefault("BUCKET_NAME", "fieldsales-test-uploads")
 
 from chalicelib.errors import Unprocessable  # noqa: E402
 from chalicelib.models.schedule import Plan  # noqa: E402
-from chalicelib.services import reminders  # noqa: E402
-from chalicelib.services import schedule as svc  # noqa: E402
-from chalicelib.services.org import zone_named  # noqa: E402
+from chalicelib.services.org.org import zone_named  # noqa: E402
+from chalicelib.services.schedule import reminders  # noqa: E402
+from chalicelib.services.schedule import schedule as svc  # noqa: E402
 
 SHANGHAI = zone_named("Asia/Shanghai")
 NOW = datetime(2030, 1, 15, 0, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.services import uploads
+from chalicelib.services.uploads import uploads
 
 KEY = "uploads/acme/rep_a/upl_01JABCDEFGHJKMNPQRSTVWXYZ0"
 

@@ -1,0 +1,214 @@
+"""Lists, name search and nearby accounts over the write-time list index
+(models/lists.py, services/crm/list_index.py).
+
+- A list page (``sort=updated``) is 1 Query on the caller's partition for (type, scope,
+  live, filters) with ``Limit = limit + 2`` plus 1 BatchGet of the objects; ``sort=name``
+  and ``q`` are the same Query on GSI1 (``q`` is a range on the search key). With
+  ``archived=true`` the archived partition is read too and merged: 2 Queries. Whatever the
+  org's or tenant's size, and every non-final page is full: everything in a partition is
+  visible to its viewer and matches its filters.
+- ``q`` matches in name order (a prefix search is a range of the name key); ``sort`` is
+  ignored with ``q``.
+- Nearby: a best-first search of the geohash quadtree on the caller's geo partition
+  (``_nearest``), every Query with ``Limit = limit + 1``, then 1 BatchGet of the nearest
+  ``limit``; its bound is stated in ``nearby``.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Any, Optional
+
+from chalicelib import cursor as cursors
+from chalicelib.auth import Principal
+from chalicelib.errors import Unprocessable
+from chalicelib.geo import distance_m
+from chalicelib.models.base import BaseItem
+from chalicelib.models.crm import MODELS, CrmObject, object_key
+from chalicelib.models.feed import ADMIN_VIEWER
+from chalicelib.models.lists import (
+    ARCHIVED,
+    LIVE,
+    NAME_SEP,
+    NAME_TOP,
+    UPDATED_PREFIX,
+    UPDATED_TOP,
+    GeoEntry,
+    ListEntry,
+    geo_pk,
+    list_pk,
+    search_key,
+)
+from chalicelib.services.crm import crm, geocells
+from chalicelib.services.crm.list_index import FILTER_FIELDS
+
+SCOPES = ("mine", "team", "all")
+SORTS = ("updated", "name")
+
+
+def _scope(principal: Principal, *parts: Any) -> str:
+    return "|".join([principal.tenant_id, principal.user_id, *(str(p) for p in parts)])
+
+
+def _query(pk: str, by_name: bool, prefix: str, after: Optional[str], n: int) -> list[ListEntry]:
+    """One request: ``n`` entries at most, strictly after ``after`` in the stream's order."""
+    if not by_name:
+        upper = after or UPDATED_TOP
+        results = ListEntry.query(
+            pk,
+            ListEntry.SK.between(UPDATED_PREFIX, upper),
+            scan_index_forward=False,
+            consistent_read=True,
+            limit=n + 1,
+            page_size=n + 1,
+        )
+        return [e for e in results if e.SK != after][:n]  # noqa: SIM300 - attribute, not a constant
+    lower = prefix or NAME_SEP
+    if after is not None:
+        lower = max(lower, after)
+    results = ListEntry.gsi1.query(pk, ListEntry.GSI1SK.between(lower, prefix + NAME_TOP), limit=n + 1, page_size=n + 1)
+    return [e for e in results if e.GSI1SK != after][:n]  # noqa: SIM300
+
+
+def _filters(
+    object_type: str, owner_id: Optional[str] = None, account_id: Optional[str] = None, stage: Optional[str] = None
+) -> dict:
+    given = {"owner_id": owner_id, "account_id": account_id, "stage": stage}
+    filters = {k: v for k, v in given.items() if v}
+    unsupported = sorted(set(filters) - set(FILTER_FIELDS[object_type]))
+    if unsupported:
+        raise Unprocessable(f"{object_type} lists cannot be filtered by {unsupported}", code="unsupported_filter")
+    return filters
+
+
+def _objects(tenant_id: str, refs: list[tuple[str, str]]) -> dict[str, CrmObject]:
+    if not refs:
+        return {}
+    keys = [object_key(tenant_id, t, i) for t, i in dict.fromkeys(refs)]
+    return {o.object_id: o for o in BaseItem.batch_get(keys, consistent_read=True) if isinstance(o, CrmObject)}
+
+
+def list_page(
+    principal: Principal,
+    object_type: str,
+    scope: str = "all",
+    q: Optional[str] = None,
+    filters: Optional[dict[str, Optional[str]]] = None,
+    sort: str = "updated",
+    archived: bool = False,
+    limit: int = 20,
+    cursor: Optional[str] = None,
+) -> tuple[list[dict[str, Any]], Optional[str]]:
+    """One page of the caller's objects of a type, and the cursor of the next page."""
+    if object_type not in MODELS or scope not in SCOPES or sort not in SORTS:
+        raise ValueError((object_type, scope, sort))
+    wanted = _filters(object_type, **(filters or {}))
+    prefix = search_key(q or "")
+    by_name = sort == "name" or bool(prefix)
+    key = _scope(principal, "list", object_type, scope, sorted(wanted.items()), by_name, prefix, archived)
+    position = cursors.decode(cursor, key) or {}
+    viewer = ADMIN_VIEWER if scope == "all" and principal.is_admin else principal.user_id
+    tenant = principal.tenant_id
+    fetched: list[tuple[str, str, ListEntry]] = []
+    for state in (LIVE, ARCHIVED) if archived else (LIVE,):
+        after = position.get(state)
+        if after is not None and not isinstance(after, str):
+            raise Unprocessable("cursor is not valid for this query", code="invalid_cursor")
+        pk = list_pk(tenant, viewer, object_type, scope, state, wanted)
+        for entry in _query(pk, by_name, prefix, after, limit + 1):
+            fetched.append((entry.GSI1SK if by_name else entry.SK, state, entry))
+    fetched.sort(key=lambda x: x[0], reverse=not by_name)
+    page = fetched[:limit]
+    next_position = dict(position)
+    for sort_key, state, _ in page:
+        next_position[state] = sort_key  # the page is in order: the last one wins
+    objects = _objects(tenant, [(e.object_type, e.object_id) for _, _, e in page])
+    items = [crm.to_dict(objects[e.object_id]) for _, _, e in page if e.object_id in objects]
+    return items, cursors.encode(next_position, key) if len(fetched) > limit else None
+
+
+NEARBY_PAGE_EXTRA = 1  # a nearby Query's Limit is limit + this: a full cell holds more than the answer
+MAX_NEARBY_QUERIES = 32  # the stated bound (see nearby); the benchmark checks it
+SPLIT_LEVELS = 2  # a full cell is split 2 quadtree levels down (16 cells): half the levels of 4-way splits
+
+
+def nearby(principal: Principal, lat: float, lng: float, radius_m: float, limit: int = 20) -> list[dict[str, Any]]:
+    """Visible live accounts within ``radius_m``, nearest first, each with ``distance_m``
+    (ties by id): exactly what sorting every entry within the radius would answer, from
+    ``_nearest``'s bounded search, + 1 BatchGet of those accounts.
+
+    Bound: at most ``MAX_NEARBY_QUERIES`` (32) Queries, each with ``Limit = limit + 1``, + 1
+    BatchGet, so items read <= 32 x (limit + 1) + limit, whatever the tenant's size or
+    density (bench/bench_lists.py measures it at 1k and 100k accounts clustered on the
+    point). Why: a Query reads one cell and only cells that meet the circle of the
+    limit-th nearest answer are read; a cell is split only when it holds more than the
+    answer, 2 levels at a time, so the search goes down about one split per factor 16 of
+    density (at most 15 splits to the 60-bit geohash) with a few cells per split. What can
+    exceed it is a crowd, not a tenant: more than limit + 1 accounts within about a cell of
+    the answer's circle at every level (say hundreds on one spot just beyond the limit-th
+    nearest); that costs more Queries (still Limit-ed), never a wrong answer."""
+    viewer = ADMIN_VIEWER if principal.is_admin else principal.user_id
+    nearest = _nearest(geo_pk(principal.tenant_id, viewer), lat, lng, radius_m, limit)
+    objects = _objects(principal.tenant_id, [("account", i) for i, _ in nearest])
+    out: list[dict[str, Any]] = []
+    for object_id, d in nearest:
+        obj = objects.get(object_id)
+        if obj is not None and obj.archived_at is None:
+            out.append({**crm.to_dict(obj), "distance_m": round(d, 1)})
+    return out
+
+
+Pending = tuple[float, int, str, Optional[GeoEntry]]  # (distance, 0 cell | 1 entry, bits | id, after)
+
+
+def _nearest(pk: str, lat: float, lng: float, radius_m: float, limit: int) -> list[tuple[str, float]]:
+    """The ``limit`` entries nearest the point within ``radius_m``: a best-first search of
+    the geohash quadtree (services/crm/geocells.py) from the cells covering the circle.
+
+    A heap holds cells keyed by their exact distance from the point (nothing in a cell is
+    nearer) and the entries read so far keyed by theirs; a cell ties before an entry. The
+    nearest pending thing is taken: an entry is then the next answer (every cell left is no
+    nearer); a cell is read with one Query of ``Limit = limit + 1``. A cell that fills its
+    Limit is split into its 16 sixteenths (``SPLIT_LEVELS``), less those already read whole (the Query reads in
+    key order: the one holding the last entry read resumes after it): no entry is read
+    twice. The search stops at ``limit`` answers or when everything left is beyond the radius.
+    """
+    page = limit + NEARBY_PAGE_EXTRA
+    heap: list[Pending] = []
+
+    def push(bits: str, after: Optional[GeoEntry]) -> None:
+        bound = geocells.min_distance_m(lat, lng, geocells.cell_box(bits))
+        if bound <= radius_m:
+            heapq.heappush(heap, (bound, 0, bits, after))
+
+    for cell in geocells.cover(lat, lng, radius_m):
+        push(geocells.bits_of(cell), None)
+    found: dict[str, float] = {}
+    while heap and len(found) < limit:
+        d, kind, name, after = heapq.heappop(heap)
+        if kind == 1:
+            found.setdefault(name, d)  # the nearest of an object's entries (one, unless stale)
+            continue
+        lo, hi = geocells.key_range(name)
+        entries = GeoEntry.in_cell(pk, lo, hi, page, after)
+        for entry in entries:
+            distance = distance_m((lat, lng), (float(entry.lat), float(entry.lng)))
+            if distance <= radius_m:
+                heapq.heappush(heap, (distance, 1, entry.object_id, None))
+        if len(entries) == page:
+            _resume(push, name, entries[-1])
+    return list(found.items())
+
+
+def _resume(push: Any, bits: str, last: GeoEntry) -> None:
+    """The rest of a cell whose Query filled its Limit, ``last`` being the last entry read."""
+    children = geocells.split(bits, SPLIT_LEVELS)
+    if not children:  # the finest cell: read on after the last entry
+        push(bits, last)
+    for child in children:
+        lo, hi = geocells.key_range(child)
+        reached = last.geohash[: len(lo)]
+        if reached < lo:
+            push(child, None)  # not read yet
+        elif reached <= hi:
+            push(child, last)  # read up to the last entry

@@ -1,0 +1,120 @@
+"""Approval delegation: a user names a delegate for tenant-local days ``from``..``to``.
+
+Stored as one ``Delegation`` item per user (PUT replaces it, DELETE removes it). Who
+decides is resolved from the current delegations at every decision and every re-key
+(:func:`resolve`): follow the active delegations from the tree's approver, at most
+``MAX_HOPS`` hops with a visited set (so A->B->A ends), never to the submitter nor to a deactivated delegate. A PUT that
+would close a cycle among delegations that overlap it is refused (422 ``delegation_cycle``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Optional
+
+from chalicelib.errors import Unprocessable
+from chalicelib.models.org import DELEGATION_ENDS_PK, DELEGATION_STARTS_PK, Delegation
+from chalicelib.services.org import org
+from chalicelib.timeutil import format_date, iso, local_day_bounds, parse_date, utcnow
+
+MAX_HOPS = 5
+MAX_DAYS = 366
+
+
+def get(tenant_id: str, user_id: str) -> Optional[Delegation]:
+    return Delegation.fetch(tenant_id, user_id)
+
+
+def _days(date_from: str, date_to: str) -> tuple[date, date]:
+    start, end = parse_date(date_from, "from"), parse_date(date_to, "to")
+    if end < start:
+        raise Unprocessable("to must not be before from", code="invalid_range")
+    if (end - start).days + 1 > MAX_DAYS:
+        raise Unprocessable(f"a delegation lasts at most {MAX_DAYS} days", code="invalid_range")
+    return start, end
+
+
+def _overlaps(d: Delegation, other: Delegation) -> bool:
+    return d.starts_at < other.ends_at and other.starts_at < d.ends_at
+
+
+def _check_cycle(tenant_id: str, new: Delegation) -> None:
+    """Refuse a delegation whose delegate's chain (among delegations overlapping it) comes back."""
+    seen, current = {new.user_id}, new.delegate_id
+    for _ in range(MAX_HOPS):
+        if current in seen:
+            raise Unprocessable("this delegation would make a delegation cycle", code="delegation_cycle")
+        seen.add(current)
+        nxt = get(tenant_id, current)
+        if nxt is None or not _overlaps(new, nxt):
+            return
+        current = nxt.delegate_id
+
+
+def put(tenant_id: str, user_id: str, delegate_id: str, date_from: str, date_to: str) -> Delegation:
+    """Validate and store (nothing is stored on a 4xx)."""
+    start, end = _days(date_from, date_to)
+    if delegate_id == user_id:
+        raise Unprocessable("you cannot delegate to yourself", code="invalid_delegate")
+    delegate = org.get_user(tenant_id, delegate_id)
+    if delegate is None or not delegate.is_active:
+        raise Unprocessable(f"delegate_id {delegate_id!r} is not an active user of the tenant", code="unknown_user")
+    zone = org.tenant_zone(tenant_id)
+    starts_at, _ = local_day_bounds(start, zone)
+    _, ends_at = local_day_bounds(end, zone)
+    d = Delegation(
+        tenant_id=tenant_id,
+        user_id=user_id,
+        delegate_id=delegate_id,
+        date_from=format_date(start),
+        date_to=format_date(end),
+        starts_at=iso(starts_at),
+        ends_at=iso(ends_at),
+        created_at=iso(utcnow()),
+    )
+    d.set_keys()
+    _check_cycle(tenant_id, d)
+    d.save()
+    return d
+
+
+def delete(tenant_id: str, user_id: str) -> Optional[Delegation]:
+    d = get(tenant_id, user_id)
+    if d is not None:
+        d.delete()
+    return d
+
+
+def resolve(
+    tenant_id: str, approver_id: str, submitter_id: str, now: Optional[str] = None
+) -> tuple[Optional[str], Optional[str]]:
+    """Who decides for ``approver_id`` at ``now``, and until when that answer holds (the
+    earliest start or end of a delegation consulted; None: no delegation changes it).
+    None as the decider: the chain reaches the submitter (the level passes up)."""
+    now = now or iso(utcnow())
+    current, seen, until = approver_id, {approver_id}, None
+    for _ in range(MAX_HOPS):
+        d = get(tenant_id, current)
+        if d is None or now >= d.ends_at:
+            break
+        if now < d.starts_at:
+            until = min(until or d.starts_at, d.starts_at)
+            break
+        until = min(until or d.ends_at, d.ends_at)
+        if d.delegate_id in seen:
+            break  # a loop: the last one reached decides
+        target = org.get_user(tenant_id, d.delegate_id)
+        if target is None or not target.is_active:
+            break  # a delegate deactivated since: the delegator keeps deciding
+        seen.add(d.delegate_id)
+        current = d.delegate_id
+    return (None if current == submitter_id else current), until
+
+
+def crossed(since: str, until: str) -> list[Delegation]:
+    """Delegations (every tenant) that started or ended in ``(since, until]``: two bounded
+    key queries on the boundary indexes."""
+    lo, hi = Delegation.boundary_range(since, until)
+    found = list(Delegation.gsi1.query(DELEGATION_STARTS_PK, Delegation.GSI1SK.between(lo, hi)))
+    found += list(Delegation.gsi2.query(DELEGATION_ENDS_PK, Delegation.GSI2SK.between(lo, hi)))
+    return [d for d in found if isinstance(d, Delegation)]

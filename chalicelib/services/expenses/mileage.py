@@ -1,0 +1,91 @@
+"""Mileage claims: a draft expense for the distance of a day's sign-ins.
+
+The distance is the great-circle path (``geo.path_m``) through the caller's sign-ins of a
+tenant-local day in the order they were made (client time); sign-ins flagged
+``mock_location`` or ``low_accuracy`` are left out and named in the claim. The amount is
+``distance_km x mileage_rate`` (the tenant setting), half-even to cents with exact
+decimals; the unit is the caller's department. One claim per user and day: the expense and
+a ``MileageClaim`` marker commit together, the marker conditional on its absence (409).
+
+Cost: a fixed number of requests whatever the history (8 in ``bench/bench_money.py``: the
+settings, the user, the day's sign-ins, the draft's unit and reference checks, one transaction).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from chalicelib.auth import Principal
+from chalicelib.errors import Conflict, ServiceUnavailable, Unprocessable
+from chalicelib.geo import path_m
+from chalicelib.models.base import Cancelled, Tx
+from chalicelib.models.expenses import Expense, MileageClaim
+from chalicelib.models.signins import SignIn
+from chalicelib.observability import count
+from chalicelib.services.expenses import expenses
+from chalicelib.services.org import org
+from chalicelib.timeutil import iso, local_day_bounds, parse_date
+
+UNTRUSTED = frozenset({"mock_location", "low_accuracy"})
+KM = Decimal("0.001")
+CENT = Decimal("0.01")
+MAX_SIGNINS = 500
+
+
+def _day_signins(principal: Principal, day: str) -> list[SignIn]:
+    zone = org.tenant_zone(principal.tenant_id)
+    start, end = (iso(t) for t in local_day_bounds(day, zone))
+    found = SignIn.gsi1.query(
+        SignIn.user_pk(principal.tenant_id, principal.user_id), SignIn.GSI1SK.between(start, end), limit=MAX_SIGNINS
+    )
+    return sorted((s for s in found if start <= s.client_time < end), key=lambda s: (s.client_time, s.signin_id))
+
+
+def _flags(s: SignIn) -> set[str]:
+    return set(s.base_flags or ()) | set(s.photo_flags or ())
+
+
+def claim(principal: Principal, day: str) -> Expense:
+    parse_date(day)
+    rate = org.get_settings(principal.tenant_id).mileage_rate
+    if not rate:
+        raise Unprocessable("the tenant has no mileage_rate set", code="no_mileage_rate")
+    used: list[SignIn] = []
+    excluded: list[SignIn] = []
+    for s in _day_signins(principal, day):
+        (excluded if _flags(s) & UNTRUSTED else used).append(s)
+    if not used:
+        raise Unprocessable(f"no usable sign-ins on {day}", code="no_signins")
+    km = (Decimal(str(path_m([(float(s.lat), float(s.lng)) for s in used]))) / 1000).quantize(KM, ROUND_HALF_EVEN)
+    amount = (km * Decimal(rate)).quantize(CENT, ROUND_HALF_EVEN)
+    if amount <= 0:
+        raise Unprocessable(f"the sign-ins of {day} cover no distance", code="no_distance")
+    user = org.require_user(principal.tenant_id, principal.user_id)
+    e = expenses.new_draft(
+        principal,
+        {
+            "amount": f"{amount}",
+            "category": "mileage",
+            "occurred_on": day,
+            "unit": {"type": "department", "id": user.department_id},
+            "description": f"Mileage {km} km x {rate}",
+        },
+    )
+    e.mileage = {
+        "date": day,
+        "distance_km": f"{km}",
+        "rate": rate,
+        "signin_ids": [s.signin_id for s in used],
+        "excluded": [{"signin_id": s.signin_id, "flags": sorted(_flags(s) & UNTRUSTED)} for s in excluded],
+    }
+    marker = MileageClaim(tenant_id=principal.tenant_id, user_id=principal.user_id, day=day, expense_id=e.expense_id)
+    tx = Tx().put("claim", marker, condition=MileageClaim.PK.does_not_exist())
+    tx.put("expense", e, condition=Expense.PK.does_not_exist())
+    try:
+        tx.commit()
+    except Cancelled as exc:
+        if "claim" in exc.failed:
+            raise Conflict(f"mileage for {day} is already claimed", code="mileage_already_claimed") from None
+        raise ServiceUnavailable("the claim met a concurrent write; retry", code="retry_later") from exc
+    count("MileageClaimed")
+    return e

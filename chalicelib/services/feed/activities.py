@@ -1,0 +1,166 @@
+"""Activities: the feed's items, recorded by every capability that has something to tell
+(CRM stage changes, sign-ins, expenses, posts). Sits below crm and feed, which both use it.
+
+An activity is committed with its audience resolved (``indexed``) and then fanned out to
+its feed entries (services/feed/feed_index.py); see services/feed/feed.py for the reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Optional, get_args
+
+from pynamodb.exceptions import PutError
+
+from chalicelib.ids import new_id
+from chalicelib.models.base import condition_failed
+from chalicelib.models.crm import OBJECT_TYPES
+from chalicelib.models.feed import Activity
+from chalicelib.services.access.visibility import Resolver, entry_key, parse_entry_key
+from chalicelib.services.feed.feed_index import finish_new, get_activity, link_items, reindex_activity, write_entries
+from chalicelib.services.platform.aftercommit import settle
+from chalicelib.services.uploads import uploads
+from chalicelib.timeutil import iso, normalize, utcnow
+
+ActivityType = Literal[
+    "sales_record",
+    "service_record",
+    "stage_feedback",
+    "signin",
+    "report",
+    "post",
+    "approval",
+    "task",
+    "calendar",
+    "instruction",
+    "expense",
+]
+TYPES: tuple[str, ...] = get_args(ActivityType)
+SYSTEM_TYPES = frozenset({"signin", "stage_feedback", "expense"})  # made by their own routes
+USER_TYPES = tuple(t for t in TYPES if t not in SYSTEM_TYPES)  # POST /v1/activities
+CORE_FIELDS = frozenset(
+    {"id", "type", "content", "author_id", "related", "occurred_at", "created_at", "comment_count", "attachments"}
+)
+MAX_ATTACHMENTS = 9
+
+
+# ---------------------------------------------------------------- shapes
+def attachment_views(tenant_id: str, activities: Any) -> dict[str, dict[str, Any]]:
+    """The attachments of these activities (1 BatchGet per 100 uploads; none without any).
+    Their URLs are for whoever may see the activity: callers check that first."""
+    ids = [u for a in activities for u in (a.attachment_upload_ids or [])]
+    found = uploads.get_uploads(tenant_id, ids) if ids else {}
+    return {upload_id: uploads.photo_to_dict(upload) for upload_id, upload in found.items()}
+
+
+def to_dict(activity: Activity, views: Optional[dict[str, dict[str, Any]]] = None) -> dict[str, Any]:
+    """The contract shape: core fields plus the type-specific ones (``extra``)."""
+    if views is None:
+        views = attachment_views(activity.tenant_id, [activity])
+    out: dict[str, Any] = {k: v for k, v in (activity.extra or {}).items() if k not in CORE_FIELDS}
+    out.update(
+        id=activity.activity_id,
+        type=activity.type,
+        content=activity.content or "",
+        author_id=activity.author_id,
+        related=[{"type": r["type"], "id": r["id"], "name": r.get("name")} for r in activity.related or []],
+        occurred_at=activity.occurred_at,
+        created_at=activity.created_at,
+        comment_count=int(activity.comment_count or 0),
+        attachments=[views.get(u, {"upload_id": u, "status": "pending"}) for u in activity.attachment_upload_ids or []],
+    )
+    return out
+
+
+# ---------------------------------------------------------------- writes
+def prepare_activity(
+    tenant_id: str,
+    type: str,
+    author_id: str,
+    content: str,
+    related: list[tuple[str, str]],
+    occurred_at: str | None = None,
+    extra: dict | None = None,
+    activity_id: str | None = None,
+    resolver: Optional[Resolver] = None,
+    attachments: Optional[list[str]] = None,
+) -> Activity:
+    """A new activity with its audience resolved (``indexed``, state ``pending``), ready to
+    be committed alone or in the transaction of its cause, then :func:`publish`-ed.
+
+    ``related`` is ``[(object_type, object_id)]``; objects that do not exist are dropped.
+    A ``resolver`` may carry objects the caller is about to commit (their new state)."""
+    if type not in TYPES:
+        raise ValueError(f"unknown activity type {type!r}")
+    refs = [(t, i) for t, i in dict.fromkeys((str(t), str(i)) for t, i in related) if t in OBJECT_TYPES]
+    resolver = resolver or Resolver(tenant_id)
+    objects = resolver.load_objects(refs)
+    entries = resolver.activity_entries(author_id, objects.values())
+    now = iso(utcnow())
+    activity = Activity(
+        tenant_id=tenant_id,
+        activity_id=activity_id or new_id("act"),
+        type=type,
+        content=content or "",
+        author_id=author_id,
+        related=[{"type": t, "id": i, "name": objects[(t, i)].name} for t, i in refs if (t, i) in objects],
+        occurred_at=normalize(occurred_at, "occurred_at") or now,
+        created_at=now,
+        comment_count=0,
+        extra=extra or None,
+        indexed={entry_key(e) for e in entries},
+        index_state="pending",
+        index_rev=0,
+        attachment_upload_ids=list(attachments) if attachments else None,
+    )
+    activity.set_keys()
+    return activity
+
+
+def publish(activity: Activity) -> None:
+    """Fan a committed activity out to its feed entries and links, then mark it indexed.
+    After the commit point: retried here, else left to the activity's stream INSERT."""
+
+    def fan_out() -> None:
+        write_entries(activity, sorted(parse_entry_key(k) for k in activity.indexed or ()), extra=link_items(activity))
+        finish_new(activity)
+
+    settle("activity.fan_out", fan_out, activity_id=activity.activity_id)
+
+
+def record_activity(
+    tenant_id: str,
+    type: str,
+    author_id: str,
+    content: str,
+    related: list[tuple[str, str]],
+    occurred_at: str | None = None,
+    extra: dict | None = None,
+    activity_id: str | None = None,
+    attachments: Optional[list[str]] = None,
+) -> dict:
+    """Record an activity and index it for everyone who may see it, before answering.
+
+    With ``activity_id`` the call is idempotent: a second call answers the first activity.
+    Cost: 3 BatchGets (objects, people, departments), 1 PutItem, ceil(n/25) BatchWrites
+    for the n feed entries and links, 1 UpdateItem.
+    """
+    if activity_id is not None:
+        existing = get_activity(tenant_id, activity_id)
+        if existing is not None:
+            if existing.index_state != "ok":
+                reindex_activity(tenant_id, activity_id)
+                existing = get_activity(tenant_id, activity_id) or existing
+            return to_dict(existing)
+    activity = prepare_activity(
+        tenant_id, type, author_id, content, related, occurred_at, extra, activity_id, attachments=attachments
+    )
+    try:
+        activity.save(condition=Activity.PK.does_not_exist())
+    except PutError as exc:
+        if condition_failed(exc):
+            return record_activity(
+                tenant_id, type, author_id, content, related, occurred_at, extra, activity.activity_id, attachments
+            )
+        raise
+    publish(activity)
+    return to_dict(activity)

@@ -1,0 +1,240 @@
+"""The feed's write-time index: fan-out on write, and re-indexing when the org changes.
+
+Every activity's audience ``{(viewer, scene)}`` is materialised as ``FeedEntry`` items, so
+a feed page is one Query on ``T#t#FEED#<viewer>#<scene>`` that never filters. The
+activity remembers which entries may exist (``indexed``), which lets a re-index delete the
+stale ones. The protocol keeps ``indexed`` a superset of what is on disk at every step:
+
+1. record ``indexed = old | new`` and ``index_state = pending`` (conditional on ``index_rev``)
+2. put the new entries, delete ``old - new``
+3. record ``indexed = new`` and ``index_state = ok`` (conditional on ``index_rev``)
+
+A crash anywhere leaves ``pending``, and the next run (the stream's retry, or any later
+change) finishes the job. Every run recomputes the audience from the current state, never
+from the change that triggered it, so duplicate and reordered stream records converge on
+the same index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Optional
+
+from pynamodb.exceptions import UpdateError
+
+from chalicelib.models.base import BaseItem, condition_failed, from_stream_image
+from chalicelib.models.crm import OBJECT_TYPES, CrmObject, accounts_with_member, object_pk, objects_owned_by
+from chalicelib.models.feed import Activity, ActivityLink, FeedEntry
+from chalicelib.models.org import Department, User
+from chalicelib.observability import logger
+from chalicelib.services.access.visibility import Entry, Resolver, entry_key, parse_entry_key
+
+MAX_ATTEMPTS = 5
+CRM_ENTITIES = {"Account", "Contact", "Opportunity", "Lead"}
+
+
+def entry_item(activity: Activity, entry: Entry) -> FeedEntry:
+    viewer, scene = entry
+    item = FeedEntry(
+        tenant_id=activity.tenant_id,
+        viewer=viewer,
+        scene=scene,
+        activity_id=activity.activity_id,
+        type=activity.type,
+        occurred_at=activity.occurred_at,
+    )
+    item.set_keys()
+    return item
+
+
+def link_items(activity: Activity) -> list[ActivityLink]:
+    links = []
+    for ref in activity.related or []:
+        link = ActivityLink(
+            tenant_id=activity.tenant_id,
+            object_type=ref["type"],
+            object_id=ref["id"],
+            activity_id=activity.activity_id,
+            type=activity.type,
+            occurred_at=activity.occurred_at,
+        )
+        link.set_keys()
+        links.append(link)
+    return links
+
+
+def write_entries(
+    activity: Activity, put: Iterable[Entry], delete: Iterable[Entry] = (), extra: Iterable[Any] = ()
+) -> int:
+    """BatchWrite (25 per request) the entries to put and delete; answers items written."""
+    count = 0
+    with BaseItem.batch_write() as batch:
+        for item in extra:
+            batch.save(item)
+            count += 1
+        for entry in put:
+            batch.save(entry_item(activity, entry))
+            count += 1
+        for entry in delete:
+            batch.delete(entry_item(activity, entry))
+            count += 1
+    return count
+
+
+def get_activity(tenant_id: str, activity_id: str) -> Optional[Activity]:
+    return Activity.fetch(tenant_id, activity_id)
+
+
+def _related_refs(activity: Activity) -> list[tuple[str, str]]:
+    return [(r["type"], r["id"]) for r in activity.related or [] if r.get("type") in OBJECT_TYPES]
+
+
+def finish_new(activity: Activity) -> None:
+    """Mark a freshly written activity's index complete (skipped if a re-index took over)."""
+    try:
+        activity.update(
+            actions=[Activity.index_state.set("ok")],
+            condition=(Activity.index_rev == activity.index_rev) & (Activity.index_state == "pending"),
+        )
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+
+
+def reindex_activity(tenant_id: str, activity_id: str, resolver: Optional[Resolver] = None) -> bool:
+    """Bring one activity's feed entries in line with the current state. True if it wrote."""
+    resolver = resolver or Resolver(tenant_id)
+    for _ in range(MAX_ATTEMPTS):
+        activity = get_activity(tenant_id, activity_id)
+        if activity is None:
+            return False
+        objects = resolver.load_objects(_related_refs(activity))
+        new = resolver.activity_entries(activity.author_id, objects.values())
+        new_keys = {entry_key(e) for e in new}
+        old_keys = set(activity.indexed or ())
+        related = [
+            {**r, "name": objects[(r["type"], r["id"])].name} if (r["type"], r["id"]) in objects else r
+            for r in activity.related or []
+        ]
+        if activity.index_state == "ok" and old_keys == new_keys and related == activity.related:
+            return False
+        rev = int(activity.index_rev or 0)
+        try:
+            activity.update(
+                actions=[
+                    Activity.indexed.set(old_keys | new_keys),
+                    Activity.index_state.set("pending"),
+                    Activity.index_rev.set(rev + 1),
+                ],
+                condition=Activity.index_rev == rev,
+            )
+        except UpdateError as exc:
+            if condition_failed(exc):
+                continue
+            raise
+        stale = [parse_entry_key(k) for k in old_keys - new_keys]
+        # a pending activity may never have been fanned out: its links go too (idempotent)
+        links = link_items(activity) if activity.index_state != "ok" else []
+        write_entries(activity, sorted(new), stale, extra=links)
+        try:
+            activity.update(
+                actions=[
+                    Activity.indexed.set(new_keys),
+                    Activity.index_state.set("ok"),
+                    Activity.index_rev.set(rev + 2),
+                    Activity.related.set(related),
+                ],
+                condition=Activity.index_rev == rev + 1,
+            )
+        except UpdateError as exc:
+            if condition_failed(exc):
+                continue  # someone else moved it on: recompute once more
+            raise
+        return True
+    logger.warning("re-index gave up after retries", extra={"activity_id": activity_id})
+    raise RuntimeError(f"could not re-index activity {activity_id}")
+
+
+def activities_of_object(tenant_id: str, object_type: str, object_id: str) -> list[str]:
+    return [
+        link.activity_id
+        for link in BaseItem.query(
+            object_pk(tenant_id, object_type, object_id), BaseItem.SK.startswith(ActivityLink.PREFIX)
+        )
+        if isinstance(link, ActivityLink)
+    ]
+
+
+def reindex_objects(tenant_id: str, refs: Iterable[tuple[str, str]], resolver: Optional[Resolver] = None) -> int:
+    resolver = resolver or Resolver(tenant_id)
+    seen: set[str] = set()
+    changed = 0
+    for object_type, object_id in dict.fromkeys(refs):
+        for activity_id in activities_of_object(tenant_id, object_type, object_id):
+            if activity_id in seen:
+                continue
+            seen.add(activity_id)
+            changed += reindex_activity(tenant_id, activity_id, resolver)
+    return changed
+
+
+def reindex_users(tenant_id: str, user_ids: Iterable[str]) -> int:
+    """Everything whose audience depends on these users: objects they own, accounts whose
+    team they are on."""
+    refs: list[tuple[str, str]] = []
+    for user_id in dict.fromkeys(user_ids):
+        refs += objects_owned_by(tenant_id, user_id)
+        refs += accounts_with_member(tenant_id, user_id)
+    return reindex_objects(tenant_id, refs)
+
+
+def reindex_department_subtree(tenant_id: str, paths: Iterable[str]) -> int:
+    members: list[str] = []
+    for path in dict.fromkeys(p for p in paths if p):
+        members += [u.user_id for u in User.gsi2.query(User.members_pk(tenant_id), User.GSI2SK.startswith(path))]
+    return reindex_users(tenant_id, members)
+
+
+# ---------------------------------------------------------------- stream
+def _team(obj: Any) -> dict[str, Any]:
+    return obj.team.as_dict() if getattr(obj, "team", None) is not None else {}
+
+
+def handle_change(event_name: str, old_image: Optional[dict], new_image: Optional[dict]) -> int:
+    """React to one table change: answers how many activities were re-indexed."""
+    entity = ((new_image or old_image or {}).get("entity") or {}).get("S")
+    if entity not in CRM_ENTITIES | {"Activity", "User", "Department"}:
+        return 0
+    new, old = from_stream_image(new_image), from_stream_image(old_image)
+    if entity == "Activity":
+        # A new activity: recompute from current state, closing the race with an org
+        # change whose re-index ran before this activity was written.
+        if event_name == "INSERT" and isinstance(new, Activity):
+            return int(reindex_activity(new.tenant_id, new.activity_id))
+        return 0
+    if entity in CRM_ENTITIES:
+        if event_name != "MODIFY" or not isinstance(new, CrmObject) or not isinstance(old, CrmObject):
+            return 0
+        if (old.owner_id, old.name, _team(old), old.archived_at is None) == (
+            new.owner_id,
+            new.name,
+            _team(new),
+            new.archived_at is None,
+        ):
+            return 0
+        return reindex_objects(new.tenant_id, [(new.object_type, new.object_id)])
+    if entity == "User":
+        if event_name != "MODIFY" or not isinstance(new, User) or not isinstance(old, User):
+            return 0
+        if (old.path, old.dept_path) == (new.path, new.dept_path):
+            return 0
+        return reindex_users(new.tenant_id, [new.user_id])
+    if entity == "Department":
+        if not isinstance(new, Department):
+            return 0
+        old_path = old.path if isinstance(old, Department) else None
+        old_head = old.head_user_id if isinstance(old, Department) else None
+        if event_name == "MODIFY" and (old_path, old_head) == (new.path, new.head_user_id):
+            return 0
+        return reindex_department_subtree(new.tenant_id, [new.path, old_path or ""])
+    return 0

@@ -1,0 +1,68 @@
+"""Stream re-drive of after-commit effects (see services/platform/aftercommit.py).
+
+A request does its effects after its commit point at once, with retries; this finishes
+those it could not, from the table's stream records of their causes. Every effect is
+idempotent (messages are deduplicated by key, activities have ids that follow their
+cause), so on AWS, where every record arrives, re-driving a success does nothing, and a
+duplicate or late record is harmless.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from chalicelib.models.base import from_stream_image
+from chalicelib.models.expenses import Expense
+from chalicelib.models.feed import Comment
+from chalicelib.models.org import Project, User
+from chalicelib.models.signins import SignIn
+from chalicelib.models.webhooks import InboundReceipt
+from chalicelib.services.crm import crm
+from chalicelib.services.expenses import expenses
+from chalicelib.services.feed import feed
+from chalicelib.services.feed.feed_index import get_activity
+from chalicelib.services.fieldwork import signins
+from chalicelib.services.flows import offboarding
+from chalicelib.services.org import org
+
+ENTITIES = frozenset({"Comment", "SignIn", "Expense", "InboundReceipt", "User", "Project"})
+
+
+def handle_change(event_name: str, old_image: Optional[dict], new_image: Optional[dict]) -> bool:
+    """Re-drive what this change's request had to do after its commit. True if it applied."""
+    entity = ((new_image or {}).get("entity") or {}).get("S")
+    if entity not in ENTITIES:
+        return False
+    new, old = from_stream_image(new_image), from_stream_image(old_image)
+    if new is None:
+        return False
+    if isinstance(new, Comment) and event_name == "INSERT":
+        activity = get_activity(new.tenant_id, new.activity_id)
+        if activity is not None:
+            feed.notify_comment(activity, new)
+        return activity is not None
+    if isinstance(new, SignIn) and event_name == "INSERT":
+        account = crm.get_object(new.tenant_id, "account", new.account_id) if new.account_id else None
+        signins.record_activity(new, account)
+        return True
+    if isinstance(new, Expense) and event_name == "MODIFY" and isinstance(old, Expense):
+        expenses.redrive(old, new)
+        return True
+    if isinstance(new, User) and isinstance(old, User) and old.path != new.path:
+        offboarding.follow_move(old, new)  # a manager change: subtree and waiting approvals
+    if (
+        isinstance(new, User)
+        and not new.is_active
+        and (not isinstance(old, User) or old.is_active or old.handover_to != new.handover_to)
+    ):
+        offboarding.finish_handover(new.tenant_id, new.user_id)  # deactivated: the whole handover
+        return True
+    if isinstance(new, Project):
+        org.sync_memberships(old if isinstance(old, Project) else None, new)
+        return True
+    if isinstance(new, InboundReceipt) and event_name == "INSERT" and new.type == "expense.payment_updated":
+        e = expenses.load(new.tenant_id, new.ref_id) if new.ref_id else None
+        if e is not None and e.payment_status:
+            expenses.notify_paid(e, new.webhook_id)
+        return e is not None
+    return False

@@ -1,0 +1,7 @@
+"""Organisation: departments, the reporting tree, projects, users, tenant settings and the
+tenant's opportunity pipeline (``pipeline``).
+
+Owns the org data every "who may act" rule is decided from, and the cheap reads over it
+(materialised paths: "who is below X", "which departments does X head"). Imports only
+``platform``.
+"""

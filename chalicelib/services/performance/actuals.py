@@ -1,0 +1,205 @@
+"""Actuals kept on write: what each user and department did in a month, counted from the
+table stream.
+
+Each entity change contributes to ``(user, month)`` counters; a record's effect is the new
+image's contribution minus the old one's, so a creation counts, an edit moves the count
+(a plan moved to another month, an opportunity reopened) and a no-op adds nothing.
+
+- sign-in ``check_in``: ``visits`` in the month of its server time (tenant zone);
+- opportunity: ``new_opportunities`` for its owner in its creation month; once on a
+  ``won`` stage, ``won_count`` and ``won_amount`` in the month it closed (an amount in
+  another currency converted at the rate in effect that day; without one it adds 0 and a
+  warning is logged);
+- plan: ``plans_total`` (not cancelled) and ``plans_done`` in its date's month;
+- expense: ``expenses`` (submitted or approved) in its ``occurred_on`` month.
+
+Every counter also adds to each department on the user's department path *at the time the
+record is counted*, so a department includes its sub-departments, and a reorg or a move
+to another department moves future counting while past months keep what they counted.
+
+Exactly once: the deltas and a mark named by the stream record's event id commit in one
+transaction conditional on the mark's absence; a redelivered record is cancelled whole.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, Optional
+from zoneinfo import ZoneInfo
+
+from chalicelib.errors import Unprocessable
+from chalicelib.models.base import BaseItem, Cancelled, Tx, from_stream_image
+from chalicelib.models.crm import Opportunity
+from chalicelib.models.expenses import Expense
+from chalicelib.models.goals import MARK_TTL_S, Actuals, AggregateMark, month_of_scope
+from chalicelib.models.schedule import Plan
+from chalicelib.models.signins import SignIn
+from chalicelib.observability import count, logger
+from chalicelib.services.access.visibility import dept_ids
+from chalicelib.services.expenses import budgets, fx
+from chalicelib.services.inbox import messages
+from chalicelib.services.org import org, pipeline
+from chalicelib.services.performance import goals
+from chalicelib.timeutil import format_month, local_date, parse_timestamp
+
+ENTITIES = frozenset({"SignIn", "Opportunity", "Plan", "Expense"})
+LIVE_EXPENSE = ("submitted", "approved")
+
+Key = tuple[str, str]  # (user_id, YYYY-MM)
+
+
+def _month(timestamp: str, zone: ZoneInfo) -> str:
+    return format_month(parse_timestamp(timestamp).astimezone(zone).date())
+
+
+def _won_cents(opp: Opportunity, base_currency: str, zone: ZoneInfo) -> int:
+    if not opp.amount:
+        return 0
+    amount = Decimal(opp.amount)
+    if opp.currency and opp.currency != base_currency:
+        day = local_date(str(opp.closed_at), zone)
+        try:
+            amount = fx.convert(opp.tenant_id, base_currency, amount, opp.currency, day).amount
+        except Unprocessable:
+            logger.warning("won amount without an exchange rate", extra={"opportunity_id": opp.object_id})
+            return 0
+    return budgets.to_cents(amount)
+
+
+def contribution(item: Optional[BaseItem], settings: Any) -> dict[Key, Counter]:
+    """What one stored entity counts for, by (user, month)."""
+    out: dict[Key, Counter] = {}
+    if item is None:
+        return out
+    zone = org.tenant_zone(item.tenant_id, settings)
+
+    def add(user: str, month: str, **deltas: int) -> None:
+        out.setdefault((user, month), Counter()).update(deltas)
+
+    if isinstance(item, SignIn) and item.kind == "check_in":
+        add(item.user_id, _month(item.server_time, zone), visits=1)
+    elif isinstance(item, Opportunity):
+        add(item.owner_id, _month(item.created_at, zone), new_opportunities=1)
+        if item.closed_at and pipeline.of(settings).outcome(item.stage) == "won":
+            cents = _won_cents(item, settings.currency, zone)
+            add(item.owner_id, _month(item.closed_at, zone), won_count=1, won_amount_cents=cents)
+    elif isinstance(item, Plan) and item.status != "cancelled":
+        add(item.user_id, item.date[:7], plans_total=1, plans_done=int(item.status == "done"))
+    elif isinstance(item, Expense) and item.status in LIVE_EXPENSE:
+        add(item.user_id, item.occurred_on[:7], expenses_cents=item.booked_cents)
+    return out
+
+
+def deltas(old: Optional[BaseItem], new: Optional[BaseItem], settings: Any) -> dict[Key, dict[str, int]]:
+    """New contribution minus old, zero entries dropped."""
+    before, after = contribution(old, settings), contribution(new, settings)
+    out: dict[Key, dict[str, int]] = {}
+    for key in set(before) | set(after):
+        diff = Counter(after.get(key, Counter()))
+        diff.subtract(before.get(key, Counter()))
+        kept = {name: value for name, value in diff.items() if value}
+        if kept:
+            out[key] = kept
+    return out
+
+
+def scopes(tenant_id: str, user_id: str) -> list[tuple[str, str]]:
+    """The user and every department on its current department path."""
+    user = org.get_user(tenant_id, user_id)
+    return [("user", user_id)] + [("department", d) for d in dept_ids(user.dept_path if user else "")]
+
+
+def per_scope(
+    changes: dict[Key, dict[str, int]], scopes_of: Callable[[str], list[tuple[str, str]]]
+) -> dict[tuple[str, str, str], Counter]:
+    """The deltas by (scope type, scope id, month): each user's go to the user and each of
+    ``scopes_of(user)``'s departments."""
+    out: dict[tuple[str, str, str], Counter] = {}
+    for (user_id, period), counters in changes.items():
+        for scope_type, scope_id in scopes_of(user_id):
+            out.setdefault((scope_type, scope_id, period), Counter()).update(counters)
+    return out
+
+
+def apply(tenant_id: str, event_id: str, changes: dict[Key, dict[str, int]]) -> bool:
+    """Commit the deltas once per event id; False when this event was already counted."""
+    if not changes:
+        return False
+    tx = Tx()
+    mark = AggregateMark(tenant_id=tenant_id, event_id=event_id)
+    mark.ttl = timedelta(seconds=MARK_TTL_S)
+    tx.put("mark", mark, condition=AggregateMark.PK.does_not_exist())
+    scoped = per_scope(changes, lambda user_id: scopes(tenant_id, user_id))
+    for (scope_type, scope_id, period), counters in sorted(scoped.items()):
+        kept = {name: value for name, value in counters.items() if value}
+        if not kept:
+            continue  # e.g. a transfer between two people of one department
+        item = Actuals(tenant_id=tenant_id, scope_type=scope_type, scope_id=scope_id, period=period)
+        item.set_keys()
+        tx.update(
+            f"{scope_type}:{scope_id}:{period}",
+            item,
+            Actuals.add_actions(tenant_id, scope_type, scope_id, period, kept),
+        )
+    try:
+        tx.commit()
+    except Cancelled as exc:
+        if "mark" in exc.failed:
+            count("ActualsDuplicateSkipped")
+            return False
+        raise
+    for scope_type, scope_id, period in sorted(scoped):
+        alert_met_goals(tenant_id, scope_type, scope_id, period)
+    return True
+
+
+def alert_met_goals(tenant_id: str, scope_type: str, scope_id: str, period: str) -> int:
+    """A ``goal_alert`` to the person (or the department's head) for each target reached,
+    once per goal, month and metric (1 Query; a GetItem for a department)."""
+    found = {type(i).__name__: i for i in month_of_scope(tenant_id, scope_type, scope_id, period)}
+    goal = found.get("Goal")
+    if goal is None:
+        return 0
+    view = goals.view(Decimal(1), goal, found.get("Actuals"))  # type: ignore[arg-type]
+    met = [m for m, percent in view["progress"].items() if m != "expense_limit" and percent >= 100]
+    if not met:
+        return 0
+    recipient: Optional[str] = scope_id
+    if scope_type == "department":
+        dept = org.get_department(tenant_id, scope_id)
+        recipient = dept.head_user_id if dept else None
+    sent = 0
+    for metric in met if recipient is not None else []:
+        key = f"goal_alert#{scope_type}#{scope_id}#{period}#{metric}"
+        title = f"Goal met: {metric.replace('_', ' ')} ({period})"
+        body = f"{scope_type} {scope_id} reached its {metric.replace('_', ' ')} target for {period}"
+        sent += bool(
+            messages.send(
+                tenant_id,
+                str(recipient),
+                "goal_alert",
+                title,
+                body,
+                "goal",
+                f"{scope_type}:{scope_id}:{period}",
+                dedupe_key=key,
+            )
+        )
+    return sent
+
+
+def handle_change(event_id: str, old_image: Optional[dict], new_image: Optional[dict]) -> bool:
+    """One stream record: count its entity's change once. Unreadable data (a corrupt
+    timestamp) raises a 4xx domain error, which the stream consumer skips and counts."""
+    entity = ((new_image or old_image or {}).get("entity") or {}).get("S")
+    if entity not in ENTITIES:
+        return False
+    new, old = from_stream_image(new_image), from_stream_image(old_image)
+    item = new or old
+    if item is None:
+        return False
+    tenant_id = item.tenant_id
+    return apply(tenant_id, event_id, deltas(old, new, org.get_settings(tenant_id)))

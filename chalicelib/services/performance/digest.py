@@ -1,0 +1,306 @@
+"""The daily team digest ("existing problems"): each manager's one message a day, at 08:00
+tenant time, naming subordinates (any depth) without a check-in for ``inactive_days``
+working days, their open opportunities with no activity for ``stale_days``, and goals
+behind pace. Also published on EventBridge as ``team.digest``.
+
+Cost follows what is reported, never the table: the tenant list (1 Query per page), then
+per tenant 1 GetItem (settings), 1 Query each for the quiet users and the stale
+opportunities (indexes kept on write: ``models/digest.py``), 1 Query for the month's goals
+plus a BatchGet of their actuals, BatchGets of the people and departments named, and one
+message per manager. Exactly once per manager and day: the message's dedupe key is the day,
+so a second firing (or a retried one) sends nothing and publishes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Optional
+from zoneinfo import ZoneInfo
+
+from pynamodb.exceptions import PutError, UpdateError
+
+from chalicelib.models.base import BaseItem, from_stream_image
+from chalicelib.models.crm import Opportunity
+from chalicelib.models.digest import TENANTS_PK, LastCheckIn, OpportunityPulse, TenantEntry
+from chalicelib.models.feed import Activity
+from chalicelib.models.goals import Actuals, Goal, scope_pk
+from chalicelib.models.org import Department, User
+from chalicelib.models.signins import SignIn
+from chalicelib.observability import count, logger
+from chalicelib.services.inbox import messages
+from chalicelib.services.org import org, pipeline
+from chalicelib.services.performance import goals
+from chalicelib.services.platform import events
+from chalicelib.timeutil import local_date, utcnow
+
+DIGEST_HOUR = 8
+MAX_LISTED = 20  # names per section in one message; the rest are counted
+
+
+# ---------------------------------------------------------------- kept on write (stream)
+def _local_day(timestamp: str, tenant_id: str) -> str:
+    return local_date(timestamp, org.tenant_zone(tenant_id))
+
+
+def _later(item: BaseItem, attr: Any, day: str) -> None:
+    """Store unless a later day is already there (a late record never moves it back)."""
+    try:
+        item.save(condition=type(item).PK.does_not_exist() | (attr < day))
+    except PutError as exc:
+        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
+
+
+def _first(item: BaseItem) -> None:
+    """Store only if absent (a user's baseline: the day they joined)."""
+    try:
+        item.save(condition=type(item).PK.does_not_exist())
+    except PutError as exc:
+        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
+
+
+def pulse_of(opp: Opportunity, settings: Any) -> Optional[OpportunityPulse]:
+    """The opportunity's pulse as the stream keeps it (its last activity: its last change
+    until an activity says later), or None once it is closed or archived."""
+    if pipeline.of(settings).outcome(opp.stage) != "open" or opp.archived_at:
+        return None
+    pulse = OpportunityPulse(tenant_id=opp.tenant_id, opportunity_id=opp.object_id)
+    pulse.owner_id, pulse.name = opp.owner_id, opp.name
+    pulse.day = local_date(opp.updated_at, org.tenant_zone(opp.tenant_id, settings))
+    return pulse
+
+
+def _on_opportunity(opp: Opportunity) -> None:
+    pulse = pulse_of(opp, org.get_settings(opp.tenant_id))
+    if pulse is None:
+        gone = OpportunityPulse(tenant_id=opp.tenant_id, opportunity_id=opp.object_id)
+        gone.set_keys()
+        gone.delete()
+        return
+    try:
+        pulse.save(condition=OpportunityPulse.PK.does_not_exist() | (OpportunityPulse.day <= pulse.day))
+    except PutError as exc:
+        if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+            raise
+
+
+def _on_activity(activity: Activity) -> None:
+    day = _local_day(activity.created_at, activity.tenant_id)
+    for ref in activity.related or []:
+        if ref.get("type") != "opportunity":
+            continue
+        pulse = OpportunityPulse(tenant_id=activity.tenant_id, opportunity_id=str(ref["id"]))
+        pulse.set_keys()
+        try:
+            pulse.update(
+                actions=[OpportunityPulse.day.set(day), OpportunityPulse.GSI1SK.set(f"{day}#{ref['id']}")],
+                condition=OpportunityPulse.PK.exists() & (OpportunityPulse.day < day),
+            )
+        except UpdateError as exc:
+            if getattr(exc, "cause_response_code", None) != "ConditionalCheckFailedException":
+                raise
+
+
+def baseline_of(user: User, zone: ZoneInfo, before: Optional[BaseItem] = None) -> LastCheckIn:
+    """A user's last check-in until the first one: the day (in the tenant's ``zone``) they
+    joined, or they were reactivated (a returning user is not reported for the time away)."""
+    back = isinstance(before, User) and not before.is_active
+    baseline = LastCheckIn(tenant_id=user.tenant_id, user_id=user.user_id)
+    since = user.updated_at if back else user.created_at
+    baseline.day = local_date(since or user.updated_at or "", zone)
+    return baseline
+
+
+def note_user(user: User, before: Optional[BaseItem] = None) -> None:
+    """The user's tenant in the registry; an active user has a last check-in (a baseline
+    until the first, unless a day is already kept), a deactivated one none: the digest never
+    reads the rows of people it cannot report. Idempotent."""
+    register_tenant(user.tenant_id)
+    if user.is_active:
+        _first(baseline_of(user, org.tenant_zone(user.tenant_id), before))
+        return
+    gone = LastCheckIn(tenant_id=user.tenant_id, user_id=user.user_id)
+    gone.set_keys()
+    gone.delete()
+
+
+def note_check_in(signin: SignIn) -> None:
+    """A check-in's day as its user's last, unless a later one is kept. Idempotent."""
+    if signin.kind != "check_in":
+        return
+    last = LastCheckIn(
+        tenant_id=signin.tenant_id, user_id=signin.user_id, day=_local_day(signin.server_time, signin.tenant_id)
+    )
+    _later(last, LastCheckIn.day, last.day)
+
+
+def register_tenant(tenant_id: str) -> None:
+    """The tenant in the registry the hourly digest reads (idempotent)."""
+    TenantEntry.register(tenant_id)
+
+
+def next_tenant(start_key: Optional[dict[str, Any]]) -> Optional[tuple[str, dict[str, Any]]]:
+    """The registry's next tenant after ``start_key`` and the key that resumes after it."""
+    return TenantEntry.first_after(start_key)
+
+
+def note_opportunity(opp: Opportunity) -> None:
+    _on_opportunity(opp)
+
+
+def handle_change(event_name: str, old_image: Optional[dict], new_image: Optional[dict]) -> None:
+    new = from_stream_image(new_image)
+    if isinstance(new, User):
+        note_user(new, from_stream_image(old_image))
+    elif isinstance(new, SignIn) and event_name == "INSERT":
+        note_check_in(new)
+    elif isinstance(new, Opportunity):
+        _on_opportunity(new)
+    elif isinstance(new, Activity) and event_name == "INSERT":
+        _on_activity(new)
+
+
+# ---------------------------------------------------------------- the digest
+def working_days_before(day: date, n: int) -> date:
+    """The earliest of the ``n`` working days (Mon-Fri) before ``day``."""
+    current = day
+    while n > 0:
+        current -= timedelta(days=1)
+        if current.weekday() < 5:
+            n -= 1
+    return current
+
+
+@dataclass
+class Report:
+    inactive: list[str] = field(default_factory=list)  # user ids
+    stale: list[tuple[str, str]] = field(default_factory=list)  # (opportunity id, name)
+    behind: list[str] = field(default_factory=list)  # "<scope>: metric, metric"
+
+    def __bool__(self) -> bool:
+        return bool(self.inactive or self.stale or self.behind)
+
+
+def _users(tenant_id: str, ids: set[str]) -> dict[str, User]:
+    keys = [User.key_of(tenant_id, u) for u in sorted(ids)]
+    return {u.user_id: u for u in BaseItem.batch_get(keys) if isinstance(u, User)} if keys else {}
+
+
+def _behind_goals(tenant_id: str, day: date) -> list[tuple[str, str, list[str]]]:
+    """(scope_type, scope_id, metrics behind pace at the day's 08:00) for its month's goals."""
+    period = day.strftime("%Y-%m")
+    found = [g for g in Goal.gsi1.query(Goal.month_pk(tenant_id, period)) if isinstance(g, Goal)]
+    keys = [Actuals.key_of(tenant_id, g.scope_type, g.scope_id, period) for g in found]
+    actuals = {a.PK: a for a in BaseItem.batch_get(keys) if isinstance(a, Actuals)} if keys else {}
+    at = datetime(day.year, day.month, day.day, DIGEST_HOUR, tzinfo=org.tenant_zone(tenant_id))
+    share = goals.elapsed_share(period, tenant_id, at)
+    out = []
+    for g in found:
+        view = goals.view(share, g, actuals.get(scope_pk(tenant_id, g.scope_type, g.scope_id)))
+        late = sorted(m for m, pace in view["pace"].items() if pace == "behind")
+        if late:
+            out.append((g.scope_type, g.scope_id, late))
+    return out
+
+
+def reports(tenant_id: str, day: date) -> dict[str, Report]:
+    """What each manager's digest for ``day`` names."""
+    settings = org.get_settings(tenant_id)
+    quiet_since = working_days_before(day, int(settings.inactive_days)).isoformat()
+    stale_since = (day - timedelta(days=int(settings.stale_days))).isoformat()
+    quiet = list(LastCheckIn.gsi1.query(LastCheckIn.index_pk(tenant_id), quiet_since > LastCheckIn.GSI1SK))
+    stale = list(
+        OpportunityPulse.gsi1.query(OpportunityPulse.index_pk(tenant_id), stale_since > OpportunityPulse.GSI1SK)
+    )
+    behind = _behind_goals(tenant_id, day)
+    people = _users(
+        tenant_id, {q.user_id for q in quiet} | {s.owner_id for s in stale} | {i for t, i, _ in behind if t == "user"}
+    )
+    out: dict[str, Report] = defaultdict(Report)
+    for q in quiet:
+        user = people.get(q.user_id)
+        if user is not None and user.is_active:
+            for boss in user.ancestors:
+                out[boss].inactive.append(user.user_id)
+    for s in stale:
+        for boss in people[s.owner_id].ancestors if s.owner_id in people else []:
+            out[boss].stale.append((s.opportunity_id, s.name))
+    depts = [d for t, d, _ in behind if t == "department"]
+    heads = (
+        {
+            d.department_id: d.head_user_id
+            for d in BaseItem.batch_get([Department.key_of(tenant_id, d) for d in depts])
+            if isinstance(d, Department)
+        }
+        if depts
+        else {}
+    )
+    for scope_type, scope_id, metrics in behind:
+        readers = people[scope_id].ancestors if scope_type == "user" and scope_id in people else []
+        readers = [heads[scope_id]] if scope_type == "department" and heads.get(scope_id) else readers
+        for boss in readers:
+            out[boss].behind.append(f"{scope_type} {scope_id}: {', '.join(metrics)}")
+    return {boss: report for boss, report in out.items() if report}
+
+
+def _body(report: Report, names: dict[str, User]) -> str:
+    def listed(values: list[str]) -> str:
+        shown = ", ".join(values[:MAX_LISTED])
+        return shown + (f" and {len(values) - MAX_LISTED} more" if len(values) > MAX_LISTED else "")
+
+    lines = []
+    if report.inactive:
+        lines.append("No check-in: " + listed([names[u].name if u in names else u for u in report.inactive]))
+    if report.stale:
+        lines.append("No activity: " + listed([name for _, name in report.stale]))
+    if report.behind:
+        lines.append("Behind pace: " + listed(report.behind))
+    return "\n".join(lines)
+
+
+def run_tenant(tenant_id: str, day: Optional[date] = None) -> int:
+    """The tenant's digests for ``day`` (today in its zone); answers how many were sent."""
+    day = day or utcnow().astimezone(org.tenant_zone(tenant_id)).date()
+    found = reports(tenant_id, day)
+    names = _users(tenant_id, {u for r in found.values() for u in r.inactive})
+    sent = 0
+    for boss, report in sorted(found.items()):
+        body = _body(report, names)
+        title = f"Team digest {day.isoformat()}"
+        if messages.send(tenant_id, boss, "team_digest", title, body, dedupe_key=f"team_digest#{day.isoformat()}"):
+            events.emit(
+                "team.digest",
+                tenant_id,
+                {
+                    "manager_id": boss,
+                    "date": day.isoformat(),
+                    "inactive": report.inactive,
+                    "stale": [o for o, _ in report.stale],
+                    "behind": report.behind,
+                },
+            )
+            sent += 1
+    return sent
+
+
+def run(now: Optional[datetime] = None) -> dict[str, int]:
+    """Hourly: every tenant whose local time is 08:xx. One tenant's failure is logged and
+    counted; the others go on."""
+    now = now or utcnow()
+    done = {"tenants": 0, "sent": 0, "failed": 0}
+    for entry in TenantEntry.gsi1.query(TENANTS_PK):
+        tenant_id = entry.tenant_id
+        try:
+            local = now.astimezone(org.tenant_zone(tenant_id))
+            if local.hour != DIGEST_HOUR:
+                continue
+            done["sent"] += run_tenant(tenant_id, local.date())
+            done["tenants"] += 1
+        except Exception:  # noqa: BLE001 - isolate the tenant, keep the schedule going
+            logger.exception("team digest failed for a tenant", extra={"tenant_id": tenant_id})
+            count("DigestTenantFailed")
+            done["failed"] += 1
+    return done

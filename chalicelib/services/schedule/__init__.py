@@ -1,0 +1,3 @@
+"""Schedule: plans, work logs, the calendar and the plan-vs-log comparison, and the plan
+reminders schedule (``reminders``).
+"""

@@ -1,0 +1,211 @@
+"""Plan reminders: the ``plan_reminders`` schedule (every minute, all tenants).
+
+How it stays cheap, exact and complete:
+- **Cost proportional to what is due.** Armed reminders sit in a sparse, minute-bucketed
+  index (GSI2 of the plan item, ``T#~system#REMIND#<minute>``, sorted by ``remind_at``).
+  A run reads only the buckets of the minutes since the last run: one query per minute
+  (paged only by the number of reminders due), never a scan, whatever the table holds.
+- **Catch-up.** A checkpoint item records ``done_until``: every reminder due at or before
+  it has been delivered. A run covers ``(done_until, now - LAG]``, so a missed or failed
+  run is made up by the next one. The checkpoint only moves forward (conditional write).
+- **Exactly once.** Delivery is ``messages.send(..., dedupe_key=plan_reminder:<plan>:<due>)``:
+  a second delivery of the same reminder (double-fired schedule, retried run, two runs
+  racing over the same window) writes nothing and returns None; the EventBridge event
+  ``plan.reminder_due`` is emitted only by the call that created the message.
+- **Moves and cancels.** The index keys are derived from the plan's current state, so
+  editing the start or the lead time moves the reminder to its new minute (a new due
+  time is a new dedupe key) and cancelling or completing the plan removes it.
+- ``LAG_S`` leaves index propagation time: a reminder is delivered at most
+  ``60 s (cadence) + LAG_S`` after it is due, inside the contract's 90 s.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Optional
+
+from pynamodb.exceptions import PutError
+
+from chalicelib.models.base import condition_failed
+from chalicelib.models.schedule import Plan, ReminderCheckpoint, remind_bucket_pk, remind_range
+from chalicelib.observability import count, is_corrupt_item, logger, skip_bad_item
+from chalicelib.services.inbox import messages
+from chalicelib.services.org import org
+from chalicelib.services.platform import events
+from chalicelib.timeutil import format_local, format_minute, iso, parse_timestamp, utcnow
+
+LAG_S = 10
+SKIPPED = "skipped"
+FIRST_RUN_LOOKBACK = timedelta(minutes=30)
+MAX_WINDOW = timedelta(hours=24)  # per run; a longer outage is caught up over several runs
+WORKERS = 8
+PARALLEL_FROM = 4  # fewer due reminders than this are sent inline
+SYSTEM_TENANT = "~system"
+
+
+@dataclass
+class RunResult:
+    since: str
+    until: str
+    buckets: int = 0
+    due: int = 0
+    delivered: int = 0
+    duplicates: int = 0
+    skipped: int = 0
+    event_failures: int = 0
+    complete: bool = True
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def read_checkpoint() -> Optional[str]:
+    checkpoint = ReminderCheckpoint.fetch()
+    return checkpoint.done_until if checkpoint is not None else None
+
+
+def _advance_checkpoint(done_until: str, now: datetime) -> bool:
+    """Move the checkpoint forward; never back (a slower racing run loses quietly)."""
+    checkpoint = ReminderCheckpoint(tenant_id=SYSTEM_TENANT, done_until=done_until, updated_at=iso(now))
+    try:
+        checkpoint.save(condition=ReminderCheckpoint.PK.does_not_exist() | (ReminderCheckpoint.done_until < done_until))
+        return True
+    except PutError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+
+
+def _minutes(since: datetime, until: datetime) -> list[str]:
+    """The UTC minute buckets that can hold a reminder due in ``(since, until]``."""
+    first = since.replace(second=0)
+    out, minute = [], first
+    while minute <= until:
+        out.append(format_minute(minute))
+        minute += timedelta(minutes=1)
+    return out
+
+
+def due_in_bucket(minute: str, since: str, until: str) -> list[Plan]:
+    """Armed reminders of one minute bucket with ``since < remind_at <= until``."""
+    return list(Plan.gsi2.query(remind_bucket_pk(minute), Plan.GSI2SK.between(*remind_range(since, until))))
+
+
+class _Zones:
+    """Tenant time zones, read once per tenant per run (for the message text)."""
+
+    def __init__(self) -> None:
+        self.cache: dict[str, Any] = {}
+
+    def __call__(self, tenant_id: str) -> Any:
+        if tenant_id not in self.cache:
+            self.cache[tenant_id] = org.tenant_zone(tenant_id)
+        return self.cache[tenant_id]
+
+
+def deliver(plan: Plan, zone: Any) -> bool:
+    """Send one reminder; True when this call delivered it (and emitted its event)."""
+    start = parse_timestamp(plan.start_time, "start_time") if plan.start_time else None
+    when = format_local(start.astimezone(zone))[11:16] if start else ""
+    minutes = int(plan.remind_minutes_before or 0)
+    message = messages.send(
+        plan.tenant_id,
+        plan.user_id,
+        kind="plan_reminder",
+        title=f"Reminder: {plan.title}",
+        body=f"Starts at {when} on {plan.date}" + (f" (in {minutes} min)" if minutes else ""),
+        ref_type="plan",
+        ref_id=plan.plan_id,
+        dedupe_key=f"plan_reminder:{plan.plan_id}:{plan.remind_at}",
+    )
+    if message is None:
+        return False
+    detail = {
+        "plan_id": plan.plan_id,
+        "user_id": plan.user_id,
+        "title": plan.title,
+        "date": plan.date,
+        "start_time": plan.start_time,
+        "remind_at": plan.remind_at,
+        "message_id": message.message_id,
+    }
+    for attempt in range(3):
+        try:
+            events.emit("plan.reminder_due", plan.tenant_id, detail)
+            break
+        except Exception as exc:  # noqa: BLE001 - the message is delivered; do not resend it
+            if attempt == 2:
+                count("PlanReminderEventFailed")
+                logger.error("plan.reminder_due not published", extra={"plan_id": plan.plan_id, "error": str(exc)})
+            else:
+                _time.sleep(0.1 * (attempt + 1))
+    return True
+
+
+def run(now: Optional[datetime] = None, deadline: Optional[Callable[[], bool]] = None) -> RunResult:
+    """Deliver every reminder due since the checkpoint. ``now`` is injectable for tests;
+    ``deadline()`` True stops early (the checkpoint then covers what was finished)."""
+    now = (now or utcnow()).astimezone(UTC).replace(microsecond=0)
+    until_dt = now - timedelta(seconds=LAG_S)
+    since = read_checkpoint() or iso(until_dt - FIRST_RUN_LOOKBACK)
+    since_dt = parse_timestamp(since, "checkpoint")
+    if until_dt - since_dt > MAX_WINDOW:
+        until_dt = since_dt + MAX_WINDOW
+    until = iso(until_dt)
+    result = RunResult(since=since, until=until)
+    if until_dt <= since_dt:
+        return result
+    zones = _Zones()
+    done_until = since
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        for minute in _minutes(since_dt, until_dt):
+            if deadline is not None and deadline():
+                result.complete = False
+                break
+            due = due_in_bucket(minute, since, until)
+            result.buckets += 1
+            result.due += len(due)
+            for tenant_id in sorted({p.tenant_id for p in due}):
+                zones(tenant_id)  # once per tenant, before the workers share the cache
+            send = lambda p: _deliver_safely(p, zones, result)  # noqa: E731
+            outcomes = list(pool.map(send, due)) if len(due) >= PARALLEL_FROM else [send(p) for p in due]
+            if any(o is None for o in outcomes):
+                result.complete = False  # a failure: leave the checkpoint before this minute
+                break
+            result.delivered += sum(1 for o in outcomes if o is True)
+            result.duplicates += sum(1 for o in outcomes if o is False)
+            result.skipped += sum(1 for o in outcomes if o is SKIPPED)
+            bucket_end = iso(parse_timestamp(f"{minute}:59Z", "bucket"))
+            done_until = min(bucket_end, until)
+    if done_until > since:
+        _advance_checkpoint(done_until, now)
+    result.until = done_until if not result.complete else until
+    count("PlanRemindersDelivered", result.delivered)
+    if result.duplicates:
+        count("PlanRemindersDuplicate", result.duplicates)
+    logger.info("plan reminders run", extra=result.as_dict())
+    return result
+
+
+def _deliver_safely(plan: Plan, zones: _Zones, result: RunResult) -> Optional[bool | str]:
+    """True delivered, False already delivered, None failed (the run retries it later),
+    ``SKIPPED`` unreadable (logged and counted; the run goes on past it)."""
+    for attempt in range(3):
+        try:
+            return deliver(plan, zones(plan.tenant_id))
+        except Exception as exc:  # noqa: BLE001 - one bad reminder must not stop the others
+            if is_corrupt_item(exc):  # its own data is bad: retrying (now or next run) cannot help
+                skip_bad_item("plan_reminders", exc, tenant_id=plan.tenant_id, key=plan.plan_id)
+                result.errors.append(f"{plan.tenant_id}/{plan.plan_id}: skipped ({type(exc).__name__})")
+                return SKIPPED
+            if attempt == 2:
+                result.errors.append(f"{plan.tenant_id}/{plan.plan_id}: {type(exc).__name__}")
+                logger.warning("plan reminder failed", extra={"plan_id": plan.plan_id, "error": str(exc)})
+                return None
+            _time.sleep(0.1 * (attempt + 1))
+    return None  # pragma: no cover
