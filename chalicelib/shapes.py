@@ -13,8 +13,9 @@ from pydantic import Field
 
 from chalicelib.schemas import LocationOut, PhotoOut, Response
 from chalicelib.services.fieldwork.signins import Flag
+from chalicelib.vocabulary import ExpenseStatus
 
-Status = Literal["draft", "submitted", "approved", "rejected"]  # an expense's
+Status = ExpenseStatus  # an expense's (chalicelib/vocabulary.py)
 
 
 # ---------------------------------------------------------------- CRM objects

@@ -1,18 +1,16 @@
 """The information center: the caller's inbox, unread count, read and read-all."""
 
-from typing import Literal, Optional
+from typing import Optional
 
 from chalice import Blueprint
+from pydantic import Field
 
 from chalicelib.schemas import Page, PageQuery, Response
 from chalicelib.services.inbox import messages
+from chalicelib.vocabulary import UNKNOWN_VALUES_NOTE, MessageKind
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
-
-Kind = Literal[
-    "expense_approval_request", "expense_result", "expense_paid", "plan_reminder", "budget_alert", "comment", "mention"
-]
 
 
 class MessagesQuery(PageQuery):
@@ -26,7 +24,7 @@ class MessageRef(Response):
 
 class MessageOut(Response):
     id: str
-    kind: Kind
+    kind: MessageKind = Field(description=UNKNOWN_VALUES_NOTE)
     title: str
     body: str
     ref: Optional[MessageRef] = None

@@ -7,10 +7,11 @@ its feed entries (services/feed/feed_index.py); see services/feed/feed.py for th
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, get_args
+from typing import Any, Optional, get_args
 
 from pynamodb.exceptions import PutError
 
+from chalicelib import vocabulary
 from chalicelib.ids import new_id
 from chalicelib.models.base import condition_failed
 from chalicelib.models.crm import OBJECT_TYPES
@@ -21,19 +22,7 @@ from chalicelib.services.platform.aftercommit import settle
 from chalicelib.services.uploads import uploads
 from chalicelib.timeutil import iso, normalize, utcnow
 
-ActivityType = Literal[
-    "sales_record",
-    "service_record",
-    "stage_feedback",
-    "signin",
-    "report",
-    "post",
-    "approval",
-    "task",
-    "calendar",
-    "instruction",
-    "expense",
-]
+ActivityType = vocabulary.ActivityType  # the one list: chalicelib/vocabulary.py
 TYPES: tuple[str, ...] = get_args(ActivityType)
 SYSTEM_TYPES = frozenset({"signin", "stage_feedback", "expense"})  # made by their own routes
 USER_TYPES = tuple(t for t in TYPES if t not in SYSTEM_TYPES)  # POST /v1/activities

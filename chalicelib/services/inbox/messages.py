@@ -17,18 +17,9 @@ from chalicelib.ids import new_id
 from chalicelib.models.base import Cancelled, Tx
 from chalicelib.models.messages import InboxCounter, Message, MessageGuard, inbox_pk
 from chalicelib.timeutil import iso, utcnow
+from chalicelib.vocabulary import MESSAGE_KINDS
 
-KINDS = (
-    "expense_approval_request",
-    "expense_result",
-    "expense_paid",
-    "plan_reminder",
-    "budget_alert",
-    "comment",
-    "team_digest",
-    "goal_alert",
-    "mention",
-)
+KINDS = MESSAGE_KINDS  # chalicelib/vocabulary.py: the one list, shared with the response model
 READ_ALL_CHUNK = 25  # messages per read-all transaction (plus the counter: limit is 100)
 TX_ATTEMPTS = 4
 

@@ -1,0 +1,52 @@
+"""Every enumeration of the API, once: the request and response models, the OpenAPI
+document and the services all derive from these (``typing.get_args`` gives the tuples).
+
+A value a service may store or send must be listed here first, or its response model
+would refuse it (issue: a ``team_digest`` message absent from the response's ``kind`` list
+made every later ``GET /v1/messages`` of its recipient a 500). Clients ignore values they
+do not know (the OpenAPI document says so), so adding one needs no version change.
+"""
+
+from typing import Literal, get_args
+
+MessageKind = Literal[
+    "expense_approval_request",
+    "expense_result",
+    "expense_paid",
+    "plan_reminder",
+    "budget_alert",
+    "comment",
+    "mention",
+    "team_digest",
+    "goal_alert",
+    "task_assigned",
+    "task_reminder",
+    "instruction",
+    "report_received",
+    "approval_request",
+    "approval_result",
+]
+MESSAGE_KINDS: tuple[str, ...] = get_args(MessageKind)
+
+ActivityType = Literal[
+    "sales_record",
+    "service_record",
+    "stage_feedback",
+    "signin",
+    "report",
+    "post",
+    "approval",
+    "task",
+    "calendar",
+    "instruction",
+    "expense",
+]
+ACTIVITY_TYPES: tuple[str, ...] = get_args(ActivityType)
+
+ExpenseStatus = Literal["draft", "submitted", "approved", "rejected"]
+EXPENSE_STATUSES: tuple[str, ...] = get_args(ExpenseStatus)
+
+PushPlatform = Literal["apns", "apns_sandbox", "fcm", "baidu"]
+PUSH_PLATFORMS: tuple[str, ...] = get_args(PushPlatform)
+
+UNKNOWN_VALUES_NOTE = "Clients must ignore values they do not know: new ones are added without a version change."
