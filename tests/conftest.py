@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -175,3 +176,39 @@ def ddb_requests(monkeypatch: pytest.MonkeyPatch) -> RequestCounter:
 
     monkeypatch.setattr(Connection, "_make_api_call", counting)
     return counter
+
+
+@pytest.fixture
+def stream(api: Api, chalice_client: Any) -> Any:
+    """The table stream after the demo seed, delivered to ``table_stream`` as Lambda would
+    (tests/support.py's ``Stream``). Cancelled transactions (the re-drive's deduplicated
+    sends) leave the stream shard in place (``local.motoserver.journal_transactions``), so
+    the reader stays on a live shard."""
+    from tests.support import Stream
+
+    return Stream(chalice_client)
+
+
+@pytest.fixture
+def atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One AWS request at a time, as each DynamoDB request is atomic on AWS (in-process
+    moto restores a whole-table snapshot when a transaction fails, erasing other threads'
+    writes). Requests from the threads still interleave freely."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    lock = threading.RLock()
+    original = BotocoreStubber.process_request
+
+    def process(self: Any, request: Any) -> Any:
+        with lock:
+            return original(self, request)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", process)
+
+
+@pytest.fixture
+def secret(api: Api) -> str:
+    """The demo tenant's finance integration, and the secret its webhooks are signed with."""
+    from chalicelib.services.org import org
+
+    return org.put_finance_integration("acme", "http://127.0.0.1:9/hook").secret

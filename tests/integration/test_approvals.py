@@ -3,30 +3,7 @@ a reorg moves waiting approvals (queue, message, right to decide) to the new app
 
 from __future__ import annotations
 
-from typing import Any
-
-from tests.integration.test_expenses import messages_of, submitted
-
-
-def queue(api: Any, user: str, limit: int = 100) -> list[str]:
-    ids: list[str] = []
-    cursor = None
-    while True:
-        path = f"/v1/approvals?limit={limit}" + (f"&cursor={cursor}" if cursor else "")
-        status, page = api.get(path, as_=user)
-        assert status == 200, page
-        assert set(page) == {"items", "next_cursor"}
-        ids += [e["id"] for e in page["items"]]
-        cursor = page["next_cursor"]
-        if not cursor:
-            return ids
-        assert len(page["items"]) == limit  # every page but the last is full
-
-
-def move(api: Any, user: str, name: str, dept: str, manager: str) -> None:
-    body = {"name": name, "department_id": dept, "manager_id": manager}
-    status, out = api.put(f"/v1/admin/users/{user}", body, as_="admin")
-    assert status == 200, out
+from tests.support import messages_of, move, queue, submitted
 
 
 def test_queue_lists_waiting_expenses_oldest_first_at_each_level(api):

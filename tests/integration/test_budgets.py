@@ -11,48 +11,9 @@ import pytest
 
 from chalicelib.auth import Principal
 from chalicelib.errors import AppError
-from chalicelib.models.messages import Message, inbox_pk
 from chalicelib.services.expenses import budgets, expenses
-
-PATH = "/v1/budgets/department/east/2026-11"
-EAST = {"type": "department", "id": "east"}
-
-
-@pytest.fixture
-def atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One AWS request at a time, as each DynamoDB request is atomic on AWS (in-process
-    moto restores a whole-table snapshot when a transaction fails, erasing other threads'
-    writes). Requests from the threads still interleave freely."""
-    from moto.core.botocore_stubber import BotocoreStubber
-
-    lock = threading.RLock()
-    original = BotocoreStubber.process_request
-
-    def process(self: Any, request: Any) -> Any:
-        with lock:
-            return original(self, request)
-
-    monkeypatch.setattr(BotocoreStubber, "process_request", process)
-
-
-def put_budget(api: Any, amount: str, mode: str = "block", thresholds: list[int] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"amount": amount, "currency": "CNY", "mode": mode}
-    if thresholds is not None:
-        body["thresholds"] = thresholds
-    status, budget = api.put(PATH, body, as_="fin")
-    assert status == 200, budget
-    return budget
-
-
-def submit(api: Any, amount: str, as_: str = "rep_a") -> tuple[int, dict[str, Any]]:
-    _, e = api.post(
-        "/v1/expenses", {"amount": amount, "category": "x", "occurred_on": "2026-11-09", "unit": EAST}, as_=as_
-    )
-    return api.post(f"/v1/expenses/{e['id']}/submit", as_=as_)
-
-
-def alerts_for(user: str) -> list[Message]:
-    return [m for m in Message.query(inbox_pk("acme", user), Message.SK.startswith("MSG#")) if m.kind == "budget_alert"]
+from tests.support import BUDGET_PATH as PATH
+from tests.support import EAST, alerts_for, put_budget, submit
 
 
 def test_put_budget_by_admin_or_finance_only(api):

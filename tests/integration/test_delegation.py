@@ -13,8 +13,7 @@ import pytest
 from chalicelib.models.org import Delegation
 from chalicelib.services.expenses import approvals, delegation, expenses
 from chalicelib.services.org import org as org_svc
-from tests.integration.test_approvals import move, queue
-from tests.integration.test_expenses import messages_of, submitted
+from tests.support import messages_of, move, queue, submitted
 
 ZONE_NAME = "Asia/Shanghai"  # the demo tenant's zone: local midnight is 16:00Z the day before
 

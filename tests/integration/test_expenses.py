@@ -10,28 +10,7 @@ import pytest
 
 from chalicelib.auth import Principal
 from chalicelib.services.expenses import expenses as expense_service
-
-EAST = {"type": "department", "id": "east"}
-
-
-def draft(api: Any, amount: str = "100.00", as_: str = "rep_a", **extra: Any) -> dict[str, Any]:
-    body = {"amount": amount, "category": "travel", "occurred_on": "2026-11-03", "unit": EAST, **extra}
-    status, expense = api.post("/v1/expenses", body, as_=as_)
-    assert status == 201, expense
-    return expense
-
-
-def submitted(api: Any, amount: str = "100.00", as_: str = "rep_a", **extra: Any) -> dict[str, Any]:
-    expense = draft(api, amount, as_, **extra)
-    status, expense = api.post(f"/v1/expenses/{expense['id']}/submit", as_=as_)
-    assert status == 200, expense
-    return expense
-
-
-def messages_of(api: Any, user: str, kind: str) -> list[dict[str, Any]]:
-    status, body = api.get("/v1/messages?limit=100", as_=user)
-    assert status == 200
-    return [m for m in body["items"] if m["kind"] == kind]
+from tests.support import EAST, draft, messages_of, submitted
 
 
 def test_create_expense_with_decimal_amount_returns_draft_with_contract_shape(api):

@@ -16,14 +16,8 @@ from chalicelib.models.signins import SignIn
 from chalicelib.observability import is_corrupt_item
 from chalicelib.services.org import org
 from chalicelib.services.performance import actuals, goals
-from tests.integration.test_feed_reindex import Stream
 
 NOW = datetime.now(UTC)
-
-
-@pytest.fixture
-def stream(api, chalice_client):
-    return Stream(chalice_client)
 
 
 def period_now() -> str:

@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 import pytest
 
 from chalicelib.services.org import org
-from tests.integration.test_feed_reindex import Stream
 
 COLLECTIONS = ("accounts", "contacts", "opportunities", "leads")
 EVERYTHING = {"A", "C", "O", "L", "B"}
@@ -29,11 +28,6 @@ MATRIX: dict[str, tuple[str, str, dict[str, set[str]]]] = {
     "admin": ("acme", "tenant admin", {"all": EVERYTHING}),
     "rep_x": ("globex", "other tenant", {}),
 }
-
-
-@pytest.fixture
-def stream(api, chalice_client):
-    return Stream(chalice_client)
 
 
 def create(api, path, body, as_="rep_a"):
