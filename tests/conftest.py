@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -53,6 +53,28 @@ def responses_match_their_models(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(TestHTTPClient, "request", checked)
 
 
+# The worlds this process built once: "resources" (what `make run` creates) and "demo"
+# (plus the demo org), kept as copies of moto's backends and put back for each test that
+# asks for them (local.motoserver.snapshot_backends), rather than built again by a hundred
+# AWS calls per test. TEST_WORLD_SNAPSHOTS=off builds every world afresh.
+_WORLDS: dict[str, tuple[Any, dict[str, str]]] = {}
+
+
+def _world(name: str, build: Callable[[], dict[str, str]]) -> dict[str, str]:
+    """The named world: restored from this process's snapshot, or built and snapshotted."""
+    from local.motoserver import restore_backends, snapshot_backends
+
+    if os.environ.get("TEST_WORLD_SNAPSHOTS", "on") == "off":
+        return build()
+    if name in _WORLDS:
+        snapshot, urls = _WORLDS[name]
+        restore_backends(snapshot)
+        return dict(urls)
+    urls = build()
+    _WORLDS[name] = (snapshot_backends(), dict(urls))
+    return urls
+
+
 @pytest.fixture
 def aws() -> Iterator[dict[str, str]]:
     """A fresh moto account with every resource the app uses."""
@@ -61,14 +83,13 @@ def aws() -> Iterator[dict[str, str]]:
     from chalicelib import aws as aws_clients
     from chalicelib.config import settings
     from local.motoserver import speed_ups
+    from local.resources import create_all
 
     speed_ups()  # as the local stack: moto's costs follow a request's items, not the table
     with mock_aws():
         aws_clients.reset_clients()
         settings.cache_clear()
-        from local.resources import create_all
-
-        urls = create_all(os.environ["BUCKET_NAME"])
+        urls = _world("resources", lambda: create_all(os.environ["BUCKET_NAME"]))
         os.environ["WEBHOOK_QUEUE_URL"] = urls["webhooks"]
         settings.cache_clear()
         yield urls
@@ -77,9 +98,14 @@ def aws() -> Iterator[dict[str, str]]:
 
 @pytest.fixture
 def demo_org(aws: dict[str, str]) -> None:
+    """The demo org (local.seed.seed_org) in the test's fresh moto account."""
     from local.seed import seed_org
 
-    seed_org()
+    def build() -> dict[str, str]:
+        seed_org()
+        return aws
+
+    _world("demo", build)
 
 
 class Api:
