@@ -45,6 +45,7 @@ CHECKED_MOTO = ("5.2.5",)
 _ABSENT = object()
 _PATCHED: list[tuple[Any, str, Any]] = []  # (owner, attribute, what it was), in the order patched
 _APPLIED: set[str] = set()
+_FORCED: list[bool | None] = [None]  # set by moto_patches(): overrides MOTO_PATCHES inside its block
 
 
 class UncheckedMoto(RuntimeError):
@@ -282,7 +283,8 @@ def speed_ups() -> None:
     """Every speed-up of moto above, as the local stack, the tests and the benchmarks use
     them; none with ``MOTO_PATCHES=off`` (``make test MOTO_PATCHES=off``: moto as shipped,
     to tell a difference of the patches from one of the app)."""
-    if not patches_wanted():
+    wanted = _FORCED[0] if _FORCED[0] is not None else patches_wanted()
+    if not wanted:
         remove_speed_ups()
         return
     apply_speed_ups()
@@ -327,15 +329,19 @@ def remove_speed_ups() -> None:
 
 
 @contextlib.contextmanager
-def moto_patches(on: bool) -> Iterator[None]:
-    """Within the block moto runs with (``on``) or without every speed-up; after it, as before."""
-    before = set(_APPLIED)
+def moto_patches(on: bool | None) -> Iterator[None]:
+    """Within the block moto runs with (``on``) or without every speed-up, ``speed_ups()``
+    included (the tests that run both ways), or as MOTO_PATCHES says (None); after it, as
+    before."""
+    before, forced = set(_APPLIED), _FORCED[0]
     remove_speed_ups()
-    if on:
-        apply_speed_ups()
+    _FORCED[0] = on
     try:
+        if on or (on is None and patches_wanted()):
+            apply_speed_ups()
         yield
     finally:
+        _FORCED[0] = forced
         remove_speed_ups()
         if before:
             apply_speed_ups()

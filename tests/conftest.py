@@ -75,8 +75,28 @@ def _world(name: str, build: Callable[[], dict[str, str]]) -> dict[str, str]:
     return urls
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked ``both_motos`` runs twice: on moto with the local stand-in's patches
+    (local/motoserver.py) and on moto as shipped; the same assertions hold for both."""
+    if metafunc.definition.get_closest_marker("both_motos") and "moto_variant" in metafunc.fixturenames:
+        metafunc.parametrize("moto_variant", ["moto-patched", "moto-as-shipped"], indirect=True)
+
+
 @pytest.fixture
-def aws() -> Iterator[dict[str, str]]:
+def moto_variant(request: pytest.FixtureRequest) -> Iterator[str]:
+    """moto as MOTO_PATCHES says ("env"), or as a ``both_motos`` test's parameter says."""
+    from local.motoserver import moto_patches
+
+    variant = getattr(request, "param", "env")
+    if variant == "env":
+        yield variant
+        return
+    with moto_patches(variant == "moto-patched"):
+        yield variant
+
+
+@pytest.fixture
+def aws(moto_variant: str) -> Iterator[dict[str, str]]:
     """A fresh moto account with every resource the app uses."""
     from moto import mock_aws
 

@@ -51,6 +51,7 @@ def test_get_budget_readable_by_finance_admin_and_unit_owner_only(api):
     assert api.get("/v1/budgets/department/west/2026-11", as_="fin")[0] == 404
 
 
+@pytest.mark.both_motos  # on moto with the local patches and as shipped
 def test_block_budget_refuses_overrun_with_409_and_changes_nothing(api):
     put_budget(api, "100.00")
     assert submit(api, "60.00")[0] == 200
@@ -102,6 +103,7 @@ def test_approve_moves_reserved_to_spent_and_reject_releases(api):
     assert (budget["spent"], budget["reserved"], budget["remaining"]) == ("30.00", "0.00", "70.00")
 
 
+@pytest.mark.both_motos  # on moto with the local patches and as shipped
 def test_threshold_crossings_alert_the_owner_once_per_threshold(api):
     put_budget(api, "100.00", thresholds=[50, 80, 100])
     submit(api, "40.00")

@@ -97,6 +97,7 @@ def test_submit_by_someone_else_is_404_or_403(api):
     assert api.post(f"/v1/expenses/{expense['id']}/submit", as_="mgr_east")[0] == 403
 
 
+@pytest.mark.both_motos  # on moto with the local patches and as shipped
 def test_approve_above_limit_needs_two_levels_and_stays_submitted_after_first(api):
     expense = submitted(api, "6000.00")
     assert expense["approver_ids"] == ["mgr_east", "vp"]
@@ -198,6 +199,7 @@ def _locked(lock: Any, fn: Any, *args: Any) -> Any:
         return fn(*args)
 
 
+@pytest.mark.both_motos  # on moto with the local patches and as shipped
 def test_decide_on_stale_version_concurrently_one_wins_other_409(api, atomic_moto):
     """Approve and reject race on the same version: exactly one transition happens."""
     expense = submitted(api)
@@ -259,6 +261,7 @@ def test_list_expenses_scopes_self_subordinates_and_finance(api):
     assert api.get("/v1/expenses?unit_type=department&unit_id=east", as_="mgr_west")[0] == 404
 
 
+@pytest.mark.both_motos  # on moto with the local patches and as shipped
 def test_list_expenses_pages_with_cursor_and_date_range(api):
     for day in range(1, 8):
         body = {"amount": f"{day}.00", "category": "travel", "occurred_on": f"2026-11-0{day}", "unit": EAST}

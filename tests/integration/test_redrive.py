@@ -130,6 +130,7 @@ def test_sign_in_whose_activity_keeps_failing_is_201_and_its_activity_comes_from
     assert [a["signin_id"] for a in mine] == [signin["id"]]
 
 
+@pytest.mark.both_motos  # on moto with the local patches and as shipped
 def test_submitted_expense_whose_approval_request_keeps_failing_reaches_the_approver_once_from_the_stream(
     api, stream, broken
 ):
