@@ -90,7 +90,12 @@ def test_a_restored_world_is_the_world_a_build_makes_and_each_test_gets_its_own(
         aws_clients.reset_clients()
 
 
-def test_the_fixtures_hand_each_test_the_demo_world_as_snapshotted(demo_org: None, aws: dict[str, str]) -> None:
+@pytest.fixture
+def snapshots_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEST_WORLD_SNAPSHOTS", "on")  # also in a run that has them off
+
+
+def test_the_fixtures_hand_each_test_the_demo_world_as_snapshotted(snapshots_on: None, demo_org: None) -> None:
     """Built by this test or restored for it: the demo world is the process's snapshot
     (which the test above shows equal to a fresh build)."""
     from tests.conftest import _WORLDS
