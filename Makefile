@@ -59,6 +59,11 @@ run: $(STAMP) $(DOCS_ASSETS)  ## serve the API on http://127.0.0.1:8000 with a l
 test: $(STAMP)  ## lint, unit, integration, e2e, schemathesis (50 examples per operation) and infra tests
 	@SCHEMATHESIS_MAX_EXAMPLES=$${SCHEMATHESIS_MAX_EXAMPLES:-50} $(MAKE) --no-print-directory -j5 --output-sync=target suites
 
+# `make test MOTO_PATCHES=off` runs moto as shipped, without local/motoserver.py's speed-ups
+# (in the tests and in the local stacks the end-to-end tests start): every test must pass
+# both ways. The patches refuse to load on a moto version they were not checked against.
+export MOTO_PATCHES
+
 # Everything side by side, the longest first: unit + integration on 2 workers (the critical
 # path: 13.5 of 14.75 minutes from a clean clone), schemathesis (50 examples per operation
 # here, 100 alone; moto applies one request at a time, so it waits more than it computes),

@@ -8,6 +8,10 @@ AWS would never send. Transactions are rolled back from a journal of the items t
 rather than from moto's copy of the whole table (``journal_transactions``), and a Query
 reads the partition it names rather than the whole table (``partition_queries``).
 
+The patches reach into moto's internals: they load only on a moto version they were checked
+against (``CHECKED_MOTO``; any other is refused with ``UncheckedMoto``), and
+``MOTO_PATCHES=off`` runs moto as shipped (``make test MOTO_PATCHES=off``).
+
     python -m local.motoserver --port 5005
 """
 
@@ -16,19 +20,37 @@ from __future__ import annotations
 import argparse
 import base64
 import calendar
+import contextlib
 import copy
+import dataclasses
 import datetime
 import functools
 import json
 import logging
+import os
 import signal
 import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, Callable
 
+import moto
 import waitress
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+# The moto versions these patches were checked against (tests/unit/test_moto_speedups.py,
+# tests/unit/test_moto_journal.py, and the suite with and without them): on any other,
+# speed_ups() refuses to load them rather than risk answers moto would not give.
+CHECKED_MOTO = ("5.2.5",)
+_ABSENT = object()
+_PATCHED: list[tuple[Any, str, Any]] = []  # (owner, attribute, what it was), in the order patched
+_APPLIED: set[str] = set()
+_FORCED: list[bool | None] = [None]  # set by moto_patches(): overrides MOTO_PATCHES inside its block
+
+
+class UncheckedMoto(RuntimeError):
+    """moto is not a version the patches were checked against."""
+
 
 _IN_TRANSACTION = threading.local()
 _QUERY = threading.local()
@@ -49,7 +71,7 @@ def journal_transactions() -> None:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
 
-    if getattr(DynamoDBBackend.transact_write_items, "journaled", False):
+    if not _begin("journal_transactions"):
         return
     original = DynamoDBBackend.transact_write_items
 
@@ -64,9 +86,8 @@ def journal_transactions() -> None:
         finally:
             _IN_TRANSACTION.active = False
 
-    transact_write_items.journaled = True  # type: ignore[attr-defined]
-    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-    Table.__deepcopy__ = _table_copy  # type: ignore[attr-defined]
+    _patch(DynamoDBBackend, "transact_write_items", transact_write_items)
+    _patch(Table, "__deepcopy__", _table_copy)
 
 
 def _table_copy(self: Any, memo: dict[int, Any]) -> Any:
@@ -136,7 +157,7 @@ def partition_queries() -> None:
     from moto.dynamodb.models import DynamoDBBackend
     from moto.dynamodb.models.table import Table
 
-    if getattr(Table.query, "partitioned", False):
+    if not _begin("partition_queries"):
         return
     original_query, original_all_items = Table.query, Table.all_items
 
@@ -157,10 +178,9 @@ def partition_queries() -> None:
         finally:
             _QUERY.candidates = None
 
-    query.partitioned = True  # type: ignore[attr-defined]
     query.unpatched = original_query  # type: ignore[attr-defined] - moto's own, for the equivalence test
-    Table.query = query  # type: ignore[method-assign]
-    Table.all_items = all_items  # type: ignore[method-assign]
+    _patch(Table, "query", query)
+    _patch(Table, "all_items", all_items)
     for owner, names in (
         (DynamoDBBackend, ("put_item", "update_item", "delete_item", "transact_write_items", "execute_statement")),
         (DynamoDBBackend, ("execute_transaction", "batch_execute_statement", "restore_table_from_backup")),
@@ -168,7 +188,7 @@ def partition_queries() -> None:
     ):
         for name in names:
             if hasattr(owner, name):
-                setattr(owner, name, _counting_writes(getattr(owner, name)))
+                _patch(owner, name, _counting_writes(getattr(owner, name)))
 
 
 def quick_update_expressions() -> None:
@@ -185,23 +205,21 @@ def quick_update_expressions() -> None:
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
     from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator
 
-    if not hasattr(UpdateExpressionParser.make, "cache_info"):
-        parse = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
-        UpdateExpressionParser.make = classmethod(functools.lru_cache(maxsize=2048)(parse))  # type: ignore[method-assign]
+    if not _begin("quick_update_expressions"):
+        return
+    parse = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
+    _patch(UpdateExpressionParser, "make", classmethod(functools.lru_cache(maxsize=2048)(parse)))
 
     for validator, check in (
         (ActionCountValidator, ActionCountValidator.verify_action_counts),
         (OverlappingPathsValidator, OverlappingPathsValidator.check_for_overlapping_paths),
     ):
-        if getattr(validator.traverse, "at_root", False):
-            continue
         original = validator.traverse
 
         def traverse(self: Any, node: Any, _check: Any = check, _original: Any = original) -> Any:
             return _check(self, node) if isinstance(node, UpdateExpression) else _original(self, node)
 
-        traverse.at_root = True  # type: ignore[attr-defined]
-        validator.traverse = traverse  # type: ignore[method-assign]
+        _patch(validator, "traverse", traverse)
 
 
 # The operations whose answers are items, their keys and stream records: wire-format dicts
@@ -230,7 +248,7 @@ def quick_results() -> None:
     from moto.core.responses import ActionResult
     from moto.core.serialize import JSONSerializer
 
-    if getattr(ActionResult.execute_result, "quick", False):
+    if not _begin("quick_results"):
         return
     original = ActionResult.execute_result
 
@@ -247,9 +265,8 @@ def quick_results() -> None:
         content_type = f"application/x-amz-json-{service.metadata.get('jsonVersion', '1.0')}"
         return 200, {"Content-Type": content_type}, json.dumps(answer, default=_wire_value)
 
-    execute_result.quick = True  # type: ignore[attr-defined]
     execute_result.unpatched = original  # type: ignore[attr-defined] - moto's own, for the equivalence test
-    ActionResult.execute_result = execute_result  # type: ignore[method-assign]
+    _patch(ActionResult, "execute_result", execute_result)
 
 
 def _wire_value(value: Any) -> Any:
@@ -263,11 +280,125 @@ def _wire_value(value: Any) -> Any:
 
 
 def speed_ups() -> None:
-    """Every speed-up of moto above, as the local stack, the tests and the benchmarks use them."""
+    """Every speed-up of moto above, as the local stack, the tests and the benchmarks use
+    them; none with ``MOTO_PATCHES=off`` (``make test MOTO_PATCHES=off``: moto as shipped,
+    to tell a difference of the patches from one of the app)."""
+    wanted = _FORCED[0] if _FORCED[0] is not None else patches_wanted()
+    if not wanted:
+        remove_speed_ups()
+        return
+    apply_speed_ups()
+
+
+def apply_speed_ups() -> None:
+    """Every speed-up, whatever ``MOTO_PATCHES`` says (the equivalence tests compare them)."""
     journal_transactions()  # a transaction costs its items, not the table
     partition_queries()  # a Query its partition
     quick_update_expressions()  # an update its actions
     quick_results()  # and an answer its JSON
+
+
+def patches_wanted() -> bool:
+    """False when the environment says ``MOTO_PATCHES=off`` (or 0, false, no)."""
+    return os.environ.get("MOTO_PATCHES", "on").strip().lower() not in {"off", "0", "false", "no"}
+
+
+def require_checked_moto() -> None:
+    """Refuse to patch a moto these patches were not checked against: three of the four
+    would give wrong answers, not errors, if moto's internals moved."""
+    if moto.__version__ not in CHECKED_MOTO:
+        raise UncheckedMoto(
+            f"local/motoserver.py patches moto's internals and was checked against moto "
+            f"{', '.join(CHECKED_MOTO)}, not {moto.__version__}. Run without the patches "
+            "(MOTO_PATCHES=off, e.g. `make test MOTO_PATCHES=off`), or check them against this "
+            "version (tests/unit/test_moto_speedups.py, test_moto_journal.py, and the suite both "
+            "ways) and add it to CHECKED_MOTO."
+        )
+
+
+def remove_speed_ups() -> None:
+    """moto as shipped again: every patched attribute back as it was, latest first."""
+    while _PATCHED:
+        owner, name, original = _PATCHED.pop()
+        if original is _ABSENT:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, original)
+    _APPLIED.clear()
+    _WRITES[0] += 1
+
+
+@contextlib.contextmanager
+def moto_patches(on: bool | None) -> Iterator[None]:
+    """Within the block moto runs with (``on``) or without every speed-up, ``speed_ups()``
+    included (the tests that run both ways), or as MOTO_PATCHES says (None); after it, as
+    before."""
+    before, forced = set(_APPLIED), _FORCED[0]
+    remove_speed_ups()
+    _FORCED[0] = on
+    try:
+        if on or (on is None and patches_wanted()):
+            apply_speed_ups()
+        yield
+    finally:
+        _FORCED[0] = forced
+        remove_speed_ups()
+        if before:
+            apply_speed_ups()
+
+
+def _begin(patch: str) -> bool:
+    """True when ``patch`` is to be applied now (not yet applied; moto's version checked)."""
+    if patch in _APPLIED:
+        return False
+    require_checked_moto()
+    _APPLIED.add(patch)
+    return True
+
+
+def _patch(owner: Any, name: str, value: Any) -> None:
+    _PATCHED.append((owner, name, owner.__dict__.get(name, _ABSENT)))
+    setattr(owner, name, value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """Copies of moto's backends: (the service's BackendDict, account, region, backend)."""
+
+    backends: tuple[tuple[Any, str, str, Any], ...]
+
+
+def snapshot_backends() -> Snapshot:
+    """A copy of every moto backend in use (inside ``mock_aws``): what a test world holds
+    once built, to be put back by ``restore_backends`` instead of being built again."""
+    require_checked_moto()  # reads moto's BackendDict registry and its SQS queues' locks
+    from moto.core.base_backend import BackendDict
+
+    return Snapshot(
+        tuple(
+            (service, account, region, _copy_backend(backend))
+            for service in BackendDict._instances
+            for account, regions in dict.items(service)
+            for region, backend in dict.items(regions)
+        )
+    )
+
+
+def restore_backends(snapshot: Snapshot) -> None:
+    """Every backend as in ``snapshot`` (inside a fresh ``mock_aws``), each a new copy: the
+    snapshot stays as taken whatever the test then writes."""
+    for service, account, region, backend in snapshot.backends:
+        dict.__setitem__(service[account], region, _copy_backend(backend))
+    table_changed()
+
+
+def _copy_backend(backend: Any) -> Any:
+    from moto.sqs.models import SQSBackend
+
+    memo: dict[int, Any] = {}
+    if isinstance(backend, SQSBackend):  # each queue waits on a Condition: the copy gets its own
+        memo.update({id(q._messages_lock): threading.Condition() for q in backend.queues.values()})
+    return copy.deepcopy(backend, memo)
 
 
 def table_changed() -> None:
@@ -277,7 +408,7 @@ def table_changed() -> None:
 
 
 def _counting_writes(method: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(method)  # keeps journal_transactions' mark: it must not wrap twice
+    @functools.wraps(method)
     def write(*args: Any, **kwargs: Any) -> Any:
         try:
             return method(*args, **kwargs)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -52,22 +53,63 @@ def responses_match_their_models(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(TestHTTPClient, "request", checked)
 
 
+# The worlds this process built once: "resources" (what `make run` creates) and "demo"
+# (plus the demo org), kept as copies of moto's backends and put back for each test that
+# asks for them (local.motoserver.snapshot_backends), rather than built again by a hundred
+# AWS calls per test. TEST_WORLD_SNAPSHOTS=off builds every world afresh.
+_WORLDS: dict[str, tuple[Any, dict[str, str]]] = {}
+
+
+def _world(name: str, build: Callable[[], dict[str, str]]) -> dict[str, str]:
+    """The named world: restored from this process's snapshot, or built and snapshotted."""
+    from local.motoserver import restore_backends, snapshot_backends
+
+    if os.environ.get("TEST_WORLD_SNAPSHOTS", "on") == "off":
+        return build()
+    if name in _WORLDS:
+        snapshot, urls = _WORLDS[name]
+        restore_backends(snapshot)
+        return dict(urls)
+    urls = build()
+    _WORLDS[name] = (snapshot_backends(), dict(urls))
+    return urls
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked ``both_motos`` runs twice: on moto with the local stand-in's patches
+    (local/motoserver.py) and on moto as shipped; the same assertions hold for both."""
+    if metafunc.definition.get_closest_marker("both_motos") and "moto_variant" in metafunc.fixturenames:
+        metafunc.parametrize("moto_variant", ["moto-patched", "moto-as-shipped"], indirect=True)
+
+
 @pytest.fixture
-def aws() -> Iterator[dict[str, str]]:
+def moto_variant(request: pytest.FixtureRequest) -> Iterator[str]:
+    """moto as MOTO_PATCHES says ("env"), or as a ``both_motos`` test's parameter says."""
+    from local.motoserver import moto_patches
+
+    variant = getattr(request, "param", "env")
+    if variant == "env":
+        yield variant
+        return
+    with moto_patches(variant == "moto-patched"):
+        yield variant
+
+
+@pytest.fixture
+def aws(moto_variant: str) -> Iterator[dict[str, str]]:
     """A fresh moto account with every resource the app uses."""
     from moto import mock_aws
 
     from chalicelib import aws as aws_clients
     from chalicelib.config import settings
     from local.motoserver import speed_ups
+    from local.resources import create_all
 
     speed_ups()  # as the local stack: moto's costs follow a request's items, not the table
     with mock_aws():
         aws_clients.reset_clients()
         settings.cache_clear()
-        from local.resources import create_all
-
-        urls = create_all(os.environ["BUCKET_NAME"])
+        urls = _world("resources", lambda: create_all(os.environ["BUCKET_NAME"]))
         os.environ["WEBHOOK_QUEUE_URL"] = urls["webhooks"]
         settings.cache_clear()
         yield urls
@@ -76,9 +118,14 @@ def aws() -> Iterator[dict[str, str]]:
 
 @pytest.fixture
 def demo_org(aws: dict[str, str]) -> None:
+    """The demo org (local.seed.seed_org) in the test's fresh moto account."""
     from local.seed import seed_org
 
-    seed_org()
+    def build() -> dict[str, str]:
+        seed_org()
+        return aws
+
+    _world("demo", build)
 
 
 class Api:
@@ -175,3 +222,39 @@ def ddb_requests(monkeypatch: pytest.MonkeyPatch) -> RequestCounter:
 
     monkeypatch.setattr(Connection, "_make_api_call", counting)
     return counter
+
+
+@pytest.fixture
+def stream(api: Api, chalice_client: Any) -> Any:
+    """The table stream after the demo seed, delivered to ``table_stream`` as Lambda would
+    (tests/support.py's ``Stream``). Cancelled transactions (the re-drive's deduplicated
+    sends) leave the stream shard in place (``local.motoserver.journal_transactions``), so
+    the reader stays on a live shard."""
+    from tests.support import Stream
+
+    return Stream(chalice_client)
+
+
+@pytest.fixture
+def atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One AWS request at a time, as each DynamoDB request is atomic on AWS (in-process
+    moto restores a whole-table snapshot when a transaction fails, erasing other threads'
+    writes). Requests from the threads still interleave freely."""
+    from moto.core.botocore_stubber import BotocoreStubber
+
+    lock = threading.RLock()
+    original = BotocoreStubber.process_request
+
+    def process(self: Any, request: Any) -> Any:
+        with lock:
+            return original(self, request)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", process)
+
+
+@pytest.fixture
+def secret(api: Api) -> str:
+    """The demo tenant's finance integration, and the secret its webhooks are signed with."""
+    from chalicelib.services.org import org
+
+    return org.put_finance_integration("acme", "http://127.0.0.1:9/hook").secret

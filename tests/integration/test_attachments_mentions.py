@@ -7,7 +7,7 @@ from __future__ import annotations
 from chalicelib.models.base import BaseItem
 from chalicelib.models.feed import Comment
 from tests.fixtures.images import jpeg
-from tests.integration.test_uploads import deliver, put, start_upload, upload_file
+from tests.support import deliver, put, start_upload, upload_file
 
 
 def account(api, as_="rep_a"):

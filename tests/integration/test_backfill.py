@@ -17,9 +17,7 @@ from chalicelib.services.flows import backfill
 from chalicelib.services.org import org
 from local.stack import backfill_to_end
 from tests.integration.hostile import CONFLICT, THROTTLE, installed_hook, table_items
-from tests.integration.test_expenses import submitted
-from tests.integration.test_signins import SHANGHAI, sign
-from tests.integration.test_team_day import day_of
+from tests.support import SHANGHAI, day_of, sign, submitted
 
 # What this release derives from base items (and the previous release did not store).
 DERIVED = {

@@ -24,11 +24,20 @@ from chalicelib.services.fieldwork import signins
 from chalicelib.services.schedule import reminders
 from chalicelib.timeutil import iso
 from tests.fixtures.images import jpeg
-from tests.integration.test_budgets import alerts_for, put_budget, submit
-from tests.integration.test_feed_reindex import Stream
-from tests.integration.test_reminders import DUE, at, make_plan, reminders_for
-from tests.integration.test_signins import sign
-from tests.integration.test_uploads import deliver, put, start_upload
+from tests.support import (
+    DUE,
+    Stream,
+    alerts_for,
+    at,
+    deliver,
+    make_plan,
+    put,
+    put_budget,
+    reminders_for,
+    sign,
+    start_upload,
+    submit,
+)
 
 OTHER = "globex"
 YEAR_1 = "1-01-01T00:00:00Z"  # what the old formatter wrote for 0001-01-01T00:00:00Z

@@ -11,48 +11,9 @@ import pytest
 
 from chalicelib.auth import Principal
 from chalicelib.errors import AppError
-from chalicelib.models.messages import Message, inbox_pk
 from chalicelib.services.expenses import budgets, expenses
-
-PATH = "/v1/budgets/department/east/2026-11"
-EAST = {"type": "department", "id": "east"}
-
-
-@pytest.fixture
-def atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One AWS request at a time, as each DynamoDB request is atomic on AWS (in-process
-    moto restores a whole-table snapshot when a transaction fails, erasing other threads'
-    writes). Requests from the threads still interleave freely."""
-    from moto.core.botocore_stubber import BotocoreStubber
-
-    lock = threading.RLock()
-    original = BotocoreStubber.process_request
-
-    def process(self: Any, request: Any) -> Any:
-        with lock:
-            return original(self, request)
-
-    monkeypatch.setattr(BotocoreStubber, "process_request", process)
-
-
-def put_budget(api: Any, amount: str, mode: str = "block", thresholds: list[int] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"amount": amount, "currency": "CNY", "mode": mode}
-    if thresholds is not None:
-        body["thresholds"] = thresholds
-    status, budget = api.put(PATH, body, as_="fin")
-    assert status == 200, budget
-    return budget
-
-
-def submit(api: Any, amount: str, as_: str = "rep_a") -> tuple[int, dict[str, Any]]:
-    _, e = api.post(
-        "/v1/expenses", {"amount": amount, "category": "x", "occurred_on": "2026-11-09", "unit": EAST}, as_=as_
-    )
-    return api.post(f"/v1/expenses/{e['id']}/submit", as_=as_)
-
-
-def alerts_for(user: str) -> list[Message]:
-    return [m for m in Message.query(inbox_pk("acme", user), Message.SK.startswith("MSG#")) if m.kind == "budget_alert"]
+from tests.support import BUDGET_PATH as PATH
+from tests.support import EAST, alerts_for, put_budget, submit
 
 
 def test_put_budget_by_admin_or_finance_only(api):
@@ -90,6 +51,7 @@ def test_get_budget_readable_by_finance_admin_and_unit_owner_only(api):
     assert api.get("/v1/budgets/department/west/2026-11", as_="fin")[0] == 404
 
 
+@pytest.mark.both_motos  # on moto with the local patches and as shipped
 def test_block_budget_refuses_overrun_with_409_and_changes_nothing(api):
     put_budget(api, "100.00")
     assert submit(api, "60.00")[0] == 200
@@ -141,6 +103,7 @@ def test_approve_moves_reserved_to_spent_and_reject_releases(api):
     assert (budget["spent"], budget["reserved"], budget["remaining"]) == ("30.00", "0.00", "70.00")
 
 
+@pytest.mark.both_motos  # on moto with the local patches and as shipped
 def test_threshold_crossings_alert_the_owner_once_per_threshold(api):
     put_budget(api, "100.00", thresholds=[50, 80, 100])
     submit(api, "40.00")

@@ -12,8 +12,7 @@ from chalicelib.auth import Principal
 from chalicelib.errors import AppError
 from chalicelib.services.expenses import budgets, expenses, fx
 from chalicelib.services.org import org
-from tests.integration.test_budgets import atomic_moto  # noqa: F401 - a fixture
-from tests.integration.test_webhooks import post_webhook, secret, signed  # noqa: F401 - secret is a fixture
+from tests.support import post_webhook, signed
 
 EAST = {"type": "department", "id": "east"}
 REP = Principal("rep_a", "acme", frozenset())

@@ -6,23 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from chalicelib.models.digest import LastCheckIn
 from chalicelib.models.schedule import Plan
 from chalicelib.services.flows import offboarding
 from chalicelib.services.org import org
 from chalicelib.timeutil import local_date, utcnow
-from tests.integration.test_approvals import queue
-from tests.integration.test_expenses import messages_of, submitted
-from tests.integration.test_feed_reindex import Stream, ids_in
+from tests.support import ids_in, messages_of, queue, submitted
 
 HANDOVER = {"handover_to": "rep_b"}
-
-
-@pytest.fixture
-def stream(api, chalice_client) -> Stream:
-    return Stream(chalice_client)
 
 
 def owned(api: Any, as_: str) -> dict[str, str]:

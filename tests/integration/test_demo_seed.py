@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api
-from tests.integration.test_team_day import today_local
+from tests.support import today_local
 
 
 @pytest.fixture

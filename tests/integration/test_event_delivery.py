@@ -17,8 +17,16 @@ from chalicelib.models.signins import SignIn, Visit
 from chalicelib.services.feed import feed_index
 from chalicelib.services.uploads import uploads
 from tests.fixtures.images import jpeg
-from tests.integration.test_feed_reindex import Stream, ids_in, index_snapshot, make_account_activity
-from tests.integration.test_uploads import deliver, put, start_upload, thumbnails
+from tests.support import (
+    Stream,
+    deliver,
+    ids_in,
+    index_snapshot,
+    make_account_activity,
+    put,
+    start_upload,
+    thumbnails,
+)
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

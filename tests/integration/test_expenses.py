@@ -10,28 +10,7 @@ import pytest
 
 from chalicelib.auth import Principal
 from chalicelib.services.expenses import expenses as expense_service
-
-EAST = {"type": "department", "id": "east"}
-
-
-def draft(api: Any, amount: str = "100.00", as_: str = "rep_a", **extra: Any) -> dict[str, Any]:
-    body = {"amount": amount, "category": "travel", "occurred_on": "2026-11-03", "unit": EAST, **extra}
-    status, expense = api.post("/v1/expenses", body, as_=as_)
-    assert status == 201, expense
-    return expense
-
-
-def submitted(api: Any, amount: str = "100.00", as_: str = "rep_a", **extra: Any) -> dict[str, Any]:
-    expense = draft(api, amount, as_, **extra)
-    status, expense = api.post(f"/v1/expenses/{expense['id']}/submit", as_=as_)
-    assert status == 200, expense
-    return expense
-
-
-def messages_of(api: Any, user: str, kind: str) -> list[dict[str, Any]]:
-    status, body = api.get("/v1/messages?limit=100", as_=user)
-    assert status == 200
-    return [m for m in body["items"] if m["kind"] == kind]
+from tests.support import EAST, draft, messages_of, submitted
 
 
 def test_create_expense_with_decimal_amount_returns_draft_with_contract_shape(api):
@@ -118,6 +97,7 @@ def test_submit_by_someone_else_is_404_or_403(api):
     assert api.post(f"/v1/expenses/{expense['id']}/submit", as_="mgr_east")[0] == 403
 
 
+@pytest.mark.both_motos  # on moto with the local patches and as shipped
 def test_approve_above_limit_needs_two_levels_and_stays_submitted_after_first(api):
     expense = submitted(api, "6000.00")
     assert expense["approver_ids"] == ["mgr_east", "vp"]
@@ -219,6 +199,7 @@ def _locked(lock: Any, fn: Any, *args: Any) -> Any:
         return fn(*args)
 
 
+@pytest.mark.both_motos  # on moto with the local patches and as shipped
 def test_decide_on_stale_version_concurrently_one_wins_other_409(api, atomic_moto):
     """Approve and reject race on the same version: exactly one transition happens."""
     expense = submitted(api)
@@ -280,6 +261,7 @@ def test_list_expenses_scopes_self_subordinates_and_finance(api):
     assert api.get("/v1/expenses?unit_type=department&unit_id=east", as_="mgr_west")[0] == 404
 
 
+@pytest.mark.both_motos  # on moto with the local patches and as shipped
 def test_list_expenses_pages_with_cursor_and_date_range(api):
     for day in range(1, 8):
         body = {"amount": f"{day}.00", "category": "travel", "occurred_on": f"2026-11-0{day}", "unit": EAST}

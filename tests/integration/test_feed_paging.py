@@ -40,6 +40,7 @@ def read_all(api, url: str, as_: str, limit: int, between_pages=None) -> list[li
             between_pages()
 
 
+@pytest.mark.both_motos  # on moto with the local patches and as shipped
 def test_feed_pages_are_full_newest_first_with_no_duplicates_or_gaps_while_activities_arrive(api, accounts):
     mine = record(accounts, "rep_a", 23)
     record(accounts, "rep_c", 15)  # invisible to rep_a: must not shorten rep_a's pages

@@ -6,72 +6,8 @@ The moto stream is read with the dynamodbstreams client and delivered to the app
 
 from __future__ import annotations
 
-import os
-from typing import Any
-
-import boto3
-import pytest
-
-from chalicelib.models.base import BaseItem
-from chalicelib.models.feed import FeedEntry
 from chalicelib.services.org import org
-from local.pumps import StreamReader
-
-
-class Stream:
-    """Reads new records from the table's stream and hands them to ``table_stream``."""
-
-    def __init__(self, chalice_client: Any) -> None:
-        self.client = chalice_client
-        ddb = boto3.client("dynamodb")
-        self.reader = StreamReader(ddb.describe_table(TableName=os.environ["TABLE_NAME"])["Table"]["LatestStreamArn"])
-        self.read()  # skip history: the org seed and fixtures
-
-    def read(self) -> list[dict[str, Any]]:
-        return self.reader.read()
-
-    def deliver(self, records: list[dict[str, Any]]) -> None:
-        for start in range(0, len(records), 100):
-            result = self.client.lambda_.invoke("table_stream", {"Records": records[start : start + 100]})
-            assert result.payload == {"batchItemFailures": []}, result.payload
-
-    def pump(self) -> list[dict[str, Any]]:
-        """Deliver until quiet (the handler's own writes make records too); answers them."""
-        delivered = []
-        for _ in range(10):
-            records = self.read()
-            if not records:
-                return delivered
-            self.deliver(records)
-            delivered += records
-        raise AssertionError("the stream did not go quiet")
-
-
-@pytest.fixture
-def stream(api, chalice_client):
-    return Stream(chalice_client)
-
-
-def ids_in(api, as_: str, scene: str = "all") -> set[str]:
-    status, page = api.get(f"/v1/feed?scene={scene}&limit=100", as_=as_)
-    assert status == 200, page
-    return {i["id"] for i in page["items"]}
-
-
-def index_snapshot() -> set[tuple[str, str]]:
-    return {(i.PK, i.SK) for i in BaseItem.scan() if isinstance(i, FeedEntry)}
-
-
-def make_account_activity(api, owner: str = "rep_a") -> tuple[str, str]:
-    status, account = api.post("/v1/accounts", {"name": f"Account of {owner}"}, as_=owner)
-    assert status == 201
-    status, act = api.post(
-        "/v1/activities",
-        {"type": "sales_record", "content": "visit", "related": [{"type": "account", "id": account["id"]}]},
-        as_=owner,
-    )
-    assert status == 201
-    return account["id"], act["id"]
+from tests.support import ids_in, index_snapshot, make_account_activity
 
 
 def test_reindex_after_ownership_transfer_moves_history_to_new_owner_chain(api, stream):

@@ -48,7 +48,7 @@ def test_bad_rates_currencies_and_dates_are_refused(api):
     assert put_rate(api, "XYZ", "2030-03-01", "1.5")[1]["error"]["code"] == "unknown_currency"
     assert put_rate(api, "CNY", "2030-03-01", "1.5")[1]["error"]["code"] == "tenant_currency"
     assert put_rate(api, "USD", "2030-02-30", "1.5")[0] == 422
-    assert put_rate(api, "usd", "2030-03-01", "1.5")[0] in (400, 404)
+    assert put_rate(api, "usd", "2030-03-01", "1.5")[0] == 400
     assert in_effect(api, "USD", "2030-03-01")[1]["error"]["code"] == "no_exchange_rate"
 
 
@@ -89,5 +89,10 @@ def test_a_rates_update_with_one_bad_entry_stores_none(api):
 
 def test_rates_are_per_tenant(api):
     put_rate(api, "USD", "2030-03-01", "7.1")
-    status, out = api.get("/v1/exchange-rates/USD/2030-03-01", as_="rep_a", tenant="globex")
-    assert status in (403, 422), out
+    fx.put_rate("globex", "CNY", "EUR", "2030-03-01", "7.9", source="test")
+    status, out = api.get("/v1/exchange-rates/USD/2030-03-01", as_="rep_x", tenant="globex")
+    assert status == 422 and out["error"]["code"] == "no_exchange_rate", out  # acme's USD rate is acme's
+    status, out = api.get("/v1/exchange-rates/EUR/2030-03-01", as_="rep_x", tenant="globex")
+    assert status == 200 and out["rate"] == "7.9", out
+    assert in_effect(api, "EUR", "2030-03-01")[1]["error"]["code"] == "no_exchange_rate"  # and globex's is globex's
+    assert in_effect(api, "USD", "2030-03-01")[1]["rate"] == "7.1"

@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 import pytest
 
 from chalicelib.services.org import org
-from tests.integration.test_feed_reindex import Stream
 
 COLLECTIONS = ("accounts", "contacts", "opportunities", "leads")
 EVERYTHING = {"A", "C", "O", "L", "B"}
@@ -29,11 +28,6 @@ MATRIX: dict[str, tuple[str, str, dict[str, set[str]]]] = {
     "admin": ("acme", "tenant admin", {"all": EVERYTHING}),
     "rep_x": ("globex", "other tenant", {}),
 }
-
-
-@pytest.fixture
-def stream(api, chalice_client):
-    return Stream(chalice_client)
 
 
 def create(api, path, body, as_="rep_a"):
@@ -147,6 +141,7 @@ def test_rename_in_the_same_second_as_the_create_is_what_search_finds(api, monke
     assert (found("newname"), found("oldname")) == ([made], [])
 
 
+@pytest.mark.both_motos  # on moto with the local patches and as shipped
 def test_paging_while_objects_are_created_has_no_gaps_or_duplicates_and_full_pages(api):
     before = {create(api, "/v1/accounts", {"name": f"Acct {i:02d}"}) for i in range(23)}
     for sort in ("updated", "name"):
@@ -279,6 +274,7 @@ def test_reindex_after_manager_department_and_head_changes(api, world, stream):
     assert labels(world, listed(api, "rep_b")) == {"B"}
 
 
+@pytest.mark.both_motos  # on moto with the local patches and as shipped
 def test_stream_replays_converge_on_the_same_index(api, world, stream):
     from chalicelib.models.base import BaseItem
     from chalicelib.models.lists import GeoEntry, ListEntry

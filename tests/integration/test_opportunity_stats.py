@@ -3,16 +3,8 @@ opportunities, re-counted when the org changes; constant requests."""
 
 from __future__ import annotations
 
-import pytest
-
 from chalicelib.services.org import org
 from chalicelib.services.performance import oppstats
-from tests.integration.test_feed_reindex import Stream
-
-
-@pytest.fixture
-def stream(api, chalice_client):
-    return Stream(chalice_client)
 
 
 def opp(api, stage, amount, as_="rep_a", currency=None):

@@ -15,18 +15,7 @@ import pytest
 from chalicelib.services.feed import activities
 from chalicelib.services.inbox import messages
 from chalicelib.services.org import org
-from tests.integration.test_expenses import draft, messages_of
-from tests.integration.test_feed_reindex import Stream, ids_in
-from tests.integration.test_signins import sign
-from tests.integration.test_webhooks import approved_expense, paid_event, post_webhook, signed
-
-
-@pytest.fixture
-def stream(api, chalice_client) -> Stream:
-    """The re-drive's deduplicated sends cancel transactions; the journaled rollback (see
-    ``local.motoserver.journal_transactions``, on for every test) keeps the table and its
-    stream shard in place, so this reader stays on a live shard."""
-    return Stream(chalice_client)
+from tests.support import Stream, approved_expense, draft, ids_in, messages_of, paid_event, post_webhook, sign, signed
 
 
 @pytest.fixture
@@ -141,6 +130,7 @@ def test_sign_in_whose_activity_keeps_failing_is_201_and_its_activity_comes_from
     assert [a["signin_id"] for a in mine] == [signin["id"]]
 
 
+@pytest.mark.both_motos  # on moto with the local patches and as shipped
 def test_submitted_expense_whose_approval_request_keeps_failing_reaches_the_approver_once_from_the_stream(
     api, stream, broken
 ):

@@ -8,27 +8,10 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from chalicelib.auth import Principal
-from chalicelib.models.messages import Message
 from chalicelib.services.inbox import messages
-from chalicelib.services.inbox.messages import inbox_pk
 from chalicelib.services.schedule import reminders
 from chalicelib.services.schedule import schedule as schedule_service
-
-# 2030-01-15 09:30 in Asia/Shanghai is 01:30 UTC; 30 minutes before is 01:00 UTC.
-START_LOCAL = "2030-01-15T09:30:00+08:00"
-DUE = datetime(2030, 1, 15, 1, 0, tzinfo=UTC)
-REP_A = Principal("rep_a", "acme", frozenset())
-
-
-def at(delta_s: float) -> datetime:
-    return DUE + timedelta(seconds=delta_s)
-
-
-def reminders_for(user: str, tenant: str = "acme") -> list[Message]:
-    return [
-        m for m in Message.query(inbox_pk(tenant, user), Message.SK.startswith("MSG#")) if m.kind == "plan_reminder"
-    ]
+from tests.support import REP_A, START_LOCAL, at, make_plan, reminders_for
 
 
 def tapped_events(aws: dict[str, str], detail_type: str) -> list[dict]:
@@ -43,16 +26,6 @@ def tapped_events(aws: dict[str, str], detail_type: str) -> list[dict]:
             if body.get("detail-type") == detail_type:
                 found.append(body)
             sqs.delete_message(QueueUrl=aws["events_tap"], ReceiptHandle=m["ReceiptHandle"])
-
-
-def make_plan(api, start=START_LOCAL, remind=30, as_="rep_a", **extra) -> dict:
-    status, body = api.post(
-        "/v1/plans",
-        {"title": "Visit Hangzhou client", "start_time": start, "remind_minutes_before": remind, **extra},
-        as_=as_,
-    )
-    assert status == 201, body
-    return body
 
 
 def test_create_plan_with_reminder_stores_due_time_in_utc(api):

@@ -4,28 +4,17 @@ close_open_visits schedule, Idempotency-Key, visibility and paging."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
 from chalicelib.models.signins import SignIn, Visit
 from chalicelib.services.fieldwork import signins
 from chalicelib.services.uploads import uploads
-from chalicelib.timeutil import iso
 from tests.fixtures.images import jpeg
-from tests.integration.test_uploads import deliver, put, start_upload, upload_file
+from tests.support import SHANGHAI, deliver, now, put, sign, start_upload, ts, upload_file
 
-SHANGHAI = (31.2304, 121.4737)
 NEARBY = (31.2320, 121.4737)  # ~180 m north
 FAR = (31.2600, 121.4737)  # ~3.3 km north
-
-
-def now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
-def ts(dt: datetime) -> str:
-    return iso(dt)
 
 
 @pytest.fixture
@@ -35,25 +24,6 @@ def account(api) -> str:
     )
     assert status == 201, body
     return body["id"]
-
-
-def sign(
-    api: Any,
-    kind: str = "check_in",
-    where: tuple[float, float] = SHANGHAI,
-    accuracy: float = 20,
-    when: datetime | None = None,
-    as_: str = "rep_a",
-    headers: dict | None = None,
-    **extra: Any,
-):
-    body = {
-        "kind": kind,
-        "location": {"lat": where[0], "lng": where[1], "accuracy_m": accuracy},
-        "client_time": ts(when or now()),
-        **extra,
-    }
-    return api.post("/v1/signins", body, as_=as_, headers=headers)
 
 
 # ---------------------------------------------------------------- flags

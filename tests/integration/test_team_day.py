@@ -4,31 +4,10 @@ subordinates / 100 and never with the tenant."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from typing import Any
-
 from chalicelib.services.org import org
-from tests.integration.test_signins import SHANGHAI, sign
+from tests.support import SHANGHAI, day_of, sign
 
 NEARBY = (SHANGHAI[0] + 0.01, SHANGHAI[1])  # about 1.11 km north
-
-
-def today_local() -> str:
-    return (datetime.now(UTC) + timedelta(hours=8)).date().isoformat()  # Asia/Shanghai
-
-
-def day_of(api: Any, as_: str, date: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        path = f"/v1/team/day?date={date or today_local()}&limit={limit}" + (f"&cursor={cursor}" if cursor else "")
-        status, page = api.get(path, as_=as_)
-        assert status == 200, page
-        rows += page["items"]
-        cursor = page["next_cursor"]
-        if not cursor:
-            return rows
-        assert len(page["items"]) == limit
 
 
 def test_team_day_summarises_each_subordinate(api):

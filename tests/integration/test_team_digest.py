@@ -6,20 +6,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import boto3
-import pytest
 
 from chalicelib.models.digest import LastCheckIn, OpportunityPulse, TenantEntry
 from chalicelib.models.messages import Message
 from chalicelib.services.org import org
 from chalicelib.services.performance import digest
-from tests.integration.test_feed_reindex import Stream
 
 DAY = date(2030, 3, 14)  # a Thursday: 3 working days back is Monday the 11th
-
-
-@pytest.fixture
-def stream(api, chalice_client):
-    return Stream(chalice_client)
 
 
 def messages_of(user: str, kind: str) -> list[Message]:

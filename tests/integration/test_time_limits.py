@@ -13,7 +13,7 @@ import pytest
 from chalicelib.models.signins import SignIn
 from chalicelib.timeutil import iso, utcnow
 from tests.integration.hostile import table_items
-from tests.integration.test_webhooks import approved_expense, post_webhook, secret, signed  # noqa: F401
+from tests.support import approved_expense, post_webhook, signed
 
 LOCATION = {"lat": 31.2304, "lng": 121.4737, "accuracy_m": 20}
 EAST = {"type": "department", "id": "east"}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
 import urllib.parse
 from typing import Any
 
@@ -19,56 +18,7 @@ from PIL import Image
 from chalicelib.aws import client
 from chalicelib.services.uploads import images, uploads
 from tests.fixtures.images import bad_corpus, jpeg, png
-
-BUCKET = os.environ["BUCKET_NAME"]
-
-
-def start_upload(
-    api: Any, content_type: str = "image/jpeg", size: int = 1000, purpose: str = "signin_photo", as_: str = "rep_a"
-) -> dict[str, Any]:
-    status, body = api.post(
-        "/v1/uploads", {"purpose": purpose, "content_type": content_type, "size_bytes": size}, as_=as_
-    )
-    assert status == 201, body
-    return body
-
-
-def put(body: dict[str, Any], data: bytes, content_type: str | None = None) -> dict[str, Any]:
-    """What the phone's multipart POST would store (moto ignores the policy anyway)."""
-    return client("s3").put_object(
-        Bucket=BUCKET, Key=body["fields"]["key"], Body=data, ContentType=content_type or body["fields"]["Content-Type"]
-    )
-
-
-def deliver(chalice_client: Any, key: str, version_id: str | None = None, size: int = 0) -> dict[str, Any]:
-    detail = {
-        "version": "0",
-        "bucket": {"name": BUCKET},
-        "object": {"key": key, "size": size, **({"version-id": version_id} if version_id else {})},
-        "reason": "PostObject",
-    }
-    event = chalice_client.events.generate_cw_event("aws.s3", "Object Created", detail, [f"arn:aws:s3:::{BUCKET}"])
-    return chalice_client.lambda_.invoke("object_created", event).payload
-
-
-def upload_file(
-    api: Any,
-    chalice_client: Any,
-    data: bytes,
-    content_type: str = "image/jpeg",
-    declared: str | None = None,
-    as_: str = "rep_a",
-    purpose: str = "signin_photo",
-) -> dict[str, Any]:
-    body = start_upload(api, declared or content_type, max(len(data), 1), purpose, as_)
-    stored = put(body, data, content_type)
-    body["outcome"] = deliver(chalice_client, body["fields"]["key"], stored.get("VersionId"), len(data))
-    return body
-
-
-def thumbnails() -> list[str]:
-    listing = client("s3").list_objects_v2(Bucket=BUCKET, Prefix="thumbnails/")
-    return [o["Key"] for o in listing.get("Contents", [])]
+from tests.support import BUCKET, deliver, put, start_upload, thumbnails, upload_file
 
 
 def policy_of(body: dict[str, Any]) -> dict[str, Any]:

@@ -12,59 +12,16 @@ from typing import Any
 import pytest
 from standardwebhooks import Webhook
 
-from chalicelib.auth import Principal
 from chalicelib.handlers import webhooks as webhook_handlers
 from chalicelib.services.expenses import expenses
 from chalicelib.services.inbox import messages
 from chalicelib.services.integrations import webhooks
 from chalicelib.services.org import org
 from local.finance_sim import FinanceSim
+from tests.support import MANAGER, approved_expense, paid_event, post_webhook, signed
+from tests.support import REP_A as REP
 
 WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"}
-REP = Principal("rep_a", "acme", frozenset())
-MANAGER = Principal("mgr_east", "acme", frozenset())
-
-
-def approved_expense(amount: str = "100.00") -> str:
-    e = expenses.create(
-        REP,
-        {
-            "amount": amount,
-            "category": "travel",
-            "occurred_on": "2026-11-03",
-            "unit": {"type": "department", "id": "east"},
-        },
-    )
-    expenses.submit(REP, e.expense_id)
-    expenses.approve(MANAGER, e.expense_id, None)
-    return e.expense_id
-
-
-def signed(
-    secret: str, body: dict[str, Any], webhook_id: str = "wh_1", at: datetime | None = None
-) -> tuple[bytes, dict]:
-    from standardwebhooks import Webhook
-
-    raw = json.dumps(body).encode()
-    at = at or datetime.now(UTC)
-    return raw, {
-        "webhook-id": webhook_id,
-        "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": Webhook(secret).sign(webhook_id, at, raw.decode()),
-    }
-
-
-def post_webhook(api: Any, raw: bytes, headers: dict[str, str], tenant: str = "acme") -> tuple[int, Any]:
-    return api.call("POST", f"/v1/webhooks/finance/{tenant}", raw, as_=None, headers=headers)
-
-
-@pytest.fixture
-def secret(api: Any) -> str:
-    return org.put_finance_integration("acme", "http://127.0.0.1:9/hook").secret
-
-
-def paid_event(expense_id: str) -> dict[str, Any]:
-    return {"type": "expense.payment_updated", "data": {"expense_id": expense_id, "status": "paid", "reference": "R-1"}}
 
 
 def inbox(user: str, kind: str) -> list[Any]:

@@ -146,7 +146,9 @@ def test_thumbnail_of_png_in_any_mode_is_an_rgb_jpeg(mode):
 def test_jpeg_structure_walk_accepts_restart_markers_and_fill_bytes():
     out = io.BytesIO()
     Image.new("RGB", (64, 64), (200, 10, 10)).save(out, "JPEG", restart_marker_blocks=1, progressive=True)
-    images.inspect(out.getvalue(), "image/jpeg")
+    info = images.inspect(out.getvalue(), "image/jpeg")
+    assert (info.format, info.width, info.height) == ("JPEG", 64, 64)
+    assert Image.open(io.BytesIO(info.thumbnail)).size == (64, 64)
 
 
 def test_jpeg_with_zero_padding_after_eoi_is_accepted_but_other_trailing_bytes_are_not():

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from local.motoserver import journal_transactions
+from local.motoserver import moto_patches
 
 TABLE = "journal-test"
 EXISTS = "attribute_exists(PK)"
@@ -18,8 +18,7 @@ EXISTS = "attribute_exists(PK)"
 
 @pytest.fixture
 def ddb() -> Iterator[Any]:
-    journal_transactions()
-    with mock_aws():
+    with moto_patches(True), mock_aws():  # whatever MOTO_PATCHES says: these test the patch
         client = boto3.client("dynamodb", region_name="us-east-1")
         client.create_table(
             TableName=TABLE,

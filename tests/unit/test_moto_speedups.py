@@ -24,9 +24,11 @@ import boto3
 import pytest
 from moto import mock_aws
 from moto.core.responses import ActionResult
+from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 
-from local.motoserver import speed_ups
+import local.motoserver as motoserver
+from local.motoserver import UncheckedMoto, apply_speed_ups, moto_patches, speed_ups
 from local.pumps import StreamReader
 
 TABLE = "partition-test"
@@ -36,8 +38,7 @@ GSI = [("GSI1PK", "HASH"), ("GSI1SK", "RANGE")]
 
 @pytest.fixture
 def ddb() -> Iterator[Any]:
-    speed_ups()
-    with mock_aws():
+    with moto_patches(True), mock_aws():  # whatever MOTO_PATCHES says: these test the patches
         client = boto3.client("dynamodb", region_name="us-east-1")
         client.create_table(
             TableName=TABLE,
@@ -264,6 +265,7 @@ def test_item_answers_are_what_moto_serialises(ddb: Any, both_serialisers: list[
     }  # fmt: skip
 
 
+@pytest.mark.parametrize("moto_variant", ["moto-patched"], indirect=True)  # whatever MOTO_PATCHES says
 def test_the_demo_seeds_traffic_is_answered_as_moto_serialises_it(aws: Any, both_serialisers: list[str]) -> None:
     from local.seed import seed_org
 
@@ -272,3 +274,47 @@ def test_the_demo_seeds_traffic_is_answered_as_moto_serialises_it(aws: Any, both
     records = StreamReader(table["LatestStreamArn"]).read()  # its stream, images and times included
     assert len(records) > 50
     assert len(both_serialisers) > 50 and {"PutItem", "GetItem", "GetRecords"} <= set(both_serialisers)
+
+
+PATCHED = [
+    (Table, "query"),
+    (Table, "all_items"),
+    (Table, "__deepcopy__"),
+    (ActionResult, "execute_result"),
+    (DynamoDBBackend, "transact_write_items"),
+    (DynamoDBBackend, "put_item"),
+]
+
+
+def _attributes() -> list[Any]:
+    return [owner.__dict__.get(name) for owner, name in PATCHED]
+
+
+def test_moto_patches_off_runs_moto_as_shipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    with moto_patches(False):
+        shipped = _attributes()
+    assert shipped[2] is None  # moto's Table has no __deepcopy__ of its own
+    with moto_patches(None), monkeypatch.context() as m:  # speed_ups() as the environment says
+        m.setenv("MOTO_PATCHES", "on")
+        speed_ups()
+        assert all(a is not s for a, s in zip(_attributes(), shipped, strict=True))
+        m.setenv("MOTO_PATCHES", "off")
+        m.setattr(motoserver.moto, "__version__", "9.9.9")  # off: no version to check
+        speed_ups()
+        assert all(a is s for a, s in zip(_attributes(), shipped, strict=True))
+
+
+def test_an_unchecked_moto_version_is_refused_with_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    with moto_patches(False):
+        shipped = _attributes()
+    with moto_patches(False), monkeypatch.context() as m:
+        m.setattr(motoserver, "_FORCED", [None])  # speed_ups() as the environment says
+        m.setattr(motoserver.moto, "__version__", "9.9.9")
+        m.setenv("MOTO_PATCHES", "on")
+        with pytest.raises(UncheckedMoto) as refused:
+            speed_ups()
+        assert "checked against moto 5.2.5, not 9.9.9" in str(refused.value)
+        assert "MOTO_PATCHES=off" in str(refused.value)
+        with pytest.raises(UncheckedMoto):
+            apply_speed_ups()
+        assert _attributes() == shipped  # nothing was patched

@@ -13,8 +13,10 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 from pydantic import BaseModel
 
 import app  # noqa: F401 - registers every route
@@ -39,6 +41,10 @@ def _operation_ids() -> dict[tuple[str, str], str]:
 
 def test_openapi_spec_validator_accepts_the_document():
     validate(DOC)  # raises on any violation of the OpenAPI 3.1 schema
+    broken = json.loads(json.dumps(DOC))
+    next(iter(next(iter(broken["paths"].values())).values()))["responses"] = "none"
+    with pytest.raises(OpenAPIValidationError):  # and it is a validator that refuses a broken one
+        validate(broken)
 
 
 def test_redocly_strict_ruleset_accepts_the_document(tmp_path: Path):
