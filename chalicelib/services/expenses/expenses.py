@@ -21,7 +21,7 @@ import random
 import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from pynamodb.exceptions import PutError
 
@@ -294,12 +294,12 @@ def _convert(e: Expense) -> None:
 def _approvers(e: Expense) -> tuple[list[str], Keying]:
     """At submission: the levels from the amount, each one's approver now (delegations applied)."""
     submitter = org.get_user(e.tenant_id, e.user_id)
-    ancestors = submitter.ancestors if submitter else []
-    if not ancestors:
-        raise Unprocessable("the submitter has no manager to approve this expense", code="no_approver")
     limit = org.get_settings(e.tenant_id).approval_limit
     two_levels = limit is not None and Decimal(e.booked_cents) / 100 > Decimal(limit)
-    return resolved_approvers(e, ancestors, 2 if two_levels else 1)
+    approvers, keying = approver_chain(e.tenant_id, e.user_id, submitter, 2 if two_levels else 1)
+    if not approvers:
+        raise Unprocessable("the submitter has no manager to approve this expense", code="no_approver")
+    return approvers, keying
 
 
 @dataclass(frozen=True)
@@ -311,21 +311,31 @@ class Keying:
     untils: tuple[Optional[str], ...] = ()
 
 
-def resolved_approvers(e: Expense, ancestors: list[str], levels: int) -> tuple[list[str], Keying]:
-    """Who decides each level now, with the instant until which each answer holds: the
-    tree's approver of the level, or the delegate their active delegation names (services/
-    delegation.py). Never the submitter, nor the approver of an earlier level: then the
-    level passes to the next manager up."""
-    approvers: list[str] = []
-    untils: list[Optional[str]] = []
+def approver_chain(
+    tenant_id: str, submitter_id: str, submitter: Any, levels: int, decided: Sequence[str] = ()
+) -> tuple[list[str], Keying]:
+    """WHO MAY APPROVE, the one rule (expenses, and any other request that uses the expense
+    approver chain): the approver of each of ``levels`` levels now, and until when each
+    answer holds. ``decided`` are the people who approved the levels already decided, in
+    order: they keep those levels. Each open level k is decided by the first manager in
+    the submitter's reporting line from k levels up, through that manager's active
+    delegations (services/expenses/delegation.py::resolve), who is
+    - never the submitter, nor anyone whose delegation chain passes through the submitter
+      (the level passes to the next manager up: nobody picks their own approver), and
+    - never someone who decided (or is to decide) another level of the same request.
+    Fewer approvers than levels: nobody is left to decide the rest (no wait is kept)."""
+    ancestors: list[str] = list(getattr(submitter, "ancestors", None) or [])
+    approvers, untils = list(decided), [None] * len(decided)  # type: list[str], list[Optional[str]]
     now = iso(utcnow())
-    for level in range(levels):
+    for level in range(len(decided), levels):
         for candidate in ancestors[level:]:
-            who, until = delegation.resolve(e.tenant_id, candidate, e.user_id, now)
-            if who is not None and who not in approvers:  # two levels are two people
+            who, until = delegation.resolve(tenant_id, candidate, submitter_id, now)
+            if who is not None and who != submitter_id and who not in approvers:
                 approvers.append(who)
                 untils.append(until)
                 break
+        else:
+            break
     return approvers, Keying(ancestors[0] if ancestors else None, tuple(untils))
 
 
@@ -334,7 +344,12 @@ def approval_levels(e: Expense) -> int:
 
 
 def approved_levels(e: Expense) -> int:
-    return len([a for a in (e.approvals or []) if a.get("decision") == "approved"])
+    return len(deciders(e))
+
+
+def deciders(e: Expense) -> list[str]:
+    """Who approved the levels decided so far, in order."""
+    return [str(a.get("approver_id")) for a in (e.approvals or []) if a.get("decision") == "approved"]
 
 
 def current_approvers(e: Expense, submitter: Any = None) -> list[str]:
@@ -344,9 +359,10 @@ def current_approvers(e: Expense, submitter: Any = None) -> list[str]:
 
 
 def current_approvers_until(e: Expense, submitter: Any = None) -> tuple[list[str], Keying]:
-    """:func:`current_approvers` with the delegations applied, and each level's validity."""
+    """:func:`current_approvers` with the delegations applied, and each level's validity:
+    the levels already approved keep their deciders (:func:`approver_chain`)."""
     submitter = submitter or org.get_user(e.tenant_id, e.user_id)
-    return resolved_approvers(e, submitter.ancestors if submitter else [], approval_levels(e))
+    return approver_chain(e.tenant_id, e.user_id, submitter, approval_levels(e), deciders(e))
 
 
 def wait_item(e: Expense, approvers: list[str], keying: Optional[Keying] = None) -> Optional[ApprovalWait]:
