@@ -105,7 +105,9 @@ class MileageOut(Response):
     distance_km: str = Field(description="Great-circle path through the day's sign-ins, 3 places")
     rate: str = Field(description="Tenant currency per km")
     signin_ids: list[str]
-    excluded: list[ExcludedSignIn] = Field(description="Sign-ins left out: mock location or low accuracy")
+    excluded: list[ExcludedSignIn] = Field(
+        description="Sign-ins left out: an untrustworthy location or implausible_speed"
+    )
 
 
 class ConvertedOut(Response):

@@ -159,6 +159,9 @@ class SettingsIn(Request):
     checkin_radius_m: Optional[int] = Field(default=None, ge=10, le=100_000)
     approval_limit: Optional[Money] = None
     mileage_rate: Optional[Rate] = Field(default=None, description="Tenant currency per km of a mileage claim")
+    max_speed_kmh: Optional[int] = Field(
+        default=None, ge=10, le=1000, description="A mileage leg faster than this is left out of a claim (150)"
+    )
     pipeline: Optional[list[StageIn]] = Field(
         default=None, min_length=3, max_length=30, description="Ordered opportunity stages"
     )
@@ -172,6 +175,7 @@ class SettingsOut(Response):
     checkin_radius_m: int
     approval_limit: Optional[str] = None
     mileage_rate: Optional[str] = None
+    max_speed_kmh: int = 150
     pipeline: list[StageOut]
     inactive_days: int
     stale_days: int

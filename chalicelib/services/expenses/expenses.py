@@ -34,7 +34,7 @@ from chalicelib.models.expenses import ApprovalWait, Expense, ReceiptClaim
 from chalicelib.models.webhooks import InboundReceipt
 from chalicelib.observability import count
 from chalicelib.services.access import refs
-from chalicelib.services.expenses import budgets, delegation, fx, stats
+from chalicelib.services.expenses import budgets, delegation, fx, money, stats
 from chalicelib.services.feed import activities
 from chalicelib.services.inbox import messages
 from chalicelib.services.integrations import webhooks
@@ -174,9 +174,10 @@ def _positive_cents(amount: str) -> int:
     return cents
 
 
-def new_draft(principal: Principal, fields: dict[str, Any]) -> Expense:
-    """A validated draft, not yet stored."""
+def new_draft(principal: Principal, fields: dict[str, Any], by_claim: bool = False) -> Expense:
+    """A validated draft, not yet stored (the money rules: services/expenses/money.py)."""
     tenant = principal.tenant_id
+    money.require_fields(tenant, fields, by_claim=by_claim)
     unit = fields["unit"]
     budgets.require_chargeable(principal, unit["type"], unit["id"])
     receipts = list(dict.fromkeys(fields.get("receipt_upload_ids") or []))
@@ -218,6 +219,7 @@ def update_draft(principal: Principal, expense_id: str, changes: dict[str, Any])
     e = require_own(principal, expense_id)
     if e.status != "draft":
         raise Conflict(f"only drafts can be edited; this expense is {e.status}", code="invalid_state")
+    money.require_fields(principal.tenant_id, changes, e.mileage)
     if "unit" in changes:
         budgets.require_chargeable(principal, changes["unit"]["type"], changes["unit"]["id"])
         e.unit_type, e.unit_id = changes["unit"]["type"], changes["unit"]["id"]
@@ -417,6 +419,7 @@ def submit(principal: Principal, expense_id: str) -> Expense:
     if e.status != "draft":
         raise Conflict(f"only drafts can be submitted; this expense is {e.status}", code="invalid_state")
     budgets.require_chargeable(principal, e.unit_type, e.unit_id)  # the org may have changed since the draft
+    money.require_submittable(e.tenant_id, e.currency, e.occurred_on)
     _convert(e)
     approvers, keying = _approvers(e)
     receipt_warnings, claims = _receipt_warnings(e)
