@@ -40,7 +40,7 @@ from chalicelib.services.inbox import messages
 from chalicelib.services.integrations import webhooks
 from chalicelib.services.org import org
 from chalicelib.services.platform.aftercommit import settle
-from chalicelib.timeutil import format_date, iso, normalize, parse_date, parse_month, utcnow
+from chalicelib.timeutil import format_date, iso, parse_date, parse_month, stated, utcnow
 
 MAX_RECEIPTS = 10
 MAX_TX_ATTEMPTS = 5
@@ -656,7 +656,7 @@ def apply_payment_update(tenant_id: str, webhook_id: str, event: Any, digest: Op
             raise Conflict(f"only approved expenses are paid; this one is {e.status}", code="invalid_state")
         read_version = e.version
         e.payment_status = event.status
-        e.paid_at = (normalize(event.paid_at, "paid_at") or iso(utcnow())) if event.status == "paid" else None
+        e.paid_at = (stated(event.paid_at, "paid_at") or iso(utcnow())) if event.status == "paid" else None
         e.payment_reference = (event.reference or None) and str(event.reference)[:200]
         e.updated_at = iso(utcnow())
         rec = webhooks.receipt(tenant_id, webhook_id, "expense.payment_updated", ref_id=e.expense_id, digest=digest)

@@ -44,7 +44,7 @@ from chalicelib.services.feed.feed_index import get_activity
 from chalicelib.services.inbox import messages
 from chalicelib.services.platform.aftercommit import settle
 from chalicelib.services.uploads import uploads
-from chalicelib.timeutil import iso, normalize, utcnow
+from chalicelib.timeutil import iso, normalize, stated, utcnow
 
 
 # ---------------------------------------------------------------- shapes
@@ -71,6 +71,7 @@ def create_activity(
     every attachment must be one of the author's own ``attachment`` uploads, not rejected."""
     if type in SYSTEM_TYPES:
         raise Unprocessable(f"{type} activities are made by their own routes", code="system_activity_type")
+    occurred_at = stated(occurred_at, "occurred_at")  # never ahead of our clock (feed order)
     refs.check(principal, objects=related)  # 422 unknown_<type> for a missing or hidden object
     attachments = _check_attachments(principal, attachment_upload_ids or [])
     return record_activity(
