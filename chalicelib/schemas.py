@@ -6,9 +6,11 @@ class is built, about 400 compiles per cold start.
 """
 
 from contextvars import ContextVar
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from chalicelib.vocabulary import UploadStatus
 
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 # A name is a label others see: no control characters (NUL included), no bidirectional
@@ -128,7 +130,7 @@ class PhotoOut(Response):
     """An upload's verification status; its URLs once it is ready."""
 
     upload_id: str
-    status: Literal["pending", "ready", "rejected"]
+    status: UploadStatus
     reason: Optional[str] = None
     thumbnail_url: Optional[str] = None
     url: Optional[str] = None

@@ -8,6 +8,7 @@ from pydantic import Field, StringConstraints
 from chalicelib.schemas import Currency, Id, Money, Name, Page, PageQuery, Request, Response, example
 from chalicelib.services.flows import offboarding
 from chalicelib.services.org import org
+from chalicelib.vocabulary import StageOutcome
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -141,13 +142,13 @@ Rate = Annotated[str, StringConstraints(pattern=r"^(0|[1-9][0-9]{0,5})(\.[0-9]{1
 class StageIn(Request):
     key: StageKey
     probability: int = Field(ge=0, le=100, description="Chance of winning, percent")
-    outcome: Literal["open", "won", "lost"]
+    outcome: StageOutcome
 
 
 class StageOut(Response):
     key: str
     probability: int
-    outcome: Literal["open", "won", "lost"]
+    outcome: StageOutcome
 
 
 class SettingsIn(Request):
