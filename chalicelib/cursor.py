@@ -1,5 +1,9 @@
 """Opaque, signed cursors: valid only for the same user and query.
 
+Each call names its query (``scope``); the caller is bound by the HTTP edge for every
+request (:func:`bind_caller`, called by chalicelib/web.py once authenticated), and every
+cursor's signature covers it: a cursor issued to one user is refused for any other on
+every list, whatever scope a list names (GET /v1/departments named none: issue 24 item 5).
 A cursor that does not verify is well-formed input that means nothing for this query:
 422 ``invalid_cursor`` (semantically invalid), like any other reference to nothing.
 """
@@ -10,6 +14,7 @@ import base64
 import hashlib
 import hmac
 import json
+from contextvars import ContextVar, Token
 from functools import lru_cache
 from typing import Any
 
@@ -28,8 +33,21 @@ def _secret() -> bytes:
     return secret.encode()
 
 
+_caller: ContextVar[str] = ContextVar("cursor_caller", default="")
+
+
+def bind_caller(tenant_id: str, user_id: str) -> Token[str]:
+    """Bind the cursors of this request to its caller (reset with :func:`unbind`)."""
+    return _caller.set(f"{tenant_id}\x00{user_id}")
+
+
+def unbind(token: Token[str]) -> None:
+    _caller.reset(token)
+
+
 def _mac(payload: bytes, scope: str) -> bytes:
-    return hmac.new(_secret(), scope.encode() + b"\x00" + payload, hashlib.sha256).digest()[:16]
+    bound = _caller.get().encode() + b"\x00" + scope.encode()
+    return hmac.new(_secret(), bound + b"\x00" + payload, hashlib.sha256).digest()[:16]
 
 
 def encode(position: dict[str, Any] | None, scope: str) -> str | None:

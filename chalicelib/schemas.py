@@ -5,9 +5,12 @@ annotations``: with it, pydantic compiles every annotation string back into a ty
 class is built, about 400 compiles per cold start.
 """
 
-from typing import Annotated, Any, Literal, Optional
+from contextvars import ContextVar
+from typing import Annotated, Any, Optional
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from chalicelib.vocabulary import UploadStatus
 
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 # A name is a label others see: no control characters (NUL included), no bidirectional
@@ -61,11 +64,51 @@ class PageQuery(Query):
     cursor: Optional[Annotated[str, StringConstraints(min_length=1, max_length=2048)]] = None
 
 
+_shape_problems: ContextVar[tuple[str, ...]] = ContextVar("response_shape_problems", default=())
+
+
+def take_shape_problems() -> tuple[str, ...]:
+    """The response models that refused their own data since the last call (and forget them)."""
+    problems = _shape_problems.get()
+    _shape_problems.set(())
+    return problems
+
+
+def _refused(model: type[BaseModel], err: ValidationError) -> None:
+    summary = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['type']}" for e in err.errors()[:5])
+    _shape_problems.set(_shape_problems.get() + (f"{model.__name__}: {summary}",))
+
+
 class Response(BaseModel):
     """Base of every response shape. It declares all that its route returns: the tests
-    validate every response body against a copy of it that forbids any other field."""
+    validate every response body against a copy of it that forbids any other field.
+
+    Data its own model refuses (a stored value the model does not list, e.g. a new message
+    kind) never makes the answer a 500: the object keeps the data as given (unvalidated;
+    clients ignore values they do not know) and the refusal is recorded for the HTTP edge,
+    which counts it (``ResponseShapeInvalid``, alarmed in infra/) and logs it with the
+    route (chalicelib/web.py), so the first such request is seen."""
 
     model_config = ConfigDict(extra="allow", defer_build=True)
+
+    def __init__(self, /, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as err:
+            _refused(type(self), err)
+            kept = type(self).model_construct(**data)
+            for name in ("__dict__", "__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__"):
+                object.__setattr__(self, name, getattr(kept, name))
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Any:
+        try:
+            return super().model_validate(obj, **kwargs)
+        except ValidationError as err:
+            if not isinstance(obj, dict):
+                raise
+            _refused(cls, err)
+            return cls.model_construct(**obj)
 
 
 class Page(Response):
@@ -87,7 +130,7 @@ class PhotoOut(Response):
     """An upload's verification status; its URLs once it is ready."""
 
     upload_id: str
-    status: Literal["pending", "ready", "rejected"]
+    status: UploadStatus
     reason: Optional[str] = None
     thumbnail_url: Optional[str] = None
     url: Optional[str] = None

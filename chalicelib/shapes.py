@@ -12,8 +12,15 @@ from typing import Literal, Optional
 from pydantic import Field
 
 from chalicelib.schemas import LocationOut, PhotoOut, Response
-from chalicelib.services.fieldwork.signins import Flag
-from chalicelib.vocabulary import ExpenseStatus
+from chalicelib.vocabulary import (
+    ApprovalDecision,
+    ExpenseStatus,
+    PlanStatus,
+    SigninKind,
+    VisitClosedBy,
+    VisitStatus,
+)
+from chalicelib.vocabulary import SigninFlag as Flag
 
 Status = ExpenseStatus  # an expense's (chalicelib/vocabulary.py)
 
@@ -62,7 +69,7 @@ class PlanOut(Response):
     opportunity_id: Optional[str] = None
     remind_minutes_before: Optional[int] = None
     remind_at: Optional[str] = None
-    status: Literal["planned", "done", "cancelled"]
+    status: PlanStatus
     log_id: Optional[str] = None
     created_at: str
     updated_at: str
@@ -90,7 +97,7 @@ class UnitOut(Response):
 class ApprovalOut(Response):
     level: int
     approver_id: str
-    decision: Literal["approved", "rejected"]
+    decision: ApprovalDecision
     comment: Optional[str] = None
     at: str
 
@@ -105,7 +112,9 @@ class MileageOut(Response):
     distance_km: str = Field(description="Great-circle path through the day's sign-ins, 3 places")
     rate: str = Field(description="Tenant currency per km")
     signin_ids: list[str]
-    excluded: list[ExcludedSignIn] = Field(description="Sign-ins left out: mock location or low accuracy")
+    excluded: list[ExcludedSignIn] = Field(
+        description="Sign-ins left out: an untrustworthy location or implausible_speed"
+    )
 
 
 class ConvertedOut(Response):
@@ -180,7 +189,7 @@ class ActivityOut(Response):
     currency: Optional[str] = None
     # signin
     signin_id: Optional[str] = None
-    kind: Optional[Literal["check_in", "check_out"]] = None
+    kind: Optional[SigninKind] = None
     plan_id: Optional[str] = None
     visit_id: Optional[str] = None
     distance_m: Optional[float] = None
@@ -193,11 +202,11 @@ class SignInLocationOut(LocationOut):
 
 class VisitOut(Response):
     id: str
-    status: Literal["open", "closed"]
+    status: VisitStatus
     started_at: str
     ended_at: Optional[str] = None
     duration_s: Optional[int] = None
-    closed_by: Optional[Literal["user", "check_in", "system"]] = None
+    closed_by: Optional[VisitClosedBy] = None
     checkin_id: str
     checkout_id: Optional[str] = None
     account_id: Optional[str] = None
@@ -206,7 +215,7 @@ class VisitOut(Response):
 
 class SignInOut(Response):
     id: str
-    kind: Literal["check_in", "check_out"]
+    kind: SigninKind
     user_id: str
     client_time: str
     server_time: str

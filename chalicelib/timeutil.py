@@ -117,6 +117,24 @@ def normalize(value: Optional[str], field: str = "timestamp") -> Optional[str]:
     return None if value is None else iso(parse_timestamp(value, field))
 
 
+MAX_SKEW = timedelta(minutes=5)  # how far ahead of our clock a sender's stamp may be
+
+
+def stated(value: Optional[str], field: str = "timestamp", now: Optional[datetime] = None) -> Optional[str]:
+    """A timestamp a client or partner states about the past (an activity's ``occurred_at``,
+    a webhook's ``timestamp``, ``paid_at``), normalised and never ahead of our clock: more
+    than ``MAX_SKEW`` ahead is 422 ``future_timestamp`` (a stamp in 2199 pinned a feed's top
+    and every "latest wins" for good); within it, clamped to now, so ordering and "latest
+    wins" always run on a clock the sender cannot push ahead."""
+    if value is None:
+        return None
+    at = parse_timestamp(value, field)
+    current = (now or utcnow()).astimezone(UTC).replace(microsecond=0)
+    if at > current + MAX_SKEW:
+        raise Unprocessable(f"{field} {value} is in the future", code="future_timestamp")
+    return iso(min(at, current))
+
+
 def parse_date(value: str, field: str = "date") -> date:
     m = DATE_RE.match(value) if isinstance(value, str) else None
     if m is None:

@@ -46,6 +46,37 @@ ACTIVITY_TYPES: tuple[str, ...] = get_args(ActivityType)
 ExpenseStatus = Literal["draft", "submitted", "approved", "rejected"]
 EXPENSE_STATUSES: tuple[str, ...] = get_args(ExpenseStatus)
 
+# Every other value a service stores and a response model lists (issue 24 item 0's class:
+# tests/unit/test_vocabulary.py fails for a response enumeration not defined here).
+PaymentStatus = Literal["unpaid", "paid", "failed"]
+PAYMENT_STATUSES: tuple[str, ...] = get_args(PaymentStatus)
+ApprovalDecision = Literal["approved", "rejected"]
+BulkItemStatus = Literal["ok", "error"]
+PlanStatus = Literal["planned", "done", "cancelled"]
+PLAN_STATUSES: tuple[str, ...] = get_args(PlanStatus)
+SigninKind = Literal["check_in", "check_out"]
+SIGNIN_KINDS: tuple[str, ...] = get_args(SigninKind)
+SigninFlag = Literal[
+    "out_of_range",
+    "low_accuracy",
+    "clock_skew",
+    "mock_location",
+    "photo_location_mismatch",
+    "photo_time_mismatch",
+    "late_upload",
+]
+SIGNIN_FLAGS: tuple[str, ...] = get_args(SigninFlag)
+VisitStatus = Literal["open", "closed"]
+VisitClosedBy = Literal["user", "check_in", "system"]
+UploadStatus = Literal["pending", "ready", "rejected"]
+UPLOAD_STATUSES: tuple[str, ...] = get_args(UploadStatus)
+StageOutcome = Literal["open", "won", "lost"]
+STAGE_OUTCOMES: tuple[str, ...] = get_args(StageOutcome)
+Pace = Literal["ahead", "on_track", "behind"]
+GoalScopeType = Literal["user", "department"]
+OppStatsGroupBy = Literal["stage", "owner"]
+ListScope = Literal["mine", "team", "all"]
+
 PushPlatform = Literal["apns", "apns_sandbox", "fcm", "baidu"]
 PUSH_PLATFORMS: tuple[str, ...] = get_args(PushPlatform)
 

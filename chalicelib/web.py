@@ -17,11 +17,13 @@ from typing import Any, Optional
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
+from chalicelib import cursor as cursors
 from chalicelib.auth import Principal, authenticate
 from chalicelib.errors import AppError, BadRequest, PayloadTooLarge, ServiceUnavailable
 from chalicelib.ids import new_id
 from chalicelib.jsonsafe import check_depth
-from chalicelib.observability import logger
+from chalicelib.observability import count, logger
+from chalicelib.schemas import take_shape_problems
 from chalicelib.services.org import org
 from chalicelib.services.platform import idempotency
 
@@ -232,6 +234,16 @@ def _serialize(result: Any) -> Any:
     return result
 
 
+def _count_shape_problems(op: Operation) -> None:
+    """A response its own model refused (chalicelib/schemas.py::Response kept the data and
+    answered it): counted as ``ResponseShapeInvalid`` (alarmed) and logged with the route."""
+    problems = take_shape_problems()
+    if problems:
+        count("ResponseShapeInvalid")
+        route = f"{op.method} {op.path}"
+        logger.error("response does not match its model", extra={"route": route, "problems": problems})
+
+
 def _run(op: Operation, request: Any, path_params: dict[str, str], request_id: str) -> Response:
     headers = {k.lower(): v for k, v in (request.headers or {}).items()}
     raw = request.raw_body or b""
@@ -241,12 +253,30 @@ def _run(op: Operation, request: Any, path_params: dict[str, str], request_id: s
     if principal:
         logger.append_keys(tenant_id=principal.tenant_id, user_id=principal.user_id)
         principal = org.require_active_caller(principal, op.path)
+    bound = cursors.bind_caller(principal.tenant_id, principal.user_id) if principal else None
+    try:
+        return _answer(op, request, path_params, request_id, principal, headers)
+    finally:
+        if bound is not None:
+            cursors.unbind(bound)
+
+
+def _answer(
+    op: Operation,
+    request: Any,
+    path_params: dict[str, str],
+    request_id: str,
+    principal: Optional[Principal],
+    headers: dict[str, str],
+) -> Response:
+    raw = request.raw_body or b""
     path = _check_path(op, path_params)
     query = _parse_query(op, request)
     body = _parse_body(op, raw)
     req = Req(principal, path, body, query, request_id, headers, raw)  # type: ignore[arg-type]
 
     def call() -> tuple[int, Any]:
+        take_shape_problems()  # what this request's models refuse, from here
         result = op.handler(req)
         if isinstance(result, Response):  # a page or a file, not JSON (never idempotent)
             return result.status_code, result
@@ -254,7 +284,9 @@ def _run(op: Operation, request: Any, path_params: dict[str, str], request_id: s
             status, payload = result
         else:
             status, payload = op.status, result
-        return status, _serialize(payload)
+        body = _serialize(payload)
+        _count_shape_problems(op)
+        return status, body
 
     key = headers.get("idempotency-key")
     if op.idempotent and key is not None and principal is not None:

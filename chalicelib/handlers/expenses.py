@@ -24,6 +24,7 @@ from chalicelib.schemas import (
 from chalicelib.services.expenses import approvals, budgets, expenses, mileage
 from chalicelib.services.integrations import webhooks
 from chalicelib.shapes import ExpenseOut, Status, UnitOut
+from chalicelib.vocabulary import BulkItemStatus
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -100,7 +101,7 @@ class BulkError(Response):
 
 class BulkResult(Response):
     expense_id: str
-    status: Literal["ok", "error"]
+    status: BulkItemStatus
     error: Optional[BulkError] = None
 
 

@@ -1,7 +1,7 @@
 """Goals and performance: targets per user or department and month, actuals kept on
 write, progress and pace, and a leader's scoreboard."""
 
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Optional
 
 from chalice import Blueprint, Rate
 from pydantic import Field
@@ -11,13 +11,13 @@ from chalicelib.schemas import Id, Money, Month, Page, PageQuery, Query, Request
 from chalicelib.services.performance import digest, oppstats
 from chalicelib.services.performance import goals as svc
 from chalicelib.timeutil import parse_month
+from chalicelib.vocabulary import GoalScopeType, ListScope, OppStatsGroupBy, Pace
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
 
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
 Percent = Annotated[float, Field(ge=0, le=100)]
-Pace = Literal["ahead", "on_track", "behind"]
 MONTH_PATH = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 
 
@@ -72,7 +72,7 @@ class PaceOut(Response):
 
 
 class GoalOut(Response):
-    scope_type: Literal["user", "department"]
+    scope_type: GoalScopeType
     scope_id: str
     period: str
     targets: TargetsOut
@@ -162,8 +162,8 @@ def performance(req: Req) -> dict[str, Any]:
 
 
 class OppStatsQuery(Query):
-    group_by: Literal["stage", "owner"] = "stage"
-    scope: Literal["mine", "team", "all"] = "all"
+    group_by: OppStatsGroupBy = "stage"
+    scope: ListScope = "all"
     period: Optional[Month] = Field(default=None, description="Month of creation; all time when omitted")
 
 
@@ -179,8 +179,8 @@ class StatTotal(Response):
 
 
 class OppStatsOut(Response):
-    group_by: Literal["stage", "owner"]
-    scope: Literal["mine", "team", "all"]
+    group_by: OppStatsGroupBy
+    scope: ListScope
     period: Optional[str] = None
     currency: str = Field(description="Amounts are in the tenant currency")
     groups: list[StatGroup]

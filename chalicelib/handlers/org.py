@@ -8,6 +8,7 @@ from pydantic import Field, StringConstraints
 from chalicelib.schemas import Currency, Id, Money, Name, Page, PageQuery, Request, Response, example
 from chalicelib.services.flows import offboarding
 from chalicelib.services.org import org
+from chalicelib.vocabulary import StageOutcome
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -141,13 +142,13 @@ Rate = Annotated[str, StringConstraints(pattern=r"^(0|[1-9][0-9]{0,5})(\.[0-9]{1
 class StageIn(Request):
     key: StageKey
     probability: int = Field(ge=0, le=100, description="Chance of winning, percent")
-    outcome: Literal["open", "won", "lost"]
+    outcome: StageOutcome
 
 
 class StageOut(Response):
     key: str
     probability: int
-    outcome: Literal["open", "won", "lost"]
+    outcome: StageOutcome
 
 
 class SettingsIn(Request):
@@ -159,6 +160,9 @@ class SettingsIn(Request):
     checkin_radius_m: Optional[int] = Field(default=None, ge=10, le=100_000)
     approval_limit: Optional[Money] = None
     mileage_rate: Optional[Rate] = Field(default=None, description="Tenant currency per km of a mileage claim")
+    max_speed_kmh: Optional[int] = Field(
+        default=None, ge=10, le=1000, description="A mileage leg faster than this is left out of a claim (150)"
+    )
     pipeline: Optional[list[StageIn]] = Field(
         default=None, min_length=3, max_length=30, description="Ordered opportunity stages"
     )
@@ -172,6 +176,7 @@ class SettingsOut(Response):
     checkin_radius_m: int
     approval_limit: Optional[str] = None
     mileage_rate: Optional[str] = None
+    max_speed_kmh: int = 150
     pipeline: list[StageOut]
     inactive_days: int
     stale_days: int

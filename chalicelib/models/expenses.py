@@ -16,10 +16,11 @@ from pynamodb.attributes import (
     VersionAttribute,
 )
 
+from chalicelib import vocabulary
 from chalicelib.models.base import BaseItem, opportunity_collection_pk, string_list, tkey
 
-STATUSES = ("draft", "submitted", "approved", "rejected")
-PAYMENT_STATUSES = ("unpaid", "paid", "failed")
+STATUSES = vocabulary.EXPENSE_STATUSES  # the one list
+PAYMENT_STATUSES = vocabulary.PAYMENT_STATUSES
 
 
 class Expense(BaseItem, discriminator="Expense"):

@@ -16,6 +16,7 @@ from pynamodb.exceptions import PutError
 
 from chalicelib.errors import Conflict
 from chalicelib.models.base import BaseItem, tkey
+from chalicelib.timeutil import MAX_SKEW, iso, utcnow
 
 RATE_PREFIX = "RATE#"
 
@@ -39,9 +40,14 @@ class ExchangeRate(BaseItem, discriminator="ExchangeRate"):
         self.PK, self.SK = self.pk(self.tenant_id, self.currency), self.sk(self.date)
 
     def save_if_newer(self) -> None:
-        """Store unless a rate for the same day stated later is already there (Conflict)."""
+        """Store unless a rate for the same day stated later is already there (Conflict).
+        A stored statement dated ahead of our clock (written before stamps were checked:
+        timeutil.stated) never pins the day: any later statement replaces it."""
         self.set_keys()
-        newer_or_absent = ExchangeRate.PK.does_not_exist() | (ExchangeRate.as_of <= self.as_of)
+        ahead = iso(utcnow() + MAX_SKEW)
+        newer_or_absent = (
+            ExchangeRate.PK.does_not_exist() | (ExchangeRate.as_of <= self.as_of) | (ExchangeRate.as_of > ahead)
+        )
         try:
             super().save(condition=newer_or_absent)
         except PutError as exc:

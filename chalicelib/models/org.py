@@ -47,6 +47,7 @@ class TenantSettings(BaseItem, discriminator="TenantSettings"):
     checkin_radius_m = NumberAttribute(default=500)
     approval_limit = UnicodeAttribute(null=True)  # decimal string
     mileage_rate = UnicodeAttribute(null=True)  # decimal string, tenant currency per km
+    max_speed_kmh = NumberAttribute(default=150)  # a mileage leg faster than this is left out
     pipeline = ListAttribute(of=StageAttribute, null=True)  # None: the default pipeline
     inactive_days = NumberAttribute(default=DEFAULT_INACTIVE_DAYS)
     stale_days = NumberAttribute(default=DEFAULT_STALE_DAYS)

@@ -20,10 +20,11 @@ from typing import Any, Optional
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, VersionAttribute
 
+from chalicelib import vocabulary
 from chalicelib.models.base import BaseItem, opportunity_collection_pk, tkey
 
 SYSTEM_PREFIX = "T#~system#"
-PLAN_STATUSES = ("planned", "done", "cancelled")
+PLAN_STATUSES = vocabulary.PLAN_STATUSES  # the one list
 
 
 def remind_bucket_pk(minute: str) -> str:

@@ -11,10 +11,11 @@ from typing import Optional
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
+from chalicelib import vocabulary
 from chalicelib.models.base import BaseItem, tkey
 
 PURPOSES = ("signin_photo", "receipt", "attachment")
-STATUSES = ("pending", "ready", "rejected")
+STATUSES = vocabulary.UPLOAD_STATUSES  # the one list
 
 
 class Upload(BaseItem, discriminator="Upload"):

@@ -129,6 +129,11 @@ class Monitoring(Construct):
         for metric_name, what in (
             ("BadItemSkipped", "a schedule or the stream skipped a stored item it cannot read (see the log line)"),
             ("DigestTenantFailed", "the team digest failed for a tenant (the others went on; see the log line)"),
+            (
+                "ResponseShapeInvalid",
+                "an answer did not match its own response model (e.g. a stored value the model does not list); "
+                "it was answered unvalidated: see the log line for the route and the field",
+            ),
         ):
             self._alarm(
                 metric_name,

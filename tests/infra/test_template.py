@@ -243,7 +243,7 @@ def test_alarms_cover_5xx_errors_throttles_dlqs_iterator_age_and_budget_alerts(s
         m for m in metrics if m["MetricName"] == "Errors" and m["Dimensions"][0]["Value"] == {"Ref": "BudgetAlerts"}
     ]
     assert len(budget) == 1 and budget[0]["Period"] == 3600
-    assert {"BadItemSkipped", "DigestTenantFailed"} <= {
+    assert {"BadItemSkipped", "DigestTenantFailed", "ResponseShapeInvalid"} <= {
         m["MetricName"] for m in metrics if m["Namespace"] == "Fieldsales"
     }
     deferred = [m for m in metrics if m["MetricName"] == "AfterCommitDeferred"]

@@ -158,6 +158,11 @@ admin.project.put         403   403   403      403  403  403  403   403      403
 admin.settings.put        403   403   403      403  403  403  403   403      403  200   403   200     403     401
 admin.settings.get        403   403   403      403  403  403  403   403      403  200   403   200     403     401
 admin.integration.put     403   403   403      403  403  403  403   403      403  200   403   200     403     401
+expense.approve_chain_back 403  404   403      200  403  404  404   404      403  403   404   404     403     401
+expense.approve_after_reorg 403 403   403      200  403  404  404   404      403  403   404   404     403     401
+expense.approve_after_deactivation 403 404 403 200 403 404 404 404      403  403   404   404     403     401
+feed.expense_activity     200+  200-  200+     200+ 200+ 200- 200-  200-     200- 200+  200-  200-    403     401
+opportunity.overview_expense 200+ 404 200+     200+ 200+ 200- 404   404      404  200+  404   404     403     401
 webhook.unsigned          401   401   401      401  401  401  401   401      401  401   401   401     401     401
 webhook.signed            200   200   200      200  200  200  200   200      200  200   200   200     200     200
 """
@@ -300,6 +305,67 @@ EXPENSE_IN = {
     "unit": {"type": "department", "id": "east"},
 }
 WORLD_EXPENSE_DAY = f"{PERIOD}-05"
+
+
+def _today() -> str:
+    from chalicelib.services.org import org
+    from chalicelib.timeutil import today
+
+    return today(org.tenant_zone("acme")).isoformat()
+
+
+def _chain_back(w: World) -> str:
+    """mgr_east delegates to rep_a, rep_a to rep_b: rep_a's expense passes up to vp (a
+    submitter never picks their approver through a chain)."""
+    from chalicelib.services.expenses import approvals
+
+    day = _today()
+    approvals.set_delegation(principal("mgr_east"), "rep_a", day, day)
+    approvals.set_delegation(principal("rep_a"), "rep_b", day, day)
+    return w.expense("submitted")
+
+
+def _after_reorg(w: World) -> str:
+    """Level 1 decided by mgr_east, then rep_a reports to rep_b (whose manager is
+    mgr_east): level 2 passes over mgr_east (one person, one level) to vp."""
+    from chalicelib.services.flows import offboarding
+
+    expense_id = w.expense("approved_l1", "6000.00")
+    offboarding.put_user(principal("admin"), "rep_a", "Zhang Min (rep)", "east_key", "rep_b", None, None)
+    return expense_id
+
+
+def _after_deactivation(w: World) -> str:
+    """rep_a's manager is deactivated: the waiting approval moves to the new manager (vp),
+    and the deactivated one's token is refused (403 unknown_user)."""
+    from chalicelib.services.flows import offboarding
+
+    expense_id = w.expense("submitted")
+    offboarding.deactivate(principal("admin"), "mgr_east", "vp")
+    return expense_id
+
+
+def _expense_activity(w: World) -> str:
+    """A submitted expense of rep_a on rep_a's opportunity: its feed activity is a
+    projection of the expense (readers: rep_a, managers, admins), though kam (head of
+    rep_a's department) sees the opportunity."""
+    from chalicelib.services.expenses import expenses
+
+    e = expenses.create(principal("rep_a"), {**EXPENSE_IN, "opportunity_id": w.ids["opportunity"]})
+    expenses.submit(principal("rep_a"), e.expense_id)
+    w.ids["expense_activity"] = "act_" + e.expense_id.removeprefix("exp_")
+    return w.ids["opportunity"]
+
+
+def _feed_expense(w: World, role: str) -> Call:
+    _expense_activity(w)
+    return Call("GET", "/v1/feed?types=expense&limit=100")
+
+
+def _has_expense_activity(w: World, body: Any) -> bool:
+    items = body["items"] if "items" in body else body["activities"]
+    return w.ids["expense_activity"] in _ids(items)
+
 
 CASES: dict[str, Case] = {
     "health": Case("GET", "/v1/health", _fixed("GET", "/v1/health")),
@@ -527,6 +593,29 @@ CASES: dict[str, Case] = {
         "POST",
         "/v1/expenses/{expense_id}/approve",
         _fresh(lambda w: w.expense("approved_l1", "6000.00"), "POST", "/v1/expenses/{id}/approve", {"comment": "ok"}),
+    ),
+    "expense.approve_chain_back": Case(
+        "POST", "/v1/expenses/{expense_id}/approve", _fresh(_chain_back, "POST", "/v1/expenses/{id}/approve", {})
+    ),
+    "expense.approve_after_reorg": Case(
+        "POST", "/v1/expenses/{expense_id}/approve", _fresh(_after_reorg, "POST", "/v1/expenses/{id}/approve", {})
+    ),
+    "expense.approve_after_deactivation": Case(
+        "POST",
+        "/v1/expenses/{expense_id}/approve",
+        _fresh(_after_deactivation, "POST", "/v1/expenses/{id}/approve", {}),
+    ),
+    "feed.expense_activity": Case(
+        "GET",
+        "/v1/feed",
+        _feed_expense,
+        sees=_has_expense_activity,
+    ),
+    "opportunity.overview_expense": Case(
+        "GET",
+        "/v1/opportunities/{object_id}/overview",
+        _fresh(_expense_activity, "GET", "/v1/opportunities/{id}/overview"),
+        sees=_has_expense_activity,
     ),
     "expense.reject": Case(
         "POST",

@@ -29,7 +29,7 @@ import pytest
 TENANT = "acme"
 PERIOD = "2026-01"  # expenses and budgets of the world live in this month
 DAY = "2026-01-14"  # the world's plan, log and expense day
-FEED_AT = "2031-03-03T03:03:03Z"  # the world's activity: a time no other activity uses
+FEED_AT = "2024-03-03T03:03:03Z"  # the world's activity: a time no other activity uses (past: stamps ahead are 422)
 WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWriteItem"})
 THROTTLE = "ProvisionedThroughputExceededException"
 CONFLICT = "TransactionConflictException"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from chalicelib.auth import Principal
 from chalicelib.errors import NotFound
 from chalicelib.services.crm import crm
 from chalicelib.services.feed import feed
@@ -102,7 +103,7 @@ def test_patch_stage_records_stage_feedback_with_note(api):
     assert {r["id"] for r in act["related"]} == {opp["id"], acc["id"]}
     # same stage again: no new feedback
     api.patch(f"/v1/opportunities/{opp['id']}", {"stage": "proposal"})
-    assert len(feed.activities_for_opportunity("acme", opp["id"])) == 1
+    assert len(feed.activities_for_opportunity(Principal("rep_a", "acme", frozenset()), opp["id"])) == 1
 
 
 def test_team_put_and_delete_change_the_relevant_team(api):

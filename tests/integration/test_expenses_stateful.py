@@ -17,7 +17,9 @@ from chalicelib.services.expenses import budgets
 
 AMOUNTS = ["30.00", "45.50", "60.00", "99.99"]
 THRESHOLDS = [50, 100]
-PERIODS = (f"{2030 + n // 12}-{n % 12 + 1:02d}" for n in itertools.count())
+PERIODS = (
+    f"{2000 + n // 12}-{n % 12 + 1:02d}" for n in itertools.count()
+)  # past months: no expense is dated after today
 KEYS = itertools.count()  # Idempotency-Keys unique across examples: a reused key is 422 by contract
 
 

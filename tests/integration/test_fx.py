@@ -71,9 +71,9 @@ def test_rate_lookup_is_one_query_whatever_the_history(api, ddb_requests):
 
 
 def test_a_late_older_statement_of_a_days_rate_never_overwrites_a_newer_one(api):
-    fx.put_rate("acme", "CNY", "USD", "2030-03-01", "7.30", source="webhook:b", as_of="2030-03-01T10:00:00Z")
+    fx.put_rate("acme", "CNY", "USD", "2030-03-01", "7.30", source="webhook:b", as_of="2026-03-01T10:00:00Z")
     stored = fx.apply_rates_update(
-        "acme", "CNY", "a", {"date": "2030-03-01", "rates": {"USD": "7.10"}}, "2030-03-01T09:00:00Z"
+        "acme", "CNY", "a", {"date": "2030-03-01", "rates": {"USD": "7.10"}}, "2026-03-01T09:00:00Z"
     )
     assert stored == 0
     assert in_effect(api, "USD", "2030-03-01")[1]["rate"] == "7.30"

@@ -14,6 +14,7 @@ from chalicelib.services.org import org
 
 STEP = 1000 / (math.pi * EARTH_RADIUS_M / 180)  # degrees of longitude for 1 km on the equator
 NOW = datetime.now(UTC).replace(microsecond=0)
+UNIT, SPAN = 45, 1800  # a time step is 45 s (1 km per step: 80 km/h); the first sign-in 30 min ago
 
 
 def today() -> str:
@@ -30,7 +31,7 @@ def sign_in(api, lat, lng, seconds, kind="check_in", as_="rep_a", **extra):
     body = {
         "kind": kind,
         "location": {"lat": lat, "lng": lng, "accuracy_m": extra.pop("accuracy_m", 10)},
-        "client_time": (NOW - timedelta(seconds=600 - seconds)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "client_time": (NOW - timedelta(seconds=SPAN - UNIT * seconds)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         **extra,
     }
     status, out = api.post("/v1/signins", body, as_=as_)
@@ -103,7 +104,7 @@ def test_no_rate_set_is_422_no_mileage_rate(api):
 
 def test_a_claim_goes_through_the_usual_lifecycle(rated):
     sign_in(rated, 0.0, 0.0, seconds=0)
-    sign_in(rated, 0.0, STEP * 4, seconds=1)
+    sign_in(rated, 0.0, STEP * 4, seconds=3)
     _, out = claim(rated)
     assert Decimal(out["amount"]) == Decimal("5.00")
     status, submitted = rated.post(f"/v1/expenses/{out['id']}/submit")
@@ -122,3 +123,47 @@ def test_a_claim_costs_the_same_requests_whatever_the_history(rated, ddb_request
     ddb_requests.reset()
     assert claim(rated, as_="rep_b")[0] == 201
     assert ddb_requests.calls == first
+
+
+def test_a_leg_no_car_can_drive_is_left_out_and_listed(rated):
+    # issue 24 item 3: 1,068 km in 60 s was counted
+    sign_in(rated, 0.0, 0.0, seconds=0)
+    jump = sign_in(rated, 0.0, STEP * 1068, seconds=1)
+    sign_in(rated, 0.0, STEP * 2, seconds=3)  # 2 km in 135 s from the first: plausible
+    status, out = claim(rated)
+    assert status == 201, out
+    assert out["mileage"]["distance_km"] == "2.000" and out["amount"] == "2.50"
+    assert out["mileage"]["excluded"] == [{"signin_id": jump, "flags": ["implausible_speed"]}]
+
+
+def test_the_speed_limit_is_a_tenant_setting(rated):
+    status, settings = rated.put("/v1/admin/settings", {"max_speed_kmh": 60}, as_="admin")
+    assert status == 200 and settings["max_speed_kmh"] == 60
+    sign_in(rated, 0.0, 0.0, seconds=0)
+    fast = sign_in(rated, 0.0, STEP, seconds=1)  # 80 km/h: above 60
+    status, out = claim(rated)
+    assert status == 422 and out["error"]["code"] == "no_distance", out
+    assert rated.put("/v1/admin/settings", {"max_speed_kmh": 5}, as_="admin")[0] == 400
+    assert fast
+
+
+def test_a_claims_amount_distance_currency_and_date_cannot_be_patched_apart(rated):
+    sign_in(rated, 0.0, 0.0, seconds=0)
+    sign_in(rated, 0.0, STEP, seconds=1)
+    _, out = claim(rated)
+    for change in ({"amount": "9999.00"}, {"currency": "USD"}, {"category": "travel"}, {"occurred_on": "2026-01-02"}):
+        status, error = rated.patch(f"/v1/expenses/{out['id']}", change)
+        assert status == 422 and error["error"]["code"] == "mileage_fixed", (change, error)
+    status, patched = rated.patch(f"/v1/expenses/{out['id']}", {"description": "client visits"})
+    assert status == 200 and patched["description"] == "client visits"
+    assert (patched["amount"], patched["mileage"]["distance_km"]) == ("1.25", "1.000")
+
+
+def test_mileage_is_only_made_by_the_claim_route(rated):
+    body = {"amount": "50.00", "category": "mileage", "occurred_on": today(), "unit": {"type": "person", "id": "rep_a"}}
+    status, error = rated.post("/v1/expenses", body)
+    assert status == 422 and error["error"]["code"] == "mileage_fixed"
+    status, e = rated.post("/v1/expenses", {**body, "category": "travel"})
+    assert status == 201
+    status, error = rated.patch(f"/v1/expenses/{e['id']}", {"category": "mileage"})
+    assert status == 422 and error["error"]["code"] == "mileage_fixed"

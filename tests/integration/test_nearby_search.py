@@ -129,3 +129,24 @@ def test_no_entry_is_read_twice_and_every_query_has_the_limit(aws, monkeypatch):
     assert len(read) == len(set(read)), "an entry was read twice"
     assert set(limits) == {5 + lists.NEARBY_PAGE_EXTRA}
     assert len(read) < 200, "a dense cluster was read far beyond the answer"
+
+
+@pytest.mark.parametrize("offset_m", [0.0, 30.0])
+def test_a_crowd_on_one_spot_costs_the_limit_not_the_crowd(aws, monkeypatch, offset_m):
+    """Issue 24 item 6: about 250 accounts on one spot (at the point or just beside it);
+    ``limit=1`` reads a bounded number of Queries and entries, as anywhere else."""
+    centre = CENTRES[0]
+    spot = _point_at(*centre, offset_m, 45.0)
+    _fill(f"crowd{offset_m}", [spot] * 250 + [_point_at(*centre, 900.0, 90.0)])
+    read: list[int] = []
+    original = GeoEntry.in_cell.__func__  # type: ignore[attr-defined]
+
+    def recording(cls, pk, lo, hi, limit, after=None):
+        entries = original(cls, pk, lo, hi, limit, after)
+        read.append(len(entries))
+        return entries
+
+    monkeypatch.setattr(GeoEntry, "in_cell", classmethod(recording))
+    got = lists._nearest(geo_pk(TENANT, f"crowd{offset_m}"), *centre, 2000, 1)
+    assert got == [("acc_0000", pytest.approx(distance_m(centre, spot), abs=1e-6))]
+    assert len(read) <= lists.MAX_NEARBY_QUERIES and sum(read) <= 40, (len(read), sum(read))

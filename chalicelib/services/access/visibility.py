@@ -18,6 +18,10 @@ Rules (contract "CRM information"):
 - the tenant-wide admin partition (``ADMIN_VIEWER``) -> ``all``
 - an archived object feeds ``all`` only: its activities (old and new) leave every other
   scene until it is restored, and stay readable by id and in ``all`` with its history
+- an activity that projects a personal record (``PRIVATE_TYPES``: an ``expense``) answers
+  only to those who may read that record: the rules above narrowed to its author, the
+  author's managers (any depth) and the admin partition (:func:`may_read_record`; an
+  expense's peer who owns its opportunity saw it, description included: issue 24 item 2)
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ Scene = Literal[
 SCENES: tuple[str, ...] = get_args(Scene)
 MY_SCENE = {"account": "my_accounts", "contact": "my_contacts", "opportunity": "my_opportunities", "lead": "my_leads"}
 BUSINESS_TYPES = frozenset({"account", "contact", "opportunity"})
+
+PRIVATE_TYPES = frozenset({"expense"})  # activities projecting a record of their author's own
 
 Entry = tuple[str, str]  # (viewer, scene)
 Ref = tuple[str, str]  # (object_type, object_id)
@@ -175,11 +181,23 @@ class Resolver:
         """Users who may see the object itself (``all`` of its activities' audience)."""
         return {viewer for viewer, scene in self.object_entries(obj) if scene == "all"}
 
-    def activity_entries(self, author_id: str, objects: Iterable[CrmObject]) -> set[Entry]:
+    def activity_entries(self, author_id: str, objects: Iterable[CrmObject], activity_type: str = "") -> set[Entry]:
         out: set[Entry] = {(author_id, "all"), (ADMIN_VIEWER, "all")}
         for obj in objects:
             out |= self.object_entries(obj)
+        if activity_type in PRIVATE_TYPES:
+            self.load_users([author_id])
+            readers = {author_id, ADMIN_VIEWER, *self.managers(author_id)}
+            out = {(viewer, scene) for viewer, scene in out if viewer in readers}
         return out
+
+
+def may_read_record(principal: Principal, author: Optional[User]) -> bool:
+    """May the caller read a personal record (an expense) of ``author`` through one of its
+    projections: the author, their managers (any depth), finance staff and admins."""
+    if principal.is_admin or principal.is_finance:
+        return True
+    return author is not None and (author.user_id == principal.user_id or principal.user_id in author.ancestors)
 
 
 def team_of(account: Account) -> list[str]:

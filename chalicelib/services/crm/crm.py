@@ -15,6 +15,7 @@ from typing import Any, Optional
 from pynamodb.exceptions import PutError
 
 from chalicelib.auth import Principal
+from chalicelib.currencies import require_currency
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.ids import new_id
 from chalicelib.models.base import Tx, condition_failed
@@ -150,6 +151,7 @@ def create_object(principal: Principal, object_type: str, fields: dict[str, Any]
         objects=[("account", fields.get("account_id"))],
         users=[owner_id if owner_id != principal.user_id else None],
     )
+    require_currency(fields.get("currency"))  # the one list (chalicelib/currencies.py)
     if object_type == "opportunity" and fields.get("amount") is not None and not fields.get("currency"):
         fields["currency"] = org.get_settings(tenant).currency
     now = iso(utcnow())
@@ -196,6 +198,7 @@ def update_object(
         users=[changes.get("owner_id") if changes.get("owner_id") != obj.owner_id else None],
     )
     old_stage = getattr(obj, "stage", None)
+    require_currency(changes.get("currency"))
     _apply(obj, changes)
     if isinstance(obj, Opportunity) and "stage" in changes and changes["stage"] != old_stage:
         _stamp_stage(obj, iso(utcnow()))

@@ -125,6 +125,7 @@ def _rekey(
         approvers, keying = expenses.current_approvers_until(e, submitter)
         wait = expenses.wait_item(e, approvers, keying)
         if wait is None:
+            _drop_orphan(e, approvers)
             return None
         same_wait = keyed is None or (keyed.approver_id, keyed.valid_until) == (wait.approver_id, wait.valid_until)
         if list(e.approver_ids or []) == approvers and same_wait:
@@ -139,6 +140,25 @@ def _rekey(
             time.sleep(random.uniform(0.005, 0.02) * (2**attempt))
     logger.warning("approval re-key gave up after conflicts", extra={"expense_id": expense_id})
     return None
+
+
+def _drop_orphan(e: Expense, approvers: list[str]) -> None:
+    """Nobody in the current tree may decide the expense's next level (every candidate is
+    its submitter, routes back to them, or decided another level): its wait leaves the
+    queue it sits in (no holder may keep an entry they cannot decide); counted and logged
+    so an administrator fixes the reporting line."""
+    stale = ApprovalWait.fetch(e.tenant_id, e.expense_id)
+    if stale is None:
+        return
+    read_version = e.version
+    e.approver_ids = approvers
+    try:
+        Tx().put("expense", e, Expense.status == "submitted").delete("wait", stale).commit()
+    except Cancelled:
+        e.version = read_version
+        return  # a concurrent change re-keys it again
+    count("ApprovalOrphaned")
+    logger.warning("no approver left for a waiting expense", extra={"expense_id": e.expense_id})
 
 
 def restore_wait(tenant_id: str, expense_id: str) -> int:
@@ -234,7 +254,9 @@ def move_for_delegation(tenant_id: str, queue_owners: set[str]) -> int:
     moved = 0
     users: dict[str, User] = {}
     seen: set[str] = set()
-    for owner in sorted(queue_owners):
+    # a wait routed through one of them may sit at the end of their delegation chain
+    owners = {who for owner in queue_owners for who in delegation.downstream(tenant_id, owner)}
+    for owner in sorted(owners):
         for w in ApprovalWait.gsi1.query(ApprovalWait.queue_pk(tenant_id, owner)):
             if w.expense_id in seen:
                 continue

@@ -32,6 +32,7 @@ from typing import Any, Optional
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.auth import Principal
+from chalicelib.currencies import require_currency
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.models.base import Cancelled, Tx, condition_failed
 from chalicelib.models.budgets import DUE_PK, UNIT_TYPES, Budget
@@ -268,6 +269,7 @@ def write_limit(
 
     ``extra(tx)`` may add items (the inbound webhook's receipt) to the same transaction;
     then a :class:`Cancelled` naming them propagates to the caller."""
+    require_currency(currency)  # the one list (chalicelib/currencies.py)
     item = usage_item(tenant_id, unit_type, unit_id, period)
     for attempt in range(MAX_WRITE_ATTEMPTS):
         current = load(tenant_id, unit_type, unit_id, period)

@@ -3,7 +3,9 @@
 Stored as one ``Delegation`` item per user (PUT replaces it, DELETE removes it). Who
 decides is resolved from the current delegations at every decision and every re-key
 (:func:`resolve`): follow the active delegations from the tree's approver, at most
-``MAX_HOPS`` hops with a visited set (so A->B->A ends), never to the submitter nor to a deactivated delegate. A PUT that
+``MAX_HOPS`` hops with a visited set (so A->B->A ends), never to a deactivated delegate. A
+chain that reaches the submitter at any hop gives no decider (the level passes up to the
+next manager): nobody picks their own approver by delegating onwards. A PUT that
 would close a cycle among delegations that overlap it is refused (422 ``delegation_cycle``).
 """
 
@@ -90,7 +92,8 @@ def resolve(
 ) -> tuple[Optional[str], Optional[str]]:
     """Who decides for ``approver_id`` at ``now``, and until when that answer holds (the
     earliest start or end of a delegation consulted; None: no delegation changes it).
-    None as the decider: the chain reaches the submitter (the level passes up)."""
+    None as the decider: the chain reaches the submitter at some hop (the level passes up;
+    delegating onwards from the submitter must not let them choose who approves them)."""
     now = now or iso(utcnow())
     current, seen, until = approver_id, {approver_id}, None
     for _ in range(MAX_HOPS):
@@ -108,7 +111,22 @@ def resolve(
             break  # a delegate deactivated since: the delegator keeps deciding
         seen.add(d.delegate_id)
         current = d.delegate_id
+        if current == submitter_id:
+            return None, until
     return (None if current == submitter_id else current), until
+
+
+def downstream(tenant_id: str, user_id: str) -> list[str]:
+    """``user_id`` and everyone its stored delegations lead to (any dates, ``MAX_HOPS``
+    GetItems at most): the queues a wait routed through ``user_id`` may sit in."""
+    chain, current = [user_id], user_id
+    for _ in range(MAX_HOPS):
+        d = get(tenant_id, current)
+        if d is None or d.delegate_id in chain:
+            break
+        chain.append(d.delegate_id)
+        current = d.delegate_id
+    return chain
 
 
 def crossed(since: str, until: str) -> list[Delegation]:

@@ -21,7 +21,7 @@ import random
 import time
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from pynamodb.exceptions import PutError
 
@@ -34,13 +34,13 @@ from chalicelib.models.expenses import ApprovalWait, Expense, ReceiptClaim
 from chalicelib.models.webhooks import InboundReceipt
 from chalicelib.observability import count
 from chalicelib.services.access import refs
-from chalicelib.services.expenses import budgets, delegation, fx, stats
+from chalicelib.services.expenses import budgets, delegation, fx, money, stats
 from chalicelib.services.feed import activities
 from chalicelib.services.inbox import messages
 from chalicelib.services.integrations import webhooks
 from chalicelib.services.org import org
 from chalicelib.services.platform.aftercommit import settle
-from chalicelib.timeutil import format_date, iso, normalize, parse_date, parse_month, utcnow
+from chalicelib.timeutil import format_date, iso, parse_date, parse_month, stated, utcnow
 
 MAX_RECEIPTS = 10
 MAX_TX_ATTEMPTS = 5
@@ -174,9 +174,10 @@ def _positive_cents(amount: str) -> int:
     return cents
 
 
-def new_draft(principal: Principal, fields: dict[str, Any]) -> Expense:
-    """A validated draft, not yet stored."""
+def new_draft(principal: Principal, fields: dict[str, Any], by_claim: bool = False) -> Expense:
+    """A validated draft, not yet stored (the money rules: services/expenses/money.py)."""
     tenant = principal.tenant_id
+    money.require_fields(tenant, fields, by_claim=by_claim)
     unit = fields["unit"]
     budgets.require_chargeable(principal, unit["type"], unit["id"])
     receipts = list(dict.fromkeys(fields.get("receipt_upload_ids") or []))
@@ -218,6 +219,7 @@ def update_draft(principal: Principal, expense_id: str, changes: dict[str, Any])
     e = require_own(principal, expense_id)
     if e.status != "draft":
         raise Conflict(f"only drafts can be edited; this expense is {e.status}", code="invalid_state")
+    money.require_fields(principal.tenant_id, changes, e.mileage)
     if "unit" in changes:
         budgets.require_chargeable(principal, changes["unit"]["type"], changes["unit"]["id"])
         e.unit_type, e.unit_id = changes["unit"]["type"], changes["unit"]["id"]
@@ -294,12 +296,12 @@ def _convert(e: Expense) -> None:
 def _approvers(e: Expense) -> tuple[list[str], Keying]:
     """At submission: the levels from the amount, each one's approver now (delegations applied)."""
     submitter = org.get_user(e.tenant_id, e.user_id)
-    ancestors = submitter.ancestors if submitter else []
-    if not ancestors:
-        raise Unprocessable("the submitter has no manager to approve this expense", code="no_approver")
     limit = org.get_settings(e.tenant_id).approval_limit
     two_levels = limit is not None and Decimal(e.booked_cents) / 100 > Decimal(limit)
-    return resolved_approvers(e, ancestors, 2 if two_levels else 1)
+    approvers, keying = approver_chain(e.tenant_id, e.user_id, submitter, 2 if two_levels else 1)
+    if not approvers:
+        raise Unprocessable("the submitter has no manager to approve this expense", code="no_approver")
+    return approvers, keying
 
 
 @dataclass(frozen=True)
@@ -311,21 +313,31 @@ class Keying:
     untils: tuple[Optional[str], ...] = ()
 
 
-def resolved_approvers(e: Expense, ancestors: list[str], levels: int) -> tuple[list[str], Keying]:
-    """Who decides each level now, with the instant until which each answer holds: the
-    tree's approver of the level, or the delegate their active delegation names (services/
-    delegation.py). Never the submitter, nor the approver of an earlier level: then the
-    level passes to the next manager up."""
-    approvers: list[str] = []
-    untils: list[Optional[str]] = []
+def approver_chain(
+    tenant_id: str, submitter_id: str, submitter: Any, levels: int, decided: Sequence[str] = ()
+) -> tuple[list[str], Keying]:
+    """WHO MAY APPROVE, the one rule (expenses, and any other request that uses the expense
+    approver chain): the approver of each of ``levels`` levels now, and until when each
+    answer holds. ``decided`` are the people who approved the levels already decided, in
+    order: they keep those levels. Each open level k is decided by the first manager in
+    the submitter's reporting line from k levels up, through that manager's active
+    delegations (services/expenses/delegation.py::resolve), who is
+    - never the submitter, nor anyone whose delegation chain passes through the submitter
+      (the level passes to the next manager up: nobody picks their own approver), and
+    - never someone who decided (or is to decide) another level of the same request.
+    Fewer approvers than levels: nobody is left to decide the rest (no wait is kept)."""
+    ancestors: list[str] = list(getattr(submitter, "ancestors", None) or [])
+    approvers, untils = list(decided), [None] * len(decided)  # type: list[str], list[Optional[str]]
     now = iso(utcnow())
-    for level in range(levels):
+    for level in range(len(decided), levels):
         for candidate in ancestors[level:]:
-            who, until = delegation.resolve(e.tenant_id, candidate, e.user_id, now)
-            if who is not None and who not in approvers:  # two levels are two people
+            who, until = delegation.resolve(tenant_id, candidate, submitter_id, now)
+            if who is not None and who != submitter_id and who not in approvers:
                 approvers.append(who)
                 untils.append(until)
                 break
+        else:
+            break
     return approvers, Keying(ancestors[0] if ancestors else None, tuple(untils))
 
 
@@ -334,7 +346,12 @@ def approval_levels(e: Expense) -> int:
 
 
 def approved_levels(e: Expense) -> int:
-    return len([a for a in (e.approvals or []) if a.get("decision") == "approved"])
+    return len(deciders(e))
+
+
+def deciders(e: Expense) -> list[str]:
+    """Who approved the levels decided so far, in order."""
+    return [str(a.get("approver_id")) for a in (e.approvals or []) if a.get("decision") == "approved"]
 
 
 def current_approvers(e: Expense, submitter: Any = None) -> list[str]:
@@ -344,9 +361,10 @@ def current_approvers(e: Expense, submitter: Any = None) -> list[str]:
 
 
 def current_approvers_until(e: Expense, submitter: Any = None) -> tuple[list[str], Keying]:
-    """:func:`current_approvers` with the delegations applied, and each level's validity."""
+    """:func:`current_approvers` with the delegations applied, and each level's validity:
+    the levels already approved keep their deciders (:func:`approver_chain`)."""
     submitter = submitter or org.get_user(e.tenant_id, e.user_id)
-    return resolved_approvers(e, submitter.ancestors if submitter else [], approval_levels(e))
+    return approver_chain(e.tenant_id, e.user_id, submitter, approval_levels(e), deciders(e))
 
 
 def wait_item(e: Expense, approvers: list[str], keying: Optional[Keying] = None) -> Optional[ApprovalWait]:
@@ -401,6 +419,7 @@ def submit(principal: Principal, expense_id: str) -> Expense:
     if e.status != "draft":
         raise Conflict(f"only drafts can be submitted; this expense is {e.status}", code="invalid_state")
     budgets.require_chargeable(principal, e.unit_type, e.unit_id)  # the org may have changed since the draft
+    money.require_submittable(e.tenant_id, e.currency, e.occurred_on)
     _convert(e)
     approvers, keying = _approvers(e)
     receipt_warnings, claims = _receipt_warnings(e)
@@ -637,7 +656,7 @@ def apply_payment_update(tenant_id: str, webhook_id: str, event: Any, digest: Op
             raise Conflict(f"only approved expenses are paid; this one is {e.status}", code="invalid_state")
         read_version = e.version
         e.payment_status = event.status
-        e.paid_at = (normalize(event.paid_at, "paid_at") or iso(utcnow())) if event.status == "paid" else None
+        e.paid_at = (stated(event.paid_at, "paid_at") or iso(utcnow())) if event.status == "paid" else None
         e.payment_reference = (event.reference or None) and str(event.reference)[:200]
         e.updated_at = iso(utcnow())
         rec = webhooks.receipt(tenant_id, webhook_id, "expense.payment_updated", ref_id=e.expense_id, digest=digest)

@@ -2,7 +2,11 @@
 
 The distance is the great-circle path (``geo.path_m``) through the caller's sign-ins of a
 tenant-local day in the order they were made (client time); sign-ins flagged
-``mock_location`` or ``low_accuracy`` are left out and named in the claim. The amount is
+``mock_location``, ``low_accuracy`` or ``photo_location_mismatch``, and any reached faster
+than the tenant's ``max_speed_kmh`` (default 150) from the last one counted
+(``implausible_speed``: 1,068 km in 60 s is no drive), are left out and named in the claim.
+The claim's amount, currency, category and date are the server's from then on
+(services/expenses/money.py: a PATCH of them is 422 ``mileage_fixed``). The amount is
 ``distance_km x mileage_rate`` (the tenant setting), half-even to cents with exact
 decimals; the unit is the caller's department. One claim per user and day: the expense and
 a ``MileageClaim`` marker commit together, the marker conditional on its absence (409).
@@ -13,20 +17,22 @@ settings, the user, the day's sign-ins, the draft's unit and reference checks, o
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_HALF_EVEN, Decimal
 
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, ServiceUnavailable, Unprocessable
-from chalicelib.geo import path_m
+from chalicelib.geo import distance_m, path_m
 from chalicelib.models.base import Cancelled, Tx
 from chalicelib.models.expenses import Expense, MileageClaim
 from chalicelib.models.signins import SignIn
 from chalicelib.observability import count
 from chalicelib.services.expenses import expenses
 from chalicelib.services.org import org
-from chalicelib.timeutil import iso, local_day_bounds, parse_date
+from chalicelib.timeutil import iso, local_day_bounds, parse_date, parse_timestamp
 
-UNTRUSTED = frozenset({"mock_location", "low_accuracy"})
+UNTRUSTED = frozenset({"mock_location", "low_accuracy", "photo_location_mismatch"})
+TOO_FAST = "implausible_speed"
 KM = Decimal("0.001")
 CENT = Decimal("0.01")
 MAX_SIGNINS = 500
@@ -45,15 +51,38 @@ def _flags(s: SignIn) -> set[str]:
     return set(s.base_flags or ()) | set(s.photo_flags or ())
 
 
+def plausible(signins: list[SignIn], max_speed_kmh: int) -> tuple[list[SignIn], list[tuple[SignIn, list[str]]]]:
+    """The sign-ins a claim counts (in time order), and those left out with why: a flag
+    that makes its location untrustworthy, or reached from the last counted one faster
+    than ``max_speed_kmh`` (any distance in no time)."""
+    used: list[SignIn] = []
+    excluded: list[tuple[SignIn, list[str]]] = []
+    for s in signins:
+        flags = sorted(_flags(s) & UNTRUSTED)
+        if not flags and used and _kmh(used[-1], s) > max_speed_kmh:
+            flags = [TOO_FAST]
+        if flags:
+            excluded.append((s, flags))
+        else:
+            used.append(s)
+    return used, excluded
+
+
+def _kmh(a: SignIn, b: SignIn) -> float:
+    metres = distance_m((float(a.lat), float(a.lng)), (float(b.lat), float(b.lng)))
+    seconds = (parse_timestamp(b.client_time) - parse_timestamp(a.client_time)).total_seconds()
+    if metres < 1:
+        return 0.0
+    return math.inf if seconds <= 0 else metres / seconds * 3.6
+
+
 def claim(principal: Principal, day: str) -> Expense:
     parse_date(day)
-    rate = org.get_settings(principal.tenant_id).mileage_rate
+    settings = org.get_settings(principal.tenant_id)
+    rate = settings.mileage_rate
     if not rate:
         raise Unprocessable("the tenant has no mileage_rate set", code="no_mileage_rate")
-    used: list[SignIn] = []
-    excluded: list[SignIn] = []
-    for s in _day_signins(principal, day):
-        (excluded if _flags(s) & UNTRUSTED else used).append(s)
+    used, excluded = plausible(_day_signins(principal, day), int(settings.max_speed_kmh))
     if not used:
         raise Unprocessable(f"no usable sign-ins on {day}", code="no_signins")
     km = (Decimal(str(path_m([(float(s.lat), float(s.lng)) for s in used]))) / 1000).quantize(KM, ROUND_HALF_EVEN)
@@ -70,13 +99,14 @@ def claim(principal: Principal, day: str) -> Expense:
             "unit": {"type": "department", "id": user.department_id},
             "description": f"Mileage {km} km x {rate}",
         },
+        by_claim=True,
     )
     e.mileage = {
         "date": day,
         "distance_km": f"{km}",
         "rate": rate,
         "signin_ids": [s.signin_id for s in used],
-        "excluded": [{"signin_id": s.signin_id, "flags": sorted(_flags(s) & UNTRUSTED)} for s in excluded],
+        "excluded": [{"signin_id": s.signin_id, "flags": flags} for s, flags in excluded],
     }
     marker = MileageClaim(tenant_id=principal.tenant_id, user_id=principal.user_id, day=day, expense_id=e.expense_id)
     tx = Tx().put("claim", marker, condition=MileageClaim.PK.does_not_exist())

@@ -83,7 +83,7 @@ def prepare_activity(
     refs = [(t, i) for t, i in dict.fromkeys((str(t), str(i)) for t, i in related) if t in OBJECT_TYPES]
     resolver = resolver or Resolver(tenant_id)
     objects = resolver.load_objects(refs)
-    entries = resolver.activity_entries(author_id, objects.values())
+    entries = resolver.activity_entries(author_id, objects.values(), type)
     now = iso(utcnow())
     activity = Activity(
         tenant_id=tenant_id,

@@ -36,7 +36,7 @@ from chalicelib.models.feed import (
 )
 from chalicelib.models.org import User
 from chalicelib.services.access import refs
-from chalicelib.services.access.visibility import SCENES
+from chalicelib.services.access.visibility import PRIVATE_TYPES, SCENES, may_read_record
 from chalicelib.services.feed.activities import MAX_ATTACHMENTS, SYSTEM_TYPES, attachment_views, to_dict
 from chalicelib.services.feed.activities import TYPES as TYPES  # the vocabulary lives in activities
 from chalicelib.services.feed.activities import record_activity as record_activity
@@ -44,7 +44,7 @@ from chalicelib.services.feed.feed_index import get_activity
 from chalicelib.services.inbox import messages
 from chalicelib.services.platform.aftercommit import settle
 from chalicelib.services.uploads import uploads
-from chalicelib.timeutil import iso, normalize, utcnow
+from chalicelib.timeutil import iso, normalize, stated, utcnow
 
 
 # ---------------------------------------------------------------- shapes
@@ -71,6 +71,7 @@ def create_activity(
     every attachment must be one of the author's own ``attachment`` uploads, not rejected."""
     if type in SYSTEM_TYPES:
         raise Unprocessable(f"{type} activities are made by their own routes", code="system_activity_type")
+    occurred_at = stated(occurred_at, "occurred_at")  # never ahead of our clock (feed order)
     refs.check(principal, objects=related)  # 422 unknown_<type> for a missing or hidden object
     attachments = _check_attachments(principal, attachment_upload_ids or [])
     return record_activity(
@@ -196,8 +197,10 @@ def get_activity_for(principal: Principal, activity_id: str) -> dict[str, Any]:
 
 
 def _check_mentions(principal: Principal, activity: Activity, user_ids: list[str]) -> set[str]:
-    """Mentioned users must exist and see the activity (its ``all`` entry, or admin role):
-    else 422 ``unknown_user`` (never revealing which of the two). 2 BatchGets at most."""
+    """Mentioned users must be active users of the tenant who see the activity (its ``all``
+    entry: the same audience the feed and GET /v1/activities/{id} answer to, private
+    projections narrowed; or admin role): else 422 ``unknown_user`` (never revealing
+    which), and nothing is stored. 2 BatchGets at most."""
     ids = list(dict.fromkeys(user_ids))
     if not ids:
         return set()
@@ -208,7 +211,7 @@ def _check_mentions(principal: Principal, activity: Activity, user_ids: list[str
     seeing = {e.viewer for e in BaseItem.batch_get(keys, consistent_read=True) if isinstance(e, FeedEntry)}
     for user_id in ids:
         user = users.get(user_id)
-        if user is None or (user_id not in seeing and "admin" not in (getattr(user, "roles", None) or ())):
+        if user is None or not user.is_active or (user_id not in seeing and "admin" not in (user.roles or ())):
             raise Unprocessable(f"user {user_id!r} does not exist", code="unknown_user")
     return set(ids)
 
@@ -291,11 +294,15 @@ def list_comments(
     return [comment_to_dict(c) for c in page], next_cursor
 
 
-def activities_for_opportunity(tenant_id: str, opp_id: str) -> list[dict]:
-    """Every activity related to the opportunity, newest first (GSI3 + BatchGet).
+def activities_for_opportunity(principal: Principal, opp_id: str) -> list[dict]:
+    """Every activity related to the opportunity that the caller may read, newest first
+    (GSI3 + BatchGet, + one BatchGet of the authors of private ones).
 
     For the opportunity overview, whose caller has already passed ``require_visible`` on
-    the opportunity: every activity on a visible opportunity is in the caller's range."""
+    the opportunity: every activity on a visible opportunity is in the caller's range,
+    except one projecting a personal record (``visibility.PRIVATE_TYPES``: an expense),
+    which answers only to those who may read the record (``visibility.may_read_record``)."""
+    tenant_id = principal.tenant_id
     ids = [
         item.activity_id
         for item in BaseItem.gsi3.query(
@@ -304,6 +311,16 @@ def activities_for_opportunity(tenant_id: str, opp_id: str) -> list[dict]:
         if getattr(item, "activity_id", None)
     ]
     activities = _batch_activities(tenant_id, ids)
-    ordered = sorted(activities.values(), key=lambda a: (a.occurred_at, a.activity_id), reverse=True)
+    private = {a.author_id for a in activities.values() if a.type in PRIVATE_TYPES}
+    keys = [User.key_of(tenant_id, u) for u in sorted(private)]
+    authors = (
+        {u.user_id: u for u in BaseItem.batch_get(keys, consistent_read=True) if isinstance(u, User)} if keys else {}
+    )
+    readable = [
+        a
+        for a in activities.values()
+        if a.type not in PRIVATE_TYPES or may_read_record(principal, authors.get(a.author_id))
+    ]
+    ordered = sorted(readable, key=lambda a: (a.occurred_at, a.activity_id), reverse=True)
     views = attachment_views(tenant_id, ordered)
     return [to_dict(a, views) for a in ordered]

@@ -109,7 +109,7 @@ def reindex_activity(tenant_id: str, activity_id: str, resolver: Optional[Resolv
         if activity is None:
             return False
         objects = resolver.load_objects(_related_refs(activity))
-        new = resolver.activity_entries(activity.author_id, objects.values())
+        new = resolver.activity_entries(activity.author_id, objects.values(), activity.type)
         new_keys = {entry_key(e) for e in new}
         old_keys = set(activity.indexed or ())
         related = [

@@ -29,12 +29,12 @@ DynamoDB ``ADD`` to a set, so the same photo applied twice changes nothing.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, Optional, get_args
+from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib import cursor
+from chalicelib import cursor, vocabulary
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, NotFound, Unprocessable
 from chalicelib.geo import distance_m
@@ -65,17 +65,9 @@ CLOCK_SKEW_S = 5 * 60
 LATE_UPLOAD_S = 60 * 60
 PHOTO_TIME_TOLERANCE_S = 30 * 60
 MAX_PHOTOS = 10
-KINDS = ("check_in", "check_out")
-Flag = Literal[
-    "out_of_range",
-    "low_accuracy",
-    "clock_skew",
-    "mock_location",
-    "photo_location_mismatch",
-    "photo_time_mismatch",
-    "late_upload",
-]
-FLAGS: tuple[str, ...] = get_args(Flag)
+KINDS = vocabulary.SIGNIN_KINDS  # chalicelib/vocabulary.py: the one list
+Flag = vocabulary.SigninFlag
+FLAGS: tuple[str, ...] = vocabulary.SIGNIN_FLAGS
 
 
 # ---------------------------------------------------------------- helpers

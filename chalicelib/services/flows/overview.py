@@ -70,7 +70,7 @@ def overview(principal: Principal, opportunity_id: str) -> dict[str, Any]:
     result["expenses"] = [expenses.to_dict(e) for e in items["expenses"]]
     if items["activities"]:
         try:
-            result["activities"] = feed.activities_for_opportunity(tenant, opportunity_id)
+            result["activities"] = feed.activities_for_opportunity(principal, opportunity_id)
         except Exception:  # noqa: BLE001 - the rest of the overview still answers
             logger.exception("overview: activities failed", extra={"opportunity_id": opportunity_id})
     return result

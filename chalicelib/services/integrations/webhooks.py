@@ -39,7 +39,7 @@ from chalicelib.models.base import condition_failed
 from chalicelib.models.webhooks import OUTBOX_PK, DeliveryRecord, InboundReceipt, OutboxEntry
 from chalicelib.observability import count, is_corrupt_item, logger, skip_bad_item
 from chalicelib.services.org import org
-from chalicelib.timeutil import iso, normalize, utcnow
+from chalicelib.timeutil import iso, stated, utcnow
 
 MAX_ATTEMPTS = 8  # the queue's maxReceiveCount (local/resources.py, infra)
 MAX_BACKOFF_S = 12 * 3600
@@ -360,7 +360,7 @@ def receive(tenant_id: str, raw_body: bytes, headers: dict[str, str]) -> Inbound
     data = payload.get("data")
     if not isinstance(type_, str) or not isinstance(data, dict):
         raise BadRequest("the body must be {type, timestamp?, data}", code="invalid_body")
-    stated_at = normalize(payload["timestamp"], "timestamp") if payload.get("timestamp") is not None else None
+    stated_at = stated(payload.get("timestamp"), "timestamp")  # "latest wins" runs on our clock
     model = EVENT_MODELS.get(type_)
     if model is None:
         raise Unprocessable(f"unknown event type {type_!r}", code="unknown_event_type")

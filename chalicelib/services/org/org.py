@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from chalicelib import cursor as cursors
 from chalicelib.auth import Principal
+from chalicelib.currencies import require_currency
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.models.base import BaseItem, Cancelled, Tx
 from chalicelib.models.org import (
@@ -97,6 +98,7 @@ def settings_to_dict(s: TenantSettings) -> dict[str, Any]:
         "checkin_radius_m": int(s.checkin_radius_m),
         "approval_limit": s.approval_limit,
         "mileage_rate": s.mileage_rate,
+        "max_speed_kmh": int(s.max_speed_kmh),
         "pipeline": [stage.as_dict() for stage in pipeline.of(s).stages],
         "inactive_days": int(s.inactive_days),
         "stale_days": int(s.stale_days),
@@ -137,6 +139,7 @@ def put_settings(tenant_id: str, changes: dict[str, Any]) -> TenantSettings:
             ZoneInfo(changes["timezone"])
         except (ZoneInfoNotFoundError, ValueError):
             raise Unprocessable(f"unknown time zone {changes['timezone']!r}", code="unknown_timezone") from None
+    require_currency(changes.get("currency"))  # the one list (chalicelib/currencies.py)
     if "pipeline" in changes:
         changes = {**changes, "pipeline": pipeline.validate(changes["pipeline"])}
     current = get_settings(tenant_id)

@@ -14,8 +14,9 @@ from typing import Any, Optional
 
 from chalicelib.errors import Unprocessable
 from chalicelib.models.org import StageAttribute, TenantSettings
+from chalicelib.vocabulary import STAGE_OUTCOMES
 
-OUTCOMES = ("open", "won", "lost")
+OUTCOMES = STAGE_OUTCOMES  # chalicelib/vocabulary.py: the one list
 DEFAULT_PIPELINE: tuple[tuple[str, int, str], ...] = (
     ("lead", 10, "open"),
     ("qualify", 25, "open"),
