@@ -16,6 +16,7 @@ from chalicelib.models.base import BaseItem
 from chalicelib.models.feed import FeedEntry
 from chalicelib.services.org import org
 from local.pumps import StreamReader
+from tests.integration.jobqueue import JobQueue
 
 
 class Stream:
@@ -23,6 +24,7 @@ class Stream:
 
     def __init__(self, chalice_client: Any) -> None:
         self.client = chalice_client
+        self.jobs = JobQueue()
         ddb = boto3.client("dynamodb")
         self.reader = StreamReader(ddb.describe_table(TableName=os.environ["TABLE_NAME"])["Table"]["LatestStreamArn"])
         self.read()  # skip history: the org seed and fixtures
@@ -36,11 +38,12 @@ class Stream:
             assert result.payload == {"batchItemFailures": []}, result.payload
 
     def pump(self) -> list[dict[str, Any]]:
-        """Deliver until quiet (the handler's own writes make records too); answers them."""
+        """Deliver until quiet (the handler's own writes make records too, and the org
+        changes' jobs they start run to the end); answers the records."""
         delivered = []
-        for _ in range(10):
+        for _ in range(20):
             records = self.read()
-            if not records:
+            if not records and not self.jobs.drain():
                 return delivered
             self.deliver(records)
             delivered += records
