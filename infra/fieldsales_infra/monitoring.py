@@ -129,6 +129,7 @@ class Monitoring(Construct):
         for metric_name, what in (
             ("BadItemSkipped", "a schedule or the stream skipped a stored item it cannot read (see the log line)"),
             ("DigestTenantFailed", "the team digest failed for a tenant (the others went on; see the log line)"),
+            ("JobFailed", "a background job (an org change's re-index) failed for good: see GET /v1/admin/jobs"),
         ):
             self._alarm(
                 metric_name,
