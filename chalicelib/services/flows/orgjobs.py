@@ -49,6 +49,7 @@ from chalicelib.services.flows import offboarding
 from chalicelib.services.org import org
 from chalicelib.services.performance import oppstats
 from chalicelib.services.platform import jobs
+from chalicelib.services.platform.aftercommit import settle
 
 ACTIVITY_PAGE = 25
 PATH_PAGE = 25
@@ -291,15 +292,23 @@ def _department_change(old: Any, new: Any) -> Optional[tuple[str, str, dict[str,
     return None
 
 
-def job_for(old: Any, new: Any) -> Optional[Job]:
-    """Create (idempotently) the job an org change causes; None when none follows."""
+def job_for(old: Any, new: Any, in_request: bool = False) -> Optional[str]:
+    """The id of the job an org change causes (created idempotently), None when none
+    follows. ``in_request``: after the request's commit point, so a storage fault never
+    turns its answer into a 503 (``settle``); the change's stream record then creates the
+    same job (its id follows the change)."""
     user = _user_change(old, new)
+    dept = None if user is not None else _department_change(old, new)
     if user is not None:
-        return jobs.create(new.tenant_id, user[0], ("user", new.user_id), {"user_id": new.user_id}, user[1])
-    dept = _department_change(old, new)
-    if dept is not None:
-        return jobs.create(new.tenant_id, dept[0], ("department", new.department_id), dept[2], dept[1])
-    return None
+        kind, key, cause, params = user[0], user[1], ("user", new.user_id), {"user_id": new.user_id}
+    elif dept is not None:
+        kind, key, cause, params = dept[0], dept[1], ("department", new.department_id), dept[2]
+    else:
+        return None
+    if not in_request:
+        return jobs.create(new.tenant_id, kind, cause, params, key).job_id
+    settle("org.job", lambda: jobs.create(new.tenant_id, kind, cause, params, key), kind=kind)
+    return jobs.job_id_for(new.tenant_id, kind, key)
 
 
 def handle_change(event_name: str, old_image: Optional[dict], new_image: Optional[dict]) -> bool:
@@ -325,8 +334,7 @@ def put_user(principal: Principal, user_id: str, body: dict[str, Any]) -> tuple[
         body.get("email"),
         body.get("roles"),
     )
-    job = job_for(before, user) if before is not None else None
-    return user, job.job_id if job else None
+    return user, job_for(before, user, in_request=True) if before is not None else None
 
 
 def put_department(principal: Principal, department_id: str, body: dict[str, Any]) -> tuple[Department, Optional[str]]:
@@ -336,8 +344,7 @@ def put_department(principal: Principal, department_id: str, body: dict[str, Any
     t = principal.tenant_id
     before = org.get_department(t, department_id)
     dept = org.put_department(t, department_id, body["name"], body.get("parent_id"), body.get("head_user_id"))
-    job = job_for(before, dept) if before is not None else None
-    return dept, job.job_id if job else None
+    return dept, job_for(before, dept, in_request=True) if before is not None else None
 
 
 def deactivate(principal: Principal, user_id: str, handover_to: str) -> tuple[User, Optional[str]]:
@@ -345,5 +352,4 @@ def deactivate(principal: Principal, user_id: str, handover_to: str) -> tuple[Us
     request, and the job that finishes the handover."""
     before = org.get_user(principal.tenant_id, user_id)
     user = offboarding.deactivate(principal, user_id, handover_to)
-    job = job_for(before, user)
-    return user, job.job_id if job else None
+    return user, job_for(before, user, in_request=True)
