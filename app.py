@@ -27,6 +27,7 @@ from chalicelib.handlers import (
     feed,
     fx,
     goals,
+    jobs,
     maintenance,
     messages,
     org,
@@ -62,6 +63,7 @@ for blueprint in (
     webhooks,
     streams,
     maintenance,
+    jobs,
 ):
     app.register_blueprint(blueprint.bp)
 

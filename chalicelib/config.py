@@ -116,6 +116,16 @@ def webhook_queue_name() -> str:
     return os.environ.get("WEBHOOK_QUEUE_NAME", "fieldsales-webhooks")
 
 
+def jobs_queue_name() -> str:
+    """The background jobs' queue (services/platform/jobs.py); deployed stages set both."""
+    return os.environ.get("JOBS_QUEUE_NAME", "fieldsales-jobs")
+
+
+def jobs_queue_url() -> str:
+    """The jobs queue's URL; empty: resolved from its name (the local stack and tests)."""
+    return os.environ.get("JOBS_QUEUE_URL", "").strip()
+
+
 def table_stream_arn() -> str:
     """The table's stream; deployed stages set it, local runs get a stand-in."""
     return os.environ.get("TABLE_STREAM_ARN", LOCAL_STREAM_ARN)

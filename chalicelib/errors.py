@@ -68,3 +68,13 @@ class OutOfRange(Unprocessable):
     """A timestamp, date or month outside the years the API accepts (1970..2200)."""
 
     code = "out_of_range"
+
+
+class UndecodableItem(ValueError):
+    """A stored item (a stream record's image) whose own data cannot be read as its entity:
+    no retry can help (the stream consumer logs, counts and skips it). ``key`` is its
+    ``PK|SK`` and ``tenant_id`` its tenant, when known."""
+
+    def __init__(self, message: str, tenant_id: object = None, key: object = None) -> None:
+        super().__init__(message)
+        self.tenant_id, self.key = tenant_id, key

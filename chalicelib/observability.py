@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit  # loaded with Metrics anyway
 
 from chalicelib.config import metrics_namespace, service_name
+from chalicelib.errors import UndecodableItem
 
 warnings.filterwarnings("ignore", message="No application metrics to publish")
 
@@ -50,3 +51,13 @@ def skip_bad_item(consumer: str, exc: BaseException, *, tenant_id: Any = None, k
         "bad item skipped",
         extra={"consumer": consumer, "tenant_id": tenant_id, "key": key, "error": f"{type(exc).__name__}: {exc}"[:500]},
     )
+
+
+def is_bad_record(exc: BaseException) -> bool:
+    """The stream's narrower rule: only a record whose own data cannot be decoded
+    (``errors.UndecodableItem``, raised by ``models.base.from_stream_image``) or
+    that the domain refuses (a 4xx domain error: a year-1 timestamp) is skipped. A
+    ``TypeError``, ``KeyError`` or ``AttributeError`` inside a projection is a bug: retried,
+    then the dead-letter queue, never silently skipped."""
+    status = getattr(exc, "status", None)
+    return isinstance(exc, UndecodableItem) or (isinstance(status, int) and 400 <= status < 500)

@@ -81,3 +81,11 @@ PushPlatform = Literal["apns", "apns_sandbox", "fcm", "baidu"]
 PUSH_PLATFORMS: tuple[str, ...] = get_args(PushPlatform)
 
 UNKNOWN_VALUES_NOTE = "Clients must ignore values they do not know: new ones are added without a version change."
+
+JobKind = Literal["user_moved", "department_head_changed", "department_moved", "user_deactivated"]
+JOB_KINDS: tuple[str, ...] = get_args(JobKind)
+
+JobStatus = Literal["queued", "running", "done", "failed"]
+JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
+
+JobCauseType = Literal["user", "department"]

@@ -24,7 +24,12 @@ from typing import Any, Callable, Iterable
 import boto3
 
 ACCOUNT = "123456789012"
-MAX_STREAM_ATTEMPTS = 3
+MAX_STREAM_ATTEMPTS = 6  # 1 + the mapping's 5 retries (infra/ STREAM_BATCH_RETRIES; a drift test holds them equal)
+# Each function's deployed timeout (infra/: the stage's lambda_timeout, and the overrides;
+# tests/infra/test_drift.py holds them equal): the Lambda context counts down from it, and
+# an invocation that runs past it fails as on AWS.
+DEFAULT_TIMEOUT_S = 30
+FUNCTION_TIMEOUT_S = {"backfill_indexes": 900, "job_worker": 60}
 SHARD_REFRESH_S = 30.0  # a table keeps its stream shards; look for new ones this often
 
 
@@ -33,7 +38,8 @@ def _now_iso() -> str:
 
 
 class FakeContext:
-    """The bits of a Lambda context handlers and Powertools read."""
+    """The bits of a Lambda context handlers and Powertools read; the remaining time counts
+    down from the function's deployed timeout."""
 
     def __init__(self, name: str) -> None:
         self.function_name = name
@@ -43,9 +49,25 @@ class FakeContext:
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{name}"
         self.log_stream_name = "local"
+        self.timeout_s = FUNCTION_TIMEOUT_S.get(name, DEFAULT_TIMEOUT_S)
+        self.deadline = time.monotonic() + self.timeout_s
 
     def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+        return max(0, int((self.deadline - time.monotonic()) * 1000))
+
+
+class TimedOut(RuntimeError):
+    """An invocation ran past its function's timeout: on AWS it is killed and fails."""
+
+
+def call_with_timeout(handler: Callable[[dict[str, Any], Any], Any], event: dict[str, Any], name: str) -> Any:
+    """Invoke as Lambda would: a context with the function's timeout; an invocation that
+    took longer fails (its result is discarded: a stream batch or SQS message is retried)."""
+    context = FakeContext(name)
+    result = handler(event, context)
+    if context.get_remaining_time_in_millis() <= 0:
+        raise TimedOut(f"Task timed out after {context.timeout_s} seconds ({name})")
+    return result
 
 
 def resolve(handler_string: str) -> Callable[[dict[str, Any], Any], Any]:
@@ -135,7 +157,7 @@ class Pump(threading.Thread):
 
     def invoke(self, handler_string: str, event: dict[str, Any]) -> Any:
         self.deliveries += 1
-        return resolve(handler_string)(event, FakeContext(handler_string.rpartition(".")[2]))
+        return call_with_timeout(resolve(handler_string), event, handler_string.rpartition(".")[2])
 
 
 class SchedulePump(Pump):
@@ -347,7 +369,12 @@ class StreamPump(Pump):
         while self.pending:
             for handler_string, batch_size in self.consumers:
                 batch = self.pending[:batch_size]
-                result = self.invoke(handler_string, {"Records": batch})
+                try:
+                    result = self.invoke(handler_string, {"Records": batch})
+                except Exception as exc:  # noqa: BLE001 - a failed invocation (a timeout too): the batch is retried
+                    self.errors += 1
+                    self.log(f"[stream] {handler_string} failed: {type(exc).__name__}: {exc}")
+                    result = {"batchItemFailures": [{"itemIdentifier": batch[0]["dynamodb"]["SequenceNumber"]}]}
                 failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
                 if not failed:
                     self.pending = self.pending[len(batch) :]

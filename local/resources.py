@@ -14,7 +14,10 @@ from chalicelib.models.base import TTL_ATTRIBUTE, BaseItem
 WEBHOOK_QUEUE = "fieldsales-webhooks"
 WEBHOOK_DLQ = "fieldsales-webhooks-dlq"
 EVENTS_TAP_QUEUE = "fieldsales-local-events-tap"
+JOBS_QUEUE = "fieldsales-jobs"
+JOBS_DLQ = "fieldsales-jobs-dlq"
 MAX_WEBHOOK_ATTEMPTS = 8
+MAX_JOB_RECEIVES = 6  # jobs.MAX_ATTEMPTS + 1: the last receive records the failure (as infra/)
 UPLOAD_CORS = {
     "CORSRules": [
         {"AllowedMethods": ["POST", "GET"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"], "MaxAgeSeconds": 3000}
@@ -39,6 +42,10 @@ def create_bucket(name: str, s3: Any = None) -> None:
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
 
 
+def _arn(sqs: Any, url: str) -> str:
+    return str(sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"])
+
+
 def create_queues(sqs: Any = None) -> dict[str, str]:
     sqs = sqs or boto3.client("sqs")
     dlq_url = sqs.create_queue(QueueName=WEBHOOK_DLQ)["QueueUrl"]
@@ -50,7 +57,16 @@ def create_queues(sqs: Any = None) -> dict[str, str]:
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_WEBHOOK_ATTEMPTS}),
         },
     )["QueueUrl"]
-    return {"webhooks": url, "webhooks_dlq": dlq_url}
+    jobs_dlq_url = sqs.create_queue(QueueName=JOBS_DLQ)["QueueUrl"]
+    jobs_dlq_arn = _arn(sqs, jobs_dlq_url)
+    jobs_url = sqs.create_queue(
+        QueueName=JOBS_QUEUE,
+        Attributes={
+            "VisibilityTimeout": "60",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": jobs_dlq_arn, "maxReceiveCount": MAX_JOB_RECEIVES}),
+        },
+    )["QueueUrl"]
+    return {"webhooks": url, "webhooks_dlq": dlq_url, "jobs": jobs_url, "jobs_dlq": jobs_dlq_url}
 
 
 def create_event_tap(bus: str = "default", events: Any = None, sqs: Any = None) -> str:

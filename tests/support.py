@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import os
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Optional
 
 import boto3
 from standardwebhooks import Webhook
 
+from app import app as chalice_app
 from chalicelib.auth import Principal
 from chalicelib.aws import client
 from chalicelib.models.base import BaseItem
@@ -21,7 +22,8 @@ from chalicelib.models.feed import FeedEntry
 from chalicelib.models.messages import Message, inbox_pk
 from chalicelib.services.expenses import expenses
 from chalicelib.timeutil import iso
-from local.pumps import StreamReader
+from local.pumps import StreamReader, call_with_timeout
+from local.resources import JOBS_QUEUE
 
 REP_A = Principal("rep_a", "acme", frozenset())
 
@@ -32,6 +34,7 @@ class Stream:
 
     def __init__(self, chalice_client: Any) -> None:
         self.client = chalice_client
+        self.jobs = JobQueue()
         ddb = boto3.client("dynamodb")
         self.reader = StreamReader(ddb.describe_table(TableName=os.environ["TABLE_NAME"])["Table"]["LatestStreamArn"])
         self.read()  # skip history: the org seed and fixtures
@@ -45,15 +48,73 @@ class Stream:
             assert result.payload == {"batchItemFailures": []}, result.payload
 
     def pump(self) -> list[dict[str, Any]]:
-        """Deliver until quiet (the handler's own writes make records too); answers them."""
+        """Deliver until quiet (the handler's own writes make records too, and the org
+        changes' jobs they start run to the end, as the jobs queue's worker would); answers
+        the records."""
         delivered = []
-        for _ in range(10):
+        for _ in range(20):
             records = self.read()
-            if not records:
+            if not records and not self.jobs.drain():
                 return delivered
             self.deliver(records)
             delivered += records
         raise AssertionError("the stream did not go quiet")
+
+
+# ---------------------------------------------------------------- the jobs queue
+class JobQueue:
+    def __init__(self, app: Any = None) -> None:
+        self.handler = (app or chalice_app).handler_map["job_worker"]
+        self.sqs = boto3.client("sqs")
+        self.url = self.sqs.get_queue_url(QueueName=JOBS_QUEUE)["QueueUrl"]
+        self.invocations = 0
+        self.failures = 0
+
+    def receive(self) -> Optional[dict[str, Any]]:
+        got = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=1, AttributeNames=["All"])
+        messages = got.get("Messages", [])
+        return messages[0] if messages else None
+
+    def deliver(self, message: dict[str, Any]) -> bool:
+        """One invocation with one message; True when it succeeded (the message deleted),
+        else the message is visible again at once (SQS would wait for its visibility)."""
+        event = {
+            "Records": [
+                {
+                    "messageId": message["MessageId"],
+                    "receiptHandle": message["ReceiptHandle"],
+                    "body": message["Body"],
+                    "attributes": message.get("Attributes", {}),
+                    "messageAttributes": {},
+                    "md5OfBody": message.get("MD5OfBody", ""),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:" + JOBS_QUEUE,
+                    "awsRegion": "us-east-1",
+                }
+            ]
+        }
+        self.invocations += 1
+        try:
+            call_with_timeout(self.handler, event, "job_worker")
+        except Exception:  # noqa: BLE001 - a failed invocation: SQS redelivers the message
+            self.failures += 1
+            self.sqs.change_message_visibility(
+                QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
+            return False
+        self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+        return True
+
+    def drain(self, limit: int = 5000) -> int:
+        """Deliver until the queue is empty; answers how many invocations ran."""
+        ran = 0
+        while ran < limit:
+            message = self.receive()
+            if message is None:
+                return ran
+            self.deliver(message)
+            ran += 1
+        raise AssertionError("the jobs queue did not drain")
 
 
 def ids_in(api, as_: str, scene: str = "all") -> set[str]:

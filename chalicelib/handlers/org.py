@@ -6,7 +6,7 @@ from chalice import Blueprint
 from pydantic import Field, StringConstraints
 
 from chalicelib.schemas import Currency, Id, Money, Name, Page, PageQuery, Request, Response, example
-from chalicelib.services.flows import offboarding
+from chalicelib.services.flows import offboarding, orgjobs
 from chalicelib.services.org import org
 from chalicelib.vocabulary import StageOutcome
 from chalicelib.web import Req, route
@@ -18,6 +18,7 @@ Role = Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")]
 Url = Annotated[
     str, StringConstraints(pattern=r"^https?://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?(/[!-~]{0,2000})?$", max_length=2048)
 ]
+JOB_ID_NOTE = "the job that re-indexes what this change moves, when there is one (GET /v1/admin/jobs/{id})"
 TimeZone = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_]+(/[A-Za-z0-9_+-]+){0,2}$", max_length=64)]
 
 
@@ -34,6 +35,7 @@ class DepartmentOut(Response):
     parent_id: Optional[str] = None
     head_user_id: Optional[str] = None
     path: list[str]
+    job_id: Optional[str] = Field(default=None, description=JOB_ID_NOTE)
 
 
 class UserIn(Request):
@@ -60,6 +62,7 @@ class UserOut(Response):
     manager_id: Optional[str] = None
     email: Optional[str] = None
     roles: list[str]
+    job_id: Optional[str] = Field(default=None, description=JOB_ID_NOTE)
 
 
 class ProjectIn(Request):
@@ -226,10 +229,8 @@ class MeOut(Response):
     name="set_department",
 )
 def put_department(req: Req) -> DepartmentOut:
-    org.require_admin(req.principal)
-    b: DepartmentIn = req.body
-    department = org.put_department(req.tenant_id, req.path["department_id"], b.name, b.parent_id, b.head_user_id)
-    return DepartmentOut(**org.department_to_dict(department))
+    department, job_id = orgjobs.put_department(req.principal, req.path["department_id"], req.body.model_dump())
+    return DepartmentOut(**org.department_to_dict(department), job_id=job_id)
 
 
 @route(
@@ -243,11 +244,8 @@ def put_department(req: Req) -> DepartmentOut:
     name="set_user",
 )
 def put_user(req: Req) -> UserOut:
-    b: UserIn = req.body
-    user = offboarding.put_user(
-        req.principal, req.path["user_id"], b.name, b.department_id, b.manager_id, b.email, b.roles
-    )
-    return UserOut(**org.user_to_dict(user))
+    user, job_id = orgjobs.put_user(req.principal, req.path["user_id"], req.body.model_dump())
+    return UserOut(**org.user_to_dict(user), job_id=job_id)
 
 
 @route(
@@ -262,7 +260,8 @@ def put_user(req: Req) -> UserOut:
     errors=(409,),
 )
 def deactivate_user(req: Req) -> UserOut:
-    return UserOut(**org.user_to_dict(offboarding.deactivate(req.principal, req.path["user_id"], req.body.handover_to)))
+    user, job_id = orgjobs.deactivate(req.principal, req.path["user_id"], req.body.handover_to)
+    return UserOut(**org.user_to_dict(user), job_id=job_id)
 
 
 @route(

@@ -3,14 +3,20 @@
 Each record goes to each consumer separately, so one consumer failing on a record does
 not keep the other from it. What a failure does depends on its kind:
 
-- a **corrupt record** (its own data cannot be read: a year-1 timestamp, a missing
-  attribute, an unparsable value; see ``observability.is_corrupt_item``) fails the same
-  way on every retry, and a retried record holds back every later record of its shard.
-  It is skipped: logged with its tenant and key, counted as ``BadItemSkipped``, and the
-  batch goes on. It is *not* reported as a batch item failure.
-- anything else (throttling, a network error) is reported in ``batchItemFailures``, so
-  Lambda retries from that record (and eventually sends it to the on-failure
-  destination) without reprocessing the records before it.
+- a **bad record** (its own data cannot be decoded: an image that is not its entity,
+  ``UndecodableItem``, or a value the domain refuses, a 4xx domain error such as a year-1
+  timestamp; see ``observability.is_bad_record``) fails the same way on every retry, and a
+  retried record holds back every later record of its shard. It is skipped: logged with
+  its tenant and key, counted as ``BadItemSkipped``, and the batch goes on. It is *not*
+  reported as a batch item failure.
+- anything else (throttling, a network error, and a bug: a ``TypeError`` or ``KeyError``
+  inside a projection) is reported in ``batchItemFailures``, so Lambda retries from that
+  record and, after the mapping's retries, sends it to the on-failure destination (the
+  stream DLQ) with its shard and sequence numbers to re-drive it.
+
+An org change (a User's or a Department's) is never re-indexed here: ``orgjobs`` creates
+its job (idempotently, named by the change), and ``jobs`` re-sends a new job's first
+message (services/platform/jobs.py).
 """
 
 from __future__ import annotations
@@ -20,11 +26,12 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.config import table_stream_arn
-from chalicelib.observability import is_corrupt_item, logger, skip_bad_item
+from chalicelib.observability import is_bad_record, logger, skip_bad_item
 from chalicelib.services.crm import list_index
 from chalicelib.services.feed import feed_index
-from chalicelib.services.flows import redrive
+from chalicelib.services.flows import orgjobs, redrive
 from chalicelib.services.performance import actuals, digest, oppstats
+from chalicelib.services.platform import jobs
 
 bp = Blueprint(__name__)
 
@@ -45,12 +52,14 @@ def handle_record(record: Any) -> None:
         ("actuals", lambda name, old, new: actuals.handle_change(record.event_id, old, new)),
         ("oppstats", oppstats.handle_change),
         ("digest", digest.handle_change),
+        ("orgjobs", orgjobs.handle_change),
+        ("jobs", jobs.handle_change),
     )
     for name, consumer in consumers:
         try:
             consumer(record.event_name, record.old_image, record.new_image)
         except Exception as exc:  # noqa: BLE001 - sorted below: skip a corrupt record, retry the rest
-            if not is_corrupt_item(exc):
+            if not is_bad_record(exc):
                 retry = retry or exc
                 continue
             tenant, key = _identity(record)

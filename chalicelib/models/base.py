@@ -18,6 +18,7 @@ from pynamodb.transactions import TransactWrite
 from snapshot_restore_py import register_after_restore
 
 from chalicelib.config import region, table_name
+from chalicelib.errors import UndecodableItem
 
 GSI_NAMES = ("GSI1", "GSI2", "GSI3")
 TTL_ATTRIBUTE = "ttl"
@@ -266,13 +267,28 @@ def collection(pk: str, max_items: int) -> list[BaseItem]:
 
 
 def raw_page(
-    pk: str, index: Optional[str], start_key: Optional[dict[str, Any]], limit: int
+    pk: str, index: Optional[str], start_key: Optional[dict[str, Any]], limit: int, range_condition: Any = None
 ) -> tuple[list[dict[str, Any]], Optional[dict[str, Any]]]:
     """One bounded page of a partition of the table or of ``index`` ("GSI1".."GSI3"), as raw
     items (read each with :func:`item_of`, so one unreadable item fails alone, not the page),
-    and the key that resumes after it (None: the partition is done). 1 Query."""
-    page = BaseItem._get_connection().query(pk, index_name=index, exclusive_start_key=start_key, limit=limit)
+    and the key that resumes after it (None: the partition is done). ``range_condition``:
+    a sort-key condition built by the entity (``X.SK.startswith(...)``). 1 Query."""
+    page = BaseItem._get_connection().query(
+        pk, range_key_condition=range_condition, index_name=index, exclusive_start_key=start_key, limit=limit
+    )
     return list(page.get("Items", [])), page.get("LastEvaluatedKey")
+
+
+def count_of(pk: str, index: Optional[str]) -> int:
+    """How many items a partition of the table or of ``index`` holds (Select COUNT: one
+    Query per MB of index data)."""
+    total, start = 0, None
+    while True:
+        page = BaseItem._get_connection().query(pk, index_name=index, exclusive_start_key=start, select="COUNT")
+        total += int(page.get("Count", 0))
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return total
 
 
 def resume_key(raw: dict[str, Any], index: Optional[str] = None) -> dict[str, Any]:
@@ -287,14 +303,24 @@ def item_of(raw: dict[str, Any]) -> BaseItem:
     return BaseItem.from_raw_data(raw)
 
 
+def _known_entity(image: dict[str, Any]) -> bool:
+    """The image names an entity some loaded model declares (its discriminator value)."""
+    name = (image.get("entity") or {}).get("S")
+    return name in BaseItem.entity._discriminator_map
+
+
 def from_stream_image(image: dict[str, Any] | None) -> BaseItem | None:
-    """The entity of a stream record's image (DynamoDB JSON); None when absent or unknown."""
-    if not image:
+    """The entity of a stream record's image (DynamoDB JSON); None when absent or of an
+    entity this code does not know. An image of a known entity that does not decode raises
+    :class:`UndecodableItem` (the stream consumer logs, counts and skips it)."""
+    if not image or not _known_entity(image):
         return None
     try:
         return BaseItem.from_raw_data(image)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        tenant = (image.get("tenant_id") or {}).get("S")
+        key = f"{(image.get('PK') or {}).get('S')}|{(image.get('SK') or {}).get('S')}"
+        raise UndecodableItem(f"undecodable {image['entity'].get('S')}: {exc}", tenant, key) from exc
 
 
 def _models(cls: type[Model]) -> Iterator[type[Model]]:

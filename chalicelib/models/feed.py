@@ -14,11 +14,11 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Optional
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 
-from chalicelib.models.base import BaseItem, opportunity_collection_pk, string_list, tkey
+from chalicelib.models.base import BaseItem, opportunity_collection_pk, raw_page, string_list, tkey
 from chalicelib.models.crm import object_pk
 
 ADMIN_VIEWER = "*"  # the tenant-wide partition admins read; no user id can be "*"
@@ -117,6 +117,17 @@ class ActivityLink(BaseItem, discriminator="ActivityLink"):
         if self.object_type == "opportunity":
             self.GSI3PK = opportunity_collection_pk(self.tenant_id, self.object_id)
             self.GSI3SK = f"{self.COLLECTION_PREFIX}{self.activity_id}"
+
+    @classmethod
+    def page_of(
+        cls, tenant_id: str, object_type: str, object_id: str, start: Optional[dict[str, Any]], limit: int
+    ) -> tuple[list[str], Optional[dict[str, Any]]]:
+        """Up to ``limit`` activity ids linked to an object, and where the next page starts
+        (None: no more). 1 Query."""
+        raws, last = raw_page(
+            object_pk(tenant_id, object_type, object_id), None, start, limit, cls.SK.startswith(cls.PREFIX)
+        )
+        return [str((r.get("activity_id") or {}).get("S")) for r in raws if r.get("activity_id")], last
 
 
 class Comment(BaseItem, discriminator="Comment"):

@@ -27,7 +27,7 @@ from constructs import Construct
 from fieldsales_infra.data import UPLOAD_PREFIX, DataStore
 from fieldsales_infra.gateway import gateway_responses, read_paths, with_any_method
 from fieldsales_infra.identity import Identity
-from fieldsales_infra.messaging import Messaging
+from fieldsales_infra.messaging import JOB_WORKER_TIMEOUT_S, Messaging
 from fieldsales_infra.packaging import IMPORT_PLACEHOLDERS, build_package, check_runtime
 from fieldsales_infra.settings import (
     DEFAULT_SIZING,
@@ -53,6 +53,8 @@ RULE_TARGET_RETRY = {"MaximumRetryAttempts": 4, "MaximumEventAgeInSeconds": 3600
 ASYNC_INVOKE_RETRIES = 2
 ASYNC_EVENT_MAX_AGE_S = 3600
 WEBHOOK_MAX_CONCURRENCY = 5
+JOB_WORKER_FUNCTION = "JobWorker"  # background jobs in bounded steps (services/platform/jobs.py)
+JOBS_MAX_CONCURRENCY = 10  # jobs run side by side at most this many: it bounds their write rate
 
 
 @dataclass
@@ -175,6 +177,8 @@ class FieldsalesApp(Construct):
             "EVENT_BUS_NAME": "default",
             "WEBHOOK_QUEUE_URL": messaging.webhooks.queue_url,
             "WEBHOOK_QUEUE_NAME": messaging.webhooks.queue_name,
+            "JOBS_QUEUE_URL": messaging.jobs.queue_url,
+            "JOBS_QUEUE_NAME": messaging.jobs.queue_name,
             "CURSOR_SECRET_ARN": self.cursor_secret.secret_arn,
             "TENANT_DATA_ROLE_ARN": self.tenant_data_role.role_arn,
             "POWERTOOLS_SERVICE_NAME": METRICS_SERVICE,
@@ -197,6 +201,8 @@ class FieldsalesApp(Construct):
         backfill_function = self.chalice.get_resource(BACKFILL_FUNCTION)
         backfill_function.add_property_override("Role", self.backfill_role.role_arn)
         backfill_function.add_property_override("Timeout", BACKFILL_TIMEOUT_S)
+        if JOB_WORKER_FUNCTION in self.functions:
+            self.chalice.get_resource(JOB_WORKER_FUNCTION).add_property_override("Timeout", JOB_WORKER_TIMEOUT_S)
 
         self.rest_api_id = self.chalice.get_resource("RestAPI").ref
         self.api_name = f"fieldsales-{settings.stage}"
@@ -273,10 +279,15 @@ class FieldsalesApp(Construct):
                     },
                 },
             )
+        queue, concurrency = (
+            (msg.jobs, JOBS_MAX_CONCURRENCY)
+            if fn.logical_id == JOB_WORKER_FUNCTION
+            else (msg.webhooks, WEBHOOK_MAX_CONCURRENCY)
+        )
         for name in fn.events_of("SQS"):
-            resource.add_property_override(f"Events.{name}.Properties.Queue", msg.webhooks.queue_arn)
+            resource.add_property_override(f"Events.{name}.Properties.Queue", queue.queue_arn)
             resource.add_property_override(
-                f"Events.{name}.Properties.ScalingConfig", {"MaximumConcurrency": WEBHOOK_MAX_CONCURRENCY}
+                f"Events.{name}.Properties.ScalingConfig", {"MaximumConcurrency": concurrency}
             )
 
     # -------------------------------------------------------------------- API
@@ -429,14 +440,14 @@ class FieldsalesApp(Construct):
         )
         role.add_to_policy(
             iam.PolicyStatement(
-                sid="ConsumeWebhooks",
+                sid="ConsumeQueues",
                 actions=[
                     "sqs:ReceiveMessage",
                     "sqs:DeleteMessage",
                     "sqs:ChangeMessageVisibility",
                     "sqs:GetQueueAttributes",
                 ],
-                resources=[msg.webhooks.queue_arn],
+                resources=[msg.webhooks.queue_arn, msg.jobs.queue_arn],
             )
         )
         role.add_to_policy(
@@ -471,6 +482,11 @@ class FieldsalesApp(Construct):
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="EnqueueWebhooks", actions=["sqs:SendMessage"], resources=[self._messaging.webhooks.queue_arn]
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="EnqueueJobs", actions=["sqs:SendMessage"], resources=[self._messaging.jobs.queue_arn]
             )
         )
 

@@ -7,6 +7,9 @@
 | event-delivery-dlq    | EventBridge could not invoke a schedule / S3-event target        |
 | async-failure-dlq     | a schedule / S3-event Lambda failed after its async retries      |
 | stream-failure-dlq    | stream batches that kept failing (on-failure destination)        |
+| jobs                  | background jobs' step messages (consumed by ``job_worker``)      |
+| jobs-dlq              | a step message whose every delivery was killed (timeouts); the   |
+|                       | job itself records the failure first (``JobFailed``, alarmed)    |
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from constructs import Construct
 MAX_WEBHOOK_ATTEMPTS = 8  # same as local/resources.py (a drift test compares them)
 WEBHOOK_VISIBILITY = Duration.seconds(180)  # 6x the function timeout, as Lambda advises
 DLQ_RETENTION = Duration.days(14)
+JOB_WORKER_TIMEOUT_S = 60  # the job worker's timeout (local/pumps.py uses the same: a drift test)
+MAX_JOB_RECEIVES = 6  # services/platform/jobs.MAX_ATTEMPTS + 1: the last receive records the failure
+JOBS_VISIBILITY = Duration.seconds(6 * JOB_WORKER_TIMEOUT_S)  # 6x the function timeout, as Lambda advises
 
 
 def _queue(scope: Construct, construct_id: str, **kwargs: object) -> sqs.Queue:
@@ -45,6 +51,14 @@ class Messaging(Construct):
         self.event_delivery_dlq = _queue(self, "EventDeliveryDlq", retention_period=DLQ_RETENTION)
         self.async_failure_dlq = _queue(self, "AsyncFailureDlq", retention_period=DLQ_RETENTION)
         self.stream_failure_dlq = _queue(self, "StreamFailureDlq", retention_period=DLQ_RETENTION)
+        self.jobs_dlq = _queue(self, "JobsDlq", retention_period=DLQ_RETENTION)
+        self.jobs = _queue(
+            self,
+            "Jobs",
+            visibility_timeout=JOBS_VISIBILITY,
+            retention_period=Duration.days(14),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.jobs_dlq, max_receive_count=MAX_JOB_RECEIVES),
+        )
 
         # EventBridge puts undeliverable events on the DLQ itself: only rules of this stack.
         stack = Stack.of(self)
@@ -72,4 +86,5 @@ class Messaging(Construct):
             "EventDeliveryDlq": self.event_delivery_dlq,
             "AsyncFailureDlq": self.async_failure_dlq,
             "StreamFailureDlq": self.stream_failure_dlq,
+            "JobsDlq": self.jobs_dlq,
         }

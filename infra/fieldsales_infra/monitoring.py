@@ -134,6 +134,7 @@ class Monitoring(Construct):
                 "an answer did not match its own response model (e.g. a stored value the model does not list); "
                 "it was answered unvalidated: see the log line for the route and the field",
             ),
+            ("JobFailed", "a background job (an org change's re-index) failed for good: see GET /v1/admin/jobs"),
         ):
             self._alarm(
                 metric_name,

@@ -42,6 +42,7 @@ FUNCTION_SIZING = {
     "TableStream": Sizing(512, "I/O-bound fan-out of stream batches (up to 100 records) to DynamoDB and SQS"),
     "BackfillIndexes": Sizing(512, "I/O-bound, run by hand after an upgrade: bounded pages of Queries and writes"),
     "WebhookDeliveries": Sizing(512, "I/O-bound: signs (HMAC, cheap) and posts one webhook per message"),
+    "JobWorker": Sizing(512, "I/O-bound: one bounded step of a job (index queries and conditional writes)"),
 }
 DEFAULT_SIZING = Sizing(512, "a function added later starts I/O-bound: size it here when it is not")
 

@@ -16,7 +16,8 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 from chalicelib.models.base import table_schema  # noqa: E402
 from chalicelib.web import SECURITY_HEADERS  # noqa: E402
 from local.gateway import GATEWAY_RESPONSES as LOCAL_GATEWAY_RESPONSES  # noqa: E402
-from local.resources import MAX_WEBHOOK_ATTEMPTS, UPLOAD_CORS  # noqa: E402
+from local.pumps import DEFAULT_TIMEOUT_S, FUNCTION_TIMEOUT_S, MAX_STREAM_ATTEMPTS  # noqa: E402
+from local.resources import MAX_JOB_RECEIVES, MAX_WEBHOOK_ATTEMPTS, UPLOAD_CORS  # noqa: E402
 
 
 def _template_table_schema(table: dict) -> dict:
@@ -62,7 +63,30 @@ def test_webhook_redrive_equals_the_local_queue(synth: Synth, stage: str) -> Non
         for q in synth.resources(stage, "AWS::SQS::Queue").values()
         if "RedrivePolicy" in q["Properties"]
     ]
-    assert [r["maxReceiveCount"] for r in redrives] == [MAX_WEBHOOK_ATTEMPTS]
+    assert sorted(r["maxReceiveCount"] for r in redrives) == sorted([MAX_WEBHOOK_ATTEMPTS, MAX_JOB_RECEIVES])
+
+
+def _snake(logical_id: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in logical_id).lstrip("_")
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_local_lambda_contexts_count_down_from_each_deployed_timeout(synth: Synth, stage: str) -> None:
+    """local/pumps.py gives every invocation its function's deployed timeout (and fails one
+    that runs past it); the stream is retried as often as the deployed mapping tries."""
+    functions = synth.resources(stage, "AWS::Serverless::Function")
+    globals_timeout = synth.templates[stage].get("Globals", {}).get("Function", {}).get("Timeout")
+    for logical_id, fn in functions.items():
+        deployed = fn["Properties"].get("Timeout", globals_timeout)
+        local = FUNCTION_TIMEOUT_S.get(_snake(logical_id), DEFAULT_TIMEOUT_S)
+        assert deployed == local, (logical_id, deployed, local)
+    (stream,) = [
+        e["Properties"]
+        for fn in functions.values()
+        for e in (fn["Properties"].get("Events") or {}).values()
+        if e["Type"] == "DynamoDB"
+    ]
+    assert 1 + stream["MaximumRetryAttempts"] == MAX_STREAM_ATTEMPTS
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -21,6 +21,7 @@ EXPECTED_FUNCTIONS = {
     "TableStream",
     "WebhookDeliveries",
     "BackfillIndexes",
+    "JobWorker",
 }
 DATA_SERVICES = ("dynamodb", "s3", "sqs", "sns", "secretsmanager", "events", "kms", "logs", "cognito-idp")
 
@@ -57,7 +58,7 @@ def test_synth_defines_every_resource_once(template: Template) -> None:
     template.resource_count_is("AWS::Cognito::UserPool", 1)
     template.resource_count_is("AWS::Cognito::UserPoolClient", 1)
     template.resource_count_is("AWS::Cognito::UserPoolGroup", 2)
-    template.resource_count_is("AWS::SQS::Queue", 5)
+    template.resource_count_is("AWS::SQS::Queue", 7)  # webhooks, jobs and their DLQs; 3 more DLQs
     template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
     template.resource_count_is("AWS::SecretsManager::Secret", 1)
     template.resource_count_is("AWS::Serverless::Api", 1)
@@ -214,10 +215,33 @@ def test_stream_mapping_reports_partial_failures_and_has_on_failure_dlq(
 def test_webhook_worker_consumes_the_stack_queue(transformed: dict, stage: str) -> None:
     resources = transformed[stage]["Resources"]
     mappings = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
-    (sqs_mapping,) = [m for m in mappings if "StartingPosition" not in m]
-    queue_id = sqs_mapping["EventSourceArn"]["Fn::GetAtt"][0]
-    assert "RedrivePolicy" in resources[queue_id]["Properties"]
-    assert sqs_mapping["BatchSize"] == 1
+    queues = {
+        m["FunctionName"]["Ref"]: m["EventSourceArn"]["Fn::GetAtt"][0] for m in mappings if "StartingPosition" not in m
+    }
+    assert resources[queues["WebhookDeliveries"]]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 8
+    assert all(m["BatchSize"] == 1 for m in mappings if "StartingPosition" not in m)
+
+
+def test_job_worker_consumes_the_jobs_queue_with_a_dlq_its_timeout_and_an_alarm(
+    transformed: dict, synth: Synth, stage: str
+) -> None:
+    resources = transformed[stage]["Resources"]
+    mappings = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    (jobs,) = [m for m in mappings if m["FunctionName"] == {"Ref": "JobWorker"}]
+    queue = resources[jobs["EventSourceArn"]["Fn::GetAtt"][0]]["Properties"]
+    worker = synth.resources(stage, "AWS::Serverless::Function")["JobWorker"]["Properties"]
+    assert worker["Timeout"] == 60 and queue["VisibilityTimeout"] == 360  # 6x the timeout
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == 6  # MAX_ATTEMPTS + the receive that records the failure
+    assert jobs["BatchSize"] == 1 and jobs["ScalingConfig"] == {"MaximumConcurrency": 10}
+    env = worker["Environment"]["Variables"]
+    assert "JOBS_QUEUE_URL" in env and "JOBS_QUEUE_NAME" in env
+    alarms = [_alarm_metric(a) for a in synth.resources(stage, "AWS::CloudWatch::Alarm").values()]
+    assert {
+        "Namespace": "Fieldsales",
+        "MetricName": "JobFailed",
+        "Dimensions": [{"Name": "service", "Value": "fieldsales"}],
+        "Period": 300,
+    } in alarms
 
 
 def _alarm_metric(alarm: dict[str, Any]) -> dict[str, Any]:
@@ -238,12 +262,12 @@ def test_alarms_cover_5xx_errors_throttles_dlqs_iterator_age_and_budget_alerts(s
     assert ("AWS/Lambda", "IteratorAge") in names
     throttled = {m["Dimensions"][0]["Value"]["Ref"] for m in metrics if m["MetricName"] == "Throttles"}
     assert throttled == EXPECTED_FUNCTIONS
-    assert len([m for m in metrics if m["MetricName"] == "ApproximateNumberOfMessagesVisible"]) == 4  # every DLQ
+    assert len([m for m in metrics if m["MetricName"] == "ApproximateNumberOfMessagesVisible"]) == 5  # every DLQ
     budget = [
         m for m in metrics if m["MetricName"] == "Errors" and m["Dimensions"][0]["Value"] == {"Ref": "BudgetAlerts"}
     ]
     assert len(budget) == 1 and budget[0]["Period"] == 3600
-    assert {"BadItemSkipped", "DigestTenantFailed", "ResponseShapeInvalid"} <= {
+    assert {"BadItemSkipped", "DigestTenantFailed", "ResponseShapeInvalid", "JobFailed"} <= {
         m["MetricName"] for m in metrics if m["Namespace"] == "Fieldsales"
     }
     deferred = [m for m in metrics if m["MetricName"] == "AfterCommitDeferred"]

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from chalicelib.services.platform import jobs
 from tests.integration.hostile import DAY, FEED_AT, PERIOD, Call, World, principal
 
 COLUMNS = (
@@ -163,6 +164,8 @@ expense.approve_after_reorg 403 403   403      200  403  404  404   404      403
 expense.approve_after_deactivation 403 404 403 200 403 404 404 404      403  403   404   404     403     401
 feed.expense_activity     200+  200-  200+     200+ 200+ 200- 200-  200-     200- 200+  200-  200-    403     401
 opportunity.overview_expense 200+ 404 200+     200+ 200+ 200- 404   404      404  200+  404   404     403     401
+admin.jobs.list           403   403   403      403  403  403  403   403      403  200   403   200     403     401
+admin.jobs.get            403   403   403      403  403  403  403   403      403  200   403   404     403     401
 webhook.unsigned          401   401   401      401  401  401  401   401      401  401   401   401     401     401
 webhook.signed            200   200   200      200  200  200  200   200      200  200   200   200     200     200
 """
@@ -269,6 +272,11 @@ def _new(prefix: str, method: str, route: str, body: dict[str, Any]) -> Callable
 def _fresh(factory: Callable[[World], str], method: str, route: str, body: Any = None) -> Callable[[World, str], Call]:
     """A request on a fresh object, so a role's change never shows in another cell."""
     return lambda w, role: Call(method, route.replace("{id}", factory(w)), body)
+
+
+def _job(w: World) -> str:
+    """A job of acme's (an org change's re-index), queued."""
+    return jobs.create("acme", "user_moved", ("user", "rep_a"), {"user_id": "rep_a"}, w.unique("job")).job_id
 
 
 def _budget(period: str) -> dict[str, Any]:
@@ -696,6 +704,8 @@ CASES: dict[str, Case] = {
         "/v1/admin/integrations/finance",
         _fixed("PUT", "/v1/admin/integrations/finance", {"url": "https://finance.example.com/hook"}),
     ),
+    "admin.jobs.list": Case("GET", "/v1/admin/jobs", _fixed("GET", "/v1/admin/jobs?limit=100")),
+    "admin.jobs.get": Case("GET", "/v1/admin/jobs/{job_id}", _fresh(_job, "GET", "/v1/admin/jobs/{id}")),
     # ------------------------------------------------------------ org reads, approvals queue, team day
     "users.list": Case("GET", "/v1/users", _fixed("GET", "/v1/users?limit=100"), sees=_lists_user("id")),
     "users.get": Case("GET", "/v1/users/{user_id}", _fixed("GET", "/v1/users/rep_a")),

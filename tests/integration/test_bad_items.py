@@ -210,3 +210,46 @@ def test_budget_alerts_skip_a_corrupt_budget_and_alert_the_healthy_tenant(api, m
     assert len(alerts_for("mgr_east")) == 1
     bad = [s for s in skipped if s.get("consumer") == "budget_alerts"]
     assert len(bad) == 1 and bad[0]["tenant_id"] == OTHER
+
+
+def test_stream_consumer_retries_a_bug_in_a_projection_and_never_skips_it(api, chalice_client, monkeypatch, skipped):
+    from chalicelib.services.performance import digest
+
+    stream = Stream(chalice_client)
+    assert sign(api)[0] == 201
+    records = [r for r in stream.read() if "SignIn" in str(r)]
+
+    def bug(*args: Any) -> None:
+        raise TypeError("unsupported operand type(s) for +: 'int' and 'NoneType'")
+
+    monkeypatch.setattr(digest, "handle_change", bug)
+    result = chalice_client.lambda_.invoke("table_stream", {"Records": records})
+
+    assert len(result.payload["batchItemFailures"]) == len(records) > 0, "a bug is retried, then the DLQ"
+    assert skipped == []
+
+
+def test_stream_consumer_logs_counts_and_skips_an_undecodable_record(api, chalice_client, skipped):
+    stream = Stream(chalice_client)
+    image = {
+        "entity": {"S": "User"},
+        "tenant_id": {"S": OTHER},
+        "PK": {"S": "T#globex#USER#ghost"},
+        "SK": {"S": "PROFILE"},
+        "user_id": {"S": "ghost"},
+        "name": {"N": "7"},  # a number where the entity has a string: it cannot be decoded
+    }
+    assert sign(api)[0] == 201
+    records = stream.read()
+    broken = {
+        **records[0],
+        "eventName": "MODIFY",
+        "dynamodb": {**records[0]["dynamodb"], "NewImage": image, "OldImage": image},
+    }
+
+    result = chalice_client.lambda_.invoke("table_stream", {"Records": [broken, *records]})
+
+    assert result.payload == {"batchItemFailures": []}
+    bad = [s for s in skipped if str(s.get("consumer", "")).startswith("table_stream")]
+    assert bad and {s["tenant_id"] for s in bad} == {OTHER} and all("ghost" in s["key"] for s in bad)
+    assert all("UndecodableItem" in s["error"] for s in bad)

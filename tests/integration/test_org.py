@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chalicelib.services.org import org
+from tests.support import JobQueue
 
 
 def test_me_returns_profile_department_and_manager(api):
@@ -56,11 +57,14 @@ def test_moving_a_manager_moves_the_whole_subtree(api):
 
 
 def test_department_move_carries_sub_departments_and_members(api):
-    status, _ = api.put(
+    status, body = api.put(
         "/v1/admin/departments/east", {"name": "East", "parent_id": "hq", "head_user_id": "mgr_east"}, as_="admin"
     )
-    assert status == 200
+    assert status == 200 and body["job_id"]
     assert org.get_department("acme", "east").path == "/hq/east/"
+    assert org.get_user("acme", "rep_a").dept_path == "/hq/sales/east/", "the members follow in the job"
+    JobQueue().drain()
+    assert api.get(f"/v1/admin/jobs/{body['job_id']}", as_="admin")[1]["status"] == "done"
     assert org.get_user("acme", "rep_a").dept_path == "/hq/east/"
     assert "rep_a" not in org.department_member_ids("acme", "vp")
     assert "rep_a" in org.department_member_ids("acme", "ceo")

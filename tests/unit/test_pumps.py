@@ -72,3 +72,31 @@ def test_a_burst_of_wakes_never_polls_faster_than_the_base_cadence():
         pump.stop()
         pump.join(10)
     assert 2 <= pump.ticks <= 7  # one poll per 0.2 s over 1 s (about 200 without the floor)
+
+
+def test_a_local_invocation_gets_its_functions_deployed_timeout_and_fails_past_it(monkeypatch):
+    from local import pumps
+
+    seen = {}
+
+    def handler(event, context):
+        seen[context.function_name] = context.get_remaining_time_in_millis()
+        return "ok"
+
+    assert pumps.call_with_timeout(handler, {}, "job_worker") == "ok"
+    assert pumps.call_with_timeout(handler, {}, "table_stream") == "ok"
+    assert 59_000 < seen["job_worker"] <= 60_000 and 29_000 < seen["table_stream"] <= 30_000
+
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(pumps.time, "monotonic", lambda: clock["now"])
+
+    def slow(event, context):
+        clock["now"] += 61  # ran past the job worker's 60 s
+        return "too late"
+
+    try:
+        pumps.call_with_timeout(slow, {}, "job_worker")
+    except pumps.TimedOut as exc:
+        assert "60 seconds" in str(exc)
+    else:
+        raise AssertionError("an invocation past its timeout must fail, as on AWS")

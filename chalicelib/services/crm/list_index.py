@@ -38,7 +38,7 @@ from typing import Any, Optional
 from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.models.base import BaseItem, from_stream_image
-from chalicelib.models.crm import Account, CrmObject, TeamMember, owned_pk, team_of_pk
+from chalicelib.models.crm import Account, CrmObject
 from chalicelib.models.feed import ADMIN_VIEWER
 from chalicelib.models.lists import (
     ARCHIVED,
@@ -50,7 +50,6 @@ from chalicelib.models.lists import (
     list_pk,
     search_key,
 )
-from chalicelib.models.org import Department, User
 from chalicelib.observability import logger
 from chalicelib.services.access.visibility import Resolver, team_of
 from chalicelib.services.crm import geocells
@@ -237,57 +236,12 @@ def index_object(obj: CrmObject, claim: Optional[str] = None) -> bool:
     return reindex_object(obj.tenant_id, obj.object_type, obj.object_id, claim=claim)
 
 
-# ---------------------------------------------------------------- org changes
-def objects_of_users(tenant_id: str, user_ids: Iterable[str]) -> list[tuple[str, str]]:
-    """Objects the users own and accounts whose team they are on (GSI1)."""
-    refs: list[tuple[str, str]] = []
-    for user_id in dict.fromkeys(user_ids):
-        refs += [
-            (i.object_type, i.object_id)
-            for i in BaseItem.gsi1.query(owned_pk(tenant_id, user_id))
-            if isinstance(i, CrmObject)
-        ]
-        refs += [
-            ("account", i.account_id)
-            for i in TeamMember.gsi1.query(team_of_pk(tenant_id, user_id))
-            if isinstance(i, TeamMember)
-        ]
-    return list(dict.fromkeys(refs))
-
-
-def reindex_users(tenant_id: str, user_ids: Iterable[str]) -> int:
-    resolver = Resolver(tenant_id)
-    return sum(reindex_object(tenant_id, t, i, resolver) for t, i in objects_of_users(tenant_id, user_ids))
-
-
-def reindex_department_subtree(tenant_id: str, paths: Iterable[str]) -> int:
-    members: list[str] = []
-    for path in dict.fromkeys(p for p in paths if p):
-        members += [u.user_id for u in User.gsi2.query(User.members_pk(tenant_id), User.GSI2SK.startswith(path))]
-    return reindex_users(tenant_id, members)
-
-
 def handle_change(event_name: str, old_image: Optional[dict], new_image: Optional[dict]) -> int:
     """React to one table change (the stream): answers how many objects were re-indexed."""
     entity = ((new_image or old_image or {}).get("entity") or {}).get("S")
-    if entity not in CRM_ENTITIES | {"User", "Department"}:
+    if entity not in CRM_ENTITIES:
+        return 0  # an org change: its job re-indexes the objects (services/flows/orgjobs.py)
+    item: Any = from_stream_image(new_image) or from_stream_image(old_image)
+    if not isinstance(item, CrmObject):
         return 0
-    new, old = from_stream_image(new_image), from_stream_image(old_image)
-    if entity in CRM_ENTITIES:
-        item: Any = new or old
-        if not isinstance(item, CrmObject):
-            return 0
-        return int(reindex_object(item.tenant_id, item.object_type, item.object_id))
-    if entity == "User":
-        if event_name != "MODIFY" or not isinstance(new, User) or not isinstance(old, User):
-            return 0
-        if (old.path, old.dept_path) == (new.path, new.dept_path):
-            return 0
-        return reindex_users(new.tenant_id, [new.user_id])
-    if not isinstance(new, Department):
-        return 0
-    old_path = old.path if isinstance(old, Department) else None
-    old_head = old.head_user_id if isinstance(old, Department) else None
-    if event_name == "MODIFY" and (old_path, old_head) == (new.path, new.head_user_id):
-        return 0
-    return reindex_department_subtree(new.tenant_id, [new.path, old_path or ""])
+    return int(reindex_object(item.tenant_id, item.object_type, item.object_id))

@@ -23,9 +23,8 @@ from typing import Any, Optional
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.models.base import BaseItem, condition_failed, from_stream_image
-from chalicelib.models.crm import OBJECT_TYPES, CrmObject, accounts_with_member, object_pk, objects_owned_by
+from chalicelib.models.crm import OBJECT_TYPES, CrmObject, object_pk
 from chalicelib.models.feed import Activity, ActivityLink, FeedEntry
-from chalicelib.models.org import Department, User
 from chalicelib.observability import logger
 from chalicelib.services.access.visibility import Entry, Resolver, entry_key, parse_entry_key
 
@@ -178,32 +177,17 @@ def reindex_objects(tenant_id: str, refs: Iterable[tuple[str, str]], resolver: O
     return changed
 
 
-def reindex_users(tenant_id: str, user_ids: Iterable[str]) -> int:
-    """Everything whose audience depends on these users: objects they own, accounts whose
-    team they are on."""
-    refs: list[tuple[str, str]] = []
-    for user_id in dict.fromkeys(user_ids):
-        refs += objects_owned_by(tenant_id, user_id)
-        refs += accounts_with_member(tenant_id, user_id)
-    return reindex_objects(tenant_id, refs)
-
-
-def reindex_department_subtree(tenant_id: str, paths: Iterable[str]) -> int:
-    members: list[str] = []
-    for path in dict.fromkeys(p for p in paths if p):
-        members += [u.user_id for u in User.gsi2.query(User.members_pk(tenant_id), User.GSI2SK.startswith(path))]
-    return reindex_users(tenant_id, members)
-
-
 # ---------------------------------------------------------------- stream
 def _team(obj: Any) -> dict[str, Any]:
     return obj.team.as_dict() if getattr(obj, "team", None) is not None else {}
 
 
 def handle_change(event_name: str, old_image: Optional[dict], new_image: Optional[dict]) -> int:
-    """React to one table change: answers how many activities were re-indexed."""
+    """React to one table change: answers how many activities were re-indexed. An org
+    change (a User's or Department's) is not re-indexed here, in one stream record: its
+    job does it in bounded pages (services/flows/orgjobs.py)."""
     entity = ((new_image or old_image or {}).get("entity") or {}).get("S")
-    if entity not in CRM_ENTITIES | {"Activity", "User", "Department"}:
+    if entity not in CRM_ENTITIES | {"Activity"}:
         return 0
     new, old = from_stream_image(new_image), from_stream_image(old_image)
     if entity == "Activity":
@@ -223,18 +207,4 @@ def handle_change(event_name: str, old_image: Optional[dict], new_image: Optiona
         ):
             return 0
         return reindex_objects(new.tenant_id, [(new.object_type, new.object_id)])
-    if entity == "User":
-        if event_name != "MODIFY" or not isinstance(new, User) or not isinstance(old, User):
-            return 0
-        if (old.path, old.dept_path) == (new.path, new.dept_path):
-            return 0
-        return reindex_users(new.tenant_id, [new.user_id])
-    if entity == "Department":
-        if not isinstance(new, Department):
-            return 0
-        old_path = old.path if isinstance(old, Department) else None
-        old_head = old.head_user_id if isinstance(old, Department) else None
-        if event_name == "MODIFY" and (old_path, old_head) == (new.path, new.head_user_id):
-            return 0
-        return reindex_department_subtree(new.tenant_id, [new.path, old_path or ""])
-    return 0
+    return 0  # a User or Department change: its job re-indexes (services/flows/orgjobs.py)

@@ -88,22 +88,41 @@ def follow_move(old: User, new: User) -> None:
     approvals.move_waiting(new.tenant_id, new.user_id, old.manager_id)
 
 
+def _move_report(tenant_id: str, user: User, report: User) -> None:
+    """One direct report of a deactivated user moves up to the user's manager, with their
+    waiting approvals."""
+    org.put_user(
+        tenant_id,
+        report.user_id,
+        report.name,
+        report.department_id,
+        user.manager_id,
+        report.email,
+        sorted(report.roles or []),
+    )
+    moved = functools.partial(approvals.move_waiting, tenant_id, report.user_id, user.user_id)
+    settle("user.approvals", moved, user_id=report.user_id)
+
+
 def _move_reports(tenant_id: str, user: User) -> None:
     """A deactivated user's direct reports move up to their manager, with their waiting
     approvals; idempotent: only those still reporting to the user move."""
     for report in [u for u in org.subordinates_by_path(tenant_id, user.path) if u.manager_id == user.user_id]:
-        org.put_user(
-            tenant_id,
-            report.user_id,
-            report.name,
-            report.department_id,
-            user.manager_id,
-            report.email,
-            sorted(report.roles or []),
-        )
-        moved = functools.partial(approvals.move_waiting, tenant_id, report.user_id, user.user_id)
-        settle("user.approvals", moved, user_id=report.user_id)
+        _move_report(tenant_id, user, report)
     approvals.move_for_delegation(tenant_id, {user.user_id})  # what waits for them (or as delegate) moves
+
+
+def move_reports_page(tenant_id: str, user: User, limit: int) -> int:
+    """Up to ``limit`` of the deactivated user's direct reports (their team listing, which
+    each move leaves) move up; answers how many moved (0: none is left)."""
+    rows, _ = org.team_page(tenant_id, user.user_id, True, limit, None, f"handover:{tenant_id}:{user.user_id}")
+    moved = 0
+    for row in rows:
+        report = org.get_user(tenant_id, row.user_id)
+        if report is not None and report.manager_id == user.user_id:
+            _move_report(tenant_id, user, report)
+            moved += 1
+    return moved
 
 
 def reactivate(principal: Principal, user_id: str) -> User:

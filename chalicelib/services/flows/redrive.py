@@ -50,13 +50,7 @@ def handle_change(event_name: str, old_image: Optional[dict], new_image: Optiona
         return True
     if isinstance(new, User) and isinstance(old, User) and old.path != new.path:
         offboarding.follow_move(old, new)  # a manager change: subtree and waiting approvals
-    if (
-        isinstance(new, User)
-        and not new.is_active
-        and (not isinstance(old, User) or old.is_active or old.handover_to != new.handover_to)
-    ):
-        offboarding.finish_handover(new.tenant_id, new.user_id)  # deactivated: the whole handover
-        return True
+    # a deactivation's handover is a job (services/flows/orgjobs.py), started from this record too
     if isinstance(new, Project):
         org.sync_memberships(old if isinstance(old, Project) else None, new)
         return True

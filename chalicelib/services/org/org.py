@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Optional
@@ -172,12 +171,6 @@ def get_department(tenant_id: str, department_id: str) -> Optional[Department]:
     return Department.fetch(tenant_id, department_id)
 
 
-def _rewrite_prefix(items: Iterable[Any], attr: str, old: str, new: str) -> None:
-    for item in items:
-        setattr(item, attr, new + getattr(item, attr)[len(old) :])
-        item.save()
-
-
 def put_department(
     tenant_id: str, department_id: str, name: str, parent_id: Optional[str], head_user_id: Optional[str]
 ) -> Department:
@@ -198,23 +191,10 @@ def put_department(
     now = iso(utcnow())
     existing = get_department(tenant_id, department_id)
     dept = existing or Department(tenant_id=tenant_id, department_id=department_id, created_at=now)
-    old_path = existing.path if existing else None
     dept.name, dept.parent_id, dept.head_user_id, dept.path, dept.updated_at = name, parent_id, head_user_id, path, now
     dept.save()
-    if old_path and old_path != path:
-        # The subtree moved: sub-departments and their members follow.
-        _rewrite_prefix(
-            (d for d in Department.gsi1.query(Department.tree_pk(tenant_id), Department.GSI1SK.startswith(old_path))),
-            "path",
-            old_path,
-            path,
-        )
-        _rewrite_prefix(
-            list(User.gsi2.query(User.members_pk(tenant_id), User.GSI2SK.startswith(old_path))),
-            "dept_path",
-            old_path,
-            path,
-        )
+    # A move (``old_path != path``): the sub-departments and members follow in the move's
+    # job (services/flows/orgjobs.py), in bounded, resumable steps, never in this request.
     return dept
 
 

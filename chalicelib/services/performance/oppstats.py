@@ -18,16 +18,14 @@ owner: constant whatever the number of opportunities.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Optional
 
 from chalicelib.auth import Principal
 from chalicelib.errors import Unprocessable
 from chalicelib.models.base import Cancelled, Tx, from_stream_image
-from chalicelib.models.crm import Opportunity, objects_owned_by
+from chalicelib.models.crm import Opportunity
 from chalicelib.models.oppstats import ADMIN_VIEWER, ALL_PERIODS, OppStatsBucket, OppStatsShare
-from chalicelib.models.org import Department, User
 from chalicelib.services.access.visibility import Resolver
 from chalicelib.services.expenses import budgets, fx
 from chalicelib.services.org import org, pipeline
@@ -134,24 +132,12 @@ def _commit(tenant_id: str, opportunity_id: str, moves: list) -> None:
         raise RuntimeError(f"opportunity {opportunity_id}: its statistics changed meanwhile; retried") from exc
 
 
-def _opportunities_of(tenant_id: str, user_ids: Iterable[str]) -> list[str]:
-    return [oid for uid in dict.fromkeys(user_ids) for t, oid in objects_owned_by(tenant_id, uid) if t == "opportunity"]
-
-
 def handle_change(event_name: str, old_image: Optional[dict], new_image: Optional[dict]) -> int:
-    """An opportunity changed, or its owner's place in the org, or a department's head."""
-    new, old = from_stream_image(new_image), from_stream_image(old_image)
-    item = new or old
+    """An opportunity changed. (Its owner's place in the org, or a department's head: the
+    org change's job recomputes, services/flows/orgjobs.py.)"""
+    item = from_stream_image(new_image) or from_stream_image(old_image)
     if isinstance(item, Opportunity):
         return recompute(item.tenant_id, item.object_id)
-    if isinstance(new, User) and isinstance(old, User) and (old.path, old.dept_path) != (new.path, new.dept_path):
-        resolver = Resolver(new.tenant_id)
-        return sum(recompute(new.tenant_id, o, resolver) for o in _opportunities_of(new.tenant_id, [new.user_id]))
-    if isinstance(new, Department) and (old is None or getattr(old, "head_user_id", None) != new.head_user_id):
-        members = User.gsi2.query(User.members_pk(new.tenant_id), User.GSI2SK.startswith(new.path))
-        resolver = Resolver(new.tenant_id)
-        opps = _opportunities_of(new.tenant_id, (u.user_id for u in members))
-        return sum(recompute(new.tenant_id, o, resolver) for o in opps)
     return 0
 
 
