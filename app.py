@@ -24,6 +24,7 @@ from chalicelib.config import prime_on_init
 from chalicelib.handlers import (
     crm,
     expenses,
+    fanout,
     feed,
     fx,
     goals,
@@ -62,6 +63,7 @@ for blueprint in (
     webhooks,
     streams,
     maintenance,
+    fanout,
 ):
     app.register_blueprint(blueprint.bp)
 

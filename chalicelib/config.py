@@ -116,6 +116,16 @@ def webhook_queue_name() -> str:
     return os.environ.get("WEBHOOK_QUEUE_NAME", "fieldsales-webhooks")
 
 
+def work_queue_name() -> str:
+    """The schedules' fan-out work queue (its consumer is declared at import)."""
+    return os.environ.get("WORK_QUEUE_NAME", "fieldsales-work")
+
+
+def work_queue_url() -> str:
+    """Deployed stages set it; locally the queue is found by its name."""
+    return os.environ.get("WORK_QUEUE_URL", "")
+
+
 def table_stream_arn() -> str:
     """The table's stream; deployed stages set it, local runs get a stand-in."""
     return os.environ.get("TABLE_STREAM_ARN", LOCAL_STREAM_ARN)

@@ -23,6 +23,8 @@ from typing import Any, Callable, Iterable
 
 import boto3
 
+from chalicelib import limits
+
 ACCOUNT = "123456789012"
 MAX_STREAM_ATTEMPTS = 3
 SHARD_REFRESH_S = 30.0  # a table keeps its stream shards; look for new ones this often
@@ -33,9 +35,12 @@ def _now_iso() -> str:
 
 
 class FakeContext:
-    """The bits of a Lambda context handlers and Powertools read."""
+    """The bits of a Lambda context handlers and Powertools read. The remaining time counts
+    down from ``timeout_s`` (the function's deployed timeout when known) as on Lambda."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, timeout_s: float = 30.0) -> None:
+        self.started = time.monotonic()
+        self.timeout_s = timeout_s
         self.function_name = name
         self.function_version = "$LATEST"
         self.invoked_function_arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:fieldsales-local-{name}"
@@ -45,7 +50,7 @@ class FakeContext:
         self.log_stream_name = "local"
 
     def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+        return max(0, int((self.timeout_s - (time.monotonic() - self.started)) * 1000))
 
 
 def resolve(handler_string: str) -> Callable[[dict[str, Any], Any], Any]:
@@ -135,7 +140,8 @@ class Pump(threading.Thread):
 
     def invoke(self, handler_string: str, event: dict[str, Any]) -> Any:
         self.deliveries += 1
-        return resolve(handler_string)(event, FakeContext(handler_string.rpartition(".")[2]))
+        name = handler_string.rpartition(".")[2]
+        return resolve(handler_string)(event, FakeContext(name, limits.timeout_s(name)))
 
 
 class SchedulePump(Pump):
@@ -372,12 +378,12 @@ class SqsPump(Pump):
 
     name = "sqs"
 
-    def __init__(self, app: Any, log: Callable[[str], None]) -> None:
+    def __init__(self, app: Any, log: Callable[[str], None], queues: set[str] | None = None) -> None:
         super().__init__(log)
         self.sqs = boto3.client("sqs")
         self.consumers = []
         for e in app.event_sources:
-            if type(e).__name__ == "SQSEventConfig":
+            if type(e).__name__ == "SQSEventConfig" and (queues is None or e.queue in queues):
                 url = self.sqs.get_queue_url(QueueName=e.queue)["QueueUrl"]
                 arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
                 self.consumers.append((e.handler_string, url, arn, e.batch_size))
@@ -409,11 +415,15 @@ class SqsPump(Pump):
                 ]
             }
             try:
-                self.invoke(handler_string, event)
+                result = self.invoke(handler_string, event)
             except Exception as exc:  # noqa: BLE001 - left on the queue: redelivered, then DLQ
                 self.errors += 1
                 self.log(f"[sqs] {handler_string} failed, message stays for retry: {type(exc).__name__}: {exc}")
                 continue
+            # ReportBatchItemFailures, as the event source mapping does: those stay for redelivery
+            failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+            self.errors += len(failed)
             for m in messages:
-                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+                if m["MessageId"] not in failed:
+                    self.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
         return busy

@@ -175,3 +175,23 @@ def ddb_requests(monkeypatch: pytest.MonkeyPatch) -> RequestCounter:
 
     monkeypatch.setattr(Connection, "_make_api_call", counting)
     return counter
+
+
+@pytest.fixture
+def drain_work(aws: dict[str, str]) -> Any:
+    """``drain()``: the schedules' fan-out work queue delivered to its worker as the event
+    source mapping would (local/pumps.py's SqsPump, batchItemFailures honoured) until it is
+    empty; answers how many batches were delivered."""
+    from app import app
+    from chalicelib.config import work_queue_name
+    from local.pumps import SqsPump
+
+    pump = SqsPump(app, print, queues={work_queue_name()})
+
+    def drain(max_batches: int = 1000) -> int:
+        before = pump.deliveries
+        while pump.tick() and pump.deliveries - before < max_batches:
+            pass
+        return pump.deliveries - before
+
+    return drain

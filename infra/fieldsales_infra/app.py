@@ -32,8 +32,11 @@ from fieldsales_infra.packaging import IMPORT_PLACEHOLDERS, build_package, check
 from fieldsales_infra.settings import (
     DEFAULT_SIZING,
     FUNCTION_SIZING,
+    FUNCTION_TIMEOUT_S,
     LAMBDA_ARCHITECTURE,
     LAMBDA_RUNTIME,
+    RESERVED_CONCURRENCY,
+    WORK_QUEUE_MAX_CONCURRENCY,
     StageSettings,
 )
 
@@ -53,6 +56,7 @@ RULE_TARGET_RETRY = {"MaximumRetryAttempts": 4, "MaximumEventAgeInSeconds": 3600
 ASYNC_INVOKE_RETRIES = 2
 ASYNC_EVENT_MAX_AGE_S = 3600
 WEBHOOK_MAX_CONCURRENCY = 5
+WORK_QUEUE_DEFAULT_NAME = "fieldsales-work"  # the name the app is packaged with (chalicelib/config.py)
 
 
 @dataclass
@@ -175,6 +179,8 @@ class FieldsalesApp(Construct):
             "EVENT_BUS_NAME": "default",
             "WEBHOOK_QUEUE_URL": messaging.webhooks.queue_url,
             "WEBHOOK_QUEUE_NAME": messaging.webhooks.queue_name,
+            "WORK_QUEUE_URL": messaging.work.queue_url,
+            "WORK_QUEUE_NAME": messaging.work.queue_name,
             "CURSOR_SECRET_ARN": self.cursor_secret.secret_arn,
             "TENANT_DATA_ROLE_ARN": self.tenant_data_role.role_arn,
             "POWERTOOLS_SERVICE_NAME": METRICS_SERVICE,
@@ -188,6 +194,7 @@ class FieldsalesApp(Construct):
                 resource.add_property_override(f"Environment.Variables.{key}", value)
             resource.add_property_override("Runtime", LAMBDA_RUNTIME)
             resource.add_property_override("MemorySize", FUNCTION_SIZING.get(fn.logical_id, DEFAULT_SIZING).memory_mb)
+            self._limits(resource, fn)
             self._wire_events(resource, fn)
         # Chalice reads per-function settings from .chalice/config.json only: set the
         # API handler's role here (every other function keeps the worker role).
@@ -238,6 +245,17 @@ class FieldsalesApp(Construct):
         )
         self.log_groups[fn.logical_id] = group
 
+    # ----------------------------------------------------------------- limits
+    @staticmethod
+    def _limits(resource: Any, fn: FunctionInfo) -> None:
+        """Timeouts and reserved concurrency by Chalice function name (settings.py, the same
+        figures chalicelib/limits.py gives the local stack)."""
+        name = fn.handler.rpartition(".")[2]
+        if name in FUNCTION_TIMEOUT_S:
+            resource.add_property_override("Timeout", FUNCTION_TIMEOUT_S[name])
+        if name in RESERVED_CONCURRENCY:
+            resource.add_property_override("ReservedConcurrentExecutions", RESERVED_CONCURRENCY[name])
+
     # ----------------------------------------------------------------- events
     def _wire_events(self, resource: Any, fn: FunctionInfo) -> None:
         msg = self._messaging
@@ -273,11 +291,17 @@ class FieldsalesApp(Construct):
                     },
                 },
             )
-        for name in fn.events_of("SQS"):
-            resource.add_property_override(f"Events.{name}.Properties.Queue", msg.webhooks.queue_arn)
-            resource.add_property_override(
-                f"Events.{name}.Properties.ScalingConfig", {"MaximumConcurrency": WEBHOOK_MAX_CONCURRENCY}
-            )
+        for name, event in fn.events_of("SQS").items():
+            base = f"Events.{name}.Properties"
+            if WORK_QUEUE_DEFAULT_NAME in json.dumps(event["Properties"].get("Queue")):
+                resource.add_property_override(f"{base}.Queue", msg.work.queue_arn)
+                resource.add_property_override(
+                    f"{base}.ScalingConfig", {"MaximumConcurrency": WORK_QUEUE_MAX_CONCURRENCY}
+                )
+                resource.add_property_override(f"{base}.FunctionResponseTypes", ["ReportBatchItemFailures"])
+                continue
+            resource.add_property_override(f"{base}.Queue", msg.webhooks.queue_arn)
+            resource.add_property_override(f"{base}.ScalingConfig", {"MaximumConcurrency": WEBHOOK_MAX_CONCURRENCY})
 
     # -------------------------------------------------------------------- API
     def _configure_api_stage(self, settings: StageSettings) -> None:
@@ -436,8 +460,11 @@ class FieldsalesApp(Construct):
                     "sqs:ChangeMessageVisibility",
                     "sqs:GetQueueAttributes",
                 ],
-                resources=[msg.webhooks.queue_arn],
+                resources=[msg.webhooks.queue_arn, msg.work.queue_arn],
             )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(sid="EnqueueFanoutTasks", actions=["sqs:SendMessage"], resources=[msg.work.queue_arn])
         )
         role.add_to_policy(
             iam.PolicyStatement(

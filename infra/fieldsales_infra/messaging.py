@@ -7,6 +7,8 @@
 | event-delivery-dlq    | EventBridge could not invoke a schedule / S3-event target        |
 | async-failure-dlq     | a schedule / S3-event Lambda failed after its async retries      |
 | stream-failure-dlq    | stream batches that kept failing (on-failure destination)        |
+| work                  | the schedules' fan-out tasks (consumed by ``fanout_worker``)     |
+| work-dlq              | tasks that failed ``MAX_WORK_ATTEMPTS`` times                    |
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from constructs import Construct
 MAX_WEBHOOK_ATTEMPTS = 8  # same as local/resources.py (a drift test compares them)
 WEBHOOK_VISIBILITY = Duration.seconds(180)  # 6x the function timeout, as Lambda advises
 DLQ_RETENTION = Duration.days(14)
+MAX_WORK_ATTEMPTS = 5  # same as local/resources.py (a drift test compares them)
+WORKER_TIMEOUT_S = 120  # = FUNCTION_TIMEOUT_S["fanout_worker"] (settings.py)
+WORK_VISIBILITY = Duration.seconds(6 * WORKER_TIMEOUT_S)  # 6x the worker's timeout, as Lambda advises
 
 
 def _queue(scope: Construct, construct_id: str, **kwargs: object) -> sqs.Queue:
@@ -45,6 +50,14 @@ class Messaging(Construct):
         self.event_delivery_dlq = _queue(self, "EventDeliveryDlq", retention_period=DLQ_RETENTION)
         self.async_failure_dlq = _queue(self, "AsyncFailureDlq", retention_period=DLQ_RETENTION)
         self.stream_failure_dlq = _queue(self, "StreamFailureDlq", retention_period=DLQ_RETENTION)
+        self.work_dlq = _queue(self, "WorkDlq", retention_period=DLQ_RETENTION)
+        self.work = _queue(
+            self,
+            "Work",
+            visibility_timeout=WORK_VISIBILITY,
+            retention_period=Duration.days(1),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.work_dlq, max_receive_count=MAX_WORK_ATTEMPTS),
+        )
 
         # EventBridge puts undeliverable events on the DLQ itself: only rules of this stack.
         stack = Stack.of(self)
@@ -72,4 +85,5 @@ class Messaging(Construct):
             "EventDeliveryDlq": self.event_delivery_dlq,
             "AsyncFailureDlq": self.async_failure_dlq,
             "StreamFailureDlq": self.stream_failure_dlq,
+            "WorkDlq": self.work_dlq,
         }

@@ -19,6 +19,7 @@ from chalicelib import cursor as cursors
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.models.base import BaseItem, Cancelled, Tx
+from chalicelib.models.digest import TenantEntry
 from chalicelib.models.org import (
     DEFAULT_TIMEZONE,
     Department,
@@ -143,7 +144,12 @@ def put_settings(tenant_id: str, changes: dict[str, Any]) -> TenantSettings:
     for name, value in changes.items():
         setattr(current, name, value)
     current.updated_at = iso(utcnow())
-    current.save()
+    if "timezone" not in changes:
+        current.save()
+        return current
+    # the digest's zone index moves with the zone, in the same write
+    entry = TenantEntry(tenant_id=tenant_id, zone=current.timezone)
+    Tx("settings").put("settings", current).put("registry", entry).commit()
     return current
 
 
