@@ -199,8 +199,12 @@ def _behind_goals(tenant_id: str, day: date) -> list[tuple[str, str, list[str]]]
     """(scope_type, scope_id, metrics behind pace at the day's 08:00) for its month's goals."""
     period = day.strftime("%Y-%m")
     found = [g for g in Goal.gsi1.query(Goal.month_pk(tenant_id, period)) if isinstance(g, Goal)]
-    keys = [Actuals.key_of(tenant_id, g.scope_type, g.scope_id, period) for g in found]
-    actuals = {a.PK: a for a in BaseItem.batch_get(keys) if isinstance(a, Actuals)} if keys else {}
+    keys = [k for g in found for k in Actuals.keys_of(tenant_id, g.scope_type, g.scope_id, period)]
+    shards: dict[str, list[Actuals]] = defaultdict(list)
+    for a in BaseItem.batch_get(keys) if keys else []:
+        if isinstance(a, Actuals):
+            shards[scope_pk(tenant_id, a.scope_type, a.scope_id)].append(a)
+    actuals = {pk: Actuals.summed(items) for pk, items in shards.items()}
     at = datetime(day.year, day.month, day.day, DIGEST_HOUR, tzinfo=org.tenant_zone(tenant_id))
     share = goals.elapsed_share(period, tenant_id, at)
     out = []
