@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DEFAULT_TIMEOUT_S = 60  # Chalice's default lambda_timeout
+DEFAULT_TIMEOUT_S = 30  # .chalice/config.json lambda_timeout of the deployed stages
 FUNCTION_TIMEOUT_S: dict[str, int] = {
     "fanout_worker": 120,
     "plan_reminders": 60,

@@ -26,6 +26,7 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "FieldsalesTest",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "POWERTOOLS_TRACE_DISABLED": "true",
+        "TENANT_RATE": "off",  # the per-tenant limiter: tests/integration/test_tenant_limits.py turns it on
     }
 )
 for _var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):

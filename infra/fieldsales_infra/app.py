@@ -36,6 +36,7 @@ from fieldsales_infra.settings import (
     LAMBDA_ARCHITECTURE,
     LAMBDA_RUNTIME,
     RESERVED_CONCURRENCY,
+    TENANT_RATE,
     WORK_QUEUE_MAX_CONCURRENCY,
     StageSettings,
 )
@@ -200,6 +201,8 @@ class FieldsalesApp(Construct):
         # API handler's role here (every other function keeps the worker role).
         api_function = self.chalice.get_resource(API_FUNCTION)
         api_function.add_property_override("Role", self.api_role.role_arn)
+        # the per-tenant limiter (chalicelib/services/platform/ratelimit.py): requests a second, burst
+        api_function.add_property_override("Environment.Variables.TENANT_RATE", "{:g},{}".format(*TENANT_RATE))
         self._snap_start(api_function)
         backfill_function = self.chalice.get_resource(BACKFILL_FUNCTION)
         backfill_function.add_property_override("Role", self.backfill_role.role_arn)
