@@ -24,6 +24,7 @@ from chalicelib.config import prime_on_init
 from chalicelib.handlers import (
     crm,
     expenses,
+    fanout,
     feed,
     fx,
     goals,
@@ -64,6 +65,7 @@ for blueprint in (
     streams,
     maintenance,
     jobs,
+    fanout,
 ):
     app.register_blueprint(blueprint.bp)
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Optional
+
+from chalicelib.limits import TENANT_RATE, TenantRate
 
 LOCAL_STAGES = frozenset({"local", "test"})
 DEV_CURSOR_SECRET = "fieldsales-cursor-secret"  # local stages only
@@ -124,6 +127,28 @@ def jobs_queue_name() -> str:
 def jobs_queue_url() -> str:
     """The jobs queue's URL; empty: resolved from its name (the local stack and tests)."""
     return os.environ.get("JOBS_QUEUE_URL", "").strip()
+
+
+def work_queue_name() -> str:
+    """The schedules' fan-out work queue (its consumer is declared at import)."""
+    return os.environ.get("WORK_QUEUE_NAME", "fieldsales-work")
+
+
+def work_queue_url() -> str:
+    """Deployed stages set it; locally the queue is found by its name."""
+    return os.environ.get("WORK_QUEUE_URL", "")
+
+
+def tenant_rate() -> Optional[TenantRate]:
+    """The per-tenant API limit: ``TENANT_RATE`` = ``<rate>,<burst>`` or ``off``; unset, the
+    figures of chalicelib/limits.py (what infra deploys)."""
+    raw = os.environ.get("TENANT_RATE", "").strip().lower()
+    if raw == "off":
+        return None
+    if not raw:
+        return TENANT_RATE
+    rate, _, burst = raw.partition(",")
+    return TenantRate(rate=float(rate), burst=int(burst or rate))
 
 
 def table_stream_arn() -> str:

@@ -25,7 +25,7 @@ from chalicelib.jsonsafe import check_depth
 from chalicelib.observability import count, logger
 from chalicelib.schemas import take_shape_problems
 from chalicelib.services.org import org
-from chalicelib.services.platform import idempotency
+from chalicelib.services.platform import idempotency, ratelimit
 
 MAX_BODY_BYTES = 256 * 1024
 PATH_PARAM_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -252,6 +252,7 @@ def _run(op: Operation, request: Any, path_params: dict[str, str], request_id: s
     principal = authenticate(headers.get("authorization")) if op.auth else None
     if principal:
         logger.append_keys(tenant_id=principal.tenant_id, user_id=principal.user_id)
+        ratelimit.check(principal.tenant_id)  # before any DynamoDB request
         principal = org.require_active_caller(principal, op.path)
     bound = cursors.bind_caller(principal.tenant_id, principal.user_id) if principal else None
     try:

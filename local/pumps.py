@@ -23,13 +23,15 @@ from typing import Any, Callable, Iterable
 
 import boto3
 
+from chalicelib import limits
+
 ACCOUNT = "123456789012"
 MAX_STREAM_ATTEMPTS = 6  # 1 + the mapping's 5 retries (infra/ STREAM_BATCH_RETRIES; a drift test holds them equal)
-# Each function's deployed timeout (infra/: the stage's lambda_timeout, and the overrides;
+# Each function's deployed timeout is chalicelib/limits.py's (infra/ deploys the same;
 # tests/infra/test_drift.py holds them equal): the Lambda context counts down from it, and
 # an invocation that runs past it fails as on AWS.
-DEFAULT_TIMEOUT_S = 30
-FUNCTION_TIMEOUT_S = {"backfill_indexes": 900, "job_worker": 60}
+DEFAULT_TIMEOUT_S = limits.DEFAULT_TIMEOUT_S
+FUNCTION_TIMEOUT_S = limits.FUNCTION_TIMEOUT_S
 SHARD_REFRESH_S = 30.0  # a table keeps its stream shards; look for new ones this often
 
 
@@ -49,7 +51,7 @@ class FakeContext:
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{name}"
         self.log_stream_name = "local"
-        self.timeout_s = FUNCTION_TIMEOUT_S.get(name, DEFAULT_TIMEOUT_S)
+        self.timeout_s = limits.timeout_s(name)
         self.deadline = time.monotonic() + self.timeout_s
 
     def get_remaining_time_in_millis(self) -> int:
@@ -399,12 +401,12 @@ class SqsPump(Pump):
 
     name = "sqs"
 
-    def __init__(self, app: Any, log: Callable[[str], None]) -> None:
+    def __init__(self, app: Any, log: Callable[[str], None], queues: set[str] | None = None) -> None:
         super().__init__(log)
         self.sqs = boto3.client("sqs")
         self.consumers = []
         for e in app.event_sources:
-            if type(e).__name__ == "SQSEventConfig":
+            if type(e).__name__ == "SQSEventConfig" and (queues is None or e.queue in queues):
                 url = self.sqs.get_queue_url(QueueName=e.queue)["QueueUrl"]
                 arn = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
                 self.consumers.append((e.handler_string, url, arn, e.batch_size))
@@ -436,11 +438,15 @@ class SqsPump(Pump):
                 ]
             }
             try:
-                self.invoke(handler_string, event)
+                result = self.invoke(handler_string, event)
             except Exception as exc:  # noqa: BLE001 - left on the queue: redelivered, then DLQ
                 self.errors += 1
                 self.log(f"[sqs] {handler_string} failed, message stays for retry: {type(exc).__name__}: {exc}")
                 continue
+            # ReportBatchItemFailures, as the event source mapping does: those stay for redelivery
+            failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
+            self.errors += len(failed)
             for m in messages:
-                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+                if m["MessageId"] not in failed:
+                    self.sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
         return busy

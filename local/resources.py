@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 
+from chalicelib import limits
 from chalicelib.models.base import TTL_ATTRIBUTE, BaseItem
 
 WEBHOOK_QUEUE = "fieldsales-webhooks"
@@ -18,6 +19,10 @@ JOBS_QUEUE = "fieldsales-jobs"
 JOBS_DLQ = "fieldsales-jobs-dlq"
 MAX_WEBHOOK_ATTEMPTS = 8
 MAX_JOB_RECEIVES = 6  # jobs.MAX_ATTEMPTS + 1: the last receive records the failure (as infra/)
+WORK_QUEUE = "fieldsales-work"  # the schedules' fan-out tasks (chalicelib/config.py's default name)
+WORK_DLQ = "fieldsales-work-dlq"
+MAX_WORK_ATTEMPTS = 5  # same as infra/fieldsales_infra/messaging.py (a drift test compares them)
+WORK_VISIBILITY_S = 6 * limits.timeout_s("fanout_worker")  # 6x the worker's timeout, as Lambda advises (infra too)
 UPLOAD_CORS = {
     "CORSRules": [
         {"AllowedMethods": ["POST", "GET"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"], "MaxAgeSeconds": 3000}
@@ -66,7 +71,26 @@ def create_queues(sqs: Any = None) -> dict[str, str]:
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": jobs_dlq_arn, "maxReceiveCount": MAX_JOB_RECEIVES}),
         },
     )["QueueUrl"]
-    return {"webhooks": url, "webhooks_dlq": dlq_url, "jobs": jobs_url, "jobs_dlq": jobs_dlq_url}
+    return {
+        "webhooks": url,
+        "webhooks_dlq": dlq_url,
+        "jobs": jobs_url,
+        "jobs_dlq": jobs_dlq_url,
+        **create_work_queue(sqs),
+    }
+
+
+def create_work_queue(sqs: Any) -> dict[str, str]:
+    dlq_url = sqs.create_queue(QueueName=WORK_DLQ)["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    url = sqs.create_queue(
+        QueueName=WORK_QUEUE,
+        Attributes={
+            "VisibilityTimeout": str(WORK_VISIBILITY_S),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_WORK_ATTEMPTS}),
+        },
+    )["QueueUrl"]
+    return {"work": url, "work_dlq": dlq_url}
 
 
 def create_event_tap(bus: str = "default", events: Any = None, sqs: Any = None) -> str:

@@ -27,6 +27,7 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "FieldsalesTest",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
         "POWERTOOLS_TRACE_DISABLED": "true",
+        "TENANT_RATE": "off",  # the per-tenant limiter: tests/integration/test_tenant_limits.py turns it on
     }
 )
 for _var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
@@ -258,3 +259,23 @@ def secret(api: Api) -> str:
     from chalicelib.services.org import org
 
     return org.put_finance_integration("acme", "http://127.0.0.1:9/hook").secret
+
+
+@pytest.fixture
+def drain_work(aws: dict[str, str]) -> Any:
+    """``drain()``: the schedules' fan-out work queue delivered to its worker as the event
+    source mapping would (local/pumps.py's SqsPump, batchItemFailures honoured) until it is
+    empty; answers how many batches were delivered."""
+    from app import app
+    from chalicelib.config import work_queue_name
+    from local.pumps import SqsPump
+
+    pump = SqsPump(app, print, queues={work_queue_name()})
+
+    def drain(max_batches: int = 1000) -> int:
+        before = pump.deliveries
+        while pump.tick() and pump.deliveries - before < max_batches:
+            pass
+        return pump.deliveries - before
+
+    return drain

@@ -23,6 +23,7 @@ from chalicelib.schemas import (
 )
 from chalicelib.services.expenses import approvals, budgets, expenses, mileage
 from chalicelib.services.integrations import webhooks
+from chalicelib.services.platform import fanout
 from chalicelib.shapes import ExpenseOut, Status, UnitOut
 from chalicelib.vocabulary import BulkItemStatus
 from chalicelib.web import Req, route
@@ -471,7 +472,7 @@ def delegation_boundaries(event: Any) -> dict[str, int]:
 def budget_alerts(event: Any) -> dict[str, int]:
     """Every hour: send any threshold alert not yet sent, and queue any outbound webhook a
     crashed request left in the outbox. Reads only what is due, never the whole table."""
-    checked = budgets.run_due()
+    queued = fanout.enqueue(budgets.due_tasks())
     swept = webhooks.sweep_outbox()
-    logger.info("budget alerts run", extra={"budgets_checked": checked, "outbox_swept": swept})
-    return {"budgets_checked": checked, "outbox_swept": swept}
+    logger.info("budget alerts run", extra={"queued": queued, "outbox_swept": swept})
+    return {"queued": queued, "outbox_swept": swept}

@@ -10,6 +10,7 @@ from chalicelib import cursor
 from chalicelib.schemas import Id, Money, Month, Page, PageQuery, Query, Request, Response, example
 from chalicelib.services.performance import digest, oppstats
 from chalicelib.services.performance import goals as svc
+from chalicelib.services.platform import fanout
 from chalicelib.timeutil import parse_month
 from chalicelib.vocabulary import GoalScopeType, ListScope, OppStatsGroupBy, Pace
 from chalicelib.web import Req, route
@@ -207,5 +208,6 @@ def opportunity_stats(req: Req) -> OppStatsOut:
 
 @bp.schedule(Rate(1, unit=Rate.HOURS), name="team_digest")
 def team_digest(event: Any) -> dict[str, int]:
-    """Hourly: the team digests of every tenant whose local time is 08:00-08:59."""
-    return digest.run()
+    """Hourly: queue one task per tenant whose local time is 08:00-08:59 (the zone index);
+    the fan-out worker sends each tenant's digests."""
+    return {"queued": fanout.enqueue(digest.due_tasks())}

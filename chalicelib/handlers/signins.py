@@ -19,6 +19,7 @@ from chalicelib.schemas import (
     example,
 )
 from chalicelib.services.fieldwork import signins, teamday
+from chalicelib.services.platform import fanout
 from chalicelib.shapes import SignInOut
 from chalicelib.web import Req, route
 
@@ -164,7 +165,8 @@ def team_day(req: Req) -> dict[str, Any]:
 
 @bp.schedule(Rate(15, unit=Rate.MINUTES), name="close_open_visits")
 def close_open_visits(event: Any) -> dict[str, int]:
-    """Close visits left open past the end of their day (tenant time zone)."""
-    closed = signins.close_open_visits()
-    logger.info("open visits closed", extra={"closed": closed})
-    return {"closed": closed}
+    """Every 15 minutes: queue one task per due-index shard; the fan-out worker closes the
+    visits left open past the end of their day (tenant time zone)."""
+    queued = fanout.enqueue(signins.close_tasks())
+    logger.info("open visits close queued", extra={"queued": queued})
+    return {"queued": queued}

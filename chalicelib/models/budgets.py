@@ -7,12 +7,13 @@ DynamoDB condition cannot add: the block-mode check is ``available_cents >= :amo
 
 Threshold alerts: ``fired`` maps a threshold ("80") to when it fired; ``pending_alerts``
 holds thresholds claimed but not yet fully delivered. While a budget may owe an alert it
-sits in a small system index (GSI1, ``T#~system#BUDGETS_DUE``; ``~`` is never in a tenant id, so
+sits in a small system index (GSI1, ``T#~system#BUDGETS_DUE[#<shard>]``; ``~`` is never in a tenant id, so
 no tenant-scoped key reaches it) that the hourly job reads: cost proportional to what is due.
 """
 
 from __future__ import annotations
 
+import zlib
 from typing import Any, Optional
 
 from pynamodb.attributes import MapAttribute, NumberAttribute, NumberSetAttribute, UnicodeAttribute
@@ -22,6 +23,11 @@ from chalicelib.models.base import BaseItem, int_list, tkey
 MODES = ("block", "warn")
 UNIT_TYPES = ("department", "project", "person")
 DUE_PK = "T#~system#BUDGETS_DUE"
+DUE_SHARDS = 16  # the due index over this many partitions; shard 0 keeps the unsharded key
+
+
+def due_pk(shard: int) -> str:
+    return DUE_PK + (f"#{shard}" if shard else "")
 
 
 class Budget(BaseItem, discriminator="Budget"):
@@ -53,6 +59,12 @@ class Budget(BaseItem, discriminator="Budget"):
     def due_sk(tenant_id: str, unit_type: str, unit_id: str, period: str) -> str:
         return f"{tenant_id}#{unit_type}#{unit_id}#{period}"
 
+    @classmethod
+    def due_pk_of(cls, tenant_id: str, unit_type: str, unit_id: str, period: str) -> str:
+        """The due-index partition of one budget (spread by its key: every usage change of
+        every tenant marks a budget due, so one partition would take them all)."""
+        return due_pk(zlib.crc32(cls.due_sk(tenant_id, unit_type, unit_id, period).encode()) % DUE_SHARDS)
+
     @property
     def configured(self) -> bool:
         return self.amount_cents is not None
@@ -69,4 +81,4 @@ class Budget(BaseItem, discriminator="Budget"):
         self.PK, self.SK = self.key_of(self.tenant_id, self.unit_type, self.unit_id, self.period)
 
 
-__all__ = ["Budget", "MODES", "UNIT_TYPES", "DUE_PK"]
+__all__ = ["Budget", "MODES", "UNIT_TYPES", "DUE_PK", "DUE_SHARDS", "due_pk"]

@@ -1,7 +1,9 @@
 """What the daily team digest reads, kept on write so its cost follows what it reports.
 
 - ``TenantEntry``: one per tenant (in the tenant's own ``T#<t>#TENANT`` partition), listed
-  in the system index ``GSI1PK = T#~system#TENANTS``: the hourly job's list of tenants.
+  in the system index ``GSI1PK = T#~system#TENANTS`` (every tenant: the backfill's walk)
+  and, by its time zone, in ``GSI2PK = T#~system#TZ#<zone>`` (kept at settings write):
+  the hourly digest dispatcher reads only the zones whose 08:00 it is.
 - ``LastCheckIn``: per active user, the tenant-local day of the last check-in (the day the
   user was created, or reactivated, until then; deleted on deactivation), indexed
   ``GSI1PK = T#<t>#LASTCHECKIN``, ``GSI1SK = <day>#<user>``: "nobody since day X" is one
@@ -17,11 +19,25 @@ from typing import Any, Optional
 from pynamodb.attributes import UnicodeAttribute
 
 from chalicelib.models.base import BaseItem, tkey
+from chalicelib.models.org import DEFAULT_TIMEZONE
 
 TENANTS_PK = "T#~system#TENANTS"
 
 
+def zone_pk(zone: str) -> str:
+    """The tenants of one time zone (GSI2)."""
+    return f"T#~system#TZ#{zone}"
+
+
 class TenantEntry(BaseItem, discriminator="TenantEntry"):
+    zone = UnicodeAttribute(default=DEFAULT_TIMEZONE)
+
+    @classmethod
+    def in_zone(cls, zone: str, start_key: Optional[dict[str, Any]] = None, page_size: int = 1000) -> Any:
+        """The tenants of ``zone``, from ``start_key`` (GSI2 Query pages: ``last_evaluated_key``
+        on the answer resumes)."""
+        return cls.gsi2.query(zone_pk(zone), page_size=page_size, last_evaluated_key=start_key)
+
     @classmethod
     def first_after(cls, start_key: Optional[dict[str, Any]]) -> Optional[tuple[str, dict[str, Any]]]:
         """The registry's next tenant after ``start_key`` and the key that resumes after it
@@ -31,12 +47,13 @@ class TenantEntry(BaseItem, discriminator="TenantEntry"):
         return None
 
     @classmethod
-    def register(cls, tenant_id: str) -> None:
-        cls(tenant_id=tenant_id).save()
+    def register(cls, tenant_id: str, zone: Optional[str] = None) -> None:
+        cls(tenant_id=tenant_id, zone=zone or DEFAULT_TIMEZONE).save()
 
     def set_keys(self) -> None:
         self.PK, self.SK = tkey(self.tenant_id, "TENANT"), "REGISTRY"
         self.GSI1PK, self.GSI1SK = TENANTS_PK, self.tenant_id
+        self.GSI2PK, self.GSI2SK = zone_pk(self.zone or DEFAULT_TIMEZONE), self.tenant_id
 
 
 class LastCheckIn(BaseItem, discriminator="LastCheckIn"):
@@ -67,4 +84,4 @@ class OpportunityPulse(BaseItem, discriminator="OpportunityPulse"):
         self.GSI1PK, self.GSI1SK = self.index_pk(self.tenant_id), f"{self.day}#{self.opportunity_id}"
 
 
-__all__ = ["TenantEntry", "LastCheckIn", "OpportunityPulse", "TENANTS_PK"]
+__all__ = ["TenantEntry", "LastCheckIn", "OpportunityPulse", "TENANTS_PK", "zone_pk"]

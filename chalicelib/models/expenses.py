@@ -18,6 +18,7 @@ from pynamodb.attributes import (
 
 from chalicelib import vocabulary
 from chalicelib.models.base import BaseItem, opportunity_collection_pk, string_list, tkey
+from chalicelib.models.shards import suffix as shard_suffix
 
 STATUSES = vocabulary.EXPENSE_STATUSES  # the one list
 PAYMENT_STATUSES = vocabulary.PAYMENT_STATUSES
@@ -200,7 +201,8 @@ class StatsAggregate(BaseItem, discriminator="StatsAggregate"):
 
     ``scope`` is ``ALL`` or ``<unit_type>#<unit_id>``; ``dimension`` is category | stage |
     unit. A statistics request is one query on ``PK`` with ``begins_with(SK, dimension#)``:
-    its cost depends on the number of groups, never on the number of expenses.
+    its cost depends on the number of groups, never on the number of expenses. A group is
+    written to one of the tenant's shards (``SK`` suffix ``~<shard>``) and summed on read.
     """
 
     period = UnicodeAttribute()
@@ -210,6 +212,7 @@ class StatsAggregate(BaseItem, discriminator="StatsAggregate"):
     currency = UnicodeAttribute()
     total_cents = NumberAttribute(default=0)
     count = NumberAttribute(default=0)  # type: ignore[assignment]  # shadows Model.count, never called here
+    shard = NumberAttribute(default=0)  # one of the tenant's shards of this group (models/shards.py)
 
     @classmethod
     def pk(cls, tenant_id: str, period: str, scope: str) -> str:
@@ -226,7 +229,7 @@ class StatsAggregate(BaseItem, discriminator="StatsAggregate"):
 
     def set_keys(self) -> None:
         self.PK = self.pk(self.tenant_id, self.period, self.scope)
-        self.SK = self.sk(self.dimension, self.key, self.currency)
+        self.SK = self.sk(self.dimension, self.key, self.currency) + shard_suffix(int(self.shard or 0))
 
 
 __all__ = ["Expense", "ApprovalWait", "MileageClaim", "ReceiptClaim", "StatsAggregate", "STATUSES", "PAYMENT_STATUSES"]

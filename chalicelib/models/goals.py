@@ -6,6 +6,12 @@ table stream), so a goal read is one Query (``begins_with(SK, <period>#)``) and 
 scoreboard one BatchGet of two keys per user. Amounts are integer cents in the tenant
 currency.
 
+A department's actuals take the counts of everyone in it (the root department: every
+check-in, plan, expense and opportunity of the tenant), so they are written to one of up
+to ``MAX_SHARDS`` shard items (shard 0 the item above, shard ``s`` its own partition
+``T#<t>#GOALSHARD#department#<id>#<s>``, how many sized per tenant) and summed on read:
+one BatchGet of the goal and every shard key, a constant number of requests.
+
 ``AggregateMark`` makes a stream record count once: the transaction that adds a record's
 deltas also puts a mark named by the record's event id (conditional on its absence), so a
 redelivered record is cancelled whole. Marks expire after a week (stream records live 24 h).
@@ -13,11 +19,12 @@ redelivered record is cancelled whole. Marks expire after a week (stream records
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
-from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import MapAttribute, NumberAttribute, UnicodeAttribute, UnicodeSetAttribute
 
 from chalicelib.models.base import BaseItem, tkey
+from chalicelib.models.shards import MAX_SHARDS
 
 SCOPE_TYPES = ("user", "department")
 COUNTERS: tuple[str, ...] = (
@@ -41,11 +48,27 @@ def period_prefix(period: str) -> str:
     return f"{period}#"
 
 
+def sharded(scope_type: str) -> bool:
+    """Whether a scope's actuals are spread over shards (departments: many people count)."""
+    return scope_type == "department"
+
+
 def month_of_scope(tenant_id: str, scope_type: str, scope_id: str, period: str) -> list[BaseItem]:
-    """The goal and the actuals of one scope and month, as far as they exist (one query)."""
-    return list(
-        BaseItem.query(scope_pk(tenant_id, scope_type, scope_id), BaseItem.SK.startswith(period_prefix(period)))
-    )
+    """The goal and the actuals (summed over their shards) of one scope and month, as far
+    as they exist: one Query (a user) or one BatchGet of the goal and every shard (a
+    department)."""
+    if not sharded(scope_type):
+        return list(
+            BaseItem.query(scope_pk(tenant_id, scope_type, scope_id), BaseItem.SK.startswith(period_prefix(period)))
+        )
+    keys = [
+        Goal.key_of(tenant_id, scope_type, scope_id, period),
+        *Actuals.keys_of(tenant_id, scope_type, scope_id, period),
+    ]
+    found = list(BaseItem.batch_get(keys))
+    goals = [i for i in found if isinstance(i, Goal)]
+    total = Actuals.summed([i for i in found if isinstance(i, Actuals)])
+    return [*goals, *([total] if total is not None else [])]
 
 
 class Goal(BaseItem, discriminator="Goal"):
@@ -55,6 +78,7 @@ class Goal(BaseItem, discriminator="Goal"):
     targets: MapAttribute = MapAttribute()  # metric -> number or decimal string, only those set
     updated_by = UnicodeAttribute()
     updated_at = UnicodeAttribute()
+    alerted = UnicodeSetAttribute(null=True)  # metrics whose goal_alert was sent (checked before sending)
 
     @staticmethod
     def sk(period: str) -> str:
@@ -78,6 +102,7 @@ class Actuals(BaseItem, discriminator="Actuals"):
     scope_type = UnicodeAttribute()
     scope_id = UnicodeAttribute()
     period = UnicodeAttribute()
+    shard = NumberAttribute(default=0)
     visits = NumberAttribute(default=0)
     new_opportunities = NumberAttribute(default=0)
     won_amount_cents = NumberAttribute(default=0)
@@ -91,11 +116,34 @@ class Actuals(BaseItem, discriminator="Actuals"):
         return period_prefix(period) + "ACTUALS"
 
     def set_keys(self) -> None:
-        self.PK, self.SK = scope_pk(self.tenant_id, self.scope_type, self.scope_id), self.sk(self.period)
+        self.PK, self.SK = self.key_of(
+            self.tenant_id, self.scope_type, self.scope_id, self.period, int(self.shard or 0)
+        )
 
     @classmethod
-    def key_of(cls, tenant_id: str, scope_type: str, scope_id: str, period: str) -> tuple[str, str]:
+    def key_of(cls, tenant_id: str, scope_type: str, scope_id: str, period: str, shard: int = 0) -> tuple[str, str]:
+        if shard:
+            return tkey(tenant_id, "GOALSHARD", scope_type, scope_id, str(shard)), cls.sk(period)
         return scope_pk(tenant_id, scope_type, scope_id), cls.sk(period)
+
+    @classmethod
+    def keys_of(cls, tenant_id: str, scope_type: str, scope_id: str, period: str) -> list[tuple[str, str]]:
+        """Every shard's key (one, unsharded, for a user)."""
+        shards = MAX_SHARDS if sharded(scope_type) else 1
+        return [cls.key_of(tenant_id, scope_type, scope_id, period, s) for s in range(shards)]
+
+    @classmethod
+    def summed(cls, shards: list[Actuals]) -> Optional[Actuals]:
+        """One scope's shards as one item (None when there is none)."""
+        if not shards:
+            return None
+        first = shards[0]
+        total = cls(
+            tenant_id=first.tenant_id, scope_type=first.scope_type, scope_id=first.scope_id, period=first.period
+        )
+        for name in COUNTERS:
+            setattr(total, name, sum(int(getattr(s, name) or 0) for s in shards))
+        return total
 
     @classmethod
     def add_actions(cls, tenant_id: str, scope_type: str, scope_id: str, period: str, deltas: dict[str, int]) -> list:

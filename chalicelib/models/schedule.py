@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import zlib
 from typing import Any, Optional
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, VersionAttribute
@@ -25,11 +26,17 @@ from chalicelib.models.base import BaseItem, opportunity_collection_pk, tkey
 
 SYSTEM_PREFIX = "T#~system#"
 PLAN_STATUSES = vocabulary.PLAN_STATUSES  # the one list
+REMIND_SHARDS = 16  # a minute's reminders over this many partitions, one fan-out task each
 
 
-def remind_bucket_pk(minute: str) -> str:
-    """The due-index partition of one UTC minute (``2026-11-22T09:30``)."""
-    return f"{SYSTEM_PREFIX}REMIND#{minute}"
+def remind_shard(plan_id: str) -> int:
+    return zlib.crc32(plan_id.encode()) % REMIND_SHARDS
+
+
+def remind_bucket_pk(minute: str, shard: int = 0) -> str:
+    """The due-index partition of one UTC minute (``2026-11-22T09:30``) and shard; shard 0
+    keeps the unsharded key of earlier releases, so reminders armed before it are found."""
+    return f"{SYSTEM_PREFIX}REMIND#{minute}" + (f"#{shard}" if shard else "")
 
 
 def remind_range(since: str, until: str) -> tuple[str, str]:
@@ -65,6 +72,7 @@ class Plan(BaseItem, discriminator="Plan"):
     opportunity_id = UnicodeAttribute(null=True)
     remind_minutes_before = NumberAttribute(null=True)
     remind_at = UnicodeAttribute(null=True)  # RFC 3339 UTC, when the reminder is due
+    zone = UnicodeAttribute(null=True)  # the tenant's time zone when armed (the message's text)
     status = UnicodeAttribute(default="planned")
     log_id = UnicodeAttribute(null=True)  # the work log reporting on this plan
     created_at = UnicodeAttribute()
@@ -95,7 +103,7 @@ class Plan(BaseItem, discriminator="Plan"):
         self.PK, self.SK = self.key_of(self.tenant_id, self.plan_id)
         self.GSI1PK, self.GSI1SK = self.user_pk(self.tenant_id, self.user_id), f"{self.date}#{self.plan_id}"
         if self.reminder_armed:
-            self.GSI2PK = remind_bucket_pk(self.remind_at[:16])
+            self.GSI2PK = remind_bucket_pk(self.remind_at[:16], remind_shard(self.plan_id))
             self.GSI2SK = f"{self.remind_at}#{self.tenant_id}#{self.plan_id}"
         else:
             self.GSI2PK = self.GSI2SK = None
@@ -166,20 +174,26 @@ class CalendarDay(BaseItem, discriminator="CalendarDay"):
 
 
 class ReminderCheckpoint(BaseItem, discriminator="ReminderCheckpoint"):
-    """Every reminder due at or before ``done_until`` has been delivered. Global (the job
-    serves every tenant), so it lives under the reserved system prefix."""
+    """Every reminder of one due-index shard due at or before ``done_until`` has been
+    delivered. One per shard (the job serves every tenant), under the reserved system
+    prefix; shard 0's is the global checkpoint of earlier releases."""
 
     done_until = UnicodeAttribute()  # RFC 3339 UTC, seconds
     updated_at = UnicodeAttribute()
+    shard = NumberAttribute(default=0)
 
     KEY = (f"{SYSTEM_PREFIX}REMINDERS", "CHECKPOINT")
 
     @classmethod
-    def fetch(cls) -> Optional[ReminderCheckpoint]:
-        return cls.lookup(cls.KEY, consistent_read=True)
+    def key_of(cls, shard: int = 0) -> tuple[str, str]:
+        return cls.KEY if not shard else (f"{cls.KEY[0]}#{shard}", cls.KEY[1])
+
+    @classmethod
+    def fetch(cls, shard: int = 0) -> Optional[ReminderCheckpoint]:
+        return cls.lookup(cls.key_of(shard), consistent_read=True)
 
     def set_keys(self) -> None:
-        self.PK, self.SK = self.KEY
+        self.PK, self.SK = self.key_of(int(self.shard or 0))
 
 
 __all__ = [
@@ -189,6 +203,8 @@ __all__ = [
     "ReminderCheckpoint",
     "SYSTEM_PREFIX",
     "remind_bucket_pk",
+    "remind_shard",
+    "REMIND_SHARDS",
     "remind_range",
     "dated_range",
 ]

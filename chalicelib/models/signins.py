@@ -20,7 +20,7 @@ from chalicelib.models.base import BaseItem, opportunity_collection_pk, string_l
 # keys lead with "T#~system#": "~" cannot occur in a tenant id, so no tenant's key can
 # reach it, and no tenant-scoped IAM role (LeadingKeys "T#<tenant>#*") can read it.
 SYSTEM_PREFIX = "T#~system#"
-DUE_SHARDS = 4
+DUE_SHARDS = 16  # was 4: shards 0-3 keep their keys, so visits stored before stay found
 
 
 class SignIn(BaseItem, discriminator="SignIn"):

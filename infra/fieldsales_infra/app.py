@@ -32,8 +32,12 @@ from fieldsales_infra.packaging import IMPORT_PLACEHOLDERS, build_package, check
 from fieldsales_infra.settings import (
     DEFAULT_SIZING,
     FUNCTION_SIZING,
+    FUNCTION_TIMEOUT_S,
     LAMBDA_ARCHITECTURE,
     LAMBDA_RUNTIME,
+    RESERVED_CONCURRENCY,
+    TENANT_RATE,
+    WORK_QUEUE_MAX_CONCURRENCY,
     StageSettings,
 )
 
@@ -55,6 +59,7 @@ ASYNC_EVENT_MAX_AGE_S = 3600
 WEBHOOK_MAX_CONCURRENCY = 5
 JOB_WORKER_FUNCTION = "JobWorker"  # background jobs in bounded steps (services/platform/jobs.py)
 JOBS_MAX_CONCURRENCY = 10  # jobs run side by side at most this many: it bounds their write rate
+WORK_QUEUE_DEFAULT_NAME = "fieldsales-work"  # the name the app is packaged with (chalicelib/config.py)
 
 
 @dataclass
@@ -179,6 +184,8 @@ class FieldsalesApp(Construct):
             "WEBHOOK_QUEUE_NAME": messaging.webhooks.queue_name,
             "JOBS_QUEUE_URL": messaging.jobs.queue_url,
             "JOBS_QUEUE_NAME": messaging.jobs.queue_name,
+            "WORK_QUEUE_URL": messaging.work.queue_url,
+            "WORK_QUEUE_NAME": messaging.work.queue_name,
             "CURSOR_SECRET_ARN": self.cursor_secret.secret_arn,
             "TENANT_DATA_ROLE_ARN": self.tenant_data_role.role_arn,
             "POWERTOOLS_SERVICE_NAME": METRICS_SERVICE,
@@ -192,11 +199,14 @@ class FieldsalesApp(Construct):
                 resource.add_property_override(f"Environment.Variables.{key}", value)
             resource.add_property_override("Runtime", LAMBDA_RUNTIME)
             resource.add_property_override("MemorySize", FUNCTION_SIZING.get(fn.logical_id, DEFAULT_SIZING).memory_mb)
+            self._limits(resource, fn)
             self._wire_events(resource, fn)
         # Chalice reads per-function settings from .chalice/config.json only: set the
         # API handler's role here (every other function keeps the worker role).
         api_function = self.chalice.get_resource(API_FUNCTION)
         api_function.add_property_override("Role", self.api_role.role_arn)
+        # the per-tenant limiter (chalicelib/services/platform/ratelimit.py): requests a second, burst
+        api_function.add_property_override("Environment.Variables.TENANT_RATE", "{:g},{}".format(*TENANT_RATE))
         self._snap_start(api_function)
         backfill_function = self.chalice.get_resource(BACKFILL_FUNCTION)
         backfill_function.add_property_override("Role", self.backfill_role.role_arn)
@@ -244,6 +254,17 @@ class FieldsalesApp(Construct):
         )
         self.log_groups[fn.logical_id] = group
 
+    # ----------------------------------------------------------------- limits
+    @staticmethod
+    def _limits(resource: Any, fn: FunctionInfo) -> None:
+        """Timeouts and reserved concurrency by Chalice function name (settings.py, the same
+        figures chalicelib/limits.py gives the local stack)."""
+        name = fn.handler.rpartition(".")[2]
+        if name in FUNCTION_TIMEOUT_S:
+            resource.add_property_override("Timeout", FUNCTION_TIMEOUT_S[name])
+        if name in RESERVED_CONCURRENCY:
+            resource.add_property_override("ReservedConcurrentExecutions", RESERVED_CONCURRENCY[name])
+
     # ----------------------------------------------------------------- events
     def _wire_events(self, resource: Any, fn: FunctionInfo) -> None:
         msg = self._messaging
@@ -279,16 +300,21 @@ class FieldsalesApp(Construct):
                     },
                 },
             )
-        queue, concurrency = (
-            (msg.jobs, JOBS_MAX_CONCURRENCY)
-            if fn.logical_id == JOB_WORKER_FUNCTION
-            else (msg.webhooks, WEBHOOK_MAX_CONCURRENCY)
-        )
-        for name in fn.events_of("SQS"):
-            resource.add_property_override(f"Events.{name}.Properties.Queue", queue.queue_arn)
-            resource.add_property_override(
-                f"Events.{name}.Properties.ScalingConfig", {"MaximumConcurrency": concurrency}
-            )
+        for name, event in fn.events_of("SQS").items():
+            base = f"Events.{name}.Properties"
+            if fn.logical_id == JOB_WORKER_FUNCTION:
+                resource.add_property_override(f"{base}.Queue", msg.jobs.queue_arn)
+                resource.add_property_override(f"{base}.ScalingConfig", {"MaximumConcurrency": JOBS_MAX_CONCURRENCY})
+                continue
+            if WORK_QUEUE_DEFAULT_NAME in json.dumps(event["Properties"].get("Queue")):
+                resource.add_property_override(f"{base}.Queue", msg.work.queue_arn)
+                resource.add_property_override(
+                    f"{base}.ScalingConfig", {"MaximumConcurrency": WORK_QUEUE_MAX_CONCURRENCY}
+                )
+                resource.add_property_override(f"{base}.FunctionResponseTypes", ["ReportBatchItemFailures"])
+                continue
+            resource.add_property_override(f"{base}.Queue", msg.webhooks.queue_arn)
+            resource.add_property_override(f"{base}.ScalingConfig", {"MaximumConcurrency": WEBHOOK_MAX_CONCURRENCY})
 
     # -------------------------------------------------------------------- API
     def _configure_api_stage(self, settings: StageSettings) -> None:
@@ -447,8 +473,11 @@ class FieldsalesApp(Construct):
                     "sqs:ChangeMessageVisibility",
                     "sqs:GetQueueAttributes",
                 ],
-                resources=[msg.webhooks.queue_arn, msg.jobs.queue_arn],
+                resources=[msg.webhooks.queue_arn, msg.jobs.queue_arn, msg.work.queue_arn],
             )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(sid="EnqueueFanoutTasks", actions=["sqs:SendMessage"], resources=[msg.work.queue_arn])
         )
         role.add_to_policy(
             iam.PolicyStatement(

@@ -10,6 +10,8 @@
 | jobs                  | background jobs' step messages (consumed by ``job_worker``)      |
 | jobs-dlq              | a step message whose every delivery was killed (timeouts); the   |
 |                       | job itself records the failure first (``JobFailed``, alarmed)    |
+| work                  | the schedules' fan-out tasks (consumed by ``fanout_worker``)     |
+| work-dlq              | tasks that failed ``MAX_WORK_ATTEMPTS`` times                    |
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ DLQ_RETENTION = Duration.days(14)
 JOB_WORKER_TIMEOUT_S = 60  # the job worker's timeout (local/pumps.py uses the same: a drift test)
 MAX_JOB_RECEIVES = 6  # services/platform/jobs.MAX_ATTEMPTS + 1: the last receive records the failure
 JOBS_VISIBILITY = Duration.seconds(6 * JOB_WORKER_TIMEOUT_S)  # 6x the function timeout, as Lambda advises
+MAX_WORK_ATTEMPTS = 5  # same as local/resources.py (a drift test compares them)
+WORKER_TIMEOUT_S = 120  # = FUNCTION_TIMEOUT_S["fanout_worker"] (settings.py)
+WORK_VISIBILITY = Duration.seconds(6 * WORKER_TIMEOUT_S)  # 6x the worker's timeout, as Lambda advises
 
 
 def _queue(scope: Construct, construct_id: str, **kwargs: object) -> sqs.Queue:
@@ -59,6 +64,14 @@ class Messaging(Construct):
             retention_period=Duration.days(14),
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.jobs_dlq, max_receive_count=MAX_JOB_RECEIVES),
         )
+        self.work_dlq = _queue(self, "WorkDlq", retention_period=DLQ_RETENTION)
+        self.work = _queue(
+            self,
+            "Work",
+            visibility_timeout=WORK_VISIBILITY,
+            retention_period=Duration.days(1),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.work_dlq, max_receive_count=MAX_WORK_ATTEMPTS),
+        )
 
         # EventBridge puts undeliverable events on the DLQ itself: only rules of this stack.
         stack = Stack.of(self)
@@ -87,4 +100,5 @@ class Messaging(Construct):
             "AsyncFailureDlq": self.async_failure_dlq,
             "StreamFailureDlq": self.stream_failure_dlq,
             "JobsDlq": self.jobs_dlq,
+            "WorkDlq": self.work_dlq,
         }

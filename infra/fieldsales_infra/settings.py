@@ -45,6 +45,27 @@ FUNCTION_SIZING = {
     "JobWorker": Sizing(512, "I/O-bound: one bounded step of a job (index queries and conditional writes)"),
 }
 DEFAULT_SIZING = Sizing(512, "a function added later starts I/O-bound: size it here when it is not")
+FUNCTION_SIZING["FanoutWorker"] = Sizing(
+    512, "I/O-bound: one schedule task (a tenant's digest, a due-index shard) of queries and conditional writes"
+)
+
+# = chalicelib/limits.py (infra never imports chalicelib; tests/infra/test_drift.py holds them
+# equal). Timeouts by Chalice function name; a fan-out step stops at 40% of its timeout.
+FUNCTION_TIMEOUT_S = {
+    "fanout_worker": 120,
+    "plan_reminders": 60,
+    "team_digest": 60,
+    "close_open_visits": 60,
+    "budget_alerts": 60,
+    "job_worker": 60,  # org-change jobs: a step stops well before it (services/platform/jobs.py)
+    "backfill_indexes": 900,  # it stops 10 s before and answers a cursor to go on from
+}
+# Reserved concurrency: the fan-out worker can never take the account's whole pool (the API
+# would be throttled by a digest burst at 08:00) and always has its share.
+RESERVED_CONCURRENCY = {"fanout_worker": 50}
+WORK_QUEUE_MAX_CONCURRENCY = 50
+# The per-tenant limiter (token bucket per tenant, requests a second and burst).
+TENANT_RATE = (20.0, 40)
 
 
 def _flag(value: object, default: bool) -> bool:

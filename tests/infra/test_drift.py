@@ -13,11 +13,12 @@ from tests.infra.conftest import STAGES, Synth
 os.environ.setdefault("TABLE_NAME", "fieldsales-drift-test")  # chalicelib.models needs it at import
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
+from chalicelib import limits  # noqa: E402
 from chalicelib.models.base import table_schema  # noqa: E402
 from chalicelib.web import SECURITY_HEADERS  # noqa: E402
 from local.gateway import GATEWAY_RESPONSES as LOCAL_GATEWAY_RESPONSES  # noqa: E402
 from local.pumps import DEFAULT_TIMEOUT_S, FUNCTION_TIMEOUT_S, MAX_STREAM_ATTEMPTS  # noqa: E402
-from local.resources import MAX_JOB_RECEIVES, MAX_WEBHOOK_ATTEMPTS, UPLOAD_CORS  # noqa: E402
+from local.resources import MAX_JOB_RECEIVES, MAX_WEBHOOK_ATTEMPTS, MAX_WORK_ATTEMPTS, UPLOAD_CORS  # noqa: E402
 
 
 def _template_table_schema(table: dict) -> dict:
@@ -63,7 +64,9 @@ def test_webhook_redrive_equals_the_local_queue(synth: Synth, stage: str) -> Non
         for q in synth.resources(stage, "AWS::SQS::Queue").values()
         if "RedrivePolicy" in q["Properties"]
     ]
-    assert sorted(r["maxReceiveCount"] for r in redrives) == sorted([MAX_WEBHOOK_ATTEMPTS, MAX_JOB_RECEIVES])
+    assert sorted(r["maxReceiveCount"] for r in redrives) == sorted(
+        [MAX_WEBHOOK_ATTEMPTS, MAX_JOB_RECEIVES, MAX_WORK_ATTEMPTS]
+    )
 
 
 def _snake(logical_id: str) -> str:
@@ -87,6 +90,19 @@ def test_local_lambda_contexts_count_down_from_each_deployed_timeout(synth: Synt
         if e["Type"] == "DynamoDB"
     ]
     assert 1 + stream["MaximumRetryAttempts"] == MAX_STREAM_ATTEMPTS
+
+
+def test_infra_restates_the_apps_limits() -> None:
+    """Timeouts, reserved concurrency and the per-tenant rate: infra never imports chalicelib,
+    so the figures are restated there; the local stack reads chalicelib/limits.py."""
+    from fieldsales_infra import messaging, settings
+
+    assert settings.FUNCTION_TIMEOUT_S == limits.FUNCTION_TIMEOUT_S
+    assert settings.RESERVED_CONCURRENCY == limits.RESERVED_CONCURRENCY
+    assert settings.WORK_QUEUE_MAX_CONCURRENCY == limits.WORK_QUEUE_MAX_CONCURRENCY
+    assert (limits.TENANT_RATE.rate, limits.TENANT_RATE.burst) == settings.TENANT_RATE
+    assert messaging.MAX_WORK_ATTEMPTS == MAX_WORK_ATTEMPTS
+    assert limits.timeout_s("fanout_worker") == messaging.WORKER_TIMEOUT_S
 
 
 @pytest.mark.parametrize("stage", STAGES)

@@ -22,6 +22,7 @@ EXPECTED_FUNCTIONS = {
     "WebhookDeliveries",
     "BackfillIndexes",
     "JobWorker",
+    "FanoutWorker",
 }
 DATA_SERVICES = ("dynamodb", "s3", "sqs", "sns", "secretsmanager", "events", "kms", "logs", "cognito-idp")
 
@@ -58,7 +59,7 @@ def test_synth_defines_every_resource_once(template: Template) -> None:
     template.resource_count_is("AWS::Cognito::UserPool", 1)
     template.resource_count_is("AWS::Cognito::UserPoolClient", 1)
     template.resource_count_is("AWS::Cognito::UserPoolGroup", 2)
-    template.resource_count_is("AWS::SQS::Queue", 7)  # webhooks, jobs and their DLQs; 3 more DLQs
+    template.resource_count_is("AWS::SQS::Queue", 9)  # webhooks, jobs, work and their DLQs; 3 more DLQs
     template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
     template.resource_count_is("AWS::SecretsManager::Secret", 1)
     template.resource_count_is("AWS::Serverless::Api", 1)
@@ -215,11 +216,31 @@ def test_stream_mapping_reports_partial_failures_and_has_on_failure_dlq(
 def test_webhook_worker_consumes_the_stack_queue(transformed: dict, stage: str) -> None:
     resources = transformed[stage]["Resources"]
     mappings = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
-    queues = {
-        m["FunctionName"]["Ref"]: m["EventSourceArn"]["Fn::GetAtt"][0] for m in mappings if "StartingPosition" not in m
-    }
-    assert resources[queues["WebhookDeliveries"]]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == 8
-    assert all(m["BatchSize"] == 1 for m in mappings if "StartingPosition" not in m)
+    sqs_mappings = {m["FunctionName"]["Ref"]: m for m in mappings if "StartingPosition" not in m}
+    assert set(sqs_mappings) == {"WebhookDeliveries", "FanoutWorker", "JobWorker"}
+    webhooks, work = sqs_mappings["WebhookDeliveries"], sqs_mappings["FanoutWorker"]
+    assert webhooks["EventSourceArn"] != work["EventSourceArn"]
+    for mapping in (webhooks, work):
+        assert "RedrivePolicy" in resources[mapping["EventSourceArn"]["Fn::GetAtt"][0]]["Properties"]
+    assert webhooks["BatchSize"] == 1
+    # the fan-out worker: a failed task alone is redelivered, at most its reserved concurrency at once
+    assert work["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert work["ScalingConfig"] == {"MaximumConcurrency": 50}
+
+
+def test_schedule_timeouts_and_the_workers_reserved_concurrency_follow_the_limits(synth: Synth, stage: str) -> None:
+    from chalicelib import limits
+
+    functions = synth.resources(stage, "AWS::Serverless::Function")
+    by_name = {fn["Properties"]["Handler"].rpartition(".")[2]: fn["Properties"] for fn in functions.values()}
+    for name, timeout in limits.FUNCTION_TIMEOUT_S.items():
+        assert by_name[name]["Timeout"] == timeout, name
+    reserved = {n: p["ReservedConcurrentExecutions"] for n, p in by_name.items() if "ReservedConcurrentExecutions" in p}
+    assert reserved == limits.RESERVED_CONCURRENCY
+    work = [
+        q for q in synth.resources(stage, "AWS::SQS::Queue").values() if q["Properties"].get("VisibilityTimeout") == 720
+    ]
+    assert len(work) == 1  # 6x the worker's timeout
 
 
 def test_job_worker_consumes_the_jobs_queue_with_a_dlq_its_timeout_and_an_alarm(
@@ -303,7 +324,14 @@ def test_functions_get_real_resource_names_in_their_environment(synth: Synth, st
     for name, fn in synth.resources(stage, "AWS::Serverless::Function").items():
         env = fn["Properties"]["Environment"]["Variables"]
         assert env["STAGE"] == stage and env["AUTH_MODE"] == "cognito", name
-        for key in ("TABLE_NAME", "BUCKET_NAME", "COGNITO_USER_POOL_ID", "COGNITO_CLIENT_IDS", "WEBHOOK_QUEUE_URL"):
+        for key in (
+            "TABLE_NAME",
+            "BUCKET_NAME",
+            "COGNITO_USER_POOL_ID",
+            "COGNITO_CLIENT_IDS",
+            "WEBHOOK_QUEUE_URL",
+            "WORK_QUEUE_URL",
+        ):
             assert isinstance(env[key], dict), f"{name}.{key} is a placeholder: {env[key]!r}"
         assert "placeholder" not in json.dumps(env)
 

@@ -11,6 +11,7 @@ import pytest
 
 from chalicelib.auth import Principal
 from chalicelib.errors import AppError
+from chalicelib.models.budgets import DUE_SHARDS
 from chalicelib.services.expenses import budgets, expenses
 from tests.support import BUDGET_PATH as PATH
 from tests.support import EAST, alerts_for, put_budget, submit
@@ -130,7 +131,9 @@ def test_lowering_a_budget_alerts_at_once_and_never_twice(api):
     assert len(alerts_for("mgr_east")) == 1
 
 
-def test_hourly_job_sends_alerts_a_failing_request_left_pending_exactly_once(api, chalice_client, monkeypatch):
+def test_hourly_job_sends_alerts_a_failing_request_left_pending_exactly_once(
+    api, chalice_client, monkeypatch, drain_work
+):
     put_budget(api, "100.00", thresholds=[50])
     original = budgets._deliver_alert
     monkeypatch.setattr(budgets, "_deliver_alert", lambda alert: (_ for _ in ()).throw(RuntimeError("crash")))
@@ -143,6 +146,7 @@ def test_hourly_job_sends_alerts_a_failing_request_left_pending_exactly_once(api
     )
     for _ in range(2):  # the schedule may fire twice
         chalice_client.lambda_.invoke("budget_alerts", tick)
+        drain_work()  # its tasks reach the fan-out worker
     assert len(alerts_for("mgr_east")) == 1
     assert budgets.run_due() == 0  # nothing left in the due index
 
@@ -153,7 +157,7 @@ def test_hourly_job_reads_only_what_is_due(api, ddb_requests):
         submit(api, "10.00")
     ddb_requests.reset()
     assert budgets.run_due() == 0
-    assert ddb_requests.calls == ["Query"]
+    assert ddb_requests.calls == ["Query"] * DUE_SHARDS  # one per due-index shard, nothing else
 
 
 def test_concurrent_submissions_against_block_budget_never_overrun(api, atomic_moto):

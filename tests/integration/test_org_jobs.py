@@ -19,7 +19,7 @@ from chalicelib.services.flows import offboarding, orgjobs
 from chalicelib.services.platform import jobs
 from local.resources import JOBS_QUEUE
 from local.seed import seed_org
-from tests.integration.test_feed_reindex import Stream
+from tests.support import Stream
 
 SHANGHAI = {"lat": 31.2286, "lng": 121.4479}
 VIEWERS = ("rep_a", "rep_b", "rep_c", "mgr_east", "mgr_west", "vp", "ceo", "admin")

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
+from chalicelib.models.schedule import REMIND_SHARDS
 from chalicelib.services.inbox import messages
 from chalicelib.services.schedule import reminders
 from chalicelib.services.schedule import schedule as schedule_service
@@ -90,7 +91,8 @@ def test_reminder_job_racing_runs_and_a_retry_from_scratch_deliver_exactly_once(
     # A retried run that lost its checkpoint re-reads the window: still nothing new.
     from chalicelib.models.schedule import ReminderCheckpoint
 
-    ReminderCheckpoint.get(*ReminderCheckpoint.KEY).delete()
+    for shard in range(REMIND_SHARDS):  # every shard's checkpoint
+        ReminderCheckpoint.get(*ReminderCheckpoint.key_of(shard)).delete()
     retry = reminders.run(now=at(40))
     assert retry.due == 5 and retry.delivered == 0
     assert len(reminders_for("rep_a")) == 5
@@ -186,7 +188,7 @@ def test_plan_already_started_gets_no_reminder(api):
     assert plan["remind_at"] is None
 
 
-def test_schedule_handler_invoked_twice_by_chalice_delivers_once(api, chalice_client):
+def test_schedule_handler_invoked_twice_by_chalice_delivers_once(api, chalice_client, drain_work):
     start = (datetime.now(UTC) + timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
     make_plan(api, start=start, remind=2)  # due now
     reminders._advance_checkpoint(
@@ -198,10 +200,14 @@ def test_schedule_handler_invoked_twice_by_chalice_delivers_once(api, chalice_cl
     event = chalice_client.events.generate_cw_event(
         source="aws.events", detail_type="Scheduled Event", detail={}, resources=[]
     )
+    # the dispatcher queues one task per due-index shard; the worker delivers (as SQS would)
     first = chalice_client.lambda_.invoke("plan_reminders", event)
+    assert first.payload == {"queued": REMIND_SHARDS}
+    assert drain_work() >= 2  # 16 tasks, 10 a batch
+    assert len(reminders_for("rep_a")) == 1
     second = chalice_client.lambda_.invoke("plan_reminders", event)
-    assert first.payload["delivered"] == 1
-    assert second.payload["delivered"] == 0
+    assert second.payload == {"queued": REMIND_SHARDS}
+    drain_work()
     assert len(reminders_for("rep_a")) == 1
 
 
@@ -218,5 +224,7 @@ def test_reminder_job_requests_do_not_grow_with_stored_plans(api, ddb_requests, 
     ddb_requests.reset()
     result = reminders.run(now=at(30))
     assert result.delivered == 3
-    # checkpoint get + 2 bucket queries + 3 sends + tenant settings + checkpoint put
-    assert ddb_requests.total == 8, ddb_requests.calls
+    # per due-index shard: checkpoint get + 2 bucket queries + checkpoint put; then 3 sends
+    # (the time zone is stored with each reminder: no settings read)
+    assert ddb_requests.total == REMIND_SHARDS * 4 + 3, ddb_requests.calls
+    assert ddb_requests.calls.count("Query") == REMIND_SHARDS * 2

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chalicelib.models.signins import SignIn, Visit
+from chalicelib.models.signins import DUE_SHARDS, SignIn, Visit
 from chalicelib.services.fieldwork import signins
 from chalicelib.services.uploads import uploads
 from tests.fixtures.images import jpeg
@@ -226,21 +226,29 @@ def test_check_in_while_a_visit_is_open_closes_the_previous_one(api):
     assert out["visit_id"] == second["visit_id"]
 
 
-def test_close_open_visits_closes_yesterdays_visit_as_system_and_keeps_todays(api, chalice_client, ddb_requests):
+def test_close_open_visits_closes_yesterdays_visit_as_system_and_keeps_todays(
+    api, chalice_client, ddb_requests, drain_work
+):
     # 2026-11-21 15:00 Shanghai = 07:00Z; its day ends 2026-11-21T16:00:00Z.
     _, old = sign(api, when=datetime(2026, 11, 21, 7, 0, tzinfo=UTC), as_="rep_a")
     _, fresh = sign(api, when=now(), as_="rep_b")
     ddb_requests.reset()
-    chalice_client.lambda_.invoke(
+    queued = chalice_client.lambda_.invoke(
         "close_open_visits", chalice_client.events.generate_cw_event("aws.events", "Scheduled Event", {}, [])
-    )
+    ).payload
+    assert queued == {"queued": DUE_SHARDS}  # the dispatcher reads nothing: one task per shard
+    assert ddb_requests.total == 0
+    drain_work()
+    calls = list(ddb_requests.calls)
     visit = Visit.get(Visit.pk("acme", old["visit_id"]), "VISIT")
     assert (visit.status, visit.closed_by) == ("closed", "system")
     assert visit.ended_at == "2026-11-21T16:00:00Z" and visit.duration_s == 9 * 3600
     assert Visit.get(Visit.pk("acme", fresh["visit_id"]), "VISIT").status == "open"
-    # Cost: one query per shard plus one transaction per due visit, never a scan.
-    assert "Scan" not in ddb_requests.calls
-    assert ddb_requests.calls.count("Query") == 4 and ddb_requests.calls.count("TransactWriteItems") == 1
+    # Cost: one query per shard plus one transaction per due visit, never a scan (and each
+    # task's checkpoint: one GetItem and one PutItem).
+    assert "Scan" not in calls
+    assert calls.count("Query") == DUE_SHARDS and calls.count("TransactWriteItems") == 1
+    assert calls.count("GetItem") == calls.count("PutItem") == DUE_SHARDS
     # Twice (a double-fired schedule) changes nothing; rep_a can check in afresh.
     assert signins.close_open_visits() == 0
     _, again = sign(api, as_="rep_a")

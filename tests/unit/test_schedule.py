@@ -11,7 +11,7 @@ os.environ.setdefault("TABLE_NAME", "fieldsales-test")
 os.environ.setdefault("BUCKET_NAME", "fieldsales-test-uploads")
 
 from chalicelib.errors import Unprocessable  # noqa: E402
-from chalicelib.models.schedule import Plan  # noqa: E402
+from chalicelib.models.schedule import Plan, remind_shard  # noqa: E402
 from chalicelib.services.org.org import zone_named  # noqa: E402
 from chalicelib.services.schedule import reminders  # noqa: E402
 from chalicelib.services.schedule import schedule as svc  # noqa: E402
@@ -59,7 +59,8 @@ def test_compute_reminder_is_start_minus_lead_in_utc():
     svc._compute_reminder(p, NOW)
     assert p.remind_at == "2030-01-15T01:00:00Z"
     p.set_keys()
-    assert p.GSI2PK == "T#~system#REMIND#2030-01-15T01:00"
+    shard = remind_shard(p.plan_id)  # the minute's partition, spread by plan id (shard 0: the unsharded key)
+    assert "T#~system#REMIND#2030-01-15T01:00" + (f"#{shard}" if shard else "") == p.GSI2PK
     assert p.GSI2SK.startswith("2030-01-15T01:00:00Z#acme#")
 
 

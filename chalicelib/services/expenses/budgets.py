@@ -23,9 +23,12 @@ whatever a crashed request left half done.
 
 from __future__ import annotations
 
+import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Optional
 
@@ -35,13 +38,13 @@ from chalicelib.auth import Principal
 from chalicelib.currencies import require_currency
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.models.base import Cancelled, Tx, condition_failed
-from chalicelib.models.budgets import DUE_PK, UNIT_TYPES, Budget
+from chalicelib.models.budgets import DUE_SHARDS, UNIT_TYPES, Budget, due_pk
 from chalicelib.models.webhooks import InboundReceipt
 from chalicelib.observability import count, is_corrupt_item, logger, skip_bad_item
 from chalicelib.services.inbox import messages
 from chalicelib.services.integrations import webhooks
 from chalicelib.services.org import org
-from chalicelib.services.platform import events
+from chalicelib.services.platform import events, fanout
 from chalicelib.services.platform.aftercommit import settle
 from chalicelib.timeutil import iso, parse_month, utcnow
 
@@ -152,7 +155,7 @@ def _identity_actions(item: Budget) -> list[Any]:
 def _due_actions(item: Budget) -> list[Any]:
     return [
         Budget.check_seq.add(1),
-        Budget.GSI1PK.set(DUE_PK),
+        Budget.GSI1PK.set(Budget.due_pk_of(item.tenant_id, item.unit_type, item.unit_id, item.period)),
         Budget.GSI1SK.set(Budget.due_sk(item.tenant_id, item.unit_type, item.unit_id, item.period)),
     ]
 
@@ -421,9 +424,33 @@ def check_alerts(tenant_id: str, unit_type: str, unit_id: str, period: str) -> l
 
 
 def run_due() -> int:
-    """The hourly job: every budget in the due index (cost proportional to what is due)."""
+    """The hourly job in this process, every shard (deployed, the dispatcher queues one
+    task per shard: :func:`due_tasks`). Cost proportional to what is due."""
+    return sum(run_due_shard(shard)[0] for shard in range(DUE_SHARDS))
+
+
+DUE_KIND = "budget_alerts"  # the fan-out task kind
+
+
+def due_tasks(now: Optional[datetime] = None) -> list[fanout.Task]:
+    """The dispatcher's work every hour: one task per due-index shard, no read."""
+    at = iso(now or utcnow())
+    return [fanout.Task(DUE_KIND, f"{shard}#{at}", {"shard": shard}) for shard in range(DUE_SHARDS)]
+
+
+def due_work(task: fanout.Task, deadline: fanout.Deadline) -> Optional[str]:
+    """One shard's due budgets; the cursor to resume at when the deadline stopped it."""
+    return run_due_shard(int(task.params["shard"]), task.cursor, deadline.expired)[1]
+
+
+def run_due_shard(
+    shard: int, cursor: Optional[str] = None, expired: Optional[Callable[[], bool]] = None
+) -> tuple[int, Optional[str]]:
+    """Check every budget of one due-index shard from ``cursor``; answers how many were
+    checked and, when ``expired()`` stopped it, the cursor after the last one."""
     done = 0
-    for budget in Budget.gsi1.query(DUE_PK):
+    start = json.loads(cursor) if cursor else None
+    for budget in Budget.gsi1.query(due_pk(shard), last_evaluated_key=start):
         try:
             check_alerts(budget.tenant_id, budget.unit_type, budget.unit_id, budget.period)
             done += 1
@@ -432,7 +459,9 @@ def run_due() -> int:
                 skip_bad_item("budget_alerts", exc, tenant_id=budget.tenant_id, key=budget.GSI1SK)
             else:  # transient: it stays due, the next run retries it
                 logger.exception("budget alert check failed", extra={"budget": budget.GSI1SK})
-    return done
+        if expired is not None and expired():
+            return done, json.dumps(budget.start_key("GSI1"), sort_keys=True)
+    return done, None
 
 
 def to_dict(b: Budget) -> dict[str, Any]:

@@ -431,6 +431,7 @@ def submit(principal: Principal, expense_id: str) -> Expense:
     e.approver_ids, e.approvals, e.approval_levels = approvers, [], len(approvers)
     wait = wait_item(e, approvers, keying)
     warnings = [w for w in (e.warnings or []) if w not in ("duplicate_receipt", "budget_exceeded")] + receipt_warnings
+    shards = org.aggregate_shards(e.tenant_id)
 
     def build(enforce: bool) -> Any:
         def fill(tx: Tx) -> None:
@@ -443,7 +444,7 @@ def submit(principal: Principal, expense_id: str) -> Expense:
                 budgets.usage_actions(usage, reserved=amount, available=-amount, mark_due=True),
                 budgets.reserve_condition(amount, e.booked_currency, enforce),
             )
-            for item, actions in stats.aggregate_updates(e, +1):
+            for item, actions in stats.aggregate_updates(e, +1, shards):
                 tx.update("stats", item, actions)
             for claim in claims:
                 tx.put("claim", claim)
@@ -581,13 +582,14 @@ def reject(principal: Principal, expense_id: str, reason: str) -> Expense:
     usage = budgets.usage_item(e.tenant_id, e.unit_type, e.unit_id, e.period)
     amount = e.booked_cents
     read_version = e.version
+    shards = org.aggregate_shards(e.tenant_id)
 
     def fill(tx: Tx) -> None:
         e.version = read_version
         tx.put("expense", e, Expense.status == "submitted")
         tx.delete("wait", _wait_key(e))
         tx.update("budget", usage, budgets.usage_actions(usage, reserved=-amount, available=amount))
-        for item, actions in stats.aggregate_updates(e, -1):
+        for item, actions in stats.aggregate_updates(e, -1, shards):
             tx.update("stats", item, actions)
 
     if _commit(e, "reject", fill):

@@ -4,7 +4,7 @@ Every submission adds the expense to six aggregate items (category, stage and un
 the whole tenant and for the expense's unit) in the same transaction that changes its
 state; a rejection takes it out again; an approval changes nothing (statistics cover
 submitted and approved expenses). Reading statistics is then one query whose cost depends
-on the number of groups, never on the number of expenses.
+on the number of groups (times the tenant's shards), never on the number of expenses.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.models.expenses import Expense, StatsAggregate
+from chalicelib.models.shards import pick
 
 DIMENSIONS = ("category", "stage", "unit")
 ALL = "ALL"
@@ -31,8 +32,9 @@ def _key(expense: Expense, dimension: str) -> str:
     return f"{expense.unit_type}:{expense.unit_id}"
 
 
-def aggregate_updates(expense: Expense, sign: int) -> list[tuple[StatsAggregate, list[Any]]]:
-    """(item, actions) pairs adding (sign=1) or removing (sign=-1) one expense."""
+def aggregate_updates(expense: Expense, sign: int, shards: int = 1) -> list[tuple[StatsAggregate, list[Any]]]:
+    """(item, actions) pairs adding (sign=1) or removing (sign=-1) one expense, each to one
+    of the tenant's ``shards`` (a removal need not hit the shard its addition did: reads sum)."""
     out = []
     for scope in (ALL, unit_scope(expense.unit_type, expense.unit_id)):
         for dimension in DIMENSIONS:
@@ -43,6 +45,7 @@ def aggregate_updates(expense: Expense, sign: int) -> list[tuple[StatsAggregate,
                 dimension=dimension,
                 key=_key(expense, dimension),
                 currency=expense.booked_currency,
+                shard=pick(shards),
             )
             item.set_keys()
             actions = [
@@ -53,6 +56,7 @@ def aggregate_updates(expense: Expense, sign: int) -> list[tuple[StatsAggregate,
                 StatsAggregate.dimension.set(dimension),
                 StatsAggregate.key.set(item.key),
                 StatsAggregate.currency.set(item.currency),
+                StatsAggregate.shard.set(item.shard),
                 StatsAggregate.total_cents.add(sign * expense.booked_cents),
                 StatsAggregate.count.add(sign),
             ]
@@ -71,11 +75,13 @@ class Group:
 def groups(tenant_id: str, period: str, group_by: str, unit_type: str | None, unit_id: str | None) -> list[Group]:
     """One query: the aggregates of one month, scope and dimension."""
     scope = unit_scope(unit_type, unit_id) if unit_type and unit_id else ALL
-    found = []
+    sums: dict[tuple[str, str], list[int]] = {}
     for item in StatsAggregate.query(
         StatsAggregate.pk(tenant_id, period, scope),
         StatsAggregate.SK.startswith(StatsAggregate.dimension_prefix(group_by)),
     ):
-        if int(item.count) > 0:
-            found.append(Group(item.key, item.currency, int(item.total_cents), int(item.count)))
+        total = sums.setdefault((item.key, item.currency), [0, 0])  # every shard of the group
+        total[0] += int(item.total_cents)
+        total[1] += int(item.count)
+    found = [Group(key, currency, cents, n) for (key, currency), (cents, n) in sums.items() if n > 0]
     return sorted(found, key=lambda g: (-g.total_cents, g.key, g.currency))

@@ -28,6 +28,8 @@ DynamoDB ``ADD`` to a set, so the same photo applied twice changes nothing.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
@@ -46,6 +48,7 @@ from chalicelib.observability import count, is_corrupt_item, skip_bad_item
 from chalicelib.services.access import refs
 from chalicelib.services.feed import activities
 from chalicelib.services.org import org
+from chalicelib.services.platform import fanout
 from chalicelib.services.platform.aftercommit import settle
 from chalicelib.services.uploads import uploads
 from chalicelib.timeutil import (
@@ -594,22 +597,65 @@ def list_signins(
 def close_open_visits(now: Optional[datetime] = None, page_size: int = 100) -> int:
     """Close every open visit whose day has ended (tenant zone), marked ``closed_by:
     "system"``, ending at the end of that day. Reads the sparse due index only: the cost
-    is proportional to the visits that are due. Safe to run twice at once."""
-    now_key = Visit.due_before(iso(now or utcnow()))
+    is proportional to the visits that are due. Safe to run twice at once. Every shard in
+    this process; deployed, the dispatcher queues one task per shard (:func:`close_tasks`)."""
     closed = 0
     for shard in range(_due_shards()):
-        for visit in Visit.gsi2.query(Visit.due_pk(shard), Visit.GSI2SK < now_key, page_size=page_size):  # noqa: SIM300
-            if visit.status != "open":
-                continue
-            try:
-                closed += _system_close(visit)
-            except Exception as exc:  # noqa: BLE001 - one tenant's bad row must not stop the others
-                if not is_corrupt_item(exc):
-                    raise
-                skip_bad_item("close_open_visits", exc, tenant_id=visit.tenant_id, key=visit.visit_id)
+        closed += close_shard(shard, now, page_size=page_size)[0]
+    return closed
+
+
+CLOSE_KIND = "close_open_visits"  # the fan-out task kind
+
+
+def close_tasks(now: Optional[datetime] = None) -> list[fanout.Task]:
+    """The dispatcher's work every 15 minutes: one task per due-index shard, no read."""
+    at = iso(now or utcnow())
+    return [fanout.Task(CLOSE_KIND, f"{shard}#{at}", {"shard": shard, "now": at}) for shard in range(_due_shards())]
+
+
+def close_work(task: fanout.Task, deadline: fanout.Deadline) -> Optional[str]:
+    """One shard's due visits; the cursor to resume at when the deadline stopped it."""
+    at = parse_timestamp(task.params["now"], "now")
+    return close_shard(int(task.params["shard"]), at, task.cursor, deadline.expired)[1]
+
+
+def close_shard(
+    shard: int,
+    now: Optional[datetime] = None,
+    cursor: Optional[str] = None,
+    expired: Optional[Callable[[], bool]] = None,
+    page_size: int = 100,
+) -> tuple[int, Optional[str]]:
+    """Close the due visits of one shard from ``cursor``; answers how many were closed and
+    the cursor after the last one handled when ``expired()`` stopped it (None when done)."""
+    now_key = Visit.due_before(iso(now or utcnow()))
+    start = json.loads(cursor) if cursor else None
+    closed = 0
+    query = Visit.gsi2.query(Visit.due_pk(shard), Visit.GSI2SK < now_key, page_size=page_size, last_evaluated_key=start)  # noqa: SIM300
+    for visit in query:
+        if visit.status == "open":
+            closed += _close_due(visit)
+        if expired is not None and expired():
+            _count_closed(closed)
+            return closed, json.dumps(visit.start_key("GSI2"), sort_keys=True)
+    _count_closed(closed)
+    return closed, None
+
+
+def _close_due(visit: Visit) -> int:
+    try:
+        return _system_close(visit)
+    except Exception as exc:  # noqa: BLE001 - one tenant's bad row must not stop the others
+        if not is_corrupt_item(exc):
+            raise
+        skip_bad_item("close_open_visits", exc, tenant_id=visit.tenant_id, key=visit.visit_id)
+        return 0
+
+
+def _count_closed(closed: int) -> None:
     if closed:
         count("VisitsClosedBySystem", closed)
-    return closed
 
 
 def _due_shards() -> int:

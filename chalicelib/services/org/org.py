@@ -14,11 +14,14 @@ from functools import lru_cache
 from typing import Any, Optional
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from pynamodb.exceptions import UpdateError
+
 from chalicelib import cursor as cursors
 from chalicelib.auth import Principal
 from chalicelib.currencies import require_currency
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
-from chalicelib.models.base import BaseItem, Cancelled, Tx
+from chalicelib.models.base import BaseItem, Cancelled, Tx, condition_failed
+from chalicelib.models.digest import TenantEntry
 from chalicelib.models.org import (
     DEFAULT_TIMEZONE,
     Department,
@@ -30,6 +33,8 @@ from chalicelib.models.org import (
     User,
     search_key,
 )
+from chalicelib.models.shards import MAX_SHARDS, count_of
+from chalicelib.observability import logger
 from chalicelib.services.org import pipeline
 from chalicelib.services.platform.aftercommit import settle
 from chalicelib.timeutil import iso, utcnow
@@ -145,8 +150,48 @@ def put_settings(tenant_id: str, changes: dict[str, Any]) -> TenantSettings:
     for name, value in changes.items():
         setattr(current, name, value)
     current.updated_at = iso(utcnow())
-    current.save()
+    if "timezone" not in changes:
+        current.save()
+        return current
+    # the digest's zone index moves with the zone, in the same write
+    entry = TenantEntry(tenant_id=tenant_id, zone=current.timezone)
+    Tx("settings").put("settings", current).put("registry", entry).commit()
     return current
+
+
+def raise_aggregate_shards(tenant_id: str, at_least: int) -> bool:
+    """Spread the tenant's hot aggregates over at least ``at_least`` shards (capped at
+    ``MAX_SHARDS``); never lowers the count (readers read every shard anyway). True when
+    it rose. Idempotent."""
+    wanted = min(MAX_SHARDS, max(1, at_least))
+    item = TenantSettings(tenant_id=tenant_id)
+    item.set_keys()
+    try:
+        item.update(
+            actions=[
+                TenantSettings.entity.set(TenantSettings),
+                TenantSettings.tenant_id.set(tenant_id),
+                TenantSettings.aggregate_shards.set(wanted),
+            ],
+            condition=TenantSettings.aggregate_shards.does_not_exist() | (TenantSettings.aggregate_shards < wanted),
+        )
+    except UpdateError as exc:
+        if condition_failed(exc):
+            return False
+        raise
+    logger.info("aggregate shards raised", extra={"tenant_id": tenant_id, "shards": wanted})
+    return True
+
+
+def aggregate_shards(tenant_id: str, tenant_settings: Optional[TenantSettings] = None) -> int:
+    """How many shards the tenant's hot aggregates are written to now."""
+    return count_of(tenant_settings or get_settings(tenant_id))
+
+
+def shards_for_users(active_users: int) -> int:
+    """The shards a tenant of ``active_users`` starts with: one per 2,000 people (a
+    department item then takes at most about 10 writes a second at a busy peak)."""
+    return max(1, min(MAX_SHARDS, -(-active_users // 2000)))
 
 
 def put_finance_integration(tenant_id: str, url: str) -> FinanceIntegration:

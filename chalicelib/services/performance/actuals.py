@@ -30,12 +30,15 @@ from decimal import Decimal
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
+from pynamodb.exceptions import UpdateError
+
 from chalicelib.errors import Unprocessable
-from chalicelib.models.base import BaseItem, Cancelled, Tx, from_stream_image
+from chalicelib.models.base import BaseItem, Cancelled, Tx, condition_failed, from_stream_image
 from chalicelib.models.crm import Opportunity
 from chalicelib.models.expenses import Expense
-from chalicelib.models.goals import MARK_TTL_S, Actuals, AggregateMark, month_of_scope
+from chalicelib.models.goals import MARK_TTL_S, Actuals, AggregateMark, Goal, month_of_scope, sharded
 from chalicelib.models.schedule import Plan
+from chalicelib.models.shards import MAX_SHARDS, count_of, pick
 from chalicelib.models.signins import SignIn
 from chalicelib.observability import count, logger
 from chalicelib.services.access.visibility import dept_ids
@@ -124,8 +127,10 @@ def per_scope(
     return out
 
 
-def apply(tenant_id: str, event_id: str, changes: dict[Key, dict[str, int]]) -> bool:
-    """Commit the deltas once per event id; False when this event was already counted."""
+def apply(tenant_id: str, event_id: str, changes: dict[Key, dict[str, int]], shards: int = 1) -> bool:
+    """Commit the deltas once per event id; False when this event was already counted.
+    A department's deltas go to one of its ``shards`` actuals items (summed on read); a
+    transaction that lost to a concurrent one raises the tenant's shard count first."""
     if not changes:
         return False
     tx = Tx()
@@ -137,7 +142,8 @@ def apply(tenant_id: str, event_id: str, changes: dict[Key, dict[str, int]]) -> 
         kept = {name: value for name, value in counters.items() if value}
         if not kept:
             continue  # e.g. a transfer between two people of one department
-        item = Actuals(tenant_id=tenant_id, scope_type=scope_type, scope_id=scope_id, period=period)
+        shard = pick(shards) if sharded(scope_type) else 0
+        item = Actuals(tenant_id=tenant_id, scope_type=scope_type, scope_id=scope_id, period=period, shard=shard)
         item.set_keys()
         tx.update(
             f"{scope_type}:{scope_id}:{period}",
@@ -150,6 +156,8 @@ def apply(tenant_id: str, event_id: str, changes: dict[Key, dict[str, int]]) -> 
         if "mark" in exc.failed:
             count("ActualsDuplicateSkipped")
             return False
+        if exc.conflict and shards < MAX_SHARDS and org.raise_aggregate_shards(tenant_id, shards * 2):
+            count("AggregateShardsRaised")  # the stream's retry writes with more shards
         raise
     for scope_type, scope_id, period in sorted(scoped):
         alert_met_goals(tenant_id, scope_type, scope_id, period)
@@ -161,25 +169,43 @@ def alert_met_goals(tenant_id: str, scope_type: str, scope_id: str, period: str)
     once per goal, month and metric (1 Query; a GetItem for a department)."""
     found = {type(i).__name__: i for i in month_of_scope(tenant_id, scope_type, scope_id, period)}
     goal = found.get("Goal")
-    if goal is None:
+    if not isinstance(goal, Goal):
         return 0
     view = goals.view(Decimal(1), goal, found.get("Actuals"))  # type: ignore[arg-type]
     met = [m for m, percent in view["progress"].items() if m != "expense_limit" and percent >= 100]
+    met = [m for m in met if m not in (goal.alerted or set())]  # already sent: not attempted again
     if not met:
         return 0
     recipient: Optional[str] = scope_id
     if scope_type == "department":
         dept = org.get_department(tenant_id, scope_id)
         recipient = dept.head_user_id if dept else None
+    if recipient is None:
+        return 0  # a department without a head: sent once it has one
+    sent = _send_alerts(tenant_id, scope_type, scope_id, period, met, recipient)
+    _mark_alerted(goal, met)
+    return sent
+
+
+def _mark_alerted(goal: Goal, metrics: list[str]) -> None:
+    """Record the alerts as sent on the goal, so later records never attempt them again."""
+    try:
+        goal.update(actions=[Goal.alerted.add(set(metrics))], condition=Goal.PK.exists())
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+
+
+def _send_alerts(tenant_id: str, scope_type: str, scope_id: str, period: str, met: list[str], recipient: str) -> int:
     sent = 0
-    for metric in met if recipient is not None else []:
+    for metric in met:
         key = f"goal_alert#{scope_type}#{scope_id}#{period}#{metric}"
         title = f"Goal met: {metric.replace('_', ' ')} ({period})"
         body = f"{scope_type} {scope_id} reached its {metric.replace('_', ' ')} target for {period}"
         sent += bool(
             messages.send(
                 tenant_id,
-                str(recipient),
+                recipient,
                 "goal_alert",
                 title,
                 body,
@@ -202,4 +228,5 @@ def handle_change(event_id: str, old_image: Optional[dict], new_image: Optional[
     if item is None:
         return False
     tenant_id = item.tenant_id
-    return apply(tenant_id, event_id, deltas(old, new, org.get_settings(tenant_id)))
+    settings = org.get_settings(tenant_id)
+    return apply(tenant_id, event_id, deltas(old, new, settings), count_of(settings))

@@ -3,8 +3,10 @@ tenant time, naming subordinates (any depth) without a check-in for ``inactive_d
 working days, their open opportunities with no activity for ``stale_days``, and goals
 behind pace. Also published on EventBridge as ``team.digest``.
 
-Cost follows what is reported, never the table: the tenant list (1 Query per page), then
-per tenant 1 GetItem (settings), 1 Query each for the quiet users and the stale
+Cost follows what is reported, never the table: hourly, the dispatcher reads the
+tenants of the zones whose 08:00 it is (the registry's zone index, 1 Query per zone at
+08:xx) and queues one fan-out task per tenant; the worker then reads per tenant 1
+GetItem (settings), 1 Query each for the quiet users and the stale
 opportunities (indexes kept on write: ``models/digest.py``), 1 Query for the month's goals
 plus a BatchGet of their actuals, BatchGets of the people and departments named, and one
 message per manager. Exactly once per manager and day: the message's dedupe key is the day,
@@ -14,16 +16,18 @@ so a second firing (or a retried one) sends nothing and publishes nothing.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Optional
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.models.base import BaseItem, from_stream_image
 from chalicelib.models.crm import Opportunity
-from chalicelib.models.digest import TENANTS_PK, LastCheckIn, OpportunityPulse, TenantEntry
+from chalicelib.models.digest import LastCheckIn, OpportunityPulse, TenantEntry
 from chalicelib.models.feed import Activity
 from chalicelib.models.goals import Actuals, Goal, scope_pk
 from chalicelib.models.org import Department, User
@@ -32,7 +36,7 @@ from chalicelib.observability import count, logger
 from chalicelib.services.inbox import messages
 from chalicelib.services.org import org, pipeline
 from chalicelib.services.performance import goals
-from chalicelib.services.platform import events
+from chalicelib.services.platform import events, fanout
 from chalicelib.timeutil import local_date, utcnow
 
 DIGEST_HOUR = 8
@@ -118,9 +122,10 @@ def note_user(user: User, before: Optional[BaseItem] = None) -> None:
     """The user's tenant in the registry; an active user has a last check-in (a baseline
     until the first, unless a day is already kept), a deactivated one none: the digest never
     reads the rows of people it cannot report. Idempotent."""
-    register_tenant(user.tenant_id)
+    settings = org.get_settings(user.tenant_id)
+    register_tenant(user.tenant_id, settings.timezone)
     if user.is_active:
-        _first(baseline_of(user, org.tenant_zone(user.tenant_id), before))
+        _first(baseline_of(user, org.tenant_zone(user.tenant_id, settings), before))
         return
     gone = LastCheckIn(tenant_id=user.tenant_id, user_id=user.user_id)
     gone.set_keys()
@@ -137,9 +142,10 @@ def note_check_in(signin: SignIn) -> None:
     _later(last, LastCheckIn.day, last.day)
 
 
-def register_tenant(tenant_id: str) -> None:
-    """The tenant in the registry the hourly digest reads (idempotent)."""
-    TenantEntry.register(tenant_id)
+def register_tenant(tenant_id: str, zone: Optional[str] = None) -> None:
+    """The tenant in the registry the hourly digest reads, under its time zone (idempotent;
+    the zone read from its settings when not given)."""
+    TenantEntry.register(tenant_id, zone or org.get_settings(tenant_id).timezone)
 
 
 def next_tenant(start_key: Optional[dict[str, Any]]) -> Optional[tuple[str, dict[str, Any]]]:
@@ -193,8 +199,12 @@ def _behind_goals(tenant_id: str, day: date) -> list[tuple[str, str, list[str]]]
     """(scope_type, scope_id, metrics behind pace at the day's 08:00) for its month's goals."""
     period = day.strftime("%Y-%m")
     found = [g for g in Goal.gsi1.query(Goal.month_pk(tenant_id, period)) if isinstance(g, Goal)]
-    keys = [Actuals.key_of(tenant_id, g.scope_type, g.scope_id, period) for g in found]
-    actuals = {a.PK: a for a in BaseItem.batch_get(keys) if isinstance(a, Actuals)} if keys else {}
+    keys = [k for g in found for k in Actuals.keys_of(tenant_id, g.scope_type, g.scope_id, period)]
+    shards: dict[str, list[Actuals]] = defaultdict(list)
+    for a in BaseItem.batch_get(keys) if keys else []:
+        if isinstance(a, Actuals):
+            shards[scope_pk(tenant_id, a.scope_type, a.scope_id)].append(a)
+    actuals = {pk: Actuals.summed(items) for pk, items in shards.items()}
     at = datetime(day.year, day.month, day.day, DIGEST_HOUR, tzinfo=org.tenant_zone(tenant_id))
     share = goals.elapsed_share(period, tenant_id, at)
     out = []
@@ -263,44 +273,99 @@ def _body(report: Report, names: dict[str, User]) -> str:
 
 def run_tenant(tenant_id: str, day: Optional[date] = None) -> int:
     """The tenant's digests for ``day`` (today in its zone); answers how many were sent."""
+    return run_tenant_from(tenant_id, day)[0]
+
+
+def run_tenant_from(
+    tenant_id: str,
+    day: Optional[date] = None,
+    after: Optional[str] = None,
+    expired: Optional[Callable[[], bool]] = None,
+) -> tuple[int, Optional[str]]:
+    """The tenant's digests for ``day`` to the managers after ``after`` (in id order);
+    answers how many were sent and, when ``expired()`` stopped it, the last manager done
+    (a continuation resumes after them: a big tenant's digest spans invocations)."""
     day = day or utcnow().astimezone(org.tenant_zone(tenant_id)).date()
     found = reports(tenant_id, day)
     names = _users(tenant_id, {u for r in found.values() for u in r.inactive})
-    sent = 0
+    sent, last = 0, None
     for boss, report in sorted(found.items()):
-        body = _body(report, names)
-        title = f"Team digest {day.isoformat()}"
-        if messages.send(tenant_id, boss, "team_digest", title, body, dedupe_key=f"team_digest#{day.isoformat()}"):
-            events.emit(
-                "team.digest",
-                tenant_id,
-                {
-                    "manager_id": boss,
-                    "date": day.isoformat(),
-                    "inactive": report.inactive,
-                    "stale": [o for o, _ in report.stale],
-                    "behind": report.behind,
-                },
-            )
-            sent += 1
-    return sent
+        if after is not None and boss <= after:
+            continue
+        if last is not None and expired is not None and expired():
+            return sent, last
+        sent += _send_digest(tenant_id, boss, report, names, day)
+        last = boss
+    return sent, None
+
+
+def _send_digest(tenant_id: str, boss: str, report: Report, names: dict[str, User], day: date) -> int:
+    body = _body(report, names)
+    title = f"Team digest {day.isoformat()}"
+    if not messages.send(tenant_id, boss, "team_digest", title, body, dedupe_key=f"team_digest#{day.isoformat()}"):
+        return 0
+    events.emit(
+        "team.digest",
+        tenant_id,
+        {
+            "manager_id": boss,
+            "date": day.isoformat(),
+            "inactive": report.inactive,
+            "stale": [o for o, _ in report.stale],
+            "behind": report.behind,
+        },
+    )
+    return 1
+
+
+# ---------------------------------------------------------------- the hourly fan-out
+KIND = "team_digest"  # the fan-out task kind
+
+
+@lru_cache(maxsize=1)
+def _zone_names() -> tuple[str, ...]:
+    return tuple(sorted(available_timezones()))
+
+
+def zones_at(now: datetime, hour: int = DIGEST_HOUR) -> list[str]:
+    """The IANA zones whose local time is ``hour``:xx at ``now`` (no request)."""
+    return [name for name in _zone_names() if now.astimezone(org.zone_named(name)).hour == hour]
+
+
+def due_tasks(now: Optional[datetime] = None) -> list[fanout.Task]:
+    """Hourly: one task per tenant whose 08:00 it is, found in the zone index (1 Query per
+    zone at 08:xx, paged by 1,000 tenants); the day each task sends is the zone's today."""
+    now = now or utcnow()
+    tasks = []
+    for zone in zones_at(now):
+        day = now.astimezone(org.zone_named(zone)).date().isoformat()
+        for entry in TenantEntry.in_zone(zone):
+            tasks.append(fanout.Task(KIND, f"{entry.tenant_id}#{day}", {"tenant_id": entry.tenant_id, "day": day}))
+    return tasks
+
+
+def work(task: fanout.Task, deadline: fanout.Deadline) -> Optional[str]:
+    """One tenant's digest for its day; the last manager done when the deadline stopped it."""
+    day = date.fromisoformat(str(task.params["day"]))
+    return run_tenant_from(str(task.params["tenant_id"]), day, task.cursor, deadline.expired)[1]
 
 
 def run(now: Optional[datetime] = None) -> dict[str, int]:
-    """Hourly: every tenant whose local time is 08:xx. One tenant's failure is logged and
-    counted; the others go on."""
-    now = now or utcnow()
+    """Every tenant whose local time is 08:xx, in this process (tests, the local control
+    endpoint; deployed, the dispatcher queues :func:`due_tasks`). One tenant's failure is
+    logged and counted; the others go on."""
     done = {"tenants": 0, "sent": 0, "failed": 0}
-    for entry in TenantEntry.gsi1.query(TENANTS_PK):
-        tenant_id = entry.tenant_id
+    for task in due_tasks(now):
         try:
-            local = now.astimezone(org.tenant_zone(tenant_id))
-            if local.hour != DIGEST_HOUR:
-                continue
-            done["sent"] += run_tenant(tenant_id, local.date())
+            done["sent"] += _sent_total(task)
             done["tenants"] += 1
         except Exception:  # noqa: BLE001 - isolate the tenant, keep the schedule going
-            logger.exception("team digest failed for a tenant", extra={"tenant_id": tenant_id})
+            logger.exception("team digest failed for a tenant", extra={"tenant_id": task.params["tenant_id"]})
             count("DigestTenantFailed")
             done["failed"] += 1
     return done
+
+
+def _sent_total(task: fanout.Task) -> int:
+    day = date.fromisoformat(str(task.params["day"]))
+    return run_tenant_from(str(task.params["tenant_id"]), day)[0]

@@ -18,6 +18,7 @@ owner: constant whatever the number of opportunities.
 
 from __future__ import annotations
 
+import zlib
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Optional
 
@@ -26,6 +27,7 @@ from chalicelib.errors import Unprocessable
 from chalicelib.models.base import Cancelled, Tx, from_stream_image
 from chalicelib.models.crm import Opportunity
 from chalicelib.models.oppstats import ADMIN_VIEWER, ALL_PERIODS, OppStatsBucket, OppStatsShare
+from chalicelib.models.shards import count_of
 from chalicelib.services.access.visibility import Resolver
 from chalicelib.services.expenses import budgets, fx
 from chalicelib.services.org import org, pipeline
@@ -64,12 +66,13 @@ def wanted(opp: Optional[Opportunity], resolver: Resolver, settings: Any) -> Wan
     created = parse_timestamp(opp.created_at).astimezone(zone)
     value = (1, _cents(opp, settings.currency, created.date().isoformat()))
     resolver.load_users([opp.owner_id])
+    shard = zlib.crc32(opp.object_id.encode()) % count_of(settings)  # stable per opportunity
     out: Wanted = {}
     for viewer, scope in _viewer_scopes(resolver, opp):
         for period in (ALL_PERIODS, created.strftime("%Y-%m")):
             pk = OppStatsBucket.pk(opp.tenant_id, viewer, scope, period)
-            out[(pk, OppStatsBucket.sk("stage", opp.stage))] = value
-            out[(pk, OppStatsBucket.sk("owner", opp.owner_id))] = value
+            out[(pk, OppStatsBucket.sk("stage", opp.stage, shard))] = value
+            out[(pk, OppStatsBucket.sk("owner", opp.owner_id, shard))] = value
     return out
 
 
@@ -144,11 +147,12 @@ def handle_change(event_name: str, old_image: Optional[dict], new_image: Optiona
 # ---------------------------------------------------------------- reading
 def _groups(tenant_id: str, viewer: str, scope: str, period: str, dimension: str) -> dict[str, tuple[int, int]]:
     pk = OppStatsBucket.pk(tenant_id, viewer, scope, period)
-    out = {}
+    sums: dict[str, tuple[int, int]] = {}
     for b in OppStatsBucket.query(pk, OppStatsBucket.SK.startswith(OppStatsBucket.dimension_prefix(dimension))):
-        if isinstance(b, OppStatsBucket) and int(b.opportunities) > 0:
-            out[b.key] = (int(b.opportunities), int(b.amount_cents))
-    return out
+        if isinstance(b, OppStatsBucket):  # every shard of the group
+            n, cents = sums.get(b.key, (0, 0))
+            sums[b.key] = (n + int(b.opportunities), cents + int(b.amount_cents))
+    return {key: value for key, value in sums.items() if value[0] > 0}
 
 
 def statistics(principal: Principal, group_by: str, scope: str, period: Optional[str]) -> dict[str, Any]:

@@ -2,12 +2,17 @@
 
 How it stays cheap, exact and complete:
 - **Cost proportional to what is due.** Armed reminders sit in a sparse, minute-bucketed
-  index (GSI2 of the plan item, ``T#~system#REMIND#<minute>``, sorted by ``remind_at``).
-  A run reads only the buckets of the minutes since the last run: one query per minute
-  (paged only by the number of reminders due), never a scan, whatever the table holds.
-- **Catch-up.** A checkpoint item records ``done_until``: every reminder due at or before
-  it has been delivered. A run covers ``(done_until, now - LAG]``, so a missed or failed
-  run is made up by the next one. The checkpoint only moves forward (conditional write).
+  index (GSI2 of the plan item, ``T#~system#REMIND#<minute>[#<shard>]``, sorted by
+  ``remind_at``), spread over ``REMIND_SHARDS`` shards by plan id. A run of one shard reads
+  only its buckets of the minutes since its last run: one query per minute (paged only by
+  the number of reminders due), never a scan, whatever the table holds.
+- **Fan-out.** Every minute the dispatcher (``due_tasks``, no read) queues one task per
+  shard; the ``fanout_worker`` runs each (``work``) with a deadline. The message text's
+  time zone is stored with the reminder when it is armed: no per-tenant lookup.
+- **Catch-up.** A checkpoint item per shard records ``done_until``: every reminder of the
+  shard due at or before it has been delivered. A run covers ``(done_until, now - LAG]``,
+  so a missed, failed or timed-out run is made up by the next one (or by the task's
+  continuation). The checkpoint only moves forward (conditional write).
 - **Exactly once.** Delivery is ``messages.send(..., dedupe_key=plan_reminder:<plan>:<due>)``:
   a second delivery of the same reminder (double-fired schedule, retried run, two runs
   racing over the same window) writes nothing and returns None; the EventBridge event
@@ -31,11 +36,11 @@ from typing import Any, Optional
 from pynamodb.exceptions import PutError
 
 from chalicelib.models.base import condition_failed
-from chalicelib.models.schedule import Plan, ReminderCheckpoint, remind_bucket_pk, remind_range
+from chalicelib.models.schedule import REMIND_SHARDS, Plan, ReminderCheckpoint, remind_bucket_pk, remind_range
 from chalicelib.observability import count, is_corrupt_item, logger, skip_bad_item
 from chalicelib.services.inbox import messages
 from chalicelib.services.org import org
-from chalicelib.services.platform import events
+from chalicelib.services.platform import events, fanout
 from chalicelib.timeutil import format_local, format_minute, iso, parse_timestamp, utcnow
 
 LAG_S = 10
@@ -45,6 +50,7 @@ MAX_WINDOW = timedelta(hours=24)  # per run; a longer outage is caught up over s
 WORKERS = 8
 PARALLEL_FROM = 4  # fewer due reminders than this are sent inline
 SYSTEM_TENANT = "~system"
+KIND = "plan_reminders"  # the fan-out task kind
 
 
 @dataclass
@@ -59,26 +65,48 @@ class RunResult:
     event_failures: int = 0
     complete: bool = True
     errors: list[str] = field(default_factory=list)
+    out_of_time: bool = False  # stopped by the deadline (not by a failure)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
+    def merge(self, other: RunResult) -> RunResult:
+        """Two shards' results as one (the earliest window bounds, the sums)."""
+        return RunResult(
+            since=min(self.since, other.since),
+            until=min(self.until, other.until),
+            buckets=self.buckets + other.buckets,
+            due=self.due + other.due,
+            delivered=self.delivered + other.delivered,
+            duplicates=self.duplicates + other.duplicates,
+            skipped=self.skipped + other.skipped,
+            event_failures=self.event_failures + other.event_failures,
+            complete=self.complete and other.complete,
+            errors=self.errors + other.errors,
+            out_of_time=self.out_of_time or other.out_of_time,
+        )
 
-def read_checkpoint() -> Optional[str]:
-    checkpoint = ReminderCheckpoint.fetch()
+
+def read_checkpoint(shard: int = 0) -> Optional[str]:
+    checkpoint = ReminderCheckpoint.fetch(shard)
     return checkpoint.done_until if checkpoint is not None else None
 
 
-def _advance_checkpoint(done_until: str, now: datetime) -> bool:
-    """Move the checkpoint forward; never back (a slower racing run loses quietly)."""
-    checkpoint = ReminderCheckpoint(tenant_id=SYSTEM_TENANT, done_until=done_until, updated_at=iso(now))
-    try:
-        checkpoint.save(condition=ReminderCheckpoint.PK.does_not_exist() | (ReminderCheckpoint.done_until < done_until))
-        return True
-    except PutError as exc:
-        if condition_failed(exc):
-            return False
-        raise
+def _advance_checkpoint(done_until: str, now: datetime, shard: Optional[int] = None) -> bool:
+    """Move the checkpoint of ``shard`` (every shard when None) forward; never back (a
+    slower racing run loses quietly)."""
+    moved = False
+    for one in range(REMIND_SHARDS) if shard is None else [shard]:
+        checkpoint = ReminderCheckpoint(tenant_id=SYSTEM_TENANT, done_until=done_until, updated_at=iso(now), shard=one)
+        try:
+            checkpoint.save(
+                condition=ReminderCheckpoint.PK.does_not_exist() | (ReminderCheckpoint.done_until < done_until)
+            )
+            moved = True
+        except PutError as exc:
+            if not condition_failed(exc):
+                raise
+    return moved
 
 
 def _minutes(since: datetime, until: datetime) -> list[str]:
@@ -91,21 +119,24 @@ def _minutes(since: datetime, until: datetime) -> list[str]:
     return out
 
 
-def due_in_bucket(minute: str, since: str, until: str) -> list[Plan]:
-    """Armed reminders of one minute bucket with ``since < remind_at <= until``."""
-    return list(Plan.gsi2.query(remind_bucket_pk(minute), Plan.GSI2SK.between(*remind_range(since, until))))
+def due_in_bucket(minute: str, since: str, until: str, shard: int = 0) -> list[Plan]:
+    """Armed reminders of one minute bucket's shard with ``since < remind_at <= until``."""
+    return list(Plan.gsi2.query(remind_bucket_pk(minute, shard), Plan.GSI2SK.between(*remind_range(since, until))))
 
 
 class _Zones:
-    """Tenant time zones, read once per tenant per run (for the message text)."""
+    """Time zones for the message text: the one stored with the reminder; a reminder armed
+    by an earlier release (none stored) reads its tenant's, once per tenant per run."""
 
     def __init__(self) -> None:
         self.cache: dict[str, Any] = {}
 
-    def __call__(self, tenant_id: str) -> Any:
-        if tenant_id not in self.cache:
-            self.cache[tenant_id] = org.tenant_zone(tenant_id)
-        return self.cache[tenant_id]
+    def __call__(self, plan: Plan) -> Any:
+        if plan.zone:
+            return org.zone_named(plan.zone)
+        if plan.tenant_id not in self.cache:
+            self.cache[plan.tenant_id] = org.tenant_zone(plan.tenant_id)
+        return self.cache[plan.tenant_id]
 
 
 def deliver(plan: Plan, zone: Any) -> bool:
@@ -148,14 +179,48 @@ def deliver(plan: Plan, zone: Any) -> bool:
 
 
 def run(now: Optional[datetime] = None, deadline: Optional[Callable[[], bool]] = None) -> RunResult:
-    """Deliver every reminder due since the checkpoint. ``now`` is injectable for tests;
-    ``deadline()`` True stops early (the checkpoint then covers what was finished)."""
-    now = (now or utcnow()).astimezone(UTC).replace(microsecond=0)
+    """Every shard in this process, one after the other (tests, the local control
+    endpoint); deployed, the dispatcher queues one :func:`run_shard` per shard instead."""
+    total: Optional[RunResult] = None
+    for shard in range(REMIND_SHARDS):
+        one = run_shard(shard, now, deadline)
+        total = one if total is None else total.merge(one)
+    assert total is not None
+    return total
+
+
+def due_tasks(now: Optional[datetime] = None) -> list[fanout.Task]:
+    """The dispatcher's work every minute: one task per due-index shard, no read at all."""
+    until = iso((now or utcnow()).astimezone(UTC).replace(microsecond=0))
+    return [fanout.Task(KIND, f"{shard}#{until}", {"shard": shard, "now": until}) for shard in range(REMIND_SHARDS)]
+
+
+def work(task: fanout.Task, deadline: fanout.Deadline) -> Optional[str]:
+    """One shard's reminders up to the task's ``now``; a cursor (its checkpoint) when the
+    deadline stopped it before the end."""
+    result = run_shard(int(task.params["shard"]), parse_timestamp(task.params["now"], "now"), deadline.expired)
+    if result.out_of_time:
+        return result.until
+    if not result.complete:  # a failure: the message is redelivered (and the next minute's task retries it too)
+        raise RuntimeError(f"plan reminders shard {task.params['shard']}: {'; '.join(result.errors[:3])}")
+    return None
+
+
+def _window(shard: int, now: datetime) -> tuple[str, datetime, datetime]:
     until_dt = now - timedelta(seconds=LAG_S)
-    since = read_checkpoint() or iso(until_dt - FIRST_RUN_LOOKBACK)
+    since = read_checkpoint(shard) or iso(until_dt - FIRST_RUN_LOOKBACK)
     since_dt = parse_timestamp(since, "checkpoint")
     if until_dt - since_dt > MAX_WINDOW:
         until_dt = since_dt + MAX_WINDOW
+    return since, since_dt, until_dt
+
+
+def run_shard(shard: int, now: Optional[datetime] = None, deadline: Optional[Callable[[], bool]] = None) -> RunResult:
+    """Deliver every reminder of one due-index shard due since its checkpoint. ``now`` is
+    injectable for tests; ``deadline()`` True stops early (the checkpoint then covers what
+    was finished)."""
+    now = (now or utcnow()).astimezone(UTC).replace(microsecond=0)
+    since, since_dt, until_dt = _window(shard, now)
     until = iso(until_dt)
     result = RunResult(since=since, until=until)
     if until_dt <= since_dt:
@@ -165,13 +230,11 @@ def run(now: Optional[datetime] = None, deadline: Optional[Callable[[], bool]] =
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         for minute in _minutes(since_dt, until_dt):
             if deadline is not None and deadline():
-                result.complete = False
+                result.complete, result.out_of_time = False, True
                 break
-            due = due_in_bucket(minute, since, until)
+            due = due_in_bucket(minute, since, until, shard)
             result.buckets += 1
             result.due += len(due)
-            for tenant_id in sorted({p.tenant_id for p in due}):
-                zones(tenant_id)  # once per tenant, before the workers share the cache
             send = lambda p: _deliver_safely(p, zones, result)  # noqa: E731
             outcomes = list(pool.map(send, due)) if len(due) >= PARALLEL_FROM else [send(p) for p in due]
             if any(o is None for o in outcomes):
@@ -183,12 +246,14 @@ def run(now: Optional[datetime] = None, deadline: Optional[Callable[[], bool]] =
             bucket_end = iso(parse_timestamp(f"{minute}:59Z", "bucket"))
             done_until = min(bucket_end, until)
     if done_until > since:
-        _advance_checkpoint(done_until, now)
+        _advance_checkpoint(done_until, now, shard)
     result.until = done_until if not result.complete else until
-    count("PlanRemindersDelivered", result.delivered)
+    if result.delivered:
+        count("PlanRemindersDelivered", result.delivered)
     if result.duplicates:
         count("PlanRemindersDuplicate", result.duplicates)
-    logger.info("plan reminders run", extra=result.as_dict())
+    if result.due or not result.complete:
+        logger.info("plan reminders run", extra={"shard": shard, **result.as_dict()})
     return result
 
 
@@ -197,7 +262,7 @@ def _deliver_safely(plan: Plan, zones: _Zones, result: RunResult) -> Optional[bo
     ``SKIPPED`` unreadable (logged and counted; the run goes on past it)."""
     for attempt in range(3):
         try:
-            return deliver(plan, zones(plan.tenant_id))
+            return deliver(plan, zones(plan))
         except Exception as exc:  # noqa: BLE001 - one bad reminder must not stop the others
             if is_corrupt_item(exc):  # its own data is bad: retrying (now or next run) cannot help
                 skip_bad_item("plan_reminders", exc, tenant_id=plan.tenant_id, key=plan.plan_id)

@@ -195,6 +195,7 @@ def create_plan(
     )
     _validate_plan(plan, zone)
     _compute_reminder(plan, now)
+    plan.zone = zone.key if plan.remind_at else None  # stored with the due item: no lookup when due
     plan.set_keys()
     tx = Tx("create_plan").put("plan", plan, Plan.PK.does_not_exist())
     _calendar_update(tx, "calendar", tenant, plan.user_id, plan.date, plans=1)
@@ -244,6 +245,7 @@ def update_plan(principal: Principal, plan_id: str, changes: dict[str, Any], now
     plan.status = new_status
     _validate_plan(plan, zone)
     _compute_reminder(plan, now)
+    plan.zone = zone.key if plan.remind_at else None  # stored with the due item: no lookup when due
     plan.updated_at = iso(now)
     plan.set_keys()
     counted_before, counted_after = old_status != "cancelled", plan.status != "cancelled"

@@ -1,0 +1,404 @@
+"""Scale: schedules that fan out and aggregates that do not run hot (issue 29).
+
+Drives the real code in-process against moto, with a simulated clock and a write counter
+per partition key and simulated second:
+- **digest**: ``tenants`` small tenants sharing one time zone, fired at their 08:00: every
+  manager gets exactly one digest in that one firing;
+- **reminders**: ``reminders`` due in one minute over ``tenants`` tenants, through two
+  minute firings of the dispatcher: every one delivered once, within 90 s of its due time;
+- **check-ins**: ``per_second`` check-ins a second for ``seconds`` seconds under one root
+  department (the stream consumer's exactly-once transaction): exact actuals.
+
+Simulated time: each AWS request costs ``LATENCY_S`` of its invocation (an SQS batch send
+``SQS_S``); the reminder worker's 8 threads divide its time by 8. Tasks run one after the
+other here but are placed on the worker's ``CONCURRENCY`` slots in simulated time, each
+write counted in the second its task reached. "Hottest" is the most writes any one
+partition key took in one simulated second, in WCU (a transactional write costs 2 per 1 KB
+item), compared with DynamoDB's 1,000 WCU per partition.
+
+``run(sizes)`` at small sizes is what tests/integration/test_bench_scale.py runs, so the
+benchmark cannot rot; ``python -m bench scale`` runs the issue's sizes once.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+LATENCY_S = 0.010  # a DynamoDB request, as seen from Lambda in-region
+SQS_S = 0.015  # an SQS (batch) request
+CONCURRENCY = 50  # the fan-out worker's reserved concurrency (chalicelib/limits.py)
+PARTITION_WCU = 1000  # DynamoDB's per-partition write limit a second
+PARTITION_RCU = 3000
+FIRING = datetime(2030, 3, 14, 0, 0, tzinfo=UTC)  # 08:00 in Asia/Shanghai
+ZONE = "Asia/Shanghai"
+WRITE_OPS = {"PutItem", "UpdateItem", "DeleteItem"}
+BIG = {"tenants": 2000, "reminders": 20_000, "reminder_tenants": 3000, "per_second": 1000, "seconds": 3}
+
+
+@dataclass
+class Meter:
+    """Requests and writes per partition key and simulated second."""
+
+    clock: float = 0.0  # simulated seconds since the scenario's start
+    parallel: int = 1  # threads dividing one invocation's time
+    requests: int = 0
+    writes: Counter = field(default_factory=Counter)  # (pk, second) -> WCU
+    reads: Counter = field(default_factory=Counter)  # (pk, second) -> items read
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def note(self, operation: str, kwargs: dict[str, Any]) -> None:
+        with self.lock:
+            self.requests += 1
+            self.clock += LATENCY_S / self.parallel
+            second = int(self.clock)
+            if operation in WRITE_OPS:
+                self.writes[(_pk(kwargs.get("Key") or kwargs.get("Item")), second)] += 1
+            elif operation == "TransactWriteItems":
+                for entry in kwargs.get("TransactItems", []):
+                    for kind, op in entry.items():
+                        if kind != "ConditionCheck":  # a check reads; puts, updates, deletes write twice
+                            self.writes[(_pk(op.get("Key") or op.get("Item")), second)] += 2
+            elif operation == "GetItem":
+                self.reads[(_pk(kwargs.get("Key")), second)] += 1
+            elif operation == "BatchGetItem":
+                for spec in kwargs.get("RequestItems", {}).values():
+                    for key in spec.get("Keys", []):
+                        self.reads[(_pk(key), second)] += 1
+            elif operation == "Query":
+                self.reads[(_query_pk(kwargs), second)] += 1
+
+    def reset(self) -> None:
+        self.writes.clear()
+        self.reads.clear()
+        self.clock, self.parallel = 0.0, 1
+
+    def hottest(self, counter: Counter) -> tuple[str, int]:
+        if not counter:
+            return "-", 0
+        (pk, _), value = counter.most_common(1)[0]
+        return pk, value
+
+
+def _pk(key: Any) -> str:
+    value = (key or {}).get("PK", {})
+    return str(value.get("S", "?")) if isinstance(value, dict) else str(value)
+
+
+def _query_pk(kwargs: dict[str, Any]) -> str:
+    values = kwargs.get("ExpressionAttributeValues", {})
+    first = next(iter(sorted(values)), None)
+    return f"{kwargs.get('IndexName', 'table')}:{values[first].get('S', '?')}" if first else "?"
+
+
+def install(meter: Meter) -> Callable[[], None]:
+    """Count every DynamoDB request PynamoDB makes; answers the call that stops counting."""
+    from pynamodb.connection.base import Connection
+
+    original = Connection._make_api_call
+
+    def counting(conn: Any, operation: str, kwargs: Any, *a: Any, **kw: Any) -> Any:
+        meter.note(operation, kwargs)
+        return original(conn, operation, kwargs, *a, **kw)
+
+    Connection._make_api_call = counting  # type: ignore[method-assign]
+
+    def uninstall() -> None:
+        Connection._make_api_call = original  # type: ignore[method-assign]
+
+    return uninstall
+
+
+class Slots:
+    """The worker's concurrent invocations in simulated time (earliest free slot first)."""
+
+    def __init__(self, start: float, n: int = CONCURRENCY) -> None:
+        self.free = [start] * n
+        heapq.heapify(self.free)
+        self.longest = 0.0
+
+    def run(self, meter: Meter, step: Any, parallel: int = 1) -> Any:
+        meter.clock, meter.parallel = heapq.heappop(self.free), parallel
+        began = meter.clock
+        out = step()
+        self.longest = max(self.longest, meter.clock - began)
+        heapq.heappush(self.free, meter.clock)
+        return out
+
+
+def _worker_batches(meter: Meter, slots: Slots, tasks: list[Any], parallel: int = 1) -> list[float]:
+    """Queue the tasks as the dispatcher does, then hand them, 10 a batch, to the real worker
+    (``fanout.work``) on the simulated slots; answers each batch's end time."""
+    import boto3
+
+    from chalicelib.config import work_queue_name
+    from chalicelib.handlers.fanout import STEPS
+    from chalicelib.services.platform import fanout
+
+    meter.clock += SQS_S * (len(tasks) // 10 + 1)
+    fanout.enqueue(tasks)
+    sqs = boto3.client("sqs")
+    url = sqs.get_queue_url(QueueName=work_queue_name())["QueueUrl"]
+    ends = []
+    while True:
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not got:
+            return ends
+        records = [(m["MessageId"], m["Body"]) for m in got]
+        outcome = slots.run(meter, lambda r=records: fanout.work(r, STEPS, fanout.Deadline()), parallel)
+        assert not outcome.failed, outcome
+        ends.append(meter.clock)
+        for m in got:
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+# ---------------------------------------------------------------- seeding (straight into moto)
+@contextmanager
+def _seeding() -> Iterator[Callable[[Any], None]]:
+    """``put(item)``: an item keyed by its entity, stored straight into moto's table."""
+    from bench.common import straight_into_moto
+
+    with straight_into_moto() as raw:
+
+        def put(item: Any) -> None:
+            item.set_keys()
+            raw(item)
+
+        yield put
+
+
+def _seed_small_tenants(n: int, put: Any) -> int:
+    """``n`` tenants of a manager and three reps, all quiet: every manager is due a digest."""
+    from chalicelib.models.digest import LastCheckIn, TenantEntry
+    from chalicelib.models.org import TenantSettings, User
+
+    for i in range(n):
+        tenant = f"s{i:05d}"
+        put(TenantEntry(tenant_id=tenant, zone=ZONE))
+        put(TenantSettings(tenant_id=tenant, timezone=ZONE))
+        for user, path in (("mgr", "/mgr/"), ("r1", "/mgr/r1/"), ("r2", "/mgr/r2/"), ("r3", "/mgr/r3/")):
+            put(User(tenant_id=tenant, user_id=user, name=user, department_id="d", path=path, dept_path="/d/"))
+            if user != "mgr":
+                put(LastCheckIn(tenant_id=tenant, user_id=user, day="2030-02-01"))
+    return n  # one manager each
+
+
+def _seed_reminders(n: int, tenants: int, due_minute: datetime, put: Any) -> None:
+    from chalicelib.models.schedule import Plan
+
+    for i in range(n):
+        at = due_minute + timedelta(seconds=(i * 59) // max(1, n - 1))
+        plan = Plan(
+            tenant_id=f"r{i % tenants:05d}",
+            plan_id=f"p{i:06d}",
+            user_id=f"u{i % 7}",
+            date=at.date().isoformat(),
+            title="Visit",
+            start_time=(at + timedelta(minutes=15)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            remind_minutes_before=15,
+            remind_at=at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            zone=ZONE,
+            created_at="2030-03-01T00:00:00Z",
+            updated_at="2030-03-01T00:00:00Z",
+        )
+        put(plan)
+
+
+def _seed_deep_org(put: Any, users: int) -> list[str]:
+    """One tenant: root > 9 divisions > reps (``users`` of them), each rep 3 departments deep."""
+    from chalicelib.models.org import TenantSettings, User
+
+    put(TenantSettings(tenant_id="big", timezone=ZONE))
+    ids = []
+    for i in range(users):
+        division = f"div{i % 9}"
+        ids.append(f"u{i:05d}")
+        put(
+            User(
+                tenant_id="big",
+                user_id=ids[-1],
+                name=ids[-1],
+                department_id=f"team{i % 90}",
+                path=f"/ceo/{division}m/{ids[-1]}/",
+                dept_path=f"/root/{division}/team{i % 90}/",
+            )
+        )
+    return ids
+
+
+# ---------------------------------------------------------------- scenarios
+def digest_scenario(meter: Meter, tenants: int) -> dict[str, Any]:
+    from chalicelib.models.messages import Message
+    from chalicelib.services.performance import digest
+
+    with _seeding() as put:
+        managers = _seed_small_tenants(tenants, put)
+    meter.reset()
+    tasks = digest.due_tasks(FIRING + timedelta(minutes=1))
+    dispatcher_s = meter.clock + SQS_S * (len(tasks) // 10 + 1)
+    slots = Slots(dispatcher_s)
+    ends = _worker_batches(meter, slots, tasks)
+    sent = sum(1 for m in Message.scan() if isinstance(m, Message) and m.kind == "team_digest")
+    again = digest.due_tasks(FIRING + timedelta(minutes=1))  # a second firing sends nothing more
+    _worker_batches(meter, Slots(max(ends or [0])), again)
+    resent = sum(1 for m in Message.scan() if isinstance(m, Message) and m.kind == "team_digest")
+    return {
+        "tenants": tenants,
+        "tasks": len(tasks),
+        "managers": managers,
+        "sent": sent,
+        "after a second firing": resent,
+        "dispatcher_s": round(dispatcher_s, 2),
+        "all sent by_s": round(max(ends or [0]), 1),
+        "longest invocation_s": round(slots.longest, 2),
+        "ok": len(tasks) == tenants and sent == resent == managers,
+    }
+
+
+def reminders_scenario(meter: Meter, count: int, tenants: int) -> dict[str, Any]:
+    from chalicelib.models.messages import Message
+    from chalicelib.services.schedule import reminders
+
+    due_minute = FIRING + timedelta(hours=1)
+    with _seeding() as put:
+        _seed_reminders(count, tenants, due_minute, put)
+    reminders._advance_checkpoint(reminders.iso(due_minute - timedelta(seconds=1)), due_minute)
+    meter.reset()
+    delivered, late, longest, covered_from = 0, 0.0, 0.0, 0.0
+    for firing in (1, 2):  # the dispatcher fires on each wall-clock minute
+        fired = due_minute + timedelta(minutes=firing)
+        start = (fired - due_minute).total_seconds()
+        meter.clock = start
+        tasks = reminders.due_tasks(fired)
+        slots = Slots(start + SQS_S * 2)
+        before = _messages(Message)
+        _worker_batches(meter, slots, tasks, parallel=reminders.WORKERS)
+        longest = max(longest, slots.longest)
+        new = _messages(Message) - before
+        if new:  # worst case: one due at the start of what this firing covers, sent by its last task
+            late = max(late, max(slots.free) - covered_from)
+        delivered += len(new)
+        covered_from = start - reminders.LAG_S  # the next firing covers from this one's end
+    return {
+        "reminders": count,
+        "tenants": tenants,
+        "delivered": delivered,
+        "at most after due_s": round(late, 1),
+        "longest invocation_s": round(longest, 2),
+        "ok": delivered == count and late <= 90,
+    }
+
+
+def _messages(model: Any) -> set[str]:
+    return {m.message_id for m in model.scan() if isinstance(m, model)}
+
+
+def checkins_scenario(meter: Meter, per_second: int, seconds: int) -> dict[str, Any]:
+    from chalicelib.models.base import BaseItem
+    from chalicelib.models.goals import Actuals
+    from chalicelib.services.org import org
+    from chalicelib.services.performance import actuals
+
+    with _seeding() as put:
+        users = _seed_deep_org(put, 300)
+    org.raise_aggregate_shards("big", org.shards_for_users(100_000))
+    shards = org.aggregate_shards("big")
+    meter.reset()
+    total = per_second * seconds
+    for i in range(total):
+        meter.clock, meter.parallel = i / per_second, 1  # records arrive evenly; each its own invocation
+        changes = {(users[i % len(users)], "2030-03"): {"visits": 1}}
+        assert actuals.apply("big", f"evt-{i}", changes, shards)
+    stored = list(BaseItem.batch_get(Actuals.keys_of("big", "department", "root", "2030-03")))
+    counted = sum(int(a.visits) for a in stored if isinstance(a, Actuals))
+    return {
+        "check-ins": total,
+        "shards": shards,
+        "root actuals": counted,
+        "ok": counted == total,
+    }
+
+
+def run_sizes(
+    sizes: dict[str, int], stack: Callable[[], AbstractContextManager[Any]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """The three scenarios at ``sizes``, each in a fresh ``stack`` (moto with every resource;
+    a test passes its own), with its hottest partitions."""
+    from bench.common import moto_stack
+
+    out = {}
+    meter = Meter()
+    uninstall = install(meter)
+    try:
+        for name, scenario in _scenarios(meter, sizes):
+            with (stack or moto_stack)():
+                started = time.perf_counter()
+                figures = scenario()
+                hot_pk, hot_wcu = meter.hottest(meter.writes)
+                read_pk, read_items = meter.hottest(meter.reads)
+                figures.update(
+                    {
+                        "hottest write partition": hot_pk,
+                        "its WCU in one second": hot_wcu,
+                        "hottest read partition": read_pk,
+                        "its reads in one second": read_items,
+                        "wall_s": round(time.perf_counter() - started, 1),
+                    }
+                )
+                out[name] = figures
+    finally:
+        uninstall()
+    return out
+
+
+def _scenarios(meter: Meter, sizes: dict[str, int]) -> Iterator[tuple[str, Callable[[], dict[str, Any]]]]:
+    yield "digest", lambda: digest_scenario(meter, sizes["tenants"])
+    yield "reminders", lambda: reminders_scenario(meter, sizes["reminders"], sizes["reminder_tenants"])
+    yield "check-ins", lambda: checkins_scenario(meter, sizes["per_second"], sizes["seconds"])
+
+
+def _extrapolated(name: str, figures: dict[str, Any], sizes: dict[str, int]) -> str:
+    """The hottest partition at the issue's sizes, if its rate grows with the load."""
+    wcu = int(figures["its WCU in one second"])
+    scale = {"check-ins": BIG["per_second"] / sizes["per_second"]}.get(name, 1.0)
+    at_size = wcu * scale
+    return f"{at_size:.0f} WCU/s ({100 * at_size / PARTITION_WCU:.0f}% of a partition)"
+
+
+def run(sizes: dict[str, int] | None = None) -> str:
+    sizes = sizes or BIG
+    os.environ.setdefault("TENANT_RATE", "off")
+    results = run_sizes(sizes)
+    lines = ["## Scale: fan-out schedules and sharded aggregates (issue 29)", ""]
+    lines += [
+        f"Sizes: {sizes}. Simulated: {LATENCY_S * 1000:.0f} ms a DynamoDB request, "
+        f"{CONCURRENCY} worker invocations at once.",
+        "",
+    ]
+    lines += ["| scenario | figures | hottest partition (one second) | extrapolated |", "| --- | --- | --- | --- |"]
+    passed = True
+    for name, figures in results.items():
+        passed &= bool(figures["ok"])
+        shown = ", ".join(f"{k}: {v}" for k, v in figures.items() if "hottest" not in k and "its " not in k)
+        hot = f"`{figures['hottest write partition']}` {figures['its WCU in one second']} WCU"
+        lines.append(f"| {name} | {shown} | {hot} | {_extrapolated(name, figures, sizes)} |")
+    longest = max(float(f.get("longest invocation_s", 0)) for f in results.values())
+    passed &= longest <= 60  # half the worker's 120 s timeout
+    lines += ["", f"Longest worker invocation: {longest:.1f} s simulated (limit: 60 s, half its timeout)."]
+    lines += ["", f"**{'PASS' if passed else 'FAIL'}**"]
+    return "\n".join(lines) + "\n"
+
+
+def tiny() -> dict[str, int]:
+    return {"tenants": 12, "reminders": 60, "reminder_tenants": 9, "per_second": 20, "seconds": 2}
+
+
+__all__ = ["run", "run_sizes", "tiny", "BIG", "Meter"]

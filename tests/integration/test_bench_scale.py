@@ -1,0 +1,20 @@
+"""The scale benchmark (bench/bench_scale.py) at tiny sizes, so it cannot rot: every
+digest, reminder and check-in counted exactly, within the simulated limits."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+from bench import bench_scale
+
+
+def test_the_scale_benchmark_runs_at_tiny_sizes_with_exact_counts(aws):
+    sizes = bench_scale.tiny()
+    results = bench_scale.run_sizes(sizes, stack=nullcontext)
+    assert all(r["ok"] for r in results.values()), results
+    digest, reminders, checkins = results["digest"], results["reminders"], results["check-ins"]
+    assert digest["sent"] == digest["after a second firing"] == sizes["tenants"]  # one manager each, once
+    assert reminders["delivered"] == sizes["reminders"] and reminders["at most after due_s"] <= 90
+    assert checkins["root actuals"] == sizes["per_second"] * sizes["seconds"] and checkins["shards"] > 1
+    assert 0 < checkins["its WCU in one second"] < bench_scale.PARTITION_WCU
+    assert max(r.get("longest invocation_s", 0) for r in results.values()) <= 60
