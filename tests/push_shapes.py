@@ -57,7 +57,16 @@ ALERT_KEYS = {
 }
 FCM_MESSAGE_KEYS = {"data", "notification", "android", "apns", "webpush", "fcm_options", "name"}
 FCM_NOTIFICATION_KEYS = {"title", "body", "image"}
-FCM_ANDROID_KEYS = {"collapse_key", "priority", "ttl", "restricted_package_name", "data", "notification", "fcm_options", "direct_boot_ok"}
+FCM_ANDROID_KEYS = {
+    "collapse_key",
+    "priority",
+    "ttl",
+    "restricted_package_name",
+    "data",
+    "notification",
+    "fcm_options",
+    "direct_boot_ok",
+}
 FCM_ANDROID_NOTIFICATION_KEYS = {
     "title", "body", "icon", "color", "sound", "tag", "click_action", "body_loc_key", "body_loc_args",
     "title_loc_key", "title_loc_args", "channel_id", "ticker", "sticky", "event_time", "local_only",

@@ -72,12 +72,18 @@ class NotificationSettingsOut(Response):
     body=DeviceIn,
     response=DeviceOut,
     path_patterns=INSTALLATION_PATTERNS,
-    name="register_device",
+    name="set_device",
 )
 def put_device(req: Req) -> DeviceOut:
     body: DeviceIn = req.body
     registration = devices.Registration(
-        req.tenant_id, req.user_id, req.path["installation_id"], body.platform, body.token, body.app_version, body.locale
+        req.tenant_id,
+        req.user_id,
+        req.path["installation_id"],
+        body.platform,
+        body.token,
+        body.app_version,
+        body.locale,
     )
     return DeviceOut(**devices.device_to_dict(devices.register(registration)))
 
@@ -113,7 +119,7 @@ def delete_device(req: Req) -> ChaliceResponse:
     tag="phones",
     body=NotificationSettingsIn,
     response=NotificationSettingsOut,
-    name="put_notification_settings",
+    name="set_notification_settings",
 )
 def put_settings(req: Req) -> dict[str, Any]:
     body: NotificationSettingsIn = req.body

@@ -62,9 +62,7 @@ class Device(BaseItem, discriminator="Device"):
         return True
 
     @classmethod
-    def page(
-        cls, tenant_id: str, user_id: str, limit: int, after: Optional[str]
-    ) -> tuple[list[Device], Optional[str]]:
+    def page(cls, tenant_id: str, user_id: str, limit: int, after: Optional[str]) -> tuple[list[Device], Optional[str]]:
         """Up to ``limit`` devices of the user by installation id after ``after`` (an
         installation id), and the installation id to resume after (None: the last page). 1 Query."""
         pk = inbox_pk(tenant_id, user_id)

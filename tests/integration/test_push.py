@@ -267,9 +267,17 @@ def test_redelivered_record_publishes_with_the_same_collapse_id(phones, sns_call
     message = send("mention")
     deliver(message)
     deliver(message)
-    ids = [p["MessageAttributes"]["AWS.SNS.MOBILE.APNS.COLLAPSE_ID"]["StringValue"] for p in sns_calls.params if "APNS" in p["Message"]]
+    ids = [
+        p["MessageAttributes"]["AWS.SNS.MOBILE.APNS.COLLAPSE_ID"]["StringValue"]
+        for p in sns_calls.params
+        if "APNS" in p["Message"]
+    ]
     assert ids == [message.message_id, message.message_id]
-    tags = [json.loads(json.loads(p["Message"])["GCM"])["fcmV1Message"]["message"]["android"]["notification"]["tag"] for p in sns_calls.params if "GCM" in p["Message"]]
+    tags = [
+        json.loads(json.loads(p["Message"])["GCM"])["fcmV1Message"]["message"]["android"]["notification"]["tag"]
+        for p in sns_calls.params
+        if "GCM" in p["Message"]
+    ]
     assert tags == [message.message_id, message.message_id]
 
 
@@ -307,7 +315,14 @@ def test_reminder_after_its_start_is_not_pushed_and_before_it_expires_at_the_sta
     assert fanout.fan_out(send("plan_reminder", push_expires_at=started), now=now) == 0
     soon = (now + timedelta(seconds=300)).strftime("%Y-%m-%dT%H:%M:%SZ")
     fanout.fan_out(send("plan_reminder", push_expires_at=soon), now=now)
-    ttls = {int(p["MessageAttributes"].get("AWS.SNS.MOBILE.APNS.TTL", p["MessageAttributes"].get("AWS.SNS.MOBILE.FCM.TTL"))["StringValue"]) for p in sns_calls.params}
+    ttls = {
+        int(
+            p["MessageAttributes"].get("AWS.SNS.MOBILE.APNS.TTL", p["MessageAttributes"].get("AWS.SNS.MOBILE.FCM.TTL"))[
+                "StringValue"
+            ]
+        )
+        for p in sns_calls.params
+    }
     assert ttls and all(295 <= t <= 300 for t in ttls)
 
 

@@ -123,7 +123,9 @@ def remove(tenant_id: str, user_id: str, installation_id: str) -> None:
         Tx("device_remove").delete("device", device).commit()  # the token has moved on: leave it
 
 
-def list_devices(tenant_id: str, user_id: str, limit: int, cursor_token: Optional[str]) -> tuple[list[Device], Optional[str]]:
+def list_devices(
+    tenant_id: str, user_id: str, limit: int, cursor_token: Optional[str]
+) -> tuple[list[Device], Optional[str]]:
     scope = f"devices:{tenant_id}:{user_id}"
     position = cursor.decode(cursor_token, scope)
     items, last = Device.page(tenant_id, user_id, limit, (position or {}).get("after"))
