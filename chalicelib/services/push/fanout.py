@@ -25,7 +25,7 @@ from chalicelib.models.messages import Message
 from chalicelib.models.org import User
 from chalicelib.observability import count, logger
 from chalicelib.services.org import org
-from chalicelib.services.push.payloads import Push, ttl_for
+from chalicelib.services.push.payloads import Push, shown_title, ttl_for
 from chalicelib.services.push.senders import GONE, REFUSED, Sender, sender_for
 from chalicelib.timeutil import utcnow
 
@@ -73,7 +73,7 @@ def fan_out(message: Message, now: Optional[datetime] = None) -> int:
     push = Push(
         message_id=message.message_id,
         kind=message.kind,
-        title=message.title,
+        title=shown_title(message.title),
         ref_type=message.ref_type,
         ref_id=message.ref_id,
         badge=unread or 0,

@@ -34,8 +34,11 @@ TTL_S: dict[str, int] = {
     "team_digest": 12 * HOUR,
 }
 DEFAULT_TTL_S = DAY
-APNS_MAX_BYTES = 4096
-FCM_MAX_BYTES = 4096
+TITLE_MAX_CHARS = 200  # a lock screen shows far less; every payload stays under its 4 KB limit
+
+
+def shown_title(title: str) -> str:
+    return title if len(title) <= TITLE_MAX_CHARS else title[: TITLE_MAX_CHARS - 1] + "…"
 
 
 @dataclass(frozen=True)
