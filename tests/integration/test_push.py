@@ -144,6 +144,8 @@ def test_token_moving_to_another_user_leaves_the_previous_users_devices(api):
     register(api, "install-0002", as_="rep_b")
     assert device("rep_a", "install-0001") is None
     assert device("rep_b", "install-0002").endpoint_arn == arn
+    # SNS names the new holder too (a later take-over from another tenant reads it there)
+    assert backend().platform_endpoints[arn].attributes["CustomUserData"] == "acme/rep_b/install-0002"
     assert api.get("/v1/me/devices", as_="rep_a")[1]["items"] == []
     message = send(user="rep_a")
     deliver(message)

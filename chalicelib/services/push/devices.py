@@ -51,7 +51,10 @@ def register(reg: Registration) -> Device:
     sender = sender_for(reg.platform)
     if sender is not None:
         stored = device.endpoint_arn if device is not None and device.platform == reg.platform else None
-        endpoint = sender.ensure_endpoint(reg.token, stored or (holder.endpoint_arn if holder else None), reg.owner)
+        moved = holder is not None and (holder.user_id, holder.installation_id) != (reg.user_id, reg.installation_id)
+        if stored is None and holder is not None:
+            stored = holder.endpoint_arn
+        endpoint = sender.ensure_endpoint(reg.token, stored, reg.owner, new_owner=moved)
         endpoint_arn, previous = endpoint.arn, parse_owner(endpoint.previous_owner)
     new = Device(
         tenant_id=reg.tenant_id,

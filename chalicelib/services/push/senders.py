@@ -47,8 +47,9 @@ class Endpoint:
 class Sender(Protocol):
     """One push channel: where a device is reached, and sending to it."""
 
-    def ensure_endpoint(self, token: str, endpoint_arn: Optional[str], owner: str) -> Endpoint:
-        """The endpoint of ``token`` for ``owner``, made or repaired (``endpoint_arn``: the stored one)."""
+    def ensure_endpoint(self, token: str, endpoint_arn: Optional[str], owner: str, new_owner: bool = False) -> Endpoint:
+        """The endpoint of ``token`` for ``owner``, made or repaired (``endpoint_arn``: the stored
+        one; ``new_owner``: it was someone else's, so its owner data is rewritten too)."""
         ...
 
     def publish(self, endpoint_arn: str, push: Push) -> str:
@@ -75,7 +76,7 @@ class SnsSender:
     def sns(self) -> Any:
         return aws.client("sns")
 
-    def ensure_endpoint(self, token: str, endpoint_arn: Optional[str], owner: str) -> Endpoint:
+    def ensure_endpoint(self, token: str, endpoint_arn: Optional[str], owner: str, new_owner: bool = False) -> Endpoint:
         if endpoint_arn is None:
             created = self._create(token, owner)
             if created.taken_over:
@@ -87,7 +88,7 @@ class SnsSender:
             if _code(exc) != "NotFound":
                 raise
             return self._create(token, owner)
-        if attributes.get("Token") != token or attributes.get("Enabled") != "true":
+        if new_owner or attributes.get("Token") != token or attributes.get("Enabled") != "true":
             self._set(endpoint_arn, token, owner)
         return Endpoint(endpoint_arn)
 
