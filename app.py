@@ -33,6 +33,7 @@ from chalicelib.handlers import (
     messages,
     org,
     overview,
+    push,
     schedule,
     signins,
     streams,
@@ -66,6 +67,7 @@ for blueprint in (
     maintenance,
     jobs,
     fanout,
+    push,
 ):
     app.register_blueprint(blueprint.bp)
 

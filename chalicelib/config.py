@@ -40,10 +40,16 @@ class Settings:
     webhook_queue_url: str
     allow_private_webhook_targets: bool
     service_name: str = "fieldsales"
+    # (platform, SNS platform application ARN) per push platform a deployer configured
+    push_applications: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_local(self) -> bool:
         return self.stage in LOCAL_STAGES
+
+    def push_application(self, platform: str) -> str | None:
+        """The SNS platform application of a push platform; None when none is configured."""
+        return dict(self.push_applications).get(platform)
 
     @property
     def cognito_issuer(self) -> str:
@@ -96,6 +102,22 @@ def load_settings() -> Settings:
         webhook_queue_url=os.environ.get("WEBHOOK_QUEUE_URL", ""),
         allow_private_webhook_targets=stage_ in LOCAL_STAGES
         and os.environ.get("ALLOW_PRIVATE_WEBHOOK_TARGETS", "true") == "true",
+        push_applications=push_applications(),
+    )
+
+
+PUSH_APP_ENV_PREFIX = "PUSH_APP_ARN_"
+
+
+def push_applications() -> tuple[tuple[str, str], ...]:
+    """``PUSH_APP_ARN_<PLATFORM>`` (``PUSH_APP_ARN_APNS_SANDBOX``, ...): the SNS platform
+    application of each push platform a deployer configured; an empty value is none."""
+    return tuple(
+        sorted(
+            (name.removeprefix(PUSH_APP_ENV_PREFIX).lower(), value.strip())
+            for name, value in os.environ.items()
+            if name.startswith(PUSH_APP_ENV_PREFIX) and value.strip()
+        )
     )
 
 

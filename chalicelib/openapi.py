@@ -91,12 +91,10 @@ def _operation(op: Operation) -> dict[str, Any]:
     if op.idempotent:
         errors |= {409, 422}
     schema = _response_schema(op.response) if op.media_types == (JSON,) else {"type": "string"}
-    responses: dict[str, Any] = {
-        str(op.status): {
-            "description": STATUS_TEXT.get(op.status, "OK"),
-            "content": {media_type: {"schema": schema} for media_type in op.media_types},
-        }
-    }
+    success: dict[str, Any] = {"description": STATUS_TEXT.get(op.status, "OK")}
+    if op.media_types:  # none: an empty answer (204)
+        success["content"] = {media_type: {"schema": schema} for media_type in op.media_types}
+    responses: dict[str, Any] = {str(op.status): success}
     for code in sorted(errors):
         responses[str(code)] = {
             "description": STATUS_TEXT.get(code, "Error"),

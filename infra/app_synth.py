@@ -3,7 +3,7 @@
 Synthesizes offline: no credentials, no AWS calls, an environment-agnostic stack.
 Context: ``stage`` (dev | prod, or "dev,prod" for both), ``alarmEmail``,
 ``deletionProtection`` (dev), ``logRetentionDays``, ``corsOrigins``, ``apiThrottleRate``,
-``apiThrottleBurst``.
+``apiThrottleBurst``, ``pushCredentials`` (``apns=<secret>,fcm=<secret>``), ``pushRevision``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ CONTEXT_KEYS = (
     "corsOrigins",
     "apiThrottleRate",
     "apiThrottleBurst",
+    "pushCredentials",
+    "pushRevision",
 )
 
 

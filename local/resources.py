@@ -5,12 +5,15 @@ deployed template with ``chalicelib.models.base.table_schema()``."""
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import boto3
 
 from chalicelib import limits
+from chalicelib.config import PUSH_APP_ENV_PREFIX, stage
 from chalicelib.models.base import TTL_ATTRIBUTE, BaseItem
+from chalicelib.services.push.platforms import PLATFORMS, application_name
 
 WEBHOOK_QUEUE = "fieldsales-webhooks"
 WEBHOOK_DLQ = "fieldsales-webhooks-dlq"
@@ -105,9 +108,26 @@ def create_event_tap(bus: str = "default", events: Any = None, sqs: Any = None) 
     return url
 
 
+def create_push_applications(sns: Any = None) -> dict[str, str]:
+    """One SNS platform application per push platform (the deployed stack's custom resource
+    makes the same from Secrets Manager credentials), exported to the app as
+    ``PUSH_APP_ARN_<PLATFORM>``; answers {platform: ARN}."""
+    sns = sns or boto3.client("sns")
+    arns = {}
+    for platform, spec in PLATFORMS.items():
+        arns[platform] = sns.create_platform_application(
+            Name=application_name(stage(), platform),
+            Platform=spec.sns_platform,
+            Attributes={"PlatformCredential": f"local-{platform}-credential", "PlatformPrincipal": "local"},
+        )["PlatformApplicationArn"]
+        os.environ[f"{PUSH_APP_ENV_PREFIX}{platform.upper()}"] = arns[platform]
+    return arns
+
+
 def create_all(bucket: str) -> dict[str, str]:
     create_table()
     create_bucket(bucket)
     urls = create_queues()
     urls["events_tap"] = create_event_tap()
+    urls |= {f"push_{platform}": arn for platform, arn in create_push_applications().items()}
     return urls

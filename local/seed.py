@@ -391,3 +391,23 @@ def seed_delegation() -> None:
 
 
 DEMO_EXTRAS.append(seed_delegation)
+
+
+# installation id: (user, platform, token): phones of the demo reps, registered as the app does
+DEMO_DEVICES = {
+    "demo-iphone-rep-a": ("rep_a", "apns_sandbox", "a0" * 32),
+    "demo-android-rep-a": ("rep_a", "fcm", "demo-fcm-token-rep-a:" + "x" * 120),
+    "demo-android-mgr-east": ("mgr_east", "fcm", "demo-fcm-token-mgr-east:" + "y" * 120),
+}
+
+
+def seed_devices() -> None:
+    """A phone or two for the demo users: every message they get is pushed to the stand-in's
+    SNS (see ``GET /pushes`` on the control endpoint)."""
+    from chalicelib.services.push import devices
+
+    for installation_id, (user_id, platform, push_token) in DEMO_DEVICES.items():
+        devices.register(devices.Registration(TENANT, user_id, installation_id, platform, push_token))
+
+
+DEMO_EXTRAS.append(seed_devices)

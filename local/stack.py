@@ -8,7 +8,8 @@ AWS would (local/pumps.py). Ctrl-C stops everything it started.
 A control endpoint (default http://127.0.0.1:8001) lets tests and curious developers
 see the pumps and fire a schedule now: ``GET /status``, ``POST /fire/<schedule>``,
 ``POST /drain`` (deliver everything pending, then answer), and run the upgrade's index
-backfill to the end: ``POST /backfill?tenant_id=<tenant or all>``.
+backfill to the end: ``POST /backfill?tenant_id=<tenant or all>``; what was pushed to a user's
+phones (local/pushes.py): ``GET /pushes?tenant_id=&user_id=``.
 """
 
 from __future__ import annotations
@@ -144,6 +145,9 @@ class Stack:
         }
         for pump in self.pumps.values():
             pump.start()
+        from local.pushes import PushLog
+
+        self.pushes = PushLog().attach()  # GET /pushes on the control endpoint
         # As chalice.local.create_local_server, plus every other method routed to the app so an
         # undeclared method is a 405 in the contract's shape (API Gateway never answers 501).
         CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
@@ -221,7 +225,21 @@ class Stack:
                 self.wfile.write(raw)
 
             def do_GET(self) -> None:  # noqa: N802 - http.server API
+                if self.path.startswith("/pushes?"):
+                    self._pushes()
+                    return
                 self._answer(200, stack.status()) if self.path == "/status" else self._answer(404, {})
+
+            def _pushes(self) -> None:
+                """What was published to the stand-in's SNS for one user's devices."""
+                from urllib.parse import parse_qs, urlsplit
+
+                query = {k: v[0] for k, v in parse_qs(urlsplit(self.path).query).items()}
+                ids = [query.get("tenant_id", ""), query.get("user_id", "")]
+                if not all(i.replace("-", "").replace("_", "").isalnum() and len(i) <= 64 for i in ids):
+                    self._answer(400, {"error": "tenant_id and user_id are ids"})
+                    return
+                self._answer(200, {"items": stack.pushes.for_user(ids[0], ids[1])})
 
             def _backfill(self, tenant_id: str) -> None:
                 """The upgrade's index backfill of one tenant (or ``all``), run to the end."""
@@ -287,6 +305,11 @@ class Stack:
             f"  curl -s -H 'Authorization: Bearer {rep}' {base}/v1/me",
             f"  curl -s -H 'Authorization: Bearer {rep}' '{base}/v1/feed?limit=5'",
             f"  curl -s -H 'Authorization: Bearer {rep}' {base}/v1/messages",
+            f"  curl -s -X PUT -H 'Authorization: Bearer {rep}' -H 'Content-Type: application/json' "
+            f"""-d '{{"platform": "fcm", "token": "my-phone-token"}}' {base}/v1/me/devices/my-phone-1""",
+            "",
+            "Pushes: every message is published to the stand-in's SNS for each enabled device; watch them with",
+            f"  curl -s 'http://127.0.0.1:{self.control_port}/pushes?tenant_id={TENANT}&user_id=rep_a'",
             f"  curl -s {base}/v1/openapi.json | head -c 300",
             "",
             "Schedules, S3 events, the table stream and queues are running. Ctrl-C stops everything.",

@@ -66,6 +66,8 @@ class Contract:
             if status < 400:
                 return [f"{op['operationId']}: status {status} is not declared"]
             declared = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+        if "content" not in declared:  # an empty answer (204)
+            return [] if not body else [f"{op['operationId']} {status}: a body where none is declared"]
         media = content_type.split(";")[0].strip()
         content = declared.get("content", {})
         if media not in content:

@@ -32,6 +32,7 @@ from chalicelib.services.feed import feed_index
 from chalicelib.services.flows import orgjobs, redrive
 from chalicelib.services.performance import actuals, digest, oppstats
 from chalicelib.services.platform import jobs
+from chalicelib.services.push import fanout
 
 bp = Blueprint(__name__)
 
@@ -54,6 +55,7 @@ def handle_record(record: Any) -> None:
         ("digest", digest.handle_change),
         ("orgjobs", orgjobs.handle_change),
         ("jobs", jobs.handle_change),
+        ("push", fanout.handle_change),
     )
     for name, consumer in consumers:
         try:

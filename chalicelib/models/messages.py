@@ -27,6 +27,7 @@ class Message(BaseItem, discriminator="Message"):
     ref_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     read = BooleanAttribute(default=False)
+    push_expires_at = UnicodeAttribute(null=True)  # a push of it is worthless after this (a reminder's start)
 
     SK_PREFIX = "MSG#"
 
@@ -72,9 +73,11 @@ class InboxCounter(BaseItem, discriminator="InboxCounter"):
     user_id = UnicodeAttribute()
     unread = NumberAttribute(default=0)
 
+    COUNTER_SK = "COUNTER"  # the push items sort right after it (models/devices.py)
+
     @classmethod
     def key_of(cls, tenant_id: str, user_id: str) -> tuple[str, str]:
-        return inbox_pk(tenant_id, user_id), "COUNTER"
+        return inbox_pk(tenant_id, user_id), cls.COUNTER_SK
 
     @classmethod
     def fetch(cls, tenant_id: str, user_id: str) -> Optional[InboxCounter]:

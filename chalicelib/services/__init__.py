@@ -2,6 +2,6 @@
 
 The packages form a one-way graph, enforced by ``make lint`` (.importlinter), from the
 top: flows -> performance -> expenses | schedule -> fieldwork -> crm -> feed ->
-uploads | inbox | integrations | access -> org -> platform. A caller composes; a callee
+uploads | inbox | integrations | access | push -> org -> platform. A caller composes; a callee
 never calls back up.
 """

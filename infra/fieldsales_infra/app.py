@@ -29,6 +29,7 @@ from fieldsales_infra.gateway import gateway_responses, read_paths, with_any_met
 from fieldsales_infra.identity import Identity
 from fieldsales_infra.messaging import JOB_WORKER_TIMEOUT_S, Messaging
 from fieldsales_infra.packaging import IMPORT_PLACEHOLDERS, build_package, check_runtime
+from fieldsales_infra.push import PushApplications
 from fieldsales_infra.settings import (
     DEFAULT_SIZING,
     FUNCTION_SIZING,
@@ -153,6 +154,9 @@ class FieldsalesApp(Construct):
         self._grant_api(self.api_role)
         self._grant_worker(self.worker_role)
         self._grant_backfill(self.backfill_role)
+        self.push = PushApplications(self, "Push", settings=settings)  # SNS mobile push (fieldsales_infra/push.py)
+        self.push.grant_register(self.api_role)
+        self.push.grant_publish(self.worker_role)
 
         check_runtime()  # chalice targets the runtime of the Python it runs under
         for name, value in IMPORT_PLACEHOLDERS.items():
@@ -190,6 +194,7 @@ class FieldsalesApp(Construct):
             "TENANT_DATA_ROLE_ARN": self.tenant_data_role.role_arn,
             "POWERTOOLS_SERVICE_NAME": METRICS_SERVICE,
             "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            **self.push.environment,
         }
         self.log_groups: dict[str, logs.LogGroup] = {}
         for fn in self.functions.values():

@@ -14,12 +14,15 @@ from constructs import Construct
 from fieldsales_infra.app import API_FUNCTION, API_STAGE, METRICS_NAMESPACE, METRICS_SERVICE, FieldsalesApp
 from fieldsales_infra.data import DataStore
 from fieldsales_infra.messaging import Messaging
+from fieldsales_infra.push import PUSH_PLATFORMS, application_name
 from fieldsales_infra.settings import StageSettings
 
 BUDGET_ALERTS_FUNCTION = "BudgetAlerts"
 STREAM_ITERATOR_AGE_MS = 60_000
 API_5XX_PER_5_MIN = 5
 WEBHOOK_OLDEST_MESSAGE_S = 3600
+PUSH_FAILURE_RATE = 0.10  # of the pushes of 15 minutes,
+PUSH_MIN_VOLUME = 20  # once there are this many (a handful of stale phones is not an incident)
 
 
 class Monitoring(Construct):
@@ -149,6 +152,8 @@ class Monitoring(Construct):
                 what,
             )
 
+        self._push_alarms(settings, app)
+
         table_errors = data.table.metric_system_errors_for_operations(period=five_min)
         throttled = cw.Metric(
             namespace="AWS/DynamoDB",
@@ -158,6 +163,50 @@ class Monitoring(Construct):
             period=five_min,
         )
         self._dashboard(settings, api_dims, fn_metrics, dlq_depths, webhook_age, table_errors, throttled)
+
+    def _push_alarms(self, settings: StageSettings, app: FieldsalesApp) -> None:
+        """The share of pushes that fail: what SNS could not hand to APNs / FCM / Baidu (per
+        platform application), and what the app's own Publish calls could not send."""
+        period = Duration.minutes(15)
+
+        def rate(failed: cw.Metric, done: cw.Metric, label: str) -> cw.MathExpression:
+            return cw.MathExpression(
+                expression=f"IF(failed + done >= {PUSH_MIN_VOLUME}, failed / (failed + done), 0)",
+                using_metrics={"failed": failed, "done": done},
+                period=period,
+                label=label,
+            )
+
+        for platform in app.push.applications:
+            dims = {"Application": application_name(settings.stage, platform), "Platform": PUSH_PLATFORMS[platform]}
+            failed, delivered = (
+                cw.Metric(namespace="AWS/SNS", metric_name=name, dimensions_map=dims, statistic="Sum", period=period)
+                for name in ("NumberOfNotificationsFailed", "NumberOfNotificationsDelivered")
+            )
+            self._alarm(
+                f"PushDeliveryFailureRate{platform.title().replace('_', '')}",
+                rate(failed, delivered, f"{platform} push failure rate"),
+                PUSH_FAILURE_RATE,
+                f"over {PUSH_FAILURE_RATE:.0%} of {platform} pushes failed at the provider (credentials expired? "
+                "the app's bundle or project changed?)",
+            )
+        if app.push.applications:
+            failed, sent = (
+                cw.Metric(
+                    namespace=METRICS_NAMESPACE,
+                    metric_name=name,
+                    dimensions_map={"service": METRICS_SERVICE},
+                    statistic="Sum",
+                    period=period,
+                )
+                for name in ("PushFailed", "PushSent")
+            )
+            self._alarm(
+                "PushPublishFailureRate",
+                rate(failed, sent, "push publish failure rate"),
+                PUSH_FAILURE_RATE,
+                f"over {PUSH_FAILURE_RATE:.0%} of the fan-out's SNS Publish calls failed (throttled, refused)",
+            )
 
     def _alarm(self, construct_id: str, metric: cw.IMetric, threshold: float, description: str, periods: int = 1):
         alarm = cw.Alarm(

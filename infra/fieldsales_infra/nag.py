@@ -9,6 +9,7 @@ from constructs import IConstruct
 from fieldsales_infra.app import FieldsalesApp
 from fieldsales_infra.identity import Identity
 from fieldsales_infra.messaging import Messaging
+from fieldsales_infra.push import PUSH_PLATFORMS, application_name
 
 TABLE_INDEXES = "Resource::<DataTableFDBAD0F2.Arn>/index/*"
 TABLE_STREAMS = "Resource::<DataTableFDBAD0F2.Arn>/stream/*"
@@ -72,6 +73,7 @@ def acknowledge_justified_findings(app: FieldsalesApp, identity: Identity, messa
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs]",
         "The AWS-maintained policy made for API Gateway's account-level logging role (access logs).",
     )
+    _acknowledge_push(app)
     for fn in app.functions.values():
         if fn.is_async:
             _ack(
@@ -80,3 +82,24 @@ def acknowledge_justified_findings(app: FieldsalesApp, identity: Identity, messa
                 "False positive: checked before the raw overrides that complete this SAM event; "
                 "tests/infra runs the real SAM transform on the final template.",
             )
+
+
+def _acknowledge_push(app: FieldsalesApp) -> None:
+    """SNS mobile push (fieldsales_infra/push.py)."""
+    endpoints_reason = (
+        "One SNS platform endpoint per registered phone, made at run time: their ARNs end in an id SNS "
+        "chooses (endpoint/<platform>/<application>/<id>). Scoped to this stage's applications; the actions "
+        "are listed one by one (registration: Get/Set/DeleteEndpoint; fan-out: Publish)."
+    )
+    for platform in app.push.applications:
+        application = f"{PUSH_PLATFORMS[platform]}/{application_name(app.push.stage, platform)}"
+        resource = f"Resource::arn:<AWS::Partition>:sns:<AWS::Region>:<AWS::AccountId>:endpoint/{application}/*"
+        for role in (app.api_role, app.worker_role):
+            _ack(role, f"AwsSolutions-IAM5[{resource}]", endpoints_reason)
+    if app.push.function is not None:
+        _ack(
+            app.push.function,
+            "AwsSolutions-L1",
+            "The custom resource runs on the same runtime as every function of the app (settings.LAMBDA_RUNTIME), "
+            "chosen and upgraded for all of them at once.",
+        )

@@ -85,6 +85,9 @@ class StageSettings:
     cors_origins: tuple[str, ...]
     api_throttle_rate: int
     api_throttle_burst: int
+    # (platform, Secrets Manager secret name or ARN) per push platform (fieldsales_infra/push.py)
+    push_credentials: tuple[tuple[str, str], ...] = ()
+    push_revision: str = "1"  # change to re-read rotated push credentials
 
     @property
     def is_prod(self) -> bool:
@@ -110,4 +113,18 @@ def stage_settings(stage: str, context: dict[str, object]) -> StageSettings:
         cors_origins=tuple(o.strip() for o in str(origins).split(",") if o.strip()),
         api_throttle_rate=int(context.get("apiThrottleRate") or (200 if prod else 50)),
         api_throttle_burst=int(context.get("apiThrottleBurst") or (400 if prod else 100)),
+        push_credentials=_pairs(context.get("pushCredentials")),
+        push_revision=str(context.get("pushRevision") or "1"),
     )
+
+
+def _pairs(value: object) -> tuple[tuple[str, str], ...]:
+    """``"apns=name,fcm=arn:..."`` -> (("apns", "name"), ("fcm", "arn:...")), by platform."""
+    pairs = []
+    for part in str(value or "").split(","):
+        if part.strip():
+            platform, _, ref = part.partition("=")
+            if not ref.strip():
+                raise ValueError(f"pushCredentials: {part!r} is not <platform>=<secret name or ARN>")
+            pairs.append((platform.strip(), ref.strip()))
+    return tuple(sorted(pairs))

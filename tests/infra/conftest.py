@@ -26,6 +26,11 @@ INFRA = REPO / "infra"
 # The CDK app's own modules (settings, packaging), importable as app_synth.py imports them.
 sys.path.insert(0, str(INFRA))
 STAGES = ("dev", "prod")
+# push platforms with credentials (a secret by name, one by ARN); baidu left out: no application
+PUSH_CREDENTIALS = (
+    "apns=fieldsales/push/apns,apns_sandbox=fieldsales/push/apns-sandbox,"
+    "fcm=arn:aws:secretsmanager:us-east-1:123456789012:secret:fieldsales/push/fcm-AbCdEf"
+)
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,9 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CDK_"))},
         "CDK_OUTDIR": str(outdir),
-        "CDK_CONTEXT_JSON": json.dumps({"stage": ",".join(STAGES), "alarmEmail": "ops@example.com"}),
+        "CDK_CONTEXT_JSON": json.dumps(
+            {"stage": ",".join(STAGES), "alarmEmail": "ops@example.com", "pushCredentials": PUSH_CREDENTIALS}
+        ),
         # Offline: no credentials, no account, no network calls to AWS.
         "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_CONFIG_FILE": os.devnull,

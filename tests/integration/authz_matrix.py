@@ -151,6 +151,11 @@ approvals.bulk            200   200   200      200  200  200  200   200      200
 delegate.put              200   200   200      200  200  200  200   200      422  200   422   422     403     401
 delegate.get              200   200   200      200  200  200  200   200      200  200   200   200     403     401
 delegate.delete           200   200   200      200  200  200  200   200      200  200   200   200     403     401
+device.put                200   200   200      200  200  200  200   200      200  200   200   200     403     401
+devices.list              200   200   200      200  200  200  200   200      200  200   200   200     403     401
+device.delete             204   204   204      204  204  204  204   204      204  204   204   204     403     401
+push_settings.put         200   200   200      200  200  200  200   200      200  200   200   200     403     401
+push_settings.get         200   200   200      200  200  200  200   200      200  200   200   200     403     401
 admin.user.deactivate     403   403   403      403  403  403  403   403      403  200   403   404     403     401
 admin.user.reactivate     403   403   403      403  403  403  403   403      403  200   403   404     403     401
 admin.department.put      403   403   403      403  403  403  403   403      403  200   403   200     403     401
@@ -730,6 +735,22 @@ CASES: dict[str, Case] = {
     ),
     "delegate.get": Case("GET", "/v1/me/delegate", _fixed("GET", "/v1/me/delegate")),
     "delegate.delete": Case("DELETE", "/v1/me/delegate", _fixed("DELETE", "/v1/me/delegate")),
+    # ------------------------------------------------------------ phones (each role its own phone)
+    "device.put": Case(
+        "PUT",
+        "/v1/me/devices/{installation_id}",
+        lambda w, role: Call("PUT", f"/v1/me/devices/install-{role}", {"platform": "fcm", "token": f"tok-{role}"}),
+    ),
+    "devices.list": Case("GET", "/v1/me/devices", _fixed("GET", "/v1/me/devices")),
+    "device.delete": Case(
+        "DELETE", "/v1/me/devices/{installation_id}", lambda w, role: Call("DELETE", f"/v1/me/devices/install-{role}")
+    ),
+    "push_settings.put": Case(
+        "PUT",
+        "/v1/me/notification-settings",
+        _fixed("PUT", "/v1/me/notification-settings", {"muted_kinds": ["team_digest"]}),
+    ),
+    "push_settings.get": Case("GET", "/v1/me/notification-settings", _fixed("GET", "/v1/me/notification-settings")),
     "admin.user.deactivate": Case(
         "POST",
         "/v1/admin/users/{user_id}/deactivate",

@@ -33,9 +33,11 @@ def send(
     ref_type: Optional[str] = None,
     ref_id: Optional[str] = None,
     dedupe_key: Optional[str] = None,
+    push_expires_at: Optional[str] = None,
 ) -> Optional[Message]:
     """Deliver a message. With ``dedupe_key``, a second send with the same key (a retried
-    event, a double-fired schedule) delivers nothing and answers None."""
+    event, a double-fired schedule) delivers nothing and answers None. ``push_expires_at``
+    (RFC 3339): its push is worthless after then (a reminder's start), so it expires."""
     if kind not in KINDS:
         raise ValueError(f"unknown message kind {kind!r}")
     message = Message(
@@ -49,6 +51,7 @@ def send(
         ref_id=ref_id,
         created_at=iso(utcnow()),
         read=False,
+        push_expires_at=push_expires_at,
     )
     message.set_keys()
     counter = InboxCounter(tenant_id=tenant_id, user_id=user_id)

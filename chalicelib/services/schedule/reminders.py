@@ -153,6 +153,7 @@ def deliver(plan: Plan, zone: Any) -> bool:
         ref_type="plan",
         ref_id=plan.plan_id,
         dedupe_key=f"plan_reminder:{plan.plan_id}:{plan.remind_at}",
+        push_expires_at=iso(start) if start else None,
     )
     if message is None:
         return False
