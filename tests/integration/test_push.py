@@ -364,7 +364,7 @@ def test_fan_out_cost_is_one_query_whatever_the_users_inbox_holds(phones, ddb_re
 
 
 def test_messages_reach_phones_through_the_table_stream(api, phones, chalice_client):
-    from tests.integration.test_feed_reindex import Stream
+    from tests.support import Stream
 
     stream = Stream(chalice_client)
     message = send("instruction")
