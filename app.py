@@ -22,6 +22,7 @@ from chalice import Chalice, Response
 from chalicelib import aws, web
 from chalicelib.config import prime_on_init
 from chalicelib.handlers import (
+    collab,
     crm,
     expenses,
     feed,
@@ -62,6 +63,7 @@ for blueprint in (
     webhooks,
     streams,
     maintenance,
+    collab,
 ):
     app.register_blueprint(blueprint.bp)
 

@@ -17,6 +17,7 @@ from chalicelib.schemas import (
     Timestamp,
     example,
 )
+from chalicelib.services.collab import tasks
 from chalicelib.services.fieldwork import day_route as route_svc
 from chalicelib.services.schedule import reminders
 from chalicelib.services.schedule import schedule as svc
@@ -367,11 +368,11 @@ def day_route(req: Req) -> RouteOut:
 # ---------------------------------------------------------------- reminders
 @bp.schedule(Rate(1, unit=Rate.MINUTES), name="plan_reminders")
 def plan_reminders(event: Any) -> dict[str, Any]:
-    """Every minute: deliver the plan reminders that are due (and any a missed run left)."""
+    """Every minute: deliver the plan and task reminders that are due (and any a missed run left)."""
     context = getattr(event, "context", None)
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     deadline = None
     if callable(remaining):
         reserve = min(20_000, remaining() * 0.25)  # stop early enough to save the checkpoint
         deadline = lambda: remaining() < reserve  # noqa: E731
-    return reminders.run(deadline=deadline).as_dict()
+    return reminders.run(deadline=deadline, senders=tasks.REMINDERS).as_dict()

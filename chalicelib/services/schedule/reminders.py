@@ -1,4 +1,9 @@
-"""Plan reminders: the ``plan_reminders`` schedule (every minute, all tenants).
+"""Reminders: the ``plan_reminders`` schedule (every minute, all tenants) delivers every
+kind of reminder that sits in the due index: plans' own (here) and any other kind its
+caller passes as ``senders`` (``{entity class: send}``; tasks: services/collab/tasks.py).
+Each kind keys its items into the same minute buckets (``remind_at``, GSI2), and its
+``send(item, zone)`` answers True when it delivered (False: already delivered), with its
+messages deduplicated per reminder and due time: everything below holds for every kind.
 
 How it stays cheap, exact and complete:
 - **Cost proportional to what is due.** Armed reminders sit in a sparse, minute-bucketed
@@ -30,8 +35,8 @@ from typing import Any, Optional
 
 from pynamodb.exceptions import PutError
 
-from chalicelib.models.base import condition_failed
-from chalicelib.models.schedule import Plan, ReminderCheckpoint, remind_bucket_pk, remind_range
+from chalicelib.models.base import condition_failed, item_of
+from chalicelib.models.schedule import Plan, ReminderCheckpoint, due_reminders
 from chalicelib.observability import count, is_corrupt_item, logger, skip_bad_item
 from chalicelib.services.inbox import messages
 from chalicelib.services.org import org
@@ -91,9 +96,19 @@ def _minutes(since: datetime, until: datetime) -> list[str]:
     return out
 
 
-def due_in_bucket(minute: str, since: str, until: str) -> list[Plan]:
-    """Armed reminders of one minute bucket with ``since < remind_at <= until``."""
-    return list(Plan.gsi2.query(remind_bucket_pk(minute), Plan.GSI2SK.between(*remind_range(since, until))))
+Sender = Callable[[Any, Any], bool]  # (item, tenant zone) -> delivered now
+
+
+def due_in_bucket(minute: str, since: str, until: str) -> list[Any]:
+    """Armed reminders (raw items, every kind) of one minute bucket with
+    ``since < remind_at <= until``."""
+    return due_reminders(minute, since, until)
+
+
+def _key(raw: dict[str, Any]) -> tuple[str, str]:
+    """(tenant, id) of a due-index item, from its GSI2SK ``<remind_at>#<tenant>#<id>``."""
+    parts = str(raw.get("GSI2SK", {}).get("S", "")).split("#")
+    return (parts[-2], parts[-1]) if len(parts) >= 3 else ("", "")
 
 
 class _Zones:
@@ -147,9 +162,15 @@ def deliver(plan: Plan, zone: Any) -> bool:
     return True
 
 
-def run(now: Optional[datetime] = None, deadline: Optional[Callable[[], bool]] = None) -> RunResult:
+def run(
+    now: Optional[datetime] = None,
+    deadline: Optional[Callable[[], bool]] = None,
+    senders: Optional[dict[type, Sender]] = None,
+) -> RunResult:
     """Deliver every reminder due since the checkpoint. ``now`` is injectable for tests;
-    ``deadline()`` True stops early (the checkpoint then covers what was finished)."""
+    ``deadline()`` True stops early (the checkpoint then covers what was finished);
+    ``senders`` adds the kinds other capabilities keep in the due index."""
+    kinds: dict[type, Sender] = {Plan: deliver, **(senders or {})}
     now = (now or utcnow()).astimezone(UTC).replace(microsecond=0)
     until_dt = now - timedelta(seconds=LAG_S)
     since = read_checkpoint() or iso(until_dt - FIRST_RUN_LOOKBACK)
@@ -170,9 +191,9 @@ def run(now: Optional[datetime] = None, deadline: Optional[Callable[[], bool]] =
             due = due_in_bucket(minute, since, until)
             result.buckets += 1
             result.due += len(due)
-            for tenant_id in sorted({p.tenant_id for p in due}):
+            for tenant_id in sorted({_key(raw)[0] for raw in due}):
                 zones(tenant_id)  # once per tenant, before the workers share the cache
-            send = lambda p: _deliver_safely(p, zones, result)  # noqa: E731
+            send = lambda raw: _deliver_safely(raw, kinds, zones, result)  # noqa: E731
             outcomes = list(pool.map(send, due)) if len(due) >= PARALLEL_FROM else [send(p) for p in due]
             if any(o is None for o in outcomes):
                 result.complete = False  # a failure: leave the checkpoint before this minute
@@ -192,20 +213,27 @@ def run(now: Optional[datetime] = None, deadline: Optional[Callable[[], bool]] =
     return result
 
 
-def _deliver_safely(plan: Plan, zones: _Zones, result: RunResult) -> Optional[bool | str]:
+def _deliver_safely(
+    raw: dict[str, Any], kinds: dict[type, Sender], zones: _Zones, result: RunResult
+) -> Optional[bool | str]:
     """True delivered, False already delivered, None failed (the run retries it later),
-    ``SKIPPED`` unreadable (logged and counted; the run goes on past it)."""
+    ``SKIPPED`` unreadable or of a kind nobody sends (logged and counted; the run goes on)."""
+    tenant_id, key = _key(raw)
     for attempt in range(3):
         try:
-            return deliver(plan, zones(plan.tenant_id))
+            item = item_of(raw)
+            send = kinds.get(type(item))
+            if send is None:
+                raise TypeError(f"no sender for reminders of {type(item).__name__}")
+            return send(item, zones(tenant_id))
         except Exception as exc:  # noqa: BLE001 - one bad reminder must not stop the others
             if is_corrupt_item(exc):  # its own data is bad: retrying (now or next run) cannot help
-                skip_bad_item("plan_reminders", exc, tenant_id=plan.tenant_id, key=plan.plan_id)
-                result.errors.append(f"{plan.tenant_id}/{plan.plan_id}: skipped ({type(exc).__name__})")
+                skip_bad_item("plan_reminders", exc, tenant_id=tenant_id, key=key)
+                result.errors.append(f"{tenant_id}/{key}: skipped ({type(exc).__name__})")
                 return SKIPPED
             if attempt == 2:
-                result.errors.append(f"{plan.tenant_id}/{plan.plan_id}: {type(exc).__name__}")
-                logger.warning("plan reminder failed", extra={"plan_id": plan.plan_id, "error": str(exc)})
+                result.errors.append(f"{tenant_id}/{key}: {type(exc).__name__}")
+                logger.warning("reminder failed", extra={"key": key, "error": str(exc)})
                 return None
             _time.sleep(0.1 * (attempt + 1))
     return None  # pragma: no cover

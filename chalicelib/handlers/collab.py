@@ -1,0 +1,190 @@
+"""Collaboration: tasks, instructions and approval requests."""
+
+from typing import Annotated, Any, Literal, Optional
+
+from chalice import Blueprint
+from pydantic import BeforeValidator, Field, StringConstraints
+
+from chalicelib.schemas import Id, Page, PageQuery, Request, Response, Text, Timestamp, example
+from chalicelib.services.collab import tasks
+from chalicelib.shapes import RelatedOut
+from chalicelib.vocabulary import TaskCompletion, TaskRole, TaskStatus
+from chalicelib.web import Req, route
+
+bp = Blueprint(__name__)
+
+Title = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+
+
+def _integral(value: Any) -> Any:
+    """JSON ``30.0`` is an integer to JSON Schema: accept it as one."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+RemindMinutes = Annotated[int, Field(ge=0, le=tasks.MAX_REMIND_MINUTES), BeforeValidator(_integral)]
+Assignees = Annotated[list[Id], Field(min_length=1, max_length=tasks.MAX_ASSIGNEES)]
+
+
+class RelatedIn(Request):
+    type: Literal["account", "contact", "opportunity", "lead"]
+    id: Id
+
+
+Related = Annotated[list[RelatedIn], Field(max_length=10)]
+
+
+# ---------------------------------------------------------------- tasks
+class TaskIn(Request):
+    model_config = example(
+        {
+            "title": "Send Acme the revised quote",
+            "description": "With the volume discount we discussed",
+            "assignee_ids": ["rep_a"],
+            "due_at": "2026-12-09T10:00:00Z",
+            "remind_minutes_before": 60,
+            "related": [{"type": "opportunity", "id": "opp_01HZX3M2"}],
+            "completion": "all",
+        }
+    )
+    title: Title
+    description: Optional[Text] = None
+    assignee_ids: Assignees
+    due_at: Optional[Timestamp] = None
+    remind_minutes_before: Optional[RemindMinutes] = None
+    related: Optional[Related] = None
+    completion: TaskCompletion = "all"
+
+
+class TaskPatch(Request):
+    """Only the fields given change; ``null`` clears ``due_at`` or ``remind_minutes_before``."""
+
+    model_config = example({"due_at": "2026-12-10T10:00:00Z", "assignee_ids": ["rep_a", "rep_b"]})
+    title: Title = Field(default=None)
+    description: Text = Field(default=None)
+    assignee_ids: Assignees = Field(default=None)
+    due_at: Optional[Timestamp] = None
+    remind_minutes_before: Optional[RemindMinutes] = None
+    status: TaskStatus = Field(default=None, description='Only "cancelled"')
+
+
+class CompletionOut(Response):
+    user_id: str
+    done_at: str
+
+
+class TaskOut(Response):
+    id: str
+    title: str
+    description: str
+    creator_id: str
+    assignee_ids: list[str]
+    due_at: Optional[str] = None
+    remind_minutes_before: Optional[int] = None
+    related: list[RelatedOut]
+    completion: TaskCompletion
+    status: TaskStatus
+    completions: list[CompletionOut]
+    created_at: str
+    updated_at: str
+
+
+class TaskQuery(PageQuery):
+    role: TaskRole = "assigned"
+    status: Optional[TaskStatus] = None
+    due_before: Optional[Timestamp] = None
+
+
+class TaskPage(Page):
+    items: list[TaskOut]
+
+
+def _task(t: Any) -> dict[str, Any]:
+    return tasks.to_dict(t)
+
+
+@route(
+    bp,
+    "/v1/tasks",
+    method="POST",
+    summary="Assign a task (each assignee but the creator gets task_assigned)",
+    tag="collaboration",
+    body=TaskIn,
+    response=TaskOut,
+    status=201,
+)
+def create_task(req: Req) -> tuple[int, dict[str, Any]]:
+    b: TaskIn = req.body
+    new = tasks.NewTask(
+        title=b.title,
+        assignee_ids=b.assignee_ids,
+        description=b.description or "",
+        due_at=b.due_at,
+        remind_minutes_before=b.remind_minutes_before,
+        related=[r.model_dump() for r in b.related or []],
+        completion=b.completion,
+    )
+    return 201, _task(tasks.create(req.principal, new))
+
+
+@route(
+    bp,
+    "/v1/tasks",
+    summary="The caller's tasks (assigned, created, or their subordinates': team), soonest due first",
+    tag="collaboration",
+    query=TaskQuery,
+    response=TaskPage,
+)
+def list_tasks(req: Req) -> dict[str, Any]:
+    q: TaskQuery = req.query
+    items, next_cursor = tasks.list_page(req.principal, q.role, q.status, q.due_before, q.limit, q.cursor)
+    return {"items": [_task(t) for t in items], "next_cursor": next_cursor}
+
+
+@route(bp, "/v1/tasks/{task_id}", summary="One task", tag="collaboration", response=TaskOut)
+def get_task(req: Req) -> dict[str, Any]:
+    return _task(tasks.get(req.principal, req.path["task_id"]))
+
+
+@route(
+    bp,
+    "/v1/tasks/{task_id}",
+    method="PATCH",
+    summary="Edit or cancel a task (its creator; re-dating moves the reminder)",
+    tag="collaboration",
+    body=TaskPatch,
+    response=TaskOut,
+    errors=(409,),
+    name="update_task",
+)
+def patch_task(req: Req) -> dict[str, Any]:
+    b: TaskPatch = req.body
+    changes = {name: getattr(b, name) for name in b.model_fields_set}
+    return _task(tasks.update(req.principal, req.path["task_id"], changes))
+
+
+@route(
+    bp,
+    "/v1/tasks/{task_id}/complete",
+    method="POST",
+    summary="Complete a task for oneself (an assignee)",
+    tag="collaboration",
+    response=TaskOut,
+    idempotent=True,
+    errors=(409,),
+)
+def complete_task(req: Req) -> dict[str, Any]:
+    return _task(tasks.complete(req.principal, req.path["task_id"], True))
+
+
+@route(
+    bp,
+    "/v1/tasks/{task_id}/reopen",
+    method="POST",
+    summary="Reopen a task one completed (an assignee)",
+    tag="collaboration",
+    response=TaskOut,
+    idempotent=True,
+    errors=(409,),
+)
+def reopen_task(req: Req) -> dict[str, Any]:
+    return _task(tasks.complete(req.principal, req.path["task_id"], False))
