@@ -6,9 +6,9 @@ from chalice import Blueprint
 from pydantic import BeforeValidator, Field, StringConstraints
 
 from chalicelib.schemas import Id, Page, PageQuery, Request, Response, Text, Timestamp, example
-from chalicelib.services.collab import tasks
+from chalicelib.services.collab import instructions, tasks
 from chalicelib.shapes import RelatedOut
-from chalicelib.vocabulary import TaskCompletion, TaskRole, TaskStatus
+from chalicelib.vocabulary import InstructionRole, TaskCompletion, TaskRole, TaskStatus
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -188,3 +188,96 @@ def complete_task(req: Req) -> dict[str, Any]:
 )
 def reopen_task(req: Req) -> dict[str, Any]:
     return _task(tasks.complete(req.principal, req.path["task_id"], False))
+
+
+# ---------------------------------------------------------------- instructions
+class InstructionIn(Request):
+    model_config = example(
+        {
+            "content": "Visit every key account in your area before Friday and report back",
+            "recipient_ids": ["rep_a", "rep_b"],
+            "related": [{"type": "account", "id": "acc_01HZX3K9"}],
+        }
+    )
+    content: Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+    recipient_ids: Annotated[list[Id], Field(min_length=1, max_length=instructions.MAX_RECIPIENTS)]
+    related: Optional[Related] = None
+
+
+class AckOut(Response):
+    user_id: str
+    acked_at: str
+
+
+class InstructionOut(Response):
+    id: str
+    content: str
+    author_id: str
+    recipient_ids: list[str]
+    related: list[RelatedOut]
+    acks: list[AckOut] = Field(description="Every acknowledgement for the author and their managers; a recipient's own")
+    pending_ids: list[str] = Field(description="Recipients yet to acknowledge (for a recipient: themselves or none)")
+    created_at: str
+
+
+class InstructionQuery(PageQuery):
+    role: InstructionRole = "received"
+    unacked: bool = False
+
+
+class InstructionPage(Page):
+    items: list[InstructionOut]
+
+
+@route(
+    bp,
+    "/v1/instructions",
+    method="POST",
+    summary="Send an instruction (each recipient gets an instruction message)",
+    tag="collaboration",
+    body=InstructionIn,
+    response=InstructionOut,
+    status=201,
+)
+def create_instruction(req: Req) -> tuple[int, dict[str, Any]]:
+    b: InstructionIn = req.body
+    related = [r.model_dump() for r in b.related or []]
+    created = instructions.create(req.principal, b.content, b.recipient_ids, related)
+    return 201, instructions.view(req.principal, created)
+
+
+@route(
+    bp,
+    "/v1/instructions",
+    summary="Instructions the caller received or sent, newest first (unacked=true: still to acknowledge)",
+    tag="collaboration",
+    query=InstructionQuery,
+    response=InstructionPage,
+)
+def list_instructions(req: Req) -> dict[str, Any]:
+    q: InstructionQuery = req.query
+    items, next_cursor = instructions.list_page(req.principal, q.role, q.unacked, q.limit, q.cursor)
+    sent = q.role == "sent"
+    return {
+        "items": [instructions.to_dict(i, req.user_id, overseer=sent) for i in items],
+        "next_cursor": next_cursor,
+    }
+
+
+@route(bp, "/v1/instructions/{instruction_id}", summary="One instruction", tag="collaboration", response=InstructionOut)
+def get_instruction(req: Req) -> dict[str, Any]:
+    return instructions.view(req.principal, instructions.get(req.principal, req.path["instruction_id"]))
+
+
+@route(
+    bp,
+    "/v1/instructions/{instruction_id}/ack",
+    method="POST",
+    summary="Acknowledge an instruction (a recipient; idempotent)",
+    tag="collaboration",
+    response=InstructionOut,
+    idempotent=True,
+)
+def ack_instruction(req: Req) -> dict[str, Any]:
+    acked = instructions.ack(req.principal, req.path["instruction_id"])
+    return instructions.view(req.principal, acked)

@@ -119,8 +119,8 @@ class Instruction(BaseItem, discriminator="Instruction"):
     author_id = UnicodeAttribute()
     recipient_ids = string_list(default=list)
     related = JSONAttribute(default=list)
-    acked_ids = string_list(default=list)
-    acks = JSONAttribute(default=list)  # [{"user_id", "acked_at"}]
+    acked_ids = string_list(default=list)  # in the order they acknowledged
+    acked_at = string_list(default=list)  # beside acked_ids
     created_at = UnicodeAttribute()
 
     @classmethod

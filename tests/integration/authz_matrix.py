@@ -158,6 +158,16 @@ admin.project.put         403   403   403      403  403  403  403   403      403
 admin.settings.put        403   403   403      403  403  403  403   403      403  200   403   200     403     401
 admin.settings.get        403   403   403      403  403  403  403   403      403  200   403   200     403     401
 admin.integration.put     403   403   403      403  403  403  403   403      403  200   403   200     403     401
+task.create               201   403   201      201  201  201  403   403      403  201   422   422     403     401
+task.get                  200   404   200      200  200  404  404   404      404  404   404   404     403     401
+task.patch                403   404   200      403  403  404  404   404      404  404   404   404     403     401
+task.complete             200   404   403      403  403  404  404   404      404  404   404   404     403     401
+task.reopen               200   404   403      403  403  404  404   404      404  404   404   404     403     401
+task.list                 200+  200-  200-     200- 200- 200- 200-  200-     200- 200-  200-  200-    403     401
+instruction.create        403   403   201      201  201  201  403   403      403  201   422   422     403     401
+instruction.get           200   404   200      200  200  404  404   404      404  404   404   404     403     401
+instruction.ack           200   404   403      403  403  404  404   404      404  404   404   404     403     401
+instruction.list          200+  200-  200-     200- 200- 200- 200-  200-     200- 200-  200-  200-    403     401
 webhook.unsigned          401   401   401      401  401  401  401   401      401  401   401   401     401     401
 webhook.signed            200   200   200      200  200  200  200   200      200  200   200   200     200     200
 """
@@ -291,6 +301,30 @@ def _signin(account: bool) -> Callable[[World, str], Call]:
 
 def _signed_payment(w: World, role: str) -> Call:
     return w.webhook_call({"expense_id": w.approved_expense(), "status": "paid", "reference": "PAY-1"})
+
+
+def _task(w: World) -> str:
+    """A fresh task mgr_east assigned to rep_a."""
+    from chalicelib.services.collab import tasks
+
+    return tasks.create(principal("mgr_east"), tasks.NewTask(title=w.unique("Task "), assignee_ids=["rep_a"])).task_id
+
+
+def _instruction(w: World) -> str:
+    """A fresh instruction from mgr_east to rep_a."""
+    from chalicelib.services.collab import instructions
+
+    return instructions.create(principal("mgr_east"), w.unique("Go "), ["rep_a"], None).instruction_id
+
+
+def _listing(name: str, factory: Callable[[World], str], path: str) -> Callable[[World, str], Call]:
+    """A list request after a fresh item of rep_a's (its id under ``name`` for ``sees``)."""
+
+    def build(w: World, role: str) -> Call:
+        w.ids[name] = factory(w)
+        return Call("GET", path)
+
+    return build
 
 
 EXPENSE_IN = {
@@ -638,6 +672,28 @@ CASES: dict[str, Case] = {
     ),
     "admin.user.reactivate": Case(
         "POST", "/v1/admin/users/{user_id}/reactivate", _fresh(_gone_leaver, "POST", "/v1/admin/users/{id}/reactivate")
+    ),
+    # ------------------------------------------------------------ collaboration (tasks, instructions)
+    "task.create": Case("POST", "/v1/tasks", _fixed("POST", "/v1/tasks", {"title": "T", "assignee_ids": ["rep_a"]})),
+    "task.get": Case("GET", "/v1/tasks/{task_id}", _fresh(_task, "GET", "/v1/tasks/{id}")),
+    "task.patch": Case("PATCH", "/v1/tasks/{task_id}", _fresh(_task, "PATCH", "/v1/tasks/{id}", {"title": "T2"})),
+    "task.complete": Case("POST", "/v1/tasks/{task_id}/complete", _fresh(_task, "POST", "/v1/tasks/{id}/complete")),
+    "task.reopen": Case("POST", "/v1/tasks/{task_id}/reopen", _fresh(_task, "POST", "/v1/tasks/{id}/reopen")),
+    "task.list": Case("GET", "/v1/tasks", _listing("task", _task, "/v1/tasks?limit=100"), sees=_in_items("task")),
+    "instruction.create": Case(
+        "POST", "/v1/instructions", _fixed("POST", "/v1/instructions", {"content": "Go", "recipient_ids": ["rep_a"]})
+    ),
+    "instruction.get": Case(
+        "GET", "/v1/instructions/{instruction_id}", _fresh(_instruction, "GET", "/v1/instructions/{id}")
+    ),
+    "instruction.ack": Case(
+        "POST", "/v1/instructions/{instruction_id}/ack", _fresh(_instruction, "POST", "/v1/instructions/{id}/ack")
+    ),
+    "instruction.list": Case(
+        "GET",
+        "/v1/instructions",
+        _listing("instruction", _instruction, "/v1/instructions?limit=100"),
+        sees=_in_items("instruction"),
     ),
     # ------------------------------------------------------------ finance webhooks (no bearer token)
     "webhook.unsigned": Case(
