@@ -5,10 +5,18 @@ from typing import Annotated, Any, Literal, Optional
 from chalice import Blueprint
 from pydantic import BeforeValidator, Field, StringConstraints
 
-from chalicelib.schemas import Id, Page, PageQuery, Request, Response, Text, Timestamp, example
-from chalicelib.services.collab import instructions, tasks
+from chalicelib.schemas import Currency, Date, Id, Money, Page, PageQuery, Request, Response, Text, Timestamp, example
+from chalicelib.services.collab import instructions, requests, tasks
 from chalicelib.shapes import RelatedOut
-from chalicelib.vocabulary import InstructionRole, TaskCompletion, TaskRole, TaskStatus
+from chalicelib.vocabulary import (
+    ApprovalRequestKind,
+    ApprovalRequestRole,
+    ApprovalRequestStatus,
+    InstructionRole,
+    TaskCompletion,
+    TaskRole,
+    TaskStatus,
+)
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -281,3 +289,170 @@ def get_instruction(req: Req) -> dict[str, Any]:
 def ack_instruction(req: Req) -> dict[str, Any]:
     acked = instructions.ack(req.principal, req.path["instruction_id"])
     return instructions.view(req.principal, acked)
+
+
+# ---------------------------------------------------------------- approval requests
+Note = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class ApprovalRequestIn(Request):
+    model_config = example(
+        {
+            "kind": "leave",
+            "title": "Annual leave",
+            "details": "Family visit",
+            "from_date": "2026-12-21",
+            "to_date": "2026-12-23",
+        }
+    )
+    kind: ApprovalRequestKind
+    title: Title
+    details: Optional[Text] = None
+    from_date: Optional[Date] = Field(default=None, description="Tenant-local first day (leave, business_trip)")
+    to_date: Optional[Date] = Field(default=None, description="Tenant-local last day (leave, business_trip)")
+    amount: Optional[Money] = Field(default=None, description="Above the tenant approval_limit: two levels")
+    currency: Optional[Currency] = None
+    related: Optional[Related] = None
+
+
+class DecisionIn(Request):
+    model_config = example({"comment": "Enjoy"})
+    comment: Optional[Note] = None
+
+
+class RejectionIn(Request):
+    model_config = example({"reason": "We need you at the expo that week"})
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+
+
+class RequestApprovalOut(Response):
+    level: int
+    approver_id: str
+    decision: str
+    comment: Optional[str] = None
+    at: str
+
+
+class ApprovalRequestOut(Response):
+    id: str
+    kind: ApprovalRequestKind
+    title: str
+    details: str
+    from_date: Optional[str] = None
+    to_date: Optional[str] = None
+    amount: Optional[str] = None
+    currency: Optional[str] = None
+    related: list[RelatedOut]
+    requester_id: str
+    status: ApprovalRequestStatus
+    approvals: list[RequestApprovalOut]
+    approver_ids: list[str]
+    next_approver_id: Optional[str] = None
+    created_at: str
+    updated_at: str
+    decided_at: Optional[str] = None
+
+
+class ApprovalRequestQuery(PageQuery):
+    role: ApprovalRequestRole = "mine"
+    status: Optional[ApprovalRequestStatus] = None
+
+
+class ApprovalRequestPage(Page):
+    items: list[ApprovalRequestOut]
+
+
+@route(
+    bp,
+    "/v1/approval-requests",
+    method="POST",
+    summary="Ask for approval (leave, business trip, discount, other) on the expense approver chain",
+    tag="collaboration",
+    body=ApprovalRequestIn,
+    response=ApprovalRequestOut,
+    status=201,
+)
+def create_approval_request(req: Req) -> tuple[int, dict[str, Any]]:
+    b: ApprovalRequestIn = req.body
+    new = requests.NewRequest(
+        kind=b.kind,
+        title=b.title,
+        details=b.details or "",
+        from_date=b.from_date,
+        to_date=b.to_date,
+        amount=b.amount,
+        currency=b.currency,
+        related=[r.model_dump() for r in b.related or []],
+    )
+    return 201, requests.to_dict(requests.create(req.principal, new))
+
+
+@route(
+    bp,
+    "/v1/approval-requests",
+    summary="The caller's requests (mine, newest first) or those waiting for their decision (waiting, oldest first)",
+    tag="collaboration",
+    query=ApprovalRequestQuery,
+    response=ApprovalRequestPage,
+)
+def list_approval_requests(req: Req) -> dict[str, Any]:
+    q: ApprovalRequestQuery = req.query
+    items, next_cursor = requests.list_page(req.principal, q.role, q.status, q.limit, q.cursor)
+    return {"items": [requests.to_dict(r) for r in items], "next_cursor": next_cursor}
+
+
+@route(
+    bp,
+    "/v1/approval-requests/{request_id}",
+    summary="One approval request (requester, their managers, its approvers, admins)",
+    tag="collaboration",
+    response=ApprovalRequestOut,
+)
+def get_approval_request(req: Req) -> dict[str, Any]:
+    return requests.to_dict(requests.get(req.principal, req.path["request_id"]))
+
+
+@route(
+    bp,
+    "/v1/approval-requests/{request_id}/approve",
+    method="POST",
+    summary="Approve at the caller's level (still submitted while a level remains)",
+    tag="collaboration",
+    body=DecisionIn,
+    response=ApprovalRequestOut,
+    idempotent=True,
+    errors=(409,),
+)
+def approve_approval_request(req: Req) -> dict[str, Any]:
+    b: DecisionIn = req.body
+    return requests.to_dict(requests.decide(req.principal, req.path["request_id"], True, b.comment))
+
+
+@route(
+    bp,
+    "/v1/approval-requests/{request_id}/reject",
+    method="POST",
+    summary="Reject an approval request",
+    tag="collaboration",
+    body=RejectionIn,
+    response=ApprovalRequestOut,
+    idempotent=True,
+    errors=(409,),
+)
+def reject_approval_request(req: Req) -> dict[str, Any]:
+    b: RejectionIn = req.body
+    return requests.to_dict(requests.decide(req.principal, req.path["request_id"], False, b.reason))
+
+
+@route(
+    bp,
+    "/v1/approval-requests/{request_id}/withdraw",
+    method="POST",
+    summary="Withdraw one's own request while it waits",
+    tag="collaboration",
+    response=ApprovalRequestOut,
+    idempotent=True,
+    errors=(409,),
+)
+def withdraw_approval_request(req: Req) -> dict[str, Any]:
+    return requests.to_dict(requests.withdraw(req.principal, req.path["request_id"]))

@@ -195,6 +195,11 @@ class ApprovalRequest(BaseItem, discriminator="ApprovalRequest"):
     def fetch(cls, tenant_id: str, request_id: str) -> Optional[ApprovalRequest]:
         return cls.lookup(cls.key_of(tenant_id, request_id), consistent_read=True)
 
+    @property
+    def expense_id(self) -> str:
+        """Its id under the name the approver chain's waits use (services/expenses/approvals.py)."""
+        return self.request_id
+
     @classmethod
     def mine_pk(cls, tenant_id: str, user_id: str, status: Optional[str] = None) -> str:
         return tkey(tenant_id, "AREQS", user_id, status or "all")

@@ -168,6 +168,12 @@ instruction.create        403   403   201      201  201  201  403   403      403
 instruction.get           200   404   200      200  200  404  404   404      404  404   404   404     403     401
 instruction.ack           200   404   403      403  403  404  404   404      404  404   404   404     403     401
 instruction.list          200+  200-  200-     200- 200- 200- 200-  200-     200- 200-  200-  200-    403     401
+approval_request.create   201   201   201      201  422  201  201   201      201  422   201   422     403     401
+approval_request.get      200   404   200      200  200  404  404   404      404  200   404   404     403     401
+approval_request.approve  403   404   200      403  403  404  404   404      404  403   404   404     403     401
+approval_request.reject   403   404   200      403  403  404  404   404      404  403   404   404     403     401
+approval_request.withdraw 200   404   403      403  403  404  404   404      404  403   404   404     403     401
+approval_request.list     200-  200-  200+     200- 200- 200- 200-  200-     200- 200-  200-  200-    403     401
 webhook.unsigned          401   401   401      401  401  401  401   401      401  401   401   401     401     401
 webhook.signed            200   200   200      200  200  200  200   200      200  200   200   200     200     200
 """
@@ -315,6 +321,17 @@ def _instruction(w: World) -> str:
     from chalicelib.services.collab import instructions
 
     return instructions.create(principal("mgr_east"), w.unique("Go "), ["rep_a"], None).instruction_id
+
+
+LEAVE_IN = {"kind": "leave", "title": "Leave", "from_date": "2030-03-04", "to_date": "2030-03-05"}
+
+
+def _leave(w: World) -> str:
+    """A fresh leave request of rep_a's, waiting for mgr_east."""
+    from chalicelib.services.collab import requests
+
+    new = requests.NewRequest(kind="leave", title=w.unique("Leave "), from_date="2030-03-04", to_date="2030-03-05")
+    return requests.create(principal("rep_a"), new).request_id
 
 
 def _listing(name: str, factory: Callable[[World], str], path: str) -> Callable[[World, str], Call]:
@@ -694,6 +711,31 @@ CASES: dict[str, Case] = {
         "/v1/instructions",
         _listing("instruction", _instruction, "/v1/instructions?limit=100"),
         sees=_in_items("instruction"),
+    ),
+    "approval_request.create": Case("POST", "/v1/approval-requests", _fixed("POST", "/v1/approval-requests", LEAVE_IN)),
+    "approval_request.get": Case(
+        "GET", "/v1/approval-requests/{request_id}", _fresh(_leave, "GET", "/v1/approval-requests/{id}")
+    ),
+    "approval_request.approve": Case(
+        "POST",
+        "/v1/approval-requests/{request_id}/approve",
+        _fresh(_leave, "POST", "/v1/approval-requests/{id}/approve", {}),
+    ),
+    "approval_request.reject": Case(
+        "POST",
+        "/v1/approval-requests/{request_id}/reject",
+        _fresh(_leave, "POST", "/v1/approval-requests/{id}/reject", {"reason": "no"}),
+    ),
+    "approval_request.withdraw": Case(
+        "POST",
+        "/v1/approval-requests/{request_id}/withdraw",
+        _fresh(_leave, "POST", "/v1/approval-requests/{id}/withdraw"),
+    ),
+    "approval_request.list": Case(
+        "GET",
+        "/v1/approval-requests",
+        _listing("approval_request", _leave, "/v1/approval-requests?role=waiting&limit=100"),
+        sees=_in_items("approval_request"),
     ),
     # ------------------------------------------------------------ finance webhooks (no bearer token)
     "webhook.unsigned": Case(

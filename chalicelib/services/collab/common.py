@@ -60,13 +60,20 @@ def managers_of(users: dict[str, User], user_ids: Iterable[str]) -> set[str]:
 
 
 def page_of(
-    model: Any, partition: str, key_condition: Any, limit: int, cursor: Optional[str], scope: str, newest: bool
+    source: Any,
+    partition: str,
+    key_condition: Any,
+    page: tuple[int, Optional[str], str],
+    newest: bool,
+    index: Optional[str] = None,
 ) -> tuple[list[Any], Optional[str]]:
-    """One page of a write-time entry partition (1 Query of ``limit + 1``): the entries and
-    the cursor of the next page (None on the last)."""
+    """One page of a partition of a model (or of its ``index``, "GSI1".."GSI3"): 1 Query of
+    ``limit + 1``. ``page``: (limit, cursor, the cursor's scope). Answers the items and the
+    cursor of the next page (None on the last)."""
+    limit, cursor, scope = page
     start = cursors.decode(cursor, scope)
     found = list(
-        model.query(
+        source.query(
             partition,
             key_condition,
             scan_index_forward=not newest,
@@ -78,4 +85,4 @@ def page_of(
     if len(found) <= limit:
         return found, None
     found = found[:limit]
-    return found, cursors.encode({"k": found[-1].start_key()}, scope)
+    return found, cursors.encode({"k": found[-1].start_key(index)}, scope)

@@ -173,7 +173,7 @@ def list_page(
     view_name = "unacked" if unacked else "all"
     partition = InstructionEntry.partition(principal.tenant_id, principal.user_id, role, view_name)
     scope = ":".join(("instructions", principal.tenant_id, principal.user_id, role, view_name))
-    entries, next_cursor = common.page_of(InstructionEntry, partition, None, limit, cursor, scope, newest=True)
+    entries, next_cursor = common.page_of(InstructionEntry, partition, None, (limit, cursor, scope), newest=True)
     keys = [Instruction.key_of(principal.tenant_id, e.instruction_id) for e in entries]
     found = {i.instruction_id: i for i in BaseItem.batch_get(keys) if isinstance(i, Instruction)} if keys else {}
     return [found[e.instruction_id] for e in entries if e.instruction_id in found], next_cursor

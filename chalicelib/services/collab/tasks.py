@@ -274,7 +274,7 @@ def list_page(
     partition = TaskEntry.partition(principal.tenant_id, principal.user_id, role, status or "all")
     scope = ":".join(str(x) for x in ("tasks", principal.tenant_id, principal.user_id, role, status, before))
     condition = before > TaskEntry.SK if before else None
-    entries, next_cursor = common.page_of(TaskEntry, partition, condition, limit, cursor, scope, newest=False)
+    entries, next_cursor = common.page_of(TaskEntry, partition, condition, (limit, cursor, scope), newest=False)
     keys = [Task.key_of(principal.tenant_id, e.task_id) for e in entries]
     found = {t.task_id: t for t in BaseItem.batch_get(keys) if isinstance(t, Task)} if keys else {}
     return [found[e.task_id] for e in entries if e.task_id in found], next_cursor

@@ -297,9 +297,14 @@ def _approvers(e: Expense) -> tuple[list[str], Keying]:
     ancestors = submitter.ancestors if submitter else []
     if not ancestors:
         raise Unprocessable("the submitter has no manager to approve this expense", code="no_approver")
-    limit = org.get_settings(e.tenant_id).approval_limit
-    two_levels = limit is not None and Decimal(e.booked_cents) / 100 > Decimal(limit)
-    return resolved_approvers(e, ancestors, 2 if two_levels else 1)
+    return resolved_approvers(e, ancestors, levels_for(e.tenant_id, Decimal(e.booked_cents) / 100))
+
+
+def levels_for(tenant_id: str, amount: Optional[Decimal]) -> int:
+    """Approval levels for an amount in the tenant currency: the manager, and above the
+    tenant's ``approval_limit`` the manager's manager too (approval requests share it)."""
+    limit = org.get_settings(tenant_id).approval_limit
+    return 2 if amount is not None and limit is not None and amount > Decimal(limit) else 1
 
 
 @dataclass(frozen=True)
@@ -349,12 +354,15 @@ def current_approvers_until(e: Expense, submitter: Any = None) -> tuple[list[str
     return resolved_approvers(e, submitter.ancestors if submitter else [], approval_levels(e))
 
 
-def wait_item(e: Expense, approvers: list[str], keying: Optional[Keying] = None) -> Optional[ApprovalWait]:
-    """The queue entry of a submitted expense at its next level (None when none is left)."""
+def wait_item(
+    e: Expense, approvers: list[str], keying: Optional[Keying] = None, kind: type[ApprovalWait] = ApprovalWait
+) -> Optional[ApprovalWait]:
+    """The queue entry of a submitted expense at its next level (None when none is left);
+    ``kind``: the queue's wait (services/expenses/approvals.py ``Queue``)."""
     level = approved_levels(e)
     if e.status != "submitted" or level >= len(approvers):
         return None
-    wait = ApprovalWait(
+    wait = kind(
         tenant_id=e.tenant_id,
         expense_id=e.expense_id,
         submitter_id=e.user_id,

@@ -28,6 +28,7 @@ from chalicelib.models.crm import objects_owned_by
 from chalicelib.models.org import User
 from chalicelib.models.schedule import Plan
 from chalicelib.observability import count, logger
+from chalicelib.services.collab import requests
 from chalicelib.services.crm import crm
 from chalicelib.services.expenses import approvals
 from chalicelib.services.org import org
@@ -53,6 +54,8 @@ def put_user(
     user = org.put_user(t, user_id, name, department_id, manager_id, email, roles)
     if before is not None and before.path != user.path:  # after the commit; else the stream (follow_move)
         settle("user.approvals", lambda: approvals.move_waiting(t, user_id, before.manager_id), user_id=user_id)
+        moved = functools.partial(approvals.move_waiting, t, user_id, before.manager_id, requests.REQUESTS)
+        settle("user.approval_requests", moved, user_id=user_id)
     return user
 
 
@@ -86,6 +89,7 @@ def follow_move(old: User, new: User) -> None:
         return
     org.move_subtree(new.tenant_id, old.path, new.path)
     approvals.move_waiting(new.tenant_id, new.user_id, old.manager_id)
+    approvals.move_waiting(new.tenant_id, new.user_id, old.manager_id, requests.REQUESTS)
 
 
 def _move_reports(tenant_id: str, user: User) -> None:
@@ -103,7 +107,10 @@ def _move_reports(tenant_id: str, user: User) -> None:
         )
         moved = functools.partial(approvals.move_waiting, tenant_id, report.user_id, user.user_id)
         settle("user.approvals", moved, user_id=report.user_id)
+        moved = functools.partial(approvals.move_waiting, tenant_id, report.user_id, user.user_id, requests.REQUESTS)
+        settle("user.approval_requests", moved, user_id=report.user_id)
     approvals.move_for_delegation(tenant_id, {user.user_id})  # what waits for them (or as delegate) moves
+    approvals.move_for_delegation(tenant_id, {user.user_id}, requests.REQUESTS)
 
 
 def reactivate(principal: Principal, user_id: str) -> User:
