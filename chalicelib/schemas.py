@@ -121,3 +121,10 @@ def Coordinate(low: float, high: float) -> Any:  # noqa: N802 - a type factory
 class Location(Request):
     lat: Coordinate(-90, 90)
     lng: Coordinate(-180, 180)
+
+
+class RelatedIn(Request):
+    """A CRM object a feed activity, task, instruction or approval request relates to."""
+
+    type: Literal["account", "contact", "opportunity", "lead"]
+    id: Id

@@ -1,11 +1,24 @@
 """Collaboration: tasks, instructions and approval requests."""
 
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Optional
 
 from chalice import Blueprint
 from pydantic import BeforeValidator, Field, StringConstraints
 
-from chalicelib.schemas import Currency, Date, Id, Money, Page, PageQuery, Request, Response, Text, Timestamp, example
+from chalicelib.schemas import (
+    Currency,
+    Date,
+    Id,
+    Money,
+    Page,
+    PageQuery,
+    RelatedIn,
+    Request,
+    Response,
+    Text,
+    Timestamp,
+    example,
+)
 from chalicelib.services.collab import instructions, requests, tasks
 from chalicelib.shapes import RelatedOut
 from chalicelib.vocabulary import (
@@ -31,11 +44,6 @@ def _integral(value: Any) -> Any:
 
 RemindMinutes = Annotated[int, Field(ge=0, le=tasks.MAX_REMIND_MINUTES), BeforeValidator(_integral)]
 Assignees = Annotated[list[Id], Field(min_length=1, max_length=tasks.MAX_ASSIGNEES)]
-
-
-class RelatedIn(Request):
-    type: Literal["account", "contact", "opportunity", "lead"]
-    id: Id
 
 
 Related = Annotated[list[RelatedIn], Field(max_length=10)]
@@ -285,6 +293,7 @@ def get_instruction(req: Req) -> dict[str, Any]:
     tag="collaboration",
     response=InstructionOut,
     idempotent=True,
+    name="acknowledge_instruction",
 )
 def ack_instruction(req: Req) -> dict[str, Any]:
     acked = instructions.ack(req.principal, req.path["instruction_id"])
