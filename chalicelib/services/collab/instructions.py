@@ -138,6 +138,23 @@ def _tell(i: Instruction, user_id: str) -> None:
     )
 
 
+def redrive(old: Optional[Instruction], i: Instruction) -> None:
+    """The instruction's stream record. New: its rows, messages and activity. Acknowledged:
+    the unacked rows of whoever acknowledged (and the author's once all have). Idempotent."""
+    acked = set(i.acked_ids or [])
+    if old is None:
+        _write_entries(i)
+        for user_id in i.recipient_ids or []:
+            _tell(i, user_id)
+        common.record(i.tenant_id, "instruction", i.author_id, i.content, i, {"instruction_id": i.instruction_id})
+    gone = [_entry(i, u, "received", "unacked") for u in acked - set(old.acked_ids or [] if old else [])]
+    if set(i.recipient_ids or []) <= acked:
+        gone.append(_entry(i, i.author_id, "sent", "unacked"))
+    with InstructionEntry.batch_write() as batch:
+        for entry in gone:
+            batch.delete(entry)
+
+
 def ack(principal: Principal, instruction_id: str) -> Instruction:
     """POST /v1/instructions/{id}/ack: one transaction (the acknowledgement, conditional on
     none yet, and the recipient's unacked row); a repeat changes nothing."""

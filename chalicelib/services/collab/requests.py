@@ -292,6 +292,22 @@ def _commit(tx: Tx, r: ApprovalRequest) -> None:
         raise
 
 
+def redrive(old: Optional[ApprovalRequest], new: ApprovalRequest) -> None:
+    """The request's stream record: ask its next approver (new, a level approved, or moved)
+    or tell the requester the result; its activity (all idempotent)."""
+    current = load(new.tenant_id, new.request_id)
+    if current is None:
+        return
+    if old is None:
+        common.record(new.tenant_id, "approval", new.user_id, new.title, new, {"request_id": new.request_id})
+    if current.status == "submitted" and current.version == new.version:
+        approver = expenses.next_approver(_chain(current))
+        if approver:
+            _ask(current, approver, expenses.approved_levels(_chain(current)) + 1)
+    elif new.status in ("approved", "rejected") and new.approvals:
+        _tell_result(new, new.approvals[-1].get("comment"))
+
+
 # ---------------------------------------------------------------- lists
 def list_page(
     principal: Principal, role: str, status: Optional[str], limit: int, cursor: Optional[str]

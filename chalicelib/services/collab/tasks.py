@@ -247,6 +247,17 @@ def _commit(t: Task, added: list[str]) -> Task:
     return t
 
 
+def redrive(old: Optional[Task], new: Task) -> None:
+    """The task's stream record: its entries from the old image's to the new one's, the
+    new assignees told, its activity (all idempotent)."""
+    _sync_entries(new, set(old.indexed or []) if old is not None else set())
+    for user_id in new.assignee_ids or []:
+        if user_id != new.creator_id and (old is None or user_id not in (old.assignee_ids or [])):
+            _assigned(new, user_id)
+    if old is None:
+        common.record(new.tenant_id, "task", new.creator_id, new.title, new, {"task_id": new.task_id})
+
+
 def complete(principal: Principal, task_id: str, done: bool) -> Task:
     """POST /v1/tasks/{id}/complete (``done``) or /reopen: an assignee, for themselves;
     a repeat changes nothing."""
