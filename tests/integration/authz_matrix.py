@@ -784,6 +784,8 @@ ACTION_ROLES = {  # column -> the role (tests/integration/hostile.py ROLES) that
     "xten": "x_admin",  # other tenant (admin and finance there)
 }
 ACTION_OBJECTS = ("account", "contact", "opportunity", "lead", "activity", "expense", "plan")
+ACTION_OBJECTS += ("task", "instruction", "approval_request")  # collaboration: rep_a's own task (self-assigned),
+# an instruction from mgr_east to rep_a, rep_a's leave request (approve: its approver, mgr_east)
 ACTIONS = ("read", "patch", "transfer", "team", "comment", "charge", "approve")
 
 # fmt: off
@@ -838,12 +840,33 @@ plan.team            -     -    -   -    -    -    -     -   -     -     -    -
 plan.comment         -     -    -   -    -    -    -     -   -     -     -    -
 plan.charge          -     -    -   -    -    -    -     -   -     -     -    -
 plan.approve         -     -    -   -    -    -    -     -   -     -     -    -
+task.read            200   404  200 200  404  404  404   404 404   403   403  404
+task.patch           200   404  403 403  404  404  404   404 404   403   403  404
+task.transfer        -     -    -   -    -    -    -     -   -     -     -    -
+task.team            -     -    -   -    -    -    -     -   -     -     -    -
+task.comment         -     -    -   -    -    -    -     -   -     -     -    -
+task.charge          -     -    -   -    -    -    -     -   -     -     -    -
+task.approve         -     -    -   -    -    -    -     -   -     -     -    -
+instruction.read     200   404  200 200  404  404  404   404 404   403   403  404
+instruction.patch    -     -    -   -    -    -    -     -   -     -     -    -
+instruction.transfer -     -    -   -    -    -    -     -   -     -     -    -
+instruction.team     -     -    -   -    -    -    -     -   -     -     -    -
+instruction.comment  -     -    -   -    -    -    -     -   -     -     -    -
+instruction.charge   -     -    -   -    -    -    -     -   -     -     -    -
+instruction.approve  -     -    -   -    -    -    -     -   -     -     -    -
+approval_request.read     200   404  200 200  404  404  404   404 200   403   403  404
+approval_request.patch    -     -    -   -    -    -    -     -   -     -     -    -
+approval_request.transfer -     -    -   -    -    -    -     -   -     -     -    -
+approval_request.team     -     -    -   -    -    -    -     -   -     -     -    -
+approval_request.comment  -     -    -   -    -    -    -     -   -     -     -    -
+approval_request.charge   -     -    -   -    -    -    -     -   -     -     -    -
+approval_request.approve  403   404  200 403  404  404  404   404 403   403   403  404
 """
 # fmt: on
 
 # the error codes a refusal may carry, by status
 ACTION_ERRORS = {
-    403: {"not_allowed", "unknown_user", "unit_not_allowed", "not_owner", "not_approver"},
+    403: {"not_allowed", "unknown_user", "unit_not_allowed", "not_owner", "not_approver", "not_creator"},
     404: {"not_found"},
     422: {"unknown_unit"},
 }
@@ -932,8 +955,29 @@ def _plan_action(action: str) -> Callable[[World, str], Call]:
     return build
 
 
+def _collab_action(kind: str, action: str) -> Callable[[World, str], Call]:
+    def build(w: World, role: str) -> Call:
+        if kind == "task":
+            from chalicelib.services.collab import tasks
+
+            new = tasks.NewTask(title=w.unique("Task "), assignee_ids=["rep_a"])
+            task_id = tasks.create(principal("rep_a"), new).task_id
+            if action == "read":
+                return Call("GET", f"/v1/tasks/{task_id}")
+            return Call("PATCH", f"/v1/tasks/{task_id}", {"title": "T"})
+        if kind == "instruction":
+            return Call("GET", f"/v1/instructions/{_instruction(w)}")
+        if action == "read":
+            return Call("GET", f"/v1/approval-requests/{_leave(w)}")
+        return Call("POST", f"/v1/approval-requests/{_leave(w)}/approve", {})
+
+    return build
+
+
 def action_call(cell: str) -> Callable[[World, str], Call]:
     kind, action = cell.split(".")
+    if kind in ("task", "instruction", "approval_request"):
+        return _collab_action(kind, action)
     if kind in CRM_PATH:
         return _crm_action(kind, action)
     if kind == "activity":
