@@ -153,3 +153,13 @@ def test_task_list_page_costs_the_same_at_10_and_at_many_users(api, ddb_requests
         make_task(api, assignee_ids=[f"extra_{j}" for j in range(i, i + 10)])
     after = (cost("/v1/tasks?limit=2", "rep_a"), cost("/v1/tasks?role=team&limit=2", "vp"))
     assert before == after and max(after) <= 4, (before, after)
+
+
+def test_team_lists_follow_a_reporting_change(api):
+    task = make_task(api, assignee_ids=["rep_a"])
+    assert ids(api, "/v1/tasks?role=team", "mgr_east") == [task["id"]]
+    moved = {"name": "Zhang Min (rep)", "department_id": "west", "manager_id": "mgr_west"}
+    assert api.put("/v1/admin/users/rep_a", moved, as_="admin")[0] == 200
+    assert ids(api, "/v1/tasks?role=team", "mgr_west") == [task["id"]] == ids(api, "/v1/tasks?role=team", "vp")
+    assert ids(api, "/v1/tasks?role=team", "mgr_east") == []
+    assert api.get(f"/v1/tasks/{task['id']}", as_="mgr_west")[0] == 200

@@ -291,6 +291,27 @@ def list_page(
     return [found[e.task_id] for e in entries if e.task_id in found], next_cursor
 
 
+def follow_move(tenant_id: str, user_ids: list[str]) -> int:
+    """After these users' managers changed (a reporting change moves a whole subtree): the
+    ``team`` entries of the tasks assigned to them follow the new managers. Reads each
+    user's ``assigned`` entries (1 Query per page) and rewrites only the tasks whose
+    entries change; answers how many."""
+    moved = 0
+    seen: set[str] = set()
+    for user_id in user_ids:
+        for entry in TaskEntry.query(TaskEntry.partition(tenant_id, user_id, "assigned", "all")):
+            if entry.task_id in seen:
+                continue
+            seen.add(entry.task_id)
+            t = Task.fetch(tenant_id, entry.task_id)
+            before = set(t.indexed or []) if t is not None else set()
+            if t is None or entry_keys(t, _managers(t)) == before:
+                continue
+            _save(t, before)
+            moved += 1
+    return moved
+
+
 def overdue(tenant_id: str, now: str) -> list[Task]:
     """Open tasks past their due time (the team digest)."""
     return Task.overdue(tenant_id, now)

@@ -28,7 +28,7 @@ from chalicelib.models.crm import objects_owned_by
 from chalicelib.models.org import User
 from chalicelib.models.schedule import Plan
 from chalicelib.observability import count, logger
-from chalicelib.services.collab import requests
+from chalicelib.services.collab import requests, tasks
 from chalicelib.services.crm import crm
 from chalicelib.services.expenses import approvals
 from chalicelib.services.org import org
@@ -56,7 +56,13 @@ def put_user(
         settle("user.approvals", lambda: approvals.move_waiting(t, user_id, before.manager_id), user_id=user_id)
         moved = functools.partial(approvals.move_waiting, t, user_id, before.manager_id, requests.REQUESTS)
         settle("user.approval_requests", moved, user_id=user_id)
+        settle("user.tasks", functools.partial(_tasks_follow, user), user_id=user_id)
     return user
+
+
+def _tasks_follow(user: User) -> None:
+    """The team lists of the tasks of a moved user and everyone below them."""
+    tasks.follow_move(user.tenant_id, [user.user_id, *org.subordinate_ids(user.tenant_id, user.user_id, user)])
 
 
 def deactivate(principal: Principal, user_id: str, handover_to: str) -> User:
@@ -90,6 +96,7 @@ def follow_move(old: User, new: User) -> None:
     org.move_subtree(new.tenant_id, old.path, new.path)
     approvals.move_waiting(new.tenant_id, new.user_id, old.manager_id)
     approvals.move_waiting(new.tenant_id, new.user_id, old.manager_id, requests.REQUESTS)
+    _tasks_follow(current)
 
 
 def _move_reports(tenant_id: str, user: User) -> None:
