@@ -1,9 +1,9 @@
 """Approval requests (leave, business trip, discount, other) on the expense approver chain.
 
 Nothing about who decides is written here: the levels (``expenses.levels_for``: above the
-tenant's ``approval_limit`` the manager's manager too), who decides each level now
-(``expenses.current_approvers_until``: the reporting tree, delegations, the chain's
-separation-of-duties rules), the wait in the approver's queue (``expenses.wait_item``)
+tenant's ``approval_limit`` the manager's manager too), who decides each level now, at
+creation and at every decision (``expenses.current_approvers_until``: the reporting tree,
+delegations, the chain's separation-of-duties rules), the wait in the approver's queue (``expenses.wait_item``)
 and its moves on reporting changes and delegation (services/expenses/approvals.py, with
 ``REQUESTS`` as the ``Queue``) are the expense chain's own functions. A request is that
 chain's subject: it has an expense's chain attributes (models/collab.py).
@@ -150,9 +150,8 @@ def create(principal: Principal, new: NewRequest) -> ApprovalRequest:
         updated_at=now,
         submitted_at=now,
     )
-    requester = org.caller_user(principal)
-    levels = expenses.levels_for(principal.tenant_id, booked)
-    approvers, keying = expenses.resolved_approvers(_chain(r), requester.ancestors if requester else [], levels)
+    r.approval_levels = expenses.levels_for(principal.tenant_id, booked)
+    approvers, keying = expenses.current_approvers_until(_chain(r), org.caller_user(principal))
     if not approvers:
         raise Unprocessable("the requester has no manager to approve this request", code="no_approver")
     r.approver_ids, r.approval_levels = approvers, len(approvers)

@@ -297,14 +297,9 @@ def _approvers(e: Expense) -> tuple[list[str], Keying]:
     ancestors = submitter.ancestors if submitter else []
     if not ancestors:
         raise Unprocessable("the submitter has no manager to approve this expense", code="no_approver")
-    return resolved_approvers(e, ancestors, levels_for(e.tenant_id, Decimal(e.booked_cents) / 100))
-
-
-def levels_for(tenant_id: str, amount: Optional[Decimal]) -> int:
-    """Approval levels for an amount in the tenant currency: the manager, and above the
-    tenant's ``approval_limit`` the manager's manager too (approval requests share it)."""
-    limit = org.get_settings(tenant_id).approval_limit
-    return 2 if amount is not None and limit is not None and amount > Decimal(limit) else 1
+    limit = org.get_settings(e.tenant_id).approval_limit
+    two_levels = limit is not None and Decimal(e.booked_cents) / 100 > Decimal(limit)
+    return resolved_approvers(e, ancestors, 2 if two_levels else 1)
 
 
 @dataclass(frozen=True)
@@ -380,6 +375,13 @@ def _wait_key(e: Expense) -> ApprovalWait:
     key = ApprovalWait(tenant_id=e.tenant_id, expense_id=e.expense_id)
     key.PK, key.SK = ApprovalWait.key_of(e.tenant_id, e.expense_id)
     return key
+
+
+def levels_for(tenant_id: str, amount: Optional[Decimal]) -> int:
+    """Approval levels for an amount in the tenant currency: the manager, and above the
+    tenant's ``approval_limit`` the manager's manager too (approval requests share it)."""
+    limit = org.get_settings(tenant_id).approval_limit
+    return 2 if amount is not None and limit is not None and amount > Decimal(limit) else 1
 
 
 def _receipt_warnings(e: Expense) -> tuple[list[str], list[ReceiptClaim]]:
