@@ -22,6 +22,7 @@ from chalice import Chalice, Response
 from chalicelib import aws, web
 from chalicelib.config import prime_on_init
 from chalicelib.handlers import (
+    collab,
     crm,
     expenses,
     fanout,
@@ -68,6 +69,7 @@ for blueprint in (
     jobs,
     fanout,
     push,
+    collab,
 ):
     app.register_blueprint(blueprint.bp)
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Optional
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from chalicelib.vocabulary import UploadStatus
+from chalicelib.vocabulary import RelatedType, UploadStatus
 
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 # A name is a label others see: no control characters (NUL included), no bidirectional
@@ -164,3 +164,10 @@ def Coordinate(low: float, high: float) -> Any:  # noqa: N802 - a type factory
 class Location(Request):
     lat: Coordinate(-90, 90)
     lng: Coordinate(-180, 180)
+
+
+class RelatedIn(Request):
+    """A CRM object a feed activity, task, instruction or approval request relates to."""
+
+    type: RelatedType
+    id: Id

@@ -193,6 +193,10 @@ class ActivityOut(Response):
     plan_id: Optional[str] = None
     visit_id: Optional[str] = None
     distance_m: Optional[float] = None
+    # task, instruction, approval (services/collab)
+    task_id: Optional[str] = None
+    instruction_id: Optional[str] = None
+    request_id: Optional[str] = None
 
 
 # ---------------------------------------------------------------- sign-ins

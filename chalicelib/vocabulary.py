@@ -76,9 +76,22 @@ Pace = Literal["ahead", "on_track", "behind"]
 GoalScopeType = Literal["user", "department"]
 OppStatsGroupBy = Literal["stage", "owner"]
 ListScope = Literal["mine", "team", "all"]
+RelatedType = Literal["account", "contact", "opportunity", "lead"]  # what an activity, task, ... relates to
 
 PushPlatform = Literal["apns", "apns_sandbox", "fcm", "baidu"]
 PUSH_PLATFORMS: tuple[str, ...] = get_args(PushPlatform)
+
+# collaboration (contract "Collaboration: tasks, instructions, approvals")
+TaskStatus = Literal["open", "done", "cancelled"]
+TASK_STATUSES: tuple[str, ...] = get_args(TaskStatus)
+TaskCompletion = Literal["any", "all"]
+TaskRole = Literal["assigned", "created", "team"]
+InstructionRole = Literal["received", "sent"]
+ApprovalRequestKind = Literal["leave", "business_trip", "discount", "other"]
+APPROVAL_REQUEST_KINDS: tuple[str, ...] = get_args(ApprovalRequestKind)
+ApprovalRequestStatus = Literal["submitted", "approved", "rejected", "withdrawn"]
+APPROVAL_REQUEST_STATUSES: tuple[str, ...] = get_args(ApprovalRequestStatus)
+ApprovalRequestRole = Literal["mine", "waiting"]
 
 UNKNOWN_VALUES_NOTE = "Clients must ignore values they do not know: new ones are added without a version change."
 

@@ -411,3 +411,51 @@ def seed_devices() -> None:
 
 
 DEMO_EXTRAS.append(seed_devices)
+
+
+def seed_collab() -> None:
+    """Collaboration: mgr_east assigned rep_a a follow-up on their opportunity (due tomorrow,
+    reminded an hour before) and the east team a shared task; an instruction to the east
+    reps (rep_a acknowledged it); rep_b asked for three days of leave next week (waiting:
+    GET /v1/approval-requests?role=waiting as vp, mgr_east's delegate)."""
+    from datetime import timedelta
+
+    from chalicelib.auth import Principal
+    from chalicelib.models.crm import objects_owned_by
+    from chalicelib.services.collab import instructions, requests, tasks
+    from chalicelib.services.org import org
+    from chalicelib.timeutil import iso, today, utcnow
+
+    boss, rep_a, rep_b = (Principal(u, TENANT, frozenset()) for u in ("mgr_east", "rep_a", "rep_b"))
+    owned = [i for t, i in objects_owned_by(TENANT, "rep_a") if t == "opportunity"][:1]
+    related = [{"type": "opportunity", "id": i} for i in owned]
+    due = utcnow().replace(microsecond=0) + timedelta(days=1)
+    tasks.create(
+        boss,
+        tasks.NewTask(
+            title="Send the revised quote",
+            assignee_ids=["rep_a"],
+            due_at=iso(due),
+            remind_minutes_before=60,
+            related=related,
+        ),
+    )
+    shared = tasks.NewTask(
+        title="Update the key-account plan", assignee_ids=["rep_a", "rep_b"], due_at=iso(due), completion="any"
+    )
+    tasks.create(boss, shared)
+    sent = instructions.create(boss, "Visit every key account before Friday", ["rep_a", "rep_b"], related)
+    instructions.ack(rep_a, sent.instruction_id)
+    monday = today(org.tenant_zone(TENANT)) + timedelta(days=7 - today(org.tenant_zone(TENANT)).weekday())
+    requests.create(
+        rep_b,
+        requests.NewRequest(
+            kind="leave",
+            title="Family visit",
+            from_date=monday.isoformat(),
+            to_date=(monday + timedelta(days=2)).isoformat(),
+        ),
+    )
+
+
+DEMO_EXTRAS.append(seed_collab)

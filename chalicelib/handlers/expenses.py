@@ -21,6 +21,7 @@ from chalicelib.schemas import (
     Text,
     example,
 )
+from chalicelib.services.collab import requests
 from chalicelib.services.expenses import approvals, budgets, expenses, mileage
 from chalicelib.services.integrations import webhooks
 from chalicelib.services.platform import fanout
@@ -362,7 +363,7 @@ def put_delegation(req: Req) -> dict[str, Any]:
     b: DelegationIn = req.body
     return {
         "delegation": approvals.delegation_to_dict(
-            approvals.set_delegation(req.principal, b.delegate_id, b.from_, b.to)
+            approvals.set_delegation(req.principal, b.delegate_id, b.from_, b.to, (requests.REQUESTS,))
         )
     }
 
@@ -389,7 +390,7 @@ def get_delegation(req: Req) -> dict[str, Any]:
     name="remove_delegation",
 )
 def delete_delegation(req: Req) -> dict[str, Any]:
-    approvals.remove_delegation(req.principal)
+    approvals.remove_delegation(req.principal, (requests.REQUESTS,))
     return {"delegation": None}
 
 
@@ -463,7 +464,7 @@ def expense_stats(req: Req) -> StatsOut:
 def delegation_boundaries(event: Any) -> dict[str, int]:
     """Every 15 minutes: waiting approvals of delegations that started or ended move to
     whoever decides now (the queue hides them from the moment of the boundary)."""
-    moved = approvals.sweep_delegation_boundaries()
+    moved = approvals.sweep_delegation_boundaries(queues=(requests.REQUESTS,))
     logger.info("delegation boundaries run", extra={"moved": moved})
     return {"moved": moved}
 

@@ -2,12 +2,14 @@
 ``close_open_visits``, ``budget_alerts``, ``team_digest``) put on the work queue, each run
 by its capability's step with a deadline (services/platform/fanout.py)."""
 
+import functools
 from typing import Any
 
 from chalice import Blueprint
 
 from chalicelib.config import work_queue_name
 from chalicelib.observability import logger
+from chalicelib.services.collab import tasks
 from chalicelib.services.expenses import budgets
 from chalicelib.services.fieldwork import signins
 from chalicelib.services.performance import digest
@@ -21,7 +23,7 @@ WORKER_BATCH = 10
 
 # Each task kind and the step that runs it.
 STEPS: dict[str, fanout.Step] = {
-    reminders.KIND: reminders.work,
+    reminders.KIND: functools.partial(reminders.work, senders=tasks.REMINDERS),  # plans and tasks
     signins.CLOSE_KIND: signins.close_work,
     budgets.DUE_KIND: budgets.due_work,
     digest.KIND: digest.work,

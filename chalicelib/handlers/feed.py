@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal, Optional
 from chalice import Blueprint
 from pydantic import Field, StringConstraints, field_validator
 
-from chalicelib.schemas import Id, Page, PageQuery, Request, Response, Text, Timestamp, example
+from chalicelib.schemas import Id, Page, PageQuery, RelatedIn, Request, Response, Text, Timestamp, example
 from chalicelib.services.access.visibility import Scene
 from chalicelib.services.feed import activities, feed
 from chalicelib.shapes import ActivityOut
@@ -16,11 +16,6 @@ bp = Blueprint(__name__)
 ActivityType = activities.ActivityType
 UserActivityType = Literal[activities.USER_TYPES]  # the vocabulary lives in services/feed/activities.py
 CommentText = Annotated[str, StringConstraints(min_length=1, max_length=5000)]
-
-
-class RelatedIn(Request):
-    type: Literal["account", "contact", "opportunity", "lead"]
-    id: Id
 
 
 class ActivityIn(Request):

@@ -45,6 +45,27 @@ def remind_range(since: str, until: str) -> tuple[str, str]:
     return f"{since}#~", f"{until}#~"
 
 
+def due_reminders(minute: str, since: str, until: str, shard: int = 0) -> list[Any]:
+    """Every armed reminder of one minute bucket's shard with ``since < remind_at <= until``,
+    whatever its kind (plans, tasks: each entity keys its own), as raw items to read with
+    :func:`item_of` one by one (an unreadable one fails alone). Paged by what is due."""
+    lo, hi = remind_range(since, until)
+    connection = BaseItem._get_connection()
+    out: list[Any] = []
+    start = None
+    while True:
+        page = connection.query(
+            remind_bucket_pk(minute, shard),
+            range_key_condition=BaseItem.GSI2SK.between(lo, hi),
+            index_name="GSI2",
+            exclusive_start_key=start,
+        )
+        out.extend(page.get("Items", []))
+        start = page.get("LastEvaluatedKey")
+        if not start:
+            return out
+
+
 def dated_range(lo: str, hi: str) -> tuple[str, str]:
     """GSI1SK bounds (``<date>#<id>``) of the plans or logs dated ``lo`` to ``hi``."""
     return f"{lo}#", f"{hi}#~"
@@ -207,4 +228,5 @@ __all__ = [
     "REMIND_SHARDS",
     "remind_range",
     "dated_range",
+    "due_reminders",
 ]

@@ -171,6 +171,22 @@ feed.expense_activity     200+  200-  200+     200+ 200+ 200- 200-  200-     200
 opportunity.overview_expense 200+ 404 200+     200+ 200+ 200- 404   404      404  200+  404   404     403     401
 admin.jobs.list           403   403   403      403  403  403  403   403      403  200   403   200     403     401
 admin.jobs.get            403   403   403      403  403  403  403   403      403  200   403   404     403     401
+task.create               201   403   201      201  201  201  403   403      403  201   422   422     403     401
+task.get                  200   404   200      200  200  404  404   404      404  404   404   404     403     401
+task.patch                403   404   200      403  403  404  404   404      404  404   404   404     403     401
+task.complete             200   404   403      403  403  404  404   404      404  404   404   404     403     401
+task.reopen               200   404   403      403  403  404  404   404      404  404   404   404     403     401
+task.list                 200+  200-  200-     200- 200- 200- 200-  200-     200- 200-  200-  200-    403     401
+instruction.create        403   403   201      201  201  201  403   403      403  201   422   422     403     401
+instruction.get           200   404   200      200  200  404  404   404      404  404   404   404     403     401
+instruction.ack           200   404   403      403  403  404  404   404      404  404   404   404     403     401
+instruction.list          200+  200-  200-     200- 200- 200- 200-  200-     200- 200-  200-  200-    403     401
+approval_request.create   201   201   201      201  422  201  201   201      201  422   201   422     403     401
+approval_request.get      200   404   200      200  200  404  404   404      404  200   404   404     403     401
+approval_request.approve  403   404   200      403  403  404  404   404      404  403   404   404     403     401
+approval_request.reject   403   404   200      403  403  404  404   404      404  403   404   404     403     401
+approval_request.withdraw 200   404   403      403  403  404  404   404      404  403   404   404     403     401
+approval_request.list     200-  200-  200+     200- 200- 200- 200-  200-     200- 200-  200-  200-    403     401
 webhook.unsigned          401   401   401      401  401  401  401   401      401  401   401   401     401     401
 webhook.signed            200   200   200      200  200  200  200   200      200  200   200   200     200     200
 """
@@ -309,6 +325,41 @@ def _signin(account: bool) -> Callable[[World, str], Call]:
 
 def _signed_payment(w: World, role: str) -> Call:
     return w.webhook_call({"expense_id": w.approved_expense(), "status": "paid", "reference": "PAY-1"})
+
+
+def _task(w: World) -> str:
+    """A fresh task mgr_east assigned to rep_a."""
+    from chalicelib.services.collab import tasks
+
+    return tasks.create(principal("mgr_east"), tasks.NewTask(title=w.unique("Task "), assignee_ids=["rep_a"])).task_id
+
+
+def _instruction(w: World) -> str:
+    """A fresh instruction from mgr_east to rep_a."""
+    from chalicelib.services.collab import instructions
+
+    return instructions.create(principal("mgr_east"), w.unique("Go "), ["rep_a"], None).instruction_id
+
+
+LEAVE_IN = {"kind": "leave", "title": "Leave", "from_date": "2030-03-04", "to_date": "2030-03-05"}
+
+
+def _leave(w: World) -> str:
+    """A fresh leave request of rep_a's, waiting for mgr_east."""
+    from chalicelib.services.collab import requests
+
+    new = requests.NewRequest(kind="leave", title=w.unique("Leave "), from_date="2030-03-04", to_date="2030-03-05")
+    return requests.create(principal("rep_a"), new).request_id
+
+
+def _listing(name: str, factory: Callable[[World], str], path: str) -> Callable[[World, str], Call]:
+    """A list request after a fresh item of rep_a's (its id under ``name`` for ``sees``)."""
+
+    def build(w: World, role: str) -> Call:
+        w.ids[name] = factory(w)
+        return Call("GET", path)
+
+    return build
 
 
 EXPENSE_IN = {
@@ -759,6 +810,53 @@ CASES: dict[str, Case] = {
     "admin.user.reactivate": Case(
         "POST", "/v1/admin/users/{user_id}/reactivate", _fresh(_gone_leaver, "POST", "/v1/admin/users/{id}/reactivate")
     ),
+    # ------------------------------------------------------------ collaboration (tasks, instructions)
+    "task.create": Case("POST", "/v1/tasks", _fixed("POST", "/v1/tasks", {"title": "T", "assignee_ids": ["rep_a"]})),
+    "task.get": Case("GET", "/v1/tasks/{task_id}", _fresh(_task, "GET", "/v1/tasks/{id}")),
+    "task.patch": Case("PATCH", "/v1/tasks/{task_id}", _fresh(_task, "PATCH", "/v1/tasks/{id}", {"title": "T2"})),
+    "task.complete": Case("POST", "/v1/tasks/{task_id}/complete", _fresh(_task, "POST", "/v1/tasks/{id}/complete")),
+    "task.reopen": Case("POST", "/v1/tasks/{task_id}/reopen", _fresh(_task, "POST", "/v1/tasks/{id}/reopen")),
+    "task.list": Case("GET", "/v1/tasks", _listing("task", _task, "/v1/tasks?limit=100"), sees=_in_items("task")),
+    "instruction.create": Case(
+        "POST", "/v1/instructions", _fixed("POST", "/v1/instructions", {"content": "Go", "recipient_ids": ["rep_a"]})
+    ),
+    "instruction.get": Case(
+        "GET", "/v1/instructions/{instruction_id}", _fresh(_instruction, "GET", "/v1/instructions/{id}")
+    ),
+    "instruction.ack": Case(
+        "POST", "/v1/instructions/{instruction_id}/ack", _fresh(_instruction, "POST", "/v1/instructions/{id}/ack")
+    ),
+    "instruction.list": Case(
+        "GET",
+        "/v1/instructions",
+        _listing("instruction", _instruction, "/v1/instructions?limit=100"),
+        sees=_in_items("instruction"),
+    ),
+    "approval_request.create": Case("POST", "/v1/approval-requests", _fixed("POST", "/v1/approval-requests", LEAVE_IN)),
+    "approval_request.get": Case(
+        "GET", "/v1/approval-requests/{request_id}", _fresh(_leave, "GET", "/v1/approval-requests/{id}")
+    ),
+    "approval_request.approve": Case(
+        "POST",
+        "/v1/approval-requests/{request_id}/approve",
+        _fresh(_leave, "POST", "/v1/approval-requests/{id}/approve", {}),
+    ),
+    "approval_request.reject": Case(
+        "POST",
+        "/v1/approval-requests/{request_id}/reject",
+        _fresh(_leave, "POST", "/v1/approval-requests/{id}/reject", {"reason": "no"}),
+    ),
+    "approval_request.withdraw": Case(
+        "POST",
+        "/v1/approval-requests/{request_id}/withdraw",
+        _fresh(_leave, "POST", "/v1/approval-requests/{id}/withdraw"),
+    ),
+    "approval_request.list": Case(
+        "GET",
+        "/v1/approval-requests",
+        _listing("approval_request", _leave, "/v1/approval-requests?role=waiting&limit=100"),
+        sees=_in_items("approval_request"),
+    ),
     # ------------------------------------------------------------ finance webhooks (no bearer token)
     "webhook.unsigned": Case(
         "POST",
@@ -806,6 +904,8 @@ ACTION_ROLES = {  # column -> the role (tests/integration/hostile.py ROLES) that
     "xten": "x_admin",  # other tenant (admin and finance there)
 }
 ACTION_OBJECTS = ("account", "contact", "opportunity", "lead", "activity", "expense", "plan")
+ACTION_OBJECTS += ("task", "instruction", "approval_request")  # collaboration: rep_a's own task (self-assigned),
+# an instruction from mgr_east to rep_a, rep_a's leave request (approve: its approver, mgr_east)
 ACTIONS = ("read", "patch", "transfer", "team", "comment", "charge", "approve")
 
 # fmt: off
@@ -860,12 +960,33 @@ plan.team            -     -    -   -    -    -    -     -   -     -     -    -
 plan.comment         -     -    -   -    -    -    -     -   -     -     -    -
 plan.charge          -     -    -   -    -    -    -     -   -     -     -    -
 plan.approve         -     -    -   -    -    -    -     -   -     -     -    -
+task.read            200   404  200 200  404  404  404   404 404   403   403  404
+task.patch           200   404  403 403  404  404  404   404 404   403   403  404
+task.transfer        -     -    -   -    -    -    -     -   -     -     -    -
+task.team            -     -    -   -    -    -    -     -   -     -     -    -
+task.comment         -     -    -   -    -    -    -     -   -     -     -    -
+task.charge          -     -    -   -    -    -    -     -   -     -     -    -
+task.approve         -     -    -   -    -    -    -     -   -     -     -    -
+instruction.read     200   404  200 200  404  404  404   404 404   403   403  404
+instruction.patch    -     -    -   -    -    -    -     -   -     -     -    -
+instruction.transfer -     -    -   -    -    -    -     -   -     -     -    -
+instruction.team     -     -    -   -    -    -    -     -   -     -     -    -
+instruction.comment  -     -    -   -    -    -    -     -   -     -     -    -
+instruction.charge   -     -    -   -    -    -    -     -   -     -     -    -
+instruction.approve  -     -    -   -    -    -    -     -   -     -     -    -
+approval_request.read     200   404  200 200  404  404  404   404 200   403   403  404
+approval_request.patch    -     -    -   -    -    -    -     -   -     -     -    -
+approval_request.transfer -     -    -   -    -    -    -     -   -     -     -    -
+approval_request.team     -     -    -   -    -    -    -     -   -     -     -    -
+approval_request.comment  -     -    -   -    -    -    -     -   -     -     -    -
+approval_request.charge   -     -    -   -    -    -    -     -   -     -     -    -
+approval_request.approve  403   404  200 403  404  404  404   404 403   403   403  404
 """
 # fmt: on
 
 # the error codes a refusal may carry, by status
 ACTION_ERRORS = {
-    403: {"not_allowed", "unknown_user", "unit_not_allowed", "not_owner", "not_approver"},
+    403: {"not_allowed", "unknown_user", "unit_not_allowed", "not_owner", "not_approver", "not_creator"},
     404: {"not_found"},
     422: {"unknown_unit"},
 }
@@ -954,8 +1075,29 @@ def _plan_action(action: str) -> Callable[[World, str], Call]:
     return build
 
 
+def _collab_action(kind: str, action: str) -> Callable[[World, str], Call]:
+    def build(w: World, role: str) -> Call:
+        if kind == "task":
+            from chalicelib.services.collab import tasks
+
+            new = tasks.NewTask(title=w.unique("Task "), assignee_ids=["rep_a"])
+            task_id = tasks.create(principal("rep_a"), new).task_id
+            if action == "read":
+                return Call("GET", f"/v1/tasks/{task_id}")
+            return Call("PATCH", f"/v1/tasks/{task_id}", {"title": "T"})
+        if kind == "instruction":
+            return Call("GET", f"/v1/instructions/{_instruction(w)}")
+        if action == "read":
+            return Call("GET", f"/v1/approval-requests/{_leave(w)}")
+        return Call("POST", f"/v1/approval-requests/{_leave(w)}/approve", {})
+
+    return build
+
+
 def action_call(cell: str) -> Callable[[World, str], Call]:
     kind, action = cell.split(".")
+    if kind in ("task", "instruction", "approval_request"):
+        return _collab_action(kind, action)
     if kind in CRM_PATH:
         return _crm_action(kind, action)
     if kind == "activity":

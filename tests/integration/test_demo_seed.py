@@ -29,3 +29,13 @@ def test_demo_has_an_approvals_queue_and_a_team_day(demo):
     rows = {r["user_id"]: r for r in day["items"]}
     assert len(rows["rep_a"]["signins"]) == 3 and rows["rep_c"]["flagged_count"] == 1
     assert demo.get("/v1/users?q=zh", as_="rep_a")[1]["items"][0]["id"] in {"rep_a", "fin"}
+
+
+def test_demo_has_tasks_an_instruction_and_a_leave_request(demo):
+    status, assigned = demo.get("/v1/tasks?role=assigned", as_="rep_a")
+    assert status == 200 and len(assigned["items"]) == 2
+    assert assigned["items"][0]["related"] and assigned["items"][0]["remind_minutes_before"] == 60
+    status, sent = demo.get("/v1/instructions?role=sent", as_="mgr_east")
+    assert status == 200 and sent["items"][0]["pending_ids"] == ["rep_b"]
+    status, waiting = demo.get("/v1/approval-requests?role=waiting", as_="vp")  # mgr_east's delegate
+    assert status == 200 and [r["kind"] for r in waiting["items"]] == ["leave"]

@@ -83,6 +83,17 @@ SCENARIOS: dict[str, tuple[str, str]] = {
     "fx.put": ("fx.put", "fin"),
     "goal.put": ("goal.put", "mgr_east"),
     "mileage.claim": ("mileage.claim", "rep_a"),
+    # collaboration
+    "task.create": ("task.create", "mgr_east"),
+    "task.patch": ("task.patch", "mgr_east"),
+    "task.complete": ("task.complete", "rep_a"),
+    "task.reopen": ("task.reopen", "rep_a"),
+    "instruction.create": ("instruction.create", "mgr_east"),
+    "instruction.ack": ("instruction.ack", "rep_a"),
+    "approval_request.create": ("approval_request.create", "rep_a"),
+    "approval_request.approve": ("approval_request.approve", "mgr_east"),
+    "approval_request.reject": ("approval_request.reject", "mgr_east"),
+    "approval_request.withdraw": ("approval_request.withdraw", "rep_a"),
 }
 
 
@@ -108,11 +119,21 @@ def _signed_in_day_claim(w: World, role: str) -> Call:
     return Call("POST", "/v1/mileage-claims", {"date": SIGNIN_DAY})
 
 
+def _completed_then_reopen(w: World, role: str) -> Call:
+    """A task rep_a completed, so the reopen changes it (the matrix's fresh task is open)."""
+    from chalicelib.services.collab import tasks
+
+    task = tasks.create(principal("mgr_east"), tasks.NewTask(title=w.unique("Task "), assignee_ids=["rep_a"]))
+    tasks.complete(principal("rep_a"), task.task_id, True)
+    return Call("POST", f"/v1/tasks/{task.task_id}/reopen")
+
+
 SIGNIN_DAY = "2026-02-11"
 # scenario -> its own request where the matrix case's request would write nothing
 BUILDS: dict[str, Callable[[World, str], Call]] = {
     "delegate.delete": _delegated_then_delete,
     "mileage.claim": _signed_in_day_claim,
+    "task.reopen": _completed_then_reopen,
 }
 IDEMPOTENT = {(op.method, op.path) for op in REGISTRY if op.idempotent}
 

@@ -29,6 +29,7 @@ TOOLS = ROOT / "tools" / "contract"
 VERBS = (
     "create|get|list|update|set|remove|add|submit|approve|reject|mark|receive"
     "|archive|restore|deactivate|reactivate|decide"
+    "|complete|reopen|acknowledge|withdraw"
 )
 
 

@@ -27,7 +27,7 @@ from chalicelib.ids import new_id
 from chalicelib.models import base as models_base
 from chalicelib.models.base import Tx
 
-before_snapshot = {s: id(aws.client(s)) for s in app.API_CLIENTS}
+before_snapshot = {s: aws.client(s) for s in app.API_CLIENTS}  # held: a freed client's id() can be reused
 primed = all(s.__pydantic_complete__ for op in app.web.REGISTRY for s in (op.body, op.query) if s is not None)
 snapshot_random_state = random.getstate()
 tokens = []
@@ -58,7 +58,7 @@ def restored_environment(n):
         "id": new_id("exp"),
         "tx_token": tokens[-1],
         "jitter": random.random(),
-        "s3_is_new": id(s3) != before_snapshot["s3"],
+        "s3_is_new": s3 is not before_snapshot["s3"],
         "access_key": s3._request_signer._credentials.access_key,
     }
 

@@ -216,3 +216,15 @@ def can_see(principal: Principal, obj: CrmObject, resolver: Optional[Resolver] =
     resolver.objects[(obj.object_type, obj.object_id)] = obj
     resolver.load_objects([(obj.object_type, obj.object_id)])
     return principal.user_id in resolver.object_viewers(obj)
+
+
+def may_address(principal: Principal, user: User, allow_self: bool, headed_paths: Iterable[str]) -> bool:
+    """Who may address whom (tasks, instructions; contract "Collaboration"): themselves
+    (tasks only: ``allow_self``), their subordinates at any depth, members of departments
+    they head (``headed_paths``: those departments' paths, sub-departments included),
+    admins anyone."""
+    if user.user_id == principal.user_id:
+        return allow_self
+    if principal.is_admin or principal.user_id in user.ancestors:
+        return True
+    return any(user.dept_path.startswith(path) for path in headed_paths)

@@ -367,12 +367,15 @@ def current_approvers_until(e: Expense, submitter: Any = None) -> tuple[list[str
     return approver_chain(e.tenant_id, e.user_id, submitter, approval_levels(e), deciders(e))
 
 
-def wait_item(e: Expense, approvers: list[str], keying: Optional[Keying] = None) -> Optional[ApprovalWait]:
-    """The queue entry of a submitted expense at its next level (None when none is left)."""
+def wait_item(
+    e: Expense, approvers: list[str], keying: Optional[Keying] = None, kind: type[ApprovalWait] = ApprovalWait
+) -> Optional[ApprovalWait]:
+    """The queue entry of a submitted expense at its next level (None when none is left);
+    ``kind``: the queue's wait (services/expenses/approvals.py ``Queue``)."""
     level = approved_levels(e)
     if e.status != "submitted" or level >= len(approvers):
         return None
-    wait = ApprovalWait(
+    wait = kind(
         tenant_id=e.tenant_id,
         expense_id=e.expense_id,
         submitter_id=e.user_id,
@@ -390,6 +393,13 @@ def _wait_key(e: Expense) -> ApprovalWait:
     key = ApprovalWait(tenant_id=e.tenant_id, expense_id=e.expense_id)
     key.PK, key.SK = ApprovalWait.key_of(e.tenant_id, e.expense_id)
     return key
+
+
+def levels_for(tenant_id: str, amount: Optional[Decimal]) -> int:
+    """Approval levels for an amount in the tenant currency: the manager, and above the
+    tenant's ``approval_limit`` the manager's manager too (approval requests share it)."""
+    limit = org.get_settings(tenant_id).approval_limit
+    return 2 if amount is not None and limit is not None and amount > Decimal(limit) else 1
 
 
 def _receipt_warnings(e: Expense) -> tuple[list[str], list[ReceiptClaim]]:

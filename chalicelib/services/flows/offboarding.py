@@ -28,6 +28,7 @@ from chalicelib.models.crm import objects_owned_by
 from chalicelib.models.org import User
 from chalicelib.models.schedule import Plan
 from chalicelib.observability import count, logger
+from chalicelib.services.collab import requests, tasks
 from chalicelib.services.crm import crm
 from chalicelib.services.expenses import approvals
 from chalicelib.services.org import org
@@ -53,7 +54,15 @@ def put_user(
     user = org.put_user(t, user_id, name, department_id, manager_id, email, roles)
     if before is not None and before.path != user.path:  # after the commit; else the stream (follow_move)
         settle("user.approvals", lambda: approvals.move_waiting(t, user_id, before.manager_id), user_id=user_id)
+        moved = functools.partial(approvals.move_waiting, t, user_id, before.manager_id, requests.REQUESTS)
+        settle("user.approval_requests", moved, user_id=user_id)
+        settle("user.tasks", functools.partial(_tasks_follow, user), user_id=user_id)
     return user
+
+
+def _tasks_follow(user: User) -> None:
+    """The team lists of the tasks of a moved user and everyone below them."""
+    tasks.follow_move(user.tenant_id, [user.user_id, *org.subordinate_ids(user.tenant_id, user.user_id, user)])
 
 
 def deactivate(principal: Principal, user_id: str, handover_to: str) -> User:
@@ -86,6 +95,8 @@ def follow_move(old: User, new: User) -> None:
         return
     org.move_subtree(new.tenant_id, old.path, new.path)
     approvals.move_waiting(new.tenant_id, new.user_id, old.manager_id)
+    approvals.move_waiting(new.tenant_id, new.user_id, old.manager_id, requests.REQUESTS)
+    _tasks_follow(current)
 
 
 def _move_report(tenant_id: str, user: User, report: User) -> None:
@@ -102,6 +113,8 @@ def _move_report(tenant_id: str, user: User, report: User) -> None:
     )
     moved = functools.partial(approvals.move_waiting, tenant_id, report.user_id, user.user_id)
     settle("user.approvals", moved, user_id=report.user_id)
+    moved = functools.partial(approvals.move_waiting, tenant_id, report.user_id, user.user_id, requests.REQUESTS)
+    settle("user.approval_requests", moved, user_id=report.user_id)
 
 
 def _move_reports(tenant_id: str, user: User) -> None:
@@ -110,6 +123,7 @@ def _move_reports(tenant_id: str, user: User) -> None:
     for report in [u for u in org.subordinates_by_path(tenant_id, user.path) if u.manager_id == user.user_id]:
         _move_report(tenant_id, user, report)
     approvals.move_for_delegation(tenant_id, {user.user_id})  # what waits for them (or as delegate) moves
+    approvals.move_for_delegation(tenant_id, {user.user_id}, requests.REQUESTS)
 
 
 def move_reports_page(tenant_id: str, user: User, limit: int) -> int:

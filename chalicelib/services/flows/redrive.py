@@ -17,6 +17,7 @@ from chalicelib.models.feed import Comment
 from chalicelib.models.org import Project, User
 from chalicelib.models.signins import SignIn
 from chalicelib.models.webhooks import InboundReceipt
+from chalicelib.services.collab import redrive as collab_redrive
 from chalicelib.services.crm import crm
 from chalicelib.services.expenses import expenses
 from chalicelib.services.feed import feed
@@ -25,7 +26,7 @@ from chalicelib.services.fieldwork import signins
 from chalicelib.services.flows import offboarding
 from chalicelib.services.org import org
 
-ENTITIES = frozenset({"Comment", "SignIn", "Expense", "InboundReceipt", "User", "Project"})
+ENTITIES = frozenset({"Comment", "SignIn", "Expense", "InboundReceipt", "User", "Project"}) | collab_redrive.ENTITIES
 
 
 def handle_change(event_name: str, old_image: Optional[dict], new_image: Optional[dict]) -> bool:
@@ -51,6 +52,8 @@ def handle_change(event_name: str, old_image: Optional[dict], new_image: Optiona
     if isinstance(new, User) and isinstance(old, User) and old.path != new.path:
         offboarding.follow_move(old, new)  # a manager change: subtree and waiting approvals
     # a deactivation's handover is a job (services/flows/orgjobs.py), started from this record too
+    if collab_redrive.redrive(old, new):  # tasks, instructions, approval requests
+        return True
     if isinstance(new, Project):
         org.sync_memberships(old if isinstance(old, Project) else None, new)
         return True

@@ -33,11 +33,12 @@ from chalicelib.models.goals import Actuals, Goal, scope_pk
 from chalicelib.models.org import Department, User
 from chalicelib.models.signins import SignIn
 from chalicelib.observability import count, logger
+from chalicelib.services.collab import leave, tasks
 from chalicelib.services.inbox import messages
 from chalicelib.services.org import org, pipeline
 from chalicelib.services.performance import goals
 from chalicelib.services.platform import events, fanout
-from chalicelib.timeutil import local_date, utcnow
+from chalicelib.timeutil import iso, local_date, utcnow
 
 DIGEST_HOUR = 8
 MAX_LISTED = 20  # names per section in one message; the rest are counted
@@ -185,9 +186,10 @@ class Report:
     inactive: list[str] = field(default_factory=list)  # user ids
     stale: list[tuple[str, str]] = field(default_factory=list)  # (opportunity id, name)
     behind: list[str] = field(default_factory=list)  # "<scope>: metric, metric"
+    overdue: list[tuple[str, str]] = field(default_factory=list)  # (task id, title): open tasks past due
 
     def __bool__(self) -> bool:
-        return bool(self.inactive or self.stale or self.behind)
+        return bool(self.inactive or self.stale or self.behind or self.overdue)
 
 
 def _users(tenant_id: str, ids: set[str]) -> dict[str, User]:
@@ -230,6 +232,7 @@ def reports(tenant_id: str, day: date) -> dict[str, Report]:
         tenant_id, {q.user_id for q in quiet} | {s.owner_id for s in stale} | {i for t, i, _ in behind if t == "user"}
     )
     out: dict[str, Report] = defaultdict(Report)
+    quiet = [q for q in quiet if not _excused_by_leave(tenant_id, q, day, int(settings.inactive_days))]
     for q in quiet:
         user = people.get(q.user_id)
         if user is not None and user.is_active:
@@ -253,7 +256,36 @@ def reports(tenant_id: str, day: date) -> dict[str, Report]:
         readers = [heads[scope_id]] if scope_type == "department" and heads.get(scope_id) else readers
         for boss in readers:
             out[boss].behind.append(f"{scope_type} {scope_id}: {', '.join(metrics)}")
+    _overdue_tasks(tenant_id, day, out)
     return {boss: report for boss, report in out.items() if report}
+
+
+def _excused_by_leave(tenant_id: str, q: LastCheckIn, day: date, n: int) -> bool:
+    """Approved leave (services/collab/leave.py) since the last check-in: the days on
+    leave do not count, so the user is quiet only after ``n`` working days not on leave
+    (1 Query per user otherwise reported)."""
+    away = leave.leave_days(tenant_id, q.user_id, q.day, (day - timedelta(days=1)).isoformat())
+    if not away:
+        return False
+    i = counted = 0
+    earliest = day
+    while counted < n:
+        i += 1
+        earliest = working_days_before(day, i)
+        counted += earliest.isoformat() not in away
+    return q.day >= earliest.isoformat()
+
+
+def _overdue_tasks(tenant_id: str, day: date, out: dict[str, Report]) -> None:
+    """Open tasks past due at the digest's hour, for every manager of an assignee (1 Query
+    of the tenant's open tasks due before then, 1 BatchGet of their assignees)."""
+    at = datetime(day.year, day.month, day.day, DIGEST_HOUR, tzinfo=org.tenant_zone(tenant_id))
+    late = tasks.overdue(tenant_id, iso(at))
+    assignees = _users(tenant_id, {a for t in late for a in t.assignee_ids or []})
+    for t in late:
+        bosses = {m for a in t.assignee_ids or [] if a in assignees for m in assignees[a].ancestors}
+        for boss in sorted(bosses):
+            out[boss].overdue.append((t.task_id, t.title))
 
 
 def _body(report: Report, names: dict[str, User]) -> str:
@@ -268,6 +300,8 @@ def _body(report: Report, names: dict[str, User]) -> str:
         lines.append("No activity: " + listed([name for _, name in report.stale]))
     if report.behind:
         lines.append("Behind pace: " + listed(report.behind))
+    if report.overdue:
+        lines.append("Overdue tasks: " + listed([title for _, title in report.overdue]))
     return "\n".join(lines)
 
 
@@ -313,6 +347,7 @@ def _send_digest(tenant_id: str, boss: str, report: Report, names: dict[str, Use
             "inactive": report.inactive,
             "stale": [o for o, _ in report.stale],
             "behind": report.behind,
+            "overdue_tasks": [t for t, _ in report.overdue],
         },
     )
     return 1

@@ -1,4 +1,9 @@
-"""Plan reminders: the ``plan_reminders`` schedule (every minute, all tenants).
+"""Reminders: the ``plan_reminders`` schedule (every minute, all tenants) delivers every
+kind of reminder that sits in the due index: plans' own (here) and any other kind its
+caller passes as ``senders`` (``{entity class: send}``; tasks: services/collab/tasks.py).
+Each kind keys its items into the same minute buckets (``remind_at``, GSI2), and its
+``send(item, zone)`` answers True when it delivered (False: already delivered), with its
+messages deduplicated per reminder and due time: everything below holds for every kind.
 
 How it stays cheap, exact and complete:
 - **Cost proportional to what is due.** Armed reminders sit in a sparse, minute-bucketed
@@ -35,8 +40,8 @@ from typing import Any, Optional
 
 from pynamodb.exceptions import PutError
 
-from chalicelib.models.base import condition_failed
-from chalicelib.models.schedule import REMIND_SHARDS, Plan, ReminderCheckpoint, remind_bucket_pk, remind_range
+from chalicelib.models.base import condition_failed, item_of
+from chalicelib.models.schedule import REMIND_SHARDS, Plan, ReminderCheckpoint, due_reminders
 from chalicelib.observability import count, is_corrupt_item, logger, skip_bad_item
 from chalicelib.services.inbox import messages
 from chalicelib.services.org import org
@@ -119,9 +124,19 @@ def _minutes(since: datetime, until: datetime) -> list[str]:
     return out
 
 
-def due_in_bucket(minute: str, since: str, until: str, shard: int = 0) -> list[Plan]:
-    """Armed reminders of one minute bucket's shard with ``since < remind_at <= until``."""
-    return list(Plan.gsi2.query(remind_bucket_pk(minute, shard), Plan.GSI2SK.between(*remind_range(since, until))))
+Sender = Callable[[Any, Any], bool]  # (item, time zone) -> delivered now
+
+
+def due_in_bucket(minute: str, since: str, until: str, shard: int = 0) -> list[Any]:
+    """Armed reminders (raw items, every kind) of one minute bucket's shard with
+    ``since < remind_at <= until``."""
+    return due_reminders(minute, since, until, shard)
+
+
+def _key(raw: dict[str, Any]) -> tuple[str, str]:
+    """(tenant, id) of a due-index item, from its GSI2SK ``<remind_at>#<tenant>#<id>``."""
+    parts = str(raw.get("GSI2SK", {}).get("S", "")).split("#")
+    return (parts[-2], parts[-1]) if len(parts) >= 3 else ("", "")
 
 
 class _Zones:
@@ -131,12 +146,12 @@ class _Zones:
     def __init__(self) -> None:
         self.cache: dict[str, Any] = {}
 
-    def __call__(self, plan: Plan) -> Any:
-        if plan.zone:
-            return org.zone_named(plan.zone)
-        if plan.tenant_id not in self.cache:
-            self.cache[plan.tenant_id] = org.tenant_zone(plan.tenant_id)
-        return self.cache[plan.tenant_id]
+    def __call__(self, item: Any) -> Any:
+        if getattr(item, "zone", None):
+            return org.zone_named(item.zone)
+        if item.tenant_id not in self.cache:
+            self.cache[item.tenant_id] = org.tenant_zone(item.tenant_id)
+        return self.cache[item.tenant_id]
 
 
 def deliver(plan: Plan, zone: Any) -> bool:
@@ -179,12 +194,17 @@ def deliver(plan: Plan, zone: Any) -> bool:
     return True
 
 
-def run(now: Optional[datetime] = None, deadline: Optional[Callable[[], bool]] = None) -> RunResult:
+def run(
+    now: Optional[datetime] = None,
+    deadline: Optional[Callable[[], bool]] = None,
+    senders: Optional[dict[type, Sender]] = None,
+) -> RunResult:
     """Every shard in this process, one after the other (tests, the local control
-    endpoint); deployed, the dispatcher queues one :func:`run_shard` per shard instead."""
+    endpoint); deployed, the dispatcher queues one :func:`run_shard` per shard instead.
+    ``senders`` adds the kinds other capabilities keep in the due index (tasks)."""
     total: Optional[RunResult] = None
     for shard in range(REMIND_SHARDS):
-        one = run_shard(shard, now, deadline)
+        one = run_shard(shard, now, deadline, senders)
         total = one if total is None else total.merge(one)
     assert total is not None
     return total
@@ -196,10 +216,11 @@ def due_tasks(now: Optional[datetime] = None) -> list[fanout.Task]:
     return [fanout.Task(KIND, f"{shard}#{until}", {"shard": shard, "now": until}) for shard in range(REMIND_SHARDS)]
 
 
-def work(task: fanout.Task, deadline: fanout.Deadline) -> Optional[str]:
+def work(task: fanout.Task, deadline: fanout.Deadline, senders: Optional[dict[type, Sender]] = None) -> Optional[str]:
     """One shard's reminders up to the task's ``now``; a cursor (its checkpoint) when the
     deadline stopped it before the end."""
-    result = run_shard(int(task.params["shard"]), parse_timestamp(task.params["now"], "now"), deadline.expired)
+    now = parse_timestamp(task.params["now"], "now")
+    result = run_shard(int(task.params["shard"]), now, deadline.expired, senders)
     if result.out_of_time:
         return result.until
     if not result.complete:  # a failure: the message is redelivered (and the next minute's task retries it too)
@@ -216,10 +237,16 @@ def _window(shard: int, now: datetime) -> tuple[str, datetime, datetime]:
     return since, since_dt, until_dt
 
 
-def run_shard(shard: int, now: Optional[datetime] = None, deadline: Optional[Callable[[], bool]] = None) -> RunResult:
+def run_shard(
+    shard: int,
+    now: Optional[datetime] = None,
+    deadline: Optional[Callable[[], bool]] = None,
+    senders: Optional[dict[type, Sender]] = None,
+) -> RunResult:
     """Deliver every reminder of one due-index shard due since its checkpoint. ``now`` is
     injectable for tests; ``deadline()`` True stops early (the checkpoint then covers what
-    was finished)."""
+    was finished); ``senders`` adds the kinds other capabilities keep in the due index."""
+    kinds: dict[type, Sender] = {Plan: deliver, **(senders or {})}
     now = (now or utcnow()).astimezone(UTC).replace(microsecond=0)
     since, since_dt, until_dt = _window(shard, now)
     until = iso(until_dt)
@@ -236,7 +263,7 @@ def run_shard(shard: int, now: Optional[datetime] = None, deadline: Optional[Cal
             due = due_in_bucket(minute, since, until, shard)
             result.buckets += 1
             result.due += len(due)
-            send = lambda p: _deliver_safely(p, zones, result)  # noqa: E731
+            send = lambda raw: _deliver_safely(raw, kinds, zones, result)  # noqa: E731
             outcomes = list(pool.map(send, due)) if len(due) >= PARALLEL_FROM else [send(p) for p in due]
             if any(o is None for o in outcomes):
                 result.complete = False  # a failure: leave the checkpoint before this minute
@@ -258,20 +285,27 @@ def run_shard(shard: int, now: Optional[datetime] = None, deadline: Optional[Cal
     return result
 
 
-def _deliver_safely(plan: Plan, zones: _Zones, result: RunResult) -> Optional[bool | str]:
+def _deliver_safely(
+    raw: dict[str, Any], kinds: dict[type, Sender], zones: _Zones, result: RunResult
+) -> Optional[bool | str]:
     """True delivered, False already delivered, None failed (the run retries it later),
-    ``SKIPPED`` unreadable (logged and counted; the run goes on past it)."""
+    ``SKIPPED`` unreadable or of a kind nobody sends (logged and counted; the run goes on)."""
+    tenant_id, key = _key(raw)
     for attempt in range(3):
         try:
-            return deliver(plan, zones(plan))
+            item = item_of(raw)
+            send = kinds.get(type(item))
+            if send is None:
+                raise TypeError(f"no sender for reminders of {type(item).__name__}")
+            return send(item, zones(item))
         except Exception as exc:  # noqa: BLE001 - one bad reminder must not stop the others
             if is_corrupt_item(exc):  # its own data is bad: retrying (now or next run) cannot help
-                skip_bad_item("plan_reminders", exc, tenant_id=plan.tenant_id, key=plan.plan_id)
-                result.errors.append(f"{plan.tenant_id}/{plan.plan_id}: skipped ({type(exc).__name__})")
+                skip_bad_item("plan_reminders", exc, tenant_id=tenant_id, key=key)
+                result.errors.append(f"{tenant_id}/{key}: skipped ({type(exc).__name__})")
                 return SKIPPED
             if attempt == 2:
-                result.errors.append(f"{plan.tenant_id}/{plan.plan_id}: {type(exc).__name__}")
-                logger.warning("plan reminder failed", extra={"plan_id": plan.plan_id, "error": str(exc)})
+                result.errors.append(f"{tenant_id}/{key}: {type(exc).__name__}")
+                logger.warning("reminder failed", extra={"key": key, "error": str(exc)})
                 return None
             _time.sleep(0.1 * (attempt + 1))
     return None  # pragma: no cover
