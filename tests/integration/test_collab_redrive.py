@@ -8,7 +8,7 @@ import pytest
 from chalicelib.models.messages import Message
 from chalicelib.services.collab import instructions, requests, tasks
 from chalicelib.services.inbox.messages import inbox_pk
-from tests.integration.test_feed_reindex import Stream
+from tests.support import Stream
 
 
 @pytest.fixture
