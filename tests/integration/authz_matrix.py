@@ -158,6 +158,8 @@ admin.project.put         403   403   403      403  403  403  403   403      403
 admin.settings.put        403   403   403      403  403  403  403   403      403  200   403   200     403     401
 admin.settings.get        403   403   403      403  403  403  403   403      403  200   403   200     403     401
 admin.integration.put     403   403   403      403  403  403  403   403      403  200   403   200     403     401
+admin.work_calendar.put   403   403   403      403  403  403  403   403      403  200   403   200     403     401
+admin.work_calendar.get   403   403   403      403  403  403  403   403      403  200   403   200     403     401
 webhook.unsigned          401   401   401      401  401  401  401   401      401  401   401   401     401     401
 webhook.signed            200   200   200      200  200  200  200   200      200  200   200   200     200     200
 """
@@ -602,6 +604,14 @@ CASES: dict[str, Case] = {
         "PUT", "/v1/admin/settings", _fixed("PUT", "/v1/admin/settings", {"approval_limit": "5000.00"})
     ),
     "admin.settings.get": Case("GET", "/v1/admin/settings", _fixed("GET", "/v1/admin/settings")),
+    "admin.work_calendar.put": Case(
+        "PUT",
+        "/v1/admin/work-calendar/{year}",
+        _fixed("PUT", "/v1/admin/work-calendar/2030", {"holidays": ["2030-10-01"], "workdays": ["2030-10-12"]}),
+    ),
+    "admin.work_calendar.get": Case(
+        "GET", "/v1/admin/work-calendar/{year}", _fixed("GET", "/v1/admin/work-calendar/2030")
+    ),
     "admin.integration.put": Case(
         "PUT",
         "/v1/admin/integrations/finance",

@@ -30,7 +30,7 @@ from chalicelib.models.org import Department, User
 from chalicelib.models.signins import SignIn
 from chalicelib.observability import count, logger
 from chalicelib.services.inbox import messages
-from chalicelib.services.org import org, pipeline
+from chalicelib.services.org import org, pipeline, workcalendar
 from chalicelib.services.performance import goals
 from chalicelib.services.platform import events
 from chalicelib.timeutil import local_date, utcnow
@@ -164,14 +164,10 @@ def handle_change(event_name: str, old_image: Optional[dict], new_image: Optiona
 
 
 # ---------------------------------------------------------------- the digest
-def working_days_before(day: date, n: int) -> date:
-    """The earliest of the ``n`` working days (Mon-Fri) before ``day``."""
-    current = day
-    while n > 0:
-        current -= timedelta(days=1)
-        if current.weekday() < 5:
-            n -= 1
-    return current
+def working_days_before(day: date, n: int, tenant_id: str = "") -> date:
+    """The earliest of the ``n`` working days before ``day`` (the tenant's work calendar:
+    services/org/workcalendar.py; without a tenant, Monday..Friday)."""
+    return workcalendar.calendar(tenant_id).working_days_before(day, n)
 
 
 @dataclass
@@ -209,7 +205,7 @@ def _behind_goals(tenant_id: str, day: date) -> list[tuple[str, str, list[str]]]
 def reports(tenant_id: str, day: date) -> dict[str, Report]:
     """What each manager's digest for ``day`` names."""
     settings = org.get_settings(tenant_id)
-    quiet_since = working_days_before(day, int(settings.inactive_days)).isoformat()
+    quiet_since = working_days_before(day, int(settings.inactive_days), tenant_id).isoformat()
     stale_since = (day - timedelta(days=int(settings.stale_days))).isoformat()
     quiet = list(LastCheckIn.gsi1.query(LastCheckIn.index_pk(tenant_id), quiet_since > LastCheckIn.GSI1SK))
     stale = list(
