@@ -31,6 +31,7 @@ from chalicelib.handlers import (
     messages,
     org,
     overview,
+    reports,
     schedule,
     signins,
     streams,
@@ -62,6 +63,7 @@ for blueprint in (
     webhooks,
     streams,
     maintenance,
+    reports,
 ):
     app.register_blueprint(blueprint.bp)
 

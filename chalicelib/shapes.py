@@ -184,6 +184,10 @@ class ActivityOut(Response):
     plan_id: Optional[str] = None
     visit_id: Optional[str] = None
     distance_m: Optional[float] = None
+    # report
+    report_id: Optional[str] = None
+    template_id: Optional[str] = None
+    period_start: Optional[str] = None
 
 
 # ---------------------------------------------------------------- sign-ins
