@@ -245,7 +245,7 @@ def list_reports(req: Req) -> dict[str, Any]:
     tag="reports",
     query=ComplianceQuery,
     response=CompliancePage,
-    name="get_report_compliance",
+    name="list_report_compliance",
 )
 def report_compliance(req: Req) -> dict[str, Any]:
     q: ComplianceQuery = req.query

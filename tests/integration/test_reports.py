@@ -237,3 +237,27 @@ def test_report_lists_cost_the_same_per_page_at_10_and_more_reports(api, daily, 
     large, count = measured()
     assert count == 100 and large == small
     assert ReportListEntry  # the entries are what the list reads
+
+
+def test_the_team_digest_lists_reports_missing_on_the_last_working_day(api, daily):
+    from datetime import date
+
+    from chalicelib.services.performance import digest
+
+    weekly = {**DAILY, "name": "Weekly report", "period": "weekly"}
+    assert api.put("/v1/admin/report-templates/weekly", weekly, as_="admin")[0] == 200
+    # Thursday 2026-03-12's digest: Wednesday's daily reports are due, the week's are not
+    body = {"template_id": "daily", "period_start": "2026-03-11", "values": {}}
+    status, late = api.post("/v1/reports", body, as_="rep_a")
+    assert status == 201 and late["late"] is True
+    found = digest.reports("acme", date(2026, 3, 12))
+    assert found["mgr_east"].missing_reports == ["Liu Yang (rep) (Daily report 2026-03-11)"]
+    assert "Zhang Min (rep) (Daily report 2026-03-11)" not in found["vp"].missing_reports
+    assert "Sun Li (rep) (Daily report 2026-03-11)" in found["vp"].missing_reports
+    # Wednesday a holiday: Thursday's digest looks back to Tuesday, whose reports are missing
+    workcalendar.put_year("acme", 2026, ["2026-03-11"], [])
+    assert found["mgr_east"].missing_reports != digest.reports("acme", date(2026, 3, 12))["mgr_east"].missing_reports
+    assert digest.reports("acme", date(2026, 3, 12))["mgr_east"].missing_reports == [
+        "Zhang Min (rep) (Daily report 2026-03-10)",
+        "Liu Yang (rep) (Daily report 2026-03-10)",
+    ]

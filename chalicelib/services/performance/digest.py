@@ -9,6 +9,10 @@ opportunities (indexes kept on write: ``models/digest.py``), 1 Query for the mon
 plus a BatchGet of their actuals, BatchGets of the people and departments named, and one
 message per manager. Exactly once per manager and day: the message's dedupe key is the day,
 so a second firing (or a retried one) sends nothing and publishes nothing.
+
+Missing work reports: those that fell due on the last working day before the digest and
+were not submitted (services/reports/compliance.py: 1 Query of the templates; with a
+template due, the tenant's users and 1 BatchGet of their report slots per 100).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from chalicelib.services.inbox import messages
 from chalicelib.services.org import org, pipeline, workcalendar
 from chalicelib.services.performance import goals
 from chalicelib.services.platform import events
+from chalicelib.services.reports import compliance
 from chalicelib.timeutil import local_date, utcnow
 
 DIGEST_HOUR = 8
@@ -175,9 +180,10 @@ class Report:
     inactive: list[str] = field(default_factory=list)  # user ids
     stale: list[tuple[str, str]] = field(default_factory=list)  # (opportunity id, name)
     behind: list[str] = field(default_factory=list)  # "<scope>: metric, metric"
+    missing_reports: list[str] = field(default_factory=list)  # "<name> (<template> <period start>)"
 
     def __bool__(self) -> bool:
-        return bool(self.inactive or self.stale or self.behind)
+        return bool(self.inactive or self.stale or self.behind or self.missing_reports)
 
 
 def _users(tenant_id: str, ids: set[str]) -> dict[str, User]:
@@ -239,6 +245,9 @@ def reports(tenant_id: str, day: date) -> dict[str, Report]:
         readers = [heads[scope_id]] if scope_type == "department" and heads.get(scope_id) else readers
         for boss in readers:
             out[boss].behind.append(f"{scope_type} {scope_id}: {', '.join(metrics)}")
+    for missing in compliance.missing_reports(tenant_id, day):
+        for boss in missing.user.ancestors:
+            out[boss].missing_reports.append(f"{missing.user.name} ({missing.template_name} {missing.period_start})")
     return {boss: report for boss, report in out.items() if report}
 
 
@@ -254,6 +263,8 @@ def _body(report: Report, names: dict[str, User]) -> str:
         lines.append("No activity: " + listed([name for _, name in report.stale]))
     if report.behind:
         lines.append("Behind pace: " + listed(report.behind))
+    if report.missing_reports:
+        lines.append("No report: " + listed(report.missing_reports))
     return "\n".join(lines)
 
 
@@ -276,6 +287,7 @@ def run_tenant(tenant_id: str, day: Optional[date] = None) -> int:
                     "inactive": report.inactive,
                     "stale": [o for o, _ in report.stale],
                     "behind": report.behind,
+                    "missing_reports": report.missing_reports,
                 },
             )
             sent += 1
