@@ -160,6 +160,14 @@ admin.settings.get        403   403   403      403  403  403  403   403      403
 admin.integration.put     403   403   403      403  403  403  403   403      403  200   403   200     403     401
 admin.work_calendar.put   403   403   403      403  403  403  403   403      403  200   403   200     403     401
 admin.work_calendar.get   403   403   403      403  403  403  403   403      403  200   403   200     403     401
+admin.report_template.put 403   403   403      403  403  403  403   403      403  200   403   200     403     401
+report_templates.list     200   200   200      200  200  200  200   200      200  200   200   200     403     401
+report.create             201   201   201      201  201  201  201   201      201  201   422   422     403     401
+report.get                200   404   200      200  200  404  404   404      404  404   404   404     403     401
+report.patch              200   404   403      403  403  404  404   404      404  404   404   404     403     401
+report.list               200+  200-  200-     200- 200- 200- 200-  200-     200- 200-  200-  200-    403     401
+report.list_received      200-  200-  200+     200- 200- 200- 200-  200-     200- 200-  200-  200-    403     401
+report.compliance         403   403   200      200  200  200  403   200      403  403   422   422     403     401
 webhook.unsigned          401   401   401      401  401  401  401   401      401  401   401   401     401     401
 webhook.signed            200   200   200      200  200  200  200   200      200  200   200   200     200     200
 """
@@ -293,6 +301,47 @@ def _signin(account: bool) -> Callable[[World, str], Call]:
 
 def _signed_payment(w: World, role: str) -> Call:
     return w.webhook_call({"expense_id": w.approved_expense(), "status": "paid", "reference": "PAY-1"})
+
+
+TEMPLATE = {
+    "name": "Daily",
+    "period": "daily",
+    "due_time": "19:00",
+    "fields": [{"key": "summary", "label": "Summary", "type": "text"}],
+}
+
+
+def _today() -> str:
+    from chalicelib.services.org import org
+    from chalicelib.timeutil import today
+
+    return today(org.tenant_zone("acme")).isoformat()
+
+
+def _template(w: World) -> str:
+    """A fresh report template of acme's."""
+    from chalicelib.services.reports import templates
+
+    template_id = w.unique("tpl")
+    templates.put_template("acme", template_id, TEMPLATE)
+    return template_id
+
+
+def _report(w: World) -> str:
+    """A fresh report of rep_a's (recipient: their manager, mgr_east), as ``ids["report"]``."""
+    from chalicelib.services.reports import reports
+
+    new = reports.NewReport(_template(w), _today(), {})
+    w.ids["report"] = reports.submit(principal("rep_a"), new)["id"]
+    return w.ids["report"]
+
+
+def _listing(path: str) -> Callable[[World, str], Call]:
+    def build(w: World, role: str) -> Call:
+        _report(w)
+        return Call("GET", path)
+
+    return build
 
 
 EXPENSE_IN = {
@@ -611,6 +660,33 @@ CASES: dict[str, Case] = {
     ),
     "admin.work_calendar.get": Case(
         "GET", "/v1/admin/work-calendar/{year}", _fixed("GET", "/v1/admin/work-calendar/2030")
+    ),
+    # ------------------------------------------------------------ work reports (rep_a's, to mgr_east)
+    "admin.report_template.put": Case(
+        "PUT",
+        "/v1/admin/report-templates/{template_id}",
+        _new("tpl", "PUT", "/v1/admin/report-templates/{id}", TEMPLATE),
+    ),
+    "report_templates.list": Case("GET", "/v1/report-templates", _fixed("GET", "/v1/report-templates")),
+    "report.create": Case(
+        "POST",
+        "/v1/reports",
+        lambda w, role: Call(
+            "POST", "/v1/reports", {"template_id": _template(w), "period_start": _today(), "values": {}}
+        ),
+    ),
+    "report.get": Case("GET", "/v1/reports/{report_id}", _fresh(_report, "GET", "/v1/reports/{id}")),
+    "report.patch": Case(
+        "PATCH", "/v1/reports/{report_id}", _fresh(_report, "PATCH", "/v1/reports/{id}", {"values": {"summary": "x"}})
+    ),
+    "report.list": Case("GET", "/v1/reports", _listing("/v1/reports?role=mine&limit=100"), sees=_in_items("report")),
+    "report.list_received": Case(
+        "GET", "/v1/reports", _listing("/v1/reports?role=received&limit=100"), sees=_in_items("report")
+    ),
+    "report.compliance": Case(
+        "GET",
+        "/v1/report-compliance",
+        lambda w, role: Call("GET", f"/v1/report-compliance?template_id={_template(w)}&period_start={_today()}"),
     ),
     "admin.integration.put": Case(
         "PUT",
