@@ -261,3 +261,57 @@ def test_the_team_digest_lists_reports_missing_on_the_last_working_day(api, dail
         "Zhang Min (rep) (Daily report 2026-03-10)",
         "Liu Yang (rep) (Daily report 2026-03-10)",
     ]
+
+
+def test_day_figures_count_each_source_once_from_the_stream(api, stream):
+    from datetime import date
+
+    from chalicelib.services.reports import figures
+
+    now = NOW.strftime("%Y-%m-%dT%H:%M:%SZ")
+    location = {"lat": 31.2, "lng": 121.4, "accuracy_m": 10}
+    assert api.post("/v1/signins", {"kind": "check_in", "location": location, "client_time": now})[0] == 201
+    assert api.post("/v1/signins", {"kind": "check_out", "location": location, "client_time": now})[0] == 201
+    assert api.post("/v1/logs", {"date": today(), "content": "Restock agreed"})[0] == 201
+    _, acc = api.post("/v1/accounts", {"name": "Acct"})
+    body = {"name": "Deal", "account_id": acc["id"], "stage": "won", "amount": "1200.50"}
+    assert api.post("/v1/opportunities", body)[0] == 201
+    expense = {"amount": "88.50", "category": "travel", "occurred_on": today(), "unit": {"type": "person", "id": "rep_a"}}
+    _, exp = api.post("/v1/expenses", expense)
+    assert api.post(f"/v1/expenses/{exp['id']}/submit")[0] == 200
+    records = stream.pump()
+    stream.deliver(records)  # redelivered: counted once
+    day = date.fromisoformat(today())
+    assert figures.totals("acme", "rep_a", day, day) == {
+        "checkins": 1,
+        "visits_minutes": 0,  # same minute in and out
+        "plans_done": 0,
+        "plans_total": 0,
+        "logs": 1,
+        "expenses_total": "88.50",
+        "won_amount": "1200.50",
+        "new_opportunities": 1,
+    }
+    assert figures.totals("acme", "rep_b", day, day)["checkins"] == 0
+
+
+def test_compliance_pages_through_a_team_and_a_heads_departments(api, daily):
+    def all_pages(as_: str) -> list[str]:
+        seen, cursor = [], None
+        for _ in range(20):
+            query = f"template_id=daily&period_start={today()}&limit=2" + (f"&cursor={cursor}" if cursor else "")
+            status, page = api.get(f"/v1/report-compliance?{query}", as_=as_)
+            assert status == 200, page
+            seen += [r["user_id"] for r in page["items"]]
+            cursor = page["next_cursor"]
+            if cursor is None:
+                return seen
+        raise AssertionError("no last page")
+
+    assert sorted(all_pages("vp")) == ["mgr_east", "mgr_west", "rep_a", "rep_b", "rep_c"]
+    org.put_user("acme", "kam", "Key Account Head", "sales", "vp", None, None)
+    org.put_department("acme", "east_key", "Key accounts East", "east", "kam")
+    org.put_department("acme", "east_key_2", "Key accounts 2", "east_key", None)
+    for n, dept in enumerate(("east_key", "east_key", "east_key_2")):
+        org.put_user("acme", f"key{n}", f"Key {n}", dept, "rep_b", None, None)
+    assert sorted(all_pages("kam")) == ["key0", "key1", "key2"]
