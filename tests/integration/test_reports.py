@@ -86,17 +86,14 @@ def test_acceptance_auto_fields_compliance_and_no_edit_after_the_managers_read(a
     assert report["values"] == {"visits": 2, "plans": 1, "summary": "Two stores", "calls": 5}
     assert (report["recipient_ids"], report["late"], report["read_by"]) == (["mgr_east"], False, [])
 
-    before_due = compliance_of(api, monkeypatch, at_local(12))
-    assert before_due["rep_a"] == {
-        "user_id": "rep_a",
-        "name": "Zhang Min (rep)",
-        "status": "submitted",
-        "report_id": report["id"],
+    _, page = api.get(f"/v1/report-compliance?template_id=daily&period_start={today()}", as_="mgr_east")
+    rows = {row["user_id"]: row for row in page["items"]}
+    assert rows == {
+        "rep_a": {"user_id": "rep_a", "name": "Zhang Min (rep)", "status": "submitted", "report_id": report["id"]},
+        "rep_b": {"user_id": "rep_b", "name": "Liu Yang (rep)", "status": "missing"},
     }
-    assert before_due["rep_b"]["status"] == "not_due"
-    after_due = compliance_of(api, monkeypatch, at_local(0, days=1) + timedelta(minutes=30))
-    assert (after_due["rep_a"]["status"], after_due["rep_b"]["status"]) == ("submitted", "missing")
-    assert set(after_due) == {"rep_a", "rep_b"}
+    assert compliance_of(api, monkeypatch, at_local(0) - timedelta(seconds=1))["rep_b"]["status"] == "not_due"
+    assert compliance_of(api, monkeypatch, at_local(0, days=1))["rep_a"]["status"] == "submitted"
 
     status, edited = api.patch(f"/v1/reports/{report['id']}", {"values": {"visits": 7, "summary": "Three stores"}})
     assert status == 200, edited
@@ -318,3 +315,19 @@ def test_compliance_pages_through_a_team_and_a_heads_departments(api, daily):
     for n, dept in enumerate(("east_key", "east_key", "east_key_2")):
         org.put_user("acme", f"key{n}", f"Key {n}", dept, "rep_b", None, None)
     assert sorted(all_pages("kam")) == ["key0", "key1", "key2"]
+
+
+def test_late_missing_and_not_due_follow_the_work_calendar(api, daily):
+    workcalendar.put_year("acme", 2026, ["2026-03-10"], [])
+
+    def statuses(day: str) -> dict[str, str]:
+        _, page = api.get(f"/v1/report-compliance?template_id=daily&period_start={day}", as_="mgr_east")
+        return {row["user_id"]: row["status"] for row in page["items"]}
+
+    status, report = api.post("/v1/reports", {"template_id": "daily", "period_start": "2026-03-11", "values": {}})
+    assert status == 201 and report["late"] is True
+    assert statuses("2026-03-11") == {"rep_a": "late", "rep_b": "missing"}
+    assert statuses("2026-03-10") == {"rep_a": "not_due", "rep_b": "not_due"}  # a holiday
+    assert statuses("2026-03-08") == {"rep_a": "not_due", "rep_b": "not_due"}  # a Sunday
+    tomorrow = (NOW.astimezone(org.tenant_zone("acme")).date() + timedelta(days=2)).isoformat()
+    assert set(statuses(tomorrow).values()) == {"not_due"}

@@ -1,10 +1,11 @@
 """Who submitted what: a leader's compliance view of one template and period, and the
 reports missing at the team digest.
 
-Status of a person for a period: ``submitted`` (on time) or ``late`` (their report's
-slot says which), else ``missing`` once the period is due (``due_time`` on its last
-working day, by the tenant work calendar), else ``not_due`` (before that, or a period
-without a working day).
+Status of a person for a period: ``submitted`` (on time) or ``late`` (after ``due_time``
+on the period's last working day; their report's slot says which), else ``missing`` once
+the period has begun and has a working day (by the tenant work calendar), else
+``not_due`` (a period still to come, or one without a working day: a daily report of a
+Sunday or a holiday). The team digest names only reports past their due time.
 
 Cost per page of up to 100 people: the caller's team listing (1 Query, the one the team-day
 view reads) + 1 BatchGet of the page's report slots (keyed by author, template and period)
@@ -35,7 +36,7 @@ DIGEST_HOUR = 8
 def status_of(slot: Optional[ReportSlot], period: templates.Period, now: datetime) -> dict[str, Any]:
     if slot is not None:
         return {"status": "late" if slot.late else "submitted", "report_id": slot.report_id}
-    return {"status": "missing" if period.is_due(now) else "not_due"}
+    return {"status": "missing" if period.expects_report(now) else "not_due"}
 
 
 def _slots(tenant_id: str, template_id: str, period_start: str, user_ids: list[str]) -> dict[str, ReportSlot]:

@@ -116,10 +116,16 @@ def all_templates(tenant_id: str) -> list[ReportTemplate]:
 class Period:
     start: date
     end: date
-    due_at: Optional[datetime]  # None: no working day in the period, so nothing is due
+    starts_at: datetime  # the start of its first day, tenant time
+    due_at: Optional[datetime]  # None: no working day in the period, so no report is expected
 
     def is_due(self, now: datetime) -> bool:
+        """Past its due time: a report submitted now is ``late``."""
         return self.due_at is not None and now > self.due_at
+
+    def expects_report(self, now: datetime) -> bool:
+        """The period has begun and has a working day: not having a report is ``missing``."""
+        return self.due_at is not None and now >= self.starts_at
 
 
 def period_end(template: ReportTemplate, start: date) -> date:
@@ -149,7 +155,8 @@ def period_of(
     end = period_end(template, start)
     cal = cal or workcalendar.calendar(template.tenant_id, range(start.year, end.year + 1))
     working = cal.working_days(start, end)
+    starts_at = datetime.combine(start, time(0), tzinfo=zone)
     if not working:
-        return Period(start, end, None)
+        return Period(start, end, starts_at, None)
     hh, mm = (int(x) for x in template.due_time.split(":"))
-    return Period(start, end, datetime.combine(working[-1], time(hh, mm), tzinfo=zone))
+    return Period(start, end, starts_at, datetime.combine(working[-1], time(hh, mm), tzinfo=zone))
