@@ -88,19 +88,18 @@ def values_of(template: ReportTemplate, sent: dict[str, Any], auto: dict[str, An
 
 
 # ---------------------------------------------------------------- who may
-def _may_read(principal: Principal, report: Report, author: Optional[User]) -> bool:
+def _may_read(principal: Principal, report: Report) -> bool:
+    """The author, the recipients, the author's managers (any depth, as the org is now)."""
     me = principal.user_id
     if me == report.author_id or me in (report.recipient_ids or []):
         return True
+    author: Optional[User] = org.get_user(principal.tenant_id, report.author_id)
     return author is not None and me in author.ancestors
 
 
 def _readable(principal: Principal, report_id: str) -> Report:
     report = Report.fetch(principal.tenant_id, report_id, consistent_read=True)
-    if report is None:
-        raise NotFound("report not found")
-    author = None if principal.user_id == report.author_id else org.get_user(principal.tenant_id, report.author_id)
-    if not _may_read(principal, report, author):
+    if report is None or not _may_read(principal, report):
         raise NotFound("report not found")
     return report
 
