@@ -35,6 +35,7 @@ from chalicelib.handlers import (
     org,
     overview,
     push,
+    reports,
     schedule,
     signins,
     streams,
@@ -70,6 +71,7 @@ for blueprint in (
     fanout,
     push,
     collab,
+    reports,
 ):
     app.register_blueprint(blueprint.bp)
 

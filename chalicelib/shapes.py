@@ -197,6 +197,10 @@ class ActivityOut(Response):
     task_id: Optional[str] = None
     instruction_id: Optional[str] = None
     request_id: Optional[str] = None
+    # report
+    report_id: Optional[str] = None
+    template_id: Optional[str] = None
+    period_start: Optional[str] = None
 
 
 # ---------------------------------------------------------------- sign-ins

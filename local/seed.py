@@ -459,3 +459,58 @@ def seed_collab() -> None:
 
 
 DEMO_EXTRAS.append(seed_collab)
+
+
+def seed_reports() -> None:
+    """Report templates (daily, weekly) and two daily reports: rep_b's today, tied to a
+    Xujiahui account (a ``report`` activity in the feed), and rep_c's yesterday, which
+    mgr_west has read (so rep_c can no longer edit it). GET /v1/report-compliance as
+    mgr_east shows rep_b's and rep_a's missing (once 19:00 has passed)."""
+    from datetime import timedelta
+
+    from chalicelib.auth import Principal
+    from chalicelib.models.crm import objects_owned_by
+    from chalicelib.services.org import org
+    from chalicelib.services.reports import reports, templates
+    from chalicelib.timeutil import today
+
+    fields = [
+        {"key": "visits", "label": "Customer visits", "type": "auto", "source": "checkins"},
+        {"key": "visit_minutes", "label": "Minutes at customers", "type": "auto", "source": "visits_minutes"},
+        {"key": "plans_done", "label": "Plans completed", "type": "auto", "source": "plans_done"},
+        {"key": "plans_total", "label": "Plans", "type": "auto", "source": "plans_total"},
+        {"key": "summary", "label": "Today's work", "type": "text"},
+        {"key": "tomorrow", "label": "Tomorrow's plan", "type": "text"},
+    ]
+    templates.put_template(
+        TENANT, "daily", {"name": "Daily report", "period": "daily", "due_time": "19:00", "fields": fields}
+    )
+    weekly = [
+        {"key": "won", "label": "Won this week", "type": "auto", "source": "won_amount"},
+        {"key": "new_opportunities", "label": "New opportunities", "type": "auto", "source": "new_opportunities"},
+        {"key": "expenses", "label": "Expenses", "type": "auto", "source": "expenses_total"},
+        {"key": "highlights", "label": "Highlights", "type": "text"},
+        {"key": "calls", "label": "Phone calls", "type": "number"},
+    ]
+    templates.put_template(
+        TENANT, "weekly", {"name": "Weekly report", "period": "weekly", "due_time": "18:00", "fields": weekly}
+    )
+    day = today(org.tenant_zone(TENANT))
+    account = next(o[1] for o in objects_owned_by(TENANT, "rep_b") if o[0] == "account")
+    reports.submit(
+        Principal("rep_b", TENANT, frozenset()),
+        reports.NewReport(
+            "daily",
+            day.isoformat(),
+            {"summary": "Xujiahui store: shelf check and reorder", "tomorrow": "Follow up the reorder"},
+            related=[("account", account)],
+        ),
+    )
+    yesterday = reports.submit(
+        Principal("rep_c", TENANT, frozenset()),
+        reports.NewReport("daily", (day - timedelta(days=1)).isoformat(), {"summary": "Hongqiao hub delivery review"}),
+    )
+    reports.read(Principal("mgr_west", TENANT, frozenset()), yesterday["id"])
+
+
+DEMO_EXTRAS.append(seed_reports)

@@ -5,9 +5,9 @@ from typing import Annotated, Literal, Optional
 from chalice import Blueprint
 from pydantic import Field, StringConstraints
 
-from chalicelib.schemas import Currency, Id, Money, Name, Page, PageQuery, Request, Response, example
+from chalicelib.schemas import Currency, Date, Id, Money, Name, Page, PageQuery, Request, Response, example
 from chalicelib.services.flows import offboarding, orgjobs
-from chalicelib.services.org import org
+from chalicelib.services.org import org, workcalendar
 from chalicelib.vocabulary import StageOutcome
 from chalicelib.web import Req, route
 
@@ -423,3 +423,54 @@ def put_finance_integration(req: Req) -> IntegrationOut:
 )
 def me(req: Req) -> MeOut:
     return MeOut(**org.profile_to_dict(req.principal, org.profile(req.principal)))
+
+
+# ---------------------------------------------------------------- tenant work calendar
+class WorkCalendarIn(Request):
+    model_config = example({"holidays": ["2027-10-01", "2027-10-04"], "workdays": ["2027-10-09"]})
+    holidays: list[Date] = Field(default_factory=list, max_length=366, description="Days off (any weekday)")
+    workdays: list[Date] = Field(
+        default_factory=list, max_length=106, description="Make-up working days: Saturdays or Sundays"
+    )
+
+
+class WorkCalendarOut(Response):
+    year: int
+    holidays: list[str]
+    workdays: list[str]
+    updated_at: Optional[str] = None
+
+
+WORK_CALENDAR_PATH = "/v1/admin/work-calendar/{year}"
+YEAR_PATTERN = {"year": r"^[0-9]{4}$"}
+
+
+@route(
+    bp,
+    WORK_CALENDAR_PATH,
+    method="PUT",
+    summary="The tenant's holidays and make-up working days of a year (working days: Mon-Fri + workdays - holidays)",
+    tag="organisation",
+    body=WorkCalendarIn,
+    response=WorkCalendarOut,
+    path_patterns=YEAR_PATTERN,
+    name="set_work_calendar",
+)
+def put_work_calendar(req: Req) -> WorkCalendarOut:
+    org.require_admin(req.principal)
+    year = int(req.path["year"])
+    return WorkCalendarOut(**workcalendar.put_year(req.tenant_id, year, req.body.holidays, req.body.workdays))
+
+
+@route(
+    bp,
+    WORK_CALENDAR_PATH,
+    summary="The tenant's work calendar of a year",
+    tag="organisation",
+    response=WorkCalendarOut,
+    path_patterns=YEAR_PATTERN,
+    name="get_work_calendar",
+)
+def get_work_calendar(req: Req) -> WorkCalendarOut:
+    org.require_admin(req.principal)
+    return WorkCalendarOut(**workcalendar.get_year(req.tenant_id, int(req.path["year"])))

@@ -33,6 +33,7 @@ from chalicelib.services.flows import orgjobs, redrive
 from chalicelib.services.performance import actuals, digest, oppstats
 from chalicelib.services.platform import jobs
 from chalicelib.services.push import fanout
+from chalicelib.services.reports import figures, reports
 
 bp = Blueprint(__name__)
 
@@ -56,6 +57,8 @@ def handle_record(record: Any) -> None:
         ("orgjobs", orgjobs.handle_change),
         ("jobs", jobs.handle_change),
         ("push", fanout.handle_change),
+        ("report_figures", lambda name, old, new: figures.handle_change(record.event_id, old, new)),
+        ("reports", reports.handle_change),
     )
     for name, consumer in consumers:
         try:

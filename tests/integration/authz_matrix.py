@@ -187,6 +187,16 @@ approval_request.approve  403   404   200      403  403  404  404   404      404
 approval_request.reject   403   404   200      403  403  404  404   404      404  403   404   404     403     401
 approval_request.withdraw 200   404   403      403  403  404  404   404      404  403   404   404     403     401
 approval_request.list     200-  200-  200+     200- 200- 200- 200-  200-     200- 200-  200-  200-    403     401
+admin.work_calendar.put   403   403   403      403  403  403  403   403      403  200   403   200     403     401
+admin.work_calendar.get   403   403   403      403  403  403  403   403      403  200   403   200     403     401
+admin.report_template.put 403   403   403      403  403  403  403   403      403  200   403   200     403     401
+report_templates.list     200   200   200      200  200  200  200   200      200  200   200   200     403     401
+report.create             201   201   201      201  201  201  201   201      201  201   422   422     403     401
+report.get                200   404   200      200  200  404  404   404      404  404   404   404     403     401
+report.patch              200   404   403      403  403  404  404   404      404  404   404   404     403     401
+report.list               200+  200-  200-     200- 200- 200- 200-  200-     200- 200-  200-  200-    403     401
+report.list_received      200-  200-  200+     200- 200- 200- 200-  200-     200- 200-  200-  200-    403     401
+report.compliance         403   403   200      200  200  200  403   200      403  403   422   422     403     401
 webhook.unsigned          401   401   401      401  401  401  401   401      401  401   401   401     401     401
 webhook.signed            200   200   200      200  200  200  200   200      200  200   200   200     200     200
 """
@@ -357,6 +367,44 @@ def _listing(name: str, factory: Callable[[World], str], path: str) -> Callable[
 
     def build(w: World, role: str) -> Call:
         w.ids[name] = factory(w)
+
+
+TEMPLATE = {
+    "name": "Daily",
+    "period": "daily",
+    "due_time": "19:00",
+    "fields": [{"key": "summary", "label": "Summary", "type": "text"}],
+}
+
+
+def _today() -> str:
+    from chalicelib.services.org import org
+    from chalicelib.timeutil import today
+
+    return today(org.tenant_zone("acme")).isoformat()
+
+
+def _template(w: World) -> str:
+    """A fresh report template of acme's."""
+    from chalicelib.services.reports import templates
+
+    template_id = w.unique("tpl")
+    templates.put_template("acme", template_id, TEMPLATE)
+    return template_id
+
+
+def _report(w: World) -> str:
+    """A fresh report of rep_a's (recipient: their manager, mgr_east), as ``ids["report"]``."""
+    from chalicelib.services.reports import reports
+
+    new = reports.NewReport(_template(w), _today(), {})
+    w.ids["report"] = reports.submit(principal("rep_a"), new)["id"]
+    return w.ids["report"]
+
+
+def _listing(path: str) -> Callable[[World, str], Call]:
+    def build(w: World, role: str) -> Call:
+        _report(w)
         return Call("GET", path)
 
     return build
@@ -755,6 +803,41 @@ CASES: dict[str, Case] = {
         "PUT", "/v1/admin/settings", _fixed("PUT", "/v1/admin/settings", {"approval_limit": "5000.00"})
     ),
     "admin.settings.get": Case("GET", "/v1/admin/settings", _fixed("GET", "/v1/admin/settings")),
+    "admin.work_calendar.put": Case(
+        "PUT",
+        "/v1/admin/work-calendar/{year}",
+        _fixed("PUT", "/v1/admin/work-calendar/2030", {"holidays": ["2030-10-01"], "workdays": ["2030-10-12"]}),
+    ),
+    "admin.work_calendar.get": Case(
+        "GET", "/v1/admin/work-calendar/{year}", _fixed("GET", "/v1/admin/work-calendar/2030")
+    ),
+    # ------------------------------------------------------------ work reports (rep_a's, to mgr_east)
+    "admin.report_template.put": Case(
+        "PUT",
+        "/v1/admin/report-templates/{template_id}",
+        _new("tpl", "PUT", "/v1/admin/report-templates/{id}", TEMPLATE),
+    ),
+    "report_templates.list": Case("GET", "/v1/report-templates", _fixed("GET", "/v1/report-templates")),
+    "report.create": Case(
+        "POST",
+        "/v1/reports",
+        lambda w, role: Call(
+            "POST", "/v1/reports", {"template_id": _template(w), "period_start": _today(), "values": {}}
+        ),
+    ),
+    "report.get": Case("GET", "/v1/reports/{report_id}", _fresh(_report, "GET", "/v1/reports/{id}")),
+    "report.patch": Case(
+        "PATCH", "/v1/reports/{report_id}", _fresh(_report, "PATCH", "/v1/reports/{id}", {"values": {"summary": "x"}})
+    ),
+    "report.list": Case("GET", "/v1/reports", _listing("/v1/reports?role=mine&limit=100"), sees=_in_items("report")),
+    "report.list_received": Case(
+        "GET", "/v1/reports", _listing("/v1/reports?role=received&limit=100"), sees=_in_items("report")
+    ),
+    "report.compliance": Case(
+        "GET",
+        "/v1/report-compliance",
+        lambda w, role: Call("GET", f"/v1/report-compliance?template_id={_template(w)}&period_start={_today()}"),
+    ),
     "admin.integration.put": Case(
         "PUT",
         "/v1/admin/integrations/finance",

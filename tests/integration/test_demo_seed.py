@@ -29,6 +29,11 @@ def test_demo_has_an_approvals_queue_and_a_team_day(demo):
     rows = {r["user_id"]: r for r in day["items"]}
     assert len(rows["rep_a"]["signins"]) == 3 and rows["rep_c"]["flagged_count"] == 1
     assert demo.get("/v1/users?q=zh", as_="rep_a")[1]["items"][0]["id"] in {"rep_a", "fin"}
+    # work reports (seed_reports): two templates, rep_c's report read by mgr_west, rep_b's in the feed
+    assert {t["id"] for t in demo.get("/v1/report-templates", as_="rep_a")[1]["items"]} == {"daily", "weekly"}
+    received = demo.get("/v1/reports?role=received", as_="mgr_west")[1]["items"]
+    assert [r["user_id"] for r in received[0]["read_by"]] == ["mgr_west"]
+    assert any(a["type"] == "report" for a in demo.get("/v1/feed?limit=100", as_="mgr_east")[1]["items"])
 
 
 def test_demo_has_tasks_an_instruction_and_a_leave_request(demo):

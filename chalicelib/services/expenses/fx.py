@@ -11,15 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, Optional
+from zoneinfo import ZoneInfo
 
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, Forbidden, Unprocessable
+from chalicelib.models.crm import Opportunity
 from chalicelib.models.fx import ExchangeRate
+from chalicelib.observability import logger
+from chalicelib.services.expenses import budgets
 from chalicelib.services.expenses.money import ISO_4217 as ISO_4217
 from chalicelib.services.expenses.money import require_currency
 from chalicelib.services.integrations import webhooks
 from chalicelib.services.org import org
-from chalicelib.timeutil import iso, parse_date, utcnow
+from chalicelib.timeutil import iso, local_date, parse_date, utcnow
 
 CENT = Decimal("0.01")
 MAX_RATE_PLACES = 8
@@ -67,6 +71,23 @@ def convert(tenant_id: str, tenant_currency: str, amount: Decimal, currency: str
     if found is None:
         raise Unprocessable(f"no {currency} rate on or before {day}", code="no_exchange_rate")
     return Converted(convert_amount(amount, Decimal(found.rate)), tenant_currency, found.rate, found.date)
+
+
+def won_cents(opp: Opportunity, tenant_currency: str, zone: ZoneInfo) -> int:
+    """A won opportunity's amount in the tenant currency, in cents, at the rate in effect on
+    the (tenant-local) day it closed; 0 without an amount, or (logged) without a rate. What
+    goal actuals and the report figures count as ``won_amount``."""
+    if not opp.amount:
+        return 0
+    amount = Decimal(opp.amount)
+    if opp.currency and opp.currency != tenant_currency:
+        day = local_date(str(opp.closed_at), zone)
+        try:
+            amount = convert(opp.tenant_id, tenant_currency, amount, opp.currency, day).amount
+        except Unprocessable:
+            logger.warning("won amount without an exchange rate", extra={"opportunity_id": opp.object_id})
+            return 0
+    return budgets.to_cents(amount)
 
 
 def require_rate_writer(principal: Principal) -> None:

@@ -32,7 +32,6 @@ from zoneinfo import ZoneInfo
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.errors import Unprocessable
 from chalicelib.models.base import BaseItem, Cancelled, Tx, condition_failed, from_stream_image
 from chalicelib.models.crm import Opportunity
 from chalicelib.models.expenses import Expense
@@ -40,13 +39,13 @@ from chalicelib.models.goals import MARK_TTL_S, Actuals, AggregateMark, Goal, mo
 from chalicelib.models.schedule import Plan
 from chalicelib.models.shards import MAX_SHARDS, count_of, pick
 from chalicelib.models.signins import SignIn
-from chalicelib.observability import count, logger
+from chalicelib.observability import count
 from chalicelib.services.access.visibility import dept_ids
-from chalicelib.services.expenses import budgets, fx
+from chalicelib.services.expenses import fx
 from chalicelib.services.inbox import messages
 from chalicelib.services.org import org, pipeline
 from chalicelib.services.performance import goals
-from chalicelib.timeutil import format_month, local_date, parse_timestamp
+from chalicelib.timeutil import format_month, parse_timestamp
 
 ENTITIES = frozenset({"SignIn", "Opportunity", "Plan", "Expense"})
 LIVE_EXPENSE = ("submitted", "approved")
@@ -56,20 +55,6 @@ Key = tuple[str, str]  # (user_id, YYYY-MM)
 
 def _month(timestamp: str, zone: ZoneInfo) -> str:
     return format_month(parse_timestamp(timestamp).astimezone(zone).date())
-
-
-def _won_cents(opp: Opportunity, base_currency: str, zone: ZoneInfo) -> int:
-    if not opp.amount:
-        return 0
-    amount = Decimal(opp.amount)
-    if opp.currency and opp.currency != base_currency:
-        day = local_date(str(opp.closed_at), zone)
-        try:
-            amount = fx.convert(opp.tenant_id, base_currency, amount, opp.currency, day).amount
-        except Unprocessable:
-            logger.warning("won amount without an exchange rate", extra={"opportunity_id": opp.object_id})
-            return 0
-    return budgets.to_cents(amount)
 
 
 def contribution(item: Optional[BaseItem], settings: Any) -> dict[Key, Counter]:
@@ -87,7 +72,7 @@ def contribution(item: Optional[BaseItem], settings: Any) -> dict[Key, Counter]:
     elif isinstance(item, Opportunity):
         add(item.owner_id, _month(item.created_at, zone), new_opportunities=1)
         if item.closed_at and pipeline.of(settings).outcome(item.stage) == "won":
-            cents = _won_cents(item, settings.currency, zone)
+            cents = fx.won_cents(item, settings.currency, zone)
             add(item.owner_id, _month(item.closed_at, zone), won_count=1, won_amount_cents=cents)
     elif isinstance(item, Plan) and item.status != "cancelled":
         add(item.user_id, item.date[:7], plans_total=1, plans_done=int(item.status == "done"))

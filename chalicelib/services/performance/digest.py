@@ -11,6 +11,10 @@ opportunities (indexes kept on write: ``models/digest.py``), 1 Query for the mon
 plus a BatchGet of their actuals, BatchGets of the people and departments named, and one
 message per manager. Exactly once per manager and day: the message's dedupe key is the day,
 so a second firing (or a retried one) sends nothing and publishes nothing.
+
+Missing work reports: those that fell due on the last working day before the digest and
+were not submitted (services/reports/compliance.py: 1 Query of the templates; with a
+template due, the tenant's users and 1 BatchGet of their report slots per 100).
 """
 
 from __future__ import annotations
@@ -35,9 +39,10 @@ from chalicelib.models.signins import SignIn
 from chalicelib.observability import count, logger
 from chalicelib.services.collab import leave, tasks
 from chalicelib.services.inbox import messages
-from chalicelib.services.org import org, pipeline
+from chalicelib.services.org import org, pipeline, workcalendar
 from chalicelib.services.performance import goals
 from chalicelib.services.platform import events, fanout
+from chalicelib.services.reports import compliance
 from chalicelib.timeutil import iso, local_date, utcnow
 
 DIGEST_HOUR = 8
@@ -171,14 +176,10 @@ def handle_change(event_name: str, old_image: Optional[dict], new_image: Optiona
 
 
 # ---------------------------------------------------------------- the digest
-def working_days_before(day: date, n: int) -> date:
-    """The earliest of the ``n`` working days (Mon-Fri) before ``day``."""
-    current = day
-    while n > 0:
-        current -= timedelta(days=1)
-        if current.weekday() < 5:
-            n -= 1
-    return current
+def working_days_before(day: date, n: int, tenant_id: str = "") -> date:
+    """The earliest of the ``n`` working days before ``day`` (the tenant's work calendar:
+    services/org/workcalendar.py; without a tenant, Monday..Friday)."""
+    return workcalendar.calendar(tenant_id).working_days_before(day, n)
 
 
 @dataclass
@@ -187,9 +188,10 @@ class Report:
     stale: list[tuple[str, str]] = field(default_factory=list)  # (opportunity id, name)
     behind: list[str] = field(default_factory=list)  # "<scope>: metric, metric"
     overdue: list[tuple[str, str]] = field(default_factory=list)  # (task id, title): open tasks past due
+    missing_reports: list[str] = field(default_factory=list)  # "<name> (<template> <period start>)"
 
     def __bool__(self) -> bool:
-        return bool(self.inactive or self.stale or self.behind or self.overdue)
+        return bool(self.inactive or self.stale or self.behind or self.overdue or self.missing_reports)
 
 
 def _users(tenant_id: str, ids: set[str]) -> dict[str, User]:
@@ -221,7 +223,7 @@ def _behind_goals(tenant_id: str, day: date) -> list[tuple[str, str, list[str]]]
 def reports(tenant_id: str, day: date) -> dict[str, Report]:
     """What each manager's digest for ``day`` names."""
     settings = org.get_settings(tenant_id)
-    quiet_since = working_days_before(day, int(settings.inactive_days)).isoformat()
+    quiet_since = working_days_before(day, int(settings.inactive_days), tenant_id).isoformat()
     stale_since = (day - timedelta(days=int(settings.stale_days))).isoformat()
     quiet = list(LastCheckIn.gsi1.query(LastCheckIn.index_pk(tenant_id), quiet_since > LastCheckIn.GSI1SK))
     stale = list(
@@ -257,6 +259,9 @@ def reports(tenant_id: str, day: date) -> dict[str, Report]:
         for boss in readers:
             out[boss].behind.append(f"{scope_type} {scope_id}: {', '.join(metrics)}")
     _overdue_tasks(tenant_id, day, out)
+    for missing in compliance.missing_reports(tenant_id, day):
+        for boss in missing.user.ancestors:
+            out[boss].missing_reports.append(f"{missing.user.name} ({missing.template_name} {missing.period_start})")
     return {boss: report for boss, report in out.items() if report}
 
 
@@ -302,6 +307,8 @@ def _body(report: Report, names: dict[str, User]) -> str:
         lines.append("Behind pace: " + listed(report.behind))
     if report.overdue:
         lines.append("Overdue tasks: " + listed([title for _, title in report.overdue]))
+    if report.missing_reports:
+        lines.append("No report: " + listed(report.missing_reports))
     return "\n".join(lines)
 
 
@@ -348,6 +355,7 @@ def _send_digest(tenant_id: str, boss: str, report: Report, names: dict[str, Use
             "stale": [o for o, _ in report.stale],
             "behind": report.behind,
             "overdue_tasks": [t for t, _ in report.overdue],
+            "missing_reports": report.missing_reports,
         },
     )
     return 1

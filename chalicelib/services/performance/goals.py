@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Optional
 
@@ -26,7 +26,7 @@ from chalicelib.models.goals import Actuals, Goal, month_of_scope
 from chalicelib.models.org import User
 from chalicelib.services.access.visibility import dept_ids
 from chalicelib.services.expenses import budgets
-from chalicelib.services.org import org
+from chalicelib.services.org import org, workcalendar
 from chalicelib.timeutil import iso, utcnow
 
 COUNT_METRICS = ("visits", "new_opportunities", "won_count")
@@ -75,15 +75,24 @@ def require(principal: Principal, scope_type: str, scope_id: str, reading: bool)
 
 
 # ---------------------------------------------------------------- progress and pace
+def _day_share(now: datetime, start: datetime) -> Decimal:
+    """How much of the day starting at ``start`` has passed at ``now`` (0..1)."""
+    return min(Decimal(1), max(Decimal(0), Decimal((now - start).total_seconds()) / 86400))
+
+
 def elapsed_share(period: str, tenant_id: str, now: Optional[datetime] = None) -> Decimal:
-    """How much of the month has passed in the tenant's zone: 0 before it, 1 after it."""
+    """How much of the month's working time has passed in the tenant's zone: the share of its
+    working days (the tenant's work calendar) gone by, today's counted by the hour; 0 before
+    the month, 1 after it. A month without a working day counts calendar days."""
     zone = org.tenant_zone(tenant_id)
     year, month = int(period[:4]), int(period[5:7])
-    start = datetime(year, month, 1, tzinfo=zone)
+    first = date(year, month, 1)
     days = calendar.monthrange(year, month)[1]
+    working = workcalendar.calendar(tenant_id, [year]).working_days(first, first + timedelta(days=days - 1))
     current = (now or utcnow()).astimezone(zone)
-    share = Decimal((current - start).total_seconds()) / Decimal(days * 86400)
-    return min(Decimal(1), max(Decimal(0), share))
+    counted = working or [first + timedelta(days=n) for n in range(days)]
+    gone = sum((_day_share(current, datetime(d.year, d.month, d.day, tzinfo=zone)) for d in counted), Decimal(0))
+    return gone / len(counted)
 
 
 def _pace(actual: Decimal, target: Decimal, share: Decimal, lower_is_better: bool = False) -> str:
