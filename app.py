@@ -34,6 +34,7 @@ from chalicelib.handlers import (
     schedule,
     signins,
     streams,
+    sync,
     system,
     uploads,
     webhooks,
@@ -62,6 +63,7 @@ for blueprint in (
     webhooks,
     streams,
     maintenance,
+    sync,
 ):
     app.register_blueprint(blueprint.bp)
 

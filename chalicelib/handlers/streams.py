@@ -25,6 +25,7 @@ from chalicelib.services.crm import list_index
 from chalicelib.services.feed import feed_index
 from chalicelib.services.flows import redrive
 from chalicelib.services.performance import actuals, digest, oppstats
+from chalicelib.services.sync import changelog
 
 bp = Blueprint(__name__)
 
@@ -45,6 +46,7 @@ def handle_record(record: Any) -> None:
         ("actuals", lambda name, old, new: actuals.handle_change(record.event_id, old, new)),
         ("oppstats", oppstats.handle_change),
         ("digest", digest.handle_change),
+        ("sync_changelog", changelog.handle_change),
     )
     for name, consumer in consumers:
         try:
