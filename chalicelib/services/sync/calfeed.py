@@ -69,6 +69,12 @@ def register_items(source: ItemSource) -> None:
 
 
 # ---------------------------------------------------------------- the secret
+def _token_item(tenant_id: str, token_hash: str, user_id: str) -> CalendarFeedToken:
+    item = CalendarFeedToken(tenant_id=tenant_id, token_hash=token_hash, user_id=user_id, created_at="")
+    item.set_keys()
+    return item
+
+
 def create_feed(principal: Principal) -> str:
     """A new secret token for the caller's feed (the old one stops working)."""
     tenant, user = principal.tenant_id, principal.user_id
@@ -82,7 +88,7 @@ def create_feed(principal: Principal) -> str:
         tx = Tx("calendar_feed").put("token", entry, CalendarFeedToken.PK.does_not_exist())
         tx.put("pointer", pointer, same)
         if old is not None:
-            tx.delete("old_token", CalendarFeedToken(tenant_id=tenant, token_hash=old.token_hash, user_id=user))
+            tx.delete("old_token", _token_item(tenant, old.token_hash, user))
         try:
             tx.commit()
         except Cancelled:
@@ -102,7 +108,7 @@ def revoke_feed(principal: Principal) -> None:
         CalendarFeedPointer.token_hash == old.token_hash,
         error=Conflict("retry", code="concurrent_update"),
     )
-    tx.delete("token", CalendarFeedToken(tenant_id=old.tenant_id, token_hash=old.token_hash, user_id=old.user_id))
+    tx.delete("token", _token_item(old.tenant_id, old.token_hash, old.user_id))
     tx.commit()
 
 
