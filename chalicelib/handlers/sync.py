@@ -109,7 +109,7 @@ def create_calendar_feed(req: Req) -> dict[str, str]:
     summary="Revoke the caller's calendar feed URL",
     tag="sync",
     response=CalendarFeedRevoked,
-    name="delete_calendar_feed",
+    name="remove_calendar_feed",
 )
 def delete_calendar_feed(req: Req) -> dict[str, bool]:
     calfeed.revoke_feed(req.principal)
