@@ -163,9 +163,13 @@ class ListIndexState(BaseItem, discriminator="ListIndexState"):
         self.PK, self.SK = object_pk(self.tenant_id, self.object_type, self.object_id), LIST_STATE_SK
 
     @classmethod
+    def key_of(cls, tenant_id: str, object_type: str, object_id: str) -> tuple[str, str]:
+        return object_pk(tenant_id, object_type, object_id), LIST_STATE_SK
+
+    @classmethod
     def fetch(cls, tenant_id: str, object_type: str, object_id: str) -> Optional[ListIndexState]:
         """The object's index state, read consistently (a re-index resumes from it)."""
-        return cls.lookup((object_pk(tenant_id, object_type, object_id), LIST_STATE_SK), consistent_read=True)
+        return cls.lookup(cls.key_of(tenant_id, object_type, object_id), consistent_read=True)
 
 
 __all__ = [

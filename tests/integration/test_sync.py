@@ -257,3 +257,16 @@ def test_a_sync_page_costs_the_same_requests_at_small_and_larger_data(api, strea
         counts.append((first_cost, ddb_requests.total))
     assert counts[0] == counts[1], counts
     assert counts[0][1] <= 6 + 2, counts  # a Query per type + the objects + their list entries
+
+
+def test_an_edit_not_yet_indexed_is_an_upsert_never_a_remove_and_back(api, stream, no_lag):
+    status, account = api.post("/v1/accounts", {"name": "Before"}, as_="rep_a")
+    stream.pump()
+    copy = Copy(api, "rep_a")
+    copy.pull()
+    obj = crm.get_object("acme", "account", account["id"])
+    obj.name = "After"
+    obj.save()  # a new revision whose list entries are not written yet (its re-index is in flight)
+    changelog.record("acme", "account", account["id"], ["rep_a"])
+    status, page = api.get(f"/v1/sync?since={copy.since}", as_="rep_a")
+    assert [(c["op"], c["object"]["name"]) for c in page["changes"]] == [("upsert", "After")]

@@ -11,7 +11,9 @@ A ``Source`` answers, for one type:
   ``upsert`` when the object exists and is in the viewer's range now, else a ``remove``.
   A CRM object is in the range when the viewer's whole-range list entry for its current
   revision exists (``proof_key``: read in one BatchGet for a whole page): exactly what
-  the list routes answer from.
+  the list routes answer from; while that revision is not indexed yet, a settled index
+  state holding an entry of the viewer's (``state_key`` / ``state_proves``) says the same,
+  so a phone never sees an object vanish and come back around an edit.
 
 Tasks belong to the tasks capability: it registers its source with :func:`register`
 (called by the layer that composes both, e.g. the sync handler), and its objects' changes
@@ -28,9 +30,9 @@ from chalicelib.auth import Principal
 from chalicelib.models.base import BaseItem
 from chalicelib.models.crm import MODELS, CrmObject, object_key
 from chalicelib.models.feed import ADMIN_VIEWER
-from chalicelib.models.lists import ListEntry
+from chalicelib.models.lists import LIVE, ListEntry, ListIndexState, list_pk
 from chalicelib.models.schedule import Plan, dated_range, dated_start_key
-from chalicelib.services.crm import crm
+from chalicelib.services.crm import crm, list_index
 from chalicelib.services.schedule import schedule
 
 Key = tuple[str, str]
@@ -49,6 +51,10 @@ class Source(Protocol):
     def object_key(self, tenant_id: str, object_id: str) -> Key: ...
 
     def proof_key(self, viewer: str, item: BaseItem) -> Optional[Key]: ...
+
+    def state_key(self, item: BaseItem) -> Optional[Key]: ...
+
+    def state_proves(self, viewer: str, state: BaseItem) -> bool: ...
 
     def visible(self, viewer: str, item: BaseItem, proven: bool) -> bool: ...
 
@@ -79,6 +85,17 @@ class CrmSource:
         return ListEntry.full_range_key(
             item.tenant_id, viewer, self.kind, item.object_id, item.updated_at, int(item.version or 0)
         )
+
+    def state_key(self, item: BaseItem) -> Optional[Key]:
+        return ListIndexState.key_of(item.tenant_id, self.kind, getattr(item, "object_id", ""))
+
+    def state_proves(self, viewer: str, state: BaseItem) -> bool:
+        """A settled index state (``ok``: its keys are exactly what is on disk) that holds an
+        entry of the viewer's whole live range: the viewer lists the object now."""
+        if not isinstance(state, ListIndexState) or state.state != "ok":
+            return False
+        prefix = list_pk(state.tenant_id, viewer, self.kind, "all", LIVE, {}) + list_index.KEY_SEP
+        return any(k.startswith(prefix) for k in state.keys or ())
 
     def visible(self, viewer: str, item: BaseItem, proven: bool) -> bool:
         return proven and isinstance(item, CrmObject) and not item.archived_at
@@ -113,6 +130,12 @@ class PlanSource:
 
     def proof_key(self, viewer: str, item: BaseItem) -> Optional[Key]:
         return None
+
+    def state_key(self, item: BaseItem) -> Optional[Key]:
+        return None
+
+    def state_proves(self, viewer: str, state: BaseItem) -> bool:
+        return False
 
     def visible(self, viewer: str, item: BaseItem, proven: bool) -> bool:
         return isinstance(item, Plan) and item.user_id == viewer

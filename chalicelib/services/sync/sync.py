@@ -110,29 +110,53 @@ def _change(type_name: str, object_id: str, item: Optional[BaseItem], source: So
     return {"type": type_name, "id": object_id, "op": "remove", "object": None}
 
 
+def _read(keys: list[tuple[str, str]]) -> dict[tuple[str, str], BaseItem]:
+    """Items by key: 1 BatchGet per 100 keys (none when there are none)."""
+    if not keys:
+        return {}
+    return {(i.PK, i.SK): i for i in BaseItem.batch_get(list(dict.fromkeys(keys)), consistent_read=True)}
+
+
+def _proven(viewers: dict[str, str], found: dict[tuple[str, str], BaseItem]) -> set[tuple[str, str]]:
+    """The (type, id) of ``found`` that their viewer lists now: the whole-range list entry of
+    the object's current revision exists (1 BatchGet per 100), or, when that revision is
+    not indexed yet, the object's index state is settled and holds an entry of the viewer's
+    (1 BatchGet per 100 of those, none in the usual case)."""
+    proofs, settle = {}, {}
+    for ref, item in found.items():
+        source = source_of(ref[0])
+        key = source.proof_key(viewers[ref[0]], item) if source is not None else None
+        if key is not None:
+            proofs[ref] = key
+    present = _read(list(proofs.values()))
+    proven = {ref for ref, key in proofs.items() if key in present}
+    for ref in proofs.keys() - proven:
+        source = source_of(ref[0])
+        key = source.state_key(found[ref]) if source is not None else None
+        if key is not None:
+            settle[ref] = key
+    states = _read(list(settle.values()))
+    for ref, key in settle.items():
+        source = source_of(ref[0])
+        if source is not None and key in states and source.state_proves(viewers[ref[0]], states[key]):
+            proven.add(ref)
+    return proven
+
+
 def _resolve(ask: Ask, refs: list[tuple[str, str]], viewers: dict[str, str], prove: bool) -> list[dict[str, Any]]:
     """Each (type, id) as an upsert of its current state or a remove: 1 BatchGet per 100
-    objects, and (``prove``) 1 per 100 of their whole-range list entries."""
+    objects, and (``prove``) what ``_proven`` reads."""
     tenant = ask.principal.tenant_id
-    refs = list(dict.fromkeys(refs))
-    keys = {ref: source.object_key(tenant, ref[1]) for ref in refs if (source := source_of(ref[0])) is not None}
-    found = {(i.PK, i.SK): i for i in BaseItem.batch_get(list(dict.fromkeys(keys.values())), consistent_read=True)}
-    proofs: dict[tuple[str, str], Optional[tuple[str, str]]] = {}
-    for ref, key in keys.items():
-        source, item = source_of(ref[0]), found.get(key)
-        proofs[ref] = source.proof_key(viewers[ref[0]], item) if source is not None and item is not None else None
-    wanted = [k for k in proofs.values() if k is not None]
-    present: set[tuple[str, str]] = set()
-    if prove and wanted:
-        present = {(i.PK, i.SK) for i in BaseItem.batch_get(list(dict.fromkeys(wanted)), consistent_read=True)}
+    keys = {ref: s.object_key(tenant, ref[1]) for ref in dict.fromkeys(refs) if (s := source_of(ref[0])) is not None}
+    items = _read(list(keys.values()))
+    found = {ref: items[key] for ref, key in keys.items() if key in items}
+    proven = _proven(viewers, found) if prove else set(found)
     out = []
-    for ref, key in keys.items():
-        source, item = source_of(ref[0]), found.get(key)
+    for ref in keys:
+        source, item = source_of(ref[0]), found.get(ref)
         assert source is not None
-        proven = not prove or proofs[ref] in present
-        out.append(
-            _change(ref[0], ref[1], item, source, item is not None and source.visible(viewers[ref[0]], item, proven))
-        )
+        visible = item is not None and source.visible(viewers[ref[0]], item, ref in proven)
+        out.append(_change(ref[0], ref[1], item, source, visible))
     return out
 
 
