@@ -218,6 +218,8 @@ def test_since_of_another_user_other_types_garbage_or_older_than_30_days_is_410(
     ):
         status, out = api.get(f"/v1/sync?{query}", as_=user)
         assert (status, out["error"]["code"]) == (410, "resync_required"), (user, query)
+    status, same = api.get(f"/v1/sync?types=plans,accounts&since={since}", as_="rep_a")  # order is no matter
+    assert status == 200, same
     me = Principal("rep_a", "acme", frozenset())
     later = svc.sync_page(me, ("accounts", "plans"), since=since, now=utcnow() + timedelta(days=29))
     assert later["has_more"] in (True, False)

@@ -213,7 +213,8 @@ def sync_page(
     now: Optional[datetime] = None,
 ) -> dict[str, Any]:
     """One page of ``{changes, next, has_more}`` (see the module docstring)."""
-    ask = Ask(principal, tuple(types or TYPES), limit, now or utcnow())
+    wanted = set(types or TYPES)
+    ask = Ask(principal, tuple(t for t in TYPES if t in wanted), limit, now or utcnow())  # one order
     if since is None:
         start = position_at(ask.now - timedelta(seconds=changelog.SAFE_LAG_S))
         return _first_sync(ask, {"m": "s", "s": start, "k": 0, "a": None})
