@@ -39,6 +39,7 @@ from chalicelib.handlers import (
     schedule,
     signins,
     streams,
+    sync,
     system,
     uploads,
     webhooks,
@@ -72,6 +73,7 @@ for blueprint in (
     push,
     collab,
     reports,
+    sync,
 ):
     app.register_blueprint(blueprint.bp)
 

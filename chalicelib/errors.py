@@ -44,6 +44,12 @@ class BudgetExceeded(Conflict):
     code = "budget_exceeded"
 
 
+class Gone(AppError):
+    """What the request names existed once and is gone for good (an expired sync position)."""
+
+    status, code = 410, "gone"
+
+
 class PayloadTooLarge(AppError):
     status, code = 413, "payload_too_large"
 

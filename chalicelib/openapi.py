@@ -21,6 +21,7 @@ STATUS_TEXT = {
     403: "Not allowed",
     404: "Not found",
     409: "State conflict",
+    410: "Gone",
     413: "Too large",
     422: "Semantically invalid",
     429: "Throttled",

@@ -34,6 +34,7 @@ from chalicelib.services.performance import actuals, digest, oppstats
 from chalicelib.services.platform import jobs
 from chalicelib.services.push import fanout
 from chalicelib.services.reports import figures, reports
+from chalicelib.services.sync import changelog
 
 bp = Blueprint(__name__)
 
@@ -59,6 +60,7 @@ def handle_record(record: Any) -> None:
         ("push", fanout.handle_change),
         ("report_figures", lambda name, old, new: figures.handle_change(record.event_id, old, new)),
         ("reports", reports.handle_change),
+        ("sync_changelog", changelog.handle_change),
     )
     for name, consumer in consumers:
         try:

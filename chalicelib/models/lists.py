@@ -82,6 +82,48 @@ class ListEntry(BaseItem, discriminator="ListEntry"):
         self.SK = f"{UPDATED_PREFIX}{self.updated_at}#{int(self.revision):010d}#{self.object_id}"
         self.GSI1SK = f"{self.name_key}{NAME_SEP}{self.object_id}"
 
+    def full_range_viewer(self) -> Optional[str]:
+        """The viewer when this entry is in a whole visible range (scope ``all``, live, no
+        filter: what offline sync mirrors), else None."""
+        prefix = tkey(self.tenant_id, "LIST", "")
+        if not self.partition.startswith(prefix):
+            return None
+        viewer, _code, scope, state, filters = (self.partition[len(prefix) :].split("#") + [""] * 5)[:5]
+        return viewer if (scope, state, filters) == ("all", LIVE, filter_part({})) else None
+
+    @classmethod
+    def full_range_key(
+        cls, tenant_id: str, viewer: str, object_type: str, object_id: str, updated_at: str, revision: int
+    ) -> tuple[str, str]:
+        """The key of the viewer's whole-range entry for an object at this revision."""
+        entry = cls(
+            tenant_id=tenant_id,
+            object_type=object_type,
+            object_id=object_id,
+            partition=list_pk(tenant_id, viewer, object_type, "all", LIVE, {}),
+            updated_at=updated_at,
+            revision=revision,
+            name_key="",
+        )
+        entry.set_keys()
+        return entry.PK, entry.SK
+
+    @classmethod
+    def full_range_page(cls, tenant_id: str, viewer: str, object_type: str, after: Optional[str], n: int) -> list:
+        """One Query: up to ``n`` entries of the viewer's whole live range of a type, newest
+        first, strictly after the sort key ``after``."""
+        pk = list_pk(tenant_id, viewer, object_type, "all", LIVE, {})
+        upper = after or UPDATED_TOP
+        results = cls.query(
+            pk,
+            cls.SK.between(UPDATED_PREFIX, upper),
+            scan_index_forward=False,
+            consistent_read=True,
+            limit=n + 1,
+            page_size=n + 1,
+        )
+        return [e for e in results if e.SK != after][:n]  # noqa: SIM300 - attribute, not a constant
+
 
 class GeoEntry(BaseItem, discriminator="GeoEntry"):
     viewer = UnicodeAttribute()
@@ -121,9 +163,13 @@ class ListIndexState(BaseItem, discriminator="ListIndexState"):
         self.PK, self.SK = object_pk(self.tenant_id, self.object_type, self.object_id), LIST_STATE_SK
 
     @classmethod
+    def key_of(cls, tenant_id: str, object_type: str, object_id: str) -> tuple[str, str]:
+        return object_pk(tenant_id, object_type, object_id), LIST_STATE_SK
+
+    @classmethod
     def fetch(cls, tenant_id: str, object_type: str, object_id: str) -> Optional[ListIndexState]:
         """The object's index state, read consistently (a re-index resumes from it)."""
-        return cls.lookup((object_pk(tenant_id, object_type, object_id), LIST_STATE_SK), consistent_read=True)
+        return cls.lookup(cls.key_of(tenant_id, object_type, object_id), consistent_read=True)
 
 
 __all__ = [

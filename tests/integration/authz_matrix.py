@@ -199,6 +199,10 @@ report.list_received      200-  200-  200+     200- 200- 200- 200-  200-     200
 report.compliance         403   403   200      200  200  200  403   200      403  403   422   422     403     401
 webhook.unsigned          401   401   401      401  401  401  401   401      401  401   401   401     401     401
 webhook.signed            200   200   200      200  200  200  200   200      200  200   200   200     200     200
+sync.get                  200+  200-  200+     200+ 200+ 200+ 200-  200-     200- 200+  200-  200-    403     401
+calendar_feed.create      201   201   201      201  201  201  201   201      201  201   201   201     403     401
+calendar_feed.remove      200   200   200      200  200  200  200   200      200  200   200   200     403     401
+calendar_feed.get         404   404   404      404  404  404  404   404      404  404   404   404     404     404
 """
 # fmt: on
 
@@ -951,6 +955,19 @@ CASES: dict[str, Case] = {
         ),
     ),
     "webhook.signed": Case("POST", "/v1/webhooks/finance/{tenant_id}", _signed_payment, writes_tenant="acme"),
+    # ------------------------------------------------------------ offline sync, calendar feed
+    "sync.get": Case(
+        "GET",
+        "/v1/sync",
+        _fixed("GET", "/v1/sync?types=accounts&limit=500"),
+        sees=lambda w, body: w.ids["account"] in {c["id"] for c in body["changes"]},
+    ),
+    "calendar_feed.create": Case("POST", "/v1/me/calendar-feed", _fixed("POST", "/v1/me/calendar-feed")),
+    "calendar_feed.remove": Case("DELETE", "/v1/me/calendar-feed", _fixed("DELETE", "/v1/me/calendar-feed")),
+    # no bearer token: the secret in the URL is the credential (an unknown one is 404 for all)
+    "calendar_feed.get": Case(
+        "GET", "/v1/calendar-feed/{token}", _fixed("GET", "/v1/calendar-feed/" + "A" * 43 + ".ics")
+    ),
 }
 
 

@@ -42,3 +42,18 @@ def test_every_error_response_uses_the_contract_error_schema():
                 if int(status) >= 400:
                     schema = response["content"]["application/json"]["schema"]
                     assert schema == {"$ref": "#/components/schemas/Error"}, (path, method, status)
+
+
+def test_only_health_docs_webhooks_and_the_calendar_feed_go_without_a_bearer_token():
+    open_routes = {(op.method, op.path) for op in REGISTRY if not op.auth}
+    assert open_routes == {
+        ("GET", "/v1/health"),
+        ("GET", "/v1/openapi.json"),
+        ("GET", "/v1/docs"),
+        ("GET", "/v1/docs/{asset}"),
+        ("POST", "/v1/webhooks/finance/{tenant_id}"),
+        ("GET", "/v1/calendar-feed/{token}"),  # the secret token in the URL is the credential
+    }
+    doc = document()
+    for method, path in open_routes:
+        assert doc["paths"][path][method.lower()]["security"] == []

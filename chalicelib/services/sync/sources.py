@@ -1,0 +1,167 @@
+"""What each type of ``GET /v1/sync`` mirrors: where its first sync reads from, whose log
+it reads, and how a logged change resolves against current state.
+
+A ``Source`` answers, for one type:
+
+- ``viewer(principal)``: whose log and range the caller reads (``*`` for an admin's CRM
+  range, as the list index; the caller for plans and tasks);
+- ``snapshot(tenant, viewer, after, n)``: one Query of the whole range (object ids, and the
+  key to resume after, None when done);
+- ``object_key`` / ``proof_key`` / ``visible`` / ``shape``: resolution. A change is an
+  ``upsert`` when the object exists and is in the viewer's range now, else a ``remove``.
+  A CRM object is in the range when the viewer's whole-range list entry for its current
+  revision exists (``proof_key``: read in one BatchGet for a whole page): exactly what
+  the list routes answer from; while that revision is not indexed yet, a settled index
+  state holding an entry of the viewer's (``state_key`` / ``state_proves``) says the same,
+  so a phone never sees an object vanish and come back around an edit.
+
+Tasks belong to the tasks capability: it registers its source with :func:`register`
+(called by the layer that composes both, e.g. the sync handler), and its objects' changes
+reach the log through ``changelog.record`` or the stream. Until then ``tasks`` is accepted
+and mirrors nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional, Protocol
+
+from chalicelib.auth import Principal
+from chalicelib.models.base import BaseItem
+from chalicelib.models.crm import MODELS, CrmObject, object_key
+from chalicelib.models.feed import ADMIN_VIEWER
+from chalicelib.models.lists import LIVE, ListEntry, ListIndexState, list_pk
+from chalicelib.models.schedule import Plan, dated_range, dated_start_key
+from chalicelib.services.crm import crm, list_index
+from chalicelib.services.schedule import schedule
+
+Key = tuple[str, str]
+
+
+class Source(Protocol):
+    @property
+    def kind(self) -> str: ...  # the stored kind (models/sync.py KIND_CODES)
+
+    def viewer(self, principal: Principal) -> str: ...
+
+    def snapshot(
+        self, tenant_id: str, viewer: str, after: Optional[str], n: int
+    ) -> tuple[list[str], Optional[str]]: ...
+
+    def object_key(self, tenant_id: str, object_id: str) -> Key: ...
+
+    def proof_key(self, viewer: str, item: BaseItem) -> Optional[Key]: ...
+
+    def state_key(self, item: BaseItem) -> Optional[Key]: ...
+
+    def state_proves(self, viewer: str, state: BaseItem) -> bool: ...
+
+    def visible(self, viewer: str, item: BaseItem, proven: bool) -> bool: ...
+
+    def shape(self, item: BaseItem) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class CrmSource:
+    """Accounts, contacts, opportunities, leads: the list index's whole live range."""
+
+    kind: str
+
+    def viewer(self, principal: Principal) -> str:
+        return ADMIN_VIEWER if principal.is_admin else principal.user_id
+
+    def snapshot(self, tenant_id: str, viewer: str, after: Optional[str], n: int) -> tuple[list[str], Optional[str]]:
+        entries = ListEntry.full_range_page(tenant_id, viewer, self.kind, after, n + 1)
+        more = len(entries) > n
+        entries = entries[:n]
+        return [e.object_id for e in entries], (entries[-1].SK if more and entries else None)
+
+    def object_key(self, tenant_id: str, object_id: str) -> Key:
+        return object_key(tenant_id, self.kind, object_id)
+
+    def proof_key(self, viewer: str, item: BaseItem) -> Optional[Key]:
+        if not isinstance(item, MODELS[self.kind]) or not isinstance(item, CrmObject) or item.archived_at:
+            return None
+        return ListEntry.full_range_key(
+            item.tenant_id, viewer, self.kind, item.object_id, item.updated_at, int(item.version or 0)
+        )
+
+    def state_key(self, item: BaseItem) -> Optional[Key]:
+        return ListIndexState.key_of(item.tenant_id, self.kind, getattr(item, "object_id", ""))
+
+    def state_proves(self, viewer: str, state: BaseItem) -> bool:
+        """A settled index state (``ok``: its keys are exactly what is on disk) that holds an
+        entry of the viewer's whole live range: the viewer lists the object now."""
+        if not isinstance(state, ListIndexState) or state.state != "ok":
+            return False
+        prefix = list_pk(state.tenant_id, viewer, self.kind, "all", LIVE, {}) + list_index.KEY_SEP
+        return any(k.startswith(prefix) for k in state.keys or ())
+
+    def visible(self, viewer: str, item: BaseItem, proven: bool) -> bool:
+        return proven and isinstance(item, CrmObject) and not item.archived_at
+
+    def shape(self, item: BaseItem) -> dict[str, Any]:
+        assert isinstance(item, CrmObject)
+        return crm.to_dict(item)
+
+
+@dataclass(frozen=True)
+class PlanSource:
+    """The caller's own plans, every date."""
+
+    kind: str = "plan"
+
+    def viewer(self, principal: Principal) -> str:
+        return principal.user_id
+
+    def snapshot(self, tenant_id: str, viewer: str, after: Optional[str], n: int) -> tuple[list[str], Optional[str]]:
+        pk = Plan.user_pk(tenant_id, viewer)
+        start = dated_start_key(Plan, tenant_id, pk, after) if after else None
+        lo, hi = dated_range(schedule.LOW_DATE, schedule.HIGH_DATE)
+        plans = list(
+            Plan.gsi1.query(pk, Plan.GSI1SK.between(lo, hi), limit=n + 1, page_size=n + 1, last_evaluated_key=start)
+        )
+        more = len(plans) > n
+        plans = plans[:n]
+        return [p.plan_id for p in plans], (plans[-1].GSI1SK if more and plans else None)
+
+    def object_key(self, tenant_id: str, object_id: str) -> Key:
+        return Plan.key_of(tenant_id, object_id)
+
+    def proof_key(self, viewer: str, item: BaseItem) -> Optional[Key]:
+        return None
+
+    def state_key(self, item: BaseItem) -> Optional[Key]:
+        return None
+
+    def state_proves(self, viewer: str, state: BaseItem) -> bool:
+        return False
+
+    def visible(self, viewer: str, item: BaseItem, proven: bool) -> bool:
+        return isinstance(item, Plan) and item.user_id == viewer
+
+    def shape(self, item: BaseItem) -> dict[str, Any]:
+        assert isinstance(item, Plan)
+        return schedule.to_dict(item)
+
+
+# the API's type names (the `types` parameter and each change's `type`) -> their source
+SOURCES: dict[str, Source] = {
+    "accounts": CrmSource("account"),
+    "contacts": CrmSource("contact"),
+    "opportunities": CrmSource("opportunity"),
+    "leads": CrmSource("lead"),
+    "plans": PlanSource(),
+}
+TYPES = ("accounts", "contacts", "opportunities", "leads", "plans", "tasks")
+
+
+def register(type_name: str, source: Source) -> None:
+    """Plug in the source of a type another capability owns (``tasks``)."""
+    if type_name not in TYPES:
+        raise ValueError(type_name)
+    SOURCES[type_name] = source
+
+
+def source_of(type_name: str) -> Optional[Source]:
+    return SOURCES.get(type_name)
