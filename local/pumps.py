@@ -293,23 +293,29 @@ class StreamReader:
     def __init__(self, stream_arn: str) -> None:
         self.stream_arn = stream_arn
         self.client = boto3.client("dynamodbstreams")
-        self.iterators: dict[str, Any] = {}
+        self.after: dict[str, str] = {}  # shard id: the sequence number of the last record read
 
     def read(self) -> list[dict[str, Any]]:
+        """Each read starts a fresh iterator after the last record read: moto as shipped
+        rolls a cancelled transaction back by swapping in a copy of the table, stream
+        shard included, and an iterator kept from before would read the orphaned one."""
         out = []
         for shard in self.client.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]:
             sid = shard["ShardId"]
-            if sid not in self.iterators:
-                self.iterators[sid] = self.client.get_shard_iterator(
-                    StreamArn=self.stream_arn, ShardId=sid, ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
-            while self.iterators[sid]:
-                got = self.client.get_records(ShardIterator=self.iterators[sid], Limit=1000)
-                self.iterators[sid] = got.get("NextShardIterator")
+            start = (
+                {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": self.after[sid]}
+                if sid in self.after
+                else {"ShardIteratorType": "TRIM_HORIZON"}
+            )
+            iterator = self.client.get_shard_iterator(StreamArn=self.stream_arn, ShardId=sid, **start)["ShardIterator"]
+            while iterator:
+                got = self.client.get_records(ShardIterator=iterator, Limit=1000)
+                iterator = got.get("NextShardIterator")
                 records = got.get("Records", [])
                 out += [StreamPump.to_lambda_record(r, self.stream_arn) for r in records]
                 if not records:
                     break
+                self.after[sid] = records[-1]["dynamodb"]["SequenceNumber"]
         return out
 
 
