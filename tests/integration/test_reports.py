@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.services.org import org, workcalendar
 from chalicelib.services.reports import compliance
-from tests.integration.test_feed_reindex import Stream
+from tests.support import Stream
 
 NOW = datetime.now(UTC)
 DAILY = {

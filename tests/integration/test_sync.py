@@ -18,7 +18,7 @@ from chalicelib.services.org import org
 from chalicelib.services.sync import changelog
 from chalicelib.services.sync import sync as svc
 from chalicelib.timeutil import utcnow
-from tests.integration.test_feed_reindex import Stream
+from tests.support import Stream
 
 CRM = {"accounts": "account", "contacts": "contact", "opportunities": "opportunity", "leads": "lead"}
 VIEWERS = ("rep_a", "mgr_east", "admin")
