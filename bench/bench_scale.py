@@ -354,6 +354,7 @@ def run_sizes(
                     }
                 )
                 out[name] = figures
+                print(f"bench scale: {name}: {figures}", flush=True)  # an interrupted run keeps what it measured
     finally:
         uninstall()
     return out
