@@ -102,3 +102,24 @@ JobStatus = Literal["queued", "running", "done", "failed"]
 JOB_STATUSES: tuple[str, ...] = get_args(JobStatus)
 
 JobCauseType = Literal["user", "department"]
+
+# Work reports
+ReportPeriod = Literal["daily", "weekly", "monthly"]
+ReportFieldType = Literal["text", "number", "auto"]
+ReportSource = Literal[
+    "checkins",
+    "visits_minutes",
+    "plans_done",
+    "plans_total",
+    "logs",
+    "expenses_total",
+    "won_amount",
+    "new_opportunities",
+]
+REPORT_SOURCES: tuple[str, ...] = get_args(ReportSource)
+ComplianceStatus = Literal["submitted", "late", "missing", "not_due"]
+
+# Offline sync
+SyncType = Literal["accounts", "contacts", "opportunities", "leads", "plans", "tasks"]
+SYNC_TYPES: tuple[str, ...] = get_args(SyncType)
+SyncOp = Literal["upsert", "remove"]

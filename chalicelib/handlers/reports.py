@@ -10,6 +10,7 @@ from chalicelib.schemas import Date, Id, Name, Page, PageQuery, Request, Respons
 from chalicelib.services.org import org
 from chalicelib.services.reports import compliance, reports, templates
 from chalicelib.shapes import RelatedOut
+from chalicelib.vocabulary import ComplianceStatus, ReportFieldType, ReportPeriod, ReportSource
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
@@ -17,9 +18,9 @@ bp = Blueprint(__name__)
 FieldKey = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 HourMinute = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
 Label = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-PeriodKind = Literal["daily", "weekly", "monthly"]
-FieldType = Literal["text", "number", "auto"]
-Source = Literal[templates.SOURCES]
+PeriodKind = ReportPeriod
+FieldType = ReportFieldType
+Source = ReportSource
 Value = Optional[Union[Annotated[str, StringConstraints(max_length=10_000)], int, float]]
 DAILY_EXAMPLE = {
     "name": "Daily report",
@@ -137,7 +138,7 @@ class ComplianceQuery(PageQuery):
 class ComplianceRow(Response):
     user_id: str
     name: str
-    status: Literal["submitted", "late", "missing", "not_due"]
+    status: ComplianceStatus
     report_id: Optional[str] = None
 
 

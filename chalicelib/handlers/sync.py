@@ -1,6 +1,6 @@
 """Offline sync (``GET /v1/sync``) and the calendar feed (a secret ICS URL)."""
 
-from typing import Annotated, Any, Literal, Optional
+from typing import Annotated, Any, Optional
 
 from chalice import Blueprint
 from chalice import Response as HttpResponse
@@ -9,11 +9,11 @@ from pydantic import Field, StringConstraints, field_validator
 from chalicelib.schemas import Query, Response
 from chalicelib.services.sync import calfeed, sources
 from chalicelib.services.sync import sync as svc
+from chalicelib.vocabulary import SyncOp, SyncType
 from chalicelib.web import Req, route
 
 bp = Blueprint(__name__)
 
-SyncType = Literal["accounts", "contacts", "opportunities", "leads", "plans", "tasks"]
 TYPES_PATTERN = r"^(" + "|".join(sources.TYPES) + r")(,(" + "|".join(sources.TYPES) + r"))*$"
 
 
@@ -37,7 +37,7 @@ class SyncQuery(Query):
 class SyncChangeOut(Response):
     type: SyncType
     id: str
-    op: Literal["upsert", "remove"]
+    op: SyncOp
     object: Optional[dict[str, Any]] = Field(
         default=None, description="the object as its own GET route answers it (upsert only)"
     )

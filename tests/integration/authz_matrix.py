@@ -371,6 +371,9 @@ def _listing(name: str, factory: Callable[[World], str], path: str) -> Callable[
 
     def build(w: World, role: str) -> Call:
         w.ids[name] = factory(w)
+        return Call("GET", path)
+
+    return build
 
 
 TEMPLATE = {
@@ -406,7 +409,7 @@ def _report(w: World) -> str:
     return w.ids["report"]
 
 
-def _listing(path: str) -> Callable[[World, str], Call]:
+def _report_listing(path: str) -> Callable[[World, str], Call]:
     def build(w: World, role: str) -> Call:
         _report(w)
         return Call("GET", path)
@@ -833,9 +836,11 @@ CASES: dict[str, Case] = {
     "report.patch": Case(
         "PATCH", "/v1/reports/{report_id}", _fresh(_report, "PATCH", "/v1/reports/{id}", {"values": {"summary": "x"}})
     ),
-    "report.list": Case("GET", "/v1/reports", _listing("/v1/reports?role=mine&limit=100"), sees=_in_items("report")),
+    "report.list": Case(
+        "GET", "/v1/reports", _report_listing("/v1/reports?role=mine&limit=100"), sees=_in_items("report")
+    ),
     "report.list_received": Case(
-        "GET", "/v1/reports", _listing("/v1/reports?role=received&limit=100"), sees=_in_items("report")
+        "GET", "/v1/reports", _report_listing("/v1/reports?role=received&limit=100"), sees=_in_items("report")
     ),
     "report.compliance": Case(
         "GET",

@@ -10,7 +10,7 @@ from chalicelib.models.fx import ExchangeRate
 from chalicelib.services.expenses import fx
 from chalicelib.timeutil import iso
 from tests.integration.test_attachments_mentions import account
-from tests.integration.test_webhooks import post_webhook, secret, signed  # noqa: F401 - secret is a fixture
+from tests.support import post_webhook, signed
 
 
 def test_an_activity_dated_2199_is_422_and_stores_nothing(api):

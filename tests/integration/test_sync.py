@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib import cursor
 from chalicelib.auth import Principal
 from chalicelib.services.crm import crm
 from chalicelib.services.org import org
@@ -221,10 +222,14 @@ def test_since_of_another_user_other_types_garbage_or_older_than_30_days_is_410(
     status, same = api.get(f"/v1/sync?types=plans,accounts&since={since}", as_="rep_a")  # order is no matter
     assert status == 200, same
     me = Principal("rep_a", "acme", frozenset())
-    later = svc.sync_page(me, ("accounts", "plans"), since=since, now=utcnow() + timedelta(days=29))
-    assert later["has_more"] in (True, False)
-    with pytest.raises(Exception) as refused:
-        svc.sync_page(me, ("accounts", "plans"), since=since, now=utcnow() + timedelta(days=31))
+    bound = cursor.bind_caller("acme", "rep_a")  # as web.py binds every request's cursors to its caller
+    try:
+        later = svc.sync_page(me, ("accounts", "plans"), since=since, now=utcnow() + timedelta(days=29))
+        assert later["has_more"] in (True, False)
+        with pytest.raises(Exception) as refused:
+            svc.sync_page(me, ("accounts", "plans"), since=since, now=utcnow() + timedelta(days=31))
+    finally:
+        cursor.unbind(bound)
     assert getattr(refused.value, "status", None) == 410
     assert api.get("/v1/sync?types=accounts,accounts", as_="rep_a")[0] == 400
     assert api.get("/v1/sync?limit=501", as_="rep_a")[0] == 400

@@ -34,6 +34,7 @@ def test_payload_of_every_kind_and_platform_has_the_documented_shape(platform: s
     message, attributes = payloads.sns_request(PLATFORMS[platform].message_key, push(kind))
     params = {"TargetArn": "arn:aws:sns:us-east-1:1:endpoint/X/y/z", "Message": message}
     check_published(platform, {**params, "MessageStructure": "json", "MessageAttributes": attributes})
+    assert kind in json.loads(message)[PLATFORMS[platform].message_key]  # the kind travels, for the app to route
 
 
 def test_payload_without_ref_and_with_a_long_title_stays_within_the_limits() -> None:

@@ -39,7 +39,7 @@ def test_every_enumeration_of_a_response_model_comes_from_the_vocabulary():
             _literals(op.response, op.path, seen, found)
     assert found, "no enumeration found: the walk is broken"
     strays = [(where, values) for where, values in found if len(values) > 1 and values not in known]
-    assert strays == [], "define these in chalicelib/vocabulary.py and use them from there"
+    assert strays == [], f"define these in chalicelib/vocabulary.py and use them from there: {strays}"
 
 
 def test_the_services_lists_are_the_vocabularys():

@@ -77,7 +77,9 @@ def test_a_restored_world_is_the_world_a_build_makes_and_each_test_gets_its_own(
             build()
             built = world_state()
             snapshot = snapshot_backends()
-        assert len(built["items"]) > 10 and len(built["stream"]) > 10 and len(built["queues"]) == 3
+        assert (
+            len(built["items"]) > 10 and len(built["stream"]) > 10 and len(built["queues"]) == 7
+        )  # webhooks, jobs, work, their DLQs, the events tap
         for _ in range(2):
             with mock_aws():
                 aws_clients.reset_clients()

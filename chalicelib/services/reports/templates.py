@@ -13,18 +13,10 @@ from chalicelib.errors import NotFound, Unprocessable
 from chalicelib.models.reports import ReportTemplate, TemplateField
 from chalicelib.services.org import workcalendar
 from chalicelib.timeutil import iso, parse_date, utcnow
+from chalicelib.vocabulary import REPORT_SOURCES
 
 PERIODS = ("daily", "weekly", "monthly")
-SOURCES = (
-    "checkins",
-    "visits_minutes",
-    "plans_done",
-    "plans_total",
-    "logs",
-    "expenses_total",
-    "won_amount",
-    "new_opportunities",
-)
+SOURCES = REPORT_SOURCES  # chalicelib/vocabulary.py: the one list
 
 
 def to_dict(t: ReportTemplate) -> dict[str, Any]:
