@@ -94,6 +94,17 @@ SCENARIOS: dict[str, tuple[str, str]] = {
     "approval_request.approve": ("approval_request.approve", "mgr_east"),
     "approval_request.reject": ("approval_request.reject", "mgr_east"),
     "approval_request.withdraw": ("approval_request.withdraw", "rep_a"),
+    # work reports and the work calendar
+    "admin.work_calendar.put": ("admin.work_calendar.put", "admin"),
+    "admin.report_template.put": ("admin.report_template.put", "admin"),
+    "report.create": ("report.create", "rep_a"),
+    "report.patch": ("report.patch", "rep_a"),
+    # phones and offline
+    "device.put": ("device.put", "rep_a"),
+    "device.delete": ("device.delete", "rep_a"),
+    "push_settings.put": ("push_settings.put", "rep_a"),
+    "calendar_feed.create": ("calendar_feed.create", "rep_a"),
+    "calendar_feed.remove": ("calendar_feed.remove", "rep_a"),
 }
 
 
@@ -128,12 +139,31 @@ def _completed_then_reopen(w: World, role: str) -> Call:
     return Call("POST", f"/v1/tasks/{task.task_id}/reopen")
 
 
+def _registered_then_delete(w: World, role: str) -> Call:
+    """rep_a's phone is registered, so the DELETE removes it (the matrix's world has none)."""
+    from chalicelib.services.push import devices
+
+    installation = w.unique("install-")
+    devices.register(devices.Registration(TENANT, "rep_a", installation, "fcm", w.unique("tok-")))
+    return Call("DELETE", f"/v1/me/devices/{installation}")
+
+
+def _feed_then_revoke(w: World, role: str) -> Call:
+    """rep_a has a calendar feed, so the DELETE revokes it (the matrix's world has none)."""
+    from chalicelib.services.sync import calfeed
+
+    calfeed.create_feed(principal("rep_a"))
+    return Call("DELETE", "/v1/me/calendar-feed")
+
+
 SIGNIN_DAY = "2026-02-11"
 # scenario -> its own request where the matrix case's request would write nothing
 BUILDS: dict[str, Callable[[World, str], Call]] = {
     "delegate.delete": _delegated_then_delete,
     "mileage.claim": _signed_in_day_claim,
     "task.reopen": _completed_then_reopen,
+    "device.delete": _registered_then_delete,
+    "calendar_feed.remove": _feed_then_revoke,
 }
 IDEMPOTENT = {(op.method, op.path) for op in REGISTRY if op.idempotent}
 
