@@ -21,6 +21,9 @@ Label = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 PeriodKind = ReportPeriod
 FieldType = ReportFieldType
 Source = ReportSource
+# pydantic publishes the key pattern as patternProperties, which admits any other key: the
+# schema says what validation enforces (a field key, nothing else)
+ONLY_FIELD_KEYS: dict[str, Any] = {"additionalProperties": False}
 Value = Optional[Union[Annotated[str, StringConstraints(max_length=10_000)], int, float]]
 DAILY_EXAMPLE = {
     "name": "Daily report",
@@ -88,7 +91,9 @@ class ReportIn(Request):
     template_id: Id
     period_start: Date = Field(description="daily: the day; weekly: a Monday; monthly: the 1st")
     values: dict[FieldKey, Value] = Field(
-        max_length=50, description="text and number fields; `auto` fields are computed by the server"
+        max_length=50,
+        description="text and number fields; `auto` fields are computed by the server",
+        json_schema_extra=ONLY_FIELD_KEYS,
     )
     related: list[ReportRelatedIn] = Field(default_factory=list, max_length=20)
     recipient_ids: list[Id] = Field(default_factory=list, max_length=20, description="Besides the author's manager")
@@ -96,7 +101,7 @@ class ReportIn(Request):
 
 class ReportPatch(Request):
     model_config = example({"values": {"summary": "Visited two stores; both quotes sent", "calls": 7}})
-    values: dict[FieldKey, Value] = Field(max_length=50)
+    values: dict[FieldKey, Value] = Field(max_length=50, json_schema_extra=ONLY_FIELD_KEYS)
 
 
 class ReadReceiptOut(Response):
