@@ -29,9 +29,9 @@ class SyncQuery(Query):
     @field_validator("types")
     @classmethod
     def _distinct(cls, value: Optional[str]) -> Optional[str]:
-        if value is not None and len(set(value.split(","))) != len(value.split(",")):
-            raise ValueError("a type is named twice")
-        return value
+        """A type named twice is the same request as naming it once (order does not matter
+        either): the schema admits it, so the API does too."""
+        return None if value is None else ",".join(dict.fromkeys(value.split(",")))
 
 
 class SyncChangeOut(Response):

@@ -231,7 +231,10 @@ def test_since_of_another_user_other_types_garbage_or_older_than_30_days_is_410(
     finally:
         cursor.unbind(bound)
     assert getattr(refused.value, "status", None) == 410
-    assert api.get("/v1/sync?types=accounts,accounts", as_="rep_a")[0] == 400
+    twice = api.get("/v1/sync?types=accounts,accounts", as_="rep_a")
+    assert twice[0] == 200 and twice[1] == api.get("/v1/sync?types=accounts", as_="rep_a")[1] | {
+        "next": twice[1]["next"]
+    }
     assert api.get("/v1/sync?limit=501", as_="rep_a")[0] == 400
 
 
