@@ -181,7 +181,9 @@ class Stack:
         self._wait_port(self.port, "the API")
 
     def _wait_port(self, port: int, what: str) -> None:
-        deadline = time.time() + 30
+        # 90 s: under make test's five suites at once, starting the stand-in (importing moto
+        # in a fresh process) has taken over 30 s on these 2 cores; the harness waits 120 s
+        deadline = time.time() + 90
         while time.time() < deadline:
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=0.5):
