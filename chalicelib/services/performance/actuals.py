@@ -45,6 +45,7 @@ from chalicelib.services.expenses import fx
 from chalicelib.services.inbox import messages
 from chalicelib.services.org import org, pipeline
 from chalicelib.services.performance import goals
+from chalicelib.services.platform.counters import difference
 from chalicelib.timeutil import format_month, parse_timestamp
 
 ENTITIES = frozenset({"SignIn", "Opportunity", "Plan", "Expense"})
@@ -83,15 +84,7 @@ def contribution(item: Optional[BaseItem], settings: Any) -> dict[Key, Counter]:
 
 def deltas(old: Optional[BaseItem], new: Optional[BaseItem], settings: Any) -> dict[Key, dict[str, int]]:
     """New contribution minus old, zero entries dropped."""
-    before, after = contribution(old, settings), contribution(new, settings)
-    out: dict[Key, dict[str, int]] = {}
-    for key in set(before) | set(after):
-        diff = Counter(after.get(key, Counter()))
-        diff.subtract(before.get(key, Counter()))
-        kept = {name: value for name, value in diff.items() if value}
-        if kept:
-            out[key] = kept
-    return out
+    return difference(contribution(old, settings), contribution(new, settings))
 
 
 def scopes(tenant_id: str, user_id: str) -> list[tuple[str, str]]:

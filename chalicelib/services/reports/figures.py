@@ -32,6 +32,7 @@ from chalicelib.models.signins import SignIn, Visit
 from chalicelib.observability import count
 from chalicelib.services.expenses import budgets, fx
 from chalicelib.services.org import org, pipeline
+from chalicelib.services.platform.counters import difference
 from chalicelib.timeutil import local_date
 
 ENTITIES = frozenset({"SignIn", "Visit", "Plan", "WorkLog", "Expense", "Opportunity"})
@@ -74,15 +75,7 @@ def contribution(item: Optional[BaseItem], settings: Any) -> dict[Key, Counter]:
 
 def deltas(old: Optional[BaseItem], new: Optional[BaseItem], settings: Any) -> dict[Key, dict[str, int]]:
     """New contribution minus old, zero entries dropped."""
-    before, after = contribution(old, settings), contribution(new, settings)
-    out: dict[Key, dict[str, int]] = {}
-    for key in set(before) | set(after):
-        diff = Counter(after.get(key, Counter()))
-        diff.subtract(before.get(key, Counter()))
-        kept = {name: value for name, value in diff.items() if value}
-        if kept:
-            out[key] = kept
-    return out
+    return difference(contribution(old, settings), contribution(new, settings))
 
 
 def apply(tenant_id: str, event_id: str, changes: dict[Key, dict[str, int]]) -> bool:
