@@ -38,6 +38,8 @@ import moto
 import waitress
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+from local.gc_tuning import quiet_gc
+
 # The moto versions these patches were checked against (tests/unit/test_moto_speedups.py,
 # tests/unit/test_moto_journal.py, and the suite with and without them): on any other,
 # speed_ups() refuses to load them rather than risk answers moto would not give.
@@ -472,6 +474,7 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.getLogger("waitress").setLevel(logging.ERROR)
     speed_ups()
+    quiet_gc()
     app = serialised(DomainDispatcherApplication(create_backend_app))
     # waitress, not moto's werkzeug server: werkzeug answers every request with
     # "Connection: close", so each AWS call the app made opened a new TCP connection and

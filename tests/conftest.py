@@ -34,6 +34,14 @@ for _var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_
     os.environ.pop(_var, None)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Each test process holds moto's backends and its snapshot worlds: the collector is
+    tuned for that (local/gc_tuning.py)."""
+    from local.gc_tuning import quiet_gc
+
+    quiet_gc()
+
+
 @pytest.fixture(autouse=True)
 def responses_match_their_models(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every response of chalice's test client must match its operation's declared model,
@@ -63,6 +71,7 @@ _WORLDS: dict[str, tuple[Any, dict[str, str]]] = {}
 
 def _world(name: str, build: Callable[[], dict[str, str]]) -> dict[str, str]:
     """The named world: restored from this process's snapshot, or built and snapshotted."""
+    from local.gc_tuning import quiet_gc
     from local.motoserver import restore_backends, snapshot_backends
 
     if os.environ.get("TEST_WORLD_SNAPSHOTS", "on") == "off":
@@ -73,6 +82,7 @@ def _world(name: str, build: Callable[[], dict[str, str]]) -> dict[str, str]:
         return dict(urls)
     urls = build()
     _WORLDS[name] = (snapshot_backends(), dict(urls))
+    quiet_gc()  # the snapshot lives as long as the process: out of the collector's sight
     return urls
 
 
