@@ -15,8 +15,8 @@ def quiet_gc() -> None:
     allocations of every request, deep copy and JSON parse keep triggering. Measured on
     tests/integration/test_expenses.py + test_budgets.py (user CPU, two runs each): 30.5 s
     and 30.0 s with the defaults, 29.6 s and 28.7 s with these (3-4%). Collections stay
-    on, only rarer; what is alive
-    now (the modules, the built world) is moved out of the collector's sight.
+    on, only rarer; what is alive now (the modules, the built world) is moved out of the
+    collector's sight.
     """
     gc.set_threshold(100_000, 50, 1000)
     gc.freeze()
