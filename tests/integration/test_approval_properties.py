@@ -20,7 +20,7 @@ from chalicelib.models.expenses import ApprovalWait
 from chalicelib.services.expenses import approvals, expenses
 from chalicelib.services.flows import offboarding
 from chalicelib.services.org import org
-from tests.integration.test_delegation import today
+from tests.support import today
 
 USERS = [f"u{i}" for i in range(6)]
 TENANTS = (f"prop{n}" for n in itertools.count())

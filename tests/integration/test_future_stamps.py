@@ -9,8 +9,7 @@ from datetime import UTC, datetime, timedelta
 from chalicelib.models.fx import ExchangeRate
 from chalicelib.services.expenses import fx
 from chalicelib.timeutil import iso
-from tests.integration.test_attachments_mentions import account
-from tests.support import post_webhook, signed
+from tests.support import account, post_webhook, signed
 
 
 def test_an_activity_dated_2199_is_422_and_stores_nothing(api):

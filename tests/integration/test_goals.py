@@ -16,12 +16,9 @@ from chalicelib.models.signins import SignIn
 from chalicelib.observability import is_corrupt_item
 from chalicelib.services.org import org
 from chalicelib.services.performance import actuals, goals
+from tests.support import goal, period_now
 
 NOW = datetime.now(UTC)
-
-
-def period_now() -> str:
-    return NOW.astimezone(org.tenant_zone("acme")).strftime("%Y-%m")
 
 
 def today() -> str:
@@ -51,10 +48,6 @@ def opportunity(api, stage="qualify", amount="1000.00", as_="rep_a"):
 def set_only(values: dict) -> dict:
     """The metrics that have a value (the others are null)."""
     return {k: v for k, v in values.items() if v is not None}
-
-
-def goal(api, scope="user/rep_a", as_="mgr_east", period=None):
-    return api.get(f"/v1/goals/{scope}/{period or period_now()}", as_=as_)
 
 
 def set_goal(api, targets, scope="user/rep_a", as_="mgr_east", period=None):

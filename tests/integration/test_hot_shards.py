@@ -18,9 +18,7 @@ from chalicelib.models.shards import MAX_SHARDS
 from chalicelib.services.inbox import messages
 from chalicelib.services.org import org
 from chalicelib.services.performance import actuals
-from tests.integration.test_expenses import submitted
-from tests.integration.test_goals import goal
-from tests.integration.test_opportunity_stats import opp, stats
+from tests.support import goal, opp, stats, submitted
 
 PERIOD = datetime.now(UTC).astimezone(org.zone_named("Asia/Shanghai")).strftime("%Y-%m")
 

@@ -5,23 +5,7 @@ from __future__ import annotations
 
 from chalicelib.services.org import org
 from chalicelib.services.performance import oppstats
-
-
-def opp(api, stage, amount, as_="rep_a", currency=None):
-    _, acc = api.post("/v1/accounts", {"name": "A"}, as_=as_)
-    body = {"name": "D", "account_id": acc["id"], "stage": stage, "amount": amount}
-    if currency:
-        body["currency"] = currency
-    status, out = api.post("/v1/opportunities", body, as_=as_)
-    assert status == 201, out
-    return out["id"]
-
-
-def stats(api, as_="rep_a", **q):
-    query = "&".join(f"{k}={v}" for k, v in q.items())
-    status, out = api.get(f"/v1/opportunity-stats?{query}", as_=as_)
-    assert status == 200, out
-    return out
+from tests.support import opp, stats
 
 
 def test_stats_by_stage_with_won_lost_win_rate_and_weighted_amount(api, stream):

@@ -8,19 +8,12 @@ from datetime import UTC, date, datetime
 import boto3
 
 from chalicelib.models.digest import LastCheckIn, OpportunityPulse, TenantEntry
-from chalicelib.models.messages import Message
 from chalicelib.services.org import org
 from chalicelib.services.performance import digest
+from tests.support import plant_checkin
+from tests.support import stored_messages_of as messages_of
 
 DAY = date(2030, 3, 14)  # a Thursday: 3 working days back is Monday the 11th
-
-
-def messages_of(user: str, kind: str) -> list[Message]:
-    return [m for m in Message.scan() if isinstance(m, Message) and m.user_id == user and m.kind == kind]
-
-
-def plant_checkin(user: str, day: str, tenant: str = "acme") -> None:
-    LastCheckIn(tenant_id=tenant, user_id=user, day=day).save()
 
 
 def plant_pulse(opp_id: str, owner: str, day: str) -> None:
