@@ -130,7 +130,9 @@ def seed_activities(tenant: str, reps: list[str]) -> tuple[list[str], list[int]]
     for n in range(REAL_ACTIVITIES):
         kind, obj = objects[n % len(objects)]
         owner = reps[(n % len(objects)) // 4]
-        act = feed.record_activity(tenant, TYPES[n % len(TYPES)], owner, f"activity {n}", [(kind, obj)])
+        act = feed.record_activity(
+            feed.NewActivity(tenant, TYPES[n % len(TYPES)], owner, f"activity {n}", [(kind, obj)])
+        )
         stored = get_activity(tenant, act["id"])
         amplification.append(len(stored.indexed or ()) + len(stored.related or ()))
         ids.append(act["id"])

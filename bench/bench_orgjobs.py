@@ -43,7 +43,9 @@ def _history() -> None:
         obj = crm.create_object(me, kind, fields)
         account = obj.object_id if kind == "account" else account
         for k in range(ACTIVITIES_PER_OBJECT):
-            feed.record_activity(TENANT, "sales_record", "rep", f"activity {n}.{k}", [(kind, obj.object_id)])
+            feed.record_activity(
+                feed.NewActivity(TENANT, "sales_record", "rep", f"activity {n}.{k}", [(kind, obj.object_id)])
+            )
 
 
 def _run_job(counter: Any, ms_per_request: int) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from chalicelib.ids import new_id
 from chalicelib.jsonsafe import check_depth
 from chalicelib.observability import count, logger
 from chalicelib.schemas import take_shape_problems
+from chalicelib.services.access import context
 from chalicelib.services.org import org
 from chalicelib.services.platform import idempotency, ratelimit
 
@@ -253,7 +254,9 @@ def _run(op: Operation, request: Any, path_params: dict[str, str], request_id: s
     if principal:
         logger.append_keys(tenant_id=principal.tenant_id, user_id=principal.user_id)
         ratelimit.check(principal.tenant_id)  # before any DynamoDB request
-        principal = org.require_active_caller(principal, op.path)
+        # the request's context (services/access/context.py): the caller read once here,
+        # settings, zone and visibility read on first use, all passed down with the principal
+        principal = context.of(org.require_active_caller(principal, op.path))
     bound = cursors.bind_caller(principal.tenant_id, principal.user_id) if principal else None
     try:
         return _answer(op, request, path_params, request_id, principal, headers)

@@ -86,8 +86,12 @@ def seed_crm() -> None:
                 "opportunity",
                 {"name": f"{name} renewal", "account_id": acc.object_id, "stage": "qualify", "amount": "25000.00"},
             )
-            feed.record_activity(TENANT, "sales_record", rep, f"Visited {name}", [("account", acc.object_id)])
-            feed.record_activity(TENANT, "post", rep, "Sent the price list", [("contact", con.object_id)])
+            feed.record_activity(
+                feed.NewActivity(TENANT, "sales_record", rep, f"Visited {name}", [("account", acc.object_id)])
+            )
+            feed.record_activity(
+                feed.NewActivity(TENANT, "post", rep, "Sent the price list", [("contact", con.object_id)])
+            )
             crm.update_object(me, "opportunity", opp.object_id, {"stage": "proposal"}, "Quote sent")
     crm.create_object(Principal("rep_a", TENANT, frozenset()), "lead", {"name": "Expo visitor", "company": "Foo Ltd"})
 
@@ -194,12 +198,14 @@ def seed_approvals_and_day() -> None:
     for rep, kind, lat, lng, minutes_ago, mock in day:
         signins.create_signin(
             Principal(rep, TENANT, frozenset()),
-            kind=kind,
-            lat=lat,
-            lng=lng,
-            accuracy_m=15,
-            client_time=iso(now - timedelta(minutes=minutes_ago)),
-            mock_location=mock,
+            signins.NewSignIn(
+                kind=kind,
+                lat=lat,
+                lng=lng,
+                accuracy_m=15,
+                client_time=iso(now - timedelta(minutes=minutes_ago)),
+                mock_location=mock,
+            ),
         )
 
 

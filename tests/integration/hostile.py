@@ -447,13 +447,15 @@ class World:
         ids["signin_day"] = when.astimezone(org.tenant_zone(TENANT)).strftime("%Y-%m-%d")  # the list's days
         signin = signins.create_signin(
             rep_a,
-            kind="check_in",
-            lat=31.2286,
-            lng=121.4479,
-            accuracy_m=10,
-            client_time=when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            account_id=ids["account"],
-            photo_upload_ids=[ids["photo"]],
+            signins.NewSignIn(
+                kind="check_in",
+                lat=31.2286,
+                lng=121.4479,
+                accuracy_m=10,
+                client_time=when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                account_id=ids["account"],
+                photo_upload_ids=[ids["photo"]],
+            ),
         )
         ids["signin"] = signin["id"]
         ids["plan"] = schedule.create_plan(rep_a, date_=DAY, title="World plan").plan_id

@@ -116,7 +116,7 @@ def test_new_activity_written_with_stale_audience_is_fixed_by_its_insert_record(
 
     # An activity computed against the old owner (simulated by writing it before the
     # transfer is visible would need a race; instead, put the old owner back in its index):
-    act = feed.record_activity("acme", "post", "rep_a", "late", [("account", account)])
+    act = feed.record_activity(feed.NewActivity("acme", "post", "rep_a", "late", [("account", account)]))
     from chalicelib.services.feed.feed_index import get_activity
 
     activity = get_activity("acme", act["id"])

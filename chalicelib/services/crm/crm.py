@@ -211,13 +211,15 @@ def update_object(
         resolver = Resolver(tenant)
         resolver.objects[(object_type, obj.object_id)] = obj  # its new owner decides who sees it
         feedback = activities.prepare_activity(
-            tenant,
-            "stage_feedback",
-            principal.user_id,
-            stage_note or "",
-            [("opportunity", obj.object_id), ("account", obj.account_id)],
-            extra={"from_stage": old_stage, "to_stage": obj.stage},
-            resolver=resolver,
+            activities.NewActivity(
+                tenant,
+                "stage_feedback",
+                principal.user_id,
+                stage_note or "",
+                [("opportunity", obj.object_id), ("account", obj.account_id)],
+                extra={"from_stage": old_stage, "to_stage": obj.stage},
+            ),
+            resolver,
         )
     conflict = Conflict(f"the {object_type} was changed concurrently; retry", code="concurrent_update")
     try:

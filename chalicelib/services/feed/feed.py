@@ -39,6 +39,7 @@ from chalicelib.services.access import refs
 from chalicelib.services.access.visibility import PRIVATE_TYPES, SCENES, may_read_record
 from chalicelib.services.feed.activities import MAX_ATTACHMENTS, SYSTEM_TYPES, attachment_views, to_dict
 from chalicelib.services.feed.activities import TYPES as TYPES  # the vocabulary lives in activities
+from chalicelib.services.feed.activities import NewActivity as NewActivity
 from chalicelib.services.feed.activities import record_activity as record_activity
 from chalicelib.services.feed.feed_index import get_activity
 from chalicelib.services.inbox import messages
@@ -72,11 +73,12 @@ def create_activity(
     if type in SYSTEM_TYPES:
         raise Unprocessable(f"{type} activities are made by their own routes", code="system_activity_type")
     occurred_at = stated(occurred_at, "occurred_at")  # never ahead of our clock (feed order)
-    refs.check(principal, objects=related)  # 422 unknown_<type> for a missing or hidden object
+    found = refs.check(principal, objects=related)  # 422 unknown_<type> for a missing or hidden object
     attachments = _check_attachments(principal, attachment_upload_ids or [])
-    return record_activity(
-        principal.tenant_id, type, principal.user_id, content, related, occurred_at, attachments=attachments
+    new = NewActivity(
+        principal.tenant_id, type, principal.user_id, content, related, occurred_at, None, None, attachments
     )
+    return record_activity(new, found.resolver)
 
 
 def _check_attachments(principal: Principal, upload_ids: list[str]) -> list[str]:

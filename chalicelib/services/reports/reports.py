@@ -211,18 +211,20 @@ def deliver(report: Report, template_name: str) -> None:
     related = [(r["type"], r["id"]) for r in json.loads(report.related_json or "[]")]
     if related:
         activities.record_activity(
-            report.tenant_id,
-            "report",
-            report.author_id,
-            title,
-            related,
-            occurred_at=report.submitted_at,
-            extra={
-                "report_id": report.report_id,
-                "template_id": report.template_id,
-                "period_start": report.period_start,
-            },
-            activity_id=f"act_{report.report_id}",
+            activities.NewActivity(
+                report.tenant_id,
+                "report",
+                report.author_id,
+                title,
+                related,
+                occurred_at=report.submitted_at,
+                extra={
+                    "report_id": report.report_id,
+                    "template_id": report.template_id,
+                    "period_start": report.period_start,
+                },
+                activity_id=f"act_{report.report_id}",
+            )
         )
 
 
