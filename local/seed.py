@@ -146,8 +146,8 @@ def seed_expenses() -> None:
 
     month = utcnow().strftime("%Y-%m")
     fin = Principal("fin", TENANT, frozenset({"finance"}))
-    budgets.put_budget(fin, "department", "east", month, "20000.00", "CNY", "block", [80, 100])
-    budgets.put_budget(fin, "person", "rep_a", month, "3000.00", "CNY", "warn", [80, 100])
+    budgets.put_budget(fin, budgets.NewLimit("department", "east", month, "20000.00", "CNY", "block", [80, 100]))
+    budgets.put_budget(fin, budgets.NewLimit("person", "rep_a", month, "3000.00", "CNY", "warn", [80, 100]))
     rep = Principal("rep_a", TENANT, frozenset())
     unit = {"type": "department", "id": "east"}
     taxi = expenses.create(
@@ -337,7 +337,7 @@ def seed_road() -> None:
         start = iso(datetime.combine(today, time(hour, 0), tzinfo=zone))
         schedule.create_plan(rep, date_=None, title=f"Visit at {hour}:00", start_time=start, account_id=account_id)
     for day, rate in (("2026-01-01", "7.1000"), (today.isoformat(), "7.1234")):
-        fx.put_rate(TENANT, org.get_settings(TENANT).currency, "USD", day, rate, source="demo")
+        fx.put_rate(TENANT, org.get_settings(TENANT).currency, fx.NewRate("USD", day, rate, source="demo"))
 
 
 DEMO_EXTRAS.append(seed_road)

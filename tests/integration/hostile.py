@@ -430,7 +430,7 @@ class World:
         org.put_user(TENANT, "rep_gone", "Left the company", "east", "mgr_east", None, None)
         offboarding.deactivate(principal("admin"), "rep_gone", "rep_b")
         org.put_finance_integration(TENANT, "https://finance.example.com/hook")
-        fx.put_rate(TENANT, "CNY", "USD", "2026-03-01", "7.1234", source="test")
+        fx.put_rate(TENANT, "CNY", fx.NewRate("USD", "2026-03-01", "7.1234", source="test"))
         rep_a = principal("rep_a")
         ids = self.ids
         ids["account"] = self.account()
@@ -461,8 +461,8 @@ class World:
         ids["plan"] = schedule.create_plan(rep_a, date_=DAY, title="World plan").plan_id
         ids["log"] = schedule.create_log(rep_a, date_=DAY, content="World log", plan_id=ids["plan"]).log_id
         fin = principal("fin")
-        budgets.put_budget(fin, "department", "east", PERIOD, "1000000.00", "CNY", "block", [80, 100])
-        budgets.put_budget(fin, "person", "rep_a", PERIOD, "1000000.00", "CNY", "warn", [80, 100])
+        budgets.put_budget(fin, budgets.NewLimit("department", "east", PERIOD, "1000000.00", "CNY", "block", [80, 100]))
+        budgets.put_budget(fin, budgets.NewLimit("person", "rep_a", PERIOD, "1000000.00", "CNY", "warn", [80, 100]))
         ids["expense"] = self.expense("submitted", day=f"{PERIOD}-05")
         ids["message"] = messages.send(TENANT, "rep_a", "comment", "World message", "hi").message_id  # type: ignore[union-attr]
 

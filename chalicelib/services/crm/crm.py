@@ -29,7 +29,7 @@ from chalicelib.models.crm import (
     Opportunity,
     TeamMember,
 )
-from chalicelib.services.access import refs, visibility
+from chalicelib.services.access import context, refs, visibility
 from chalicelib.services.access.visibility import Resolver
 from chalicelib.services.crm import list_index
 from chalicelib.services.feed import activities
@@ -153,7 +153,7 @@ def create_object(principal: Principal, object_type: str, fields: dict[str, Any]
     )
     require_currency(fields.get("currency"))  # the one list (chalicelib/currencies.py)
     if object_type == "opportunity" and fields.get("amount") is not None and not fields.get("currency"):
-        fields["currency"] = org.get_settings(tenant).currency
+        fields["currency"] = context.of(principal).settings.currency
     now = iso(utcnow())
     obj = MODELS[object_type](
         tenant_id=tenant,
@@ -203,7 +203,7 @@ def update_object(
     if isinstance(obj, Opportunity) and "stage" in changes and changes["stage"] != old_stage:
         _stamp_stage(obj, iso(utcnow()))
     if isinstance(obj, Opportunity) and obj.amount is not None and not obj.currency:
-        obj.currency = org.get_settings(tenant).currency
+        obj.currency = context.of(principal).settings.currency
     obj.updated_at = iso(utcnow())
     feedback = None
     if isinstance(obj, Opportunity) and "stage" in changes and changes["stage"] != old_stage:

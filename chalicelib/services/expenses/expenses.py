@@ -738,21 +738,26 @@ def _list_scope(principal: Principal, user_id: Optional[str], unit_type: Optiona
     return "self"
 
 
+@dataclass(frozen=True)
+class ExpenseListQuery:
+    """Which expenses a list asks for (``GET /v1/expenses``): each field narrows it."""
+
+    status: Optional[str] = None
+    user_id: Optional[str] = None
+    unit_type: Optional[str] = None
+    unit_id: Optional[str] = None
+    date_from: Optional[str] = None
+    date_to: Optional[str] = None
+
+
 def list_page(
-    principal: Principal,
-    *,
-    status: Optional[str],
-    user_id: Optional[str],
-    unit_type: Optional[str],
-    unit_id: Optional[str],
-    date_from: Optional[str],
-    date_to: Optional[str],
-    limit: int,
-    cursor: Optional[str],
+    principal: Principal, query: ExpenseListQuery, limit: int, cursor: Optional[str]
 ) -> tuple[list[Expense], Optional[str]]:
     """Newest first. By user: GSI1 (date range in the key). By unit: GSI2, unit prefix and
     date range in the key. Tenant-wide (finance, admins): GSI2, ordered by unit then date.
     Status and other leftovers are filters; pages are filled before answering."""
+    status, user_id, unit_type, unit_id = query.status, query.user_id, query.unit_type, query.unit_id
+    date_from, date_to = query.date_from, query.date_to
     if unit_type and not unit_id or unit_id and not unit_type:
         raise Unprocessable("unit_type and unit_id go together", code="invalid_unit")
     for value, name in ((date_from, "from"), (date_to, "to")):

@@ -552,7 +552,7 @@ def list_signins(
 ) -> dict[str, Any]:
     """Newest first. ``start``/``end``: dates (tenant zone, inclusive) or timestamps."""
     target = org.require_readable_user(principal, user_id)
-    zone = org.tenant_zone(principal.tenant_id)
+    zone = context.of(principal).zone
     lo, hi = _bound(start, zone, end=False), _bound(end, zone, end=True)
     if lo and hi and (lo > hi or (lo == hi and start != end)):
         raise Unprocessable("from is after to", code="invalid_range")

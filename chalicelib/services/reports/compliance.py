@@ -26,6 +26,7 @@ from chalicelib.errors import Forbidden
 from chalicelib.models.base import BaseItem
 from chalicelib.models.org import Department, DirectoryEntry, User
 from chalicelib.models.reports import ReportSlot, ReportTemplate
+from chalicelib.services.access import context
 from chalicelib.services.org import org, workcalendar
 from chalicelib.services.reports import templates
 from chalicelib.timeutil import utcnow
@@ -98,7 +99,7 @@ def compliance_page(
     start = templates.parse_period_start(template, period_start)
     scope = f"compliance:{tenant}:{principal.user_id}:{template_id}:{period_start}"
     people, next_cursor = _people(principal, limit, cursor, scope)
-    period = templates.period_of(template, start, org.tenant_zone(tenant))
+    period = templates.period_of(template, start, context.of(principal).zone)
     slots = _slots(tenant, template_id, start.isoformat(), [p.user_id for p in people])
     now = utcnow()
     items = [{"user_id": p.user_id, "name": p.name, **status_of(slots.get(p.user_id), period, now)} for p in people]

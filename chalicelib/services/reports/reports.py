@@ -29,7 +29,7 @@ from chalicelib.ids import new_id
 from chalicelib.models.base import BaseItem, Tx, condition_failed, from_stream_image
 from chalicelib.models.org import User
 from chalicelib.models.reports import ALL_TEMPLATES, Report, ReportListEntry, ReportSlot, ReportTemplate
-from chalicelib.services.access import refs
+from chalicelib.services.access import context, refs
 from chalicelib.services.feed import activities
 from chalicelib.services.inbox import messages
 from chalicelib.services.org import org
@@ -139,7 +139,7 @@ def _entries(report: Report) -> list[ReportListEntry]:
 
 def _new_report(principal: Principal, new: NewReport, template: ReportTemplate, author: User) -> Report:
     tenant = principal.tenant_id
-    zone = org.tenant_zone(tenant)
+    zone = context.of(principal).zone
     start = templates.parse_period_start(template, new.period_start)
     now = utcnow()
     if start > now.astimezone(zone).date():

@@ -26,7 +26,7 @@ from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.ids import new_id
 from chalicelib.models.base import Tx
 from chalicelib.models.schedule import CalendarDay, Plan, WorkLog, dated_range, dated_start_key
-from chalicelib.services.access import refs
+from chalicelib.services.access import context, refs
 from chalicelib.services.fieldwork import signins
 from chalicelib.services.org import org
 from chalicelib.timeutil import (
@@ -170,7 +170,7 @@ def create_plan(
     now: Optional[datetime] = None,
 ) -> Plan:
     tenant, now = principal.tenant_id, now or utcnow()
-    zone = org.tenant_zone(tenant)
+    zone = context.of(principal).zone
     start_time, end_time = _normalize(start_time), _normalize(end_time)
     if not date_:
         if not start_time:
@@ -231,7 +231,7 @@ def update_plan(principal: Principal, plan_id: str, changes: dict[str, Any], now
         raise Conflict("the plan is cancelled", code="plan_cancelled")
     if old_status == "done" and new_status == "cancelled":
         raise Conflict("a done plan cannot be cancelled", code="invalid_transition")
-    zone = org.tenant_zone(tenant)
+    zone = context.of(principal).zone
     if "start_time" in changes:
         changes["start_time"] = _normalize(changes["start_time"])
     if "end_time" in changes:
@@ -400,7 +400,7 @@ def calendar_month(principal: Principal, user_id: Optional[str], month: Optional
     sign-in capability's range read."""
     target = org.require_readable_user(principal, user_id)
     tenant = principal.tenant_id
-    zone = org.tenant_zone(tenant)
+    zone = context.of(principal).zone
     month = month or format_month(today(zone))
     first = parse_month(month)
     last = first.replace(day=_calendar.monthrange(first.year, first.month)[1])
@@ -432,7 +432,7 @@ def comparison(principal: Principal, user_id: Optional[str], from_: Optional[str
     tied to no plan, and the day's completion rate; plus the range's rate."""
     target = org.require_readable_user(principal, user_id)
     tenant = principal.tenant_id
-    zone = org.tenant_zone(tenant)
+    zone = context.of(principal).zone
     start = parse_date(from_, "from") if from_ else today(zone)
     end = parse_date(to, "to") if to else (start if from_ else today(zone))
     check_range(start, end)
