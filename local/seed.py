@@ -40,13 +40,13 @@ def seed_org() -> None:
         org.put_department(TENANT, dept_id, name, parent, None)
         heads[dept_id] = (name, parent, head)
     for user_id, (name, dept, manager) in USERS.items():
-        org.put_user(TENANT, user_id, name, dept, manager, f"{user_id}@acme.example", None)
+        org.put_user(TENANT, org.NewUser(user_id, name, dept, manager, f"{user_id}@acme.example", None))
     for dept_id, (name, parent, head) in heads.items():
         if head:
             org.put_department(TENANT, dept_id, name, parent, head)
     org.put_department(OTHER_TENANT, "hq", "Globex HQ", None, None)
     for user_id, (name, dept, manager) in OTHER_USERS.items():
-        org.put_user(OTHER_TENANT, user_id, name, dept, manager, None, None)
+        org.put_user(OTHER_TENANT, org.NewUser(user_id, name, dept, manager, None, None))
     org.put_department(OTHER_TENANT, "hq", "Globex HQ", None, "boss")
     org.put_settings(TENANT, {"approval_limit": "5000.00"})
 

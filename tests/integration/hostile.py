@@ -422,12 +422,14 @@ class World:
 
         # kam heads east_key, rep_a's department, and manages nobody: a department head
         # who is no manager of the owner (the demo org's heads are all managers too).
-        org.put_user(TENANT, "kam", "Key Account Head", "sales", "vp", None, None)
+        org.put_user(TENANT, org.NewUser("kam", "Key Account Head", "sales", "vp", None, None))
         org.put_department(TENANT, "east_key", "Key accounts East", "east", "kam")
         # rep_t: finance department (no head), no manager: sees only what a team gives
-        org.put_user(TENANT, "rep_t", "Team member", "finance", None, None, None)
-        org.put_user(TENANT, "rep_a", "Zhang Min (rep)", "east_key", "mgr_east", "rep_a@acme.example", None)
-        org.put_user(TENANT, "rep_gone", "Left the company", "east", "mgr_east", None, None)
+        org.put_user(TENANT, org.NewUser("rep_t", "Team member", "finance", None, None, None))
+        org.put_user(
+            TENANT, org.NewUser("rep_a", "Zhang Min (rep)", "east_key", "mgr_east", "rep_a@acme.example", None)
+        )
+        org.put_user(TENANT, org.NewUser("rep_gone", "Left the company", "east", "mgr_east", None, None))
         offboarding.deactivate(principal("admin"), "rep_gone", "rep_b")
         org.put_finance_integration(TENANT, "https://finance.example.com/hook")
         fx.put_rate(TENANT, "CNY", fx.NewRate("USD", "2026-03-01", "7.1234", source="test"))

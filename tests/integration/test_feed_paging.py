@@ -134,7 +134,7 @@ def test_comment_cursor_is_scoped_to_the_activity(api, accounts):
 def _grow_org(n_users: int) -> None:
     """n more reps under mgr_east, in east."""
     for i in range(n_users):
-        org.put_user("acme", f"extra_{i}", f"Extra {i}", "east", "mgr_east", None, None)
+        org.put_user("acme", org.NewUser(f"extra_{i}", f"Extra {i}", "east", "mgr_east", None, None))
 
 
 @pytest.mark.parametrize("scene", ["all", "my_accounts", "subordinates_business", "my_department"])

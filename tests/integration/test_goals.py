@@ -232,7 +232,7 @@ def test_scoreboard_costs_a_fixed_number_of_requests_plus_one_batch_per_50_peopl
 
     small, small_batches = measured(7)
     for i in range(93):
-        org.put_user("acme", f"extra{i}", f"Extra {i}", "east", "mgr_east", None, None)
+        org.put_user("acme", org.NewUser(f"extra{i}", f"Extra {i}", "east", "mgr_east", None, None))
     large, large_batches = measured(100)
     assert large == small
     assert (small_batches, large_batches) == (1, 2)
@@ -251,7 +251,7 @@ def test_a_transfer_between_two_people_of_one_department_keeps_the_department_co
 def test_a_move_to_another_department_counts_there_from_then_on_and_leaves_the_past(api, stream):
     check_in(api)
     stream.pump()
-    org.put_user("acme", "rep_a", "Zhang Min (rep)", "west", "mgr_west", None, None)
+    org.put_user("acme", org.NewUser("rep_a", "Zhang Min (rep)", "west", "mgr_west", None, None))
     check_in(api)
     stream.pump()
     assert goal(api, "department/east", as_="admin")[1]["actuals"]["visits"] == 1

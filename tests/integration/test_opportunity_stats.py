@@ -53,7 +53,7 @@ def test_a_transfer_and_a_reorg_move_the_counts(api, stream):
     stream.pump()
     assert stats(api, as_="mgr_east", scope="all")["groups"] == []
     assert stats(api, as_="mgr_west", scope="team")["groups"][0]["count"] == 1
-    org.put_user("acme", "rep_c", "Sun Li (rep)", "east", "mgr_east", None, None)
+    org.put_user("acme", org.NewUser("rep_c", "Sun Li (rep)", "east", "mgr_east", None, None))
     stream.pump()
     assert stats(api, as_="mgr_west", scope="all")["groups"] == []
     assert stats(api, as_="mgr_east", scope="team")["groups"][0]["count"] == 1

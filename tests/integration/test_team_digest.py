@@ -69,7 +69,7 @@ def test_the_hourly_schedule_runs_tenants_at_their_0800_and_isolates_a_broken_on
 
 
 def test_check_ins_and_new_users_keep_the_quiet_index_and_a_late_record_never_moves_it_back(api, stream):
-    org.put_user("acme", "newbie", "New Rep", "east", "mgr_east", None, None)
+    org.put_user("acme", org.NewUser("newbie", "New Rep", "east", "mgr_east", None, None))
     stream.pump()
     baseline = LastCheckIn.get("T#acme#USER#newbie", "LASTCHECKIN")
     assert baseline.day == datetime.now(UTC).astimezone(org.tenant_zone("acme")).date().isoformat()
@@ -132,7 +132,7 @@ def test_digest_cost_does_not_grow_with_people_who_have_nothing_to_report(api, d
     digest.reports("acme", DAY)
     small = list(ddb_requests.calls)
     for i in range(60):
-        org.put_user("acme", f"busy{i}", f"Busy {i}", "east", "mgr_east", None, None)
+        org.put_user("acme", org.NewUser(f"busy{i}", f"Busy {i}", "east", "mgr_east", None, None))
         plant_checkin(f"busy{i}", "2030-03-13")
     ddb_requests.reset()
     found = digest.reports("acme", DAY)
