@@ -242,28 +242,39 @@ def seed_schedule() -> None:
 
     yesterday, tomorrow = today - timedelta(days=1), today + timedelta(days=1)
     visit = schedule.create_plan(
-        rep, date_=None, title="Visit the Jing'an flagship", start_time=local(yesterday, 10, 0), opportunity_id=opp
+        rep,
+        schedule.NewPlan(
+            date_=None, title="Visit the Jing'an flagship", start_time=local(yesterday, 10, 0), opportunity_id=opp
+        ),
     )
     schedule.create_log(
-        rep, date_=yesterday.isoformat(), content="Walked the floor with the buyer", plan_id=visit.plan_id
+        rep,
+        schedule.NewLog(date_=yesterday.isoformat(), content="Walked the floor with the buyer", plan_id=visit.plan_id),
     )
     call = schedule.create_plan(
-        rep, date_=None, title="Call Lujiazui about the quote", start_time=local(yesterday, 15, 0)
+        rep, schedule.NewPlan(date_=None, title="Call Lujiazui about the quote", start_time=local(yesterday, 15, 0))
     )
     schedule.update_plan(rep, call.plan_id, {"status": "done"})
-    schedule.create_plan(rep, date_=None, title="Prepare the weekly report", start_time=local(yesterday, 17, 0))
+    schedule.create_plan(
+        rep, schedule.NewPlan(date_=None, title="Prepare the weekly report", start_time=local(yesterday, 17, 0))
+    )
     schedule.create_plan(
         rep,
-        date_=None,
-        title="Demo reminder: follow up with the buyer",
-        start_time=iso(now + timedelta(minutes=3)),
-        remind_minutes_before=1,
-        opportunity_id=opp,
+        schedule.NewPlan(
+            date_=None,
+            title="Demo reminder: follow up with the buyer",
+            start_time=iso(now + timedelta(minutes=3)),
+            remind_minutes_before=1,
+            opportunity_id=opp,
+        ),
     )
     schedule.create_plan(
-        rep, date_=None, title="Late client dinner", start_time=local(tomorrow, 23, 30), remind_minutes_before=60
+        rep,
+        schedule.NewPlan(
+            date_=None, title="Late client dinner", start_time=local(tomorrow, 23, 30), remind_minutes_before=60
+        ),
     )
-    schedule.create_log(rep, date_=today.isoformat(), content="Walk-in customer at the Xujiahui store")
+    schedule.create_log(rep, schedule.NewLog(date_=today.isoformat(), content="Walk-in customer at the Xujiahui store"))
 
 
 DEMO_EXTRAS.append(seed_schedule)
@@ -335,7 +346,9 @@ def seed_road() -> None:
         )
     for hour, account_id in zip((9, 11, 14, 16), located, strict=False):
         start = iso(datetime.combine(today, time(hour, 0), tzinfo=zone))
-        schedule.create_plan(rep, date_=None, title=f"Visit at {hour}:00", start_time=start, account_id=account_id)
+        schedule.create_plan(
+            rep, schedule.NewPlan(date_=None, title=f"Visit at {hour}:00", start_time=start, account_id=account_id)
+        )
     for day, rate in (("2026-01-01", "7.1000"), (today.isoformat(), "7.1234")):
         fx.put_rate(TENANT, org.get_settings(TENANT).currency, fx.NewRate("USD", day, rate, source="demo"))
 

@@ -356,7 +356,7 @@ class World:
     def plan(self, owner: str = "rep_a", day: str = "2026-02-02") -> str:
         from chalicelib.services.schedule import schedule
 
-        return schedule.create_plan(principal(owner), date_=day, title=self.unique("Plan ")).plan_id
+        return schedule.create_plan(principal(owner), schedule.NewPlan(date_=day, title=self.unique("Plan "))).plan_id
 
     def expense(
         self, state: str = "draft", amount: str = "86.50", owner: str = "rep_a", day: str = f"{PERIOD}-20"
@@ -460,8 +460,10 @@ class World:
             ),
         )
         ids["signin"] = signin["id"]
-        ids["plan"] = schedule.create_plan(rep_a, date_=DAY, title="World plan").plan_id
-        ids["log"] = schedule.create_log(rep_a, date_=DAY, content="World log", plan_id=ids["plan"]).log_id
+        ids["plan"] = schedule.create_plan(rep_a, schedule.NewPlan(date_=DAY, title="World plan")).plan_id
+        ids["log"] = schedule.create_log(
+            rep_a, schedule.NewLog(date_=DAY, content="World log", plan_id=ids["plan"])
+        ).log_id
         fin = principal("fin")
         budgets.put_budget(fin, budgets.NewLimit("department", "east", PERIOD, "1000000.00", "CNY", "block", [80, 100]))
         budgets.put_budget(fin, budgets.NewLimit("person", "rep_a", PERIOD, "1000000.00", "CNY", "warn", [80, 100]))

@@ -172,8 +172,10 @@ def test_overview_leaves_out_records_of_users_the_caller_may_not_read(api):
     opp = opportunity(api, acc["id"])
     own_log = api.post("/v1/logs", {"date": "2030-03-10", "content": "mine", "opportunity_id": opp["id"]})[1]
     # a record tied in before the reference check existed (or by a colleague who saw it then)
-    schedule.create_log(Principal("rep_b", "acme", frozenset()), date_="2030-03-10", content="peer")
-    peer = schedule.create_log(Principal("rep_b", "acme", frozenset()), date_="2030-03-11", content="peer")
+    schedule.create_log(Principal("rep_b", "acme", frozenset()), schedule.NewLog(date_="2030-03-10", content="peer"))
+    peer = schedule.create_log(
+        Principal("rep_b", "acme", frozenset()), schedule.NewLog(date_="2030-03-11", content="peer")
+    )
     peer.opportunity_id = opp["id"]
     peer.save()
     _, overview = api.get(f"/v1/opportunities/{opp['id']}/overview")
