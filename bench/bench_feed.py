@@ -173,7 +173,8 @@ def measure(tenant: str, viewer: str, scene: str, types: list[str] | None = None
     cursor = None
     for page_no in (1, 2):
         with count_dynamodb() as counter:
-            items, cursor = feed.feed_page(principal, scene=scene, types=types, limit=PAGE, cursor=cursor)
+            query = feed.FeedQuery(scene=scene, types=types)
+            items, cursor = feed.feed_page(principal, query, limit=PAGE, cursor=cursor)
         out[page_no] = (dict(counter.ops), counter.items_read, len(items))
         if cursor is None:
             break

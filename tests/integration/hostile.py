@@ -390,7 +390,7 @@ class World:
     def message(self, user: str = "rep_a") -> str:
         from chalicelib.services.inbox import messages
 
-        sent = messages.send(TENANT, user, "comment", self.unique("Hello "), "body")
+        sent = messages.send(messages.NewMessage(TENANT, user, "comment", self.unique("Hello "), "body"))
         assert sent is not None
         return sent.message_id
 
@@ -468,7 +468,9 @@ class World:
         budgets.put_budget(fin, budgets.NewLimit("department", "east", PERIOD, "1000000.00", "CNY", "block", [80, 100]))
         budgets.put_budget(fin, budgets.NewLimit("person", "rep_a", PERIOD, "1000000.00", "CNY", "warn", [80, 100]))
         ids["expense"] = self.expense("submitted", day=f"{PERIOD}-05")
-        ids["message"] = messages.send(TENANT, "rep_a", "comment", "World message", "hi").message_id  # type: ignore[union-attr]
+        ids["message"] = messages.send(
+            messages.NewMessage(TENANT, "rep_a", "comment", "World message", "hi")
+        ).message_id  # type: ignore[union-attr]
 
 
 @pytest.fixture(scope="module")

@@ -171,14 +171,16 @@ def create(principal: Principal, new: NewRequest) -> ApprovalRequest:
 # ---------------------------------------------------------------- messages
 def _ask(r: ApprovalRequest, approver: str, level: int) -> None:
     messages.send(
-        r.tenant_id,
-        approver,
-        "approval_request",
-        f"To approve ({r.kind.replace('_', ' ')}): {r.title}",
-        _summary(r),
-        ref_type="approval_request",
-        ref_id=r.request_id,
-        dedupe_key=f"approval_request:{r.request_id}:approval:{level}",
+        messages.NewMessage(
+            r.tenant_id,
+            approver,
+            "approval_request",
+            f"To approve ({r.kind.replace('_', ' ')}): {r.title}",
+            _summary(r),
+            ref_type="approval_request",
+            ref_id=r.request_id,
+            dedupe_key=f"approval_request:{r.request_id}:approval:{level}",
+        )
     )
 
 
@@ -198,14 +200,16 @@ def ask_moved(subject: Any, wait: ApprovalWait) -> None:
 
 def _tell_result(r: ApprovalRequest, note: Optional[str]) -> None:
     messages.send(
-        r.tenant_id,
-        r.user_id,
-        "approval_result",
-        f"Request {r.status}: {r.title}",
-        note or "",
-        ref_type="approval_request",
-        ref_id=r.request_id,
-        dedupe_key=f"approval_request:{r.request_id}:result",
+        messages.NewMessage(
+            r.tenant_id,
+            r.user_id,
+            "approval_result",
+            f"Request {r.status}: {r.title}",
+            note or "",
+            ref_type="approval_request",
+            ref_id=r.request_id,
+            dedupe_key=f"approval_request:{r.request_id}:result",
+        )
     )
 
 

@@ -355,14 +355,16 @@ def _deliver_alert(alert: Alert) -> None:
     owner = unit_owner(alert.tenant_id, alert.unit_type, alert.unit_id)
     if owner:
         messages.send(
-            alert.tenant_id,
-            owner,
-            "budget_alert",
-            f"Budget {alert.unit_type} {alert.unit_id} {alert.period} reached {alert.threshold}%",
-            f"Usage {data['usage']} of {data['amount']} {alert.currency}.",
-            ref_type="budget",
-            ref_id=f"{alert.unit_type}:{alert.unit_id}:{alert.period}",
-            dedupe_key=f"budget:{data['alert_id']}",
+            messages.NewMessage(
+                alert.tenant_id,
+                owner,
+                "budget_alert",
+                f"Budget {alert.unit_type} {alert.unit_id} {alert.period} reached {alert.threshold}%",
+                f"Usage {data['usage']} of {data['amount']} {alert.currency}.",
+                ref_type="budget",
+                ref_id=f"{alert.unit_type}:{alert.unit_id}:{alert.period}",
+                dedupe_key=f"budget:{data['alert_id']}",
+            )
         )
     events.emit("budget.threshold_crossed", alert.tenant_id, data)
     webhooks.enqueue(alert.tenant_id, "budget.threshold_crossed", data, webhooks.stable_id("budget", data["alert_id"]))

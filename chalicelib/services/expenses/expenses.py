@@ -431,9 +431,7 @@ def _receipt_warnings(e: Expense) -> tuple[list[str], list[ReceiptClaim]]:
 
 
 def submit(principal: Principal, expense_id: str) -> Expense:
-    """The caller's draft, submitted. Reads the caller, the settings and the caller's
-    visibility data once (the request's context, services/access/context.py)."""
-    ctx = context.of(principal)
+    ctx = context.of(principal)  # caller, settings, visibility: each read once (services/access/context.py)
     e = require_own(ctx, expense_id)
     if e.status != "draft":
         raise Conflict(f"only drafts can be submitted; this expense is {e.status}", code="invalid_state")
@@ -506,14 +504,16 @@ def _after_submit(e: Expense, resolver: Resolver) -> None:
 
 def _request_approval(e: Expense, approver: str, level: int) -> None:
     messages.send(
-        e.tenant_id,
-        approver,
-        "expense_approval_request",
-        f"Expense to approve: {budgets.money(e.amount_cents)} {e.currency} ({e.category})",
-        f"From {e.user_id}, {e.occurred_on}. {e.description or ''}".strip(),
-        ref_type="expense",
-        ref_id=e.expense_id,
-        dedupe_key=f"expense:{e.expense_id}:approval:{level}",
+        messages.NewMessage(
+            e.tenant_id,
+            approver,
+            "expense_approval_request",
+            f"Expense to approve: {budgets.money(e.amount_cents)} {e.currency} ({e.category})",
+            f"From {e.user_id}, {e.occurred_on}. {e.description or ''}".strip(),
+            ref_type="expense",
+            ref_id=e.expense_id,
+            dedupe_key=f"expense:{e.expense_id}:approval:{level}",
+        )
     )
 
 
@@ -646,14 +646,16 @@ def redrive(old: Expense, new: Expense) -> None:
 
 def _notify_result(e: Expense, outcome: str, note: Optional[str]) -> None:
     messages.send(
-        e.tenant_id,
-        e.user_id,
-        "expense_result",
-        f"Expense {outcome}: {budgets.money(e.amount_cents)} {e.currency} ({e.category})",
-        note or "",
-        ref_type="expense",
-        ref_id=e.expense_id,
-        dedupe_key=f"expense:{e.expense_id}:result",
+        messages.NewMessage(
+            e.tenant_id,
+            e.user_id,
+            "expense_result",
+            f"Expense {outcome}: {budgets.money(e.amount_cents)} {e.currency} ({e.category})",
+            note or "",
+            ref_type="expense",
+            ref_id=e.expense_id,
+            dedupe_key=f"expense:{e.expense_id}:result",
+        )
     )
 
 
@@ -711,14 +713,16 @@ def _settle_paid(e: Expense, webhook_id: str) -> None:
 def notify_paid(e: Expense, webhook_id: str) -> None:
     outcome = "paid" if e.payment_status == "paid" else "payment failed"
     messages.send(
-        e.tenant_id,
-        e.user_id,
-        "expense_paid",
-        f"Expense {outcome}: {budgets.money(e.amount_cents)} {e.currency} ({e.category})",
-        f"Reference {e.payment_reference}" if e.payment_reference else "",
-        ref_type="expense",
-        ref_id=e.expense_id,
-        dedupe_key=f"expense:{e.expense_id}:payment:{hashlib.sha256(webhook_id.encode()).hexdigest()[:24]}",
+        messages.NewMessage(
+            e.tenant_id,
+            e.user_id,
+            "expense_paid",
+            f"Expense {outcome}: {budgets.money(e.amount_cents)} {e.currency} ({e.category})",
+            f"Reference {e.payment_reference}" if e.payment_reference else "",
+            ref_type="expense",
+            ref_id=e.expense_id,
+            dedupe_key=f"expense:{e.expense_id}:payment:{hashlib.sha256(webhook_id.encode()).hexdigest()[:24]}",
+        )
     )
 
 

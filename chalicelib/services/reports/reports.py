@@ -199,14 +199,16 @@ def deliver(report: Report, template_name: str) -> None:
     title = f"{template_name} {report.period_start}"
     for user_id in report.recipient_ids or []:
         messages.send(
-            report.tenant_id,
-            user_id,
-            "report_received",
-            f"Report: {title}",
-            f"{report.author_id} submitted {title}",
-            "report",
-            report.report_id,
-            dedupe_key=f"report_received#{report.report_id}",
+            messages.NewMessage(
+                report.tenant_id,
+                user_id,
+                "report_received",
+                f"Report: {title}",
+                f"{report.author_id} submitted {title}",
+                "report",
+                report.report_id,
+                dedupe_key=f"report_received#{report.report_id}",
+            )
         )
     related = [(r["type"], r["id"]) for r in json.loads(report.related_json or "[]")]
     if related:
