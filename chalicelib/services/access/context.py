@@ -8,7 +8,7 @@ plus lazily loaded, per-request state:
 - ``caller``: the caller's user record (the edge's read; else one GetItem),
 - ``settings`` and ``zone``: the tenant's settings (one GetItem) and the zone its days are
   counted in (from the settings, no read),
-- ``headed_paths``: the departments the caller heads (one Query),
+- ``headed_departments`` and ``headed_paths``: the departments the caller heads (one Query),
 - ``subordinate_ids``: everyone below the caller (one Query),
 - ``resolver``: the one visibility loader of the request (services/access/visibility.py),
   seeded with the caller's record, so references checked and an activity's audience share
@@ -29,7 +29,7 @@ from typing import Optional
 from zoneinfo import ZoneInfo
 
 from chalicelib.auth import Principal
-from chalicelib.models.org import TenantSettings, User
+from chalicelib.models.org import Department, TenantSettings, User
 from chalicelib.services.access.visibility import Resolver
 from chalicelib.services.org import org
 
@@ -51,8 +51,12 @@ class RequestContext(Principal):
         return org.tenant_zone(self.tenant_id, self.settings)
 
     @cached_property
+    def headed_departments(self) -> list[Department]:
+        return org.headed_departments(self.tenant_id, self.user_id)
+
+    @cached_property
     def headed_paths(self) -> list[str]:
-        return org.headed_department_paths(self.tenant_id, self.user_id)
+        return org.outermost_paths(self.headed_departments)
 
     @cached_property
     def subordinate_ids(self) -> list[str]:

@@ -250,7 +250,12 @@ def headed_departments(tenant_id: str, user_id: str) -> list[Department]:
 
 def headed_department_paths(tenant_id: str, user_id: str) -> list[str]:
     """Paths of the departments the user heads, minus those nested in another of them."""
-    paths = sorted(d.path for d in headed_departments(tenant_id, user_id))
+    return outermost_paths(headed_departments(tenant_id, user_id))
+
+
+def outermost_paths(departments: list[Department]) -> list[str]:
+    """The departments' paths, minus those nested in another of them."""
+    paths = sorted(d.path for d in departments)
     return [p for i, p in enumerate(paths) if not any(p.startswith(q) for q in paths[:i])]
 
 

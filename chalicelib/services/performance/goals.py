@@ -24,6 +24,7 @@ from chalicelib.errors import Forbidden, NotFound
 from chalicelib.models.base import BaseItem
 from chalicelib.models.goals import Actuals, Goal, month_of_scope
 from chalicelib.models.org import User
+from chalicelib.services.access import context
 from chalicelib.services.access.visibility import dept_ids
 from chalicelib.services.expenses import budgets
 from chalicelib.services.org import org, workcalendar
@@ -46,7 +47,7 @@ def _user_rights(principal: Principal, user: Optional[User]) -> bool:
         return True
     if principal.user_id in user.ancestors:
         return True
-    headed = {d.department_id for d in org.headed_departments(principal.tenant_id, principal.user_id)}
+    headed = {d.department_id for d in context.of(principal).headed_departments}
     return bool(headed & set(dept_ids(user.dept_path)))
 
 
@@ -57,7 +58,7 @@ def _department_rights(principal: Principal, department_id: str) -> bool:
         return False
     if principal.is_admin:
         return True
-    headed = {d.department_id for d in org.headed_departments(principal.tenant_id, principal.user_id)}
+    headed = {d.department_id for d in context.of(principal).headed_departments}
     return bool(headed & set(dept_ids(dept.path)))
 
 
@@ -194,7 +195,7 @@ def _people(principal: Principal, department_id: Optional[str]) -> list[User]:
         dept = org.get_department(tenant, department_id)
         path = dept.path if dept else "/"
         return list(User.gsi2.query(User.members_pk(tenant), User.GSI2SK.startswith(path), limit=MAX_BOARD))
-    me = org.get_user(tenant, principal.user_id)
+    me = context.of(principal).caller
     return org.subordinates_by_path(tenant, me.path)[:MAX_BOARD] if me else []
 
 
