@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Optional
+from zoneinfo import ZoneInfo
 
 from chalicelib.auth import Principal
 from chalicelib.errors import Forbidden, NotFound
@@ -81,11 +82,14 @@ def _day_share(now: datetime, start: datetime) -> Decimal:
     return min(Decimal(1), max(Decimal(0), Decimal((now - start).total_seconds()) / 86400))
 
 
-def elapsed_share(period: str, tenant_id: str, now: Optional[datetime] = None) -> Decimal:
+def elapsed_share(
+    period: str, tenant_id: str, now: Optional[datetime] = None, zone: Optional[ZoneInfo] = None
+) -> Decimal:
     """How much of the month's working time has passed in the tenant's zone: the share of its
     working days (the tenant's work calendar) gone by, today's counted by the hour; 0 before
-    the month, 1 after it. A month without a working day counts calendar days."""
-    zone = org.tenant_zone(tenant_id)
+    the month, 1 after it. A month without a working day counts calendar days. ``zone``: the
+    tenant's, when the caller holds it (the request's context)."""
+    zone = zone or org.tenant_zone(tenant_id)
     year, month = int(period[:4]), int(period[5:7])
     first = date(year, month, 1)
     days = calendar.monthrange(year, month)[1]
@@ -163,7 +167,7 @@ def view(share: Decimal, goal: Optional[Goal], actuals: Optional[Actuals]) -> di
 def read(principal: Principal, scope_type: str, scope_id: str, period: str) -> dict[str, Any]:
     require(principal, scope_type, scope_id, reading=True)
     found = {type(i).__name__: i for i in month_of_scope(principal.tenant_id, scope_type, scope_id, period)}
-    share = elapsed_share(period, principal.tenant_id)
+    share = elapsed_share(period, principal.tenant_id, zone=context.of(principal).zone)
     out = view(share, found.get("Goal"), found.get("Actuals"))  # type: ignore[arg-type]
     return {"scope_type": scope_type, "scope_id": scope_id, "period": period, **out}
 
@@ -214,7 +218,7 @@ def scoreboard(principal: Principal, period: str, department_id: Optional[str]) 
     """Rows for the caller's subordinates (or a department's staff), ranked by won amount."""
     people = _people(principal, department_id)
     found = _goals_and_actuals(principal.tenant_id, period, [u.user_id for u in people])
-    share = elapsed_share(period, principal.tenant_id)
+    share = elapsed_share(period, principal.tenant_id, zone=context.of(principal).zone)
     rows = []
     for user in people:
         goal = found.get(Goal.key_of(principal.tenant_id, "user", user.user_id, period))
@@ -227,5 +231,6 @@ def scoreboard(principal: Principal, period: str, department_id: Optional[str]) 
     return rows
 
 
-def current_period(tenant_id: str) -> str:
-    return utcnow().astimezone(org.tenant_zone(tenant_id)).strftime("%Y-%m")
+def current_period(zone: ZoneInfo) -> str:
+    """The month it is now in the tenant's ``zone``."""
+    return utcnow().astimezone(zone).strftime("%Y-%m")
