@@ -52,6 +52,7 @@ def test_feed_read_reads_the_caller_once_and_no_settings(api, ddb_requests):
 
 def test_the_context_reads_each_thing_on_first_use_and_keeps_it(aws, demo_org, ddb_requests):
     ctx = context.of(Principal("mgr_east", "acme", frozenset()))
+    assert ctx.resolver.users == {}  # the visibility loader holds only what was read already
     assert ddb_requests.reads == []  # built: nothing read yet
     for _ in range(2):
         assert ctx.zone.key == ctx.settings.timezone

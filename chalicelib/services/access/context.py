@@ -11,8 +11,8 @@ plus lazily loaded, per-request state:
 - ``headed_departments`` and ``headed_paths``: the departments the caller heads (one Query),
 - ``subordinate_ids``: everyone below the caller (one Query),
 - ``resolver``: the one visibility loader of the request (services/access/visibility.py),
-  seeded with the caller's record, so references checked and an activity's audience share
-  what they read.
+  seeded with the caller's record when it is read already, so references checked and an
+  activity's audience share what they read.
 
 Each is read on first use and kept for the rest of the request: a request that needs none
 of them reads none. Nothing outlives the request (the object is built per request and
@@ -66,8 +66,9 @@ class RequestContext(Principal):
     @cached_property
     def resolver(self) -> Resolver:
         resolver = Resolver(self.tenant_id)
-        if self.caller is not None:
-            resolver.users[self.user_id] = self.caller
+        caller = self.__dict__.get("caller", self.user)  # only what is read already: no read here
+        if caller is not None:
+            resolver.users[self.user_id] = caller
         return resolver
 
 
