@@ -23,9 +23,9 @@ def _build(users: int) -> None:
     from chalicelib.services.org import org
 
     org.put_department(TENANT, "d", "D", None, None)
-    org.put_user(TENANT, "boss", "Boss", "d", None, None, None)
+    org.put_user(TENANT, org.NewUser("boss", "Boss", "d", None, None, None))
     for i in range(users):
-        org.put_user(TENANT, f"rep{i}", f"Rep {i:04d}", "d", "boss", None, None)
+        org.put_user(TENANT, org.NewUser(f"rep{i}", f"Rep {i:04d}", "d", "boss", None, None))
     boss = Principal("boss", TENANT, frozenset())
     reps = [f"rep{i}" for i in range(min(users, ACTIVE))]
     for n in range(ACTIVE):

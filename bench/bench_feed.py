@@ -130,7 +130,9 @@ def seed_activities(tenant: str, reps: list[str]) -> tuple[list[str], list[int]]
     for n in range(REAL_ACTIVITIES):
         kind, obj = objects[n % len(objects)]
         owner = reps[(n % len(objects)) // 4]
-        act = feed.record_activity(tenant, TYPES[n % len(TYPES)], owner, f"activity {n}", [(kind, obj)])
+        act = feed.record_activity(
+            feed.NewActivity(tenant, TYPES[n % len(TYPES)], owner, f"activity {n}", [(kind, obj)])
+        )
         stored = get_activity(tenant, act["id"])
         amplification.append(len(stored.indexed or ()) + len(stored.related or ()))
         ids.append(act["id"])
@@ -171,7 +173,8 @@ def measure(tenant: str, viewer: str, scene: str, types: list[str] | None = None
     cursor = None
     for page_no in (1, 2):
         with count_dynamodb() as counter:
-            items, cursor = feed.feed_page(principal, scene=scene, types=types, limit=PAGE, cursor=cursor)
+            query = feed.FeedQuery(scene=scene, types=types)
+            items, cursor = feed.feed_page(principal, query, limit=PAGE, cursor=cursor)
         out[page_no] = (dict(counter.ops), counter.items_read, len(items))
         if cursor is None:
             break

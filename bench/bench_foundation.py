@@ -92,11 +92,11 @@ def org_lookups() -> tuple[str, bool]:
     with moto_stack():
         for tenant, size in (("small", 10), ("large", 2000)):
             org.put_department(tenant, "d", "D", None, None)
-            org.put_user(tenant, "boss", "Boss", "d", None, None, None)
+            org.put_user(tenant, org.NewUser("boss", "Boss", "d", None, None, None))
             org.put_department(tenant, "d", "D", None, "boss")
             parents = ["boss"]
             for i in range(size):
-                org.put_user(tenant, f"u{i}", f"u{i}", "d", parents[i // 5], None, None)
+                org.put_user(tenant, org.NewUser(f"u{i}", f"u{i}", "d", parents[i // 5], None, None))
                 parents.append(f"u{i}")
             with count_dynamodb() as c:
                 subs = org.subordinate_ids(tenant, "boss")

@@ -105,7 +105,7 @@ def measure_list(tenant: str, viewer: str, query: dict[str, Any]) -> list[tuple[
     out, cursor = [], None
     for _ in (1, 2):
         with count_dynamodb() as counter:
-            items, cursor = lists.list_page(principal, "account", limit=PAGE, cursor=cursor, **query)
+            items, cursor = lists.list_page(principal, lists.ListQuery("account", **query), limit=PAGE, cursor=cursor)
         out.append((dict(counter.ops), counter.items_read, len(items)))
         if cursor is None:
             break

@@ -71,11 +71,13 @@ def _measure(rate_days: int, signin_days: int) -> dict[str, Any]:
     for k in range(3):
         signins.create_signin(
             rep,
-            kind="check_in",
-            lat=31.2 + k / 50,
-            lng=121.4,
-            accuracy_m=10,
-            client_time=iso(day_start_utc(DAY, zone) + timedelta(hours=9 + k)),
+            signins.NewSignIn(
+                kind="check_in",
+                lat=31.2 + k / 50,
+                lng=121.4,
+                accuracy_m=10,
+                client_time=iso(day_start_utc(DAY, zone) + timedelta(hours=9 + k)),
+            ),
         )
     with count_dynamodb() as claim:
         mileage.claim(rep, DAY.isoformat())

@@ -23,15 +23,15 @@ def _build_org(subordinates: int, others: int) -> None:
     from chalicelib.services.org import org
 
     org.put_department(TENANT, "d", "D", None, None)
-    org.put_user(TENANT, "boss", "Boss", "d", None, None, None)
+    org.put_user(TENANT, org.NewUser("boss", "Boss", "d", None, None, None))
     leads = max(1, subordinates // 50)
     for i in range(leads):
-        org.put_user(TENANT, f"lead{i}", f"Lead {i:03d}", "d", "boss", None, None)
+        org.put_user(TENANT, org.NewUser(f"lead{i}", f"Lead {i:03d}", "d", "boss", None, None))
     for i in range(subordinates - leads):
-        org.put_user(TENANT, f"rep{i}", f"Rep {i:04d}", "d", f"lead{i % leads}", None, None)
-    org.put_user(TENANT, "other_boss", "Other Boss", "d", None, None, None)
+        org.put_user(TENANT, org.NewUser(f"rep{i}", f"Rep {i:04d}", "d", f"lead{i % leads}", None, None))
+    org.put_user(TENANT, org.NewUser("other_boss", "Other Boss", "d", None, None, None))
     for i in range(others):
-        org.put_user(TENANT, f"o{i}", f"Other {i:04d}", "d", "other_boss", None, None)
+        org.put_user(TENANT, org.NewUser(f"o{i}", f"Other {i:04d}", "d", "other_boss", None, None))
 
 
 def _sign_everyone(user_ids: list[str]) -> None:

@@ -31,8 +31,8 @@ def _history() -> None:
 
     org.put_department(TENANT, "d", "D", None, None)
     for boss in ("boss_a", "boss_b"):
-        org.put_user(TENANT, boss, boss, "d", None, None, None)
-    org.put_user(TENANT, "rep", "Rep", "d", "boss_a", None, None)
+        org.put_user(TENANT, org.NewUser(boss, boss, "d", None, None, None))
+    org.put_user(TENANT, org.NewUser("rep", "Rep", "d", "boss_a", None, None))
     me = Principal("rep", TENANT, frozenset())
     account = ""
     for n in range(OBJECTS):
@@ -43,7 +43,9 @@ def _history() -> None:
         obj = crm.create_object(me, kind, fields)
         account = obj.object_id if kind == "account" else account
         for k in range(ACTIVITIES_PER_OBJECT):
-            feed.record_activity(TENANT, "sales_record", "rep", f"activity {n}.{k}", [(kind, obj.object_id)])
+            feed.record_activity(
+                feed.NewActivity(TENANT, "sales_record", "rep", f"activity {n}.{k}", [(kind, obj.object_id)])
+            )
 
 
 def _run_job(counter: Any, ms_per_request: int) -> dict[str, Any]:
@@ -80,7 +82,7 @@ def _move(stream: Any, counter: Any, manager: str, ms_per_request: int) -> dict[
     from chalicelib.services.org import org
 
     counter.reset()
-    org.put_user(TENANT, "rep", "Rep", "d", manager, None, None)
+    org.put_user(TENANT, org.NewUser("rep", "Rep", "d", manager, None, None))
     request = counter.total
     counter.reset()
     stream.pump()

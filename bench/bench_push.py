@@ -64,8 +64,8 @@ def _measure(users: int) -> list[Any]:
                 )
             register = (ddb.total, sum(sns.values()))
             for n in range(50):  # the recipient's inbox holds plenty too
-                messages.send("acme", "rep_a", "comment", f"old {n}")
-            message = messages.send("acme", "rep_a", "mention", "You were mentioned")
+                messages.send(messages.NewMessage("acme", "rep_a", "comment", f"old {n}"))
+            message = messages.send(messages.NewMessage("acme", "rep_a", "mention", "You were mentioned"))
             ddb.reset()
             sns.clear()
             fanout.handle_change("INSERT", None, message.serialize())

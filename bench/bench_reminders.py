@@ -180,8 +180,8 @@ def _calendar_case(meter: Meter, per_month: int) -> dict[str, Any]:
         rep = Principal("rep_a", "acme", frozenset())
         for i in range(per_month):
             day = f"2030-03-{1 + i % 31:02d}"
-            schedule.create_plan(rep, date_=day, title=f"p{i}")
-            schedule.create_log(rep, date_=day, content=f"l{i}")
+            schedule.create_plan(rep, schedule.NewPlan(date_=day, title=f"p{i}"))
+            schedule.create_log(rep, schedule.NewLog(date_=day, content=f"l{i}"))
         boss = Principal("mgr_east", "acme", frozenset())
         meter.reset()
         meter.active = True

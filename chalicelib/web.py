@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, TypedDict, Unpack
 
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
@@ -24,6 +24,7 @@ from chalicelib.ids import new_id
 from chalicelib.jsonsafe import check_depth
 from chalicelib.observability import count, logger
 from chalicelib.schemas import take_shape_problems
+from chalicelib.services.access import context
 from chalicelib.services.org import org
 from chalicelib.services.platform import idempotency, ratelimit
 
@@ -253,7 +254,9 @@ def _run(op: Operation, request: Any, path_params: dict[str, str], request_id: s
     if principal:
         logger.append_keys(tenant_id=principal.tenant_id, user_id=principal.user_id)
         ratelimit.check(principal.tenant_id)  # before any DynamoDB request
-        principal = org.require_active_caller(principal, op.path)
+        # the request's context (services/access/context.py): the caller read once here,
+        # settings, zone and visibility read on first use, all passed down with the principal
+        principal = context.of(org.require_active_caller(principal, op.path))
     bound = cursors.bind_caller(principal.tenant_id, principal.user_id) if principal else None
     try:
         return _answer(op, request, path_params, request_id, principal, headers)
@@ -323,53 +326,51 @@ def dispatch(op: Operation, request: Any, path_params: dict[str, str]) -> Respon
         logger.remove_keys(["tenant_id", "user_id", "route"])
 
 
+class RouteOptions(TypedDict, total=False):
+    """What ``route`` takes beside the blueprint and the path (each an ``Operation`` field;
+    ``summary`` and ``tag`` are required, checked when the route is registered)."""
+
+    method: str
+    summary: str
+    tag: str
+    body: Optional[type[BaseModel]]
+    query: Optional[type[BaseModel]]
+    response: Any
+    status: int
+    auth: bool
+    idempotent: Optional[bool]  # default: a POST answering 201
+    errors: tuple[int, ...]
+    path_patterns: Optional[dict[str, str]]
+    name: Optional[str]  # default: the handler's own name
+    media_types: tuple[str, ...]
+
+
 def route(
-    bp: Blueprint,
-    path: str,
-    *,
-    method: str = "GET",
-    summary: str,
-    tag: str,
-    body: type[BaseModel] | None = None,
-    query: type[BaseModel] | None = None,
-    response: Any = None,
-    status: int = 200,
-    auth: bool = True,
-    idempotent: bool | None = None,
-    errors: tuple[int, ...] = (),
-    path_patterns: dict[str, str] | None = None,
-    name: str | None = None,
-    media_types: tuple[str, ...] = (JSON,),
+    bp: Blueprint, path: str, **options: Unpack[RouteOptions]
 ) -> Callable[[Callable[[Req], Any]], Callable[[Req], Any]]:
     """Register ``fn(req) -> payload | (status, payload)`` as a validated route.
 
+    The options are the route's ``Operation`` (a frozen dataclass, the route's spec);
     ``name`` names the action (``list_feed``), when the handler's own name does not."""
 
     def decorate(fn: Callable[[Req], Any]) -> Callable[[Req], Any]:
-        op = Operation(
-            method=method,
-            path=path,
-            handler=fn,
-            summary=summary,
-            tag=tag,
-            body=body,
-            query=query,
-            response=response,
-            status=status,
-            auth=auth,
-            idempotent=(method == "POST" and status == 201) if idempotent is None else idempotent,
-            errors=errors,
-            path_patterns=path_patterns or {},
-            name=name or fn.__name__,
-            media_types=media_types,
-        )
+        op = operation(path, fn, options)
         REGISTRY.append(op)
 
         @functools.wraps(fn)
         def view(**path_params: str) -> Response:
             return dispatch(op, bp.current_request, path_params)
 
-        bp.route(path, methods=[method], content_types=[JSON])(view)
+        bp.route(path, methods=[op.method], content_types=[JSON])(view)
         return fn
 
     return decorate
+
+
+def operation(path: str, fn: Callable[[Req], Any], options: RouteOptions) -> Operation:
+    """The route's spec from ``route``'s options, their defaults filled in."""
+    spec: dict[str, Any] = {k: v for k, v in options.items() if v is not None or k in ("body", "query", "response")}
+    method = spec.setdefault("method", "GET")
+    spec.setdefault("idempotent", method == "POST" and spec.get("status", 200) == 201)
+    spec.setdefault("name", fn.__name__)
+    return Operation(path=path, handler=fn, **spec)

@@ -40,13 +40,13 @@ def seed_org() -> None:
         org.put_department(TENANT, dept_id, name, parent, None)
         heads[dept_id] = (name, parent, head)
     for user_id, (name, dept, manager) in USERS.items():
-        org.put_user(TENANT, user_id, name, dept, manager, f"{user_id}@acme.example", None)
+        org.put_user(TENANT, org.NewUser(user_id, name, dept, manager, f"{user_id}@acme.example", None))
     for dept_id, (name, parent, head) in heads.items():
         if head:
             org.put_department(TENANT, dept_id, name, parent, head)
     org.put_department(OTHER_TENANT, "hq", "Globex HQ", None, None)
     for user_id, (name, dept, manager) in OTHER_USERS.items():
-        org.put_user(OTHER_TENANT, user_id, name, dept, manager, None, None)
+        org.put_user(OTHER_TENANT, org.NewUser(user_id, name, dept, manager, None, None))
     org.put_department(OTHER_TENANT, "hq", "Globex HQ", None, "boss")
     org.put_settings(TENANT, {"approval_limit": "5000.00"})
 
@@ -86,8 +86,12 @@ def seed_crm() -> None:
                 "opportunity",
                 {"name": f"{name} renewal", "account_id": acc.object_id, "stage": "qualify", "amount": "25000.00"},
             )
-            feed.record_activity(TENANT, "sales_record", rep, f"Visited {name}", [("account", acc.object_id)])
-            feed.record_activity(TENANT, "post", rep, "Sent the price list", [("contact", con.object_id)])
+            feed.record_activity(
+                feed.NewActivity(TENANT, "sales_record", rep, f"Visited {name}", [("account", acc.object_id)])
+            )
+            feed.record_activity(
+                feed.NewActivity(TENANT, "post", rep, "Sent the price list", [("contact", con.object_id)])
+            )
             crm.update_object(me, "opportunity", opp.object_id, {"stage": "proposal"}, "Quote sent")
     crm.create_object(Principal("rep_a", TENANT, frozenset()), "lead", {"name": "Expo visitor", "company": "Foo Ltd"})
 
@@ -142,8 +146,8 @@ def seed_expenses() -> None:
 
     month = utcnow().strftime("%Y-%m")
     fin = Principal("fin", TENANT, frozenset({"finance"}))
-    budgets.put_budget(fin, "department", "east", month, "20000.00", "CNY", "block", [80, 100])
-    budgets.put_budget(fin, "person", "rep_a", month, "3000.00", "CNY", "warn", [80, 100])
+    budgets.put_budget(fin, budgets.NewLimit("department", "east", month, "20000.00", "CNY", "block", [80, 100]))
+    budgets.put_budget(fin, budgets.NewLimit("person", "rep_a", month, "3000.00", "CNY", "warn", [80, 100]))
     rep = Principal("rep_a", TENANT, frozenset())
     unit = {"type": "department", "id": "east"}
     taxi = expenses.create(
@@ -194,12 +198,14 @@ def seed_approvals_and_day() -> None:
     for rep, kind, lat, lng, minutes_ago, mock in day:
         signins.create_signin(
             Principal(rep, TENANT, frozenset()),
-            kind=kind,
-            lat=lat,
-            lng=lng,
-            accuracy_m=15,
-            client_time=iso(now - timedelta(minutes=minutes_ago)),
-            mock_location=mock,
+            signins.NewSignIn(
+                kind=kind,
+                lat=lat,
+                lng=lng,
+                accuracy_m=15,
+                client_time=iso(now - timedelta(minutes=minutes_ago)),
+                mock_location=mock,
+            ),
         )
 
 
@@ -236,28 +242,39 @@ def seed_schedule() -> None:
 
     yesterday, tomorrow = today - timedelta(days=1), today + timedelta(days=1)
     visit = schedule.create_plan(
-        rep, date_=None, title="Visit the Jing'an flagship", start_time=local(yesterday, 10, 0), opportunity_id=opp
+        rep,
+        schedule.NewPlan(
+            date_=None, title="Visit the Jing'an flagship", start_time=local(yesterday, 10, 0), opportunity_id=opp
+        ),
     )
     schedule.create_log(
-        rep, date_=yesterday.isoformat(), content="Walked the floor with the buyer", plan_id=visit.plan_id
+        rep,
+        schedule.NewLog(date_=yesterday.isoformat(), content="Walked the floor with the buyer", plan_id=visit.plan_id),
     )
     call = schedule.create_plan(
-        rep, date_=None, title="Call Lujiazui about the quote", start_time=local(yesterday, 15, 0)
+        rep, schedule.NewPlan(date_=None, title="Call Lujiazui about the quote", start_time=local(yesterday, 15, 0))
     )
     schedule.update_plan(rep, call.plan_id, {"status": "done"})
-    schedule.create_plan(rep, date_=None, title="Prepare the weekly report", start_time=local(yesterday, 17, 0))
+    schedule.create_plan(
+        rep, schedule.NewPlan(date_=None, title="Prepare the weekly report", start_time=local(yesterday, 17, 0))
+    )
     schedule.create_plan(
         rep,
-        date_=None,
-        title="Demo reminder: follow up with the buyer",
-        start_time=iso(now + timedelta(minutes=3)),
-        remind_minutes_before=1,
-        opportunity_id=opp,
+        schedule.NewPlan(
+            date_=None,
+            title="Demo reminder: follow up with the buyer",
+            start_time=iso(now + timedelta(minutes=3)),
+            remind_minutes_before=1,
+            opportunity_id=opp,
+        ),
     )
     schedule.create_plan(
-        rep, date_=None, title="Late client dinner", start_time=local(tomorrow, 23, 30), remind_minutes_before=60
+        rep,
+        schedule.NewPlan(
+            date_=None, title="Late client dinner", start_time=local(tomorrow, 23, 30), remind_minutes_before=60
+        ),
     )
-    schedule.create_log(rep, date_=today.isoformat(), content="Walk-in customer at the Xujiahui store")
+    schedule.create_log(rep, schedule.NewLog(date_=today.isoformat(), content="Walk-in customer at the Xujiahui store"))
 
 
 DEMO_EXTRAS.append(seed_schedule)
@@ -329,9 +346,11 @@ def seed_road() -> None:
         )
     for hour, account_id in zip((9, 11, 14, 16), located, strict=False):
         start = iso(datetime.combine(today, time(hour, 0), tzinfo=zone))
-        schedule.create_plan(rep, date_=None, title=f"Visit at {hour}:00", start_time=start, account_id=account_id)
+        schedule.create_plan(
+            rep, schedule.NewPlan(date_=None, title=f"Visit at {hour}:00", start_time=start, account_id=account_id)
+        )
     for day, rate in (("2026-01-01", "7.1000"), (today.isoformat(), "7.1234")):
-        fx.put_rate(TENANT, org.get_settings(TENANT).currency, "USD", day, rate, source="demo")
+        fx.put_rate(TENANT, org.get_settings(TENANT).currency, fx.NewRate("USD", day, rate, source="demo"))
 
 
 DEMO_EXTRAS.append(seed_road)

@@ -204,13 +204,24 @@ def api(chalice_client: Any, demo_org: None) -> Api:
 
 
 class RequestCounter:
-    """Counts DynamoDB requests by operation (PynamoDB and boto3 both go through botocore)."""
+    """Counts DynamoDB requests by operation (PynamoDB and boto3 both go through botocore),
+    and what each read asked for: ``reads`` holds one ``(operation, key)`` per item a
+    GetItem or BatchGetItem names (``PK|SK``) and per Query (its partition key value)."""
 
     def __init__(self) -> None:
         self.calls: list[str] = []
+        self.reads: list[tuple[str, str]] = []
 
-    def __call__(self, operation: str) -> None:
+    def __call__(self, operation: str, kwargs: Any = None) -> None:
         self.calls.append(operation)
+        self.reads += read_keys(operation, kwargs or {})
+
+    def read_counts(self) -> dict[str, int]:
+        """How many times each item or Query partition was read."""
+        counts: dict[str, int] = {}
+        for _, key in self.reads:
+            counts[key] = counts.get(key, 0) + 1
+        return counts
 
     @property
     def total(self) -> int:
@@ -218,6 +229,27 @@ class RequestCounter:
 
     def reset(self) -> None:
         self.calls.clear()
+        self.reads.clear()
+
+
+def read_keys(operation: str, kwargs: dict[str, Any]) -> list[tuple[str, str]]:
+    def key(item: dict[str, Any]) -> str:
+        return "|".join(str(next(iter(v.values()))) for v in item.values())
+
+    if operation == "GetItem":
+        return [(operation, key(kwargs["Key"]))]
+    if operation == "BatchGetItem":
+        return [(operation, key(k)) for table in kwargs["RequestItems"].values() for k in table["Keys"]]
+    if operation == "Query":
+        values = kwargs.get("ExpressionAttributeValues", {})
+        names = kwargs.get("ExpressionAttributeNames", {})
+        condition = kwargs.get("KeyConditionExpression", "")
+        # the partition key's value: the first ``#name = :value`` of the key condition
+        first = condition.split(" AND ")[0].strip("() ").split(" = ")
+        value = values.get(first[1], {}) if len(first) == 2 else {}
+        index = kwargs.get("IndexName") or "table"
+        return [(operation, f"{index}:{names.get(first[0], first[0])}={next(iter(value.values()), '?')}")]
+    return []
 
 
 @pytest.fixture
@@ -228,7 +260,7 @@ def ddb_requests(monkeypatch: pytest.MonkeyPatch) -> RequestCounter:
     original = Connection._make_api_call
 
     def counting(self: Any, operation_name: str, operation_kwargs: Any, *args: Any, **kwargs: Any) -> Any:
-        counter(operation_name)
+        counter(operation_name, operation_kwargs)
         return original(self, operation_name, operation_kwargs, *args, **kwargs)
 
     monkeypatch.setattr(Connection, "_make_api_call", counting)

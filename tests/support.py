@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Optional
 
 import boto3
@@ -18,9 +18,11 @@ from app import app as chalice_app
 from chalicelib.auth import Principal
 from chalicelib.aws import client
 from chalicelib.models.base import BaseItem
+from chalicelib.models.digest import LastCheckIn
 from chalicelib.models.feed import FeedEntry
 from chalicelib.models.messages import Message, inbox_pk
 from chalicelib.services.expenses import expenses
+from chalicelib.services.org import org
 from chalicelib.timeutil import iso
 from local.pumps import StreamReader, call_with_timeout
 from local.resources import JOBS_QUEUE
@@ -378,3 +380,78 @@ def make_plan(api, start=START_LOCAL, remind=30, as_="rep_a", **extra) -> dict:
     )
     assert status == 201, body
     return body
+
+
+# ---------------------------------------------------------------- goals, pipeline statistics, delegation
+DEMO_ZONE = "Asia/Shanghai"  # the demo tenant's zone: local midnight is 16:00Z the day before
+
+
+def period_now() -> str:
+    return datetime.now(UTC).astimezone(org.tenant_zone("acme")).strftime("%Y-%m")
+
+
+def goal(api, scope="user/rep_a", as_="mgr_east", period=None):
+    return api.get(f"/v1/goals/{scope}/{period or period_now()}", as_=as_)
+
+
+def opp(api, stage, amount, as_="rep_a", currency=None):
+    _, acc = api.post("/v1/accounts", {"name": "A"}, as_=as_)
+    body = {"name": "D", "account_id": acc["id"], "stage": stage, "amount": amount}
+    if currency:
+        body["currency"] = currency
+    status, out = api.post("/v1/opportunities", body, as_=as_)
+    assert status == 201, out
+    return out["id"]
+
+
+def stats(api, as_="rep_a", **q):
+    query = "&".join(f"{k}={v}" for k, v in q.items())
+    status, out = api.get(f"/v1/opportunity-stats?{query}", as_=as_)
+    assert status == 200, out
+    return out
+
+
+def today() -> date:
+    return datetime.now(UTC).astimezone(org.zone_named(DEMO_ZONE)).date()
+
+
+def delegate(api: Any, user: str, to_user: str, start: date, end: date) -> tuple[int, Any]:
+    body = {"delegate_id": to_user, "from": start.isoformat(), "to": end.isoformat()}
+    return api.put("/v1/me/delegate", body, as_=user)
+
+
+def ok_delegate(api: Any, user: str, to_user: str, start: date, end: date) -> dict[str, Any]:
+    status, out = delegate(api, user, to_user, start, end)
+    assert status == 200, out
+    return out["delegation"]
+
+
+def approve(api: Any, expense_id: str, user: str) -> tuple[int, Any]:
+    return api.post(f"/v1/expenses/{expense_id}/approve", {}, as_=user)
+
+
+# ---------------------------------------------------------------- the digest, activities, mentions
+def stored_messages_of(user: str, kind: str) -> list[Message]:
+    """The user's messages of a kind, read from the table (no API call)."""
+    return [m for m in Message.scan() if isinstance(m, Message) and m.user_id == user and m.kind == kind]
+
+
+def plant_checkin(user: str, day: str, tenant: str = "acme") -> None:
+    LastCheckIn(tenant_id=tenant, user_id=user, day=day).save()
+
+
+def account(api, as_="rep_a"):
+    status, out = api.post("/v1/accounts", {"name": "Shop"}, as_=as_)
+    assert status == 201
+    return out["id"]
+
+
+def activity(api, acc, as_="rep_a", **extra):
+    body = {"type": "sales_record", "content": "visit", "related": [{"type": "account", "id": acc}], **extra}
+    return api.post("/v1/activities", body, as_=as_)
+
+
+def mention_messages(api, user):
+    status, page = api.get("/v1/messages?limit=100", as_=user)
+    assert status == 200
+    return [m for m in page["items"] if m["kind"] == "mention"]

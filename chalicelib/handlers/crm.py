@@ -187,17 +187,15 @@ def _handlers(object_type: str, collection: str) -> dict[str, Callable[[Req], di
 
     def list_(req: Req) -> dict[str, Any]:
         q: ListQuery = req.query
-        items, next_cursor = lists.list_page(
-            req.principal,
+        query = lists.ListQuery(
             object_type,
             scope=q.scope,
             q=q.q,
             filters={"owner_id": q.owner_id, "account_id": q.account_id, "stage": q.stage},
             sort=q.sort,
             archived=q.archived,
-            limit=q.limit,
-            cursor=q.cursor,
         )
+        items, next_cursor = lists.list_page(req.principal, query, limit=q.limit, cursor=q.cursor)
         return {"items": items, "next_cursor": next_cursor}
 
     def archive(req: Req) -> dict[str, Any]:

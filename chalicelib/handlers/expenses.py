@@ -217,17 +217,8 @@ def create_mileage_claim(req: Req) -> dict[str, Any]:
 )
 def list_expenses(req: Req) -> dict[str, Any]:
     q: ExpenseQuery = req.query
-    items, next_cursor = expenses.list_page(
-        req.principal,
-        status=q.status,
-        user_id=q.user_id,
-        unit_type=q.unit_type,
-        unit_id=q.unit_id,
-        date_from=q.from_,
-        date_to=q.to,
-        limit=q.limit,
-        cursor=q.cursor,
-    )
+    query = expenses.ExpenseListQuery(q.status, q.user_id, q.unit_type, q.unit_id, date_from=q.from_, date_to=q.to)
+    items, next_cursor = expenses.list_page(req.principal, query, q.limit, q.cursor)
     return {"items": [expenses.to_dict(e) for e in items], "next_cursor": next_cursor}
 
 
@@ -417,7 +408,8 @@ def put_budget(req: Req) -> BudgetOut:
     return BudgetOut(
         **budgets.to_dict(
             budgets.put_budget(
-                req.principal, p["unit_type"], p["unit_id"], p["period"], b.amount, b.currency, b.mode, b.thresholds
+                req.principal,
+                budgets.NewLimit(p["unit_type"], p["unit_id"], p["period"], b.amount, b.currency, b.mode, b.thresholds),
             )
         )
     )

@@ -145,13 +145,6 @@ def list_comments(req: Req) -> dict[str, Any]:
 )
 def get_feed(req: Req) -> dict[str, Any]:
     q: FeedQuery = req.query
-    items, next_cursor = feed.feed_page(
-        req.principal,
-        scene=q.scene,
-        types=q.types.split(",") if q.types else None,
-        since=q.since,
-        until=q.until,
-        limit=q.limit,
-        cursor=q.cursor,
-    )
+    query = feed.FeedQuery(q.scene, q.types.split(",") if q.types else None, since=q.since, until=q.until)
+    items, next_cursor = feed.feed_page(req.principal, query, limit=q.limit, cursor=q.cursor)
     return {"items": items, "next_cursor": next_cursor}

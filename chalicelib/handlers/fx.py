@@ -7,8 +7,8 @@ from chalice import Blueprint
 from pydantic import Field, StringConstraints
 
 from chalicelib.schemas import Request, Response, example
+from chalicelib.services.access import context
 from chalicelib.services.expenses import fx
-from chalicelib.services.org import org
 from chalicelib.timeutil import parse_date
 from chalicelib.web import Req, route
 
@@ -55,8 +55,8 @@ def put_exchange_rate(req: Req) -> RateOut:
     currency, date = req.path["currency"], req.path["date"]
     fx.require_rate_writer(req.principal)
     parse_date(date)
-    base = org.get_settings(req.tenant_id).currency
-    item = fx.put_rate(req.tenant_id, base, currency, date, req.body.rate, source=f"user:{req.user_id}")
+    base = context.of(req.principal).settings.currency
+    item = fx.put_rate(req.tenant_id, base, fx.NewRate(currency, date, req.body.rate, source=f"user:{req.user_id}"))
     return RateOut(**fx.to_dict(item, base))
 
 
@@ -71,6 +71,6 @@ def put_exchange_rate(req: Req) -> RateOut:
 def get_exchange_rate(req: Req) -> RateInEffectOut:
     currency, date = req.path["currency"], req.path["date"]
     parse_date(date)
-    base = org.get_settings(req.tenant_id).currency
+    base = context.of(req.principal).settings.currency
     found = fx.rate_in_effect(req.tenant_id, base, currency, date)
     return RateInEffectOut(currency=currency, date=date, rate=found.rate, rate_date=found.rate_date, base=base)

@@ -8,6 +8,7 @@ from pydantic import Field
 
 from chalicelib import cursor
 from chalicelib.schemas import Id, Money, Month, Page, PageQuery, Query, Request, Response, example
+from chalicelib.services.access import context
 from chalicelib.services.performance import digest, oppstats
 from chalicelib.services.performance import goals as svc
 from chalicelib.services.platform import fanout
@@ -153,7 +154,7 @@ def get_goal(req: Req) -> GoalOut:
 )
 def performance(req: Req) -> dict[str, Any]:
     q: PerformanceQuery = req.query
-    period = _period(q.period) if q.period else svc.current_period(req.tenant_id)
+    period = _period(q.period) if q.period else svc.current_period(context.of(req.principal).zone)
     scope = f"performance:{req.tenant_id}:{req.user_id}:{period}:{q.department_id}"
     start = int((cursor.decode(q.cursor, scope) or {}).get("o", 0))
     rows = svc.scoreboard(req.principal, period, q.department_id)

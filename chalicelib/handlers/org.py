@@ -6,6 +6,7 @@ from chalice import Blueprint
 from pydantic import Field, StringConstraints
 
 from chalicelib.schemas import Currency, Date, Id, Money, Name, Page, PageQuery, Request, Response, example
+from chalicelib.services.access import context
 from chalicelib.services.flows import offboarding, orgjobs
 from chalicelib.services.org import org, workcalendar
 from chalicelib.vocabulary import StageOutcome
@@ -394,7 +395,7 @@ def put_settings(req: Req) -> SettingsOut:
 @route(bp, "/v1/admin/settings", summary="Read tenant settings", tag="organisation", response=SettingsOut)
 def get_settings(req: Req) -> SettingsOut:
     org.require_admin(req.principal)
-    return SettingsOut(**org.settings_to_dict(org.get_settings(req.tenant_id)))
+    return SettingsOut(**org.settings_to_dict(context.of(req.principal).settings))
 
 
 @route(

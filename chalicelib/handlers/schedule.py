@@ -231,13 +231,15 @@ def create_plan(req: Req) -> tuple[int, PlanOut]:
     b: PlanIn = req.body
     plan = svc.create_plan(
         req.principal,
-        date_=b.date,
-        title=b.title,
-        start_time=b.start_time,
-        end_time=b.end_time,
-        account_id=b.account_id,
-        opportunity_id=b.opportunity_id,
-        remind_minutes_before=b.remind_minutes_before,
+        svc.NewPlan(
+            date_=b.date,
+            title=b.title,
+            start_time=b.start_time,
+            end_time=b.end_time,
+            account_id=b.account_id,
+            opportunity_id=b.opportunity_id,
+            remind_minutes_before=b.remind_minutes_before,
+        ),
     )
     return 201, _plan(plan)
 
@@ -293,11 +295,9 @@ def create_log(req: Req) -> tuple[int, LogOut]:
     b: LogIn = req.body
     log = svc.create_log(
         req.principal,
-        date_=b.date,
-        content=b.content,
-        plan_id=b.plan_id,
-        account_id=b.account_id,
-        opportunity_id=b.opportunity_id,
+        svc.NewLog(
+            date_=b.date, content=b.content, plan_id=b.plan_id, account_id=b.account_id, opportunity_id=b.opportunity_id
+        ),
     )
     return 201, _log(log)
 

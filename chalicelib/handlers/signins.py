@@ -81,18 +81,20 @@ def create_signin(req: Req) -> dict[str, Any]:
     b: SignInIn = req.body
     return signins.create_signin(
         req.principal,
-        kind=b.kind,
-        lat=b.location.lat,
-        lng=b.location.lng,
-        accuracy_m=b.location.accuracy_m,
-        client_time=b.client_time,
-        account_id=b.account_id,
-        opportunity_id=b.opportunity_id,
-        plan_id=b.plan_id,
-        photo_upload_ids=b.photo_upload_ids,
-        note=b.note,
-        mock_location=bool(b.mock_location),
-        sent_at=b.sent_at,
+        signins.NewSignIn(
+            kind=b.kind,
+            lat=b.location.lat,
+            lng=b.location.lng,
+            accuracy_m=b.location.accuracy_m,
+            client_time=b.client_time,
+            account_id=b.account_id,
+            opportunity_id=b.opportunity_id,
+            plan_id=b.plan_id,
+            photo_upload_ids=b.photo_upload_ids,
+            note=b.note,
+            mock_location=bool(b.mock_location),
+            sent_at=b.sent_at,
+        ),
     )
 
 

@@ -252,7 +252,7 @@ def _leaver(w: World) -> str:
     from chalicelib.services.org import org
 
     user_id = w.unique("leaver")
-    org.put_user("acme", user_id, "Leaver", "east", "mgr_east", None, None)
+    org.put_user("acme", org.NewUser(user_id, "Leaver", "east", "mgr_east", None, None))
     return user_id
 
 
@@ -448,9 +448,10 @@ def _after_reorg(w: World) -> str:
     """Level 1 decided by mgr_east, then rep_a reports to rep_b (whose manager is
     mgr_east): level 2 passes over mgr_east (one person, one level) to vp."""
     from chalicelib.services.flows import offboarding
+    from chalicelib.services.org import org
 
     expense_id = w.expense("approved_l1", "6000.00")
-    offboarding.put_user(principal("admin"), "rep_a", "Zhang Min (rep)", "east_key", "rep_b", None, None)
+    offboarding.put_user(principal("admin"), org.NewUser("rep_a", "Zhang Min (rep)", "east_key", "rep_b", None, None))
     return expense_id
 
 

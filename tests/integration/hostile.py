@@ -356,7 +356,7 @@ class World:
     def plan(self, owner: str = "rep_a", day: str = "2026-02-02") -> str:
         from chalicelib.services.schedule import schedule
 
-        return schedule.create_plan(principal(owner), date_=day, title=self.unique("Plan ")).plan_id
+        return schedule.create_plan(principal(owner), schedule.NewPlan(date_=day, title=self.unique("Plan "))).plan_id
 
     def expense(
         self, state: str = "draft", amount: str = "86.50", owner: str = "rep_a", day: str = f"{PERIOD}-20"
@@ -390,7 +390,7 @@ class World:
     def message(self, user: str = "rep_a") -> str:
         from chalicelib.services.inbox import messages
 
-        sent = messages.send(TENANT, user, "comment", self.unique("Hello "), "body")
+        sent = messages.send(messages.NewMessage(TENANT, user, "comment", self.unique("Hello "), "body"))
         assert sent is not None
         return sent.message_id
 
@@ -422,15 +422,17 @@ class World:
 
         # kam heads east_key, rep_a's department, and manages nobody: a department head
         # who is no manager of the owner (the demo org's heads are all managers too).
-        org.put_user(TENANT, "kam", "Key Account Head", "sales", "vp", None, None)
+        org.put_user(TENANT, org.NewUser("kam", "Key Account Head", "sales", "vp", None, None))
         org.put_department(TENANT, "east_key", "Key accounts East", "east", "kam")
         # rep_t: finance department (no head), no manager: sees only what a team gives
-        org.put_user(TENANT, "rep_t", "Team member", "finance", None, None, None)
-        org.put_user(TENANT, "rep_a", "Zhang Min (rep)", "east_key", "mgr_east", "rep_a@acme.example", None)
-        org.put_user(TENANT, "rep_gone", "Left the company", "east", "mgr_east", None, None)
+        org.put_user(TENANT, org.NewUser("rep_t", "Team member", "finance", None, None, None))
+        org.put_user(
+            TENANT, org.NewUser("rep_a", "Zhang Min (rep)", "east_key", "mgr_east", "rep_a@acme.example", None)
+        )
+        org.put_user(TENANT, org.NewUser("rep_gone", "Left the company", "east", "mgr_east", None, None))
         offboarding.deactivate(principal("admin"), "rep_gone", "rep_b")
         org.put_finance_integration(TENANT, "https://finance.example.com/hook")
-        fx.put_rate(TENANT, "CNY", "USD", "2026-03-01", "7.1234", source="test")
+        fx.put_rate(TENANT, "CNY", fx.NewRate("USD", "2026-03-01", "7.1234", source="test"))
         rep_a = principal("rep_a")
         ids = self.ids
         ids["account"] = self.account()
@@ -447,22 +449,28 @@ class World:
         ids["signin_day"] = when.astimezone(org.tenant_zone(TENANT)).strftime("%Y-%m-%d")  # the list's days
         signin = signins.create_signin(
             rep_a,
-            kind="check_in",
-            lat=31.2286,
-            lng=121.4479,
-            accuracy_m=10,
-            client_time=when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-            account_id=ids["account"],
-            photo_upload_ids=[ids["photo"]],
+            signins.NewSignIn(
+                kind="check_in",
+                lat=31.2286,
+                lng=121.4479,
+                accuracy_m=10,
+                client_time=when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                account_id=ids["account"],
+                photo_upload_ids=[ids["photo"]],
+            ),
         )
         ids["signin"] = signin["id"]
-        ids["plan"] = schedule.create_plan(rep_a, date_=DAY, title="World plan").plan_id
-        ids["log"] = schedule.create_log(rep_a, date_=DAY, content="World log", plan_id=ids["plan"]).log_id
+        ids["plan"] = schedule.create_plan(rep_a, schedule.NewPlan(date_=DAY, title="World plan")).plan_id
+        ids["log"] = schedule.create_log(
+            rep_a, schedule.NewLog(date_=DAY, content="World log", plan_id=ids["plan"])
+        ).log_id
         fin = principal("fin")
-        budgets.put_budget(fin, "department", "east", PERIOD, "1000000.00", "CNY", "block", [80, 100])
-        budgets.put_budget(fin, "person", "rep_a", PERIOD, "1000000.00", "CNY", "warn", [80, 100])
+        budgets.put_budget(fin, budgets.NewLimit("department", "east", PERIOD, "1000000.00", "CNY", "block", [80, 100]))
+        budgets.put_budget(fin, budgets.NewLimit("person", "rep_a", PERIOD, "1000000.00", "CNY", "warn", [80, 100]))
         ids["expense"] = self.expense("submitted", day=f"{PERIOD}-05")
-        ids["message"] = messages.send(TENANT, "rep_a", "comment", "World message", "hi").message_id  # type: ignore[union-attr]
+        ids["message"] = messages.send(
+            messages.NewMessage(TENANT, "rep_a", "comment", "World message", "hi")
+        ).message_id  # type: ignore[union-attr]
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from chalicelib.models.expenses import ApprovalWait
 from chalicelib.services.expenses import approvals, expenses
 from chalicelib.services.flows import offboarding
 from chalicelib.services.org import org
-from tests.integration.test_delegation import today
+from tests.support import today
 
 USERS = [f"u{i}" for i in range(6)]
 TENANTS = (f"prop{n}" for n in itertools.count())
@@ -31,9 +31,9 @@ class ApprovalMachine(RuleBasedStateMachine):
     def build_tree(self, managers: tuple[int, ...]) -> None:
         self.t = next(TENANTS)
         org.put_department(self.t, "d", "D", None, None)
-        org.put_user(self.t, USERS[0], "U0", "d", None, None, None)
+        org.put_user(self.t, org.NewUser(USERS[0], "U0", "d", None, None, None))
         for i, manager in enumerate(managers, start=1):
-            org.put_user(self.t, USERS[i], f"U{i}", "d", USERS[manager], None, None)
+            org.put_user(self.t, org.NewUser(USERS[i], f"U{i}", "d", USERS[manager], None, None))
         org.put_settings(self.t, {"approval_limit": "100.00"})
         self.expenses: list[str] = []
 
@@ -67,7 +67,7 @@ class ApprovalMachine(RuleBasedStateMachine):
     def reorg(self, user: str, manager: str) -> None:
         admin = self.who("admin", frozenset({"admin"}))
         try:
-            offboarding.put_user(admin, user, user.upper(), "d", manager, None, None)
+            offboarding.put_user(admin, org.NewUser(user, user.upper(), "d", manager, None, None))
         except AppError as exc:
             assert exc.code in ("manager_cycle", "invalid_manager"), exc
 

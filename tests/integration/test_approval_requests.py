@@ -119,7 +119,7 @@ def test_waiting_queue_page_cost_does_not_grow_with_the_org(api, ddb_requests):
 
     before = cost()
     for n in range(30):
-        org.put_user("acme", f"extra_{n}", f"Extra {n}", "west", "mgr_west", None, None)
+        org.put_user("acme", org.NewUser(f"extra_{n}", f"Extra {n}", "west", "mgr_west", None, None))
     for n in range(0, 30, 3):
         ask(api, as_=f"extra_{n}")
     assert cost() == before <= 4

@@ -74,7 +74,7 @@ def test_decision_follows_the_current_tree_even_for_a_wait_keyed_earlier(api):
     from chalicelib.services.org import org
 
     expense = submitted(api, "10.00")
-    org.put_user("acme", "rep_a", "Zhang Min (rep)", "west", "mgr_west", None, None)  # no re-key
+    org.put_user("acme", org.NewUser("rep_a", "Zhang Min (rep)", "west", "mgr_west", None, None))  # no re-key
     assert api.post(f"/v1/expenses/{expense['id']}/approve", {}, as_="mgr_east")[0] == 403
     assert api.post(f"/v1/expenses/{expense['id']}/approve", {}, as_="mgr_west")[0] == 200
 

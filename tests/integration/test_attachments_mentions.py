@@ -7,18 +7,8 @@ from __future__ import annotations
 from chalicelib.models.base import BaseItem
 from chalicelib.models.feed import Comment
 from tests.fixtures.images import jpeg
-from tests.support import deliver, put, start_upload, upload_file
-
-
-def account(api, as_="rep_a"):
-    status, out = api.post("/v1/accounts", {"name": "Shop"}, as_=as_)
-    assert status == 201
-    return out["id"]
-
-
-def activity(api, acc, as_="rep_a", **extra):
-    body = {"type": "sales_record", "content": "visit", "related": [{"type": "account", "id": acc}], **extra}
-    return api.post("/v1/activities", body, as_=as_)
+from tests.support import account, activity, deliver, put, start_upload, upload_file
+from tests.support import mention_messages as _messages
 
 
 def test_activity_attachments_are_verified_and_thumbnailed(api, chalice_client):
@@ -60,12 +50,6 @@ def test_attachment_must_be_own_attachment_upload_and_at_most_nine(api, chalice_
     status, act = activity(api, acc, attachment_upload_ids=ten[:9])
     assert status == 201 and len(act["attachments"]) == 9
     assert api.post("/v1/uploads", {"purpose": "attachment", "content_type": "image/png", "size_bytes": 9})[0] == 201
-
-
-def _messages(api, user):
-    status, page = api.get("/v1/messages?limit=100", as_=user)
-    assert status == 200
-    return [m for m in page["items"] if m["kind"] == "mention"]
 
 
 def test_mentioned_users_who_see_the_activity_get_one_mention_message(api, chalice_client):

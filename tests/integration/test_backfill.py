@@ -117,7 +117,7 @@ def world(api):
         assert sign(api, kind, SHANGHAI, as_=who)[0] == 201
     body = {"name": "Launch", "owner_id": "mgr_east", "member_ids": ["rep_a", "rep_b"]}
     assert api.put("/v1/admin/projects/launch", body, as_="admin")[0] == 200
-    org.put_user("acme", "temp", "Temp Rep", "east", "mgr_east", None, None)
+    org.put_user("acme", org.NewUser("temp", "Temp Rep", "east", "mgr_east", None, None))
     org.set_active(org.require_user("acme", "temp"), False)
     return {"a": a, "b": b, "old": old}
 

@@ -143,8 +143,8 @@ def test_post_activity_with_idempotency_key_replays(api):
 def test_record_activity_with_activity_id_is_idempotent(api):
     _, acc = api.post("/v1/accounts", {"name": "A", "location": {"lat": 31.2, "lng": 121.4}})
     args = ("acme", "signin", "rep_a", "checked in", [("account", acc["id"])])
-    a = feed.record_activity(*args, extra={"distance_m": 12.5}, activity_id="act_signin_1")
-    b = feed.record_activity(*args, extra={"distance_m": 99}, activity_id="act_signin_1")
+    a = feed.record_activity(feed.NewActivity(*args, extra={"distance_m": 12.5}, activity_id="act_signin_1"))
+    b = feed.record_activity(feed.NewActivity(*args, extra={"distance_m": 99}, activity_id="act_signin_1"))
     assert a == b and a["distance_m"] == 12.5 and a["type"] == "signin"
     _, page = api.get("/v1/feed", as_="mgr_east")
     assert [i["id"] for i in page["items"]] == ["act_signin_1"]

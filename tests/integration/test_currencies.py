@@ -19,7 +19,7 @@ REP = Principal("rep_a", "acme", frozenset())
 
 
 def rate(currency: str, day: str, value: str) -> None:
-    fx.put_rate("acme", "CNY", currency, day, value, source="test")
+    fx.put_rate("acme", "CNY", fx.NewRate(currency, day, value, source="test"))
 
 
 def draft(api, amount: str, currency: str, day: str = "2026-11-09", as_: str = "rep_a") -> str:

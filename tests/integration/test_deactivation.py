@@ -127,7 +127,7 @@ def test_reports_whose_move_keeps_failing_follow_from_the_stream_and_the_deactiv
     calls = []
 
     def failing(*args: Any, **kwargs: Any) -> Any:
-        calls.append(args[1])
+        calls.append(args[1].user_id)  # (tenant_id, NewUser)
         raise RuntimeError("storage is down")
 
     monkeypatch.setattr(org, "put_user", failing)

@@ -12,29 +12,7 @@ import pytest
 
 from chalicelib.models.org import Delegation
 from chalicelib.services.expenses import approvals, delegation, expenses
-from chalicelib.services.org import org as org_svc
-from tests.support import messages_of, move, queue, submitted
-
-ZONE_NAME = "Asia/Shanghai"  # the demo tenant's zone: local midnight is 16:00Z the day before
-
-
-def today() -> date:
-    return datetime.now(UTC).astimezone(org_svc.zone_named(ZONE_NAME)).date()
-
-
-def delegate(api: Any, user: str, to_user: str, start: date, end: date) -> tuple[int, Any]:
-    body = {"delegate_id": to_user, "from": start.isoformat(), "to": end.isoformat()}
-    return api.put("/v1/me/delegate", body, as_=user)
-
-
-def ok_delegate(api: Any, user: str, to_user: str, start: date, end: date) -> dict[str, Any]:
-    status, out = delegate(api, user, to_user, start, end)
-    assert status == 200, out
-    return out["delegation"]
-
-
-def approve(api: Any, expense_id: str, user: str) -> tuple[int, Any]:
-    return api.post(f"/v1/expenses/{expense_id}/approve", {}, as_=user)
+from tests.support import approve, delegate, messages_of, move, ok_delegate, queue, submitted, today
 
 
 @pytest.fixture

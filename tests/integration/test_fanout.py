@@ -16,7 +16,8 @@ from chalicelib.models.messages import Message
 from chalicelib.services.org import org
 from chalicelib.services.performance import digest
 from chalicelib.services.platform import fanout
-from tests.integration.test_team_digest import messages_of, plant_checkin
+from tests.support import plant_checkin
+from tests.support import stored_messages_of as messages_of
 
 DAY = date(2030, 3, 14)
 AT_8_SHANGHAI = datetime(2030, 3, 14, 0, 30, tzinfo=UTC)  # 08:30 Shanghai, 20:30 New York

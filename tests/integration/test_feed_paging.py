@@ -21,7 +21,9 @@ def accounts(api):
 
 def record(accounts, owner: str, n: int, type_: str = "sales_record", at: str | None = None) -> list[str]:
     return [
-        feed.record_activity("acme", type_, owner, f"{owner} {i}", [("account", accounts[owner])], occurred_at=at)["id"]
+        feed.record_activity(
+            feed.NewActivity("acme", type_, owner, f"{owner} {i}", [("account", accounts[owner])], occurred_at=at)
+        )["id"]
         for i in range(n)
     ]
 
@@ -132,7 +134,7 @@ def test_comment_cursor_is_scoped_to_the_activity(api, accounts):
 def _grow_org(n_users: int) -> None:
     """n more reps under mgr_east, in east."""
     for i in range(n_users):
-        org.put_user("acme", f"extra_{i}", f"Extra {i}", "east", "mgr_east", None, None)
+        org.put_user("acme", org.NewUser(f"extra_{i}", f"Extra {i}", "east", "mgr_east", None, None))
 
 
 @pytest.mark.parametrize("scene", ["all", "my_accounts", "subordinates_business", "my_department"])
@@ -146,7 +148,7 @@ def test_feed_page_costs_the_same_requests_for_small_and_large_orgs_and_tables(a
 
     _grow_org(15)
     for i in range(15):
-        feed.record_activity("acme", "post", f"extra_{i}", "x", [("account", accounts["rep_b"])])
+        feed.record_activity(feed.NewActivity("acme", "post", f"extra_{i}", "x", [("account", accounts["rep_b"])]))
     record(accounts, "rep_a", 30)
     ddb_requests.reset()
     status, page = api.get(f"/v1/feed?scene={scene}&limit=20", as_=viewer)

@@ -47,7 +47,7 @@ def test_reindex_after_team_change_adds_and_removes_team_managers(api, stream):
 
 def test_reindex_after_manager_change_moves_history_to_new_manager(api, stream):
     _, act = make_account_activity(api, owner="rep_b")
-    org.put_user("acme", "rep_b", "Liu Yang", "east", "mgr_west", None, None)
+    org.put_user("acme", org.NewUser("rep_b", "Liu Yang", "east", "mgr_west", None, None))
     stream.pump()
     assert act in ids_in(api, "mgr_west", "subordinates_business")
     assert act not in ids_in(api, "mgr_east", "subordinates_business")
@@ -57,14 +57,14 @@ def test_reindex_after_manager_change_moves_history_to_new_manager(api, stream):
 def test_reindex_after_moving_a_manager_reaches_the_whole_subtree(api, stream):
     _, act = make_account_activity(api, owner="rep_a")
     # mgr_east now reports to mgr_west: rep_a's path changes too (path rewrite -> stream)
-    org.put_user("acme", "mgr_east", "Wang Fang", "east", "mgr_west", None, None)
+    org.put_user("acme", org.NewUser("mgr_east", "Wang Fang", "east", "mgr_west", None, None))
     stream.pump()
     assert act in ids_in(api, "mgr_west", "subordinates_business")
 
 
 def test_reindex_after_department_change_moves_history_to_new_head(api, stream):
     _, act = make_account_activity(api, owner="rep_a")
-    org.put_user("acme", "rep_a", "Zhang Min", "west", "mgr_east", None, None)
+    org.put_user("acme", org.NewUser("rep_a", "Zhang Min", "west", "mgr_east", None, None))
     stream.pump()
     assert act in ids_in(api, "mgr_west", "my_department")
     assert act not in ids_in(api, "mgr_east", "my_department")
@@ -93,7 +93,7 @@ def test_reindex_with_duplicate_and_reordered_records_converges(api, stream):
     stream.pump()
     api.patch(f"/v1/accounts/{account}", {"owner_id": "rep_c"}, as_="rep_a")
     api.put(f"/v1/accounts/{account}/team/rep_b", {"role": "follow_up"}, as_="rep_c")
-    org.put_user("acme", "rep_b", "Liu Yang", "west", "mgr_west", None, None)
+    org.put_user("acme", org.NewUser("rep_b", "Liu Yang", "west", "mgr_west", None, None))
     records = stream.read()
     stream.deliver(records)
     stream.pump()
@@ -116,7 +116,7 @@ def test_new_activity_written_with_stale_audience_is_fixed_by_its_insert_record(
 
     # An activity computed against the old owner (simulated by writing it before the
     # transfer is visible would need a race; instead, put the old owner back in its index):
-    act = feed.record_activity("acme", "post", "rep_a", "late", [("account", account)])
+    act = feed.record_activity(feed.NewActivity("acme", "post", "rep_a", "late", [("account", account)]))
     from chalicelib.services.feed.feed_index import get_activity
 
     activity = get_activity("acme", act["id"])

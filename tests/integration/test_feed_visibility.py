@@ -83,7 +83,7 @@ MATRIX: dict[str, tuple[str, str, dict[str, set[str]]]] = {
 
 @pytest.fixture
 def world(api):
-    org.put_user("acme", "auditor", "Auditor", "finance", "ceo", None, None)
+    org.put_user("acme", org.NewUser("auditor", "Auditor", "finance", "ceo", None, None))
     org.put_department("acme", "sales", "Sales", "hq", "auditor")
     ids: dict[str, str] = {}
 

@@ -9,8 +9,7 @@ from datetime import UTC, datetime, timedelta
 from chalicelib.models.fx import ExchangeRate
 from chalicelib.services.expenses import fx
 from chalicelib.timeutil import iso
-from tests.integration.test_attachments_mentions import account
-from tests.support import post_webhook, signed
+from tests.support import account, post_webhook, signed
 
 
 def test_an_activity_dated_2199_is_422_and_stores_nothing(api):
@@ -38,7 +37,9 @@ def test_a_far_future_rates_statement_is_refused_and_cannot_pin_a_days_rate(api,
     assert status == 422 and out["error"]["code"] == "future_timestamp"
     assert api.get("/v1/exchange-rates/USD/2026-11-02")[0] == 422  # nothing stored
     # a statement stored before the check (dated 2199) no longer pins the day
-    fx.put_rate("acme", "CNY", "USD", "2026-11-02", "9.99", source="webhook:old", as_of="2199-01-01T00:00:00Z")
+    fx.put_rate(
+        "acme", "CNY", fx.NewRate("USD", "2026-11-02", "9.99", source="webhook:old", as_of="2199-01-01T00:00:00Z")
+    )
     status, _ = api.put("/v1/admin/exchange-rates/USD/2026-11-02", {"rate": "7.10"}, as_="fin")
     assert status == 200
     stored = ExchangeRate.in_effect("acme", "USD", "2026-11-02")

@@ -63,7 +63,7 @@ def test_rate_lookup_is_one_query_whatever_the_history(api, ddb_requests):
     assert in_effect(api, "JPY", "2030-06-30")[0] == 200
     short = ddb_requests.calls.count("Query")
     for day in range(1, 29):
-        fx.put_rate("acme", "CNY", "JPY", f"2030-02-{day:02d}", "0.05", source="test")
+        fx.put_rate("acme", "CNY", fx.NewRate("JPY", f"2030-02-{day:02d}", "0.05", source="test"))
     ddb_requests.reset()
     _, out = in_effect(api, "JPY", "2030-06-30")
     assert out["rate_date"] == "2030-02-28"
@@ -71,7 +71,9 @@ def test_rate_lookup_is_one_query_whatever_the_history(api, ddb_requests):
 
 
 def test_a_late_older_statement_of_a_days_rate_never_overwrites_a_newer_one(api):
-    fx.put_rate("acme", "CNY", "USD", "2030-03-01", "7.30", source="webhook:b", as_of="2026-03-01T10:00:00Z")
+    fx.put_rate(
+        "acme", "CNY", fx.NewRate("USD", "2030-03-01", "7.30", source="webhook:b", as_of="2026-03-01T10:00:00Z")
+    )
     stored = fx.apply_rates_update(
         "acme", "CNY", "a", {"date": "2030-03-01", "rates": {"USD": "7.10"}}, "2026-03-01T09:00:00Z"
     )
@@ -89,7 +91,7 @@ def test_a_rates_update_with_one_bad_entry_stores_none(api):
 
 def test_rates_are_per_tenant(api):
     put_rate(api, "USD", "2030-03-01", "7.1")
-    fx.put_rate("globex", "CNY", "EUR", "2030-03-01", "7.9", source="test")
+    fx.put_rate("globex", "CNY", fx.NewRate("EUR", "2030-03-01", "7.9", source="test"))
     status, out = api.get("/v1/exchange-rates/USD/2030-03-01", as_="rep_x", tenant="globex")
     assert status == 422 and out["error"]["code"] == "no_exchange_rate", out  # acme's USD rate is acme's
     status, out = api.get("/v1/exchange-rates/EUR/2030-03-01", as_="rep_x", tenant="globex")

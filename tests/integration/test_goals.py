@@ -16,12 +16,9 @@ from chalicelib.models.signins import SignIn
 from chalicelib.observability import is_corrupt_item
 from chalicelib.services.org import org
 from chalicelib.services.performance import actuals, goals
+from tests.support import goal, period_now
 
 NOW = datetime.now(UTC)
-
-
-def period_now() -> str:
-    return NOW.astimezone(org.tenant_zone("acme")).strftime("%Y-%m")
 
 
 def today() -> str:
@@ -51,10 +48,6 @@ def opportunity(api, stage="qualify", amount="1000.00", as_="rep_a"):
 def set_only(values: dict) -> dict:
     """The metrics that have a value (the others are null)."""
     return {k: v for k, v in values.items() if v is not None}
-
-
-def goal(api, scope="user/rep_a", as_="mgr_east", period=None):
-    return api.get(f"/v1/goals/{scope}/{period or period_now()}", as_=as_)
 
 
 def set_goal(api, targets, scope="user/rep_a", as_="mgr_east", period=None):
@@ -239,7 +232,7 @@ def test_scoreboard_costs_a_fixed_number_of_requests_plus_one_batch_per_50_peopl
 
     small, small_batches = measured(7)
     for i in range(93):
-        org.put_user("acme", f"extra{i}", f"Extra {i}", "east", "mgr_east", None, None)
+        org.put_user("acme", org.NewUser(f"extra{i}", f"Extra {i}", "east", "mgr_east", None, None))
     large, large_batches = measured(100)
     assert large == small
     assert (small_batches, large_batches) == (1, 2)
@@ -258,7 +251,7 @@ def test_a_transfer_between_two_people_of_one_department_keeps_the_department_co
 def test_a_move_to_another_department_counts_there_from_then_on_and_leaves_the_past(api, stream):
     check_in(api)
     stream.pump()
-    org.put_user("acme", "rep_a", "Zhang Min (rep)", "west", "mgr_west", None, None)
+    org.put_user("acme", org.NewUser("rep_a", "Zhang Min (rep)", "west", "mgr_west", None, None))
     check_in(api)
     stream.pump()
     assert goal(api, "department/east", as_="admin")[1]["actuals"]["visits"] == 1

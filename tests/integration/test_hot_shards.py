@@ -18,9 +18,7 @@ from chalicelib.models.shards import MAX_SHARDS
 from chalicelib.services.inbox import messages
 from chalicelib.services.org import org
 from chalicelib.services.performance import actuals
-from tests.integration.test_expenses import submitted
-from tests.integration.test_goals import goal
-from tests.integration.test_opportunity_stats import opp, stats
+from tests.support import goal, opp, stats, submitted
 
 PERIOD = datetime.now(UTC).astimezone(org.zone_named("Asia/Shanghai")).strftime("%Y-%m")
 
@@ -68,7 +66,7 @@ def test_a_sent_goal_alert_is_not_attempted_again(api, monkeypatch):
     assert api.put(f"/v1/goals/department/east/{PERIOD}", {"targets": {"visits": 2}}, as_="admin")[0] == 200
     attempts = []
     real = messages.send
-    monkeypatch.setattr(messages, "send", lambda *a, **k: attempts.append(a[2]) or real(*a, **k))
+    monkeypatch.setattr(messages, "send", lambda new: attempts.append(new.kind) or real(new))
     visits(2, 4)
     assert attempts.count("goal_alert") == 1  # met at the second visit: sent to the head once
     visits(5, 4, first=100)

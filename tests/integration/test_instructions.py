@@ -87,7 +87,7 @@ def test_instruction_list_page_cost_does_not_grow_with_the_org(api, ddb_requests
 
     before = cost()
     for n in range(30):
-        org.put_user("acme", f"extra_{n}", f"Extra {n}", "east", "mgr_east", None, None)
+        org.put_user("acme", org.NewUser(f"extra_{n}", f"Extra {n}", "east", "mgr_east", None, None))
     send(api, recipient_ids=[f"extra_{n}" for n in range(30)])
     send(api)
     assert cost() == before <= 4

@@ -38,7 +38,7 @@ def create(api, path, body, as_="rep_a"):
 
 @pytest.fixture
 def world(api):
-    org.put_user("acme", "auditor", "Auditor", "finance", "ceo", None, None)
+    org.put_user("acme", org.NewUser("auditor", "Auditor", "finance", "ceo", None, None))
     org.put_department("acme", "sales", "Sales", "hq", "auditor")
     a = create(api, "/v1/accounts", {"name": "A", "location": {"lat": 31.2304, "lng": 121.4737}})
     ids = {
@@ -260,7 +260,7 @@ def test_reindex_after_ownership_transfer_and_team_change(api, world, stream):
 
 def test_reindex_after_manager_department_and_head_changes(api, world, stream):
     stream.pump()
-    org.put_user("acme", "rep_a", "Zhang Min", "west", "mgr_west", None, None)  # manager and department
+    org.put_user("acme", org.NewUser("rep_a", "Zhang Min", "west", "mgr_west", None, None))  # manager and department
     stream.pump()
     assert labels(world, listed(api, "mgr_west", "&scope=team")) == EVERYTHING
     assert labels(world, listed(api, "mgr_east", "&scope=team")) == {"B"}  # still manages rep_b on B's team
@@ -283,7 +283,7 @@ def test_stream_replays_converge_on_the_same_index(api, world, stream):
         return {(i.PK, i.SK) for i in BaseItem.scan() if isinstance(i, (ListEntry, GeoEntry))}
 
     api.patch(f"/v1/accounts/{world['A']}", {"owner_id": "rep_c", "name": "A2"}, as_="rep_a")
-    org.put_user("acme", "rep_b", "Liu Yang", "west", "mgr_west", None, None)
+    org.put_user("acme", org.NewUser("rep_b", "Liu Yang", "west", "mgr_west", None, None))
     records = stream.read()
     stream.deliver(records)
     stream.pump()

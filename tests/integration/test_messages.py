@@ -10,12 +10,15 @@ from chalicelib.vocabulary import MESSAGE_KINDS
 
 
 def send(n: int, user: str = "rep_a", tenant: str = "acme", kind: str = "comment") -> list[str]:
-    return [messages.send(tenant, user, kind, f"message {i}", "body", "plan", f"p{i}").message_id for i in range(n)]
+    return [
+        messages.send(messages.NewMessage(tenant, user, kind, f"message {i}", "body", "plan", f"p{i}")).message_id
+        for i in range(n)
+    ]
 
 
 def test_send_same_dedupe_key_twice_delivers_once_and_counts_once(api):
-    first = messages.send("acme", "rep_a", "plan_reminder", "R", dedupe_key="plan_reminder:p1:t")
-    second = messages.send("acme", "rep_a", "plan_reminder", "R", dedupe_key="plan_reminder:p1:t")
+    first = messages.send(messages.NewMessage("acme", "rep_a", "plan_reminder", "R", dedupe_key="plan_reminder:p1:t"))
+    second = messages.send(messages.NewMessage("acme", "rep_a", "plan_reminder", "R", dedupe_key="plan_reminder:p1:t"))
     assert first is not None and second is None
     status, inbox = api.get("/v1/messages")
     assert status == 200
@@ -25,7 +28,7 @@ def test_send_same_dedupe_key_twice_delivers_once_and_counts_once(api):
 
 def test_send_unknown_kind_is_refused(aws):
     with pytest.raises(ValueError):
-        messages.send("acme", "rep_a", "gossip", "x")
+        messages.send(messages.NewMessage("acme", "rep_a", "gossip", "x"))
 
 
 def test_list_messages_newest_first_pages_with_cursor(api):
@@ -136,7 +139,7 @@ def test_list_messages_with_forged_cursor_is_422(api):
 def test_list_messages_answers_every_kind_a_service_may_send(api, kind):
     """Every kind in the one vocabulary goes through the route and its response model
     (a kind the model lacked made every later inbox read of its recipient a 500)."""
-    sent = messages.send("acme", "rep_a", kind, "title", "body", "plan", "p1")
+    sent = messages.send(messages.NewMessage("acme", "rep_a", kind, "title", "body", "plan", "p1"))
     status, inbox = api.get("/v1/messages")
     assert status == 200
     assert [(m["id"], m["kind"]) for m in inbox["items"]] == [(sent.message_id, kind)]

@@ -11,7 +11,7 @@ import pytest
 from chalicelib.models.expenses import Expense
 from chalicelib.services.org import org
 from chalicelib.timeutil import today
-from tests.integration.test_expenses import EAST, draft
+from tests.support import EAST, draft
 
 
 def tenant_today():

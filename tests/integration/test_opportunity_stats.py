@@ -5,23 +5,7 @@ from __future__ import annotations
 
 from chalicelib.services.org import org
 from chalicelib.services.performance import oppstats
-
-
-def opp(api, stage, amount, as_="rep_a", currency=None):
-    _, acc = api.post("/v1/accounts", {"name": "A"}, as_=as_)
-    body = {"name": "D", "account_id": acc["id"], "stage": stage, "amount": amount}
-    if currency:
-        body["currency"] = currency
-    status, out = api.post("/v1/opportunities", body, as_=as_)
-    assert status == 201, out
-    return out["id"]
-
-
-def stats(api, as_="rep_a", **q):
-    query = "&".join(f"{k}={v}" for k, v in q.items())
-    status, out = api.get(f"/v1/opportunity-stats?{query}", as_=as_)
-    assert status == 200, out
-    return out
+from tests.support import opp, stats
 
 
 def test_stats_by_stage_with_won_lost_win_rate_and_weighted_amount(api, stream):
@@ -69,7 +53,7 @@ def test_a_transfer_and_a_reorg_move_the_counts(api, stream):
     stream.pump()
     assert stats(api, as_="mgr_east", scope="all")["groups"] == []
     assert stats(api, as_="mgr_west", scope="team")["groups"][0]["count"] == 1
-    org.put_user("acme", "rep_c", "Sun Li (rep)", "east", "mgr_east", None, None)
+    org.put_user("acme", org.NewUser("rep_c", "Sun Li (rep)", "east", "mgr_east", None, None))
     stream.pump()
     assert stats(api, as_="mgr_west", scope="all")["groups"] == []
     assert stats(api, as_="mgr_east", scope="team")["groups"][0]["count"] == 1

@@ -101,12 +101,12 @@ def test_finance_integration_returns_a_whsec_secret(api):
 def test_subordinates_and_department_lookups_cost_the_same_for_small_and_large_orgs(aws, ddb_requests):
     def build(tenant: str, size: int) -> None:
         org.put_department(tenant, "d", "D", None, None)
-        org.put_user(tenant, "boss", "Boss", "d", None, None, None)
+        org.put_user(tenant, org.NewUser("boss", "Boss", "d", None, None, None))
         org.put_department(tenant, "d", "D", None, "boss")
         parents = ["boss"]
         for i in range(size):
             uid = f"u{i}"
-            org.put_user(tenant, uid, uid, "d", parents[i // 5], None, None)
+            org.put_user(tenant, org.NewUser(uid, uid, "d", parents[i // 5], None, None))
             parents.append(uid)
 
     counts = {}

@@ -41,7 +41,7 @@ def cjk(api):
         "u_mixed": "Zoë 王",
     }
     for uid, name in people.items():
-        org.put_user("acme", uid, name, "west", "mgr_west", None, None)
+        org.put_user("acme", org.NewUser(uid, name, "west", "mgr_west", None, None))
     return people
 
 
@@ -102,7 +102,7 @@ def test_directory_page_is_one_query_at_10_and_300_users(api, ddb_requests):
     counts = []
     for size in (10, 300):
         for i in range(len(all_pages(api, "/v1/users?q=finance")), size):
-            org.put_user("acme", f"f_{i}", f"Finance {i:03d}", "finance", "fin", None, None)
+            org.put_user("acme", org.NewUser(f"f_{i}", f"Finance {i:03d}", "finance", "fin", None, None))
         ddb_requests.reset()
         status, page = api.get("/v1/users?limit=50&q=finance", as_="rep_a")
         assert status == 200 and len(page["items"]) == min(size, 50)
@@ -111,7 +111,7 @@ def test_directory_page_is_one_query_at_10_and_300_users(api, ddb_requests):
 
 
 def test_renaming_and_moving_a_user_updates_every_listing(api):
-    org.put_user("acme", "rep_b", "Ada Lovelace", "west", "mgr_west", None, None)
+    org.put_user("acme", org.NewUser("rep_b", "Ada Lovelace", "west", "mgr_west", None, None))
     assert [r["id"] for r in all_pages(api, "/v1/users?q=ada")] == ["rep_b"]
     assert all_pages(api, "/v1/users?q=liu") == []
     assert "rep_b" not in {r["id"] for r in all_pages(api, "/v1/users?department_id=east")}
@@ -146,7 +146,7 @@ def test_team_nearest_first_direct_and_all_depths(api):
 
 
 def test_moving_a_manager_moves_their_subtree_in_team_listings(api):
-    org.put_user("acme", "mgr_east", "Wang Fang (East manager)", "east", "mgr_west", None, None)
+    org.put_user("acme", org.NewUser("mgr_east", "Wang Fang (East manager)", "east", "mgr_west", None, None))
     under_west = {(r["id"], r["depth"]) for r in all_pages(api, "/v1/team", as_="mgr_west")}
     assert {("mgr_east", 1), ("rep_a", 2), ("rep_b", 2), ("rep_c", 1)} == under_west
     vp = {(r["id"], r["depth"]) for r in all_pages(api, "/v1/team", as_="vp")}

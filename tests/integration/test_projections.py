@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.integration.test_attachments_mentions import _messages, account, activity
+from tests.support import account, activity
+from tests.support import mention_messages as _messages
 
 
 def opportunity_with_peer_on_team(api: Any) -> dict[str, Any]:

@@ -65,7 +65,9 @@ def device(user: str, installation: str, tenant: str = "acme") -> Device | None:
 
 
 def send(kind: str = "comment", user: str = "rep_a", **kw: Any) -> Any:
-    message = messages.send("acme", user, kind, f"{kind} title", "secret body text", "plan", "p1", **kw)
+    message = messages.send(
+        messages.NewMessage("acme", user, kind, f"{kind} title", "secret body text", "plan", "p1", **kw)
+    )
     assert message is not None
     return message
 
@@ -355,7 +357,7 @@ def test_disabled_or_deleted_endpoint_marks_the_device_disabled(api, phones):
 
 def test_fan_out_cost_is_one_query_whatever_the_users_inbox_holds(phones, ddb_requests, sns_calls):
     for n in range(30):
-        messages.send("acme", "rep_a", "plan_reminder", "r", dedupe_key=f"k{n}")
+        messages.send(messages.NewMessage("acme", "rep_a", "plan_reminder", "r", dedupe_key=f"k{n}"))
     message = send("comment")
     ddb_requests.reset()
     sns_calls.reset()

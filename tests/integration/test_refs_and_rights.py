@@ -172,8 +172,10 @@ def test_overview_leaves_out_records_of_users_the_caller_may_not_read(api):
     opp = opportunity(api, acc["id"])
     own_log = api.post("/v1/logs", {"date": "2030-03-10", "content": "mine", "opportunity_id": opp["id"]})[1]
     # a record tied in before the reference check existed (or by a colleague who saw it then)
-    schedule.create_log(Principal("rep_b", "acme", frozenset()), date_="2030-03-10", content="peer")
-    peer = schedule.create_log(Principal("rep_b", "acme", frozenset()), date_="2030-03-11", content="peer")
+    schedule.create_log(Principal("rep_b", "acme", frozenset()), schedule.NewLog(date_="2030-03-10", content="peer"))
+    peer = schedule.create_log(
+        Principal("rep_b", "acme", frozenset()), schedule.NewLog(date_="2030-03-11", content="peer")
+    )
     peer.opportunity_id = opp["id"]
     peer.save()
     _, overview = api.get(f"/v1/opportunities/{opp['id']}/overview")
@@ -210,7 +212,7 @@ def test_change_rights_follow_the_current_org(api):
     acc = account(api)
     assert api.patch(f"/v1/accounts/{acc['id']}", {"name": "By the VP"}, as_="vp")[0] == 200
     # rep_a moves to the west: mgr_east is no longer a manager nor the head of rep_a's department
-    org.put_user("acme", "rep_a", "Zhang Min (rep)", "west", "mgr_west", None, None)
+    org.put_user("acme", org.NewUser("rep_a", "Zhang Min (rep)", "west", "mgr_west", None, None))
     assert api.patch(f"/v1/accounts/{acc['id']}", {"name": "East"}, as_="mgr_east")[0] == 404
     assert api.patch(f"/v1/accounts/{acc['id']}", {"name": "West"}, as_="mgr_west")[0] == 200
 
@@ -253,7 +255,7 @@ def test_charge_rights_on_patch_and_rechecked_on_submit(api):
     assert status == 201
     status, out = api.patch(f"/v1/expenses/{e['id']}", {"unit": {"type": "department", "id": "west"}})
     assert (status, out["error"]["code"]) == (403, "unit_not_allowed")
-    org.put_user("acme", "rep_a", "Zhang Min (rep)", "west", "mgr_west", None, None)  # moved meanwhile
+    org.put_user("acme", org.NewUser("rep_a", "Zhang Min (rep)", "west", "mgr_west", None, None))  # moved meanwhile
     status, out = api.post(f"/v1/expenses/{e['id']}/submit")
     assert (status, out["error"]["code"]) == (403, "unit_not_allowed")
     assert api.get(f"/v1/expenses/{e['id']}")[1]["status"] == "draft"

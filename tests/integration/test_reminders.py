@@ -216,7 +216,10 @@ def test_reminder_job_requests_do_not_grow_with_stored_plans(api, ddb_requests, 
     principal = REP_A
     for i in range(stored):  # plans far in the future: stored, not due
         schedule_service.create_plan(
-            principal, date_=None, title=f"later {i}", start_time="2031-06-01T09:00:00+08:00", remind_minutes_before=10
+            principal,
+            schedule_service.NewPlan(
+                date_=None, title=f"later {i}", start_time="2031-06-01T09:00:00+08:00", remind_minutes_before=10
+            ),
         )
     for _ in range(3):
         make_plan(api)

@@ -183,16 +183,16 @@ def test_readers_lists_and_the_feed(api, daily, stream):
 def test_compliance_is_for_managers_and_department_heads(api, daily):
     status, out = api.get(f"/v1/report-compliance?template_id=daily&period_start={today()}", as_="rep_a")
     assert (status, out["error"]["code"]) == (403, "not_a_leader")
-    org.put_user("acme", "kam", "Key Account Head", "sales", "vp", None, None)
+    org.put_user("acme", org.NewUser("kam", "Key Account Head", "sales", "vp", None, None))
     org.put_department("acme", "east_key", "Key accounts East", "east", "kam")
-    org.put_user("acme", "key_rep", "Key Rep", "east_key", "rep_b", None, None)
+    org.put_user("acme", org.NewUser("key_rep", "Key Rep", "east_key", "rep_b", None, None))
     _, page = api.get(f"/v1/report-compliance?template_id=daily&period_start={today()}", as_="kam")
     assert [r["user_id"] for r in page["items"]] == ["key_rep"]
 
 
 def add_reps(n: int, start: int = 0) -> None:
     for i in range(start, start + n):
-        org.put_user("acme", f"extra{i:03d}", f"Extra {i:03d}", "east", "mgr_east", None, None)
+        org.put_user("acme", org.NewUser(f"extra{i:03d}", f"Extra {i:03d}", "east", "mgr_east", None, None))
 
 
 def test_compliance_costs_the_same_per_page_at_10_and_more_people(api, daily, ddb_requests):
@@ -309,11 +309,11 @@ def test_compliance_pages_through_a_team_and_a_heads_departments(api, daily):
         raise AssertionError("no last page")
 
     assert sorted(all_pages("vp")) == ["mgr_east", "mgr_west", "rep_a", "rep_b", "rep_c"]
-    org.put_user("acme", "kam", "Key Account Head", "sales", "vp", None, None)
+    org.put_user("acme", org.NewUser("kam", "Key Account Head", "sales", "vp", None, None))
     org.put_department("acme", "east_key", "Key accounts East", "east", "kam")
     org.put_department("acme", "east_key_2", "Key accounts 2", "east_key", None)
     for n, dept in enumerate(("east_key", "east_key", "east_key_2")):
-        org.put_user("acme", f"key{n}", f"Key {n}", dept, "rep_b", None, None)
+        org.put_user("acme", org.NewUser(f"key{n}", f"Key {n}", dept, "rep_b", None, None))
     assert sorted(all_pages("kam")) == ["key0", "key1", "key2"]
 
 

@@ -26,8 +26,8 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_a_stored_value_the_model_does_not_list_is_answered_and_counted_not_a_500(api, counted, monkeypatch):
     monkeypatch.setattr(messages, "KINDS", (*messages.KINDS, "kind_from_the_future"))
-    messages.send("acme", "rep_a", "kind_from_the_future", "Hello")
-    messages.send("acme", "rep_a", "comment", "A comment")
+    messages.send(messages.NewMessage("acme", "rep_a", "kind_from_the_future", "Hello"))
+    messages.send(messages.NewMessage("acme", "rep_a", "comment", "A comment"))
     status, page = api.get("/v1/messages")
     assert status == 200, page
     assert [m["kind"] for m in page["items"]] == ["comment", "kind_from_the_future"]
@@ -41,7 +41,7 @@ def test_a_stored_value_the_model_does_not_list_is_answered_and_counted_not_a_50
 def test_a_cursor_issued_to_one_user_is_422_for_another(api, path):
     if "messages" in path:
         for kind in ("comment", "mention"):
-            messages.send("acme", "rep_a", kind, "x")
+            messages.send(messages.NewMessage("acme", "rep_a", kind, "x"))
     status, page = api.get(path, as_="rep_a")
     assert status == 200 and page["next_cursor"], page
     status, again = api.get(f"{path}&cursor={page['next_cursor']}", as_="rep_a")

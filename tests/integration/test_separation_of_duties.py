@@ -10,9 +10,7 @@ from typing import Any
 
 from chalicelib.models.expenses import ApprovalWait
 from chalicelib.services.expenses import approvals, expenses
-from tests.integration.test_approvals import move, queue
-from tests.integration.test_delegation import approve, ok_delegate, today
-from tests.integration.test_expenses import submitted
+from tests.support import approve, move, ok_delegate, queue, submitted, today
 
 
 def holder_may_decide(api: Any, expense_id: str) -> str:

@@ -149,7 +149,7 @@ class World:
         """rep_b (and what rep_b owns) moves between east (under mgr_east) and west."""
         self.west = not self.west
         dept, manager = ("west", "mgr_west") if self.west else ("east", "mgr_east")
-        org.put_user("acme", "rep_b", "Liu Yang (rep)", dept, manager, None, None)
+        org.put_user("acme", org.NewUser("rep_b", "Liu Yang (rep)", dept, manager, None, None))
 
 
 def test_replayed_changes_leave_every_copy_equal_to_the_visible_range(api, stream, no_lag):
@@ -184,7 +184,7 @@ def test_an_object_leaving_the_range_is_a_remove(api, stream, no_lag):
     copy = Copy(api, "mgr_east")
     copy.pull()
     assert ("accounts", account["id"]) in copy.rows
-    org.put_user("acme", "rep_b", "Liu Yang (rep)", "west", "mgr_west", None, None)  # a reorg
+    org.put_user("acme", org.NewUser("rep_b", "Liu Yang (rep)", "west", "mgr_west", None, None))  # a reorg
     stream.pump()
     copy.pull()
     assert ("accounts", account["id"]) not in copy.rows

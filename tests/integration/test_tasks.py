@@ -148,7 +148,7 @@ def test_task_list_page_costs_the_same_at_10_and_at_many_users(api, ddb_requests
 
     before = (cost("/v1/tasks?limit=2", "rep_a"), cost("/v1/tasks?role=team&limit=2", "vp"))
     for i in range(40):
-        org.put_user("acme", f"extra_{i}", f"Extra {i}", "east", "mgr_east", None, None)
+        org.put_user("acme", org.NewUser(f"extra_{i}", f"Extra {i}", "east", "mgr_east", None, None))
     for i in range(0, 40, 10):
         make_task(api, assignee_ids=[f"extra_{j}" for j in range(i, i + 10)])
     after = (cost("/v1/tasks?limit=2", "rep_a"), cost("/v1/tasks?role=team&limit=2", "vp"))

@@ -44,9 +44,9 @@ def test_team_day_requests_per_100_subordinates_do_not_grow_with_team_or_tenant(
     counts = []
     for size in (10, 100):
         for i in range(len(day_of(api, "mgr_east")), size):
-            org.put_user("acme", f"t_{i}", f"Team {i:03d}", "east", "mgr_east", None, None)
+            org.put_user("acme", org.NewUser(f"t_{i}", f"Team {i:03d}", "east", "mgr_east", None, None))
         for i in range(300 if size == 100 else 0):  # others in the tenant: never read
-            org.put_user("acme", f"o_{i}", f"Other {i:03d}", "west", "mgr_west", None, None)
+            org.put_user("acme", org.NewUser(f"o_{i}", f"Other {i:03d}", "west", "mgr_west", None, None))
         ddb_requests.reset()
         rows = day_of(api, "mgr_east")
         assert len(rows) == size

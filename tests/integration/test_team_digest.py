@@ -8,19 +8,12 @@ from datetime import UTC, date, datetime
 import boto3
 
 from chalicelib.models.digest import LastCheckIn, OpportunityPulse, TenantEntry
-from chalicelib.models.messages import Message
 from chalicelib.services.org import org
 from chalicelib.services.performance import digest
+from tests.support import plant_checkin
+from tests.support import stored_messages_of as messages_of
 
 DAY = date(2030, 3, 14)  # a Thursday: 3 working days back is Monday the 11th
-
-
-def messages_of(user: str, kind: str) -> list[Message]:
-    return [m for m in Message.scan() if isinstance(m, Message) and m.user_id == user and m.kind == kind]
-
-
-def plant_checkin(user: str, day: str, tenant: str = "acme") -> None:
-    LastCheckIn(tenant_id=tenant, user_id=user, day=day).save()
 
 
 def plant_pulse(opp_id: str, owner: str, day: str) -> None:
@@ -76,7 +69,7 @@ def test_the_hourly_schedule_runs_tenants_at_their_0800_and_isolates_a_broken_on
 
 
 def test_check_ins_and_new_users_keep_the_quiet_index_and_a_late_record_never_moves_it_back(api, stream):
-    org.put_user("acme", "newbie", "New Rep", "east", "mgr_east", None, None)
+    org.put_user("acme", org.NewUser("newbie", "New Rep", "east", "mgr_east", None, None))
     stream.pump()
     baseline = LastCheckIn.get("T#acme#USER#newbie", "LASTCHECKIN")
     assert baseline.day == datetime.now(UTC).astimezone(org.tenant_zone("acme")).date().isoformat()
@@ -139,7 +132,7 @@ def test_digest_cost_does_not_grow_with_people_who_have_nothing_to_report(api, d
     digest.reports("acme", DAY)
     small = list(ddb_requests.calls)
     for i in range(60):
-        org.put_user("acme", f"busy{i}", f"Busy {i}", "east", "mgr_east", None, None)
+        org.put_user("acme", org.NewUser(f"busy{i}", f"Busy {i}", "east", "mgr_east", None, None))
         plant_checkin(f"busy{i}", "2030-03-13")
     ddb_requests.reset()
     found = digest.reports("acme", DAY)

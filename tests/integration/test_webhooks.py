@@ -416,8 +416,8 @@ def test_outbox_entry_left_by_a_crash_is_queued_by_the_hourly_job(sim, chalice_c
 
 
 def test_messages_are_not_sent_twice_for_a_replayed_alert(api):
-    assert messages.send("acme", "rep_a", "budget_alert", "t", dedupe_key="k") is not None
-    assert messages.send("acme", "rep_a", "budget_alert", "t", dedupe_key="k") is None
+    assert messages.send(messages.NewMessage("acme", "rep_a", "budget_alert", "t", dedupe_key="k")) is not None
+    assert messages.send(messages.NewMessage("acme", "rep_a", "budget_alert", "t", dedupe_key="k")) is None
 
 
 # ---------------------------------------------------------------- inbound: hostile deliveries

@@ -125,7 +125,8 @@ def _signed_in_day_claim(w: World, role: str) -> Call:
     for n, lat in enumerate((31.2286, 31.2376)):
         when = f"{SIGNIN_DAY}T0{n + 1}:00:00Z"
         signins.create_signin(
-            principal("rep_a"), kind="check_in", lat=lat, lng=121.4479, accuracy_m=5, client_time=when
+            principal("rep_a"),
+            signins.NewSignIn(kind="check_in", lat=lat, lng=121.4479, accuracy_m=5, client_time=when),
         )
     return Call("POST", "/v1/mileage-claims", {"date": SIGNIN_DAY})
 

@@ -68,14 +68,19 @@ def test_entry_key_round_trips():
 
 def test_asking_again_for_known_users_walks_no_departments(monkeypatch):
     """A re-index job asks for one owner per object over thousands of cached users: the
-    departments of users already placed are not gathered again (that was quadratic)."""
+    departments of users already placed are not gathered again (that was quadratic), and
+    only the users asked for are placed (a request's caller, held already, is not)."""
     r = resolver()
-    r.load_users(["rep"])  # places every cached user's departments (all loaded already)
+    r.load_users(["rep", "mgr"])  # places these users' departments (all loaded already)
     walked: list[str] = []
     monkeypatch.setattr(visibility, "dept_ids", lambda path: walked.append(path) or [])
     for _ in range(3):
         r.load_users(["rep", "mgr"])
     assert walked == []
+    r.load_users(["peer"])  # cached, never asked for: placed now, once
+    r.load_users(["peer"])
+    assert walked == ["/hq/sales/west/"]
+    walked.clear()
     r.users["new"] = User(tenant_id="acme", user_id="new", name="n", department_id="x", path="/new/", dept_path="/hq/")
     r.load_users(["new"])  # placed directly (as refs.check does): its departments are walked once
     assert walked == ["/hq/"]

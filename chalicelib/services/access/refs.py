@@ -33,6 +33,7 @@ from chalicelib.models.crm import OBJECT_TYPES, CrmObject, object_key
 from chalicelib.models.org import User
 from chalicelib.models.schedule import Plan
 from chalicelib.models.uploads import Upload
+from chalicelib.services.access import context
 from chalicelib.services.access.visibility import Resolver, can_see, may_address
 from chalicelib.services.org import org
 
@@ -74,7 +75,9 @@ def check(
     users: Iterable[Optional[str]] = (),
     resolver: Optional[Resolver] = None,
 ) -> Found:
-    """Check every reference (``None`` ids are skipped); the first bad one raises 422."""
+    """Check every reference (``None`` ids are skipped); the first bad one raises 422.
+    What it reads joins the request's visibility loader (its context's ``resolver``) unless
+    another ``resolver`` is given."""
     tenant = principal.tenant_id
     refs = list(dict.fromkeys((t, i) for t, i in objects if i))
     for object_type, _ in refs:
@@ -83,7 +86,7 @@ def check(
     plan_ids = list(dict.fromkeys(p for p in plans if p))
     upload_refs = list(dict.fromkeys((u, purpose) for u, purpose in uploads if u))
     user_ids = list(dict.fromkeys(u for u in users if u))
-    found = Found(resolver or Resolver(tenant))
+    found = Found(resolver or context.of(principal).resolver)
     for item in _load(tenant, refs, plan_ids, [u for u, _ in upload_refs], user_ids):
         if isinstance(item, CrmObject):
             found.resolver.objects[(item.object_type, item.object_id)] = item
@@ -128,7 +131,7 @@ def recipients(principal: Principal, user_ids: Iterable[str], allow_self: bool) 
         if may_address(principal, user, allow_self, ()):
             continue
         if headed is None and user_id != principal.user_id:
-            headed = org.headed_department_paths(principal.tenant_id, principal.user_id)
+            headed = context.of(principal).headed_paths
         if not may_address(principal, user, allow_self, headed or ()):
             raise Forbidden(f"you may not address {user_id!r}", code="recipient_not_allowed")
     return {u: found[u] for u in ids}

@@ -109,8 +109,11 @@ class Resolver:
                 wanted.update(team_of(obj))
         self.load_users(wanted)
 
-    def load_users(self, user_ids: Iterable[str]) -> None:
-        missing = [u for u in dict.fromkeys(user_ids) if u not in self.users]
+    def load_users(self, user_ids: Iterable[str], places: bool = True) -> None:
+        """These users (one BatchGet of those not loaded yet), then, with ``places``, the
+        departments along their ``dept_path`` (one more)."""
+        wanted = list(dict.fromkeys(user_ids))
+        missing = [u for u in wanted if u not in self.users]
         if missing:
             for u in missing:
                 self.users[u] = None
@@ -118,13 +121,15 @@ class Resolver:
             for item in self._batch(keys):
                 if isinstance(item, User):
                     self.users[item.user_id] = item
-        if len(self._placed) == len(self.users):
-            return  # every known user's departments are loaded: nothing to walk (a re-index
-            # job asks for one owner per opportunity, over thousands of users)
+        if not places:
+            return
+        # only the users asked for (a user the request already holds, such as its caller,
+        # is placed when asked; a re-index job asks for one owner per opportunity)
         depts: set[str] = set()
-        for uid, person in self.users.items():
+        for uid in wanted:
             if uid not in self._placed:
                 self._placed.add(uid)
+                person = self.users.get(uid)
                 depts.update(dept_ids(person.dept_path) if person is not None else [])
         self.load_depts(depts)
 
@@ -186,7 +191,7 @@ class Resolver:
         for obj in objects:
             out |= self.object_entries(obj)
         if activity_type in PRIVATE_TYPES:
-            self.load_users([author_id])
+            self.load_users([author_id], places=False)  # its readers are the author's managers
             readers = {author_id, ADMIN_VIEWER, *self.managers(author_id)}
             out = {(viewer, scene) for viewer, scene in out if viewer in readers}
         return out

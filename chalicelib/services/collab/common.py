@@ -37,14 +37,16 @@ def record(tenant_id: str, kind: str, author_id: str, content: str, item: Any, e
         return
     item_id = next(iter(extra.values()))
     activities.record_activity(
-        tenant_id,
-        kind,
-        author_id,
-        content,
-        related,
-        occurred_at=item.created_at,
-        extra=extra,
-        activity_id="act_" + item_id.split("_", 1)[-1],
+        activities.NewActivity(
+            tenant_id,
+            kind,
+            author_id,
+            content,
+            related,
+            occurred_at=item.created_at,
+            extra=extra,
+            activity_id="act_" + item_id.split("_", 1)[-1],
+        )
     )
 
 

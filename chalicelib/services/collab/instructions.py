@@ -127,14 +127,16 @@ def create(
 
 def _tell(i: Instruction, user_id: str) -> None:
     messages.send(
-        i.tenant_id,
-        user_id,
-        "instruction",
-        "New instruction",
-        i.content[:500],
-        ref_type="instruction",
-        ref_id=i.instruction_id,
-        dedupe_key=f"instruction:{i.instruction_id}:{user_id}",
+        messages.NewMessage(
+            i.tenant_id,
+            user_id,
+            "instruction",
+            "New instruction",
+            i.content[:500],
+            ref_type="instruction",
+            ref_id=i.instruction_id,
+            dedupe_key=f"instruction:{i.instruction_id}:{user_id}",
+        )
     )
 
 

@@ -31,6 +31,7 @@ from chalicelib.ids import new_id
 from chalicelib.models.base import BaseItem, Cancelled, Tx
 from chalicelib.models.collab import ApprovalRequest, RequestWait
 from chalicelib.models.expenses import ApprovalWait, Expense
+from chalicelib.services.access import context
 from chalicelib.services.collab import common, leave
 from chalicelib.services.expenses import approvals, budgets, expenses, fx
 from chalicelib.services.inbox import messages
@@ -118,9 +119,10 @@ def _amount(principal: Principal, new: NewRequest) -> tuple[Optional[int], Optio
             raise Unprocessable("currency needs an amount", code="invalid_amount")
         return None, None, None
     cents = budgets.to_cents(new.amount)
-    base = org.get_settings(principal.tenant_id).currency
+    ctx = context.of(principal)
+    base = ctx.settings.currency
     currency = new.currency or base
-    today = format_date(utcnow().astimezone(org.tenant_zone(principal.tenant_id)).date())
+    today = format_date(utcnow().astimezone(ctx.zone).date())
     converted = fx.convert(principal.tenant_id, base, Decimal(cents) / 100, currency, today)
     return cents, currency, converted.amount
 
@@ -150,7 +152,7 @@ def create(principal: Principal, new: NewRequest) -> ApprovalRequest:
         updated_at=now,
         submitted_at=now,
     )
-    r.approval_levels = expenses.levels_for(principal.tenant_id, booked)
+    r.approval_levels = expenses.levels_for(context.of(principal).settings, booked)
     approvers, keying = expenses.current_approvers_until(_chain(r), org.caller_user(principal))
     if not approvers:
         raise Unprocessable("the requester has no manager to approve this request", code="no_approver")
@@ -169,14 +171,16 @@ def create(principal: Principal, new: NewRequest) -> ApprovalRequest:
 # ---------------------------------------------------------------- messages
 def _ask(r: ApprovalRequest, approver: str, level: int) -> None:
     messages.send(
-        r.tenant_id,
-        approver,
-        "approval_request",
-        f"To approve ({r.kind.replace('_', ' ')}): {r.title}",
-        _summary(r),
-        ref_type="approval_request",
-        ref_id=r.request_id,
-        dedupe_key=f"approval_request:{r.request_id}:approval:{level}",
+        messages.NewMessage(
+            r.tenant_id,
+            approver,
+            "approval_request",
+            f"To approve ({r.kind.replace('_', ' ')}): {r.title}",
+            _summary(r),
+            ref_type="approval_request",
+            ref_id=r.request_id,
+            dedupe_key=f"approval_request:{r.request_id}:approval:{level}",
+        )
     )
 
 
@@ -196,14 +200,16 @@ def ask_moved(subject: Any, wait: ApprovalWait) -> None:
 
 def _tell_result(r: ApprovalRequest, note: Optional[str]) -> None:
     messages.send(
-        r.tenant_id,
-        r.user_id,
-        "approval_result",
-        f"Request {r.status}: {r.title}",
-        note or "",
-        ref_type="approval_request",
-        ref_id=r.request_id,
-        dedupe_key=f"approval_request:{r.request_id}:result",
+        messages.NewMessage(
+            r.tenant_id,
+            r.user_id,
+            "approval_result",
+            f"Request {r.status}: {r.title}",
+            note or "",
+            ref_type="approval_request",
+            ref_id=r.request_id,
+            dedupe_key=f"approval_request:{r.request_id}:result",
+        )
     )
 
 

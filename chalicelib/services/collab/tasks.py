@@ -195,14 +195,16 @@ def _announce(t: Task, user_ids: list[str]) -> None:
 
 def _assigned(t: Task, user_id: str) -> None:
     messages.send(
-        t.tenant_id,
-        user_id,
-        "task_assigned",
-        f"New task: {t.title}",
-        f"Due {t.due_at}" if t.due_at else "",
-        ref_type="task",
-        ref_id=t.task_id,
-        dedupe_key=f"task_assigned:{t.task_id}:{user_id}",
+        messages.NewMessage(
+            t.tenant_id,
+            user_id,
+            "task_assigned",
+            f"New task: {t.title}",
+            f"Due {t.due_at}" if t.due_at else "",
+            ref_type="task",
+            ref_id=t.task_id,
+            dedupe_key=f"task_assigned:{t.task_id}:{user_id}",
+        )
     )
 
 
@@ -329,14 +331,16 @@ def deliver_reminder(t: Task, zone: Any) -> bool:
         if t.done_by(user_id):
             continue
         message = messages.send(
-            t.tenant_id,
-            user_id,
-            "task_reminder",
-            f"Reminder: {t.title}",
-            f"Due {when}",
-            ref_type="task",
-            ref_id=t.task_id,
-            dedupe_key=f"task_reminder:{t.task_id}:{user_id}:{t.remind_at}",
+            messages.NewMessage(
+                t.tenant_id,
+                user_id,
+                "task_reminder",
+                f"Reminder: {t.title}",
+                f"Due {when}",
+                ref_type="task",
+                ref_id=t.task_id,
+                dedupe_key=f"task_reminder:{t.task_id}:{user_id}:{t.remind_at}",
+            )
         )
         sent = sent or message is not None
     return sent

@@ -29,7 +29,8 @@ from chalicelib.models.crm import (
     Opportunity,
     TeamMember,
 )
-from chalicelib.services.access import refs, visibility
+from chalicelib.models.org import TenantSettings
+from chalicelib.services.access import context, refs, visibility
 from chalicelib.services.access.visibility import Resolver
 from chalicelib.services.crm import list_index
 from chalicelib.services.feed import activities
@@ -133,10 +134,10 @@ def _apply(obj: CrmObject, fields: dict[str, Any]) -> None:
         setattr(obj, name, value)
 
 
-def _stamp_stage(obj: Opportunity, now: str) -> None:
+def _stamp_stage(obj: Opportunity, now: str, tenant_settings: TenantSettings) -> None:
     """A stage must be in the tenant's pipeline; reaching a won or lost stage stamps the
     close, moving back to an open one clears it."""
-    stage = pipeline.of(org.get_settings(obj.tenant_id)).require(obj.stage)
+    stage = pipeline.of(tenant_settings).require(obj.stage)
     obj.closed_at = None if stage.outcome == "open" else now
 
 
@@ -153,7 +154,7 @@ def create_object(principal: Principal, object_type: str, fields: dict[str, Any]
     )
     require_currency(fields.get("currency"))  # the one list (chalicelib/currencies.py)
     if object_type == "opportunity" and fields.get("amount") is not None and not fields.get("currency"):
-        fields["currency"] = org.get_settings(tenant).currency
+        fields["currency"] = context.of(principal).settings.currency
     now = iso(utcnow())
     obj = MODELS[object_type](
         tenant_id=tenant,
@@ -164,7 +165,7 @@ def create_object(principal: Principal, object_type: str, fields: dict[str, Any]
     )
     _apply(obj, fields)
     if isinstance(obj, Opportunity):
-        _stamp_stage(obj, now)
+        _stamp_stage(obj, now, context.of(principal).settings)
     obj.save()
     _index(obj)
     return obj
@@ -201,9 +202,9 @@ def update_object(
     require_currency(changes.get("currency"))
     _apply(obj, changes)
     if isinstance(obj, Opportunity) and "stage" in changes and changes["stage"] != old_stage:
-        _stamp_stage(obj, iso(utcnow()))
+        _stamp_stage(obj, iso(utcnow()), context.of(principal).settings)
     if isinstance(obj, Opportunity) and obj.amount is not None and not obj.currency:
-        obj.currency = org.get_settings(tenant).currency
+        obj.currency = context.of(principal).settings.currency
     obj.updated_at = iso(utcnow())
     feedback = None
     if isinstance(obj, Opportunity) and "stage" in changes and changes["stage"] != old_stage:
@@ -211,13 +212,15 @@ def update_object(
         resolver = Resolver(tenant)
         resolver.objects[(object_type, obj.object_id)] = obj  # its new owner decides who sees it
         feedback = activities.prepare_activity(
-            tenant,
-            "stage_feedback",
-            principal.user_id,
-            stage_note or "",
-            [("opportunity", obj.object_id), ("account", obj.account_id)],
-            extra={"from_stage": old_stage, "to_stage": obj.stage},
-            resolver=resolver,
+            activities.NewActivity(
+                tenant,
+                "stage_feedback",
+                principal.user_id,
+                stage_note or "",
+                [("opportunity", obj.object_id), ("account", obj.account_id)],
+                extra={"from_stage": old_stage, "to_stage": obj.stage},
+            ),
+            resolver,
         )
     conflict = Conflict(f"the {object_type} was changed concurrently; retry", code="concurrent_update")
     try:

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import heapq
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from chalicelib import cursor as cursors
@@ -88,18 +89,31 @@ def _objects(tenant_id: str, refs: list[tuple[str, str]]) -> dict[str, CrmObject
     return {o.object_id: o for o in BaseItem.batch_get(keys, consistent_read=True) if isinstance(o, CrmObject)}
 
 
+@dataclass(frozen=True)
+class ListQuery:
+    """Which of the caller's objects a list asks for: a type, a scene (``scope``), a name
+    prefix (``q``), field filters, an order, and whether archived ones are included."""
+
+    object_type: str
+    scope: str = "all"
+    q: Optional[str] = None
+    filters: Optional[dict[str, Optional[str]]] = None
+    sort: str = "updated"
+    archived: bool = False
+
+
 def list_page(
-    principal: Principal,
-    object_type: str,
-    scope: str = "all",
-    q: Optional[str] = None,
-    filters: Optional[dict[str, Optional[str]]] = None,
-    sort: str = "updated",
-    archived: bool = False,
-    limit: int = 20,
-    cursor: Optional[str] = None,
+    principal: Principal, query: ListQuery, limit: int = 20, cursor: Optional[str] = None
 ) -> tuple[list[dict[str, Any]], Optional[str]]:
     """One page of the caller's objects of a type, and the cursor of the next page."""
+    object_type, scope, q, filters, sort, archived = (
+        query.object_type,
+        query.scope,
+        query.q,
+        query.filters,
+        query.sort,
+        query.archived,
+    )
     if object_type not in MODELS or scope not in SCOPES or sort not in SORTS:
         raise ValueError((object_type, scope, sort))
     wanted = _filters(object_type, **(filters or {}))

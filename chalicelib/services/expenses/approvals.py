@@ -28,6 +28,7 @@ from chalicelib.models.base import Cancelled, Tx
 from chalicelib.models.expenses import ApprovalWait, Expense
 from chalicelib.models.org import Delegation, User
 from chalicelib.observability import count, logger
+from chalicelib.services.access import context
 from chalicelib.services.expenses import delegation, expenses
 from chalicelib.services.org import org
 from chalicelib.services.platform.aftercommit import settle
@@ -282,7 +283,7 @@ def set_delegation(
     and each of ``queues``."""
     t = principal.tenant_id
     before = delegation.get(t, principal.user_id)
-    d = delegation.put(t, principal.user_id, delegate_id, date_from, date_to)
+    d = delegation.put(t, principal.user_id, delegate_id, date_from, date_to, context.of(principal).zone)
     for q in (EXPENSES, *queues):
         move_for_delegation(t, {principal.user_id, d.delegate_id} | ({before.delegate_id} if before else set()), q)
     return d

@@ -232,46 +232,35 @@ def _refuse_currency_switch(current: Optional[Budget], currency: str) -> None:
         )
 
 
-def put_budget(
-    principal: Principal,
-    unit_type: str,
-    unit_id: str,
-    period: str,
-    amount: str,
-    currency: str,
-    mode: str,
-    thresholds: Optional[list[int]],
-) -> Budget:
+@dataclass(frozen=True)
+class NewLimit:
+    """A unit's limit for a month: the amount (a decimal string) in a currency, and, when
+    given, the mode (``block``/``warn``) and alert thresholds (else the budget's own)."""
+
+    unit_type: str
+    unit_id: str
+    period: str
+    amount: str
+    currency: str
+    mode: Optional[str] = None
+    thresholds: Optional[list[int]] = None
+
+
+def put_budget(principal: Principal, new: NewLimit) -> Budget:
     require_budget_admin(principal)
-    parse_month(period, "period")
-    validate_unit(principal.tenant_id, unit_type, unit_id)
-    return write_limit(
-        principal.tenant_id,
-        unit_type,
-        unit_id,
-        period,
-        to_cents(amount),
-        currency,
-        mode,
-        list(thresholds) if thresholds is not None else None,
-    )
+    parse_month(new.period, "period")
+    validate_unit(principal.tenant_id, new.unit_type, new.unit_id)
+    return write_limit(principal.tenant_id, new)
 
 
-def write_limit(
-    tenant_id: str,
-    unit_type: str,
-    unit_id: str,
-    period: str,
-    amount_cents: int,
-    currency: str,
-    mode: Optional[str],
-    thresholds: Optional[list[int]],
-    extra: Any = None,
-) -> Budget:
+def write_limit(tenant_id: str, new: NewLimit, extra: Any = None) -> Budget:
     """Set the limit atomically against concurrent usage changes (retried on a race).
 
     ``extra(tx)`` may add items (the inbound webhook's receipt) to the same transaction;
     then a :class:`Cancelled` naming them propagates to the caller."""
+    unit_type, unit_id, period, currency, mode = new.unit_type, new.unit_id, new.period, new.currency, new.mode
+    amount_cents = to_cents(new.amount)
+    thresholds = list(new.thresholds) if new.thresholds is not None else None
     require_currency(currency)  # the one list (chalicelib/currencies.py)
     item = usage_item(tenant_id, unit_type, unit_id, period)
     for attempt in range(MAX_WRITE_ATTEMPTS):
@@ -366,14 +355,16 @@ def _deliver_alert(alert: Alert) -> None:
     owner = unit_owner(alert.tenant_id, alert.unit_type, alert.unit_id)
     if owner:
         messages.send(
-            alert.tenant_id,
-            owner,
-            "budget_alert",
-            f"Budget {alert.unit_type} {alert.unit_id} {alert.period} reached {alert.threshold}%",
-            f"Usage {data['usage']} of {data['amount']} {alert.currency}.",
-            ref_type="budget",
-            ref_id=f"{alert.unit_type}:{alert.unit_id}:{alert.period}",
-            dedupe_key=f"budget:{data['alert_id']}",
+            messages.NewMessage(
+                alert.tenant_id,
+                owner,
+                "budget_alert",
+                f"Budget {alert.unit_type} {alert.unit_id} {alert.period} reached {alert.threshold}%",
+                f"Usage {data['usage']} of {data['amount']} {alert.currency}.",
+                ref_type="budget",
+                ref_id=f"{alert.unit_type}:{alert.unit_id}:{alert.period}",
+                dedupe_key=f"budget:{data['alert_id']}",
+            )
         )
     events.emit("budget.threshold_crossed", alert.tenant_id, data)
     webhooks.enqueue(alert.tenant_id, "budget.threshold_crossed", data, webhooks.stable_id("budget", data["alert_id"]))
@@ -512,17 +503,8 @@ def apply_push(tenant_id: str, webhook_id: str, update: Any, digest: Optional[st
     validate_unit(tenant_id, update.unit_type, update.unit_id)
     rec = webhooks.receipt(tenant_id, webhook_id, "budget.updated", digest=digest)
     try:
-        write_limit(
-            tenant_id,
-            update.unit_type,
-            update.unit_id,
-            update.period,
-            to_cents(update.amount),
-            update.currency,
-            None,
-            None,
-            extra=lambda tx: tx.put("receipt", rec, _receipt_absent()),
-        )
+        limit = NewLimit(update.unit_type, update.unit_id, update.period, update.amount, update.currency)
+        write_limit(tenant_id, limit, extra=lambda tx: tx.put("receipt", rec, _receipt_absent()))
     except Cancelled as exc:
         if "receipt" in exc.failed or webhooks.already_received(tenant_id, webhook_id, digest):
             return False

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import date
 from typing import Optional
+from zoneinfo import ZoneInfo
 
 from chalicelib.errors import Unprocessable
 from chalicelib.models.org import DELEGATION_ENDS_PK, DELEGATION_STARTS_PK, Delegation
@@ -53,15 +54,17 @@ def _check_cycle(tenant_id: str, new: Delegation) -> None:
         current = nxt.delegate_id
 
 
-def put(tenant_id: str, user_id: str, delegate_id: str, date_from: str, date_to: str) -> Delegation:
-    """Validate and store (nothing is stored on a 4xx)."""
+def put(
+    tenant_id: str, user_id: str, delegate_id: str, date_from: str, date_to: str, zone: Optional[ZoneInfo] = None
+) -> Delegation:
+    """Validate and store (nothing is stored on a 4xx); days in the tenant's ``zone``."""
     start, end = _days(date_from, date_to)
     if delegate_id == user_id:
         raise Unprocessable("you cannot delegate to yourself", code="invalid_delegate")
     delegate = org.get_user(tenant_id, delegate_id)
     if delegate is None or not delegate.is_active:
         raise Unprocessable(f"delegate_id {delegate_id!r} is not an active user of the tenant", code="unknown_user")
-    zone = org.tenant_zone(tenant_id)
+    zone = zone or org.tenant_zone(tenant_id)
     starts_at, _ = local_day_bounds(start, zone)
     _, ends_at = local_day_bounds(end, zone)
     d = Delegation(

@@ -31,9 +31,11 @@ from chalicelib.errors import BudgetExceeded, Conflict, Forbidden, NotFound, Ser
 from chalicelib.ids import new_id
 from chalicelib.models.base import Cancelled, Tx, condition_failed
 from chalicelib.models.expenses import ApprovalWait, Expense, ReceiptClaim
+from chalicelib.models.org import TenantSettings
 from chalicelib.models.webhooks import InboundReceipt
 from chalicelib.observability import count
-from chalicelib.services.access import refs
+from chalicelib.services.access import context, refs
+from chalicelib.services.access.visibility import Resolver
 from chalicelib.services.expenses import budgets, delegation, fx, money, stats
 from chalicelib.services.feed import activities
 from chalicelib.services.inbox import messages
@@ -120,9 +122,10 @@ def _stage(found: refs.Found, opportunity_id: Optional[str]) -> Optional[str]:
     return getattr(found.obj("opportunity", opportunity_id), "stage", None)
 
 
-def record_activity(e: Expense) -> None:
-    """The submitted expense's feed activity (idempotent: its id follows the expense's)."""
-    activities.record_activity(
+def record_activity(e: Expense, resolver: Optional[Resolver] = None) -> None:
+    """The submitted expense's feed activity (idempotent: its id follows the expense's);
+    ``resolver``: the submit request's visibility loader."""
+    new = activities.NewActivity(
         e.tenant_id,
         "expense",
         e.user_id,
@@ -133,6 +136,7 @@ def record_activity(e: Expense) -> None:
         extra={"expense_id": e.expense_id, "amount": budgets.money(e.amount_cents), "currency": e.currency},
         activity_id="act_" + e.expense_id.removeprefix("exp_"),
     )
+    activities.record_activity(new, resolver)
 
 
 # ---------------------------------------------------------------- reads
@@ -176,8 +180,9 @@ def _positive_cents(amount: str) -> int:
 
 def new_draft(principal: Principal, fields: dict[str, Any], by_claim: bool = False) -> Expense:
     """A validated draft, not yet stored (the money rules: services/expenses/money.py)."""
-    tenant = principal.tenant_id
-    money.require_fields(tenant, fields, by_claim=by_claim)
+    ctx = context.of(principal)
+    tenant = ctx.tenant_id
+    money.require_fields(ctx.zone, fields, by_claim=by_claim)
     unit = fields["unit"]
     budgets.require_chargeable(principal, unit["type"], unit["id"])
     receipts = list(dict.fromkeys(fields.get("receipt_upload_ids") or []))
@@ -189,7 +194,7 @@ def new_draft(principal: Principal, fields: dict[str, Any], by_claim: bool = Fal
         expense_id=new_id("exp"),
         user_id=principal.user_id,
         amount_cents=_positive_cents(fields["amount"]),
-        currency=fields.get("currency") or org.get_settings(tenant).currency,
+        currency=fields.get("currency") or ctx.settings.currency,
         category=fields["category"],
         occurred_on=format_date(parse_date(fields["occurred_on"], "occurred_on")),
         description=fields.get("description") or "",
@@ -219,7 +224,7 @@ def update_draft(principal: Principal, expense_id: str, changes: dict[str, Any])
     e = require_own(principal, expense_id)
     if e.status != "draft":
         raise Conflict(f"only drafts can be edited; this expense is {e.status}", code="invalid_state")
-    money.require_fields(principal.tenant_id, changes, e.mileage)
+    money.require_fields(context.of(principal).zone, changes, e.mileage)
     if "unit" in changes:
         budgets.require_chargeable(principal, changes["unit"]["type"], changes["unit"]["id"])
         e.unit_type, e.unit_id = changes["unit"]["type"], changes["unit"]["id"]
@@ -284,19 +289,20 @@ def _converted(e: Expense) -> Optional[dict[str, Any]]:
     }
 
 
-def _convert(e: Expense) -> None:
+def _convert(e: Expense, tenant_settings: TenantSettings) -> None:
     """Fix the amount in the tenant currency at the rate for ``occurred_on`` (the latest on
     or before it; 1 Query, none in the tenant currency). No rate: 422 ``no_exchange_rate``."""
-    base = org.get_settings(e.tenant_id).currency
+    base = tenant_settings.currency
     converted = fx.convert(e.tenant_id, base, Decimal(e.amount_cents) / 100, e.currency, e.occurred_on)
     e.converted_cents = budgets.to_cents(converted.amount)
     e.converted_currency, e.converted_rate, e.converted_rate_date = base, converted.rate, converted.rate_date
 
 
-def _approvers(e: Expense) -> tuple[list[str], Keying]:
-    """At submission: the levels from the amount, each one's approver now (delegations applied)."""
-    submitter = org.get_user(e.tenant_id, e.user_id)
-    limit = org.get_settings(e.tenant_id).approval_limit
+def _approvers(e: Expense, ctx: context.RequestContext) -> tuple[list[str], Keying]:
+    """At submission by its submitter (``ctx``): the levels from the amount, each one's
+    approver now (delegations applied)."""
+    submitter = ctx.caller
+    limit = ctx.settings.approval_limit
     two_levels = limit is not None and Decimal(e.booked_cents) / 100 > Decimal(limit)
     approvers, keying = approver_chain(e.tenant_id, e.user_id, submitter, 2 if two_levels else 1)
     if not approvers:
@@ -395,10 +401,10 @@ def _wait_key(e: Expense) -> ApprovalWait:
     return key
 
 
-def levels_for(tenant_id: str, amount: Optional[Decimal]) -> int:
+def levels_for(tenant_settings: TenantSettings, amount: Optional[Decimal]) -> int:
     """Approval levels for an amount in the tenant currency: the manager, and above the
     tenant's ``approval_limit`` the manager's manager too (approval requests share it)."""
-    limit = org.get_settings(tenant_id).approval_limit
+    limit = tenant_settings.approval_limit
     return 2 if amount is not None and limit is not None and amount > Decimal(limit) else 1
 
 
@@ -425,13 +431,14 @@ def _receipt_warnings(e: Expense) -> tuple[list[str], list[ReceiptClaim]]:
 
 
 def submit(principal: Principal, expense_id: str) -> Expense:
-    e = require_own(principal, expense_id)
+    ctx = context.of(principal)  # caller, settings, visibility: each read once (services/access/context.py)
+    e = require_own(ctx, expense_id)
     if e.status != "draft":
         raise Conflict(f"only drafts can be submitted; this expense is {e.status}", code="invalid_state")
-    budgets.require_chargeable(principal, e.unit_type, e.unit_id)  # the org may have changed since the draft
-    money.require_submittable(e.tenant_id, e.currency, e.occurred_on)
-    _convert(e)
-    approvers, keying = _approvers(e)
+    budgets.require_chargeable(ctx, e.unit_type, e.unit_id)  # the org may have changed since the draft
+    money.require_submittable(ctx.zone, e.currency, e.occurred_on)
+    _convert(e, ctx.settings)
+    approvers, keying = _approvers(e, ctx)
     receipt_warnings, claims = _receipt_warnings(e)
     amount = e.booked_cents
     usage = budgets.usage_item(e.tenant_id, e.unit_type, e.unit_id, e.period)
@@ -441,7 +448,7 @@ def submit(principal: Principal, expense_id: str) -> Expense:
     e.approver_ids, e.approvals, e.approval_levels = approvers, [], len(approvers)
     wait = wait_item(e, approvers, keying)
     warnings = [w for w in (e.warnings or []) if w not in ("duplicate_receipt", "budget_exceeded")] + receipt_warnings
-    shards = org.aggregate_shards(e.tenant_id)
+    shards = org.aggregate_shards(e.tenant_id, ctx.settings)
 
     def build(enforce: bool) -> Any:
         def fill(tx: Tx) -> None:
@@ -480,11 +487,11 @@ def submit(principal: Principal, expense_id: str) -> Expense:
     if "expense" in failed:
         raise _stale(e, "draft")
     count("ExpenseSubmitted")
-    _after_submit(e)
+    _after_submit(e, ctx.resolver)
     return e
 
 
-def _after_submit(e: Expense) -> None:
+def _after_submit(e: Expense, resolver: Resolver) -> None:
     """After the submit commit: each effect is settled (services/platform/aftercommit.py); the alert
     check is re-driven by the budget's due marker, the rest by the expense's stream MODIFY."""
     context = {"expense_id": e.expense_id}
@@ -492,19 +499,21 @@ def _after_submit(e: Expense) -> None:
     approver = next_approver(e)
     if approver:
         settle("expense.approval_request", lambda: _request_approval(e, approver, 1), **context)
-    settle("expense.activity", lambda: record_activity(e), **context)
+    settle("expense.activity", lambda: record_activity(e, resolver), **context)
 
 
 def _request_approval(e: Expense, approver: str, level: int) -> None:
     messages.send(
-        e.tenant_id,
-        approver,
-        "expense_approval_request",
-        f"Expense to approve: {budgets.money(e.amount_cents)} {e.currency} ({e.category})",
-        f"From {e.user_id}, {e.occurred_on}. {e.description or ''}".strip(),
-        ref_type="expense",
-        ref_id=e.expense_id,
-        dedupe_key=f"expense:{e.expense_id}:approval:{level}",
+        messages.NewMessage(
+            e.tenant_id,
+            approver,
+            "expense_approval_request",
+            f"Expense to approve: {budgets.money(e.amount_cents)} {e.currency} ({e.category})",
+            f"From {e.user_id}, {e.occurred_on}. {e.description or ''}".strip(),
+            ref_type="expense",
+            ref_id=e.expense_id,
+            dedupe_key=f"expense:{e.expense_id}:approval:{level}",
+        )
     )
 
 
@@ -637,14 +646,16 @@ def redrive(old: Expense, new: Expense) -> None:
 
 def _notify_result(e: Expense, outcome: str, note: Optional[str]) -> None:
     messages.send(
-        e.tenant_id,
-        e.user_id,
-        "expense_result",
-        f"Expense {outcome}: {budgets.money(e.amount_cents)} {e.currency} ({e.category})",
-        note or "",
-        ref_type="expense",
-        ref_id=e.expense_id,
-        dedupe_key=f"expense:{e.expense_id}:result",
+        messages.NewMessage(
+            e.tenant_id,
+            e.user_id,
+            "expense_result",
+            f"Expense {outcome}: {budgets.money(e.amount_cents)} {e.currency} ({e.category})",
+            note or "",
+            ref_type="expense",
+            ref_id=e.expense_id,
+            dedupe_key=f"expense:{e.expense_id}:result",
+        )
     )
 
 
@@ -702,14 +713,16 @@ def _settle_paid(e: Expense, webhook_id: str) -> None:
 def notify_paid(e: Expense, webhook_id: str) -> None:
     outcome = "paid" if e.payment_status == "paid" else "payment failed"
     messages.send(
-        e.tenant_id,
-        e.user_id,
-        "expense_paid",
-        f"Expense {outcome}: {budgets.money(e.amount_cents)} {e.currency} ({e.category})",
-        f"Reference {e.payment_reference}" if e.payment_reference else "",
-        ref_type="expense",
-        ref_id=e.expense_id,
-        dedupe_key=f"expense:{e.expense_id}:payment:{hashlib.sha256(webhook_id.encode()).hexdigest()[:24]}",
+        messages.NewMessage(
+            e.tenant_id,
+            e.user_id,
+            "expense_paid",
+            f"Expense {outcome}: {budgets.money(e.amount_cents)} {e.currency} ({e.category})",
+            f"Reference {e.payment_reference}" if e.payment_reference else "",
+            ref_type="expense",
+            ref_id=e.expense_id,
+            dedupe_key=f"expense:{e.expense_id}:payment:{hashlib.sha256(webhook_id.encode()).hexdigest()[:24]}",
+        )
     )
 
 
@@ -729,21 +742,26 @@ def _list_scope(principal: Principal, user_id: Optional[str], unit_type: Optiona
     return "self"
 
 
+@dataclass(frozen=True)
+class ExpenseListQuery:
+    """Which expenses a list asks for (``GET /v1/expenses``): each field narrows it."""
+
+    status: Optional[str] = None
+    user_id: Optional[str] = None
+    unit_type: Optional[str] = None
+    unit_id: Optional[str] = None
+    date_from: Optional[str] = None
+    date_to: Optional[str] = None
+
+
 def list_page(
-    principal: Principal,
-    *,
-    status: Optional[str],
-    user_id: Optional[str],
-    unit_type: Optional[str],
-    unit_id: Optional[str],
-    date_from: Optional[str],
-    date_to: Optional[str],
-    limit: int,
-    cursor: Optional[str],
+    principal: Principal, query: ExpenseListQuery, limit: int, cursor: Optional[str]
 ) -> tuple[list[Expense], Optional[str]]:
     """Newest first. By user: GSI1 (date range in the key). By unit: GSI2, unit prefix and
     date range in the key. Tenant-wide (finance, admins): GSI2, ordered by unit then date.
     Status and other leftovers are filters; pages are filled before answering."""
+    status, user_id, unit_type, unit_id = query.status, query.user_id, query.unit_type, query.unit_id
+    date_from, date_to = query.date_from, query.date_to
     if unit_type and not unit_id or unit_id and not unit_type:
         raise Unprocessable("unit_type and unit_id go together", code="invalid_unit")
     for value, name in ((date_from, "from"), (date_to, "to")):

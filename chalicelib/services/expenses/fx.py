@@ -95,10 +95,21 @@ def require_rate_writer(principal: Principal) -> None:
         raise Forbidden("administrators and finance only", code="admin_or_finance_only")
 
 
-def put_rate(
-    tenant_id: str, tenant_currency: str, currency: str, day: str, rate: str, source: str, as_of: Optional[str] = None
-) -> ExchangeRate:
+@dataclass(frozen=True)
+class NewRate:
+    """A rate to store: tenant currency per unit of ``currency`` on ``day``, who stated it
+    (``source``) and when (``as_of``, default now: a later statement wins)."""
+
+    currency: str
+    day: str
+    rate: str
+    source: str
+    as_of: Optional[str] = None
+
+
+def put_rate(tenant_id: str, tenant_currency: str, new: NewRate) -> ExchangeRate:
     """Store a rate (tenant currency per unit of ``currency``) for a day."""
+    currency, day, rate, source, as_of = new.currency, new.day, new.rate, new.source, new.as_of
     require_currency(currency)
     if currency == tenant_currency:
         raise Unprocessable(f"{currency} is the tenant currency; its rate is 1", code="tenant_currency")
@@ -149,7 +160,7 @@ def apply_rates_update(tenant_id: str, tenant_currency: str, webhook_id: str, da
         if code == tenant_currency:
             continue
         try:
-            put_rate(tenant_id, tenant_currency, code, day, rate, f"webhook:{webhook_id}", as_of=stated_at)
+            put_rate(tenant_id, tenant_currency, NewRate(code, day, rate, f"webhook:{webhook_id}", as_of=stated_at))
             stored += 1
         except Conflict:
             continue

@@ -27,6 +27,7 @@ from chalicelib.models.base import Cancelled, Tx
 from chalicelib.models.expenses import Expense, MileageClaim
 from chalicelib.models.signins import SignIn
 from chalicelib.observability import count
+from chalicelib.services.access import context
 from chalicelib.services.expenses import expenses
 from chalicelib.services.org import org
 from chalicelib.timeutil import iso, local_day_bounds, parse_date, parse_timestamp
@@ -39,7 +40,7 @@ MAX_SIGNINS = 500
 
 
 def _day_signins(principal: Principal, day: str) -> list[SignIn]:
-    zone = org.tenant_zone(principal.tenant_id)
+    zone = context.of(principal).zone
     start, end = (iso(t) for t in local_day_bounds(day, zone))
     found = SignIn.gsi1.query(
         SignIn.user_pk(principal.tenant_id, principal.user_id), SignIn.GSI1SK.between(start, end), limit=MAX_SIGNINS
@@ -78,7 +79,7 @@ def _kmh(a: SignIn, b: SignIn) -> float:
 
 def claim(principal: Principal, day: str) -> Expense:
     parse_date(day)
-    settings = org.get_settings(principal.tenant_id)
+    settings = context.of(principal).settings
     rate = settings.mileage_rate
     if not rate:
         raise Unprocessable("the tenant has no mileage_rate set", code="no_mileage_rate")

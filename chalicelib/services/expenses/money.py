@@ -21,11 +21,11 @@ taking another route.
 from __future__ import annotations
 
 from typing import Any, Optional
+from zoneinfo import ZoneInfo
 
 from chalicelib import currencies
 from chalicelib.currencies import ISO_4217 as ISO_4217
 from chalicelib.errors import Unprocessable
-from chalicelib.services.org import org
 from chalicelib.timeutil import format_date, parse_date, today
 
 MILEAGE = "mileage"
@@ -37,18 +37,19 @@ def require_currency(code: str) -> str:
     return code
 
 
-def require_day(tenant_id: str, value: str, name: str = "occurred_on") -> str:
-    """A valid date, not after the tenant's today (422 ``future_date``)."""
+def require_day(zone: ZoneInfo, value: str, name: str = "occurred_on") -> str:
+    """A valid date, not after the tenant's today in its ``zone`` (422 ``future_date``)."""
     day = parse_date(value, name)
-    if day > today(org.tenant_zone(tenant_id)):
+    if day > today(zone):
         raise Unprocessable(f"{name} {value} is after today", code="future_date")
     return format_date(day)
 
 
 def require_fields(
-    tenant_id: str, fields: dict[str, Any], mileage: Optional[dict[str, Any]] = None, by_claim: bool = False
+    zone: ZoneInfo, fields: dict[str, Any], mileage: Optional[dict[str, Any]] = None, by_claim: bool = False
 ) -> None:
-    """The money rules for the fields a create or PATCH sets. ``mileage``: the claim the
+    """The money rules for the fields a create or PATCH sets (days in the tenant's
+    ``zone``). ``mileage``: the claim the
     expense already carries (a PATCH); ``by_claim``: the claim route itself creates it."""
     if mileage:
         changed = sorted(name for name in MILEAGE_FIXED if fields.get(name) is not None)
@@ -59,10 +60,10 @@ def require_fields(
     if fields.get("currency") is not None:
         require_currency(fields["currency"])
     if fields.get("occurred_on") is not None:
-        require_day(tenant_id, fields["occurred_on"])
+        require_day(zone, fields["occurred_on"])
 
 
-def require_submittable(tenant_id: str, currency: str, occurred_on: str) -> None:
+def require_submittable(zone: ZoneInfo, currency: str, occurred_on: str) -> None:
     """Again at submission: a draft stored before these rules must not slip through."""
     require_currency(currency)
-    require_day(tenant_id, occurred_on)
+    require_day(zone, occurred_on)

@@ -7,6 +7,8 @@ its feed entries (services/feed/feed_index.py); see services/feed/feed.py for th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Optional, get_args
 
 from pynamodb.exceptions import PutError
@@ -61,45 +63,51 @@ def to_dict(activity: Activity, views: Optional[dict[str, dict[str, Any]]] = Non
 
 
 # ---------------------------------------------------------------- writes
-def prepare_activity(
-    tenant_id: str,
-    type: str,
-    author_id: str,
-    content: str,
-    related: list[tuple[str, str]],
-    occurred_at: str | None = None,
-    extra: dict | None = None,
-    activity_id: str | None = None,
-    resolver: Optional[Resolver] = None,
-    attachments: Optional[list[str]] = None,
-) -> Activity:
+@dataclass(frozen=True)
+class NewActivity:
+    """What an activity is about to say: its author, type and text, the CRM objects it
+    relates to (``[(object_type, object_id)]``; objects that do not exist are dropped),
+    and, for an idempotent record, the id that follows its cause."""
+
+    tenant_id: str
+    type: str
+    author_id: str
+    content: str
+    related: Sequence[tuple[str, str]] = ()
+    occurred_at: Optional[str] = None
+    extra: Optional[dict[str, Any]] = None
+    activity_id: Optional[str] = None
+    attachments: Optional[list[str]] = None
+
+
+def prepare_activity(new: NewActivity, resolver: Optional[Resolver] = None) -> Activity:
     """A new activity with its audience resolved (``indexed``, state ``pending``), ready to
     be committed alone or in the transaction of its cause, then :func:`publish`-ed.
 
-    ``related`` is ``[(object_type, object_id)]``; objects that do not exist are dropped.
-    A ``resolver`` may carry objects the caller is about to commit (their new state)."""
-    if type not in TYPES:
-        raise ValueError(f"unknown activity type {type!r}")
-    refs = [(t, i) for t, i in dict.fromkeys((str(t), str(i)) for t, i in related) if t in OBJECT_TYPES]
-    resolver = resolver or Resolver(tenant_id)
+    A ``resolver`` may carry objects the caller is about to commit (their new state), or
+    what the request has read already (its context's visibility loader)."""
+    if new.type not in TYPES:
+        raise ValueError(f"unknown activity type {new.type!r}")
+    refs = [(t, i) for t, i in dict.fromkeys((str(t), str(i)) for t, i in new.related) if t in OBJECT_TYPES]
+    resolver = resolver or Resolver(new.tenant_id)
     objects = resolver.load_objects(refs)
-    entries = resolver.activity_entries(author_id, objects.values(), type)
+    entries = resolver.activity_entries(new.author_id, objects.values(), new.type)
     now = iso(utcnow())
     activity = Activity(
-        tenant_id=tenant_id,
-        activity_id=activity_id or new_id("act"),
-        type=type,
-        content=content or "",
-        author_id=author_id,
+        tenant_id=new.tenant_id,
+        activity_id=new.activity_id or new_id("act"),
+        type=new.type,
+        content=new.content or "",
+        author_id=new.author_id,
         related=[{"type": t, "id": i, "name": objects[(t, i)].name} for t, i in refs if (t, i) in objects],
-        occurred_at=normalize(occurred_at, "occurred_at") or now,
+        occurred_at=normalize(new.occurred_at, "occurred_at") or now,
         created_at=now,
         comment_count=0,
-        extra=extra or None,
+        extra=new.extra or None,
         indexed={entry_key(e) for e in entries},
         index_state="pending",
         index_rev=0,
-        attachment_upload_ids=list(attachments) if attachments else None,
+        attachment_upload_ids=list(new.attachments) if new.attachments else None,
     )
     activity.set_keys()
     return activity
@@ -116,40 +124,27 @@ def publish(activity: Activity) -> None:
     settle("activity.fan_out", fan_out, activity_id=activity.activity_id)
 
 
-def record_activity(
-    tenant_id: str,
-    type: str,
-    author_id: str,
-    content: str,
-    related: list[tuple[str, str]],
-    occurred_at: str | None = None,
-    extra: dict | None = None,
-    activity_id: str | None = None,
-    attachments: Optional[list[str]] = None,
-) -> dict:
+def record_activity(new: NewActivity, resolver: Optional[Resolver] = None) -> dict:
     """Record an activity and index it for everyone who may see it, before answering.
 
     With ``activity_id`` the call is idempotent: a second call answers the first activity.
+    ``resolver``: the request's visibility loader (what it has read is not read again).
     Cost: 3 BatchGets (objects, people, departments), 1 PutItem, ceil(n/25) BatchWrites
     for the n feed entries and links, 1 UpdateItem.
     """
-    if activity_id is not None:
-        existing = get_activity(tenant_id, activity_id)
+    if new.activity_id is not None:
+        existing = get_activity(new.tenant_id, new.activity_id)
         if existing is not None:
             if existing.index_state != "ok":
-                reindex_activity(tenant_id, activity_id)
-                existing = get_activity(tenant_id, activity_id) or existing
+                reindex_activity(new.tenant_id, new.activity_id)
+                existing = get_activity(new.tenant_id, new.activity_id) or existing
             return to_dict(existing)
-    activity = prepare_activity(
-        tenant_id, type, author_id, content, related, occurred_at, extra, activity_id, attachments=attachments
-    )
+    activity = prepare_activity(new, resolver)
     try:
         activity.save(condition=Activity.PK.does_not_exist())
     except PutError as exc:
         if condition_failed(exc):
-            return record_activity(
-                tenant_id, type, author_id, content, related, occurred_at, extra, activity.activity_id, attachments
-            )
+            return record_activity(replace(new, activity_id=activity.activity_id), resolver)
         raise
     publish(activity)
     return to_dict(activity)

@@ -15,6 +15,7 @@ per-scene ``FeedEntry`` items, see services/feed/feed_index.py), so:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Optional
 
 from chalicelib import cursor as cursors
@@ -39,6 +40,7 @@ from chalicelib.services.access import refs
 from chalicelib.services.access.visibility import PRIVATE_TYPES, SCENES, may_read_record
 from chalicelib.services.feed.activities import MAX_ATTACHMENTS, SYSTEM_TYPES, attachment_views, to_dict
 from chalicelib.services.feed.activities import TYPES as TYPES  # the vocabulary lives in activities
+from chalicelib.services.feed.activities import NewActivity as NewActivity
 from chalicelib.services.feed.activities import record_activity as record_activity
 from chalicelib.services.feed.feed_index import get_activity
 from chalicelib.services.inbox import messages
@@ -72,11 +74,12 @@ def create_activity(
     if type in SYSTEM_TYPES:
         raise Unprocessable(f"{type} activities are made by their own routes", code="system_activity_type")
     occurred_at = stated(occurred_at, "occurred_at")  # never ahead of our clock (feed order)
-    refs.check(principal, objects=related)  # 422 unknown_<type> for a missing or hidden object
+    found = refs.check(principal, objects=related)  # 422 unknown_<type> for a missing or hidden object
     attachments = _check_attachments(principal, attachment_upload_ids or [])
-    return record_activity(
-        principal.tenant_id, type, principal.user_id, content, related, occurred_at, attachments=attachments
+    new = NewActivity(
+        principal.tenant_id, type, principal.user_id, content, related, occurred_at, None, None, attachments
     )
+    return record_activity(new, found.resolver)
 
 
 def _check_attachments(principal: Principal, upload_ids: list[str]) -> list[str]:
@@ -120,17 +123,19 @@ def _scope(principal: Principal, *parts: Any) -> str:
     return "|".join([principal.tenant_id, principal.user_id, *(str(p) for p in parts)])
 
 
-def _query_partition(
-    tenant_id: str,
-    viewer: str,
-    scene: str,
-    activity_type: Optional[str],
-    lo: str,
-    hi: str,
-    after: Optional[str],
-    n: int,
-) -> list[FeedEntry]:
+@dataclass(frozen=True)
+class Partition:
+    """One feed partition: a viewer's scene, or its entries of one activity type."""
+
+    tenant_id: str
+    viewer: str
+    scene: str
+    activity_type: Optional[str] = None
+
+
+def _query_partition(part: Partition, lo: str, hi: str, after: Optional[str], n: int) -> list[FeedEntry]:
     """Newest first, strictly below ``after``; one request (``n`` items at most)."""
+    tenant_id, viewer, scene, activity_type = part.tenant_id, part.viewer, part.scene, part.activity_type
     upper = min(hi, after) if after else hi
     if upper < lo:
         return []
@@ -154,16 +159,21 @@ def _query_partition(
     return [e for e in results if e.SK != after][:n]  # noqa: SIM300 - attribute, not a constant
 
 
+@dataclass(frozen=True)
+class FeedQuery:
+    """Which part of the caller's feed a page reads: a scene, activity types, a time range."""
+
+    scene: str = "all"
+    types: Optional[list[str]] = None
+    since: Optional[str] = None
+    until: Optional[str] = None
+
+
 def feed_page(
-    principal: Principal,
-    scene: str = "all",
-    types: Optional[list[str]] = None,
-    since: Optional[str] = None,
-    until: Optional[str] = None,
-    limit: int = 20,
-    cursor: Optional[str] = None,
+    principal: Principal, query: FeedQuery = FeedQuery(), limit: int = 20, cursor: Optional[str] = None
 ) -> tuple[list[dict[str, Any]], Optional[str]]:
     """One page of the caller's feed, newest first, and the cursor of the next page."""
+    scene, types, since, until = query.scene, query.types, query.since, query.until
     if scene not in SCENES:
         raise ValueError(scene)
     wanted = sorted(set(types or ()))
@@ -179,7 +189,7 @@ def feed_page(
         after = position.get(t or "*")
         if after is not None and not isinstance(after, str):
             raise Unprocessable("cursor is not valid for this query", code="invalid_cursor")
-        fetched[t] = _query_partition(tenant, viewer, scene, t, lo, hi, after, limit + 1)
+        fetched[t] = _query_partition(Partition(tenant, viewer, scene, t), lo, hi, after, limit + 1)
     merged = sorted(((e.SK, t, e) for t, es in fetched.items() for e in es), key=lambda x: x[0], reverse=True)
     page = merged[:limit]
     has_more = len(merged) > limit
@@ -246,26 +256,30 @@ def notify_comment(activity: Activity, comment: Comment) -> None:
         if user_id == comment.author_id:
             continue
         messages.send(
-            comment.tenant_id,
-            user_id,
-            "mention",
-            "You were mentioned in a comment",
-            comment.content[:200],
-            ref_type="activity",
-            ref_id=activity.activity_id,
-            dedupe_key=f"{comment.comment_id}:mention:{user_id}",
+            messages.NewMessage(
+                comment.tenant_id,
+                user_id,
+                "mention",
+                "You were mentioned in a comment",
+                comment.content[:200],
+                ref_type="activity",
+                ref_id=activity.activity_id,
+                dedupe_key=f"{comment.comment_id}:mention:{user_id}",
+            )
         )
     if activity.author_id == comment.author_id:
         return
     messages.send(
-        comment.tenant_id,
-        activity.author_id,
-        "comment",
-        "New comment on your activity",
-        comment.content[:200],
-        ref_type="activity",
-        ref_id=activity.activity_id,
-        dedupe_key=comment.comment_id,
+        messages.NewMessage(
+            comment.tenant_id,
+            activity.author_id,
+            "comment",
+            "New comment on your activity",
+            comment.content[:200],
+            ref_type="activity",
+            ref_id=activity.activity_id,
+            dedupe_key=comment.comment_id,
+        )
     )
 
 

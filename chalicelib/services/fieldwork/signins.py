@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Optional
 from zoneinfo import ZoneInfo
@@ -45,7 +46,8 @@ from chalicelib.models.base import Cancelled, Tx, condition_failed
 from chalicelib.models.signins import DUE_SHARDS, OpenVisit, SignIn, UserDay, Visit
 from chalicelib.models.uploads import Upload
 from chalicelib.observability import count, is_corrupt_item, skip_bad_item
-from chalicelib.services.access import refs
+from chalicelib.services.access import context, refs
+from chalicelib.services.access.visibility import Resolver
 from chalicelib.services.feed import activities
 from chalicelib.services.org import org
 from chalicelib.services.platform import fanout
@@ -89,9 +91,10 @@ def activity_id_of(signin_id: str) -> str:
     return "act_" + signin_id.split("_", 1)[-1]
 
 
-def record_activity(signin: SignIn, account: Any) -> None:
+def record_activity(signin: SignIn, account: Any, resolver: Optional[Resolver] = None) -> None:
     """The sign-in's feed activity (idempotent: its id follows the sign-in's). After the
-    commit point: retried here, else re-driven by the sign-in's stream INSERT."""
+    commit point: retried here, else re-driven by the sign-in's stream INSERT. ``resolver``:
+    the request's visibility loader (the account and its people, read by the check)."""
     related: list[tuple[str, str]] = []
     if signin.account_id:
         related.append(("account", signin.account_id))
@@ -99,7 +102,7 @@ def record_activity(signin: SignIn, account: Any) -> None:
         related.append(("opportunity", signin.opportunity_id))
     verb = "Checked in" if signin.kind == "check_in" else "Checked out"
     where = f" at {account.name}" if getattr(account, "name", None) else ""
-    activities.record_activity(
+    new = activities.NewActivity(
         signin.tenant_id,
         "signin",
         signin.user_id,
@@ -114,19 +117,14 @@ def record_activity(signin: SignIn, account: Any) -> None:
         },
         activity_id=activity_id_of(signin.signin_id),
     )
+    activities.record_activity(new, resolver)
 
 
 # ---------------------------------------------------------------- flags
-def base_flags(
-    *,
-    server_time: datetime,
-    client_time: datetime,
-    sent_at: Optional[datetime],
-    accuracy_m: float,
-    mock_location: bool,
-    distance: Optional[float],
-    radius_m: float,
-) -> set[str]:
+def base_flags(signin: SignIn, server_time: datetime, client_time: datetime, sent_at: Optional[datetime]) -> set[str]:
+    """The flags a sign-in gets when it is made: its distance against its radius, its
+    accuracy, the device's clock, a mock location, a late upload."""
+    distance, radius_m, accuracy_m = signin.distance_m, float(signin.radius_m), signin.accuracy_m
     flags: set[str] = set()
     if distance is not None and distance > radius_m:
         flags.add("out_of_range")
@@ -137,7 +135,7 @@ def base_flags(
         sent_at is not None and (client_time - server_time).total_seconds() > CLOCK_SKEW_S
     ):
         flags.add("clock_skew")
-    if mock_location:
+    if signin.mock_location:
         flags.add("mock_location")
     if (server_time - client_time).total_seconds() > LATE_UPLOAD_S:
         flags.add("late_upload")
@@ -351,57 +349,59 @@ def restore_day(signin: SignIn, zone: ZoneInfo) -> int:
     return 1
 
 
-def create_signin(
-    principal: Principal,
-    *,
-    kind: str,
-    lat: float,
-    lng: float,
-    accuracy_m: float,
-    client_time: str,
-    account_id: Optional[str] = None,
-    opportunity_id: Optional[str] = None,
-    plan_id: Optional[str] = None,
-    photo_upload_ids: Optional[list[str]] = None,
-    note: Optional[str] = None,
-    mock_location: bool = False,
-    sent_at: Optional[str] = None,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class NewSignIn:
+    """A check-in or check-out as the device sent it (``POST /v1/signins``)."""
+
+    kind: str
+    lat: float
+    lng: float
+    accuracy_m: float
+    client_time: str
+    account_id: Optional[str] = None
+    opportunity_id: Optional[str] = None
+    plan_id: Optional[str] = None
+    photo_upload_ids: Optional[list[str]] = None
+    note: Optional[str] = None
+    mock_location: bool = False
+    sent_at: Optional[str] = None
+
+
+def create_signin(principal: Principal, new: NewSignIn) -> dict[str, Any]:
     """A check-in or check-out: validated, flagged, committed with its visit and photo
     claims, then its feed activity. Answers the sign-in's API shape."""
-    tenant_id = principal.tenant_id
-    photo_ids, server_dt, client_dt, sent_dt = _validated(kind, photo_upload_ids, client_time, sent_at)
-    found, account = _references(principal, account_id, opportunity_id, plan_id, photo_ids)
-    account_id = account.object_id if account is not None else account_id
-    tenant_settings = org.get_settings(tenant_id)
-    zone = org.tenant_zone(tenant_id, tenant_settings)
+    ctx = context.of(principal)  # the request's caller, settings, zone and visibility loader
+    tenant_id = ctx.tenant_id
+    photo_ids, server_dt, client_dt, sent_dt = _validated(new.kind, new.photo_upload_ids, new.client_time, new.sent_at)
+    found, account = _references(ctx, new.account_id, new.opportunity_id, new.plan_id, photo_ids)
+    account_id = account.object_id if account is not None else new.account_id
     target = _location_of(account)
     signin_id = new_id("sgn")
     signin = SignIn(
         tenant_id=tenant_id,
         signin_id=signin_id,
         activity_id=activity_id_of(signin_id),
-        user_id=principal.user_id,
-        kind=kind,
-        lat=lat,
-        lng=lng,
-        accuracy_m=accuracy_m,
+        user_id=ctx.user_id,
+        kind=new.kind,
+        lat=new.lat,
+        lng=new.lng,
+        accuracy_m=new.accuracy_m,
         client_time=iso(client_dt),
         sent_at=iso(sent_dt) if sent_dt else None,
         server_time=iso(server_dt),
         account_id=account_id,
-        opportunity_id=opportunity_id,
-        plan_id=plan_id,
+        opportunity_id=new.opportunity_id,
+        plan_id=new.plan_id,
         photo_upload_ids=photo_ids,
-        note=note,
-        mock_location=bool(mock_location),
-        distance_m=round(distance_m((lat, lng), target), 1) if target else None,
-        radius_m=float(tenant_settings.checkin_radius_m),
+        note=new.note,
+        mock_location=bool(new.mock_location),
+        distance_m=round(distance_m((new.lat, new.lng), target), 1) if target else None,
+        radius_m=float(ctx.settings.checkin_radius_m),
     )
-    signin.base_flags = _base_flags_of(signin, server_dt, client_dt, sent_dt) or None
-    visit, photos = _commit(principal, signin, photo_ids, found, client_dt, zone)
+    signin.base_flags = base_flags(signin, server_dt, client_dt, sent_dt) or None
+    visit, photos = _commit(ctx, signin, photo_ids, found, client_dt, ctx.zone)
     views = _claimed_photo_views(signin, photos)
-    settle("signin.activity", lambda: record_activity(signin, account), signin_id=signin.signin_id)
+    settle("signin.activity", lambda: record_activity(signin, account, found.resolver), signin_id=signin.signin_id)
     count("SigninCreated")
     if signin.flags:
         count("SigninFlagged")
@@ -421,18 +421,6 @@ def _validated(
     client_dt = parse_timestamp(client_time, "client_time")
     sent_dt = parse_timestamp(sent_at, "sent_at") if sent_at else None
     return photo_ids, server_dt, client_dt, sent_dt
-
-
-def _base_flags_of(signin: SignIn, server_dt: datetime, client_dt: datetime, sent_dt: Optional[datetime]) -> set[str]:
-    return base_flags(
-        server_time=server_dt,
-        client_time=client_dt,
-        sent_at=sent_dt,
-        accuracy_m=signin.accuracy_m,
-        mock_location=bool(signin.mock_location),
-        distance=signin.distance_m,
-        radius_m=float(signin.radius_m),
-    )
 
 
 def _commit(
@@ -564,7 +552,7 @@ def list_signins(
 ) -> dict[str, Any]:
     """Newest first. ``start``/``end``: dates (tenant zone, inclusive) or timestamps."""
     target = org.require_readable_user(principal, user_id)
-    zone = org.tenant_zone(principal.tenant_id)
+    zone = context.of(principal).zone
     lo, hi = _bound(start, zone, end=False), _bound(end, zone, end=True)
     if lo and hi and (lo > hi or (lo == hi and start != end)):
         raise Unprocessable("from is after to", code="invalid_range")
@@ -700,6 +688,7 @@ __all__ = [
     "apply_photo",
     "photo_flags",
     "base_flags",
+    "NewSignIn",
     "close_open_visits",
     "distance_m",
     "FLAGS",

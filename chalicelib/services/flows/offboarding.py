@@ -38,20 +38,12 @@ from chalicelib.timeutil import iso, utcnow
 INLINE_HANDOVER = 100
 
 
-def put_user(
-    principal: Principal,
-    user_id: str,
-    name: str,
-    department_id: str,
-    manager_id: Optional[str],
-    email: Optional[str],
-    roles: Optional[list[str]],
-) -> User:
+def put_user(principal: Principal, new: org.NewUser) -> User:
     """PUT /v1/admin/users: the user, then their waiting approvals if their manager changed."""
     org.require_admin(principal)
-    t = principal.tenant_id
+    t, user_id = principal.tenant_id, new.user_id
     before = org.get_user(t, user_id)
-    user = org.put_user(t, user_id, name, department_id, manager_id, email, roles)
+    user = org.put_user(t, new)
     if before is not None and before.path != user.path:  # after the commit; else the stream (follow_move)
         settle("user.approvals", lambda: approvals.move_waiting(t, user_id, before.manager_id), user_id=user_id)
         moved = functools.partial(approvals.move_waiting, t, user_id, before.manager_id, requests.REQUESTS)
@@ -102,15 +94,10 @@ def follow_move(old: User, new: User) -> None:
 def _move_report(tenant_id: str, user: User, report: User) -> None:
     """One direct report of a deactivated user moves up to the user's manager, with their
     waiting approvals."""
-    org.put_user(
-        tenant_id,
-        report.user_id,
-        report.name,
-        report.department_id,
-        user.manager_id,
-        report.email,
-        sorted(report.roles or []),
+    moved_up = org.NewUser(
+        report.user_id, report.name, report.department_id, user.manager_id, report.email, sorted(report.roles or [])
     )
+    org.put_user(tenant_id, moved_up)
     moved = functools.partial(approvals.move_waiting, tenant_id, report.user_id, user.user_id)
     settle("user.approvals", moved, user_id=report.user_id)
     moved = functools.partial(approvals.move_waiting, tenant_id, report.user_id, user.user_id, requests.REQUESTS)

@@ -325,15 +325,10 @@ def put_user(principal: Principal, user_id: str, body: dict[str, Any]) -> tuple[
     """``PUT /v1/admin/users/{id}``: the user (who may act follows at once), and the job
     that re-indexes what their move changes."""
     before = org.get_user(principal.tenant_id, user_id)
-    user = offboarding.put_user(
-        principal,
-        user_id,
-        body["name"],
-        body["department_id"],
-        body.get("manager_id"),
-        body.get("email"),
-        body.get("roles"),
+    new = org.NewUser(
+        user_id, body["name"], body["department_id"], body.get("manager_id"), body.get("email"), body.get("roles")
     )
+    user = offboarding.put_user(principal, new)
     return user, job_for(before, user, in_request=True) if before is not None else None
 
 

@@ -24,20 +24,29 @@ READ_ALL_CHUNK = 25  # messages per read-all transaction (plus the counter: limi
 TX_ATTEMPTS = 4
 
 
-def send(
-    tenant_id: str,
-    user_id: str,
-    kind: str,
-    title: str,
-    body: str = "",
-    ref_type: Optional[str] = None,
-    ref_id: Optional[str] = None,
-    dedupe_key: Optional[str] = None,
-    push_expires_at: Optional[str] = None,
-) -> Optional[Message]:
+@dataclass(frozen=True)
+class NewMessage:
+    """A message to deliver to ``user_id``'s information center: its kind and text, what
+    it refers to, a ``dedupe_key`` that makes a second send of it deliver nothing, and
+    ``push_expires_at`` (RFC 3339), after which its push is worthless (a reminder's start)."""
+
+    tenant_id: str
+    user_id: str
+    kind: str
+    title: str
+    body: str = ""
+    ref_type: Optional[str] = None
+    ref_id: Optional[str] = None
+    dedupe_key: Optional[str] = None
+    push_expires_at: Optional[str] = None
+
+
+def send(new: NewMessage) -> Optional[Message]:
     """Deliver a message. With ``dedupe_key``, a second send with the same key (a retried
     event, a double-fired schedule) delivers nothing and answers None. ``push_expires_at``
     (RFC 3339): its push is worthless after then (a reminder's start), so it expires."""
+    tenant_id, user_id, kind, title, body = new.tenant_id, new.user_id, new.kind, new.title, new.body
+    ref_type, ref_id, dedupe_key, push_expires_at = new.ref_type, new.ref_id, new.dedupe_key, new.push_expires_at
     if kind not in KINDS:
         raise ValueError(f"unknown message kind {kind!r}")
     message = Message(

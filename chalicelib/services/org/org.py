@@ -250,7 +250,12 @@ def headed_departments(tenant_id: str, user_id: str) -> list[Department]:
 
 def headed_department_paths(tenant_id: str, user_id: str) -> list[str]:
     """Paths of the departments the user heads, minus those nested in another of them."""
-    paths = sorted(d.path for d in headed_departments(tenant_id, user_id))
+    return outermost_paths(headed_departments(tenant_id, user_id))
+
+
+def outermost_paths(departments: list[Department]) -> list[str]:
+    """The departments' paths, minus those nested in another of them."""
+    paths = sorted(d.path for d in departments)
     return [p for i, p in enumerate(paths) if not any(p.startswith(q) for q in paths[:i])]
 
 
@@ -298,15 +303,22 @@ def require_user(tenant_id: str, user_id: str) -> User:
     return user
 
 
-def put_user(
-    tenant_id: str,
-    user_id: str,
-    name: str,
-    department_id: str,
-    manager_id: Optional[str],
-    email: Optional[str],
-    roles: Optional[list[str]],
-) -> User:
+@dataclass(frozen=True)
+class NewUser:
+    """A user as an administrator states it (``PUT /v1/admin/users/{id}``): created, or
+    replaced whole (the reporting tree and the directory follow)."""
+
+    user_id: str
+    name: str
+    department_id: str
+    manager_id: Optional[str] = None
+    email: Optional[str] = None
+    roles: Optional[list[str]] = None
+
+
+def put_user(tenant_id: str, new: NewUser) -> User:
+    user_id, name, department_id, manager_id = new.user_id, new.name, new.department_id, new.manager_id
+    email, roles = new.email, new.roles
     dept = get_department(tenant_id, department_id)
     if dept is None:
         raise Unprocessable(f"department {department_id!r} does not exist", code="unknown_department")

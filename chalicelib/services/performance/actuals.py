@@ -182,14 +182,16 @@ def _send_alerts(tenant_id: str, scope_type: str, scope_id: str, period: str, me
         body = f"{scope_type} {scope_id} reached its {metric.replace('_', ' ')} target for {period}"
         sent += bool(
             messages.send(
-                tenant_id,
-                recipient,
-                "goal_alert",
-                title,
-                body,
-                "goal",
-                f"{scope_type}:{scope_id}:{period}",
-                dedupe_key=key,
+                messages.NewMessage(
+                    tenant_id,
+                    recipient,
+                    "goal_alert",
+                    title,
+                    body,
+                    "goal",
+                    f"{scope_type}:{scope_id}:{period}",
+                    dedupe_key=key,
+                )
             )
         )
     return sent

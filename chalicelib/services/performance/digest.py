@@ -343,7 +343,9 @@ def run_tenant_from(
 def _send_digest(tenant_id: str, boss: str, report: Report, names: dict[str, User], day: date) -> int:
     body = _body(report, names)
     title = f"Team digest {day.isoformat()}"
-    if not messages.send(tenant_id, boss, "team_digest", title, body, dedupe_key=f"team_digest#{day.isoformat()}"):
+    if not messages.send(
+        messages.NewMessage(tenant_id, boss, "team_digest", title, body, dedupe_key=f"team_digest#{day.isoformat()}")
+    ):
         return 0
     events.emit(
         "team.digest",

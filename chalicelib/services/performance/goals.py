@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Optional
+from zoneinfo import ZoneInfo
 
 from chalicelib.auth import Principal
 from chalicelib.errors import Forbidden, NotFound
 from chalicelib.models.base import BaseItem
 from chalicelib.models.goals import Actuals, Goal, month_of_scope
 from chalicelib.models.org import User
+from chalicelib.services.access import context
 from chalicelib.services.access.visibility import dept_ids
 from chalicelib.services.expenses import budgets
 from chalicelib.services.org import org, workcalendar
@@ -46,7 +48,7 @@ def _user_rights(principal: Principal, user: Optional[User]) -> bool:
         return True
     if principal.user_id in user.ancestors:
         return True
-    headed = {d.department_id for d in org.headed_departments(principal.tenant_id, principal.user_id)}
+    headed = {d.department_id for d in context.of(principal).headed_departments}
     return bool(headed & set(dept_ids(user.dept_path)))
 
 
@@ -57,7 +59,7 @@ def _department_rights(principal: Principal, department_id: str) -> bool:
         return False
     if principal.is_admin:
         return True
-    headed = {d.department_id for d in org.headed_departments(principal.tenant_id, principal.user_id)}
+    headed = {d.department_id for d in context.of(principal).headed_departments}
     return bool(headed & set(dept_ids(dept.path)))
 
 
@@ -80,11 +82,14 @@ def _day_share(now: datetime, start: datetime) -> Decimal:
     return min(Decimal(1), max(Decimal(0), Decimal((now - start).total_seconds()) / 86400))
 
 
-def elapsed_share(period: str, tenant_id: str, now: Optional[datetime] = None) -> Decimal:
+def elapsed_share(
+    period: str, tenant_id: str, now: Optional[datetime] = None, zone: Optional[ZoneInfo] = None
+) -> Decimal:
     """How much of the month's working time has passed in the tenant's zone: the share of its
     working days (the tenant's work calendar) gone by, today's counted by the hour; 0 before
-    the month, 1 after it. A month without a working day counts calendar days."""
-    zone = org.tenant_zone(tenant_id)
+    the month, 1 after it. A month without a working day counts calendar days. ``zone``: the
+    tenant's, when the caller holds it (the request's context)."""
+    zone = zone or org.tenant_zone(tenant_id)
     year, month = int(period[:4]), int(period[5:7])
     first = date(year, month, 1)
     days = calendar.monthrange(year, month)[1]
@@ -162,7 +167,7 @@ def view(share: Decimal, goal: Optional[Goal], actuals: Optional[Actuals]) -> di
 def read(principal: Principal, scope_type: str, scope_id: str, period: str) -> dict[str, Any]:
     require(principal, scope_type, scope_id, reading=True)
     found = {type(i).__name__: i for i in month_of_scope(principal.tenant_id, scope_type, scope_id, period)}
-    share = elapsed_share(period, principal.tenant_id)
+    share = elapsed_share(period, principal.tenant_id, zone=context.of(principal).zone)
     out = view(share, found.get("Goal"), found.get("Actuals"))  # type: ignore[arg-type]
     return {"scope_type": scope_type, "scope_id": scope_id, "period": period, **out}
 
@@ -194,7 +199,7 @@ def _people(principal: Principal, department_id: Optional[str]) -> list[User]:
         dept = org.get_department(tenant, department_id)
         path = dept.path if dept else "/"
         return list(User.gsi2.query(User.members_pk(tenant), User.GSI2SK.startswith(path), limit=MAX_BOARD))
-    me = org.get_user(tenant, principal.user_id)
+    me = context.of(principal).caller
     return org.subordinates_by_path(tenant, me.path)[:MAX_BOARD] if me else []
 
 
@@ -213,7 +218,7 @@ def scoreboard(principal: Principal, period: str, department_id: Optional[str]) 
     """Rows for the caller's subordinates (or a department's staff), ranked by won amount."""
     people = _people(principal, department_id)
     found = _goals_and_actuals(principal.tenant_id, period, [u.user_id for u in people])
-    share = elapsed_share(period, principal.tenant_id)
+    share = elapsed_share(period, principal.tenant_id, zone=context.of(principal).zone)
     rows = []
     for user in people:
         goal = found.get(Goal.key_of(principal.tenant_id, "user", user.user_id, period))
@@ -226,5 +231,6 @@ def scoreboard(principal: Principal, period: str, department_id: Optional[str]) 
     return rows
 
 
-def current_period(tenant_id: str) -> str:
-    return utcnow().astimezone(org.tenant_zone(tenant_id)).strftime("%Y-%m")
+def current_period(zone: ZoneInfo) -> str:
+    """The month it is now in the tenant's ``zone``."""
+    return utcnow().astimezone(zone).strftime("%Y-%m")

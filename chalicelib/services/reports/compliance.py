@@ -26,6 +26,7 @@ from chalicelib.errors import Forbidden
 from chalicelib.models.base import BaseItem
 from chalicelib.models.org import Department, DirectoryEntry, User
 from chalicelib.models.reports import ReportSlot, ReportTemplate
+from chalicelib.services.access import context
 from chalicelib.services.org import org, workcalendar
 from chalicelib.services.reports import templates
 from chalicelib.timeutil import utcnow
@@ -44,10 +45,11 @@ def _slots(tenant_id: str, template_id: str, period_start: str, user_ids: list[s
     return {s.author_id: s for s in BaseItem.batch_get(keys) if isinstance(s, ReportSlot)} if keys else {}
 
 
-def _headed_departments(tenant_id: str, user_id: str) -> list[str]:
-    """The departments the user heads and those below them, in tree order."""
+def _headed_departments(principal: Principal) -> list[str]:
+    """The departments the caller heads and those below them, in tree order."""
+    tenant_id = principal.tenant_id
     ids: list[str] = []
-    for path in org.headed_department_paths(tenant_id, user_id):
+    for path in context.of(principal).headed_paths:
         below = Department.gsi1.query(Department.tree_pk(tenant_id), Department.GSI1SK.startswith(path))
         ids += [d.department_id for d in below]
     return list(dict.fromkeys(ids))
@@ -57,7 +59,7 @@ def _department_people(
     principal: Principal, limit: int, position: dict[str, Any], scope: str
 ) -> tuple[list[DirectoryEntry], Optional[dict[str, Any]]]:
     """A page of the active members of the departments the caller heads (the caller left out)."""
-    departments = _headed_departments(principal.tenant_id, principal.user_id)
+    departments = _headed_departments(principal)
     index, inner = int(position.get("i", 0)), position.get("c")
     out: list[DirectoryEntry] = []
     while index < len(departments) and len(out) < limit:
@@ -82,7 +84,7 @@ def _people(
         )
         if rows or position.get("c"):
             return rows, cursors.encode({"src": "team", "c": inner}, scope) if inner else None
-        if not org.headed_departments(principal.tenant_id, principal.user_id):
+        if not context.of(principal).headed_departments:
             raise Forbidden("compliance is for managers and department heads", code="not_a_leader")
         position = {"src": "dept"}
     rows, following = _department_people(principal, limit, position, scope + ":dept")
@@ -98,7 +100,7 @@ def compliance_page(
     start = templates.parse_period_start(template, period_start)
     scope = f"compliance:{tenant}:{principal.user_id}:{template_id}:{period_start}"
     people, next_cursor = _people(principal, limit, cursor, scope)
-    period = templates.period_of(template, start, org.tenant_zone(tenant))
+    period = templates.period_of(template, start, context.of(principal).zone)
     slots = _slots(tenant, template_id, start.isoformat(), [p.user_id for p in people])
     now = utcnow()
     items = [{"user_id": p.user_id, "name": p.name, **status_of(slots.get(p.user_id), period, now)} for p in people]

@@ -29,7 +29,7 @@ from chalicelib.ids import new_id
 from chalicelib.models.base import BaseItem, Tx, condition_failed, from_stream_image
 from chalicelib.models.org import User
 from chalicelib.models.reports import ALL_TEMPLATES, Report, ReportListEntry, ReportSlot, ReportTemplate
-from chalicelib.services.access import refs
+from chalicelib.services.access import context, refs
 from chalicelib.services.feed import activities
 from chalicelib.services.inbox import messages
 from chalicelib.services.org import org
@@ -139,7 +139,7 @@ def _entries(report: Report) -> list[ReportListEntry]:
 
 def _new_report(principal: Principal, new: NewReport, template: ReportTemplate, author: User) -> Report:
     tenant = principal.tenant_id
-    zone = org.tenant_zone(tenant)
+    zone = context.of(principal).zone
     start = templates.parse_period_start(template, new.period_start)
     now = utcnow()
     if start > now.astimezone(zone).date():
@@ -199,30 +199,34 @@ def deliver(report: Report, template_name: str) -> None:
     title = f"{template_name} {report.period_start}"
     for user_id in report.recipient_ids or []:
         messages.send(
-            report.tenant_id,
-            user_id,
-            "report_received",
-            f"Report: {title}",
-            f"{report.author_id} submitted {title}",
-            "report",
-            report.report_id,
-            dedupe_key=f"report_received#{report.report_id}",
+            messages.NewMessage(
+                report.tenant_id,
+                user_id,
+                "report_received",
+                f"Report: {title}",
+                f"{report.author_id} submitted {title}",
+                "report",
+                report.report_id,
+                dedupe_key=f"report_received#{report.report_id}",
+            )
         )
     related = [(r["type"], r["id"]) for r in json.loads(report.related_json or "[]")]
     if related:
         activities.record_activity(
-            report.tenant_id,
-            "report",
-            report.author_id,
-            title,
-            related,
-            occurred_at=report.submitted_at,
-            extra={
-                "report_id": report.report_id,
-                "template_id": report.template_id,
-                "period_start": report.period_start,
-            },
-            activity_id=f"act_{report.report_id}",
+            activities.NewActivity(
+                report.tenant_id,
+                "report",
+                report.author_id,
+                title,
+                related,
+                occurred_at=report.submitted_at,
+                extra={
+                    "report_id": report.report_id,
+                    "template_id": report.template_id,
+                    "period_start": report.period_start,
+                },
+                activity_id=f"act_{report.report_id}",
+            )
         )
 
 

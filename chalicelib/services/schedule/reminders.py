@@ -18,7 +18,7 @@ How it stays cheap, exact and complete:
   shard due at or before it has been delivered. A run covers ``(done_until, now - LAG]``,
   so a missed, failed or timed-out run is made up by the next one (or by the task's
   continuation). The checkpoint only moves forward (conditional write).
-- **Exactly once.** Delivery is ``messages.send(..., dedupe_key=plan_reminder:<plan>:<due>)``:
+- **Exactly once.** Delivery is ``messages.send(NewMessage(..., dedupe_key=plan_reminder:<plan>:<due>))``:
   a second delivery of the same reminder (double-fired schedule, retried run, two runs
   racing over the same window) writes nothing and returns None; the EventBridge event
   ``plan.reminder_due`` is emitted only by the call that created the message.
@@ -160,15 +160,17 @@ def deliver(plan: Plan, zone: Any) -> bool:
     when = format_local(start.astimezone(zone))[11:16] if start else ""
     minutes = int(plan.remind_minutes_before or 0)
     message = messages.send(
-        plan.tenant_id,
-        plan.user_id,
-        kind="plan_reminder",
-        title=f"Reminder: {plan.title}",
-        body=f"Starts at {when} on {plan.date}" + (f" (in {minutes} min)" if minutes else ""),
-        ref_type="plan",
-        ref_id=plan.plan_id,
-        dedupe_key=f"plan_reminder:{plan.plan_id}:{plan.remind_at}",
-        push_expires_at=iso(start) if start else None,
+        messages.NewMessage(
+            plan.tenant_id,
+            plan.user_id,
+            kind="plan_reminder",
+            title=f"Reminder: {plan.title}",
+            body=f"Starts at {when} on {plan.date}" + (f" (in {minutes} min)" if minutes else ""),
+            ref_type="plan",
+            ref_id=plan.plan_id,
+            dedupe_key=f"plan_reminder:{plan.plan_id}:{plan.remind_at}",
+            push_expires_at=iso(start) if start else None,
+        )
     )
     if message is None:
         return False

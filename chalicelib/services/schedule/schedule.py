@@ -26,7 +26,7 @@ from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.ids import new_id
 from chalicelib.models.base import Tx
 from chalicelib.models.schedule import CalendarDay, Plan, WorkLog, dated_range, dated_start_key
-from chalicelib.services.access import refs
+from chalicelib.services.access import context, refs
 from chalicelib.services.fieldwork import signins
 from chalicelib.services.org import org
 from chalicelib.timeutil import (
@@ -103,7 +103,9 @@ def _check_related(principal: Principal, account_id: Optional[str], opportunity_
     refs.check(principal, objects=[("account", account_id), ("opportunity", opportunity_id)])
 
 
-def _calendar_update(tx: Tx, label: str, tenant_id: str, user_id: str, day: str, plans: int = 0, logs: int = 0) -> None:
+def _calendar_update(tx: Tx, label: str, item: Any, day: str, plans: int = 0, logs: int = 0) -> None:
+    """Count ``plans`` and ``logs`` on ``day`` of the calendar of ``item``'s user (a plan or a log)."""
+    tenant_id, user_id = item.tenant_id, item.user_id
     counter = CalendarDay(tenant_id=tenant_id, user_id=user_id, date=day)
     counter.set_keys()
     actions: list[Any] = [
@@ -157,20 +159,24 @@ def _normalize(value: Optional[str]) -> Optional[str]:
     return iso(parse_timestamp(value)) if value else None
 
 
-def create_plan(
-    principal: Principal,
-    *,
-    date_: Optional[str],
-    title: str,
-    start_time: Optional[str] = None,
-    end_time: Optional[str] = None,
-    account_id: Optional[str] = None,
-    opportunity_id: Optional[str] = None,
-    remind_minutes_before: Optional[int] = None,
-    now: Optional[datetime] = None,
-) -> Plan:
+@dataclass(frozen=True)
+class NewPlan:
+    """A plan as its owner states it (``POST /v1/plans``): a day, or a start time it falls on."""
+
+    date_: Optional[str]
+    title: str
+    start_time: Optional[str] = None
+    end_time: Optional[str] = None
+    account_id: Optional[str] = None
+    opportunity_id: Optional[str] = None
+    remind_minutes_before: Optional[int] = None
+
+
+def create_plan(principal: Principal, new: NewPlan, now: Optional[datetime] = None) -> Plan:
     tenant, now = principal.tenant_id, now or utcnow()
-    zone = org.tenant_zone(tenant)
+    date_, title, account_id, opportunity_id = new.date_, new.title, new.account_id, new.opportunity_id
+    start_time, end_time, remind_minutes_before = new.start_time, new.end_time, new.remind_minutes_before
+    zone = context.of(principal).zone
     start_time, end_time = _normalize(start_time), _normalize(end_time)
     if not date_:
         if not start_time:
@@ -198,7 +204,7 @@ def create_plan(
     plan.zone = zone.key if plan.remind_at else None  # stored with the due item: no lookup when due
     plan.set_keys()
     tx = Tx("create_plan").put("plan", plan, Plan.PK.does_not_exist())
-    _calendar_update(tx, "calendar", tenant, plan.user_id, plan.date, plans=1)
+    _calendar_update(tx, "calendar", plan, plan.date, plans=1)
     tx.commit()
     return plan
 
@@ -217,7 +223,7 @@ def get_plan(principal: Principal, plan_id: str) -> Plan:
 def update_plan(principal: Principal, plan_id: str, changes: dict[str, Any], now: Optional[datetime] = None) -> Plan:
     """Edit a plan (its owner only). Moving its time moves its reminder; ``done`` or
     ``cancelled`` disarms it. A cancelled plan cannot change any more (409)."""
-    tenant, now = principal.tenant_id, now or utcnow()
+    now = now or utcnow()
     plan = get_plan(principal, plan_id)
     if plan.user_id != principal.user_id:
         raise Forbidden("only the plan's owner may change it", code="not_owner")
@@ -231,7 +237,7 @@ def update_plan(principal: Principal, plan_id: str, changes: dict[str, Any], now
         raise Conflict("the plan is cancelled", code="plan_cancelled")
     if old_status == "done" and new_status == "cancelled":
         raise Conflict("a done plan cannot be cancelled", code="invalid_transition")
-    zone = org.tenant_zone(tenant)
+    zone = context.of(principal).zone
     if "start_time" in changes:
         changes["start_time"] = _normalize(changes["start_time"])
     if "end_time" in changes:
@@ -252,27 +258,31 @@ def update_plan(principal: Principal, plan_id: str, changes: dict[str, Any], now
     changed = Conflict("the plan was changed meanwhile; reload and retry", code="plan_changed")
     tx = Tx("update_plan").put("plan", plan, error=changed)  # its version makes a concurrent edit fail
     if counted_before and (not counted_after or plan.date != old_date):
-        _calendar_update(tx, "calendar_old", tenant, plan.user_id, old_date, plans=-1)
+        _calendar_update(tx, "calendar_old", plan, old_date, plans=-1)
     if counted_after and (not counted_before or plan.date != old_date):
-        _calendar_update(tx, "calendar_new", tenant, plan.user_id, plan.date, plans=1)
+        _calendar_update(tx, "calendar_new", plan, plan.date, plans=1)
     tx.commit()
     return plan
 
 
 # ---------------------------------------------------------------- logs
-def create_log(
-    principal: Principal,
-    *,
-    date_: str,
-    content: str,
-    plan_id: Optional[str] = None,
-    account_id: Optional[str] = None,
-    opportunity_id: Optional[str] = None,
-    now: Optional[datetime] = None,
-) -> WorkLog:
+@dataclass(frozen=True)
+class NewLog:
+    """A work log as its author writes it (``POST /v1/logs``)."""
+
+    date_: str
+    content: str
+    plan_id: Optional[str] = None
+    account_id: Optional[str] = None
+    opportunity_id: Optional[str] = None
+
+
+def create_log(principal: Principal, new: NewLog, now: Optional[datetime] = None) -> WorkLog:
     """A work log; with ``plan_id`` it reports on that plan (the caller's own, one log per
     plan) and inherits its account and opportunity unless given."""
     tenant, now = principal.tenant_id, now or utcnow()
+    date_, content, plan_id = new.date_, new.content, new.plan_id
+    account_id, opportunity_id = new.account_id, new.opportunity_id
     parse_date(date_)
     # every reference on its own: a valid plan_id vouches for no other id of the body
     found = refs.check(principal, objects=[("account", account_id), ("opportunity", opportunity_id)], plans=[plan_id])
@@ -309,7 +319,7 @@ def create_log(
             error=taken,
             add_version_condition=False,
         )
-    _calendar_update(tx, "calendar", tenant, log.user_id, log.date, logs=1)
+    _calendar_update(tx, "calendar", log, log.date, logs=1)
     tx.commit()
     return log
 
@@ -336,7 +346,19 @@ def _bounds(from_: Optional[str], to: Optional[str]) -> tuple[str, str]:
     return from_ or LOW_DATE, to or HIGH_DATE
 
 
-def _list(model: Any, tenant: str, pk: str, lo: str, hi: str, limit: int, token: Optional[str], scope: str) -> ItemPage:
+@dataclass(frozen=True)
+class DatedQuery:
+    """One user's dated items of a model (plans, logs) between two days."""
+
+    model: Any
+    tenant: str
+    pk: str
+    lo: str
+    hi: str
+
+
+def _list(query: DatedQuery, limit: int, token: Optional[str], scope: str) -> ItemPage:
+    model, tenant, pk, lo, hi = query.model, query.tenant, query.pk, query.lo, query.hi
     position = cursor.decode(token, scope)
     esk = None
     if position:
@@ -370,7 +392,8 @@ def list_plans(
     target = org.require_readable_user(principal, user_id)
     lo, hi = _bounds(from_, to)
     scope = f"plans:{principal.tenant_id}:{principal.user_id}:{target}:{lo}:{hi}"
-    return _list(Plan, principal.tenant_id, Plan.user_pk(principal.tenant_id, target), lo, hi, limit, token, scope)
+    query = DatedQuery(Plan, principal.tenant_id, Plan.user_pk(principal.tenant_id, target), lo, hi)
+    return _list(query, limit, token, scope)
 
 
 def list_logs(
@@ -384,9 +407,8 @@ def list_logs(
     target = org.require_readable_user(principal, user_id)
     lo, hi = _bounds(from_, to)
     scope = f"logs:{principal.tenant_id}:{principal.user_id}:{target}:{lo}:{hi}"
-    return _list(
-        WorkLog, principal.tenant_id, WorkLog.user_pk(principal.tenant_id, target), lo, hi, limit, token, scope
-    )
+    query = DatedQuery(WorkLog, principal.tenant_id, WorkLog.user_pk(principal.tenant_id, target), lo, hi)
+    return _list(query, limit, token, scope)
 
 
 def _all_between(model: Any, pk: str, lo: str, hi: str) -> list[Any]:
@@ -400,7 +422,7 @@ def calendar_month(principal: Principal, user_id: Optional[str], month: Optional
     sign-in capability's range read."""
     target = org.require_readable_user(principal, user_id)
     tenant = principal.tenant_id
-    zone = org.tenant_zone(tenant)
+    zone = context.of(principal).zone
     month = month or format_month(today(zone))
     first = parse_month(month)
     last = first.replace(day=_calendar.monthrange(first.year, first.month)[1])
@@ -432,7 +454,7 @@ def comparison(principal: Principal, user_id: Optional[str], from_: Optional[str
     tied to no plan, and the day's completion rate; plus the range's rate."""
     target = org.require_readable_user(principal, user_id)
     tenant = principal.tenant_id
-    zone = org.tenant_zone(tenant)
+    zone = context.of(principal).zone
     start = parse_date(from_, "from") if from_ else today(zone)
     end = parse_date(to, "to") if to else (start if from_ else today(zone))
     check_range(start, end)
