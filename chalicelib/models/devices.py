@@ -130,7 +130,12 @@ class PushSettings(BaseItem, discriminator="PushSettings"):
         (de)activates the user: creates the item when the user never saved preferences."""
         item = cls(tenant_id=tenant_id, user_id=user_id)
         item.set_keys()
-        actions = [cls.user_active.set(active), cls.entity.set(cls), cls.tenant_id.set(tenant_id), cls.user_id.set(user_id)]
+        actions = [
+            cls.user_active.set(active),
+            cls.entity.set(cls),
+            cls.tenant_id.set(tenant_id),
+            cls.user_id.set(user_id),
+        ]
         return item, actions
 
     @staticmethod
@@ -150,7 +155,7 @@ class PushSettings(BaseItem, discriminator="PushSettings"):
         try:
             self.update(
                 actions=[PushSettings.zone.set(zone)],
-                condition=PushSettings.GSI1PK == self.quiet_pk(self.tenant_id),
+                condition=PushSettings.quiet_from.exists(),
                 add_version_condition=False,
             )
         except UpdateError as exc:

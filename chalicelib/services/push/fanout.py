@@ -49,7 +49,9 @@ def follow_tenant_zone(tenant_id: str, zone: str) -> int:
     """The quiet hours of the tenant's users follow its zone (the settings' stream records
     of one tenant arrive in order, so the last change wins): 1 Query per 1 MB of users
     with quiet hours + 1 write per user whose zone differs. Answers how many were rewritten."""
-    return sum(1 for prefs in PushSettings.with_quiet_hours(tenant_id) if prefs.zone != zone and prefs.follow_zone(zone))
+    return sum(
+        1 for prefs in PushSettings.with_quiet_hours(tenant_id) if prefs.zone != zone and prefs.follow_zone(zone)
+    )
 
 
 def in_quiet_hours(prefs: Optional[PushSettings], now: datetime) -> bool:
