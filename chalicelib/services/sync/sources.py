@@ -108,8 +108,22 @@ class CrmSource:
         return crm.to_dict(item)
 
 
+class NoProof:
+    """A type whose objects say themselves who may read them (``visible``): no list entry
+    to prove it, no index state."""
+
+    def proof_key(self, viewer: str, item: BaseItem) -> Optional[Key]:
+        return None
+
+    def state_key(self, item: BaseItem) -> Optional[Key]:
+        return None
+
+    def state_proves(self, viewer: str, state: BaseItem) -> bool:
+        return False
+
+
 @dataclass(frozen=True)
-class PlanSource:
+class PlanSource(NoProof):
     """The caller's own plans, every date."""
 
     kind: str = "plan"
@@ -131,15 +145,6 @@ class PlanSource:
     def object_key(self, tenant_id: str, object_id: str) -> Key:
         return Plan.key_of(tenant_id, object_id)
 
-    def proof_key(self, viewer: str, item: BaseItem) -> Optional[Key]:
-        return None
-
-    def state_key(self, item: BaseItem) -> Optional[Key]:
-        return None
-
-    def state_proves(self, viewer: str, state: BaseItem) -> bool:
-        return False
-
     def visible(self, viewer: str, item: BaseItem, proven: bool) -> bool:
         return isinstance(item, Plan) and item.user_id == viewer
 
@@ -149,7 +154,7 @@ class PlanSource:
 
 
 @dataclass(frozen=True)
-class TaskSource:
+class TaskSource(NoProof):
     """The tasks the caller may read, every status: the caller's list entries of each role
     (assigned, created, team), one role after the other; a task in two roles is listed
     twice (the same upsert). The position is ``<role index>|<sort key>``."""
@@ -175,15 +180,6 @@ class TaskSource:
 
     def object_key(self, tenant_id: str, object_id: str) -> Key:
         return Task.key_of(tenant_id, object_id)
-
-    def proof_key(self, viewer: str, item: BaseItem) -> Optional[Key]:
-        return None
-
-    def state_key(self, item: BaseItem) -> Optional[Key]:
-        return None
-
-    def state_proves(self, viewer: str, state: BaseItem) -> bool:
-        return False
 
     def visible(self, viewer: str, item: BaseItem, proven: bool) -> bool:
         return isinstance(item, Task) and viewer in tasks.readers(item)
