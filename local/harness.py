@@ -108,7 +108,7 @@ def running_stack(secret: str = "harness-secret-of-sufficient-length-0123", seed
     with open(log_path, "w") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            deadline = time.time() + 120
+            deadline = time.time() + float(os.environ.get("STACK_START_TIMEOUT_S", "120"))
             while not ready.exists():
                 if process.poll() is not None or time.time() > deadline:
                     raise RuntimeError("local stack did not start:\n" + log_path.read_text()[-4000:])
