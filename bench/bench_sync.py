@@ -109,13 +109,16 @@ def run() -> str:
         [
             "## Offline sync (GET /v1/sync)",
             f"Page size {PAGE}, every type asked for; accounts in the tenant as stated, spread over the reps. "
-            "First sync: a Query per type read + a BatchGet per 100 objects. Incremental: a Query per type + "
-            "a BatchGet per 100 objects + a BatchGet per 100 of their list entries (is it still in range?).",
+            "First sync: a Query per type read + a BatchGet per 100 objects. Incremental: a Query per type "
+            "(six with tasks) + a BatchGet per 100 objects + a BatchGet per 100 of their list entries (is it "
+            "still in range?).",
             table(["accounts", "viewer", "page", "requests", "items read"], rows),
             "Write cost per change (the change log's stream consumer, services/sync/changelog.py): one PutItem "
             "(~120 bytes, 1 WCU) per log entry: an object's create = 1 per viewer of its whole range, an update "
             "= 2 per viewer (the old revision's list entry removed, the new one inserted), gaining or losing "
-            "the object = 1 for that viewer; a plan write = 1.",
+            "the object = 1 for that viewer; a plan write = 1; a task write = 1 per reader before or after it "
+            "(creator, assignees, their managers at any depth: e.g. 1 + 1 + 3 = 5 for one assignee three "
+            "levels down), a reporting change that moves the task's team readers the same once per task.",
             verdict(ok, "a sync page costs the same requests at both tenant sizes"),
         ]
     )

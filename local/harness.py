@@ -36,6 +36,7 @@ class LocalStack:
         self.secret = secret
         self.log_path = log_path
         self.http = requests.Session()
+        self.finance_url = ""  # the finance simulator (local/finance_sim.py), once started
 
     def token(self, user: str, tenant: str | None = None, groups: list[str] | None = None) -> str:
         from chalicelib.auth import issue_local_token
@@ -70,6 +71,13 @@ class LocalStack:
         response.raise_for_status()
         return response.json()
 
+    def redeliver(self, last: int) -> dict[str, Any]:
+        """The stream's last ``last`` delivered records go through its consumers again (as
+        Lambda retries a batch: at least once)."""
+        response = requests.post(f"{self.control_url}/redeliver?last={int(last)}", timeout=120)
+        response.raise_for_status()
+        return response.json()
+
     def status(self) -> dict[str, Any]:
         return requests.get(f"{self.control_url}/status", timeout=10).json()
 
@@ -77,27 +85,38 @@ class LocalStack:
         return self.log_path.read_text(errors="replace")
 
 
+def _ports() -> tuple[int, int, int, int]:
+    """(api, control, finance, moto): ``STACK_PORT_BASE`` and the three after it when set (a
+    shared machine gives each engineer a range), else free ports (moto: chosen by the stack)."""
+    base = int(os.environ.get("STACK_PORT_BASE", "0"))
+    if base:
+        return base, base + 1, base + 2, base + 3
+    return free_port(), free_port(), free_port(), 0
+
+
 @contextmanager
 def running_stack(secret: str = "harness-secret-of-sufficient-length-0123", seed: bool = True) -> Iterator[LocalStack]:
-    api_port, control_port, finance_port = free_port(), free_port(), free_port()
+    api_port, control_port, finance_port, moto_port = _ports()
     workdir = Path(tempfile.mkdtemp(prefix="fieldsales-stack-"))
     ready = workdir / "ready.json"
     log_path = workdir / "stack.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update({"LOCAL_JWT_SECRET": secret, "PYTHONUNBUFFERED": "1"})
     command = [sys.executable, "-m", "local.stack", "--port", str(api_port), "--control-port", str(control_port)]
-    command += ["--finance-port", str(finance_port)]
+    command += ["--finance-port", str(finance_port)] + (["--moto-port", str(moto_port)] if moto_port else [])
     command += ["--ready-file", str(ready), "--quiet"] + ([] if seed else ["--no-seed"])
     with open(log_path, "w") as log:
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            deadline = time.time() + 120
+            deadline = time.time() + float(os.environ.get("STACK_START_TIMEOUT_S", "120"))
             while not ready.exists():
                 if process.poll() is not None or time.time() > deadline:
                     raise RuntimeError("local stack did not start:\n" + log_path.read_text()[-4000:])
                 time.sleep(0.2)
             ports = json.loads(ready.read_text())
-            yield LocalStack(ports["api"], ports["control"], ports["moto"], secret, log_path)
+            running = LocalStack(ports["api"], ports["control"], ports["moto"], secret, log_path)
+            running.finance_url = f"http://127.0.0.1:{ports['finance']}"
+            yield running
         finally:
             process.terminate()
             try:

@@ -18,6 +18,7 @@ import json
 import threading
 import time
 import uuid
+from collections import deque
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
@@ -32,6 +33,7 @@ MAX_STREAM_ATTEMPTS = 6  # 1 + the mapping's 5 retries (infra/ STREAM_BATCH_RETR
 # an invocation that runs past it fails as on AWS.
 DEFAULT_TIMEOUT_S = limits.DEFAULT_TIMEOUT_S
 FUNCTION_TIMEOUT_S = limits.FUNCTION_TIMEOUT_S
+REDELIVERABLE = 2000  # delivered stream records kept for the control endpoint's POST /redeliver
 SHARD_REFRESH_S = 30.0  # a table keeps its stream shards; look for new ones this often
 
 
@@ -337,6 +339,14 @@ class StreamPump(Pump):
         self.pending: list[dict[str, Any]] = []
         self.attempts: dict[str, int] = {}
         self.dead: list[dict[str, Any]] = []
+        self.delivered: deque[dict[str, Any]] = deque(maxlen=REDELIVERABLE)  # for redeliver()
+
+    def redeliver(self, last: int) -> int:
+        """The last ``last`` delivered records are delivered again on the next tick (the
+        at-least-once delivery a consumer must bear); answers how many."""
+        again = list(self.delivered)[-last:] if last > 0 else []
+        self.pending = again + self.pending
+        return len(again)
 
     @staticmethod
     def to_lambda_record(raw: dict[str, Any], stream_arn: str) -> dict[str, Any]:
@@ -385,6 +395,7 @@ class StreamPump(Pump):
                     result = {"batchItemFailures": [{"itemIdentifier": batch[0]["dynamodb"]["SequenceNumber"]}]}
                 failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
                 if not failed:
+                    self.delivered.extend(batch)
                     self.pending = self.pending[len(batch) :]
                     continue
                 # Like Lambda: resume from the first failed record; give up on it after

@@ -9,7 +9,8 @@ A control endpoint (default http://127.0.0.1:8001) lets tests and curious develo
 see the pumps and fire a schedule now: ``GET /status``, ``POST /fire/<schedule>``,
 ``POST /drain`` (deliver everything pending, then answer), and run the upgrade's index
 backfill to the end: ``POST /backfill?tenant_id=<tenant or all>``; what was pushed to a user's
-phones (local/pushes.py): ``GET /pushes?tenant_id=&user_id=``.
+phones (local/pushes.py): ``GET /pushes?tenant_id=&user_id=``; deliver the stream's last
+``n`` delivered records again (at-least-once, as Lambda retries): ``POST /redeliver?last=<n>``.
 """
 
 from __future__ import annotations
@@ -274,6 +275,15 @@ class Stack:
                         self._answer(200, {"sent": sent, **stack.drain()})
                     elif self.path.startswith("/backfill?tenant_id="):
                         self._backfill(self.path.split("=", 1)[1])
+                    elif self.path.startswith("/redeliver?last="):
+                        last = self.path.split("=", 1)[1]
+                        if not last.isdigit():
+                            self._answer(400, {"error": "last is a count"})
+                            return
+                        pump = stack.pumps["stream"]
+                        with pump.lock:
+                            again = pump.redeliver(int(last))
+                        self._answer(200, {"redelivered": again, **stack.drain()})
                     elif self.path.startswith("/fire/"):
                         name = self.path.removeprefix("/fire/")
                         pump = stack.pumps["schedules"]

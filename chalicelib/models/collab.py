@@ -112,6 +112,20 @@ class TaskEntry(BaseItem, discriminator="TaskEntry"):
     def set_keys(self) -> None:  # built by of_key
         pass
 
+    @classmethod
+    def page_after(cls, tenant_id: str, viewer: str, role: str, after: Optional[str], n: int) -> list[TaskEntry]:
+        """Up to ``n`` of the viewer's entries of ``role`` (every status) after the sort key
+        ``after``: 1 Query."""
+        pk = cls.partition(tenant_id, viewer, role, "all")
+        start = {"PK": {"S": pk}, "SK": {"S": after}} if after else None
+        return list(cls.query(pk, limit=n, page_size=n, last_evaluated_key=start))
+
+    @classmethod
+    def due_between(cls, tenant_id: str, viewer: str, role: str, status: str, lo: str, hi: str) -> list[TaskEntry]:
+        """The viewer's entries of ``role`` and ``status`` due from ``lo`` to ``hi`` (RFC 3339
+        UTC): 1 Query per 1 MB."""
+        return list(cls.query(cls.partition(tenant_id, viewer, role, status), cls.SK.between(lo, hi + "~")))
+
 
 class Instruction(BaseItem, discriminator="Instruction"):
     instruction_id = UnicodeAttribute()

@@ -82,8 +82,11 @@ class Device(BaseItem, discriminator="Device"):
 
 
 class PushSettings(BaseItem, discriminator="PushSettings"):
-    """What the user does not want pushed; ``zone`` is the tenant's zone when saved (quiet
-    hours are tenant time). ``user_active`` mirrors the user's status (the stream keeps it)."""
+    """What the user does not want pushed. Quiet hours are tenant time: ``zone`` is the
+    tenant's zone, kept current (a user with quiet hours is listed in the tenant's
+    ``GSI1`` partition ``T#<tenant>#PUSHQUIET``, so a change of the tenant's zone rewrites
+    exactly those users' ``zone``). ``user_active`` is False from the transaction that
+    deactivates the user (services/org ``set_active``), so the fan-out's one Query sees it."""
 
     user_id = UnicodeAttribute()
     muted_kinds = string_list(null=True)
@@ -122,8 +125,44 @@ class PushSettings(BaseItem, discriminator="PushSettings"):
         return item
 
     @classmethod
-    def mark_user_active(cls, tenant_id: str, user_id: str, active: bool) -> None:
-        cls._upsert(tenant_id, user_id, [cls.user_active.set(active)])
+    def active_update(cls, tenant_id: str, user_id: str, active: bool) -> tuple[PushSettings, list[Any]]:
+        """(the item, the update actions) that set ``user_active``, for the transaction that
+        (de)activates the user: creates the item when the user never saved preferences."""
+        item = cls(tenant_id=tenant_id, user_id=user_id)
+        item.set_keys()
+        actions = [
+            cls.user_active.set(active),
+            cls.entity.set(cls),
+            cls.tenant_id.set(tenant_id),
+            cls.user_id.set(user_id),
+        ]
+        return item, actions
+
+    @staticmethod
+    def quiet_pk(tenant_id: str) -> str:
+        return tkey(tenant_id, "PUSHQUIET")
+
+    @classmethod
+    def with_quiet_hours(cls, tenant_id: str) -> Iterable[PushSettings]:
+        """The preferences of the tenant's users who set quiet hours (1 Query per 1 MB)."""
+        for item in cls.gsi1.query(cls.quiet_pk(tenant_id)):
+            if isinstance(item, cls):
+                yield item
+
+    def follow_zone(self, zone: str) -> bool:
+        """``zone`` becomes the quiet hours' zone, unless the user removed their quiet hours
+        meanwhile (then they left the index). 1 conditional write."""
+        try:
+            self.update(
+                actions=[PushSettings.zone.set(zone)],
+                condition=PushSettings.quiet_from.exists(),
+                add_version_condition=False,
+            )
+        except UpdateError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
 
     @classmethod
     def save_preferences(
@@ -136,9 +175,14 @@ class PushSettings(BaseItem, discriminator="PushSettings"):
         now: str,
     ) -> PushSettings:
         quiet = (
-            [cls.quiet_from.set(quiet_hours[0]), cls.quiet_to.set(quiet_hours[1])]
+            [
+                cls.quiet_from.set(quiet_hours[0]),
+                cls.quiet_to.set(quiet_hours[1]),
+                cls.GSI1PK.set(cls.quiet_pk(tenant_id)),
+                cls.GSI1SK.set(user_id),
+            ]
             if quiet_hours
-            else [cls.quiet_from.remove(), cls.quiet_to.remove()]
+            else [cls.quiet_from.remove(), cls.quiet_to.remove(), cls.GSI1PK.remove(), cls.GSI1SK.remove()]
         )
         muted = [cls.muted_kinds.set(muted_kinds)] if muted_kinds else [cls.muted_kinds.remove()]
         return cls._upsert(tenant_id, user_id, [*muted, *quiet, cls.zone.set(zone), cls.updated_at.set(now)])

@@ -81,6 +81,43 @@ def test_feed_lists_plans_in_both_parsers_and_follows_moves_and_cancellations(ap
     assert str(by_ical[f"{moved}@fieldsales"]["STATUS"]) == "CONFIRMED"
 
 
+def task(api, title: str, due: datetime, assignees: list[str], as_: str = "mgr_east") -> str:
+    status, out = api.post("/v1/tasks", {"title": title, "due_at": iso(due), "assignee_ids": assignees}, as_=as_)
+    assert status == 201, out
+    return out["id"]
+
+
+def test_feed_lists_the_callers_tasks_and_cancels_done_and_cancelled_ones(api):
+    due = (utcnow() + timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+    done, dropped = task(api, "Send the quote", due, ["rep_a"]), task(api, "Call back", due, ["rep_a"])
+    mine = task(api, "My own note", due + timedelta(hours=1), ["rep_a"], as_="rep_a")
+    task(api, "Not mine", due, ["rep_b"])
+    task(api, "Too far", utcnow() + timedelta(days=120), ["rep_a"])
+    status, undated = api.post("/v1/tasks", {"title": "No due time", "assignee_ids": ["rep_a"]}, as_="mgr_east")
+    assert status == 201
+    path = feed_path(api)
+    uids = {f"{t}@fieldsales" for t in (done, dropped, mine)}
+
+    first = fetch(api, path)
+    by_ical, by_vobject = events_by_icalendar(first), events_by_vobject(first)
+    assert set(by_ical) == set(by_vobject) == uids
+    assert by_ical[f"{done}@fieldsales"].decoded("DTSTART") == due.astimezone(ZONE)
+    assert by_vobject[f"{done}@fieldsales"].dtstart.value == due.astimezone(ZONE)
+    assert {str(e["STATUS"]) for e in by_ical.values()} == {"CONFIRMED"}
+
+    assert api.post(f"/v1/tasks/{done}/complete", as_="rep_a")[0] == 200
+    assert api.patch(f"/v1/tasks/{dropped}", {"status": "cancelled"}, as_="mgr_east")[0] == 200
+
+    second = fetch(api, path)
+    by_ical, by_vobject = events_by_icalendar(second), events_by_vobject(second)
+    assert set(by_ical) == set(by_vobject) == uids  # the same UIDs, now cancelled
+    for uid in (f"{done}@fieldsales", f"{dropped}@fieldsales"):
+        assert str(by_ical[uid]["STATUS"]) == "CANCELLED" and by_vobject[uid].status.value == "CANCELLED"
+        assert int(by_ical[uid]["SEQUENCE"]) > int(events_by_icalendar(first)[uid]["SEQUENCE"])
+    assert str(by_ical[f"{mine}@fieldsales"]["STATUS"]) == "CONFIRMED"
+    assert f"{undated['id']}@fieldsales" not in by_ical
+
+
 def test_a_new_url_replaces_the_old_and_delete_revokes_it(api):
     old = feed_path(api)
     new = feed_path(api)

@@ -330,17 +330,59 @@ def test_reminder_after_its_start_is_not_pushed_and_before_it_expires_at_the_sta
     assert ttls and all(295 <= t <= 300 for t in ttls)
 
 
-def test_deactivated_users_devices_get_nothing(api, phones, sns_calls):
-    from chalicelib.models.org import User
-
-    user = User.fetch("acme", "rep_a")
-    before = user.serialize()
+def test_deactivated_users_devices_get_nothing_even_when_the_message_record_comes_first(api, phones, sns_calls):
+    # Given rep_a deactivated, and a message created the instant after (its record may be
+    # delivered before the user's own record, or the user's never)
     status, _ = api.call("POST", "/v1/admin/users/rep_a/deactivate", {"handover_to": "rep_b"}, as_="admin")
-    after = User.fetch("acme", "rep_a")
-    assert after is not None and after.is_active is False, status
-    fanout.handle_change("MODIFY", before, after.serialize())
-    deliver(send("comment"))
+    assert status == 200
+    message = send("comment")
+    sns_calls.reset()
+    # When only the message's record reaches the fan-out
+    deliver(message)
+    # Then nothing is published: the flag came with the deactivation's own transaction
     assert "Publish" not in sns_calls.calls
+    status, _ = api.call("POST", "/v1/admin/users/rep_a/reactivate", {}, as_="admin")
+    assert status == 200
+    deliver(send("comment"))
+    assert sns_calls.calls.count("Publish") == 2  # reactivated: pushed again, same way
+
+
+def test_installation_switching_platform_deletes_its_old_endpoint(api, sns_calls, ddb_requests):
+    register(api, "pixel-0001", "fcm", FCM_TOKEN)
+    old = device("rep_a", "pixel-0001").endpoint_arn
+    sns_calls.reset()
+    ddb_requests.reset()
+    register(api, "pixel-0001", "baidu", "baidu-channel-0001")  # the phone moves to a vendor channel
+    new = device("rep_a", "pixel-0001")
+    assert new.platform == "baidu" and new.endpoint_arn != old
+    assert old not in backend().platform_endpoints and new.endpoint_arn in backend().platform_endpoints
+    assert sns_calls.calls == ["CreatePlatformEndpoint", "GetEndpointAttributes", "DeleteEndpoint"]
+    item_calls = [c for c in ddb_requests.calls if c not in ("DescribeTable",)]
+    assert item_calls.count("BatchGetItem") == 1 and item_calls.count("TransactWriteItems") == 1
+    assert not {"PutItem", "UpdateItem", "Query"} & set(item_calls)
+    sns_calls.reset()
+    register(api, "pixel-0001", "baidu", "baidu-channel-0001")  # the same platform again: nothing deleted
+    assert "DeleteEndpoint" not in sns_calls.calls
+
+
+def test_quiet_hours_follow_the_tenants_current_zone(api, phones, sns_calls, chalice_client):
+    from tests.support import Stream
+
+    stream = Stream(chalice_client)
+    api.put("/v1/me/notification-settings", {"muted_kinds": [], "quiet_hours": {"from": "22:00", "to": "07:00"}})
+    at_15_30_utc = datetime(2026, 12, 7, 15, 30, tzinfo=UTC)  # 23:30 in Shanghai, 16:30 in Berlin
+    at_22_30_utc = datetime(2026, 12, 7, 22, 30, tzinfo=UTC)  # 06:30 in Shanghai, 23:30 in Berlin
+    assert fanout.fan_out(send("mention"), now=at_15_30_utc) == 0
+    assert fanout.fan_out(send("mention"), now=at_22_30_utc) == 0
+    status, _ = api.put("/v1/admin/settings", {"timezone": "Europe/Berlin"}, as_="admin")
+    assert status == 200
+    stream.pump()  # the settings' record moves every user's quiet hours to the new zone
+    assert fanout.fan_out(send("mention"), now=at_15_30_utc) == 2
+    assert fanout.fan_out(send("mention"), now=at_22_30_utc) == 0
+    api.put("/v1/me/notification-settings", {"muted_kinds": []})  # no quiet hours: left the index
+    api.put("/v1/admin/settings", {"timezone": "Asia/Shanghai"}, as_="admin")
+    stream.pump()
+    assert fanout.fan_out(send("mention"), now=at_15_30_utc) == 2
 
 
 def test_disabled_or_deleted_endpoint_marks_the_device_disabled(api, phones):

@@ -1,7 +1,8 @@
-"""Offline sync (GET /v1/sync): a seeded random replay of CRM and plan changes and org
-changes, with client copies synced at random points (also half-way through a reorg's
-stream records), must end equal to what the list routes answer, for a rep, a manager and
-an admin; removes when an object leaves a range; the horizon; the cursor's 410s; and a
+"""Offline sync (GET /v1/sync): a random replay (hypothesis) of CRM, plan and task changes
+and reorgs through the admin API (their org jobs run page by page), with client copies
+synced at random points (also half-way through a change's stream records and through a
+reorg's job), must end equal to what the list routes answer, for a rep, a manager and an
+admin; removes when an object leaves a range; the horizon; the cursor's 410s; and a
 page's DynamoDB requests at two data sizes."""
 
 from __future__ import annotations
@@ -11,11 +12,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chalicelib import cursor
 from chalicelib.auth import Principal
 from chalicelib.services.crm import crm
 from chalicelib.services.org import org
+from chalicelib.services.platform import jobs
 from chalicelib.services.sync import changelog
 from chalicelib.services.sync import sync as svc
 from chalicelib.timeutil import utcnow
@@ -24,6 +28,7 @@ from tests.support import Stream
 CRM = {"accounts": "account", "contacts": "contact", "opportunities": "opportunity", "leads": "lead"}
 VIEWERS = ("rep_a", "mgr_east", "admin")
 OWNERS = ("rep_a", "rep_b", "rep_c")
+TASK_CREATORS = ("mgr_east", "admin", "rep_a")
 
 
 @pytest.fixture
@@ -73,6 +78,10 @@ def visible(api, user: str) -> dict[tuple[str, str], dict[str, Any]]:
             cursor = page["next_cursor"]
             if cursor is None:
                 break
+    for role in ("assigned", "created", "team"):  # every task the user may read
+        status, page = api.get(f"/v1/tasks?role={role}&limit=100", as_=user)
+        assert status == 200 and page["next_cursor"] is None, page
+        out.update({("tasks", item["id"]): item for item in page["items"]})
     return out
 
 
@@ -83,7 +92,8 @@ class World:
         self.api, self.rng = api, rng
         self.objects: dict[str, list[str]] = {t: [] for t in CRM}
         self.plans: list[str] = []
-        self.west = False
+        self.tasks: list[tuple[str, str]] = []  # (id, creator)
+        self.west = org.get_user("acme", "rep_b").manager_id == "mgr_west"
 
     def create(self) -> None:
         kind = self.rng.choice(list(CRM))
@@ -146,36 +156,134 @@ class World:
             self.plans.append(out["id"])
 
     def reorg(self) -> None:
-        """rep_b (and what rep_b owns) moves between east (under mgr_east) and west."""
+        """rep_b (and what rep_b owns, and the tasks assigned to rep_b) moves between east
+        (under mgr_east) and west, through the admin API: its job runs later, page by page."""
         self.west = not self.west
         dept, manager = ("west", "mgr_west") if self.west else ("east", "mgr_east")
-        org.put_user("acme", org.NewUser("rep_b", "Liu Yang (rep)", dept, manager, None, None))
+        body = {"name": "Liu Yang (rep)", "department_id": dept, "manager_id": manager}
+        status, out = self.api.put("/v1/admin/users/rep_b", body, as_="admin")
+        assert status == 200 and out.get("job_id"), out
+
+    def task(self) -> None:
+        """A task created by a manager, an admin or a rep (for themselves), for up to two of
+        the reps; someone the creator may not address is refused (403), nothing written."""
+        creator = self.rng.choice(TASK_CREATORS)
+        people = ["rep_a"] if creator == "rep_a" else self.rng.sample(OWNERS, self.rng.randrange(1, 3))
+        body = {"title": f"task {self.rng.randrange(10**6)}", "assignee_ids": people, "due_at": "2030-01-02T03:00:00Z"}
+        status, out = self.api.post("/v1/tasks", body, as_=creator)
+        assert status in (201, 403), out
+        if status == 201:
+            self.tasks.append((out["id"], creator))
+
+    def reassign(self) -> None:
+        if self.tasks:
+            task_id, creator = self.rng.choice(self.tasks)
+            people = ["rep_a"] if creator == "rep_a" else self.rng.sample(OWNERS, self.rng.randrange(1, 3))
+            status, out = self.api.patch(f"/v1/tasks/{task_id}", {"assignee_ids": people}, as_=creator)
+            assert status in (200, 403, 409), out
+
+    def complete(self) -> None:
+        if self.tasks:
+            task_id, creator = self.rng.choice(self.tasks)
+            status, out = self.api.get(f"/v1/tasks/{task_id}", as_=creator)
+            assert status == 200, out
+            if out["assignee_ids"] and out["status"] != "cancelled":
+                who = self.rng.choice(out["assignee_ids"])
+                assert self.api.post(f"/v1/tasks/{task_id}/complete", as_=who)[0] == 200
+
+    def actions(self) -> list:
+        return [
+            self.create,
+            self.patch,
+            self.transfer,
+            self.team,
+            self.archive,
+            self.plan,
+            self.reorg,
+            self.task,
+            self.reassign,
+            self.complete,
+        ]
 
 
-def test_replayed_changes_leave_every_copy_equal_to_the_visible_range(api, stream, no_lag):
+def run_step(stream, copies: list[Copy], rng: random.Random, action) -> None:
+    """One change; its stream records delivered in two parts and, for a reorg, its job run
+    a page at a time, with a phone syncing in between when the dice say so."""
+    action()
+    records = stream.read()
+    cut = rng.randrange(len(records) + 1)
+    stream.deliver(records[:cut])  # part of the step's re-index reached the log...
+    if rng.random() < 0.5:
+        rng.choice(copies).pull()  # ...when a phone syncs
+    stream.deliver(records[cut:])
+    for _ in range(rng.randrange(4)):  # some of a reorg job's pages (one page per message)
+        message = stream.jobs.receive()
+        if message is None:
+            break
+        stream.jobs.deliver(message)
+        stream.deliver(stream.read())
+    if rng.random() < 0.5:
+        rng.choice(copies).pull()  # in the middle of the job
+    stream.pump()
+
+
+@pytest.fixture
+def small_job_pages(monkeypatch):
+    """An org job runs one page per message, so a test can stop it half-way."""
+    monkeypatch.setattr(jobs, "MAX_PAGES", 1)
+
+
+@pytest.fixture
+def phones(api, stream) -> tuple[World, list[Copy]]:
+    """A world with some data and the phones of a rep, a manager and an admin, synced once.
+    Made once per test: hypothesis's examples go on from where the last one left off (the
+    table is not reset between them), as a phone's life goes on."""
+    world = World(api, random.Random(0))
+    world.create()
+    world.task()
+    stream.pump()
+    copies = [Copy(api, user) for user in VIEWERS]
+    for copy in copies:
+        copy.pull()
+    return world, copies
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32 - 1), picks=st.lists(st.integers(0, 9), min_size=1, max_size=4))
+def test_replayed_changes_leave_every_copy_equal_to_the_visible_range(
+    api, stream, no_lag, small_job_pages, phones, seed, picks
+):
+    # Given phones of a rep, a manager and an admin (synced at some point before)
+    world, copies = phones
+    world.rng = rng = random.Random(seed)
+    # When changes of any kind happen, phones syncing at random points
+    actions = world.actions()
+    for pick in picks:
+        run_step(stream, copies, rng, actions[pick])
+    # Then after a final sync each phone holds exactly the user's visible range
+    for copy in copies:
+        copy.pull(limit=25)
+        assert copy.rows == visible(api, copy.user), copy.user
+
+
+def test_every_kind_of_change_reaches_every_copy(api, stream, no_lag, small_job_pages):
+    """The replay above with every action at least once, in a fixed order."""
     rng = random.Random(20261207)
     world = World(api, rng)
     copies = [Copy(api, user) for user in VIEWERS]
-    for _ in range(5):
+    for _ in range(4):
         world.create()
+        world.task()
     stream.pump()
     for copy in copies:
         copy.pull()
-    kinds = [world.create, world.patch, world.transfer, world.team, world.archive, world.plan, world.reorg]
-    steps = [action for _round in range(2) for action in rng.sample(kinds, len(kinds))]
-    for action in steps:
-        action()
-        records = stream.read()
-        cut = rng.randrange(len(records) + 1)
-        stream.deliver(records[:cut])  # part of the step's re-index reached the log...
-        if rng.random() < 0.6:
-            rng.choice(copies).pull()  # ...when a phone syncs
-        stream.deliver(records[cut:])
-        stream.pump()
+    for action in world.actions():
+        run_step(stream, copies, rng, action)
     for copy in copies:
         copy.pull()
         assert copy.rows == visible(api, copy.user), copy.user
-    assert len(copies[2].rows) > len(copies[0].rows) > 0  # the admin sees more than the rep
+    kinds = {user: {t for t, _ in copy.rows} for user, copy in zip(VIEWERS, copies, strict=True)}
+    assert kinds["admin"] - {"tasks"} and "tasks" in kinds["mgr_east"] and kinds["rep_a"], kinds
 
 
 def test_an_object_leaving_the_range_is_a_remove(api, stream, no_lag):

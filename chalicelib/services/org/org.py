@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Optional
@@ -21,6 +22,7 @@ from chalicelib.auth import Principal
 from chalicelib.currencies import require_currency
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.models.base import BaseItem, Cancelled, Tx, condition_failed
+from chalicelib.models.devices import PushSettings
 from chalicelib.models.digest import TenantEntry
 from chalicelib.models.org import (
     DEFAULT_TIMEZONE,
@@ -392,12 +394,15 @@ def entries_of(user: User) -> list[DirectoryEntry]:
     return out
 
 
-def save_user(user: User, before: list[DirectoryEntry], condition: Any = None) -> int:
+def save_user(
+    user: User, before: list[DirectoryEntry], condition: Any = None, also: Sequence[tuple[str, Any, list[Any]]] = ()
+) -> int:
     """The user with their directory rows, deleting those they left (``before``: the rows of
     the user as stored), in one transaction: a storage fault leaves neither, so the retry of
     a 503 starts from the table as it was. At most 1 + 2 x (4 + ``MAX_TREE_DEPTH``) = 73
     items, under DynamoDB's 100 per transaction. ``condition`` guards the user's put
-    (``Cancelled`` when it fails). Answers how many rows it wrote."""
+    (``Cancelled`` when it fails); ``also``: (label, item, actions) updates that commit with
+    it. Answers how many rows it wrote."""
     after = entries_of(user)
     keep = {(e.PK, e.SK) for e in after}
     tx = Tx("user").put("user", user, condition)
@@ -405,6 +410,8 @@ def save_user(user: User, before: list[DirectoryEntry], condition: Any = None) -
         tx.delete(f"left{n}", old)
     for n, entry in enumerate(after):
         tx.put(f"row{n}", entry)
+    for label, item, actions in also:
+        tx.update(label, item, actions, add_version_condition=False)
     tx.commit()
     return len(after)
 
@@ -429,12 +436,15 @@ def restore_directory(user: User) -> int:
 
 
 def set_active(user: User, active: bool) -> User:
-    """Deactivate or reactivate: the flag the authentication lookup reads, and the rows."""
+    """Deactivate or reactivate: the flag the authentication lookup reads, the rows, and the
+    flag the push fan-out reads with the user's devices (``PushSettings.user_active``), in
+    one transaction: a message created after the commit is never pushed to the user."""
     before = entries_of(user)
     user.active = None if active else False
     user.deactivated_at = None if active else iso(utcnow())
     user.updated_at = iso(utcnow())
-    save_user(user, before)
+    push_flag = PushSettings.active_update(user.tenant_id, user.user_id, active)
+    save_user(user, before, also=[("push_active", *push_flag)])
     return user
 
 

@@ -2,7 +2,8 @@
 
 Registering (``PUT /v1/me/devices/{installation_id}``) costs 1 read (one BatchGet: the
 caller's device of this installation and who holds the token), at most 3 SNS calls
-(``senders.SnsSender.ensure_endpoint``) and 1 write (one transaction: the device, the
+(``senders.SnsSender.ensure_endpoint``; an installation that switched platform: Create,
+Get and the old endpoint's Delete) and 1 write (one transaction: the device, the
 token's holder, and the removal of whatever the token or the installation leaves behind).
 A phone belongs to one user at a time: a token registered by another user (or another
 installation) moves to the caller and the previous holder's device is deleted with it, in
@@ -17,6 +18,7 @@ from typing import Any, Optional
 from chalicelib import cursor
 from chalicelib.models.base import Cancelled, Tx
 from chalicelib.models.devices import Device, PushSettings, PushToken, registration_state
+from chalicelib.observability import count, logger
 from chalicelib.services.org import org
 from chalicelib.services.push.senders import sender_for
 from chalicelib.timeutil import iso, utcnow
@@ -78,7 +80,24 @@ def register(reg: Registration) -> Device:
         tx.delete("old_token", _token_item(reg.tenant_id, device.platform, device.token))
     _leave_previous_holders(tx, reg, holder, previous)
     tx.commit()
+    if device is not None and device.platform != reg.platform and device.endpoint_arn:
+        _delete_old_endpoint(device)
     return new
+
+
+def _delete_old_endpoint(device: Device) -> None:
+    """An installation that switched platform (an Android phone moving from FCM to a vendor
+    channel) leaves its endpoint in the old platform's application: deleted after the
+    commit (the device no longer points at it), 1 SNS call. A failure leaves an endpoint
+    nothing publishes to: logged and counted, the registration stands."""
+    sender = sender_for(device.platform)
+    if sender is None or not device.endpoint_arn:
+        return
+    try:
+        sender.remove(device.endpoint_arn)
+    except Exception:  # noqa: BLE001 - the registration committed; the orphan is only reported
+        count("PushOrphanEndpoint")
+        logger.exception("old platform endpoint not deleted", extra={"platform": device.platform})
 
 
 def _leave_previous_holders(

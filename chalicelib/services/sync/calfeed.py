@@ -7,14 +7,18 @@ a bearer token).
   user names the current one). A new one replaces the old in one transaction, conditional
   on the pointer read, so two racing requests never leave two live tokens; revoking
   deletes both items. A deactivated user's feed is 404 like a revoked one.
-- The feed: plans dated from 30 days back to 90 ahead (tenant-local days) and the open
-  tasks due in that window (from the tasks capability, through :func:`register_items`),
-  one ``VEVENT`` each with a stable ``UID`` (``<id>@fieldsales``), ``SEQUENCE`` = the
-  item's version (clients replace a changed event), ``STATUS:CANCELLED`` for a cancelled
-  plan, times in the tenant's zone with its ``VTIMEZONE``. A plan without a start is an
-  all-day event on its date; one without an end lasts an hour.
+- The feed: plans dated from 30 days back to 90 ahead (tenant-local days) and the tasks
+  assigned to or created by the user due in that window (``_task_items``; another
+  capability may add items through :func:`register_items`), one ``VEVENT`` each with a
+  stable ``UID`` (``<id>@fieldsales``), ``SEQUENCE`` = the item's version (clients
+  replace a changed event), ``STATUS:CANCELLED`` for a cancelled plan and for a task no
+  longer open (cancelled or done: RFC 5545's way to take an event off a subscribed
+  calendar), times in the tenant's zone with its ``VTIMEZONE``. A plan without a start is
+  an all-day event on its date; one without an end lasts an hour; a task is an instant at
+  its due time.
 Requests: 1 GetItem (token), 1 GetItem (user), 1 GetItem (settings), 1 Query per 1 MB of
-the window's plans, plus what a registered task source reads.
+the window's plans, 6 Queries of the user's task lists (2 roles x 3 statuses) + 1
+BatchGet per 100 tasks.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from chalicelib.errors import Conflict, NotFound
 from chalicelib.models.base import Cancelled, Tx
 from chalicelib.models.schedule import Plan, dated_range
 from chalicelib.models.sync import CalendarFeedPointer, CalendarFeedToken
+from chalicelib.services.collab import tasks
 from chalicelib.services.org import org
 from chalicelib.timeutil import format_date, iso, parse_timestamp, today, utcnow
 
@@ -59,9 +64,26 @@ class FeedItem:
     cancelled: bool = False
 
 
-# the tasks capability plugs in here: (tenant, user, window start, window end) -> events
+def _task_items(tenant_id: str, user_id: str, start: datetime, end: datetime) -> list[FeedItem]:
+    """The user's tasks due in the window: open ones confirmed, the others cancelled."""
+    return [
+        FeedItem(
+            uid=f"{t.task_id}@{UID_DOMAIN}",
+            summary=t.title,
+            starts_at=str(t.due_at),
+            updated_at=t.updated_at,
+            sequence=int(t.version or 0),
+            description=f"Task ({t.status})",
+            cancelled=t.status != "open",
+        )
+        for t in tasks.due_between(tenant_id, user_id, iso(start), iso(end))
+        if t.due_at
+    ]
+
+
+# another capability plugs in here: (tenant, user, window start, window end) -> events
 ItemSource = Callable[[str, str, datetime, datetime], list[FeedItem]]
-ITEM_SOURCES: list[ItemSource] = []
+ITEM_SOURCES: list[ItemSource] = [_task_items]
 
 
 def register_items(source: ItemSource) -> None:

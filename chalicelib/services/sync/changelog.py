@@ -10,9 +10,10 @@ What it reads and what it writes, per stream record:
   and an insert), a viewer who loses the object only sees a remove. Rewrites of an
   unchanged entry (MODIFY) are not changes.
 - a ``Plan`` written -> one entry in its owner's plan log.
-- a ``Task`` written -> one entry in the task log of its creator and of each assignee it
-  had before or has after (``assignee_ids``, ``creator_id``, ``task_id`` on the item); the
-  tasks capability may also call :func:`record` itself.
+- a ``Task`` written -> one entry in the task log of each of its readers before or after
+  the write: its creator, its assignees and their managers (the viewers of its list
+  entries, ``indexed`` on the item; a reporting change rewrites the task, so a manager who
+  gains or loses it is logged too); the tasks capability may also call :func:`record`.
 
 An entry names the object only; ``GET /v1/sync`` resolves upsert or remove from current
 state when it reads the entry (services/sync/sync.py), so duplicates (stream redelivery)
@@ -89,7 +90,8 @@ def _strings(value: Optional[dict[str, Any]]) -> list[str]:
 
 
 def task_viewers(*images: Optional[dict[str, Any]]) -> tuple[Optional[str], Optional[str], set[str]]:
-    """(tenant, task id, creator and assignees before and after) of a task's stream images."""
+    """(tenant, task id, readers before and after) of a task's stream images: creator,
+    assignees and the viewers of its list entries (``<viewer>|<role>|...``)."""
     tenant = task_id = None
     viewers: set[str] = set()
     for image in images:
@@ -98,6 +100,7 @@ def task_viewers(*images: Optional[dict[str, Any]]) -> tuple[Optional[str], Opti
         tenant = tenant or next(iter(_strings(image.get("tenant_id"))), None)
         task_id = task_id or next(iter(_strings(image.get("task_id"))), None)
         viewers.update(_strings(image.get("creator_id")) + _strings(image.get("assignee_ids")))
+        viewers.update(key.split("|", 1)[0] for key in _strings(image.get("indexed")))
     return tenant, task_id, viewers
 
 

@@ -15,10 +15,11 @@ A ``Source`` answers, for one type:
   state holding an entry of the viewer's (``state_key`` / ``state_proves``) says the same,
   so a phone never sees an object vanish and come back around an edit.
 
-Tasks belong to the tasks capability: it registers its source with :func:`register`
-(called by the layer that composes both, e.g. the sync handler), and its objects' changes
-reach the log through ``changelog.record`` or the stream. Until then ``tasks`` is accepted
-and mirrors nothing.
+Tasks (``TaskSource``): every task the caller may read (creator, assignee, or a manager
+of an assignee: collab/tasks.py decides, ``tasks.readers``), read from the caller's task
+list entries of each role; a task's changes reach its readers' logs from the stream
+(services/sync/changelog.py), a reporting change's too (``tasks.follow_move`` rewrites
+the task). :func:`register` still lets a capability replace a type's source.
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from typing import Any, Optional, Protocol
 
 from chalicelib.auth import Principal
 from chalicelib.models.base import BaseItem
+from chalicelib.models.collab import Task, TaskEntry
 from chalicelib.models.crm import MODELS, CrmObject, object_key
 from chalicelib.models.feed import ADMIN_VIEWER
 from chalicelib.models.lists import LIVE, ListEntry, ListIndexState, list_pk
 from chalicelib.models.schedule import Plan, dated_range, dated_start_key
+from chalicelib.services.collab import tasks
 from chalicelib.services.crm import crm, list_index
 from chalicelib.services.schedule import schedule
 
@@ -105,8 +108,22 @@ class CrmSource:
         return crm.to_dict(item)
 
 
+class NoProof:
+    """A type whose objects say themselves who may read them (``visible``): no list entry
+    to prove it, no index state."""
+
+    def proof_key(self, viewer: str, item: BaseItem) -> Optional[Key]:
+        return None
+
+    def state_key(self, item: BaseItem) -> Optional[Key]:
+        return None
+
+    def state_proves(self, viewer: str, state: BaseItem) -> bool:
+        return False
+
+
 @dataclass(frozen=True)
-class PlanSource:
+class PlanSource(NoProof):
     """The caller's own plans, every date."""
 
     kind: str = "plan"
@@ -128,21 +145,48 @@ class PlanSource:
     def object_key(self, tenant_id: str, object_id: str) -> Key:
         return Plan.key_of(tenant_id, object_id)
 
-    def proof_key(self, viewer: str, item: BaseItem) -> Optional[Key]:
-        return None
-
-    def state_key(self, item: BaseItem) -> Optional[Key]:
-        return None
-
-    def state_proves(self, viewer: str, state: BaseItem) -> bool:
-        return False
-
     def visible(self, viewer: str, item: BaseItem, proven: bool) -> bool:
         return isinstance(item, Plan) and item.user_id == viewer
 
     def shape(self, item: BaseItem) -> dict[str, Any]:
         assert isinstance(item, Plan)
         return schedule.to_dict(item)
+
+
+@dataclass(frozen=True)
+class TaskSource(NoProof):
+    """The tasks the caller may read, every status: the caller's list entries of each role
+    (assigned, created, team), one role after the other; a task in two roles is listed
+    twice (the same upsert). The position is ``<role index>|<sort key>``."""
+
+    kind: str = "task"
+
+    def viewer(self, principal: Principal) -> str:
+        return principal.user_id
+
+    def snapshot(self, tenant_id: str, viewer: str, after: Optional[str], n: int) -> tuple[list[str], Optional[str]]:
+        """One Query: up to ``n`` ids of one role's entries, and where to go on (the next
+        role's start when this role is done; None after the last)."""
+        role, _, sort_key = (after or "0|").partition("|")
+        r = int(role) if role.isdigit() and int(role) < len(tasks.ROLES) else len(tasks.ROLES)
+        if r >= len(tasks.ROLES):
+            return [], None
+        entries = TaskEntry.page_after(tenant_id, viewer, tasks.ROLES[r], sort_key or None, n + 1)
+        if len(entries) > n:
+            entries = entries[:n]
+            return [e.task_id for e in entries], f"{r}|{entries[-1].SK}"
+        ids = [e.task_id for e in entries]
+        return ids, (f"{r + 1}|" if r + 1 < len(tasks.ROLES) else None)
+
+    def object_key(self, tenant_id: str, object_id: str) -> Key:
+        return Task.key_of(tenant_id, object_id)
+
+    def visible(self, viewer: str, item: BaseItem, proven: bool) -> bool:
+        return isinstance(item, Task) and viewer in tasks.readers(item)
+
+    def shape(self, item: BaseItem) -> dict[str, Any]:
+        assert isinstance(item, Task)
+        return tasks.to_dict(item)
 
 
 # the API's type names (the `types` parameter and each change's `type`) -> their source
@@ -152,6 +196,7 @@ SOURCES: dict[str, Source] = {
     "opportunities": CrmSource("opportunity"),
     "leads": CrmSource("lead"),
     "plans": PlanSource(),
+    "tasks": TaskSource(),
 }
 TYPES = ("accounts", "contacts", "opportunities", "leads", "plans", "tasks")
 
