@@ -122,11 +122,12 @@ def unit_owner(tenant_id: str, unit_type: str, unit_id: str) -> Optional[str]:
 
 
 def can_read_unit(principal: Principal, unit_type: str, unit_id: str) -> bool:
-    """Finance, administrators, and the unit's owner (for a person: self and managers)."""
+    """Finance, administrators, and the unit's owner (for a person: self and managers;
+    contract "expense-stats": "its owner and their managers", not department heads)."""
     if principal.is_admin or principal.is_finance:
         return True
     if unit_type == "person":
-        return org.can_read_user_data(principal, unit_id)
+        return unit_id == principal.user_id or org.is_subordinate(principal.tenant_id, principal.user_id, unit_id)
     return unit_owner(principal.tenant_id, unit_type, unit_id) == principal.user_id
 
 
