@@ -6,7 +6,8 @@ CRM objects (services/crm/list_index.py), directory rows of users (services/org/
 approvals-queue entry of a waiting expense (services/expenses/approvals.py), the team-day row of a
 sign-in (services/fieldwork/signins.py), project memberships, pipeline statistics
 (services/performance/oppstats.py) and the digest's registry, check-in days and opportunity pulses
-(services/performance/digest.py), and the feed audience of each expense's activity (narrowed
+(services/performance/digest.py), the delegate index of a delegation (who delegates to a
+user: their reactivation pulls back what passed over them), and the feed audience of each expense's activity (narrowed
 to the expense's readers by issue 24: one indexed before keeps its wider audience until
 re-indexed here). Items stored by an earlier release have none. This walks a tenant's
 items with bounded, key-condition Queries only (no Scan): the tenant's users (the
@@ -47,7 +48,7 @@ from chalicelib.models.signins import SignIn
 from chalicelib.observability import count, is_corrupt_item, logger, skip_bad_item
 from chalicelib.services.access.visibility import Resolver
 from chalicelib.services.crm import list_index
-from chalicelib.services.expenses import approvals, expenses
+from chalicelib.services.expenses import approvals, delegation, expenses
 from chalicelib.services.feed import feed_index
 from chalicelib.services.fieldwork import signins
 from chalicelib.services.org import org
@@ -79,6 +80,7 @@ class Context:
 def _profile(ctx: Context, item: BaseItem) -> None:
     if isinstance(item, User):
         ctx.progress.written["directory"] += org.restore_directory(item)
+        ctx.progress.written["delegations"] += delegation.restore_keys(ctx.tenant_id, item.user_id)
         digest.note_user(item)
 
 
