@@ -169,6 +169,10 @@ admin.integration.put     403   403   403      403  403  403  403   403      403
 expense.approve_chain_back 403  404   403      200  403  403  404   404      403  403   404   404     403     401
 expense.approve_after_reorg 403 403   403      200  403  403  404   404      403  403   404   404     403     401
 expense.approve_after_deactivation 403 404 403 200 403 403 404 404      403  403   404   404     403     401
+expense.approve_delegated 403   404   403      403  403  403  404   200      403  403   404   404     403     401
+expense.approve_after_reactivation 403 404 403 403 403 403 404 200      403  403   404   404     403     401
+approval_request.approve_after_reorg 403 404 403 403 403 403 404 200   404  403   404   404     403     401
+approval_request.approve_after_reactivation 403 404 403 403 403 403 404 200 404 403 404   404     403     401
 feed.expense_activity     200+  200-  200+     200+ 200+ 200+ 200-  200-     200- 200+  200-  200-    403     401
 opportunity.overview_expense 200+ 404 200+     200+ 200+ 200+ 404   404      404  200+  404   404     403     401
 admin.jobs.list           403   403   403      403  403  403  403   403      403  200   403   200     403     401
@@ -466,6 +470,40 @@ def _after_deactivation(w: World) -> str:
     return expense_id
 
 
+def _delegated(w: World) -> str:
+    """mgr_east delegates to mgr_west for today: rep_a's expense waits for mgr_west."""
+    from chalicelib.services.expenses import approvals
+
+    approvals.set_delegation(principal("mgr_east"), "mgr_west", _today(), _today())
+    return w.expense("submitted")
+
+
+def _reactivated(make: Callable[[World], str]) -> Callable[[World], str]:
+    """mgr_east delegates to mgr_west; the wait made by ``make`` passes to mgr_east while
+    mgr_west is deactivated, and comes back when mgr_west is reactivated."""
+
+    def build(w: World) -> str:
+        from chalicelib.services.expenses import approvals
+        from chalicelib.services.flows import offboarding
+
+        approvals.set_delegation(principal("mgr_east"), "mgr_west", _today(), _today())
+        made = make(w)
+        offboarding.deactivate(principal("admin"), "mgr_west", "vp")
+        offboarding.reactivate(principal("admin"), "mgr_west")
+        return made
+
+    return build
+
+
+def _leave_after_reorg(w: World) -> str:
+    """rep_a's leave request waits for mgr_east; rep_a then reports to mgr_west."""
+    from chalicelib.services.flows import offboarding
+
+    request_id = _leave(w)
+    offboarding.put_user(principal("admin"), "rep_a", "Zhang Min (rep)", "east_key", "mgr_west", None, None)
+    return request_id
+
+
 def _expense_activity(w: World) -> str:
     """A submitted expense of rep_a on rep_a's opportunity: its feed activity is a
     projection of the expense (readers: rep_a, managers, heads of rep_a's departments such
@@ -725,6 +763,24 @@ CASES: dict[str, Case] = {
         "POST",
         "/v1/expenses/{expense_id}/approve",
         _fresh(_after_deactivation, "POST", "/v1/expenses/{id}/approve", {}),
+    ),
+    "expense.approve_delegated": Case(
+        "POST", "/v1/expenses/{expense_id}/approve", _fresh(_delegated, "POST", "/v1/expenses/{id}/approve", {})
+    ),
+    "expense.approve_after_reactivation": Case(
+        "POST",
+        "/v1/expenses/{expense_id}/approve",
+        _fresh(_reactivated(lambda w: w.expense("submitted")), "POST", "/v1/expenses/{id}/approve", {}),
+    ),
+    "approval_request.approve_after_reorg": Case(
+        "POST",
+        "/v1/approval-requests/{request_id}/approve",
+        _fresh(_leave_after_reorg, "POST", "/v1/approval-requests/{id}/approve", {}),
+    ),
+    "approval_request.approve_after_reactivation": Case(
+        "POST",
+        "/v1/approval-requests/{request_id}/approve",
+        _fresh(_reactivated(_leave), "POST", "/v1/approval-requests/{id}/approve", {}),
     ),
     "feed.expense_activity": Case(
         "GET",
