@@ -654,17 +654,24 @@ def _notify_result(e: Expense, outcome: str, note: Optional[str]) -> None:
 
 
 # ---------------------------------------------------------------- payment (finance webhook)
-def apply_payment_update(tenant_id: str, webhook_id: str, event: Any, digest: Optional[str] = None) -> bool:
+def apply_payment_update(
+    tenant_id: str, webhook_id: str, event: Any, digest: Optional[str] = None, stated_at: Optional[str] = None
+) -> bool | str:
     """``expense.payment_updated`` with its receipt in one transaction. False for a
     webhook-id already applied. The submitter's ``expense_paid`` message is deduplicated
     by webhook-id, and re-sent on a duplicate, so a crash between the two cannot lose it.
-    The same webhook-id with another event (``digest``) is 422 before anything is sent."""
+    The same webhook-id with another event (``digest``) is 422 before anything is sent.
+    Latest wins by the event's own time (``stated_at``: the body's ``timestamp``, never
+    ahead of our clock; else its arrival): an event older than the one applied (delivered
+    out of order, e.g. a retried ``failed`` after a later ``paid``) is recorded and answered
+    ``stale``, and changes nothing, notifies nobody."""
     if event.status not in ("paid", "failed"):
         raise Unprocessable("status must be paid or failed", code="invalid_payment_status")
+    stamp = stated_at or iso(utcnow())
     for attempt in range(MAX_TX_ATTEMPTS):
         e = load(tenant_id, event.expense_id) if _valid_id(event.expense_id) else None
         if webhooks.already_received(tenant_id, webhook_id, digest):
-            if e is not None:
+            if e is not None and not _superseded(e, stamp):
                 _settle_paid(e, webhook_id)
             return False
         if e is None:
@@ -672,28 +679,46 @@ def apply_payment_update(tenant_id: str, webhook_id: str, event: Any, digest: Op
         if e.status != "approved":
             raise Conflict(f"only approved expenses are paid; this one is {e.status}", code="invalid_state")
         read_version = e.version
-        e.payment_status = event.status
-        e.paid_at = (stated(event.paid_at, "paid_at") or iso(utcnow())) if event.status == "paid" else None
-        e.payment_reference = (event.reference or None) and str(event.reference)[:200]
-        e.updated_at = iso(utcnow())
-        rec = webhooks.receipt(tenant_id, webhook_id, "expense.payment_updated", ref_id=e.expense_id, digest=digest)
-        tx = (
-            Tx().put("receipt", rec, InboundReceipt.PK.does_not_exist()).put("expense", e, Expense.status == "approved")
-        )
+        stale = _superseded(e, stamp)
+        ref = None if stale else e.expense_id  # a stale receipt re-drives no message (flows/redrive.py)
+        rec = webhooks.receipt(tenant_id, webhook_id, "expense.payment_updated", ref_id=ref, digest=digest)
+        tx = Tx().put("receipt", rec, InboundReceipt.PK.does_not_exist())
+        if stale:
+            tx.check("expense", e, Expense.version == read_version)
+        else:
+            _set_payment(e, event, stamp)
+            tx.put("expense", e, Expense.status == "approved")
         try:
             tx.commit()
         except Cancelled as exc:
             e.version = read_version
             if "receipt" in exc.failed:
                 webhooks.already_received(tenant_id, webhook_id, digest)  # another event under this id: 422
-                _settle_paid(e, webhook_id)
+                if not stale:
+                    _settle_paid(e, webhook_id)
                 return False
             time.sleep(random.uniform(0.005, 0.02) * (2**attempt))
             continue
+        if stale:
+            count("PaymentUpdateStale")
+            return webhooks.STALE
         # after the commit: the receipt's stream INSERT re-drives the message
         _settle_paid(e, webhook_id)
         return True
     raise ServiceUnavailable("the expense is busy, retry shortly", code="retry_later")
+
+
+def _superseded(e: Expense, stamp: str) -> bool:
+    """A payment event stated before the one the expense shows (out-of-order delivery)."""
+    return bool(e.payment_stated_at) and stamp < str(e.payment_stated_at)
+
+
+def _set_payment(e: Expense, event: Any, stamp: str) -> None:
+    e.payment_status = event.status
+    e.paid_at = (stated(event.paid_at, "paid_at") or iso(utcnow())) if event.status == "paid" else None
+    e.payment_reference = (event.reference or None) and str(event.reference)[:200]
+    e.payment_stated_at = stamp
+    e.updated_at = iso(utcnow())
 
 
 def _valid_id(value: str) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Optional
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pynamodb.exceptions import UpdateError
 
@@ -124,6 +124,18 @@ def get_settings(tenant_id: str) -> TenantSettings:
     return TenantSettings.of(tenant_id)
 
 
+NOT_ZONES = frozenset({"localtime", "Factory"})  # the host's own zone; tzdata's "no zone"
+
+
+@lru_cache(maxsize=1)
+def iana_zones() -> frozenset[str]:
+    """The IANA zone names a tenant may choose: the tz database's (``available_timezones``:
+    no ``posix/`` or ``right/`` variants, whose clocks differ by leap seconds), minus names
+    that mean the server's own zone (``localtime``: a tenant's days would follow the host's
+    configuration, and a runtime without it silently counts them in the default zone)."""
+    return frozenset(available_timezones()) - NOT_ZONES
+
+
 @lru_cache(maxsize=64)
 def zone_named(name: str) -> ZoneInfo:
     """The IANA zone, or the default for a name this runtime does not know."""
@@ -139,11 +151,8 @@ def tenant_zone(tenant_id: str, tenant_settings: Optional[TenantSettings] = None
 
 
 def put_settings(tenant_id: str, changes: dict[str, Any]) -> TenantSettings:
-    if "timezone" in changes:
-        try:
-            ZoneInfo(changes["timezone"])
-        except (ZoneInfoNotFoundError, ValueError):
-            raise Unprocessable(f"unknown time zone {changes['timezone']!r}", code="unknown_timezone") from None
+    if "timezone" in changes and changes["timezone"] not in iana_zones():
+        raise Unprocessable(f"unknown time zone {changes['timezone']!r}", code="unknown_timezone")
     require_currency(changes.get("currency"))  # the one list (chalicelib/currencies.py)
     if "pipeline" in changes:
         changes = {**changes, "pipeline": pipeline.validate(changes["pipeline"])}
