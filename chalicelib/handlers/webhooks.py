@@ -24,7 +24,7 @@ APPLY: dict[str, Callable[[webhooks.Inbound, str], bool | str]] = {
         tenant_id, inbound.webhook_id, inbound.event, inbound.digest, inbound.stated_at
     ),
     "budget.updated": lambda inbound, tenant_id: budgets.apply_push(
-        tenant_id, inbound.webhook_id, inbound.event, inbound.digest
+        tenant_id, inbound.webhook_id, inbound.event, inbound.digest, inbound.stated_at
     ),
     "fx.rates_updated": lambda inbound, tenant_id: fx.apply_rates_webhook(tenant_id, inbound),
 }

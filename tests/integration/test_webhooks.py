@@ -541,3 +541,21 @@ def test_a_payment_event_older_than_the_one_applied_is_stale_and_changes_nothing
     raw, headers = signed(secret, _stamped(expense_id, "failed", now + timedelta(seconds=1)), "wh_newer")
     assert post_webhook(api, raw, headers)[1]["status"] == "applied"  # a later event still applies
     assert api.get(f"/v1/expenses/{expense_id}")[1]["payment_status"] == "failed"
+
+
+def test_a_budget_update_older_than_the_one_applied_is_stale_and_the_budget_keeps_the_newer(api, secret):
+    now = datetime.now(UTC)
+
+    def update(amount: str, at: datetime) -> dict[str, Any]:
+        data = {"unit_type": "person", "unit_id": "rep_c", "period": "2026-12", "amount": amount, "currency": "CNY"}
+        return {"type": "budget.updated", "timestamp": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "data": data}
+
+    raw, headers = signed(secret, update("900.00", now), "wh_budget_new")
+    assert post_webhook(api, raw, headers)[1]["status"] == "applied"
+    raw, headers = signed(secret, update("100.00", now - timedelta(seconds=120)), "wh_budget_old")
+    status, body = post_webhook(api, raw, headers)
+    assert status == 200 and body["status"] == "stale"
+    assert api.get("/v1/budgets/person/rep_c/2026-12", as_="fin")[1]["amount"] == "900.00"
+    raw, headers = signed(secret, update("300.00", now + timedelta(seconds=1)), "wh_budget_newer")
+    assert post_webhook(api, raw, headers)[1]["status"] == "applied"
+    assert api.get("/v1/budgets/person/rep_c/2026-12", as_="fin")[1]["amount"] == "300.00"

@@ -268,11 +268,13 @@ def write_limit(
     mode: Optional[str],
     thresholds: Optional[list[int]],
     extra: Any = None,
+    pushed_at: Optional[str] = None,
 ) -> Budget:
     """Set the limit atomically against concurrent usage changes (retried on a race).
 
     ``extra(tx)`` may add items (the inbound webhook's receipt) to the same transaction;
-    then a :class:`Cancelled` naming them propagates to the caller."""
+    then a :class:`Cancelled` naming them propagates to the caller. ``pushed_at``: the
+    stated time of a ``budget.updated`` event, written only over an older one."""
     require_currency(currency)  # the one list (chalicelib/currencies.py)
     item = usage_item(tenant_id, unit_type, unit_id, period)
     for attempt in range(MAX_WRITE_ATTEMPTS):
@@ -286,6 +288,9 @@ def write_limit(
         )
         actions, condition = set_limit_actions(current, amount_cents, currency, use_mode, use_thresholds)
         actions += _identity_actions(item) + _due_actions(item)
+        if pushed_at is not None:
+            actions.append(Budget.pushed_at.set(pushed_at))
+            condition &= Budget.pushed_at.does_not_exist() | (Budget.pushed_at <= pushed_at)
         try:
             tx = Tx().update("budget", item, actions, condition)
             if extra is not None:
@@ -492,10 +497,14 @@ def alerts_of(budget: Budget) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------- finance pushes (inbound webhook)
-def apply_push(tenant_id: str, webhook_id: str, update: Any, digest: Optional[str] = None) -> bool:
+def apply_push(
+    tenant_id: str, webhook_id: str, update: Any, digest: Optional[str] = None, stated_at: Optional[str] = None
+) -> bool | str:
     """``budget.updated``: set the amount (keeping mode and thresholds; new budgets are
     ``block`` with the default thresholds) together with the webhook's receipt. False when
-    this webhook-id was already applied."""
+    this webhook-id was already applied. Latest wins by the event's own time (``stated_at``,
+    never ahead of our clock; else its arrival): an older event than the one applied is
+    recorded and answered ``stale`` (webhooks.STALE), and changes nothing."""
 
     if update.unit_type not in UNIT_TYPES:
         raise Unprocessable("unit_type must be department, project or person", code="invalid_unit")
@@ -512,6 +521,10 @@ def apply_push(tenant_id: str, webhook_id: str, update: Any, digest: Optional[st
         return False
     validate_unit(tenant_id, update.unit_type, update.unit_id)
     rec = webhooks.receipt(tenant_id, webhook_id, "budget.updated", digest=digest)
+    stamp = stated_at or iso(utcnow())
+    current = load(tenant_id, update.unit_type, update.unit_id, update.period)
+    if current is not None and current.pushed_at and stamp < str(current.pushed_at):
+        return _record_stale(tenant_id, webhook_id, digest, rec)
     try:
         write_limit(
             tenant_id,
@@ -523,12 +536,24 @@ def apply_push(tenant_id: str, webhook_id: str, update: Any, digest: Optional[st
             None,
             None,
             extra=lambda tx: tx.put("receipt", rec, _receipt_absent()),
+            pushed_at=stamp,
         )
     except Cancelled as exc:
         if "receipt" in exc.failed or webhooks.already_received(tenant_id, webhook_id, digest):
             return False
         raise
     return True
+
+
+def _record_stale(tenant_id: str, webhook_id: str, digest: Optional[str], rec: Any) -> bool | str:
+    """An out-of-order event: only its receipt (a retry of it is then a duplicate)."""
+    try:
+        Tx().put("receipt", rec, _receipt_absent()).commit()
+    except Cancelled:
+        webhooks.already_received(tenant_id, webhook_id, digest)  # another event under this id: 422
+        return False
+    count("BudgetUpdateStale")
+    return webhooks.STALE
 
 
 def _receipt_absent() -> Any:  # noqa: N802 - reads as the condition it builds
