@@ -70,8 +70,8 @@ def test_round_3_stateful_probes_hold_over_http(attacked):
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     body = {"amount": "12.00", "category": "meals", "occurred_on": today, "unit": {"type": "person", "id": "rep_a"}}
     expense = stack.call("POST", "/v1/expenses", body).json()
-    assert stack.call("POST", f"/v1/expenses/{expense['id']}/submit").status_code == 200
-    assert stack.call("POST", f"/v1/expenses/{expense['id']}/approve", {}, as_="mgr_east").status_code == 200
+    approver = stack.call("POST", f"/v1/expenses/{expense['id']}/submit").json()["approver_ids"][0]
+    assert stack.call("POST", f"/v1/expenses/{expense['id']}/approve", {}, as_=approver).status_code == 200
     now = datetime.now(UTC)
     paid = {"expense_id": expense["id"], "status": "paid", "reference": "PAY-2"}
     assert _hook(stack, secret, "rt3_paid", "expense.payment_updated", paid, now)["status"] == "applied"
@@ -79,7 +79,7 @@ def test_round_3_stateful_probes_hold_over_http(attacked):
     late = now - timedelta(seconds=120)
     assert _hook(stack, secret, "rt3_failed", "expense.payment_updated", failed, late)["status"] == "stale"
     assert stack.call("GET", f"/v1/expenses/{expense['id']}").json()["payment_status"] == "paid"
-    assert stack.call("POST", f"/v1/expenses/{expense['id']}/approve", {}, as_="mgr_east").status_code == 409
+    assert stack.call("POST", f"/v1/expenses/{expense['id']}/approve", {}, as_=approver).status_code == 409
     budget = {"unit_type": "person", "unit_id": "rep_c", "period": today[:7], "amount": "900.00", "currency": "CNY"}
     assert _hook(stack, secret, "rt3_budget_new", "budget.updated", budget, now)["status"] == "applied"
     old = {**budget, "amount": "100.00"}
