@@ -175,6 +175,8 @@ approval_request.approve_after_reorg 403 404 403 403 403 403 404 200   404  403 
 approval_request.approve_after_reactivation 403 404 403 403 403 403 404 200 404 403 404   404     403     401
 feed.expense_activity     200+  200-  200+     200+ 200+ 200+ 200-  200-     200- 200+  200-  200-    403     401
 opportunity.overview_expense 200+ 404 200+     200+ 200+ 200+ 404   404      404  200+  404   404     403     401
+opportunity.overview_plan 200+  404   200+     200+ 200+ 200+ 404   404      404  200+  404   404     403     401
+opportunity.overview_signin 200+ 404  200+     200+ 200+ 200+ 404   404      404  200+  404   404     403     401
 admin.jobs.list           403   403   403      403  403  403  403   403      403  200   403   200     403     401
 admin.jobs.get            403   403   403      403  403  403  403   403      403  200   403   404     403     401
 task.create               201   403   201      201  201  201  403   403      403  201   422   422     403     401
@@ -516,6 +518,38 @@ def _expense_activity(w: World) -> str:
     return w.ids["opportunity"]
 
 
+def _plan_on_opportunity(w: World) -> str:
+    """rep_a's plan on rep_a's opportunity: the overview's ``plans`` part projects it
+    (readers of rep_a's records who see the opportunity; kam heads her department)."""
+    from chalicelib.services.schedule import schedule
+
+    opp = w.ids["opportunity"]
+    w.ids["projected"] = schedule.create_plan(principal("rep_a"), date_=DAY, title="P", opportunity_id=opp).plan_id
+    return opp
+
+
+def _signin_on_opportunity(w: World) -> str:
+    """rep_a's check-in on rep_a's opportunity: the overview's ``signins`` part projects it."""
+    from chalicelib.services.fieldwork import signins
+
+    opp = w.ids["opportunity"]
+    signin = signins.create_signin(
+        principal("rep_a"),
+        kind="check_in",
+        lat=31.2286,
+        lng=121.4479,
+        accuracy_m=10,
+        client_time=_now(),
+        opportunity_id=opp,
+    )
+    w.ids["projected"] = signin["id"]
+    return opp
+
+
+def _overview_has(part: str) -> Callable[[World, Any], bool]:
+    return lambda w, body: w.ids["projected"] in _ids(body[part])
+
+
 def _feed_expense(w: World, role: str) -> Call:
     _expense_activity(w)
     return Call("GET", "/v1/feed?types=expense&limit=100")
@@ -781,6 +815,18 @@ CASES: dict[str, Case] = {
         "POST",
         "/v1/approval-requests/{request_id}/approve",
         _fresh(_reactivated(_leave), "POST", "/v1/approval-requests/{id}/approve", {}),
+    ),
+    "opportunity.overview_plan": Case(
+        "GET",
+        "/v1/opportunities/{object_id}/overview",
+        _fresh(_plan_on_opportunity, "GET", "/v1/opportunities/{id}/overview"),
+        sees=_overview_has("plans"),
+    ),
+    "opportunity.overview_signin": Case(
+        "GET",
+        "/v1/opportunities/{object_id}/overview",
+        _fresh(_signin_on_opportunity, "GET", "/v1/opportunities/{id}/overview"),
+        sees=_overview_has("signins"),
     ),
     "feed.expense_activity": Case(
         "GET",
