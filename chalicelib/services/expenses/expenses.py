@@ -330,7 +330,10 @@ def approver_chain(
     - never the submitter, nor anyone whose delegation chain passes through the submitter
       (the level passes to the next manager up: nobody picks their own approver), and
     - never someone who decided (or is to decide) another level of the same request.
-    Fewer approvers than levels: nobody is left to decide the rest (no wait is kept)."""
+    A deactivated delegate is passed over (their delegator decides); reactivated within the
+    delegation's dates they decide again, also what already waits (the contract's "also
+    those already waiting": ``approvals.move_for_reactivation`` re-keys those waits by
+    this rule). Fewer approvers than levels: nobody is left to decide the rest (no wait is kept)."""
     ancestors: list[str] = list(getattr(submitter, "ancestors", None) or [])
     approvers, untils = list(decided), [None] * len(decided)  # type: list[str], list[Optional[str]]
     now = iso(utcnow())
