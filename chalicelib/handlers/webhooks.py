@@ -19,12 +19,12 @@ WEBHOOK_QUEUE_NAME = webhook_queue_name()
 
 
 # Each inbound event type (see webhooks.EVENT_MODELS) and the service function applying it.
-APPLY: dict[str, Callable[[webhooks.Inbound, str], bool]] = {
+APPLY: dict[str, Callable[[webhooks.Inbound, str], bool | str]] = {
     "expense.payment_updated": lambda inbound, tenant_id: expenses.apply_payment_update(
-        tenant_id, inbound.webhook_id, inbound.event, inbound.digest
+        tenant_id, inbound.webhook_id, inbound.event, inbound.digest, inbound.stated_at
     ),
     "budget.updated": lambda inbound, tenant_id: budgets.apply_push(
-        tenant_id, inbound.webhook_id, inbound.event, inbound.digest
+        tenant_id, inbound.webhook_id, inbound.event, inbound.digest, inbound.stated_at
     ),
     "fx.rates_updated": lambda inbound, tenant_id: fx.apply_rates_webhook(tenant_id, inbound),
 }
@@ -32,7 +32,7 @@ APPLY: dict[str, Callable[[webhooks.Inbound, str], bool]] = {
 
 class WebhookAck(Response):
     webhook_id: str
-    status: str  # applied | duplicate
+    status: str  # applied | duplicate | stale
 
 
 @route(

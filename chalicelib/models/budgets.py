@@ -46,6 +46,7 @@ class Budget(BaseItem, discriminator="Budget"):
     pending_alerts = NumberSetAttribute(null=True)
     check_seq = NumberAttribute(default=0)  # bumped by every usage or limit change
     updated_at = UnicodeAttribute(null=True)
+    pushed_at = UnicodeAttribute(null=True)  # the applied budget.updated event's own time (latest wins)
 
     @classmethod
     def pk(cls, tenant_id: str, unit_type: str, unit_id: str) -> str:

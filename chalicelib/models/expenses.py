@@ -44,6 +44,7 @@ class Expense(BaseItem, discriminator="Expense"):
     payment_status = UnicodeAttribute(default="unpaid")
     paid_at = UnicodeAttribute(null=True)
     payment_reference = UnicodeAttribute(null=True)
+    payment_stated_at = UnicodeAttribute(null=True)  # the applied payment event's own time (latest wins)
     approver_ids = string_list(default=list)  # level 1, level 2 (current tree)
     approval_levels = NumberAttribute(null=True)  # decided at submission (amount vs limit)
     approvals = JSONAttribute(default=list)  # [{level, approver_id, decision, comment?, at}]

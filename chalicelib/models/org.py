@@ -160,6 +160,11 @@ class Delegation(BaseItem, discriminator="Delegation"):
     def fetch(cls, tenant_id: str, user_id: str) -> Optional[Delegation]:
         return cls.lookup(cls.key_of(tenant_id, user_id), consistent_read=True)
 
+    @classmethod
+    def delegators_pk(cls, tenant_id: str, delegate_id: str) -> str:
+        """GSI3: the delegations naming ``delegate_id`` (who delegates to them)."""
+        return tkey(tenant_id, "DELEGATES_TO", delegate_id)
+
     @staticmethod
     def boundary_range(since: str, until: str) -> tuple[str, str]:
         """GSI1SK/GSI2SK bounds (``<instant>#<tenant>#<user>``) of the starts or ends in
@@ -171,6 +176,8 @@ class Delegation(BaseItem, discriminator="Delegation"):
         # the boundary sweep's indexes (every tenant): starts on GSI1, ends on GSI2
         self.GSI1PK, self.GSI1SK = DELEGATION_STARTS_PK, f"{self.starts_at}#{self.tenant_id}#{self.user_id}"
         self.GSI2PK, self.GSI2SK = DELEGATION_ENDS_PK, f"{self.ends_at}#{self.tenant_id}#{self.user_id}"
+        # who delegates to a user (their reactivation pulls back what passed over them)
+        self.GSI3PK, self.GSI3SK = self.delegators_pk(self.tenant_id, self.delegate_id), self.user_id
 
     def active_at(self, instant: str) -> bool:
         return self.starts_at <= instant < self.ends_at

@@ -267,6 +267,161 @@ def every_operation_probes(stack: Any) -> Iterator[Probe]:
             yield Probe(f"op:cross_tenant:{verb} {template}", verb, path, _auth(cross), body, secrets=(cross,))
 
 
+LISTS = (
+    "/v1/accounts", "/v1/contacts", "/v1/opportunities", "/v1/leads", "/v1/feed", "/v1/messages", "/v1/users",
+    "/v1/team", "/v1/departments", "/v1/projects", "/v1/approvals", "/v1/tasks", "/v1/instructions",
+    "/v1/approval-requests", "/v1/reports", "/v1/expenses", "/v1/me/devices", "/v1/report-templates",
+)  # fmt: skip
+
+
+def _json(body: Any) -> bytes:
+    return json.dumps(body).encode()
+
+
+def round3_probes(stack: Any) -> Iterator[Probe]:
+    """The closing pass of issue 24 (new classes): time zones, oversized collections,
+    look-alike ids, references to another tenant's people, time-of-day edges, cursors on
+    every list, forged sync cursors and calendar-feed tokens. Each is refused, none stored."""
+    admin, mgr, rep = (_auth(stack.token(u)) for u in ("admin", "mgr_east", "rep_a"))
+    for zone in ("localtime", "Factory", "right/Asia/Shanghai", "posix/Asia/Shanghai", "Etc/GMT+14"):
+        yield Probe(f"r3:timezone:{zone}", "PUT", "/v1/admin/settings", admin, _json({"timezone": zone}), (422,))
+    discount = {"kind": "discount", "title": "d", "amount": "5.00", "currency": "QQQ"}
+    yield Probe("r3:request_currency", "POST", "/v1/approval-requests", rep, _json(discount), (422,))
+    yield from _oversized_probes(admin, mgr, rep)
+    yield from _reference_probes(admin, mgr, rep)
+    yield from _list_probes(mgr, rep)
+
+
+TEMPLATE = {"name": "Big", "period": "daily", "due_time": "18:00"}
+
+
+def _oversized_probes(admin: dict[str, str], mgr: dict[str, str], rep: dict[str, str]) -> Iterator[Probe]:
+    many = [f"u{i}" for i in range(5000)]
+    fields = [{"key": f"f{i}", "label": "L" * 50, "type": "text"} for i in range(10_000)]
+    template = TEMPLATE
+    related = [{"type": "lead", "id": f"ld_{i}"} for i in range(5000)]
+    stages = [{"key": f"s{i}", "probability": 1, "outcome": "open"} for i in range(3000)]
+    big = [
+        ("tasks", "POST", "/v1/tasks", mgr, {"title": "t", "assignee_ids": many}, (400,)),
+        ("instructions", "POST", "/v1/instructions", mgr, {"content": "x", "recipient_ids": many}, (400,)),
+        ("template_10000", "PUT", "/v1/admin/report-templates/big", admin, {**template, "fields": fields}, (413,)),
+        (
+            "template_1000",
+            "PUT",
+            "/v1/admin/report-templates/big",
+            admin,
+            {**template, "fields": fields[:1000]},
+            (400,),
+        ),
+        ("related", "POST", "/v1/activities", rep, {"type": "post", "content": "x", "related": related}, (400,)),
+        (
+            "mentions",
+            "POST",
+            "/v1/activities/act_x/comments",
+            rep,
+            {"content": "x", "mentions": ["rep_b"] * 5000},
+            (400,),
+        ),
+        ("bulk", "POST", "/v1/approvals/bulk", mgr, {"action": "approve", "expense_ids": many[:51]}, (400,)),
+        (
+            "holidays",
+            "PUT",
+            "/v1/admin/work-calendar/2027",
+            admin,
+            {"holidays": ["2027-01-01"] * 5000, "workdays": []},
+            (400,),
+        ),
+        ("pipeline", "PUT", "/v1/admin/settings", admin, {"pipeline": stages}, (400,)),
+        ("muted", "PUT", "/v1/me/notification-settings", rep, {"muted_kinds": ["comment"] * 10_000}, (400,)),
+        (
+            "members",
+            "PUT",
+            "/v1/admin/projects/p1",
+            admin,
+            {"name": "P", "owner_id": "rep_a", "member_ids": many},
+            (400,),
+        ),
+    ]
+    for name, method, path, headers, body, expect in big:
+        yield Probe(f"r3:oversized:{name}", method, path, headers, _json(body), expect)
+
+
+def _reference_probes(admin: dict[str, str], mgr: dict[str, str], rep: dict[str, str]) -> Iterator[Probe]:
+    """Look-alike ids, another tenant's people, time-of-day edges."""
+    for value in ("\uff52\uff45\uff50_\uff41", "rep_a\u200b", "rep\u2010a"):  # fullwidth, zero-width, hyphen
+        yield Probe(f"r3:lookalike_id:{ascii(value)}", "GET", "/v1/users/" + value, rep, expect=(400,))
+        task = {"title": "t", "assignee_ids": [value]}
+        yield Probe(f"r3:lookalike_assignee:{ascii(value)}", "POST", "/v1/tasks", mgr, _json(task), (400,))
+    foreign = [
+        ("task", "POST", "/v1/tasks", mgr, {"title": "t", "assignee_ids": ["rep_x"]}),
+        ("instruction", "POST", "/v1/instructions", admin, {"content": "x", "recipient_ids": ["boss"]}),
+        ("delegate", "PUT", "/v1/me/delegate", mgr, {"delegate_id": "rep_x", "from": "2030-01-01", "to": "2030-01-02"}),
+        (
+            "project_member",
+            "PUT",
+            "/v1/admin/projects/p2",
+            admin,
+            {"name": "P", "owner_id": "rep_a", "member_ids": ["rep_x"]},
+        ),
+        ("department_head", "PUT", "/v1/admin/departments/d9", admin, {"name": "D", "head_user_id": "boss"}),
+    ]
+    for name, method, path, headers, body in foreign:
+        yield Probe(f"r3:other_tenants_user:{name}", method, path, headers, _json(body), (422,))
+    day_edges = [
+        (
+            "plan_24h",
+            "POST",
+            "/v1/plans",
+            rep,
+            {"date": "2027-03-14", "title": "p", "start_time": "2027-03-14T24:00:00Z"},
+            (400,),
+        ),
+        (
+            "quiet_24h",
+            "PUT",
+            "/v1/me/notification-settings",
+            rep,
+            {"muted_kinds": [], "quiet_hours": {"from": "24:00", "to": "07:00"}},
+            (400,),
+        ),
+        (
+            "due_24h",
+            "PUT",
+            "/v1/admin/report-templates/t24",
+            admin,
+            {**TEMPLATE, "due_time": "24:00", "fields": []},
+            (400,),
+        ),
+        ("feb_29", "POST", "/v1/plans", rep, {"date": "2027-02-29", "title": "p"}, (422,)),
+        (
+            "dst_gap_reversed",
+            "POST",
+            "/v1/plans",
+            rep,
+            {
+                "date": "2027-03-14",
+                "title": "p",
+                "start_time": "2027-03-14T07:30:00Z",
+                "end_time": "2027-03-14T06:30:00Z",
+            },
+            (422,),
+        ),
+    ]
+    for name, method, path, headers, body, expect in day_edges:
+        yield Probe(f"r3:time_of_day:{name}", method, path, headers, _json(body), expect)
+
+
+def _list_probes(mgr: dict[str, str], rep: dict[str, str]) -> Iterator[Probe]:
+    """Cursors on every list, a forged sync cursor, guessed calendar-feed tokens."""
+    for path in LISTS:
+        yield Probe(f"r3:cursor_garbage:{path}", "GET", path + "?cursor=%00%ff..%2F", mgr, expect=(422,))
+        yield Probe(f"r3:cursor_huge:{path}", "GET", path + "?cursor=" + "A" * 5000, mgr, expect=(400,))
+    forged = base64.urlsafe_b64encode(json.dumps({"u": "rep_a", "t": "acme", "s": "2000"}).encode()).decode()
+    yield Probe("r3:sync_forged", "GET", "/v1/sync?types=accounts&since=" + forged, rep, expect=(410,))
+    for token in ("A" * 43, "a" * 43, "-" * 43, "A" * 42, "A" * 44, "%2e%2e%2f" + "A" * 34):
+        yield Probe(f"r3:calendar_token:{token[:12]}", "GET", f"/v1/calendar-feed/{token}.ics", expect=(400, 404))
+
+
 def probes(stack: Any, secret: str) -> list[Probe]:
     out = [
         *every_operation_probes(stack),
@@ -275,6 +430,7 @@ def probes(stack: Any, secret: str) -> list[Probe]:
         *body_probes(stack),
         *upload_probes(stack),
         *webhook_probes(stack, secret),
+        *round3_probes(stack),
     ]
     assert len(out) <= MAX_REQUESTS
     return out

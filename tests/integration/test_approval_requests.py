@@ -96,6 +96,8 @@ def test_bad_requests_are_422_and_write_nothing(api):
         ({**LEAVE, "to_date": "2030-03-01"}, "invalid_range"),
         ({**LEAVE, "related": [{"type": "opportunity", "id": "opp_nope"}]}, "unknown_opportunity"),
         ({"kind": "discount", "title": "x", "amount": "10.00", "currency": "USD"}, "no_exchange_rate"),
+        # red-team pass: the money rules' one currency list, as for expenses (was no_exchange_rate)
+        ({"kind": "discount", "title": "x", "amount": "10.00", "currency": "QQQ"}, "unknown_currency"),
     ]
     for body, code in cases:
         status, error = api.post("/v1/approval-requests", body)

@@ -63,8 +63,10 @@ def test_moving_a_manager_moves_their_reports_level_two_approvals(api):
     move(api, "mgr_east", "Wang Fang (East manager)", "east", "ceo")  # now reports to the CEO
     assert queue(api, "vp") == [] and queue(api, "ceo") == [big["id"]]
     assert len(messages_of(api, "ceo", "expense_approval_request")) == 1
-    # vp is no longer above rep_a in the reporting tree (can_read_user_data): out of range
-    assert api.post(f"/v1/expenses/{big['id']}/approve", {}, as_="vp")[0] == 404
+    # vp is no longer above rep_a in the reporting tree, but heads sales (rep_a's east is in
+    # it): vp reads rep_a's expense (org.reads_user_data) and may not decide it
+    status, error = api.post(f"/v1/expenses/{big['id']}/approve", {}, as_="vp")
+    assert status == 403 and error["error"]["code"] == "not_approver"
     status, out = api.post(f"/v1/expenses/{big['id']}/approve", {}, as_="ceo")
     assert status == 200 and out["status"] == "approved"
 

@@ -309,3 +309,26 @@ def test_a_storage_fault_at_any_write_ends_the_run_with_a_cursor_and_the_resume_
             while cursor:
                 cursor = backfill.run("acme", cursor)["cursor"]
             assert views(api) == written_now, nth
+
+
+def test_an_expense_activity_indexed_with_its_old_wider_audience_is_narrowed_by_the_backfill(api, world):
+    # issue 24 item 2 narrowed an expense activity to the expense's readers; one indexed
+    # before that (here: rep_c, of another department, in its audience) keeps the wider
+    # audience until the backfill re-indexes it
+    from chalicelib.models.feed import Activity
+    from chalicelib.services.expenses import expenses
+    from chalicelib.services.feed import feed_index
+
+    expense = submitted(api, "42.00")
+    activity = feed_index.get_activity("acme", expenses.activity_id(expense["id"]))
+    assert activity is not None and activity.type == "expense"
+    feed_index.write_entries(activity, [("rep_c", "all")], [])
+    activity.update(actions=[Activity.indexed.add({"rep_c|all"})])
+    assert api.get(f"/v1/activities/{activity.activity_id}", as_="rep_c")[0] == 200  # the old audience
+    report = run_to_end()
+    assert report["written"]["expense_activities"] == 1
+    assert api.get(f"/v1/activities/{activity.activity_id}", as_="rep_c")[0] == 404
+    assert api.get("/v1/feed?types=expense", as_="rep_c")[1]["items"] == []
+    status, page = api.get("/v1/feed?types=expense", as_="rep_a")  # its audience keeps it
+    assert status == 200 and activity.activity_id in {a["id"] for a in page["items"]}
+    assert run_to_end()["written"]["expense_activities"] == 0  # a second run changes nothing

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from chalicelib.services.org import org
 from tests.support import JobQueue
 
@@ -90,6 +92,17 @@ def test_settings_roundtrip_and_validation(api):
     assert body["approval_limit"] == "5000.00"
     status, _ = api.put("/v1/admin/settings", {"approval_limit": 12.5}, as_="admin")
     assert status == 400
+
+
+@pytest.mark.parametrize("zone", ["localtime", "Factory", "right/Asia/Shanghai", "posix/Asia/Shanghai", "Mars/Olympus"])
+def test_a_time_zone_that_is_no_iana_zone_or_names_the_servers_own_is_422_and_nothing_changes(api, zone):
+    # red-team pass (issue 24): "localtime" was accepted (the tenant's days then followed
+    # the host's own zone, and a runtime without it counted them in the default silently);
+    # "right/..." zones run 27 leap seconds apart from the civil clock
+    status, body = api.put("/v1/admin/settings", {"timezone": zone}, as_="admin")
+    assert status == 422 and body["error"]["code"] == "unknown_timezone", body
+    status, body = api.get("/v1/admin/settings", as_="admin")
+    assert status == 200 and body["timezone"] == "Asia/Shanghai"
 
 
 def test_finance_integration_returns_a_whsec_secret(api):

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support import account, activity
+from tests.support import JobQueue, account, activity
 from tests.support import mention_messages as _messages
 
 
 def opportunity_with_peer_on_team(api: Any) -> dict[str, Any]:
-    """rep_a's opportunity, which rep_b (rep_a's peer: same manager) sees as the head of
-    their department, without reading rep_a's own records (expenses: self, managers)."""
-    head = {"name": "Sales East", "parent_id": "sales", "head_user_id": "rep_b"}
+    """rep_b's opportunity, which rep_a (rep_b's peer: same manager) may use as the head of
+    their department; rep_b sees it as its owner without reading rep_a's own records
+    (expenses: self, managers, heads of rep_a's departments: rep_a, sales' vp, hq's ceo)."""
+    head = {"name": "Sales East", "parent_id": "sales", "head_user_id": "rep_a"}
     assert api.put("/v1/admin/departments/east", head, as_="admin")[0] == 200
-    acc = api.post("/v1/accounts", {"name": "Cold Store"}, as_="rep_a")[1]
-    status, opp = api.post("/v1/opportunities", {"name": "Freezers", "account_id": acc["id"], "stage": "proposal"})
+    acc = api.post("/v1/accounts", {"name": "Cold Store"}, as_="rep_b")[1]
+    body = {"name": "Freezers", "account_id": acc["id"], "stage": "proposal"}
+    status, opp = api.post("/v1/opportunities", body, as_="rep_b")
     assert status == 201, opp
     return opp
 
@@ -74,3 +76,26 @@ def test_mentioning_a_deactivated_user_is_422_and_stores_nothing(api):
     assert api.get(f"/v1/activities/{act}/comments")[1]["items"] == []
     status, _ = api.post(f"/v1/activities/{act}/comments", {"content": "hi", "mentions": ["vp"]})
     assert status == 201
+
+
+def test_a_department_head_who_is_not_the_manager_reads_the_record_and_every_projection(api):
+    # rep_b heads east (rep_a's department) and manages nobody: the contract names "staff of
+    # departments the caller heads" among the readers of a user's records
+    opp = opportunity_with_peer_on_team(api)
+    e = submitted_on(api, opp["id"])
+    assert api.get(f"/v1/expenses/{e['id']}", as_="rep_b")[0] == 404  # a peer, not yet a head
+    head = {"name": "Sales East", "parent_id": "sales", "head_user_id": "rep_b"}
+    assert api.put("/v1/admin/departments/east", head, as_="admin")[0] == 200
+    status, body = api.get(f"/v1/expenses/{e['id']}", as_="rep_b")
+    assert status == 200 and body["description"] == "dinner with the buyer"
+    assert api.post(f"/v1/expenses/{e['id']}/approve", {}, as_="rep_b")[0] == 403  # reads, never decides
+    status, page = api.get("/v1/expenses?user_id=rep_a", as_="rep_b")
+    assert status == 200 and [x["id"] for x in page["items"]] == [e["id"]]
+    _, overview = api.get(f"/v1/opportunities/{opp['id']}/overview", as_="rep_b")
+    assert [x["id"] for x in overview["expenses"]] == [e["id"]]
+    assert [a["type"] for a in overview["activities"]].count("expense") == 1
+    assert api.get("/v1/plans?user_id=rep_a", as_="rep_b")[0] == 200
+    assert api.get("/v1/signins?user_id=rep_a", as_="rep_b")[0] == 200
+    assert api.get("/v1/plans?user_id=rep_c", as_="rep_b")[0] == 404  # west's staff: not rep_b's
+    JobQueue().drain()  # the head change's re-index job: the feed converges when it is done
+    assert [a["id"] for a in expense_activities(api, "rep_b")] == ["act_" + e["id"].removeprefix("exp_")]

@@ -100,3 +100,50 @@ def test_the_approver_chain_is_one_function_for_every_kind_of_request(demo_org):
     assert expenses.approver_chain("acme", "rep_a", rep_a, 2, ["vp"])[0] == ["vp", "ceo"]
     assert expenses.approver_chain("acme", "rep_a", rep_a, 3, ["mgr_east", "vp"])[0] == ["mgr_east", "vp", "ceo"]
     assert approvals.move_for_delegation("acme", {"nobody"}) == 0
+
+
+def leave_request(api: Any) -> dict[str, Any]:
+    body = {"kind": "leave", "title": "Leave", "from_date": "2030-03-04", "to_date": "2030-03-05"}
+    status, out = api.post("/v1/approval-requests", body, as_="rep_a")
+    assert status == 201, out
+    return out
+
+
+def waiting_for(api: Any, user: str) -> list[str]:
+    status, page = api.get("/v1/approval-requests?role=waiting&limit=100", as_=user)
+    assert status == 200, page
+    return [r["id"] for r in page["items"]]
+
+
+def test_a_reactivated_delegate_gets_back_what_passed_over_them_while_inactive(api):
+    # the contract: between its dates a delegator's approvals go to the delegate, "also
+    # those already waiting"; while the delegate is deactivated the delegator decides;
+    # reactivated inside the dates, the delegate decides again (expenses and requests)
+    ok_delegate(api, "mgr_east", "mgr_west", today(), today() + timedelta(days=1))
+    expense = submitted(api, "10.00")
+    request = leave_request(api)
+    assert expense["approver_ids"] == ["mgr_west"] and request["next_approver_id"] == "mgr_west"
+    assert api.post("/v1/admin/users/mgr_west/deactivate", {"handover_to": "vp"}, as_="admin")[0] == 200
+    assert holder_may_decide(api, expense["id"]) == "mgr_east"
+    assert waiting_for(api, "mgr_east") == [request["id"]]
+    assert api.post("/v1/admin/users/mgr_west/reactivate", as_="admin")[0] == 200
+    assert holder_may_decide(api, expense["id"]) == "mgr_west"
+    assert queue(api, "mgr_east") == [] and waiting_for(api, "mgr_east") == []
+    assert waiting_for(api, "mgr_west") == [request["id"]]
+    assert approve(api, expense["id"], "mgr_east")[0] == 403
+    assert approve(api, expense["id"], "mgr_west")[0] == 200
+    status, out = api.post(f"/v1/approval-requests/{request['id']}/approve", {}, as_="mgr_west")
+    assert status == 200 and out["status"] == "approved"
+
+
+def test_a_delegation_removed_then_set_again_takes_the_waiting_approvals_back(api):
+    ok_delegate(api, "mgr_east", "vp", today(), today())
+    expense = submitted(api, "10.00")
+    assert api.delete("/v1/me/delegate", as_="mgr_east")[0] == 200
+    assert holder_may_decide(api, expense["id"]) == "mgr_east"
+    ok_delegate(api, "mgr_east", "vp", today(), today())
+    assert queue(api, "mgr_east") == [] and holder_may_decide(api, expense["id"]) == "vp"
+
+
+def test_reactivating_a_user_nobody_delegates_to_moves_nothing(demo_org):
+    assert approvals.move_for_reactivation("acme", "rep_c") == 0

@@ -516,3 +516,46 @@ def test_signed_body_nested_too_deep_to_parse_is_400_not_a_signature_failure(api
 
 def test_every_inbound_event_type_has_a_service_applying_it():
     assert set(webhook_handlers.APPLY) == set(webhooks.EVENT_MODELS)
+
+
+def _stamped(expense_id: str, status: str, at: datetime) -> dict[str, Any]:
+    data = {"expense_id": expense_id, "status": status, "reference": f"R-{status}"}
+    return {"type": "expense.payment_updated", "timestamp": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "data": data}
+
+
+def test_a_payment_event_older_than_the_one_applied_is_stale_and_changes_nothing(api, secret):
+    # red-team pass (issue 24): the finance system's "paid" arrives, then an older "failed"
+    # delivered out of order (a retry) under its own webhook-id; it turned the paid expense
+    # into failed and told the submitter so. Latest wins by the event's own time.
+    expense_id = approved_expense()
+    now = datetime.now(UTC)
+    raw, headers = signed(secret, _stamped(expense_id, "paid", now), "wh_new")
+    assert post_webhook(api, raw, headers)[1]["status"] == "applied"
+    raw, headers = signed(secret, _stamped(expense_id, "failed", now - timedelta(seconds=120)), "wh_old")
+    status, body = post_webhook(api, raw, headers)
+    assert status == 200 and body == {"webhook_id": "wh_old", "status": "stale"}
+    assert post_webhook(api, raw, headers)[1]["status"] == "duplicate"  # its retry: applied once
+    _, expense = api.get(f"/v1/expenses/{expense_id}")
+    assert expense["payment_status"] == "paid" and expense["payment_reference"] == "R-paid"
+    assert [m.title for m in inbox("rep_a", "expense_paid")] == [inbox("rep_a", "expense_paid")[0].title]
+    raw, headers = signed(secret, _stamped(expense_id, "failed", now + timedelta(seconds=1)), "wh_newer")
+    assert post_webhook(api, raw, headers)[1]["status"] == "applied"  # a later event still applies
+    assert api.get(f"/v1/expenses/{expense_id}")[1]["payment_status"] == "failed"
+
+
+def test_a_budget_update_older_than_the_one_applied_is_stale_and_the_budget_keeps_the_newer(api, secret):
+    now = datetime.now(UTC)
+
+    def update(amount: str, at: datetime) -> dict[str, Any]:
+        data = {"unit_type": "person", "unit_id": "rep_c", "period": "2026-12", "amount": amount, "currency": "CNY"}
+        return {"type": "budget.updated", "timestamp": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "data": data}
+
+    raw, headers = signed(secret, update("900.00", now), "wh_budget_new")
+    assert post_webhook(api, raw, headers)[1]["status"] == "applied"
+    raw, headers = signed(secret, update("100.00", now - timedelta(seconds=120)), "wh_budget_old")
+    status, body = post_webhook(api, raw, headers)
+    assert status == 200 and body["status"] == "stale"
+    assert api.get("/v1/budgets/person/rep_c/2026-12", as_="fin")[1]["amount"] == "900.00"
+    raw, headers = signed(secret, update("300.00", now + timedelta(seconds=1)), "wh_budget_newer")
+    assert post_webhook(api, raw, headers)[1]["status"] == "applied"
+    assert api.get("/v1/budgets/person/rep_c/2026-12", as_="fin")[1]["amount"] == "300.00"

@@ -20,8 +20,9 @@ Rules (contract "CRM information"):
   scene until it is restored, and stay readable by id and in ``all`` with its history
 - an activity that projects a personal record (``PRIVATE_TYPES``: an ``expense``) answers
   only to those who may read that record: the rules above narrowed to its author, the
-  author's managers (any depth) and the admin partition (:func:`may_read_record`; an
-  expense's peer who owns its opportunity saw it, description included: issue 24 item 2)
+  author's managers (any depth), the heads of the author's departments and the admin
+  partition (``org.reads_user_data``, :func:`may_read_record`; an expense's peer who owns
+  its opportunity saw it, description included: issue 24 item 2)
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from chalicelib.models.base import BaseItem
 from chalicelib.models.crm import Account, CrmObject, object_key
 from chalicelib.models.feed import ADMIN_VIEWER
 from chalicelib.models.org import Department, User
+from chalicelib.services.org import org
 
 Scene = Literal[
     "all",
@@ -191,18 +193,20 @@ class Resolver:
         for obj in objects:
             out |= self.object_entries(obj)
         if activity_type in PRIVATE_TYPES:
-            self.load_users([author_id], places=False)  # its readers are the author's managers
-            readers = {author_id, ADMIN_VIEWER, *self.managers(author_id)}
+            self.load_users([author_id])
+            readers = {author_id, ADMIN_VIEWER, *self.managers(author_id), *self.heads(author_id)}
             out = {(viewer, scene) for viewer, scene in out if viewer in readers}
         return out
 
 
-def may_read_record(principal: Principal, author: Optional[User]) -> bool:
-    """May the caller read a personal record (an expense) of ``author`` through one of its
-    projections: the author, their managers (any depth), finance staff and admins."""
-    if principal.is_admin or principal.is_finance:
+def may_read_record(principal: Principal, resolver: Resolver, author_id: str) -> bool:
+    """May the caller read a personal record (an expense) of ``author_id`` through one of
+    its projections: finance staff, and the readers of the author's own records
+    (``org.reads_user_data``: the author, their managers at any depth, heads of their
+    departments, admins). The author must be loaded (:meth:`Resolver.load_users`: two BatchGets for any number)."""
+    if principal.is_finance:
         return True
-    return author is not None and (author.user_id == principal.user_id or principal.user_id in author.ancestors)
+    return org.reads_user_data(principal, resolver.users.get(author_id), resolver.heads(author_id))
 
 
 def team_of(account: Account) -> list[str]:

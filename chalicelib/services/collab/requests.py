@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any, Optional, cast
 
 from chalicelib.auth import Principal
+from chalicelib.currencies import require_currency
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.ids import new_id
 from chalicelib.models.base import BaseItem, Cancelled, Tx
@@ -121,7 +122,7 @@ def _amount(principal: Principal, new: NewRequest) -> tuple[Optional[int], Optio
     cents = budgets.to_cents(new.amount)
     ctx = context.of(principal)
     base = ctx.settings.currency
-    currency = new.currency or base
+    currency = require_currency(new.currency) or base  # the one list, as for expenses
     today = format_date(utcnow().astimezone(ctx.zone).date())
     converted = fx.convert(principal.tenant_id, base, Decimal(cents) / 100, currency, today)
     return cents, currency, converted.amount

@@ -324,6 +324,16 @@ def move_for_delegation(tenant_id: str, queue_owners: set[str], queue: Optional[
     return moved
 
 
+def move_for_reactivation(tenant_id: str, user_id: str, queue: Optional[Queue] = None) -> int:
+    """A user reactivated: what passed over them as an inactive delegate goes back to them.
+    While a delegate is inactive, ``delegation.resolve`` stops at the delegator, so those
+    waits sit in the queues of the users who delegate to them (one Query, GSI3) and of
+    their delegation chains; each is re-keyed to whoever decides now (the contract: "between
+    those dates the caller's approvals go to the delegate (also those already waiting)")."""
+    owners = {user_id, *delegation.delegators(tenant_id, user_id)}
+    return move_for_delegation(tenant_id, owners, queue)
+
+
 def sweep_delegation_boundaries(
     now: Optional[datetime] = None, window: timedelta = BOUNDARY_WINDOW, queues: tuple[Queue, ...] = ()
 ) -> int:

@@ -122,11 +122,12 @@ def unit_owner(tenant_id: str, unit_type: str, unit_id: str) -> Optional[str]:
 
 
 def can_read_unit(principal: Principal, unit_type: str, unit_id: str) -> bool:
-    """Finance, administrators, and the unit's owner (for a person: self and managers)."""
+    """Finance, administrators, and the unit's owner (for a person: self and managers;
+    contract "expense-stats": "its owner and their managers", not department heads)."""
     if principal.is_admin or principal.is_finance:
         return True
     if unit_type == "person":
-        return org.can_read_user_data(principal, unit_id)
+        return unit_id == principal.user_id or org.is_subordinate(principal.tenant_id, principal.user_id, unit_id)
     return unit_owner(principal.tenant_id, unit_type, unit_id) == principal.user_id
 
 
@@ -253,11 +254,12 @@ def put_budget(principal: Principal, new: NewLimit) -> Budget:
     return write_limit(principal.tenant_id, new)
 
 
-def write_limit(tenant_id: str, new: NewLimit, extra: Any = None) -> Budget:
+def write_limit(tenant_id: str, new: NewLimit, extra: Any = None, pushed_at: Optional[str] = None) -> Budget:
     """Set the limit atomically against concurrent usage changes (retried on a race).
 
     ``extra(tx)`` may add items (the inbound webhook's receipt) to the same transaction;
-    then a :class:`Cancelled` naming them propagates to the caller."""
+    then a :class:`Cancelled` naming them propagates to the caller. ``pushed_at``: the
+    stated time of a ``budget.updated`` event, written only over an older one."""
     unit_type, unit_id, period, currency, mode = new.unit_type, new.unit_id, new.period, new.currency, new.mode
     amount_cents = to_cents(new.amount)
     thresholds = list(new.thresholds) if new.thresholds is not None else None
@@ -274,6 +276,9 @@ def write_limit(tenant_id: str, new: NewLimit, extra: Any = None) -> Budget:
         )
         actions, condition = set_limit_actions(current, amount_cents, currency, use_mode, use_thresholds)
         actions += _identity_actions(item) + _due_actions(item)
+        if pushed_at is not None:
+            actions.append(Budget.pushed_at.set(pushed_at))
+            condition &= Budget.pushed_at.does_not_exist() | (Budget.pushed_at <= pushed_at)
         try:
             tx = Tx().update("budget", item, actions, condition)
             if extra is not None:
@@ -482,10 +487,14 @@ def alerts_of(budget: Budget) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------- finance pushes (inbound webhook)
-def apply_push(tenant_id: str, webhook_id: str, update: Any, digest: Optional[str] = None) -> bool:
+def apply_push(
+    tenant_id: str, webhook_id: str, update: Any, digest: Optional[str] = None, stated_at: Optional[str] = None
+) -> bool | str:
     """``budget.updated``: set the amount (keeping mode and thresholds; new budgets are
     ``block`` with the default thresholds) together with the webhook's receipt. False when
-    this webhook-id was already applied."""
+    this webhook-id was already applied. Latest wins by the event's own time (``stated_at``,
+    never ahead of our clock; else its arrival): an older event than the one applied is
+    recorded and answered ``stale`` (webhooks.STALE), and changes nothing."""
 
     if update.unit_type not in UNIT_TYPES:
         raise Unprocessable("unit_type must be department, project or person", code="invalid_unit")
@@ -502,14 +511,29 @@ def apply_push(tenant_id: str, webhook_id: str, update: Any, digest: Optional[st
         return False
     validate_unit(tenant_id, update.unit_type, update.unit_id)
     rec = webhooks.receipt(tenant_id, webhook_id, "budget.updated", digest=digest)
+    stamp = stated_at or iso(utcnow())
+    current = load(tenant_id, update.unit_type, update.unit_id, update.period)
+    if current is not None and current.pushed_at and stamp < str(current.pushed_at):
+        return _record_stale(tenant_id, webhook_id, digest, rec)
     try:
         limit = NewLimit(update.unit_type, update.unit_id, update.period, update.amount, update.currency)
-        write_limit(tenant_id, limit, extra=lambda tx: tx.put("receipt", rec, _receipt_absent()))
+        write_limit(tenant_id, limit, extra=lambda tx: tx.put("receipt", rec, _receipt_absent()), pushed_at=stamp)
     except Cancelled as exc:
         if "receipt" in exc.failed or webhooks.already_received(tenant_id, webhook_id, digest):
             return False
         raise
     return True
+
+
+def _record_stale(tenant_id: str, webhook_id: str, digest: Optional[str], rec: Any) -> bool | str:
+    """An out-of-order event: only its receipt (a retry of it is then a duplicate)."""
+    try:
+        Tx().put("receipt", rec, _receipt_absent()).commit()
+    except Cancelled:
+        webhooks.already_received(tenant_id, webhook_id, digest)  # another event under this id: 422
+        return False
+    count("BudgetUpdateStale")
+    return webhooks.STALE
 
 
 def _receipt_absent() -> Any:  # noqa: N802 - reads as the condition it builds

@@ -15,7 +15,10 @@ from datetime import date
 from typing import Optional
 from zoneinfo import ZoneInfo
 
+from pynamodb.exceptions import UpdateError
+
 from chalicelib.errors import Unprocessable
+from chalicelib.models.base import condition_failed
 from chalicelib.models.org import DELEGATION_ENDS_PK, DELEGATION_STARTS_PK, Delegation
 from chalicelib.services.org import org
 from chalicelib.timeutil import format_date, iso, local_day_bounds, parse_date, utcnow
@@ -130,6 +133,30 @@ def downstream(tenant_id: str, user_id: str) -> list[str]:
         chain.append(d.delegate_id)
         current = d.delegate_id
     return chain
+
+
+def delegators(tenant_id: str, delegate_id: str) -> list[str]:
+    """Users whose stored delegation names ``delegate_id`` (any dates): one Query (GSI3)."""
+    found = Delegation.gsi3.query(Delegation.delegators_pk(tenant_id, delegate_id))
+    return sorted(d.user_id for d in found if isinstance(d, Delegation) and d.delegate_id == delegate_id)
+
+
+def restore_keys(tenant_id: str, user_id: str) -> int:
+    """Backfill: a delegation stored before the delegate index gets its keys (1 when written)."""
+    d = get(tenant_id, user_id)
+    if d is None or d.GSI3PK:
+        return 0
+    d.set_keys()
+    try:  # only the delegation read (a PUT or DELETE meanwhile wins)
+        d.update(
+            actions=[Delegation.GSI3PK.set(d.GSI3PK), Delegation.GSI3SK.set(d.GSI3SK)],
+            condition=Delegation.created_at == d.created_at,
+        )
+    except UpdateError as exc:
+        if not condition_failed(exc):
+            raise
+        return 0
+    return 1
 
 
 def crossed(since: str, until: str) -> list[Delegation]:

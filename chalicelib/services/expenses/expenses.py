@@ -122,6 +122,11 @@ def _stage(found: refs.Found, opportunity_id: Optional[str]) -> Optional[str]:
     return getattr(found.obj("opportunity", opportunity_id), "stage", None)
 
 
+def activity_id(expense_id: str) -> str:
+    """The id of an expense's feed activity (recorded at submission; follows the expense's)."""
+    return "act_" + expense_id.removeprefix("exp_")
+
+
 def record_activity(e: Expense, resolver: Optional[Resolver] = None) -> None:
     """The submitted expense's feed activity (idempotent: its id follows the expense's);
     ``resolver``: the submit request's visibility loader."""
@@ -134,7 +139,7 @@ def record_activity(e: Expense, resolver: Optional[Resolver] = None) -> None:
         [("opportunity", e.opportunity_id)] if e.opportunity_id else [],
         occurred_at=e.submitted_at,
         extra={"expense_id": e.expense_id, "amount": budgets.money(e.amount_cents), "currency": e.currency},
-        activity_id="act_" + e.expense_id.removeprefix("exp_"),
+        activity_id=activity_id(e.expense_id),
     )
     activities.record_activity(new, resolver)
 
@@ -331,7 +336,10 @@ def approver_chain(
     - never the submitter, nor anyone whose delegation chain passes through the submitter
       (the level passes to the next manager up: nobody picks their own approver), and
     - never someone who decided (or is to decide) another level of the same request.
-    Fewer approvers than levels: nobody is left to decide the rest (no wait is kept)."""
+    A deactivated delegate is passed over (their delegator decides); reactivated within the
+    delegation's dates they decide again, also what already waits (the contract's "also
+    those already waiting": ``approvals.move_for_reactivation`` re-keys those waits by
+    this rule). Fewer approvers than levels: nobody is left to decide the rest (no wait is kept)."""
     ancestors: list[str] = list(getattr(submitter, "ancestors", None) or [])
     approvers, untils = list(decided), [None] * len(decided)  # type: list[str], list[Optional[str]]
     now = iso(utcnow())
@@ -660,17 +668,24 @@ def _notify_result(e: Expense, outcome: str, note: Optional[str]) -> None:
 
 
 # ---------------------------------------------------------------- payment (finance webhook)
-def apply_payment_update(tenant_id: str, webhook_id: str, event: Any, digest: Optional[str] = None) -> bool:
+def apply_payment_update(
+    tenant_id: str, webhook_id: str, event: Any, digest: Optional[str] = None, stated_at: Optional[str] = None
+) -> bool | str:
     """``expense.payment_updated`` with its receipt in one transaction. False for a
     webhook-id already applied. The submitter's ``expense_paid`` message is deduplicated
     by webhook-id, and re-sent on a duplicate, so a crash between the two cannot lose it.
-    The same webhook-id with another event (``digest``) is 422 before anything is sent."""
+    The same webhook-id with another event (``digest``) is 422 before anything is sent.
+    Latest wins by the event's own time (``stated_at``: the body's ``timestamp``, never
+    ahead of our clock; else its arrival): an event older than the one applied (delivered
+    out of order, e.g. a retried ``failed`` after a later ``paid``) is recorded and answered
+    ``stale``, and changes nothing, notifies nobody."""
     if event.status not in ("paid", "failed"):
         raise Unprocessable("status must be paid or failed", code="invalid_payment_status")
+    stamp = stated_at or iso(utcnow())
     for attempt in range(MAX_TX_ATTEMPTS):
         e = load(tenant_id, event.expense_id) if _valid_id(event.expense_id) else None
         if webhooks.already_received(tenant_id, webhook_id, digest):
-            if e is not None:
+            if e is not None and not _superseded(e, stamp):
                 _settle_paid(e, webhook_id)
             return False
         if e is None:
@@ -678,28 +693,46 @@ def apply_payment_update(tenant_id: str, webhook_id: str, event: Any, digest: Op
         if e.status != "approved":
             raise Conflict(f"only approved expenses are paid; this one is {e.status}", code="invalid_state")
         read_version = e.version
-        e.payment_status = event.status
-        e.paid_at = (stated(event.paid_at, "paid_at") or iso(utcnow())) if event.status == "paid" else None
-        e.payment_reference = (event.reference or None) and str(event.reference)[:200]
-        e.updated_at = iso(utcnow())
-        rec = webhooks.receipt(tenant_id, webhook_id, "expense.payment_updated", ref_id=e.expense_id, digest=digest)
-        tx = (
-            Tx().put("receipt", rec, InboundReceipt.PK.does_not_exist()).put("expense", e, Expense.status == "approved")
-        )
+        stale = _superseded(e, stamp)
+        ref = None if stale else e.expense_id  # a stale receipt re-drives no message (flows/redrive.py)
+        rec = webhooks.receipt(tenant_id, webhook_id, "expense.payment_updated", ref_id=ref, digest=digest)
+        tx = Tx().put("receipt", rec, InboundReceipt.PK.does_not_exist())
+        if stale:
+            tx.check("expense", e, Expense.version == read_version)
+        else:
+            _set_payment(e, event, stamp)
+            tx.put("expense", e, Expense.status == "approved")
         try:
             tx.commit()
         except Cancelled as exc:
             e.version = read_version
             if "receipt" in exc.failed:
                 webhooks.already_received(tenant_id, webhook_id, digest)  # another event under this id: 422
-                _settle_paid(e, webhook_id)
+                if not stale:
+                    _settle_paid(e, webhook_id)
                 return False
             time.sleep(random.uniform(0.005, 0.02) * (2**attempt))
             continue
+        if stale:
+            count("PaymentUpdateStale")
+            return webhooks.STALE
         # after the commit: the receipt's stream INSERT re-drives the message
         _settle_paid(e, webhook_id)
         return True
     raise ServiceUnavailable("the expense is busy, retry shortly", code="retry_later")
+
+
+def _superseded(e: Expense, stamp: str) -> bool:
+    """A payment event stated before the one the expense shows (out-of-order delivery)."""
+    return bool(e.payment_stated_at) and stamp < str(e.payment_stated_at)
+
+
+def _set_payment(e: Expense, event: Any, stamp: str) -> None:
+    e.payment_status = event.status
+    e.paid_at = (stated(event.paid_at, "paid_at") or iso(utcnow())) if event.status == "paid" else None
+    e.payment_reference = (event.reference or None) and str(event.reference)[:200]
+    e.payment_stated_at = stamp
+    e.updated_at = iso(utcnow())
 
 
 def _valid_id(value: str) -> bool:

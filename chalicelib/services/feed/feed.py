@@ -37,7 +37,7 @@ from chalicelib.models.feed import (
 )
 from chalicelib.models.org import User
 from chalicelib.services.access import refs
-from chalicelib.services.access.visibility import PRIVATE_TYPES, SCENES, may_read_record
+from chalicelib.services.access.visibility import PRIVATE_TYPES, SCENES, Resolver, may_read_record
 from chalicelib.services.feed.activities import MAX_ATTACHMENTS, SYSTEM_TYPES, attachment_views, to_dict
 from chalicelib.services.feed.activities import TYPES as TYPES  # the vocabulary lives in activities
 from chalicelib.services.feed.activities import NewActivity as NewActivity
@@ -310,7 +310,7 @@ def list_comments(
 
 def activities_for_opportunity(principal: Principal, opp_id: str) -> list[dict]:
     """Every activity related to the opportunity that the caller may read, newest first
-    (GSI3 + BatchGet, + one BatchGet of the authors of private ones).
+    (GSI3 + BatchGet, + two BatchGets: the authors of private ones and their departments).
 
     For the opportunity overview, whose caller has already passed ``require_visible`` on
     the opportunity: every activity on a visible opportunity is in the caller's range,
@@ -325,15 +325,12 @@ def activities_for_opportunity(principal: Principal, opp_id: str) -> list[dict]:
         if getattr(item, "activity_id", None)
     ]
     activities = _batch_activities(tenant_id, ids)
-    private = {a.author_id for a in activities.values() if a.type in PRIVATE_TYPES}
-    keys = [User.key_of(tenant_id, u) for u in sorted(private)]
-    authors = (
-        {u.user_id: u for u in BaseItem.batch_get(keys, consistent_read=True) if isinstance(u, User)} if keys else {}
-    )
+    resolver = Resolver(tenant_id)
+    resolver.load_users(sorted({a.author_id for a in activities.values() if a.type in PRIVATE_TYPES}))
     readable = [
         a
         for a in activities.values()
-        if a.type not in PRIVATE_TYPES or may_read_record(principal, authors.get(a.author_id))
+        if a.type not in PRIVATE_TYPES or may_read_record(principal, resolver, a.author_id)
     ]
     ordered = sorted(readable, key=lambda a: (a.occurred_at, a.activity_id), reverse=True)
     views = attachment_views(tenant_id, ordered)

@@ -6,7 +6,10 @@ CRM objects (services/crm/list_index.py), directory rows of users (services/org/
 approvals-queue entry of a waiting expense (services/expenses/approvals.py), the team-day row of a
 sign-in (services/fieldwork/signins.py), project memberships, pipeline statistics
 (services/performance/oppstats.py) and the digest's registry, check-in days and opportunity pulses
-(services/performance/digest.py). Items stored by an earlier release have none. This walks a tenant's
+(services/performance/digest.py), the delegate index of a delegation (who delegates to a
+user: their reactivation pulls back what passed over them), and the feed audience of each expense's activity (narrowed
+to the expense's readers by issue 24: one indexed before keeps its wider audience until
+re-indexed here). Items stored by an earlier release have none. This walks a tenant's
 items with bounded, key-condition Queries only (no Scan): the tenant's users (the
 reporting index, one user per Query), then per user the objects they own, their sign-ins
 and their expenses (GSI1, ``page_size`` items per Query), then the tenant's projects; and
@@ -45,7 +48,8 @@ from chalicelib.models.signins import SignIn
 from chalicelib.observability import count, is_corrupt_item, logger, skip_bad_item
 from chalicelib.services.access.visibility import Resolver
 from chalicelib.services.crm import list_index
-from chalicelib.services.expenses import approvals
+from chalicelib.services.expenses import approvals, delegation, expenses
+from chalicelib.services.feed import feed_index
 from chalicelib.services.fieldwork import signins
 from chalicelib.services.org import org
 from chalicelib.services.performance import digest, oppstats
@@ -76,6 +80,7 @@ class Context:
 def _profile(ctx: Context, item: BaseItem) -> None:
     if isinstance(item, User):
         ctx.progress.written["directory"] += org.restore_directory(item)
+        ctx.progress.written["delegations"] += delegation.restore_keys(ctx.tenant_id, item.user_id)
         digest.note_user(item)
 
 
@@ -96,9 +101,17 @@ def _signin(ctx: Context, item: BaseItem) -> None:
         digest.note_check_in(item)
 
 
-def _expense(ctx: Context, item: BaseItem) -> None:
-    if isinstance(item, Expense) and item.status == "submitted":
+def _expense(ctx: Context, item: BaseItem, resolver: Resolver) -> None:
+    if not isinstance(item, Expense):
+        return
+    if item.status == "submitted":
         ctx.progress.written["approvals"] += approvals.restore_wait(ctx.tenant_id, item.expense_id)
+    if item.status != "draft":  # submitted once: its feed activity exists
+        # its audience as the current rule computes it (issue 24 item 2 narrowed an expense
+        # activity to the expense's readers; one indexed before keeps its wider audience
+        # until this re-index removes the entries that no longer belong)
+        activity = expenses.activity_id(item.expense_id)
+        ctx.progress.written["expense_activities"] += feed_index.reindex_activity(ctx.tenant_id, activity, resolver)
 
 
 def _project(ctx: Context, item: BaseItem) -> None:
@@ -134,7 +147,8 @@ def _user_kind_page(ctx: Context, kind: str, user_id: str, start: Optional[dict[
         _each(ctx, raws, lambda item: _signin(ctx, item), kind)
     else:
         raws, last = raw_page(Expense.by_user_pk(t, user_id), "GSI1", start, size)
-        _each(ctx, raws, lambda item: _expense(ctx, item), kind)
+        resolver = Resolver(t)
+        _each(ctx, raws, lambda item: _expense(ctx, item, resolver), kind)
     return last
 
 

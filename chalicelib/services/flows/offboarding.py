@@ -135,7 +135,19 @@ def reactivate(principal: Principal, user_id: str) -> User:
         return user
     user.handover_to = None
     count("UserReactivated")
-    return org.set_active(user, True)
+    user = org.set_active(user, True)
+    settle("user.approvals_back", lambda: pull_back(user.tenant_id, user.user_id), user_id=user_id)
+    return user
+
+
+def pull_back(tenant_id: str, user_id: str) -> None:
+    """A reactivated delegate decides again what their delegators' active delegations route
+    to them, in both queues (idempotent; re-driven by the user's stream record)."""
+    current = org.get_user(tenant_id, user_id)
+    if current is None or not current.is_active:
+        return  # deactivated again since (a late record)
+    approvals.move_for_reactivation(tenant_id, user_id)
+    approvals.move_for_reactivation(tenant_id, user_id, requests.REQUESTS)
 
 
 def finish_handover(tenant_id: str, user_id: str, limit: Optional[int] = None) -> int:

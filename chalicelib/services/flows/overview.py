@@ -14,14 +14,15 @@ from chalicelib.auth import Principal
 from chalicelib.models.base import BaseItem, collection, opportunity_collection_pk
 from chalicelib.models.expenses import Expense
 from chalicelib.models.feed import ActivityLink
-from chalicelib.models.org import User
 from chalicelib.models.schedule import Plan, WorkLog
 from chalicelib.models.signins import SignIn
 from chalicelib.observability import logger
+from chalicelib.services.access.visibility import Resolver
 from chalicelib.services.crm import crm
 from chalicelib.services.expenses import expenses
 from chalicelib.services.feed import feed
 from chalicelib.services.fieldwork import signins
+from chalicelib.services.org import org
 from chalicelib.services.schedule import schedule
 from chalicelib.services.uploads import uploads
 
@@ -78,13 +79,13 @@ def overview(principal: Principal, opportunity_id: str) -> dict[str, Any]:
 
 def _readable_users(principal: Principal, user_ids: set[str]) -> set[str]:
     """Of these users, those whose own records (plans, logs, sign-ins, expenses) the caller
-    may read: self, managers at any depth, admins (org.can_read_user_data), in one BatchGet."""
+    may read (``org.reads_user_data``: self, managers at any depth, heads of their
+    departments, admins), in two BatchGets (the users, their departments)."""
     if principal.is_admin:
         return set(user_ids)
-    others = sorted(u for u in user_ids if u != principal.user_id)
-    keys = [User.key_of(principal.tenant_id, u) for u in others]
-    found = [u for u in User.batch_get(keys, consistent_read=True) if isinstance(u, User)] if keys else []
-    readable = {u.user_id for u in found if principal.user_id in u.ancestors}
+    resolver = Resolver(principal.tenant_id)
+    resolver.load_users(sorted(u for u in user_ids if u != principal.user_id))
+    readable = {u for u in user_ids if org.reads_user_data(principal, resolver.users.get(u), resolver.heads(u))}
     return readable | ({principal.user_id} & user_ids)
 
 

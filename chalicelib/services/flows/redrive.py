@@ -52,6 +52,8 @@ def handle_change(event_name: str, old_image: Optional[dict], new_image: Optiona
     if isinstance(new, User) and isinstance(old, User) and old.path != new.path:
         offboarding.follow_move(old, new)  # a manager change: subtree and waiting approvals
     # a deactivation's handover is a job (services/flows/orgjobs.py), started from this record too
+    if isinstance(new, User) and isinstance(old, User) and new.is_active and not old.is_active:
+        offboarding.pull_back(new.tenant_id, new.user_id)  # a reactivation: waits come back
     if collab_redrive.redrive(old, new):  # tasks, instructions, approval requests
         return True
     if isinstance(new, Project):

@@ -373,6 +373,14 @@ def receive(tenant_id: str, raw_body: bytes, headers: dict[str, str]) -> Inbound
     )
 
 
-def acknowledge(inbound: Inbound, applied: bool) -> dict[str, Any]:
-    count("WebhookInboundApplied" if applied else "WebhookInboundDuplicate")
-    return {"webhook_id": inbound.webhook_id, "status": "applied" if applied else "duplicate"}
+STALE = "stale"  # recorded, but older than the event already applied: changes nothing
+
+
+def acknowledge(inbound: Inbound, applied: bool | str) -> dict[str, Any]:
+    """The answer: ``applied``, ``duplicate`` (this webhook-id was applied before) or
+    ``stale`` (an event older than the one applied, delivered out of order)."""
+    status = applied if isinstance(applied, str) else ("applied" if applied else "duplicate")
+    count(
+        {"applied": "WebhookInboundApplied", "duplicate": "WebhookInboundDuplicate"}.get(status, "WebhookInboundStale")
+    )
+    return {"webhook_id": inbound.webhook_id, "status": status}

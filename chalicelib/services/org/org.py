@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any, Optional
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pynamodb.exceptions import UpdateError
 
@@ -125,6 +125,18 @@ def get_settings(tenant_id: str) -> TenantSettings:
     return TenantSettings.of(tenant_id)
 
 
+NOT_ZONES = frozenset({"localtime", "Factory"})  # the host's own zone; tzdata's "no zone"
+
+
+@lru_cache(maxsize=1)
+def iana_zones() -> frozenset[str]:
+    """The IANA zone names a tenant may choose: the tz database's (``available_timezones``:
+    no ``posix/`` or ``right/`` variants, whose clocks differ by leap seconds), minus names
+    that mean the server's own zone (``localtime``: a tenant's days would follow the host's
+    configuration, and a runtime without it silently counts them in the default zone)."""
+    return frozenset(available_timezones()) - NOT_ZONES
+
+
 @lru_cache(maxsize=64)
 def zone_named(name: str) -> ZoneInfo:
     """The IANA zone, or the default for a name this runtime does not know."""
@@ -140,11 +152,8 @@ def tenant_zone(tenant_id: str, tenant_settings: Optional[TenantSettings] = None
 
 
 def put_settings(tenant_id: str, changes: dict[str, Any]) -> TenantSettings:
-    if "timezone" in changes:
-        try:
-            ZoneInfo(changes["timezone"])
-        except (ZoneInfoNotFoundError, ValueError):
-            raise Unprocessable(f"unknown time zone {changes['timezone']!r}", code="unknown_timezone") from None
+    if "timezone" in changes and changes["timezone"] not in iana_zones():
+        raise Unprocessable(f"unknown time zone {changes['timezone']!r}", code="unknown_timezone")
     require_currency(changes.get("currency"))  # the one list (chalicelib/currencies.py)
     if "pipeline" in changes:
         changes = {**changes, "pipeline": pipeline.validate(changes["pipeline"])}
@@ -506,13 +515,42 @@ def is_subordinate(tenant_id: str, boss_id: str, user_id: str) -> bool:
     return bool(user and boss_id in user.ancestors)
 
 
+def department_heads(tenant_id: str, user: User) -> set[str]:
+    """Heads of the user's department and of each department above it (one BatchGet)."""
+    ids = [d for d in user.dept_path.strip("/").split("/") if d]
+    if not ids:
+        return set()
+    found = Department.batch_get([Department.key_of(tenant_id, d) for d in ids])
+    return {d.head_user_id for d in found if isinstance(d, Department) and d.head_user_id}
+
+
+def reads_user_data(principal: Principal, user: Optional[User], heads: Collection[str]) -> bool:
+    """WHO READS A USER'S OWN RECORDS, the one rule (sign-ins, photos, plans, logs, calendar,
+    comparison, expenses, approval requests, and every projection of them: feed activities,
+    overview parts, list rows): the user, their managers at any depth, the heads of their
+    department and of the departments above it (``heads``: :func:`department_heads`, or a
+    caller's own load of the same departments), tenant administrators (contract
+    "Fieldwork sign-in": "self, subordinates at any depth, staff of departments the caller
+    heads, admins")."""
+    if principal.is_admin:
+        return True
+    if user is None:
+        return False
+    me = principal.user_id
+    return user.user_id == me or me in user.ancestors or me in heads
+
+
 def can_read_user_data(principal: Principal, user_id: str) -> bool:
-    """Self, a manager at any depth, or a tenant administrator."""
-    return (
-        user_id == principal.user_id
-        or principal.is_admin
-        or is_subordinate(principal.tenant_id, principal.user_id, user_id)
-    )
+    """:func:`reads_user_data` for one user: one GetItem, plus one BatchGet of their
+    departments unless the caller is themselves, an admin or one of their managers."""
+    if user_id == principal.user_id or principal.is_admin:
+        return True
+    user = get_user(principal.tenant_id, user_id)
+    if user is None:
+        return False
+    if principal.user_id in user.ancestors:
+        return True
+    return reads_user_data(principal, user, department_heads(principal.tenant_id, user))
 
 
 def require_readable_user(principal: Principal, user_id: Optional[str]) -> str:
