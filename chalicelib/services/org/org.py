@@ -36,6 +36,7 @@ from chalicelib.models.org import (
 from chalicelib.models.shards import MAX_SHARDS, count_of
 from chalicelib.observability import logger
 from chalicelib.services.org import pipeline
+from chalicelib.services.platform import pacing
 from chalicelib.services.platform.aftercommit import settle
 from chalicelib.timeutil import iso, utcnow
 
@@ -385,16 +386,20 @@ def save_user(user: User, before: list[DirectoryEntry], condition: Any = None) -
     the user as stored), in one transaction: a storage fault leaves neither, so the retry of
     a 503 starts from the table as it was. At most 1 + 2 x (4 + ``MAX_TREE_DEPTH``) = 73
     items, under DynamoDB's 100 per transaction. ``condition`` guards the user's put
-    (``Cancelled`` when it fails). Answers how many rows it wrote."""
+    (``Cancelled`` when it fails). Only rows that change are written: a row in ``before``
+    with the same content stays as it is. Answers how many rows it wrote."""
     after = entries_of(user)
     keep = {(e.PK, e.SK) for e in after}
+    stored = {(e.PK, e.SK): e.serialize() for e in before}
     tx = Tx("user").put("user", user, condition)
     for n, old in enumerate(e for e in before if (e.PK, e.SK) not in keep):
         tx.delete(f"left{n}", old)
-    for n, entry in enumerate(after):
+    changed = [e for e in after if stored.get((e.PK, e.SK)) != e.serialize()]
+    for n, entry in enumerate(changed):
         tx.put(f"row{n}", entry)
     tx.commit()
-    return len(after)
+    pacing.charge([user.PK, *(e.PK for e in before if (e.PK, e.SK) not in keep), *(e.PK for e in changed)])
+    return len(changed)
 
 
 def restore_directory(user: User) -> int:
@@ -405,7 +410,7 @@ def restore_directory(user: User) -> int:
     Idempotent: a second run writes the same rows. Answers how many rows it wrote."""
     for _ in range(3):
         try:
-            return save_user(user, entries_of(user), user.unchanged())
+            return save_user(user, [], user.unchanged())  # [] : every row is written
         except Cancelled as exc:
             if "user" not in exc.failed:
                 raise

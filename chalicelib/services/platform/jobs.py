@@ -15,11 +15,13 @@ One invocation (:func:`run`):
 2. takes the job's lease (conditional: no live lease, ``steps`` equal to the message's):
    two deliveries of one message never run it at once;
 3. runs pages while the invocation has more than half its time left (and
-   ``SAFETY_MS``), saving the cursor and progress after each page (conditional on the
-   lease), so a crash or a timeout loses at most one page, which the redelivered message
-   runs again;
+   ``SAFETY_MS``) and no partition key has had its share of writes for the current second
+   (``platform/pacing.py``: the projections report each write's partition), saving the
+   cursor and progress after each page (conditional on the lease), so a crash or a
+   timeout loses at most one page, which the redelivered message runs again;
 4. finishes the job (``done``), or releases the lease with ``steps + 1`` and sends the
-   next step's message.
+   next step's message (``paced``: with ``DelaySeconds``, so the hot partition's next
+   writes fall in a later second; no invocation sleeps).
 
 A page that raises records ``error_count`` and ``last_error`` on the job and is retried by
 SQS (the message stays); at the ``MAX_ATTEMPTS``-th receive the job becomes ``failed``
@@ -50,6 +52,7 @@ from chalicelib.errors import NotFound
 from chalicelib.models.base import condition_failed, from_stream_image
 from chalicelib.models.jobs import Job, job_page
 from chalicelib.observability import count, logger
+from chalicelib.services.platform import pacing
 from chalicelib.services.platform.aftercommit import settle
 from chalicelib.timeutil import iso, utcnow
 
@@ -77,9 +80,12 @@ def _queue_url() -> str:
     return jobs_queue_url() or str(client("sqs").get_queue_url(QueueName=jobs_queue_name())["QueueUrl"])
 
 
-def enqueue(tenant_id: str, job_id: str, step: int = 0) -> None:
+def enqueue(tenant_id: str, job_id: str, step: int = 0, delay_s: int = 0) -> None:
+    """The step's message (``delay_s``: SQS DelaySeconds, a paced step's continuation)."""
     body = {"tenant_id": tenant_id, "job_id": job_id, "step": step}
-    client("sqs").send_message(QueueUrl=_queue_url(), MessageBody=json.dumps(body, separators=(",", ":")))
+    client("sqs").send_message(
+        QueueUrl=_queue_url(), MessageBody=json.dumps(body, separators=(",", ":")), DelaySeconds=delay_s
+    )
 
 
 def create(tenant_id: str, kind: str, cause: tuple[str, str], params: dict[str, Any], key: str) -> Job:
@@ -185,26 +191,38 @@ def _fail(job: Job, reason: str) -> None:
 
 
 # ---------------------------------------------------------------- running
-def _pages(job: Job, token: str, fn: StepFn, remaining_ms: Callable[[], int], stop_below: int) -> bool:
-    """Pages while there is time; True when the job's walk is complete."""
+def _pages(job: Job, token: str, fn: StepFn, remaining_ms: Callable[[], int], stop_below: int) -> str:
+    """Pages while there is time and the pacer lets it: ``complete`` when the job's walk is
+    done, ``paced`` when a partition had its writes for this second, else ``time``."""
     position = job.position
-    for _ in range(MAX_PAGES):
-        position, done, found = fn(job, position)
-        job.cursor = Job.encode(position)
-        _save(
-            job,
-            token,
-            [
-                Job.cursor.set(job.cursor) if job.cursor else Job.cursor.remove(),
-                Job.done.add(done),
-                Job.total.add(found),
-            ],
-        )
-        if position is None:
-            return True
-        if remaining_ms() < stop_below:
-            return False
-    return False
+    initial = remaining_ms()
+    with pacing.pacing(pacing.Pacer(lambda: initial - remaining_ms())) as pacer:
+        for _ in range(MAX_PAGES):
+            position = _page(job, token, fn, position)
+            if position is None:
+                return "complete"
+            if pacer.exhausted():
+                count("JobPaced")
+                return "paced"
+            if remaining_ms() < stop_below:
+                return "time"
+    return "time"
+
+
+def _page(job: Job, token: str, fn: StepFn, position: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
+    """One page of the walk, its cursor and progress saved under the lease."""
+    position, done, found = fn(job, position)
+    job.cursor = Job.encode(position)
+    _save(
+        job,
+        token,
+        [
+            Job.cursor.set(job.cursor) if job.cursor else Job.cursor.remove(),
+            Job.done.add(done),
+            Job.total.add(found),
+        ],
+    )
+    return position
 
 
 def _record_error(job: Job, token: str, exc: BaseException) -> None:
@@ -221,7 +239,7 @@ def _record_error(job: Job, token: str, exc: BaseException) -> None:
 
 def run(message: Mapping[str, Any], attempt: int, steps: Mapping[str, StepFn], remaining_ms: Callable[[], int]) -> str:
     """One delivery of a job's step message (see the module docstring); answers what it did:
-    ``done``, ``continued``, ``failed``, ``busy``, ``stale`` or ``finished``."""
+    ``done``, ``continued``, ``paced``, ``failed``, ``busy``, ``stale`` or ``finished``."""
     tenant_id, job_id, step = str(message["tenant_id"]), str(message["job_id"]), int(message.get("step", 0))
     job = Job.fetch(tenant_id, job_id)
     if job is None or job.status in FINISHED:
@@ -237,20 +255,20 @@ def run(message: Mapping[str, Any], attempt: int, steps: Mapping[str, StepFn], r
     if not _take(job, step, token, initial):
         return "busy"
     try:
-        complete = _pages(job, token, steps[job.kind], remaining_ms, max(SAFETY_MS, initial // 2))
+        ended = _pages(job, token, steps[job.kind], remaining_ms, max(SAFETY_MS, initial // 2))
     except Exception as exc:
         _record_error(job, token, exc)
         if attempt >= MAX_ATTEMPTS:
             _fail(Job.fetch(tenant_id, job_id) or job, f"{type(exc).__name__}: {exc}"[:500])
             return "failed"
         raise
-    if complete:
+    if ended == "complete":
         _finish(job, token)
         count("JobDone")
         return "done"
     _save(job, token, [Job.lease.remove(), Job.lease_until.set(0), Job.steps.set(step + 1)])
-    enqueue(tenant_id, job_id, step + 1)
-    return "continued"
+    enqueue(tenant_id, job_id, step + 1, delay_s=pacing.DELAY_S if ended == "paced" else 0)
+    return "paced" if ended == "paced" else "continued"
 
 
 # ---------------------------------------------------------------- reading (admins)
