@@ -299,6 +299,9 @@ def require_user(tenant_id: str, user_id: str) -> User:
     return user
 
 
+INLINE_SUBTREE = 100  # subordinates a manager's move rewrites in its request (the job: the rest)
+
+
 def put_user(
     tenant_id: str,
     user_id: str,
@@ -332,19 +335,32 @@ def put_user(
     user.email, user.roles = email, set(roles) if roles else None
     user.path, user.dept_path, user.updated_at = path, dept.path, now
     save_user(user, before)
-    if old_path and old_path != path:  # after the commit; else the user's stream record
-        settle("user.subtree", lambda: move_subtree(tenant_id, old_path, path), user_id=user_id)
+    if old_path and old_path != path:  # after the commit: a bounded part; the move's job the rest
+        settle("user.subtree", lambda: move_subtree(tenant_id, old_path, path, INLINE_SUBTREE), user_id=user_id)
     return user
 
 
-def move_subtree(tenant_id: str, old_path: str, new_path: str) -> None:
-    """Everyone below a user who moved follows (paths and team listings rewritten), each in
-    one transaction; idempotent (only those still under ``old_path`` move), so a re-run
-    after a fault finishes it."""
-    for u in subordinates_by_path(tenant_id, old_path):
+def move_subtree(tenant_id: str, old_path: str, new_path: str, limit: int) -> int:
+    """Up to ``limit`` of those still below a user who moved follow them (paths and team
+    listings rewritten), each in one transaction; idempotent (only those still under
+    ``old_path`` move), so repeating it until it answers 0 finishes the subtree, after a
+    fault too (the user's move job does: services/flows/orgjobs.py). 1 Query + 1
+    transaction per user moved."""
+    if limit <= 0:
+        return 0
+    pk, condition = User.reports_pk(tenant_id), User.GSI1SK.startswith(old_path)
+    below = User.gsi1.query(pk, condition, limit=limit + 1, page_size=limit + 1)
+    moved = 0
+    for u in below:
+        if u.path == old_path:
+            continue
+        if moved == limit:
+            break
         before = entries_of(u)
         u.path = new_path + u.path[len(old_path) :]
         save_user(u, before)
+        moved += 1
+    return moved
 
 
 # ---------------------------------------------------------------- the directory index

@@ -14,11 +14,12 @@ One invocation (:func:`run`):
    the step before, arriving when that step's continuation was lost, re-sends it);
 2. takes the job's lease (conditional: no live lease, ``steps`` equal to the message's):
    two deliveries of one message never run it at once;
-3. runs pages while the invocation has more than half its time left (and
-   ``SAFETY_MS``) and no partition key has had its share of writes for the current second
-   (``platform/pacing.py``: the projections report each write's partition), saving the
-   cursor and progress after each page (conditional on the lease), so a crash or a
-   timeout loses at most one page, which the redelivered message runs again;
+3. runs pages while the invocation would still have half its time left (and
+   ``SAFETY_MS``) after one more page as long as its longest so far, and no partition key
+   has had its share of writes for the current second (``platform/pacing.py``: the
+   projections report each write's partition), saving the cursor and progress after each
+   page (conditional on the lease), so a crash or a timeout loses at most one page, which
+   the redelivered message runs again;
 4. finishes the job (``done``), or releases the lease with ``steps + 1`` and sends the
    next step's message (``paced``: with ``DelaySeconds``, so the hot partition's next
    writes fall in a later second; no invocation sleeps).
@@ -196,15 +197,19 @@ def _pages(job: Job, token: str, fn: StepFn, remaining_ms: Callable[[], int], st
     done, ``paced`` when a partition had its writes for this second, else ``time``."""
     position = job.position
     initial = remaining_ms()
+    longest = 0  # the longest page so far: the next one must end above ``stop_below`` too
     with pacing.pacing(pacing.Pacer(lambda: initial - remaining_ms())) as pacer:
         for _ in range(MAX_PAGES):
+            before = remaining_ms()
             position = _page(job, token, fn, position)
             if position is None:
                 return "complete"
             if pacer.exhausted():
                 count("JobPaced")
                 return "paced"
-            if remaining_ms() < stop_below:
+            left = remaining_ms()
+            longest = max(longest, before - left)
+            if left - longest < stop_below:
                 return "time"
     return "time"
 
