@@ -53,12 +53,13 @@ from chalicelib.errors import NotFound
 from chalicelib.models.base import condition_failed, from_stream_image
 from chalicelib.models.jobs import Job, job_page
 from chalicelib.observability import count, logger
-from chalicelib.services.platform import pacing
+from chalicelib.services.platform import pacing, steps
 from chalicelib.services.platform.aftercommit import settle
 from chalicelib.timeutil import iso, utcnow
 
 MAX_ATTEMPTS = 5  # receives of one step's message; the queue's redrive is one more
 SAFETY_MS = 10_000  # never start a page with less than this left
+SHARE = 0.5  # of the time left at the start a step may use (``steps.Deadline``)
 MAX_PAGES = 200  # pages per invocation (tests set it to 1 to force tiny steps)
 FINISHED = ("done", "failed")
 
@@ -192,24 +193,22 @@ def _fail(job: Job, reason: str) -> None:
 
 
 # ---------------------------------------------------------------- running
-def _pages(job: Job, token: str, fn: StepFn, remaining_ms: Callable[[], int], stop_below: int) -> str:
+def _pages(job: Job, token: str, fn: StepFn, deadline: steps.Deadline) -> str:
     """Pages while there is time and the pacer lets it: ``complete`` when the job's walk is
     done, ``paced`` when a partition had its writes for this second, else ``time``."""
     position = job.position
-    initial = remaining_ms()
-    longest = 0  # the longest page so far: the next one must end above ``stop_below`` too
-    with pacing.pacing(pacing.Pacer(lambda: initial - remaining_ms())) as pacer:
+    longest = 0  # the longest page so far: the next one must end within the deadline too
+    with pacing.pacing(pacing.Pacer(deadline.elapsed_ms)) as pacer:
         for _ in range(MAX_PAGES):
-            before = remaining_ms()
+            before = deadline.elapsed_ms()
             position = _page(job, token, fn, position)
             if position is None:
                 return "complete"
             if pacer.exhausted():
                 count("JobPaced")
                 return "paced"
-            left = remaining_ms()
-            longest = max(longest, before - left)
-            if left - longest < stop_below:
+            longest = max(longest, deadline.elapsed_ms() - before)
+            if deadline.expired(longest):
                 return "time"
     return "time"
 
@@ -242,7 +241,7 @@ def _record_error(job: Job, token: str, exc: BaseException) -> None:
         logger.warning("job error not recorded: lease lost", extra={"job_id": job.job_id})
 
 
-def run(message: Mapping[str, Any], attempt: int, steps: Mapping[str, StepFn], remaining_ms: Callable[[], int]) -> str:
+def run(message: Mapping[str, Any], attempt: int, kinds: Mapping[str, StepFn], remaining_ms: Callable[[], int]) -> str:
     """One delivery of a job's step message (see the module docstring); answers what it did:
     ``done``, ``continued``, ``paced``, ``failed``, ``busy``, ``stale`` or ``finished``."""
     tenant_id, job_id, step = str(message["tenant_id"]), str(message["job_id"]), int(message.get("step", 0))
@@ -253,14 +252,14 @@ def run(message: Mapping[str, Any], attempt: int, steps: Mapping[str, StepFn], r
         if int(job.steps) == step + 1 and int(job.lease_until) < _now_ms():
             enqueue(tenant_id, job_id, step + 1)  # the continuation this step sent may be lost
         return "stale"
-    if attempt > MAX_ATTEMPTS or job.kind not in steps:
-        _fail(job, f"gave up after {MAX_ATTEMPTS} attempts" if job.kind in steps else f"unknown kind {job.kind}")
+    if attempt > MAX_ATTEMPTS or job.kind not in kinds:
+        _fail(job, f"gave up after {MAX_ATTEMPTS} attempts" if job.kind in kinds else f"unknown kind {job.kind}")
         return "failed"
-    token, initial = uuid.uuid4().hex, remaining_ms()
-    if not _take(job, step, token, initial):
+    token, deadline = uuid.uuid4().hex, steps.Deadline(remaining_ms, SHARE, SAFETY_MS)
+    if not _take(job, step, token, deadline.initial_ms):
         return "busy"
     try:
-        ended = _pages(job, token, steps[job.kind], remaining_ms, max(SAFETY_MS, initial // 2))
+        ended = _pages(job, token, kinds[job.kind], deadline)
     except Exception as exc:
         _record_error(job, token, exc)
         if attempt >= MAX_ATTEMPTS:
