@@ -19,7 +19,9 @@ delays of paced continuations; a write happens at its request's modelled time, a
 writes per partition key are counted per modelled second over the whole job. "Entries that
 change" is the difference of the table's index entries (feed, list, search, nearby,
 directory, statistics shares, links) before and after the job; "items written" counts the
-job's puts and deletes; the index's bookkeeping (an activity's or object's index state, the
+job's puts and deletes (for a department move they include the change itself: each
+member's ``dept_path`` and each sub-department's path, which are not index entries); the
+index's bookkeeping (an activity's or object's index state, the
 statistics buckets' counters, the job item) is updated in place and shown apart.
 """
 
