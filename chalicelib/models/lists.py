@@ -158,6 +158,7 @@ class ListIndexState(BaseItem, discriminator="ListIndexState"):
     state = UnicodeAttribute(default="pending")  # pending | ok
     rev = NumberAttribute(default=0)
     claim = UnicodeAttribute(null=True)  # the run holding a pending state
+    digest = UnicodeAttribute(null=True)  # what the entries carry besides their partition (ok only)
 
     def set_keys(self) -> None:
         self.PK, self.SK = object_pk(self.tenant_id, self.object_type, self.object_id), LIST_STATE_SK

@@ -501,9 +501,10 @@ def _reactivated(make: Callable[[World], str]) -> Callable[[World], str]:
 def _leave_after_reorg(w: World) -> str:
     """rep_a's leave request waits for mgr_east; rep_a then reports to mgr_west."""
     from chalicelib.services.flows import offboarding
+    from chalicelib.services.org import org
 
     request_id = _leave(w)
-    offboarding.put_user(principal("admin"), "rep_a", "Zhang Min (rep)", "east_key", "mgr_west", None, None)
+    offboarding.put_user(principal("admin"), org.NewUser("rep_a", "Zhang Min (rep)", "east_key", "mgr_west"))
     return request_id
 
 

@@ -31,6 +31,8 @@ triggers as the feed's re-index.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any, Optional
@@ -53,6 +55,7 @@ from chalicelib.models.lists import (
 from chalicelib.observability import logger
 from chalicelib.services.access.visibility import Resolver, team_of
 from chalicelib.services.crm import geocells
+from chalicelib.services.platform import pacing
 
 MAX_ATTEMPTS = 5
 CRM_ENTITIES = {"Account", "Contact", "Opportunity", "Lead"}
@@ -124,6 +127,20 @@ def desired_items(resolver: Resolver, obj: CrmObject) -> dict[str, BaseItem]:
     return out
 
 
+PARTITION_FIELDS = ("PK", "GSI1PK", "partition", "viewer")
+
+
+def digest(items: Iterable[BaseItem]) -> str:
+    """What the entries carry besides which partition they are in (an object's entries
+    share it: its revision, name key, location): equal digests and an ``ok`` state mean an
+    entry kept under the same key is on disk as wanted, so only new keys need a put."""
+    bodies = sorted(
+        json.dumps({k: v for k, v in item.serialize().items() if k not in PARTITION_FIELDS}, sort_keys=True)
+        for item in items
+    )
+    return hashlib.sha256("\n".join(dict.fromkeys(bodies)).encode()).hexdigest()[:16]
+
+
 # ---------------------------------------------------------------- protocol
 def _load_state(tenant_id: str, object_type: str, object_id: str) -> Optional[ListIndexState]:
     return ListIndexState.fetch(tenant_id, object_type, object_id)
@@ -168,8 +185,9 @@ def _resumable(state: Optional[ListIndexState], claim: str, new_keys: set[str]) 
     return state is not None and state.state == "pending" and state.claim == claim and new_keys <= set(state.keys or ())
 
 
-def _finish(state: ListIndexState, keys: set[str]) -> bool:
-    """Step 3: record ``keys`` as exactly what is on disk, unless someone moved on."""
+def _finish(state: ListIndexState, keys: set[str], content: str) -> bool:
+    """Step 3: record ``keys`` (and their ``content`` digest) as exactly what is on disk,
+    unless someone moved on."""
     rev = int(state.rev or 0)
     try:
         state.update(
@@ -178,6 +196,7 @@ def _finish(state: ListIndexState, keys: set[str]) -> bool:
                 ListIndexState.state.set("ok"),
                 ListIndexState.rev.set(rev + 1),
                 ListIndexState.claim.remove(),
+                ListIndexState.digest.set(content),
             ],
             condition=ListIndexState.rev == rev,
         )
@@ -188,13 +207,29 @@ def _finish(state: ListIndexState, keys: set[str]) -> bool:
     return True
 
 
-def _write(items: Iterable[BaseItem], stale: Iterable[str]) -> None:
+def _write(items: Iterable[BaseItem], stale: Iterable[str]) -> int:
+    """BatchWrite the puts and deletes (their partitions charged to the running job step's
+    pacer); answers items written."""
+    keys: list[str] = []
     with BaseItem.batch_write() as batch:
         for item in items:
             batch.save(item)
+            keys.append(item.PK)
         for key in stale:
             pk, _, sk = key.partition(KEY_SEP)
             batch.delete(ListEntry(PK=pk, SK=sk))
+            keys.append(pk)
+    pacing.charge(keys)
+    return len(keys)
+
+
+def _to_put(state: Optional[ListIndexState], items: dict[str, BaseItem], content: str) -> list[BaseItem]:
+    """The entries to put: those the index lacks when the state read was complete with the
+    same content (every other entry is on disk as wanted), else all of them."""
+    if state is not None and state.state == "ok" and state.digest == content:
+        old = set(state.keys or ())
+        return [item for key, item in items.items() if key not in old]
+    return list(items.values())
 
 
 def reindex_object(
@@ -215,16 +250,20 @@ def reindex_object(
         items = desired_items(res, obj) if obj is not None else {}
         new_keys = set(items)
         old_keys = set(state.keys or ()) if state is not None else set()
-        if (state is None and not new_keys) or (state is not None and state.state == "ok" and new_keys == old_keys):
+        content = digest(items.values())
+        if state is None and not new_keys:
             return False
+        if state is not None and state.state == "ok" and new_keys == old_keys and state.digest in (None, content):
+            return False  # (a state from before digests: its keys carry the revision)
+        puts = _to_put(state, items, content)  # from the state as read: claiming updates it
         if _resumable(state, claim, new_keys):
             claimed = state
         else:
             claimed = _claim((tenant_id, object_type, object_id), state, old_keys | new_keys, claim)
         if claimed is None:
             continue
-        _write(items.values(), old_keys - new_keys)
-        if _finish(claimed, new_keys):
+        _write(puts, old_keys - new_keys)
+        if _finish(claimed, new_keys, content):
             return True
     logger.warning("list re-index gave up after retries", extra={"object_id": object_id})
     raise RuntimeError(f"could not re-index {object_type} {object_id}")

@@ -6,7 +6,8 @@ activity remembers which entries may exist (``indexed``), which lets a re-index 
 stale ones. The protocol keeps ``indexed`` a superset of what is on disk at every step:
 
 1. record ``indexed = old | new`` and ``index_state = pending`` (conditional on ``index_rev``)
-2. put the new entries, delete ``old - new``
+2. put the new entries (only ``new - old`` when the state read was ``ok``: an entry's
+   content never changes, so one already indexed is on disk as wanted), delete ``old - new``
 3. record ``indexed = new`` and ``index_state = ok`` (conditional on ``index_rev``)
 
 A crash anywhere leaves ``pending``, and the next run (the stream's retry, or any later
@@ -27,6 +28,7 @@ from chalicelib.models.crm import OBJECT_TYPES, CrmObject, object_pk
 from chalicelib.models.feed import Activity, ActivityLink, FeedEntry
 from chalicelib.observability import logger
 from chalicelib.services.access.visibility import Entry, Resolver, entry_key, parse_entry_key
+from chalicelib.services.platform import pacing
 
 MAX_ATTEMPTS = 5
 CRM_ENTITIES = {"Account", "Contact", "Opportunity", "Lead"}
@@ -65,19 +67,23 @@ def link_items(activity: Activity) -> list[ActivityLink]:
 def write_entries(
     activity: Activity, put: Iterable[Entry], delete: Iterable[Entry] = (), extra: Iterable[Any] = ()
 ) -> int:
-    """BatchWrite (25 per request) the entries to put and delete; answers items written."""
-    count = 0
+    """BatchWrite (25 per request) the entries to put and delete (their partitions charged
+    to the running job step's pacer); answers items written."""
+    keys: list[str] = []
     with BaseItem.batch_write() as batch:
         for item in extra:
             batch.save(item)
-            count += 1
+            keys.append(item.PK)
         for entry in put:
-            batch.save(entry_item(activity, entry))
-            count += 1
+            item = entry_item(activity, entry)
+            batch.save(item)
+            keys.append(item.PK)
         for entry in delete:
-            batch.delete(entry_item(activity, entry))
-            count += 1
-    return count
+            item = entry_item(activity, entry)
+            batch.delete(item)
+            keys.append(item.PK)
+    pacing.charge(keys)
+    return len(keys)
 
 
 def get_activity(tenant_id: str, activity_id: str) -> Optional[Activity]:
@@ -118,6 +124,7 @@ def reindex_activity(tenant_id: str, activity_id: str, resolver: Optional[Resolv
         if activity.index_state == "ok" and old_keys == new_keys and related == activity.related:
             return False
         rev = int(activity.index_rev or 0)
+        was_ok = activity.index_state == "ok"  # then ``indexed`` is exactly what is on disk
         try:
             activity.update(
                 actions=[
@@ -132,9 +139,11 @@ def reindex_activity(tenant_id: str, activity_id: str, resolver: Optional[Resolv
                 continue
             raise
         stale = [parse_entry_key(k) for k in old_keys - new_keys]
-        # a pending activity may never have been fanned out: its links go too (idempotent)
-        links = link_items(activity) if activity.index_state != "ok" else []
-        write_entries(activity, sorted(new), stale, extra=links)
+        # an entry's content is the activity's (type, time: never changed), so a complete
+        # index (``ok``) needs only the entries it lacks; a pending one may lack any, and may
+        # never have been fanned out: then every entry and its links go (idempotent)
+        put = new if not was_ok else {e for e in new if entry_key(e) not in old_keys}
+        write_entries(activity, sorted(put), stale, extra=[] if was_ok else link_items(activity))
         try:
             activity.update(
                 actions=[

@@ -80,12 +80,12 @@ def deactivate(principal: Principal, user_id: str, handover_to: str) -> User:
 
 
 def follow_move(old: User, new: User) -> None:
-    """The re-drive of a user's manager change (their stream record): their subtree and the
-    waiting approvals follow, unless the user has moved on since (a late record)."""
+    """The re-drive of a user's manager change (their stream record): the waiting approvals
+    follow, unless the user has moved on since (a late record). Their subtree follows in
+    the move's job (services/flows/orgjobs.py), which this record also starts."""
     current = org.get_user(new.tenant_id, new.user_id)
     if current is None or current.path != new.path or old.path == new.path:
         return
-    org.move_subtree(new.tenant_id, old.path, new.path)
     approvals.move_waiting(new.tenant_id, new.user_id, old.manager_id)
     approvals.move_waiting(new.tenant_id, new.user_id, old.manager_id, requests.REQUESTS)
     _tasks_follow(current)

@@ -3,7 +3,9 @@
 
 Kinds and what they walk:
 
-- ``user_moved`` (a user's manager or department changed): the objects the user owns and
+- ``user_moved`` (a user's manager or department changed): first, when their path changed,
+  their subtree's paths (``org.move_subtree`` a page at a time: the request moved up to
+  ``org.INLINE_SUBTREE`` of them), then the objects the user owns and
   the accounts whose team they are on; per object its list / search / geo entries
   (``list_index.reindex_object``), its pipeline statistics (``oppstats.recompute``) and
   the feed entries of each activity linked to it (``feed_index.reindex_activity``).
@@ -118,8 +120,18 @@ def person_page(tenant_id: str, user_id: str, cur: dict[str, Any]) -> tuple[Curs
 
 # ---------------------------------------------------------------- walks over people
 def _one_person(job: Job, cur: Cursor) -> Page:
-    """``user_moved``: the walk of one person."""
-    return person_page(job.tenant_id, str(job.param_map["user_id"]), cur or {})
+    """``user_moved``: the user's subtree follows them (``tree``: ``PATH_PAGE`` subordinates
+    still under the old path a page, each moved under the user's *current* path, so two
+    overlapping moves converge on the last), then the walk of the person (``walk``)."""
+    t, params = job.tenant_id, job.param_map
+    cur = cur or ({"ph": "tree"} if params.get("old_path") else {})
+    if cur.get("ph") == "tree":
+        user = org.get_user(t, str(params["user_id"]))
+        moving = user is not None and user.path != params["old_path"]
+        if moving and user is not None and org.move_subtree(t, str(params["old_path"]), user.path, PATH_PAGE):
+            return cur, 0, 0
+        return {"ph": "walk"}, 0, 0
+    return person_page(t, str(params["user_id"]), cur)
 
 
 def _members(tenant_id: str, path: str, cur: dict[str, Any]) -> Page:
@@ -280,6 +292,10 @@ def _user_change(old: Any, new: Any) -> Optional[tuple[str, str]]:
     return None
 
 
+def _user_params(old: User, new: User) -> dict[str, Any]:
+    return {"user_id": new.user_id, "old_path": old.path} if old.path != new.path else {"user_id": new.user_id}
+
+
 def _department_change(old: Any, new: Any) -> Optional[tuple[str, str, dict[str, Any]]]:
     if not isinstance(new, Department) or not isinstance(old, Department):
         return None
@@ -300,7 +316,7 @@ def job_for(old: Any, new: Any, in_request: bool = False) -> Optional[str]:
     user = _user_change(old, new)
     dept = None if user is not None else _department_change(old, new)
     if user is not None:
-        kind, key, cause, params = user[0], user[1], ("user", new.user_id), {"user_id": new.user_id}
+        kind, key, cause, params = user[0], user[1], ("user", new.user_id), _user_params(old, new)
     elif dept is not None:
         kind, key, cause, params = dept[0], dept[1], ("department", new.department_id), dept[2]
     else:

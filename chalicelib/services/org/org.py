@@ -38,6 +38,7 @@ from chalicelib.models.org import (
 from chalicelib.models.shards import MAX_SHARDS, count_of
 from chalicelib.observability import logger
 from chalicelib.services.org import pipeline
+from chalicelib.services.platform import pacing
 from chalicelib.services.platform.aftercommit import settle
 from chalicelib.timeutil import iso, utcnow
 
@@ -314,6 +315,9 @@ def require_user(tenant_id: str, user_id: str) -> User:
     return user
 
 
+INLINE_SUBTREE = 100  # subordinates a manager's move rewrites in its request (the job: the rest)
+
+
 @dataclass(frozen=True)
 class NewUser:
     """A user as an administrator states it (``PUT /v1/admin/users/{id}``): created, or
@@ -354,19 +358,32 @@ def put_user(tenant_id: str, new: NewUser) -> User:
     user.email, user.roles = email, set(roles) if roles else None
     user.path, user.dept_path, user.updated_at = path, dept.path, now
     save_user(user, before)
-    if old_path and old_path != path:  # after the commit; else the user's stream record
-        settle("user.subtree", lambda: move_subtree(tenant_id, old_path, path), user_id=user_id)
+    if old_path and old_path != path:  # after the commit: a bounded part; the move's job the rest
+        settle("user.subtree", lambda: move_subtree(tenant_id, old_path, path, INLINE_SUBTREE), user_id=user_id)
     return user
 
 
-def move_subtree(tenant_id: str, old_path: str, new_path: str) -> None:
-    """Everyone below a user who moved follows (paths and team listings rewritten), each in
-    one transaction; idempotent (only those still under ``old_path`` move), so a re-run
-    after a fault finishes it."""
-    for u in subordinates_by_path(tenant_id, old_path):
+def move_subtree(tenant_id: str, old_path: str, new_path: str, limit: int) -> int:
+    """Up to ``limit`` of those still below a user who moved follow them (paths and team
+    listings rewritten), each in one transaction; idempotent (only those still under
+    ``old_path`` move), so repeating it until it answers 0 finishes the subtree, after a
+    fault too (the user's move job does: services/flows/orgjobs.py). 1 Query + 1
+    transaction per user moved."""
+    if limit <= 0:
+        return 0
+    pk, condition = User.reports_pk(tenant_id), User.GSI1SK.startswith(old_path)
+    below = User.gsi1.query(pk, condition, limit=limit + 1, page_size=limit + 1)
+    moved = 0
+    for u in below:
+        if u.path == old_path:
+            continue
+        if moved == limit:
+            break
         before = entries_of(u)
         u.path = new_path + u.path[len(old_path) :]
         save_user(u, before)
+        moved += 1
+    return moved
 
 
 # ---------------------------------------------------------------- the directory index
@@ -411,18 +428,22 @@ def save_user(
     a 503 starts from the table as it was. At most 1 + 2 x (4 + ``MAX_TREE_DEPTH``) = 73
     items, under DynamoDB's 100 per transaction. ``condition`` guards the user's put
     (``Cancelled`` when it fails); ``also``: (label, item, actions) updates that commit with
-    it. Answers how many rows it wrote."""
+    it. Only rows that change are written: a row in ``before`` with the same content stays
+    as it is. Answers how many rows it wrote."""
     after = entries_of(user)
     keep = {(e.PK, e.SK) for e in after}
+    stored = {(e.PK, e.SK): e.serialize() for e in before}
     tx = Tx("user").put("user", user, condition)
     for n, old in enumerate(e for e in before if (e.PK, e.SK) not in keep):
         tx.delete(f"left{n}", old)
-    for n, entry in enumerate(after):
+    changed = [e for e in after if stored.get((e.PK, e.SK)) != e.serialize()]
+    for n, entry in enumerate(changed):
         tx.put(f"row{n}", entry)
     for label, item, actions in also:
         tx.update(label, item, actions, add_version_condition=False)
     tx.commit()
-    return len(after)
+    pacing.charge([user.PK, *(e.PK for e in before if (e.PK, e.SK) not in keep), *(e.PK for e in changed)])
+    return len(changed)
 
 
 def restore_directory(user: User) -> int:
@@ -433,7 +454,7 @@ def restore_directory(user: User) -> int:
     Idempotent: a second run writes the same rows. Answers how many rows it wrote."""
     for _ in range(3):
         try:
-            return save_user(user, entries_of(user), user.unchanged())
+            return save_user(user, [], user.unchanged())  # [] : every row is written
         except Cancelled as exc:
             if "user" not in exc.failed:
                 raise

@@ -31,6 +31,7 @@ from chalicelib.models.shards import count_of
 from chalicelib.services.access.visibility import Resolver
 from chalicelib.services.expenses import budgets, fx
 from chalicelib.services.org import org, pipeline
+from chalicelib.services.platform import pacing
 from chalicelib.timeutil import parse_timestamp
 
 PAIRS_PER_TX = 45  # a bucket update and its share: 90 of the 100 items a transaction takes
@@ -129,6 +130,8 @@ def _commit(tenant_id: str, opportunity_id: str, moves: list) -> None:
             _bucket(tenant_id, pk, sk),
             OppStatsBucket.add_actions(_bucket(tenant_id, pk, sk), dcount, dcents),
         )
+    buckets = [_bucket(tenant_id, pk, sk).PK for (pk, sk), *_ in moves]
+    pacing.charge([*buckets, *[OppStatsShare.pk(tenant_id, opportunity_id)] * len(moves)])
     try:
         tx.commit()
     except Cancelled as exc:

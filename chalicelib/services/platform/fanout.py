@@ -7,9 +7,9 @@ Small on purpose (the org re-index jobs have their own mechanism, ``platform/job
 - :class:`Task`: ``kind`` (which step runs it), ``key`` (unique per firing: the name of
   its checkpoint), ``params`` (what the step needs: tenant, shard, day, zone, ...),
   ``cursor`` (where a continuation resumes; the step's own format).
-- :class:`Deadline`: from the Lambda context's remaining time; a step checks it between
-  units of work and stops at ``SHARE`` of the time it had, so no invocation runs past half
-  its timeout.
+- :class:`Deadline`: from the Lambda context's remaining time (the time rule shared with
+  the org jobs' step runner, ``steps.py``); a step checks it between units of work and
+  stops at ``SHARE`` of the time it had, so no invocation runs past half its timeout.
 - :func:`enqueue` (SendMessageBatch, 10 a call), :func:`run_task` (checkpoint read,
   step, checkpoint write), :func:`work` (one SQS batch), :func:`run_inline` (the same
   without a queue: tests and the local control endpoint).
@@ -21,7 +21,6 @@ saves repeating work: a redelivered finished task is acknowledged without runnin
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
@@ -30,6 +29,7 @@ from chalicelib.aws import client
 from chalicelib.config import work_queue_name, work_queue_url
 from chalicelib.models.fanout import FanoutCheckpoint
 from chalicelib.observability import count, logger
+from chalicelib.services.platform import steps
 from chalicelib.timeutil import iso, utcnow
 
 SHARE = 0.4  # of the remaining time at the start: stop then (the unit in flight ends < 50%)
@@ -57,20 +57,17 @@ class Task:
         )
 
 
-class Deadline:
-    """``expired()`` once ``SHARE`` of the time left at the start has passed."""
+class Deadline(steps.Deadline):
+    """``expired()`` once ``SHARE`` of the time left at the start has passed (the one time
+    rule of background steps: ``steps.Deadline``)."""
 
     def __init__(self, remaining_ms: Optional[Callable[[], int]] = None, share: float = SHARE) -> None:
-        self.started = time.monotonic()
-        self.budget_s = remaining_ms() * share / 1000 if remaining_ms is not None else float("inf")
+        super().__init__(remaining_ms, share)
 
     @classmethod
-    def of(cls, context: Any) -> Deadline:
+    def of(cls, context: Any, share: float = SHARE) -> Deadline:
         remaining = getattr(context, "get_remaining_time_in_millis", None)
-        return cls(remaining if callable(remaining) else None)
-
-    def expired(self) -> bool:
-        return time.monotonic() - self.started >= self.budget_s
+        return cls(remaining if callable(remaining) else None, share)
 
 
 NEVER = Deadline()

@@ -14,12 +14,15 @@ One invocation (:func:`run`):
    the step before, arriving when that step's continuation was lost, re-sends it);
 2. takes the job's lease (conditional: no live lease, ``steps`` equal to the message's):
    two deliveries of one message never run it at once;
-3. runs pages while the invocation has more than half its time left (and
-   ``SAFETY_MS``), saving the cursor and progress after each page (conditional on the
-   lease), so a crash or a timeout loses at most one page, which the redelivered message
-   runs again;
+3. runs pages while the invocation would still have half its time left (and
+   ``SAFETY_MS``) after one more page as long as its longest so far, and no partition key
+   has had its share of writes for the current second (``platform/pacing.py``: the
+   projections report each write's partition), saving the cursor and progress after each
+   page (conditional on the lease), so a crash or a timeout loses at most one page, which
+   the redelivered message runs again;
 4. finishes the job (``done``), or releases the lease with ``steps + 1`` and sends the
-   next step's message.
+   next step's message (``paced``: with ``DelaySeconds``, so the hot partition's next
+   writes fall in a later second; no invocation sleeps).
 
 A page that raises records ``error_count`` and ``last_error`` on the job and is retried by
 SQS (the message stays); at the ``MAX_ATTEMPTS``-th receive the job becomes ``failed``
@@ -50,11 +53,13 @@ from chalicelib.errors import NotFound
 from chalicelib.models.base import condition_failed, from_stream_image
 from chalicelib.models.jobs import Job, job_page
 from chalicelib.observability import count, logger
+from chalicelib.services.platform import pacing, steps
 from chalicelib.services.platform.aftercommit import settle
 from chalicelib.timeutil import iso, utcnow
 
 MAX_ATTEMPTS = 5  # receives of one step's message; the queue's redrive is one more
 SAFETY_MS = 10_000  # never start a page with less than this left
+SHARE = 0.5  # of the time left at the start a step may use (``steps.Deadline``)
 MAX_PAGES = 200  # pages per invocation (tests set it to 1 to force tiny steps)
 FINISHED = ("done", "failed")
 
@@ -77,9 +82,12 @@ def _queue_url() -> str:
     return jobs_queue_url() or str(client("sqs").get_queue_url(QueueName=jobs_queue_name())["QueueUrl"])
 
 
-def enqueue(tenant_id: str, job_id: str, step: int = 0) -> None:
+def enqueue(tenant_id: str, job_id: str, step: int = 0, delay_s: int = 0) -> None:
+    """The step's message (``delay_s``: SQS DelaySeconds, a paced step's continuation)."""
     body = {"tenant_id": tenant_id, "job_id": job_id, "step": step}
-    client("sqs").send_message(QueueUrl=_queue_url(), MessageBody=json.dumps(body, separators=(",", ":")))
+    client("sqs").send_message(
+        QueueUrl=_queue_url(), MessageBody=json.dumps(body, separators=(",", ":")), DelaySeconds=delay_s
+    )
 
 
 def create(tenant_id: str, kind: str, cause: tuple[str, str], params: dict[str, Any], key: str) -> Job:
@@ -185,26 +193,40 @@ def _fail(job: Job, reason: str) -> None:
 
 
 # ---------------------------------------------------------------- running
-def _pages(job: Job, token: str, fn: StepFn, remaining_ms: Callable[[], int], stop_below: int) -> bool:
-    """Pages while there is time; True when the job's walk is complete."""
+def _pages(job: Job, token: str, fn: StepFn, deadline: steps.Deadline) -> str:
+    """Pages while there is time and the pacer lets it: ``complete`` when the job's walk is
+    done, ``paced`` when a partition had its writes for this second, else ``time``."""
     position = job.position
-    for _ in range(MAX_PAGES):
-        position, done, found = fn(job, position)
-        job.cursor = Job.encode(position)
-        _save(
-            job,
-            token,
-            [
-                Job.cursor.set(job.cursor) if job.cursor else Job.cursor.remove(),
-                Job.done.add(done),
-                Job.total.add(found),
-            ],
-        )
-        if position is None:
-            return True
-        if remaining_ms() < stop_below:
-            return False
-    return False
+    longest = 0  # the longest page so far: the next one must end within the deadline too
+    with pacing.pacing(pacing.Pacer(deadline.elapsed_ms)) as pacer:
+        for _ in range(MAX_PAGES):
+            before = deadline.elapsed_ms()
+            position = _page(job, token, fn, position)
+            if position is None:
+                return "complete"
+            if pacer.exhausted():
+                count("JobPaced")
+                return "paced"
+            longest = max(longest, deadline.elapsed_ms() - before)
+            if deadline.expired(longest):
+                return "time"
+    return "time"
+
+
+def _page(job: Job, token: str, fn: StepFn, position: Optional[dict[str, Any]]) -> Optional[dict[str, Any]]:
+    """One page of the walk, its cursor and progress saved under the lease."""
+    position, done, found = fn(job, position)
+    job.cursor = Job.encode(position)
+    _save(
+        job,
+        token,
+        [
+            Job.cursor.set(job.cursor) if job.cursor else Job.cursor.remove(),
+            Job.done.add(done),
+            Job.total.add(found),
+        ],
+    )
+    return position
 
 
 def _record_error(job: Job, token: str, exc: BaseException) -> None:
@@ -219,9 +241,9 @@ def _record_error(job: Job, token: str, exc: BaseException) -> None:
         logger.warning("job error not recorded: lease lost", extra={"job_id": job.job_id})
 
 
-def run(message: Mapping[str, Any], attempt: int, steps: Mapping[str, StepFn], remaining_ms: Callable[[], int]) -> str:
+def run(message: Mapping[str, Any], attempt: int, kinds: Mapping[str, StepFn], remaining_ms: Callable[[], int]) -> str:
     """One delivery of a job's step message (see the module docstring); answers what it did:
-    ``done``, ``continued``, ``failed``, ``busy``, ``stale`` or ``finished``."""
+    ``done``, ``continued``, ``paced``, ``failed``, ``busy``, ``stale`` or ``finished``."""
     tenant_id, job_id, step = str(message["tenant_id"]), str(message["job_id"]), int(message.get("step", 0))
     job = Job.fetch(tenant_id, job_id)
     if job is None or job.status in FINISHED:
@@ -230,27 +252,27 @@ def run(message: Mapping[str, Any], attempt: int, steps: Mapping[str, StepFn], r
         if int(job.steps) == step + 1 and int(job.lease_until) < _now_ms():
             enqueue(tenant_id, job_id, step + 1)  # the continuation this step sent may be lost
         return "stale"
-    if attempt > MAX_ATTEMPTS or job.kind not in steps:
-        _fail(job, f"gave up after {MAX_ATTEMPTS} attempts" if job.kind in steps else f"unknown kind {job.kind}")
+    if attempt > MAX_ATTEMPTS or job.kind not in kinds:
+        _fail(job, f"gave up after {MAX_ATTEMPTS} attempts" if job.kind in kinds else f"unknown kind {job.kind}")
         return "failed"
-    token, initial = uuid.uuid4().hex, remaining_ms()
-    if not _take(job, step, token, initial):
+    token, deadline = uuid.uuid4().hex, steps.Deadline(remaining_ms, SHARE, SAFETY_MS)
+    if not _take(job, step, token, deadline.initial_ms):
         return "busy"
     try:
-        complete = _pages(job, token, steps[job.kind], remaining_ms, max(SAFETY_MS, initial // 2))
+        ended = _pages(job, token, kinds[job.kind], deadline)
     except Exception as exc:
         _record_error(job, token, exc)
         if attempt >= MAX_ATTEMPTS:
             _fail(Job.fetch(tenant_id, job_id) or job, f"{type(exc).__name__}: {exc}"[:500])
             return "failed"
         raise
-    if complete:
+    if ended == "complete":
         _finish(job, token)
         count("JobDone")
         return "done"
     _save(job, token, [Job.lease.remove(), Job.lease_until.set(0), Job.steps.set(step + 1)])
-    enqueue(tenant_id, job_id, step + 1)
-    return "continued"
+    enqueue(tenant_id, job_id, step + 1, delay_s=pacing.DELAY_S if ended == "paced" else 0)
+    return "paced" if ended == "paced" else "continued"
 
 
 # ---------------------------------------------------------------- reading (admins)
