@@ -526,7 +526,9 @@ def _plan_on_opportunity(w: World) -> str:
     from chalicelib.services.schedule import schedule
 
     opp = w.ids["opportunity"]
-    w.ids["projected"] = schedule.create_plan(principal("rep_a"), date_=DAY, title="P", opportunity_id=opp).plan_id
+    w.ids["projected"] = schedule.create_plan(
+        principal("rep_a"), schedule.NewPlan(date_=DAY, title="P", opportunity_id=opp)
+    ).plan_id
     return opp
 
 
@@ -537,12 +539,9 @@ def _signin_on_opportunity(w: World) -> str:
     opp = w.ids["opportunity"]
     signin = signins.create_signin(
         principal("rep_a"),
-        kind="check_in",
-        lat=31.2286,
-        lng=121.4479,
-        accuracy_m=10,
-        client_time=_now(),
-        opportunity_id=opp,
+        signins.NewSignIn(
+            kind="check_in", lat=31.2286, lng=121.4479, accuracy_m=10, client_time=_now(), opportunity_id=opp
+        ),
     )
     w.ids["projected"] = signin["id"]
     return opp
