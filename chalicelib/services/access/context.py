@@ -71,6 +71,12 @@ class RequestContext(Principal):
             resolver.users[self.user_id] = caller
         return resolver
 
+    def department(self, department_id: str) -> Optional[Department]:
+        """A department through the request's visibility loader: read once per request,
+        whoever asks first (an expense's unit check, then its activity's audience)."""
+        self.resolver.load_depts([department_id])
+        return self.resolver.depts.get(department_id)
+
 
 def of(principal: Principal) -> RequestContext:
     """The request's context when ``principal`` is one (the edge's); else a fresh one."""

@@ -41,6 +41,7 @@ from chalicelib.models.base import Cancelled, Tx, condition_failed
 from chalicelib.models.budgets import DUE_SHARDS, UNIT_TYPES, Budget, due_pk
 from chalicelib.models.webhooks import InboundReceipt
 from chalicelib.observability import count, is_corrupt_item, logger, skip_bad_item
+from chalicelib.services.access import context
 from chalicelib.services.inbox import messages
 from chalicelib.services.integrations import webhooks
 from chalicelib.services.org import org
@@ -76,6 +77,10 @@ def validate_unit(tenant_id: str, unit_type: str, unit_id: str) -> None:
         found = org.get_user(tenant_id, unit_id) is not None
     else:
         raise Unprocessable(f"unknown unit type {unit_type!r}", code="invalid_unit")
+    _require_found(found, unit_type, unit_id)
+
+
+def _require_found(found: bool, unit_type: str, unit_id: str) -> None:
     if not found:
         raise Unprocessable(f"{unit_type} {unit_id!r} does not exist", code="unknown_unit")
 
@@ -102,7 +107,10 @@ def can_charge(principal: Principal, unit_type: str, unit_id: str) -> bool:
 
 def require_chargeable(principal: Principal, unit_type: str, unit_id: str) -> None:
     """The unit exists (422 ``unknown_unit``) and the caller may charge it (403 ``unit_not_allowed``)."""
-    validate_unit(principal.tenant_id, unit_type, unit_id)
+    if unit_type == "department":  # through the request's loader: its activity reads it again
+        _require_found(context.of(principal).department(unit_id) is not None, unit_type, unit_id)
+    else:
+        validate_unit(principal.tenant_id, unit_type, unit_id)
     if not can_charge(principal, unit_type, unit_id):
         raise Forbidden(
             f"you may not charge {unit_type} {unit_id!r}: your department or one above it, your projects or yourself",
