@@ -37,6 +37,7 @@ from chalicelib.models.shards import MAX_SHARDS, count_of
 from chalicelib.observability import logger
 from chalicelib.services.org import pipeline
 from chalicelib.services.platform.aftercommit import settle
+from chalicelib.services.platform.projections import Projection, Rebuild, Scope, reads
 from chalicelib.timeutil import iso, utcnow
 
 MAX_TREE_DEPTH = 32
@@ -671,3 +672,17 @@ def profile_to_dict(principal: Principal, p: Profile) -> dict[str, Any]:
         "manager": {"id": p.manager.user_id, "name": p.manager.name} if p.manager else None,
         "heads_departments": [{"id": d.department_id, "name": d.name} for d in p.heads],
     }
+
+
+def _rebuild_directory(scope: Scope, item: BaseItem) -> Optional[int]:
+    return restore_directory(item) if isinstance(item, User) else None
+
+
+DIRECTORY = Projection(
+    name="directory",
+    reads=(reads("User"),),
+    kept="in_transaction",
+    writes=("DirectoryEntry",),
+    rebuilds=(Rebuild("profile", _rebuild_directory, index="directory"),),
+    doc="the users' directory rows, written with the user",
+)

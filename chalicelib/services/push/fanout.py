@@ -17,14 +17,14 @@ fan-out needs no read of the user.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Optional
 
-from chalicelib.models.base import from_stream_image
 from chalicelib.models.devices import Device, PushSettings, push_collection
 from chalicelib.models.messages import Message
 from chalicelib.models.org import User
 from chalicelib.observability import count, logger
 from chalicelib.services.org import org
+from chalicelib.services.platform.projections import INSERT, MODIFY, Change, Projection, reads
 from chalicelib.services.push.payloads import Push, shown_title, ttl_for
 from chalicelib.services.push.senders import GONE, REFUSED, Sender, sender_for
 from chalicelib.timeutil import utcnow
@@ -32,14 +32,24 @@ from chalicelib.timeutil import utcnow
 ALWAYS_PUSHED = frozenset({"plan_reminder", "task_reminder"})
 
 
-def handle_change(event_name: str, old_image: Optional[dict[str, Any]], new_image: Optional[dict[str, Any]]) -> None:
-    new = from_stream_image(new_image)
-    if event_name == "INSERT" and isinstance(new, Message):
+def handle_change(change: Change) -> None:
+    new = change.new
+    if change.event_name == INSERT and isinstance(new, Message):
         fan_out(new)
     elif isinstance(new, User):
-        old = from_stream_image(old_image)
+        old = change.old
         if isinstance(old, User) and old.is_active != new.is_active:
             PushSettings.mark_user_active(new.tenant_id, new.user_id, new.is_active)
+
+
+PROJECTION = Projection(
+    name="push",
+    reads=(reads("Message", events=[INSERT]), reads("User", events=[MODIFY])),
+    kept="after_commit",
+    writes=("SNS mobile push", "PushSettings.user_active", "Device.enabled"),
+    apply=handle_change,
+    doc="every new message pushed to its recipient's enabled devices; PushSettings follow the user's status",
+)
 
 
 def in_quiet_hours(prefs: Optional[PushSettings], now: datetime) -> bool:
