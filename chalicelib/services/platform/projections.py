@@ -43,7 +43,9 @@ def _image_entity(image: Optional[Mapping[str, Any]]) -> Optional[str]:
 @dataclass(frozen=True)
 class Change:
     """One stream record, decoded once: ``new`` and ``old`` are decoded on first use and
-    kept (an undecodable image raises ``UndecodableItem`` on every use, decoded once)."""
+    kept (an undecodable image raises ``UndecodableItem`` on every use, decoded once). The
+    engine decodes both before any projection runs, so every projection, whatever it reads
+    of the record (the raw images too), skips an undecodable one alike."""
 
     event_name: str
     old_image: Optional[dict[str, Any]] = None
@@ -88,6 +90,11 @@ class Change:
         if isinstance(memo[side], Exception):
             raise memo[side]
         return memo[side]
+
+    def decode(self) -> None:
+        """Decode both images (once): raises ``UndecodableItem`` for a bad one."""
+        self._decode("new", self.new_image)
+        self._decode("old", self.old_image)
 
     @property
     def new(self) -> Optional[BaseItem]:
@@ -206,6 +213,7 @@ class Registry:
         for projection in self.for_record(change):
             assert projection.apply is not None
             try:
+                change.decode()  # an undecodable image is skipped, whatever the projection reads of it
                 projection.apply(change)
                 ran.append(projection.name)
             except Exception as exc:  # noqa: BLE001 - sorted: skip a bad record, retry the rest
