@@ -24,6 +24,8 @@ from typing import Any, Callable, Iterable
 import boto3
 
 from chalicelib import limits
+from chalicelib.services.flows.projections import REGISTRY
+from chalicelib.services.platform.projections import passes
 
 ACCOUNT = "123456789012"
 MAX_STREAM_ATTEMPTS = 6  # 1 + the mapping's 5 retries (infra/ STREAM_BATCH_RETRIES; a drift test holds them equal)
@@ -320,7 +322,9 @@ class StreamReader:
 
 
 class StreamPump(Pump):
-    """The table's stream to ``on_dynamodb_record`` handlers, batch by batch."""
+    """The table's stream to ``on_dynamodb_record`` handlers, batch by batch; only the
+    records the mapping's filter criteria pass reach them (the projection registry's
+    patterns, the ones infra/ deploys: a record no projection reads invokes nothing)."""
 
     name = "stream"
     interval_s = 0.25
@@ -337,6 +341,7 @@ class StreamPump(Pump):
         self.pending: list[dict[str, Any]] = []
         self.attempts: dict[str, int] = {}
         self.dead: list[dict[str, Any]] = []
+        self.filters = REGISTRY.filter_patterns()
 
     @staticmethod
     def to_lambda_record(raw: dict[str, Any], stream_arn: str) -> dict[str, Any]:
@@ -369,7 +374,8 @@ class StreamPump(Pump):
                 continue
             out = self.client.get_records(ShardIterator=iterator, Limit=1000)
             self.iterators[sid] = out.get("NextShardIterator")
-            self.pending.extend(self.to_lambda_record(r, self.stream_arn) for r in out.get("Records", []))
+            records = (self.to_lambda_record(r, self.stream_arn) for r in out.get("Records", []))
+            self.pending.extend(r for r in records if passes(self.filters, r))
 
     def tick(self) -> bool:
         self._poll()
