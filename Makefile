@@ -120,8 +120,8 @@ deploy: $(INFRA_STAMP) $(DOCS_ASSETS)  ## deploy STAGE (dev|prod) to the AWS acc
 stream-filter: $(STAMP)  ## regenerate the stream mapping's filter (infra/fieldsales_infra/stream_filter.json) from the projection registry
 	$(PY) -m tools.projections filter > infra/fieldsales_infra/stream_filter.json
 
-redrive: $(STAMP)  ## replay the stream DLQ's failed batches through the projection engine (QUEUE_URL=..., STREAM_ARN=... on AWS; the local stack's by default)
-	$(PY) -m tools.redrive $(if $(QUEUE_URL),--queue-url $(QUEUE_URL)) $(if $(STREAM_ARN),--stream-arn $(STREAM_ARN))
+redrive: $(STAMP)  ## replay the stream DLQ's failed batches through the projection engine: QUEUE_URL=<StreamFailureDlq URL>, with the stage's TABLE_NAME and credentials
+	$(PY) -m tools.redrive --queue-url $(QUEUE_URL)
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) infra/cdk.out infra/node_modules .local-stack tools/contract/node_modules chalicelib/static
