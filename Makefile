@@ -20,7 +20,7 @@ PIP_INSTALL = -m pip install --quiet --disable-pip-version-check --no-compile
 # never imported). This machine-wide setting would stop it, so it is lifted here.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test suites python-tests lint format unit integration e2e e2e-http schemathesis infra-test bench load package deploy clean docs-assets browser
+.PHONY: run test suites python-tests lint format unit integration e2e e2e-http schemathesis infra-test bench load package deploy clean docs-assets browser stream-filter redrive
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PY) $(SAME_PYTHON) 2>/dev/null || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
@@ -116,6 +116,12 @@ package: $(INFRA_STAMP) $(DOCS_ASSETS)  ## synthesize the templates offline into
 
 deploy: $(INFRA_STAMP) $(DOCS_ASSETS)  ## deploy STAGE (dev|prod) to the AWS account in your environment; see docs/architecture.md
 	cd infra && PATH="$$PWD/../$(INFRA_VENV)/bin:$$PATH" npx --no-install cdk deploy -c stage=$${STAGE:-dev} $${STAGE:-dev}
+
+stream-filter: $(STAMP)  ## regenerate the stream mapping's filter (infra/fieldsales_infra/stream_filter.json) from the projection registry
+	TABLE_NAME=$${TABLE_NAME:-fieldsales-local} $(PY) -m tools.projections filter --write
+
+redrive: $(STAMP)  ## replay the stream DLQ's failed batches through the projection engine: QUEUE_URL=<StreamFailureDlq URL>, with the stage's TABLE_NAME and credentials
+	$(PY) -m tools.redrive --queue-url $(QUEUE_URL)
 
 clean:
 	rm -rf $(VENV) $(INFRA_VENV) infra/cdk.out infra/node_modules .local-stack tools/contract/node_modules chalicelib/static

@@ -45,6 +45,7 @@ def _fill(users: int) -> None:
 def _measure(users: int) -> list[Any]:
     from chalicelib import aws
     from chalicelib.services.inbox import messages
+    from chalicelib.services.platform.projections import Change
     from chalicelib.services.push import devices, fanout
     from local.seed import seed_org
 
@@ -73,7 +74,7 @@ def _measure(users: int) -> list[Any]:
             message = messages.send(messages.NewMessage("acme", "rep_a", "mention", "You were mentioned"))
             ddb.reset()
             sns.clear()
-            fanout.handle_change("INSERT", None, message.serialize())
+            fanout.handle_change(Change("INSERT", None, message.serialize()))
             return [users, 2 * users + RECIPIENT_PHONES, ddb.total, ddb.items_read, sns["Publish"], *register]
 
 

@@ -25,6 +25,10 @@ from typing import Any, Callable, Iterable
 import boto3
 
 from chalicelib import limits
+from chalicelib.services.flows.projections import REGISTRY
+from chalicelib.services.flows.streamdlq import BatchInfo
+from chalicelib.services.platform.projections import passes
+from local.resources import STREAM_DLQ
 
 ACCOUNT = "123456789012"
 MAX_STREAM_ATTEMPTS = 6  # 1 + the mapping's 5 retries (infra/ STREAM_BATCH_RETRIES; a drift test holds them equal)
@@ -322,7 +326,9 @@ class StreamReader:
 
 
 class StreamPump(Pump):
-    """The table's stream to ``on_dynamodb_record`` handlers, batch by batch."""
+    """The table's stream to ``on_dynamodb_record`` handlers, batch by batch; only the
+    records the mapping's filter criteria pass reach them (the projection registry's
+    patterns, the ones infra/ deploys: a record no projection reads invokes nothing)."""
 
     name = "stream"
     interval_s = 0.25
@@ -339,6 +345,8 @@ class StreamPump(Pump):
         self.pending: list[dict[str, Any]] = []
         self.attempts: dict[str, int] = {}
         self.dead: list[dict[str, Any]] = []
+        self.filters = REGISTRY.filter_patterns()
+        self.shard_of: dict[str, str] = {}  # sequence number: shard (for the DLQ message)
         self.delivered: deque[dict[str, Any]] = deque(maxlen=REDELIVERABLE)  # for redeliver()
 
     def redeliver(self, last: int) -> int:
@@ -379,7 +387,9 @@ class StreamPump(Pump):
                 continue
             out = self.client.get_records(ShardIterator=iterator, Limit=1000)
             self.iterators[sid] = out.get("NextShardIterator")
-            self.pending.extend(self.to_lambda_record(r, self.stream_arn) for r in out.get("Records", []))
+            records = [self.to_lambda_record(r, self.stream_arn) for r in out.get("Records", [])]
+            self.shard_of.update({r["dynamodb"]["SequenceNumber"]: sid for r in records})
+            self.pending.extend(r for r in records if passes(self.filters, r))
 
     def tick(self) -> bool:
         self._poll()
@@ -405,12 +415,21 @@ class StreamPump(Pump):
                 self.attempts[seq] = self.attempts.get(seq, 0) + 1
                 if self.attempts[seq] >= MAX_STREAM_ATTEMPTS:
                     self.dead.append(batch[first])
+                    self._dead_letter(seq)
                     self.log(f"[stream] record {seq} sent to the on-failure destination")
                     self.pending = self.pending[first + 1 :]
                 else:
                     self.pending = self.pending[first:]
                     return True
         return busy
+
+    def _dead_letter(self, seq: str) -> None:
+        """The mapping's on-failure message (``DDBStreamBatchInfo``) on the stream DLQ, which
+        ``make redrive`` reads (chalicelib/services/flows/streamdlq.py)."""
+        sqs = boto3.client("sqs")
+        url = sqs.get_queue_url(QueueName=STREAM_DLQ)["QueueUrl"]
+        batch = BatchInfo(self.stream_arn, self.shard_of.get(seq, ""), seq, seq)
+        sqs.send_message(QueueUrl=url, MessageBody=batch.message(1))
 
 
 class SqsPump(Pump):

@@ -24,6 +24,7 @@ MAX_WEBHOOK_ATTEMPTS = 8
 MAX_JOB_RECEIVES = 6  # jobs.MAX_ATTEMPTS + 1: the last receive records the failure (as infra/)
 WORK_QUEUE = "fieldsales-work"  # the schedules' fan-out tasks (chalicelib/config.py's default name)
 WORK_DLQ = "fieldsales-work-dlq"
+STREAM_DLQ = "fieldsales-stream-dlq"  # the stream mapping's on-failure destination (StreamFailureDlq)
 MAX_WORK_ATTEMPTS = 5  # same as infra/fieldsales_infra/messaging.py (a drift test compares them)
 WORK_VISIBILITY_S = 6 * limits.timeout_s("fanout_worker")  # 6x the worker's timeout, as Lambda advises (infra too)
 UPLOAD_CORS = {
@@ -79,6 +80,7 @@ def create_queues(sqs: Any = None) -> dict[str, str]:
         "webhooks_dlq": dlq_url,
         "jobs": jobs_url,
         "jobs_dlq": jobs_dlq_url,
+        "stream_dlq": sqs.create_queue(QueueName=STREAM_DLQ)["QueueUrl"],
         **create_work_queue(sqs),
     }
 

@@ -6,6 +6,7 @@ another test module."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from datetime import UTC, date, datetime, timedelta
@@ -22,7 +23,9 @@ from chalicelib.models.digest import LastCheckIn
 from chalicelib.models.feed import FeedEntry
 from chalicelib.models.messages import Message, inbox_pk
 from chalicelib.services.expenses import expenses
+from chalicelib.services.flows.projections import REGISTRY
 from chalicelib.services.org import org
+from chalicelib.services.platform.projections import passes
 from chalicelib.timeutil import iso
 from local.pumps import StreamReader, call_with_timeout
 from local.resources import JOBS_QUEUE
@@ -45,6 +48,10 @@ class Stream:
         return self.reader.read()
 
     def deliver(self, records: list[dict[str, Any]]) -> None:
+        """To ``table_stream`` in batches of 100, as the mapping does: only the records its
+        filter criteria pass (generated from the projection registry, as in infra/)."""
+        patterns = REGISTRY.filter_patterns()
+        records = [r for r in records if passes(patterns, r)]
         for start in range(0, len(records), 100):
             result = self.client.lambda_.invoke("table_stream", {"Records": records[start : start + 100]})
             assert result.payload == {"batchItemFailures": []}, result.payload
@@ -61,6 +68,13 @@ class Stream:
             self.deliver(records)
             delivered += records
         raise AssertionError("the stream did not go quiet")
+
+
+def replace_projection(monkeypatch: Any, name: str, apply: Any) -> None:
+    """Run ``apply`` in place of the named projection's for this test (the stream engine
+    calls each projection through the registry)."""
+    projection = REGISTRY.by_name[name]
+    monkeypatch.setitem(REGISTRY.by_name, name, dataclasses.replace(projection, apply=apply))
 
 
 # ---------------------------------------------------------------- the jobs queue

@@ -1,7 +1,10 @@
-"""The table's DynamoDB stream: one consumer Lambda, dispatching records by entity.
+"""The table's DynamoDB stream: one consumer Lambda running the projection engine.
 
-Each record goes to each consumer separately, so one consumer failing on a record does
-not keep the other from it. What a failure does depends on its kind:
+Each record goes to each projection that reads its entity on its event (the registry,
+services/flows/projections.py; the mapping's filter criteria, generated from the same
+registry, keep every other record from invoking this function), each separately, so one
+projection failing on a record does not keep the others from it. What a failure does
+depends on its kind (``Registry.apply`` sorts them):
 
 - a **bad record** (its own data cannot be decoded: an image that is not its entity,
   ``UndecodableItem``, or a value the domain refuses, a 4xx domain error such as a year-1
@@ -26,15 +29,9 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.config import table_stream_arn
-from chalicelib.observability import is_bad_record, logger, skip_bad_item
-from chalicelib.services.crm import list_index
-from chalicelib.services.feed import feed_index
-from chalicelib.services.flows import orgjobs, redrive
-from chalicelib.services.performance import actuals, digest, oppstats
-from chalicelib.services.platform import jobs
-from chalicelib.services.push import fanout
-from chalicelib.services.reports import figures, reports
-from chalicelib.services.sync import changelog
+from chalicelib.observability import logger
+from chalicelib.services.flows.projections import REGISTRY
+from chalicelib.services.platform.projections import Change
 
 bp = Blueprint(__name__)
 
@@ -42,47 +39,12 @@ STREAM_ARN = table_stream_arn()
 
 
 def handle_record(record: Any) -> None:
-    """Dispatch one record to the capabilities that care: the feed and list re-indexes, and the
-    re-drive of effects a request could not finish after its commit.
-
-    The feed re-index recomputes audiences from current state, and every re-driven effect
-    is idempotent, so duplicate or reordered records are harmless."""
-    retry: Exception | None = None
-    consumers = (
-        ("feed_index", feed_index.handle_change),
-        ("list_index", list_index.handle_change),
-        ("redrive", redrive.handle_change),
-        ("actuals", lambda name, old, new: actuals.handle_change(record.event_id, old, new)),
-        ("oppstats", oppstats.handle_change),
-        ("digest", digest.handle_change),
-        ("orgjobs", orgjobs.handle_change),
-        ("jobs", jobs.handle_change),
-        ("push", fanout.handle_change),
-        ("report_figures", lambda name, old, new: figures.handle_change(record.event_id, old, new)),
-        ("reports", reports.handle_change),
-        ("sync_changelog", changelog.handle_change),
-    )
-    for name, consumer in consumers:
-        try:
-            consumer(record.event_name, record.old_image, record.new_image)
-        except Exception as exc:  # noqa: BLE001 - sorted below: skip a corrupt record, retry the rest
-            if not is_bad_record(exc):
-                retry = retry or exc
-                continue
-            tenant, key = _identity(record)
-            skip_bad_item(f"table_stream.{name}", exc, tenant_id=tenant, key=key)
-    if retry is not None:
-        raise retry
-
-
-def _identity(record: Any) -> tuple[Any, Any]:
-    """(tenant, "PK|SK") of a record, for the log line; never raises."""
-    try:
-        image = record.new_image or record.old_image or {}
-        tenant = (image.get("tenant_id") or {}).get("S")
-        return tenant, f"{(image.get('PK') or {}).get('S')}|{(image.get('SK') or {}).get('S')}"
-    except Exception:  # noqa: BLE001 - a record too broken to name
-        return None, None
+    """Run every projection that reads this record (services/flows/projections.py), each
+    separately, the record decoded once. Each projection is idempotent (it recomputes from
+    current state, or marks the stream event id), so duplicate or reordered records are
+    harmless. A bad record is skipped per projection (logged, counted); any other failure
+    is raised, so the record is retried."""
+    REGISTRY.apply(Change.of_record(record))
 
 
 @bp.on_dynamodb_record(stream_arn=STREAM_ARN, batch_size=100)

@@ -104,6 +104,11 @@ class Expense(BaseItem, discriminator="Expense"):
     def fetch(cls, tenant_id: str, expense_id: str, consistent_read: bool = False) -> Optional[Expense]:
         return cls.lookup(cls.key_of(tenant_id, expense_id), consistent_read=consistent_read)
 
+    @property
+    def activity_id(self) -> str:
+        """The id of the expense's feed activity (recorded at submission; follows the expense's)."""
+        return "act_" + self.expense_id.removeprefix("exp_")
+
     def set_keys(self) -> None:
         self.PK, self.SK = self.key_of(self.tenant_id, self.expense_id)
         sort = f"{self.occurred_on}#{self.expense_id}"

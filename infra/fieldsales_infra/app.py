@@ -61,6 +61,16 @@ WEBHOOK_MAX_CONCURRENCY = 5
 JOB_WORKER_FUNCTION = "JobWorker"  # background jobs in bounded steps (services/platform/jobs.py)
 JOBS_MAX_CONCURRENCY = 10  # jobs run side by side at most this many: it bounds their write rate
 WORK_QUEUE_DEFAULT_NAME = "fieldsales-work"  # the name the app is packaged with (chalicelib/config.py)
+# The stream mapping's filter patterns, generated from the app's projection registry by
+# `make stream-filter` (infra/ never imports the app; tests hold the file equal to the registry).
+STREAM_FILTER_FILE = Path(__file__).with_name("stream_filter.json")
+
+
+def stream_filter_criteria() -> dict[str, Any]:
+    """``FilterCriteria`` of the table stream's mapping: records no projection reads never
+    invoke the function."""
+    patterns = json.loads(STREAM_FILTER_FILE.read_text())
+    return {"Filters": [{"Pattern": json.dumps(p, separators=(",", ":"))} for p in patterns]}
 
 
 @dataclass
@@ -300,6 +310,7 @@ class FieldsalesApp(Construct):
                     "BisectBatchOnFunctionError": True,
                     "MaximumRetryAttempts": STREAM_BATCH_RETRIES,
                     "MaximumRecordAgeInSeconds": STREAM_MAX_RECORD_AGE_S,
+                    "FilterCriteria": stream_filter_criteria(),
                     "DestinationConfig": {
                         "OnFailure": {"Type": "SQS", "Destination": msg.stream_failure_dlq.queue_arn}
                     },

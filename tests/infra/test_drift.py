@@ -116,3 +116,22 @@ def test_local_gateway_answers_equal_the_deployed_gateway_responses(synth: Synth
         assert (error["code"], error["message"]) == (code, message), response_type
         headers = row["ResponseParameters"]["Headers"]
         assert {k: headers[k] for k in SECURITY_HEADERS} == {k: f"'{v}'" for k, v in SECURITY_HEADERS.items()}
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stream_mapping_filters_are_what_the_projection_registry_derives(synth: Synth, stage: str) -> None:
+    """Records no projection reads never invoke the stream consumer: the mapping's filter
+    patterns are the registry's (services/flows/projections.py), at most the 5 a mapping takes."""
+    from chalicelib.services.flows.projections import REGISTRY
+
+    events = [
+        event["Properties"]
+        for fn in synth.resources(stage, "AWS::Serverless::Function").values()
+        for event in fn["Properties"].get("Events", {}).values()
+        if event["Type"] == "DynamoDB"
+    ]
+    (mapping,) = events
+    filters = mapping["FilterCriteria"]["Filters"]
+    assert [json.loads(f["Pattern"]) for f in filters] == REGISTRY.filter_patterns()
+    assert 0 < len(filters) <= 5
+    assert all(len(f["Pattern"]) <= 4096 for f in filters)

@@ -320,7 +320,7 @@ def test_an_expense_activity_indexed_with_its_old_wider_audience_is_narrowed_by_
     from chalicelib.services.feed import feed_index
 
     expense = submitted(api, "42.00")
-    activity = feed_index.get_activity("acme", expenses.activity_id(expense["id"]))
+    activity = feed_index.get_activity("acme", expenses.load("acme", expense["id"]).activity_id)
     assert activity is not None and activity.type == "expense"
     feed_index.write_entries(activity, [("rep_c", "all")], [])
     activity.update(actions=[Activity.indexed.add({"rep_c|all"})])

@@ -34,6 +34,7 @@ from tests.support import (
     put,
     put_budget,
     reminders_for,
+    replace_projection,
     sign,
     start_upload,
     submit,
@@ -159,8 +160,6 @@ def test_stream_consumer_skips_a_corrupt_record_and_applies_the_healthy_ones(api
 def test_stream_consumer_still_retries_a_record_that_failed_for_a_transient_reason(
     api, chalice_client, monkeypatch, skipped
 ):
-    from chalicelib.services.flows import redrive
-
     stream = Stream(chalice_client)
     assert sign(api)[0] == 201
     records = [r for r in stream.read() if "SignIn" in str(r)]
@@ -168,7 +167,7 @@ def test_stream_consumer_still_retries_a_record_that_failed_for_a_transient_reas
     def down(*args: Any) -> None:
         raise ConnectionError("the table is unreachable")
 
-    monkeypatch.setattr(redrive, "handle_change", down)
+    replace_projection(monkeypatch, "redrive", down)
     result = chalice_client.lambda_.invoke("table_stream", {"Records": records})
 
     assert len(result.payload["batchItemFailures"]) == len(records) > 0
@@ -213,8 +212,6 @@ def test_budget_alerts_skip_a_corrupt_budget_and_alert_the_healthy_tenant(api, m
 
 
 def test_stream_consumer_retries_a_bug_in_a_projection_and_never_skips_it(api, chalice_client, monkeypatch, skipped):
-    from chalicelib.services.performance import digest
-
     stream = Stream(chalice_client)
     assert sign(api)[0] == 201
     records = [r for r in stream.read() if "SignIn" in str(r)]
@@ -222,7 +219,7 @@ def test_stream_consumer_retries_a_bug_in_a_projection_and_never_skips_it(api, c
     def bug(*args: Any) -> None:
         raise TypeError("unsupported operand type(s) for +: 'int' and 'NoneType'")
 
-    monkeypatch.setattr(digest, "handle_change", bug)
+    replace_projection(monkeypatch, "digest", bug)
     result = chalice_client.lambda_.invoke("table_stream", {"Records": records})
 
     assert len(result.payload["batchItemFailures"]) == len(records) > 0, "a bug is retried, then the DLQ"

@@ -16,6 +16,7 @@ from chalicelib.models.signins import SignIn
 from chalicelib.observability import is_corrupt_item
 from chalicelib.services.org import org
 from chalicelib.services.performance import actuals, goals
+from chalicelib.services.platform.projections import Change
 from tests.support import goal, period_now
 
 NOW = datetime.now(UTC)
@@ -280,7 +281,7 @@ def test_a_corrupt_record_is_skipped_and_counted_never_raised(api):
         "server_time": {"S": "1-01-01T00:00:00Z"},
     }
     with pytest.raises(Exception) as raised:
-        actuals.handle_change("evt-corrupt", None, image)
+        actuals.handle_change(Change("INSERT", None, image, "evt-corrupt"))
     assert is_corrupt_item(raised.value), "the stream consumer skips and counts it instead of retrying"
 
 

@@ -14,6 +14,7 @@ from moto.sns import sns_backends
 from chalicelib import aws as aws_clients
 from chalicelib.models.devices import Device, PushToken
 from chalicelib.services.inbox import messages
+from chalicelib.services.platform.projections import Change
 from chalicelib.services.push import fanout
 from chalicelib.vocabulary import MESSAGE_KINDS
 from tests.push_shapes import check_published
@@ -74,7 +75,7 @@ def send(kind: str = "comment", user: str = "rep_a", **kw: Any) -> Any:
 
 def deliver(message: Any, event: str = "INSERT") -> None:
     """The message's stream record, handed to the push consumer as the stream would."""
-    fanout.handle_change(event, None, message.serialize())
+    fanout.handle_change(Change(event, None, message.serialize()))
 
 
 # ---------------------------------------------------------------- registry

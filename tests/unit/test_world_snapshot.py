@@ -78,8 +78,8 @@ def test_a_restored_world_is_the_world_a_build_makes_and_each_test_gets_its_own(
             built = world_state()
             snapshot = snapshot_backends()
         assert (
-            len(built["items"]) > 10 and len(built["stream"]) > 10 and len(built["queues"]) == 7
-        )  # webhooks, jobs, work, their DLQs, the events tap
+            len(built["items"]) > 10 and len(built["stream"]) > 10 and len(built["queues"]) == 8
+        )  # webhooks, jobs, work, their DLQs, the stream DLQ, the events tap
         for _ in range(2):
             with mock_aws():
                 aws_clients.reset_clients()

@@ -39,7 +39,7 @@ from typing import Any, Optional
 
 from pynamodb.exceptions import PutError, UpdateError
 
-from chalicelib.models.base import BaseItem, from_stream_image
+from chalicelib.models.base import BaseItem
 from chalicelib.models.crm import Account, CrmObject
 from chalicelib.models.feed import ADMIN_VIEWER
 from chalicelib.models.lists import (
@@ -56,6 +56,7 @@ from chalicelib.observability import logger
 from chalicelib.services.access.visibility import Resolver, team_of
 from chalicelib.services.crm import geocells
 from chalicelib.services.platform import pacing
+from chalicelib.services.platform.projections import Change, Projection, Rebuild, Scope, reads
 
 MAX_ATTEMPTS = 5
 CRM_ENTITIES = {"Account", "Contact", "Opportunity", "Lead"}
@@ -275,12 +276,27 @@ def index_object(obj: CrmObject, claim: Optional[str] = None) -> bool:
     return reindex_object(obj.tenant_id, obj.object_type, obj.object_id, claim=claim)
 
 
-def handle_change(event_name: str, old_image: Optional[dict], new_image: Optional[dict]) -> int:
-    """React to one table change (the stream): answers how many objects were re-indexed."""
-    entity = ((new_image or old_image or {}).get("entity") or {}).get("S")
-    if entity not in CRM_ENTITIES:
-        return 0  # an org change: its job re-indexes the objects (services/flows/orgjobs.py)
-    item: Any = from_stream_image(new_image) or from_stream_image(old_image)
+def handle_change(change: Change) -> int:
+    """React to one table change (:data:`PROJECTION`): answers how many objects were
+    re-indexed. (An org change: its job re-indexes the objects, services/flows/orgjobs.py.)"""
+    item: Any = change.new or change.old
     if not isinstance(item, CrmObject):
         return 0
     return int(reindex_object(item.tenant_id, item.object_type, item.object_id))
+
+
+def _rebuild(scope: Scope, item: BaseItem) -> Optional[int]:
+    if not isinstance(item, CrmObject):
+        return None
+    return int(reindex_object(scope.tenant_id, item.object_type, item.object_id, scope.resolver))
+
+
+PROJECTION = Projection(
+    name="list_index",
+    reads=(reads(*CRM_ENTITIES),),
+    kept="after_commit",
+    writes=("ListEntry", "GeoEntry", "ListIndexState"),
+    apply=handle_change,
+    rebuilds=(Rebuild("objects", _rebuild, index="lists"),),
+    doc="list, search and geo entries of each CRM object per viewer who lists it",
+)

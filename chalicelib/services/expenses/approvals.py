@@ -24,7 +24,7 @@ from typing import Any, Optional
 from chalicelib import cursor as cursors
 from chalicelib.auth import Principal
 from chalicelib.errors import AppError
-from chalicelib.models.base import Cancelled, Tx
+from chalicelib.models.base import BaseItem, Cancelled, Tx
 from chalicelib.models.expenses import ApprovalWait, Expense
 from chalicelib.models.org import Delegation, User
 from chalicelib.observability import count, logger
@@ -32,6 +32,7 @@ from chalicelib.services.access import context
 from chalicelib.services.expenses import delegation, expenses
 from chalicelib.services.org import org
 from chalicelib.services.platform.aftercommit import settle
+from chalicelib.services.platform.projections import Projection, Rebuild, Scope, reads
 from chalicelib.timeutil import iso, utcnow
 
 MAX_BULK = 50
@@ -349,3 +350,22 @@ def sweep_delegation_boundaries(
         except Exception:  # noqa: BLE001 - one tenant's trouble must not stop the others
             logger.exception("delegation boundary re-key failed", extra={"tenant_id": d.tenant_id})
     return moved
+
+
+def _rebuild(scope: Scope, item: BaseItem) -> Optional[int]:
+    if not isinstance(item, Expense) or item.status != "submitted":
+        return None
+    return restore_wait(scope.tenant_id, item.expense_id)
+
+
+PROJECTION = Projection(
+    name="approval_waits",
+    reads=(reads("Expense", "User", "Delegation"),),
+    kept="in_transaction",
+    writes=("ApprovalWait",),
+    rebuilds=(Rebuild("expenses", _rebuild, index="approvals"),),
+    doc=(
+        "the approvers' queue: a waiting expense's entry per current approver, "
+        "written with each submit, decision and re-key"
+    ),
+)

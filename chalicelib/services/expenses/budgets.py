@@ -47,6 +47,7 @@ from chalicelib.services.integrations import webhooks
 from chalicelib.services.org import org
 from chalicelib.services.platform import events, fanout
 from chalicelib.services.platform.aftercommit import settle
+from chalicelib.services.platform.projections import Projection, reads
 from chalicelib.timeutil import iso, parse_month, utcnow
 
 DEFAULT_THRESHOLDS = (80, 100)
@@ -547,3 +548,12 @@ def _record_stale(tenant_id: str, webhook_id: str, digest: Optional[str], rec: A
 def _receipt_absent() -> Any:  # noqa: N802 - reads as the condition it builds
 
     return InboundReceipt.PK.does_not_exist()
+
+
+PROJECTION = Projection(
+    name="budget_spend",
+    reads=(reads("Expense"),),
+    kept="in_transaction",
+    writes=("Budget.spent_cents", "Budget.reserved_cents"),
+    doc="each unit's monthly usage (spent, reserved), kept by the expense's transaction",
+)

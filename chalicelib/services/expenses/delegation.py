@@ -18,9 +18,10 @@ from zoneinfo import ZoneInfo
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.errors import Unprocessable
-from chalicelib.models.base import condition_failed
-from chalicelib.models.org import DELEGATION_ENDS_PK, DELEGATION_STARTS_PK, Delegation
+from chalicelib.models.base import BaseItem, condition_failed
+from chalicelib.models.org import DELEGATION_ENDS_PK, DELEGATION_STARTS_PK, Delegation, User
 from chalicelib.services.org import org
+from chalicelib.services.platform.projections import Projection, Rebuild, Scope, reads
 from chalicelib.timeutil import format_date, iso, local_day_bounds, parse_date, utcnow
 
 MAX_HOPS = 5
@@ -166,3 +167,17 @@ def crossed(since: str, until: str) -> list[Delegation]:
     found = list(Delegation.gsi1.query(DELEGATION_STARTS_PK, Delegation.GSI1SK.between(lo, hi)))
     found += list(Delegation.gsi2.query(DELEGATION_ENDS_PK, Delegation.GSI2SK.between(lo, hi)))
     return [d for d in found if isinstance(d, Delegation)]
+
+
+def _rebuild_keys(scope: Scope, item: BaseItem) -> Optional[int]:
+    return restore_keys(scope.tenant_id, item.user_id) if isinstance(item, User) else None
+
+
+PROJECTION = Projection(
+    name="delegate_index",
+    reads=(reads("Delegation"),),
+    kept="in_transaction",
+    writes=("Delegation.GSI3",),
+    rebuilds=(Rebuild("profile", _rebuild_keys, index="delegations"),),
+    doc="each delegation findable by its delegate (a reactivated delegate's waiting approvals come back)",
+)

@@ -122,11 +122,6 @@ def _stage(found: refs.Found, opportunity_id: Optional[str]) -> Optional[str]:
     return getattr(found.obj("opportunity", opportunity_id), "stage", None)
 
 
-def activity_id(expense_id: str) -> str:
-    """The id of an expense's feed activity (recorded at submission; follows the expense's)."""
-    return "act_" + expense_id.removeprefix("exp_")
-
-
 def record_activity(e: Expense, resolver: Optional[Resolver] = None) -> None:
     """The submitted expense's feed activity (idempotent: its id follows the expense's);
     ``resolver``: the submit request's visibility loader."""
@@ -139,7 +134,7 @@ def record_activity(e: Expense, resolver: Optional[Resolver] = None) -> None:
         [("opportunity", e.opportunity_id)] if e.opportunity_id else [],
         occurred_at=e.submitted_at,
         extra={"expense_id": e.expense_id, "amount": budgets.money(e.amount_cents), "currency": e.currency},
-        activity_id=activity_id(e.expense_id),
+        activity_id=e.activity_id,
     )
     activities.record_activity(new, resolver)
 

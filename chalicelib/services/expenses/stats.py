@@ -14,6 +14,7 @@ from typing import Any
 
 from chalicelib.models.expenses import Expense, StatsAggregate
 from chalicelib.models.shards import pick
+from chalicelib.services.platform.projections import Projection, reads
 
 DIMENSIONS = ("category", "stage", "unit")
 ALL = "ALL"
@@ -85,3 +86,12 @@ def groups(tenant_id: str, period: str, group_by: str, unit_type: str | None, un
         total[1] += int(item.count)
     found = [Group(key, currency, cents, n) for (key, currency), (cents, n) in sums.items() if n > 0]
     return sorted(found, key=lambda g: (-g.total_cents, g.key, g.currency))
+
+
+PROJECTION = Projection(
+    name="expense_stats",
+    reads=(reads("Expense"),),
+    kept="in_transaction",
+    writes=("StatsAggregate",),
+    doc="expense statistics by category, stage and unit, kept in the transaction that changes an expense's state",
+)

@@ -23,12 +23,14 @@ from typing import Any, Optional
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.models.base import BaseItem, condition_failed, from_stream_image
+from chalicelib.models.base import BaseItem, condition_failed
 from chalicelib.models.crm import OBJECT_TYPES, CrmObject, object_pk
+from chalicelib.models.expenses import Expense
 from chalicelib.models.feed import Activity, ActivityLink, FeedEntry
 from chalicelib.observability import logger
 from chalicelib.services.access.visibility import Entry, Resolver, entry_key, parse_entry_key
 from chalicelib.services.platform import pacing
+from chalicelib.services.platform.projections import INSERT, MODIFY, Change, Projection, Rebuild, Scope, reads
 
 MAX_ATTEMPTS = 5
 CRM_ENTITIES = {"Account", "Contact", "Opportunity", "Lead"}
@@ -191,29 +193,47 @@ def _team(obj: Any) -> dict[str, Any]:
     return obj.team.as_dict() if getattr(obj, "team", None) is not None else {}
 
 
-def handle_change(event_name: str, old_image: Optional[dict], new_image: Optional[dict]) -> int:
-    """React to one table change: answers how many activities were re-indexed. An org
-    change (a User's or Department's) is not re-indexed here, in one stream record: its
-    job does it in bounded pages (services/flows/orgjobs.py)."""
-    entity = ((new_image or old_image or {}).get("entity") or {}).get("S")
-    if entity not in CRM_ENTITIES | {"Activity"}:
-        return 0
-    new, old = from_stream_image(new_image), from_stream_image(old_image)
-    if entity == "Activity":
+def handle_change(change: Change) -> int:
+    """React to one table change (:data:`PROJECTION`): answers how many activities were
+    re-indexed. An org change (a User's or Department's) is not re-indexed here, in one
+    stream record: its job does it in bounded pages (services/flows/orgjobs.py)."""
+    new, old = change.new, change.old
+    if change.entity == "Activity":
         # A new activity: recompute from current state, closing the race with an org
         # change whose re-index ran before this activity was written.
-        if event_name == "INSERT" and isinstance(new, Activity):
+        if isinstance(new, Activity):
             return int(reindex_activity(new.tenant_id, new.activity_id))
         return 0
-    if entity in CRM_ENTITIES:
-        if event_name != "MODIFY" or not isinstance(new, CrmObject) or not isinstance(old, CrmObject):
-            return 0
-        if (old.owner_id, old.name, _team(old), old.archived_at is None) == (
-            new.owner_id,
-            new.name,
-            _team(new),
-            new.archived_at is None,
-        ):
-            return 0
-        return reindex_objects(new.tenant_id, [(new.object_type, new.object_id)])
-    return 0  # a User or Department change: its job re-indexes (services/flows/orgjobs.py)
+    if not isinstance(new, CrmObject) or not isinstance(old, CrmObject):
+        return 0
+    if (old.owner_id, old.name, _team(old), old.archived_at is None) == (
+        new.owner_id,
+        new.name,
+        _team(new),
+        new.archived_at is None,
+    ):
+        return 0
+    return reindex_objects(new.tenant_id, [(new.object_type, new.object_id)])
+
+
+def _rebuild_expense_activity(scope: Scope, item: BaseItem) -> Optional[int]:
+    """An expense submitted once has a feed activity: its audience as the current rule
+    computes it (issue 24 item 2 narrowed an expense's activity to the expense's readers;
+    one indexed before keeps its wider audience until this removes what no longer belongs)."""
+    if not isinstance(item, Expense) or item.status == "draft":
+        return None
+    return int(reindex_activity(scope.tenant_id, item.activity_id, scope.resolver))
+
+
+PROJECTION = Projection(
+    name="feed_index",
+    reads=(reads(*CRM_ENTITIES, events=[MODIFY]), reads("Activity", events=[INSERT])),
+    kept="after_commit",
+    writes=("FeedEntry", "ActivityLink"),
+    apply=handle_change,
+    rebuilds=(Rebuild("expenses", _rebuild_expense_activity, index="expense_activities"),),
+    doc=(
+        "feed entries per (viewer, scene) of each activity; "
+        "a CRM object's owner, name or team change re-indexes its activities"
+    ),
+)

@@ -42,7 +42,7 @@ from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, NotFound, Unprocessable
 from chalicelib.geo import distance_m
 from chalicelib.ids import new_id
-from chalicelib.models.base import Cancelled, Tx, condition_failed
+from chalicelib.models.base import BaseItem, Cancelled, Tx, condition_failed
 from chalicelib.models.signins import DUE_SHARDS, OpenVisit, SignIn, UserDay, Visit
 from chalicelib.models.uploads import Upload
 from chalicelib.observability import count, is_corrupt_item, skip_bad_item
@@ -52,6 +52,7 @@ from chalicelib.services.feed import activities
 from chalicelib.services.org import org
 from chalicelib.services.platform import fanout
 from chalicelib.services.platform.aftercommit import settle
+from chalicelib.services.platform.projections import Projection, Rebuild, Scope, reads
 from chalicelib.services.uploads import uploads
 from chalicelib.timeutil import (
     end_of_local_day,
@@ -693,3 +694,17 @@ __all__ = [
     "distance_m",
     "FLAGS",
 ]
+
+
+def _rebuild_day(scope: Scope, item: BaseItem) -> Optional[int]:
+    return restore_day(item, scope.zone) if isinstance(item, SignIn) else None
+
+
+TEAM_DAY = Projection(
+    name="team_day",
+    reads=(reads("SignIn"),),
+    kept="in_transaction",
+    writes=("UserDay",),
+    rebuilds=(Rebuild("signins", _rebuild_day, index="team_day"),),
+    doc="each user's day of sign-ins (the team day), added in the sign-in's transaction",
+)

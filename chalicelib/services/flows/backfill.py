@@ -20,6 +20,11 @@ index's own state), so a second run, a run beside live writes, or a run resumed 
 crash leaves exactly one correct entry per item; a deleted or archived object is never
 put back in a live list.
 
+What runs on each item comes from the projection registry (services/flows/projections.py):
+every projection's ``Rebuild`` of the walk the item came from (``profile``, ``objects``,
+``signins``, ``expenses``, ``projects``), in the registry's order; ``written`` counts
+entries under each rebuild's ``index``.
+
 A run processes steps (one page each) until the time left is under ``SAFETY_MS`` and
 answers a cursor (``done: false``) to continue from; an unreadable item is skipped,
 logged and counted (``BadItemSkipped``), never fatal. A storage failure ends the run with
@@ -41,18 +46,16 @@ from zoneinfo import ZoneInfo
 from chalicelib.auth import ID_RE
 from chalicelib.errors import Unprocessable
 from chalicelib.models.base import BaseItem, item_of, raw_page, resume_key
-from chalicelib.models.crm import CrmObject, Opportunity, owned_pk
+from chalicelib.models.crm import owned_pk
 from chalicelib.models.expenses import Expense
 from chalicelib.models.org import Project, User
 from chalicelib.models.signins import SignIn
 from chalicelib.observability import count, is_corrupt_item, logger, skip_bad_item
 from chalicelib.services.access.visibility import Resolver
-from chalicelib.services.crm import list_index
-from chalicelib.services.expenses import approvals, delegation, expenses
-from chalicelib.services.feed import feed_index
-from chalicelib.services.fieldwork import signins
+from chalicelib.services.flows.projections import REGISTRY
 from chalicelib.services.org import org
-from chalicelib.services.performance import digest, oppstats
+from chalicelib.services.performance import digest
+from chalicelib.services.platform.projections import Scope
 
 PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
@@ -76,48 +79,13 @@ class Context:
     progress: Progress = field(default_factory=Progress)
 
 
-# ---------------------------------------------------------------- one item of each kind
-def _profile(ctx: Context, item: BaseItem) -> None:
-    if isinstance(item, User):
-        ctx.progress.written["directory"] += org.restore_directory(item)
-        ctx.progress.written["delegations"] += delegation.restore_keys(ctx.tenant_id, item.user_id)
-        digest.note_user(item)
-
-
-def _object(ctx: Context, item: BaseItem, resolver: Resolver) -> None:
-    if not isinstance(item, CrmObject):
-        return
-    ctx.progress.written["lists"] += list_index.reindex_object(
-        ctx.tenant_id, item.object_type, item.object_id, resolver
-    )
-    if isinstance(item, Opportunity):
-        ctx.progress.written["oppstats"] += oppstats.recompute(ctx.tenant_id, item.object_id, resolver)
-        digest.note_opportunity(item)
-
-
-def _signin(ctx: Context, item: BaseItem) -> None:
-    if isinstance(item, SignIn):
-        ctx.progress.written["team_day"] += signins.restore_day(item, ctx.zone)
-        digest.note_check_in(item)
-
-
-def _expense(ctx: Context, item: BaseItem, resolver: Resolver) -> None:
-    if not isinstance(item, Expense):
-        return
-    if item.status == "submitted":
-        ctx.progress.written["approvals"] += approvals.restore_wait(ctx.tenant_id, item.expense_id)
-    if item.status != "draft":  # submitted once: its feed activity exists
-        # its audience as the current rule computes it (issue 24 item 2 narrowed an expense
-        # activity to the expense's readers; one indexed before keeps its wider audience
-        # until this re-index removes the entries that no longer belong)
-        activity = expenses.activity_id(item.expense_id)
-        ctx.progress.written["expense_activities"] += feed_index.reindex_activity(ctx.tenant_id, activity, resolver)
-
-
-def _project(ctx: Context, item: BaseItem) -> None:
-    if isinstance(item, Project):
-        org.sync_memberships(None, item)
-        ctx.progress.written["projects"] += len(set(item.member_ids or ()) | {item.owner_id})
+# ---------------------------------------------------------------- one item
+def _rebuild(ctx: Context, scope: Scope, walk: str, item: BaseItem) -> None:
+    """Every projection's rebuild of this walk (the registry's order), for one item."""
+    for rebuild in REGISTRY.rebuilds(walk):
+        written = rebuild.apply(scope, item)
+        if written is not None and rebuild.index:
+            ctx.progress.written[rebuild.index] += written
 
 
 def _each(ctx: Context, raws: list[dict[str, Any]], handle: Callable[[BaseItem], None], kind: str) -> None:
@@ -138,17 +106,16 @@ def _each(ctx: Context, raws: list[dict[str, Any]], handle: Callable[[BaseItem],
 def _user_kind_page(ctx: Context, kind: str, user_id: str, start: Optional[dict[str, Any]]) -> Optional[dict]:
     """One page of a user's objects, sign-ins or expenses; answers where the next starts."""
     t, size = ctx.tenant_id, ctx.page_size
+    scope = Scope(t, ctx.zone)
     if kind == "objects":
         raws, last = raw_page(owned_pk(t, user_id), "GSI1", start, size)
-        resolver = Resolver(t)
-        _each(ctx, raws, lambda item: _object(ctx, item, resolver), kind)
+        scope = Scope(t, ctx.zone, Resolver(t))
     elif kind == "signins":
         raws, last = raw_page(SignIn.user_pk(t, user_id), "GSI1", start, size)
-        _each(ctx, raws, lambda item: _signin(ctx, item), kind)
     else:
         raws, last = raw_page(Expense.by_user_pk(t, user_id), "GSI1", start, size)
-        resolver = Resolver(t)
-        _each(ctx, raws, lambda item: _expense(ctx, item, resolver), kind)
+        scope = Scope(t, ctx.zone, Resolver(t))  # expense activities' audiences
+    _each(ctx, raws, lambda item: _rebuild(ctx, scope, kind, item), kind)
     return last
 
 
@@ -163,7 +130,7 @@ def _user_step(ctx: Context, position: dict[str, Any]) -> dict[str, Any]:
     next_user = {"phase": "users", "u": resume_key(raw, "GSI1")}
     user_id = (raw.get("user_id") or {}).get("S")
     if kind_index == 0 or not user_id:
-        _each(ctx, [raw], lambda item: _profile(ctx, item), "profile")
+        _each(ctx, [raw], lambda item: _rebuild(ctx, Scope(ctx.tenant_id, ctx.zone), "profile", item), "profile")
         return {**position, "k": 1} if user_id else next_user
     last = _user_kind_page(ctx, USER_KINDS[kind_index], user_id, position.get("i"))
     if last:
@@ -178,7 +145,7 @@ def step(ctx: Context, position: dict[str, Any]) -> Optional[dict[str, Any]]:
     if position.get("phase") != "projects":
         return _user_step(ctx, position)
     raws, last = raw_page(Project.tenant_pk(ctx.tenant_id), "GSI1", position.get("i"), ctx.page_size)
-    _each(ctx, raws, lambda item: _project(ctx, item), "projects")
+    _each(ctx, raws, lambda item: _rebuild(ctx, Scope(ctx.tenant_id, ctx.zone), "projects", item), "projects")
     return {"phase": "projects", "i": last} if last else None
 
 

@@ -37,7 +37,7 @@ from pynamodb.exceptions import PutError
 
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, NotFound
-from chalicelib.models.base import condition_failed, count_of, from_stream_image, item_of, raw_page, resume_key
+from chalicelib.models.base import condition_failed, count_of, item_of, raw_page, resume_key
 from chalicelib.models.crm import CrmObject, TeamMember, owned_pk, team_of_pk
 from chalicelib.models.feed import ActivityLink
 from chalicelib.models.jobs import Job
@@ -52,6 +52,7 @@ from chalicelib.services.org import org
 from chalicelib.services.performance import oppstats
 from chalicelib.services.platform import jobs
 from chalicelib.services.platform.aftercommit import settle
+from chalicelib.services.platform.projections import MODIFY, Change, Projection, reads
 
 ACTIVITY_PAGE = 25
 PATH_PAGE = 25
@@ -327,13 +328,20 @@ def job_for(old: Any, new: Any, in_request: bool = False) -> Optional[str]:
     return jobs.job_id_for(new.tenant_id, kind, key)
 
 
-def handle_change(event_name: str, old_image: Optional[dict], new_image: Optional[dict]) -> bool:
+def handle_change(change: Change) -> bool:
     """The stream's re-drive: the job of a User or Department change (the same job the
     request made, when it made one). Never re-indexes inline."""
-    entity = ((new_image or {}).get("entity") or {}).get("S")
-    if event_name != "MODIFY" or entity not in ("User", "Department"):
-        return False
-    return job_for(from_stream_image(old_image), from_stream_image(new_image)) is not None
+    return job_for(change.old, change.new) is not None
+
+
+PROJECTION = Projection(
+    name="orgjobs",
+    reads=(reads("User", "Department", events=[MODIFY]),),
+    kept="after_commit",
+    writes=("Job",),
+    apply=handle_change,
+    doc="the re-index job of an org change (named by the change: the request's own job)",
+)
 
 
 # ---------------------------------------------------------------- the admin's writes

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from chalicelib.models.base import from_stream_image
+from chalicelib.models.base import BaseItem
 from chalicelib.models.expenses import Expense
 from chalicelib.models.feed import Comment
 from chalicelib.models.org import Project, User
@@ -25,16 +25,12 @@ from chalicelib.services.feed.feed_index import get_activity
 from chalicelib.services.fieldwork import signins
 from chalicelib.services.flows import offboarding
 from chalicelib.services.org import org
+from chalicelib.services.platform.projections import INSERT, MODIFY, Change, Projection, Rebuild, Scope, reads
 
-ENTITIES = frozenset({"Comment", "SignIn", "Expense", "InboundReceipt", "User", "Project"}) | collab_redrive.ENTITIES
 
-
-def handle_change(event_name: str, old_image: Optional[dict], new_image: Optional[dict]) -> bool:
+def handle_change(change: Change) -> bool:
     """Re-drive what this change's request had to do after its commit. True if it applied."""
-    entity = ((new_image or {}).get("entity") or {}).get("S")
-    if entity not in ENTITIES:
-        return False
-    new, old = from_stream_image(new_image), from_stream_image(old_image)
+    event_name, new, old = change.event_name, change.new, change.old
     if new is None:
         return False
     if isinstance(new, Comment) and event_name == "INSERT":
@@ -65,3 +61,33 @@ def handle_change(event_name: str, old_image: Optional[dict], new_image: Optiona
             expenses.notify_paid(e, new.webhook_id)
         return e is not None
     return False
+
+
+def _rebuild_memberships(scope: Scope, item: BaseItem) -> Optional[int]:
+    if not isinstance(item, Project):
+        return None
+    org.sync_memberships(None, item)
+    return len(set(item.member_ids or ()) | {item.owner_id})
+
+
+PROJECTION = Projection(
+    name="redrive",
+    reads=(
+        reads("Comment", "SignIn", "InboundReceipt", events=[INSERT]),
+        reads("Expense", "User", events=[MODIFY]),
+        reads("Project", *collab_redrive.ENTITIES, events=[INSERT, MODIFY]),
+    ),
+    kept="after_commit",
+    writes=(
+        "effects: comment message",
+        "effects: sign-in activity",
+        "effects: expense messages and activities",
+        "effects: payment message",
+        "effects: collaboration entries, messages and activities",
+        "effects: a manager change's subtree and waiting approvals",
+        "ProjectMembership",
+    ),
+    apply=handle_change,
+    rebuilds=(Rebuild("projects", _rebuild_memberships, index="projects"),),
+    doc="the after-commit effects a request could not finish, from their causes' records",
+)

@@ -40,6 +40,7 @@ from chalicelib.observability import logger
 from chalicelib.services.org import pipeline
 from chalicelib.services.platform import pacing
 from chalicelib.services.platform.aftercommit import settle
+from chalicelib.services.platform.projections import Projection, Rebuild, Scope, reads
 from chalicelib.timeutil import iso, utcnow
 
 MAX_TREE_DEPTH = 32
@@ -752,3 +753,17 @@ def profile_to_dict(principal: Principal, p: Profile) -> dict[str, Any]:
         "manager": {"id": p.manager.user_id, "name": p.manager.name} if p.manager else None,
         "heads_departments": [{"id": d.department_id, "name": d.name} for d in p.heads],
     }
+
+
+def _rebuild_directory(scope: Scope, item: BaseItem) -> Optional[int]:
+    return restore_directory(item) if isinstance(item, User) else None
+
+
+DIRECTORY = Projection(
+    name="directory",
+    reads=(reads("User"),),
+    kept="in_transaction",
+    writes=("DirectoryEntry",),
+    rebuilds=(Rebuild("profile", _rebuild_directory, index="directory"),),
+    doc="the users' directory rows, written with the user",
+)

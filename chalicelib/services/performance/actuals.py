@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.models.base import BaseItem, Cancelled, Tx, condition_failed, from_stream_image
+from chalicelib.models.base import BaseItem, Cancelled, Tx, condition_failed
 from chalicelib.models.crm import Opportunity
 from chalicelib.models.expenses import Expense
 from chalicelib.models.goals import MARK_TTL_S, Actuals, AggregateMark, Goal, month_of_scope, sharded
@@ -46,6 +46,7 @@ from chalicelib.services.inbox import messages
 from chalicelib.services.org import org, pipeline
 from chalicelib.services.performance import goals
 from chalicelib.services.platform.counters import difference
+from chalicelib.services.platform.projections import Change, Projection, reads
 from chalicelib.timeutil import format_month, parse_timestamp
 
 ENTITIES = frozenset({"SignIn", "Opportunity", "Plan", "Expense"})
@@ -197,16 +198,27 @@ def _send_alerts(tenant_id: str, scope_type: str, scope_id: str, period: str, me
     return sent
 
 
-def handle_change(event_id: str, old_image: Optional[dict], new_image: Optional[dict]) -> bool:
-    """One stream record: count its entity's change once. Unreadable data (a corrupt
-    timestamp) raises a 4xx domain error, which the stream consumer skips and counts."""
-    entity = ((new_image or old_image or {}).get("entity") or {}).get("S")
-    if entity not in ENTITIES:
-        return False
-    new, old = from_stream_image(new_image), from_stream_image(old_image)
+def handle_change(change: Change) -> bool:
+    """One stream record: count its entity's change once (a mark per stream event id).
+    Unreadable data (a corrupt timestamp) raises a 4xx domain error, which the stream
+    consumer skips and counts."""
+    new, old = change.new, change.old
     item = new or old
     if item is None:
         return False
     tenant_id = item.tenant_id
     settings = org.get_settings(tenant_id)
-    return apply(tenant_id, event_id, deltas(old, new, settings), count_of(settings))
+    return apply(tenant_id, change.event_id, deltas(old, new, settings), count_of(settings))
+
+
+PROJECTION = Projection(
+    name="actuals",
+    reads=(reads(*ENTITIES),),
+    kept="after_commit",
+    writes=("Actuals", "AggregateMark (goal actuals)"),
+    apply=handle_change,
+    doc=(
+        "monthly goal actuals per user and unit: each stream event counted once "
+        "(not backfilled: old items beside live deltas would count twice)"
+    ),
+)

@@ -29,7 +29,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from pynamodb.exceptions import PutError, UpdateError
 
-from chalicelib.models.base import BaseItem, from_stream_image
+from chalicelib.models.base import BaseItem
 from chalicelib.models.crm import Opportunity
 from chalicelib.models.digest import LastCheckIn, OpportunityPulse, TenantEntry
 from chalicelib.models.feed import Activity
@@ -42,6 +42,7 @@ from chalicelib.services.inbox import messages
 from chalicelib.services.org import org, pipeline, workcalendar
 from chalicelib.services.performance import goals
 from chalicelib.services.platform import events, fanout
+from chalicelib.services.platform.projections import INSERT, MODIFY, Change, Projection, Rebuild, Scope, reads
 from chalicelib.services.reports import compliance
 from chalicelib.timeutil import iso, local_date, utcnow
 
@@ -163,16 +164,49 @@ def note_opportunity(opp: Opportunity) -> None:
     _on_opportunity(opp)
 
 
-def handle_change(event_name: str, old_image: Optional[dict], new_image: Optional[dict]) -> None:
-    new = from_stream_image(new_image)
+def handle_change(change: Change) -> None:
+    new = change.new
     if isinstance(new, User):
-        note_user(new, from_stream_image(old_image))
-    elif isinstance(new, SignIn) and event_name == "INSERT":
+        note_user(new, change.old)
+    elif isinstance(new, SignIn):
         note_check_in(new)
     elif isinstance(new, Opportunity):
         _on_opportunity(new)
-    elif isinstance(new, Activity) and event_name == "INSERT":
+    elif isinstance(new, Activity):
         _on_activity(new)
+
+
+def _rebuild_user(scope: Scope, item: BaseItem) -> None:
+    if isinstance(item, User):
+        note_user(item)
+
+
+def _rebuild_opportunity(scope: Scope, item: BaseItem) -> None:
+    if isinstance(item, Opportunity):
+        note_opportunity(item)
+
+
+def _rebuild_check_in(scope: Scope, item: BaseItem) -> None:
+    if isinstance(item, SignIn):
+        note_check_in(item)
+
+
+PROJECTION = Projection(
+    name="digest",
+    reads=(
+        reads("User", "Opportunity", events=[INSERT, MODIFY]),
+        reads("SignIn", "Activity", events=[INSERT]),
+    ),
+    kept="after_commit",
+    writes=("TenantEntry", "LastCheckIn", "OpportunityPulse"),
+    apply=handle_change,
+    rebuilds=(
+        Rebuild("profile", _rebuild_user),
+        Rebuild("objects", _rebuild_opportunity),
+        Rebuild("signins", _rebuild_check_in),
+    ),
+    doc="the team digest's tenant registry, last check-ins and opportunity pulses (only move forward)",
+)
 
 
 # ---------------------------------------------------------------- the digest

@@ -24,7 +24,7 @@ from typing import Any, Optional
 
 from chalicelib.auth import Principal
 from chalicelib.errors import Unprocessable
-from chalicelib.models.base import Cancelled, Tx, from_stream_image
+from chalicelib.models.base import BaseItem, Cancelled, Tx
 from chalicelib.models.crm import Opportunity
 from chalicelib.models.oppstats import ADMIN_VIEWER, ALL_PERIODS, OppStatsBucket, OppStatsShare
 from chalicelib.models.shards import count_of
@@ -32,6 +32,7 @@ from chalicelib.services.access.visibility import Resolver
 from chalicelib.services.expenses import budgets, fx
 from chalicelib.services.org import org, pipeline
 from chalicelib.services.platform import pacing
+from chalicelib.services.platform.projections import Change, Projection, Rebuild, Scope, reads
 from chalicelib.timeutil import parse_timestamp
 
 PAIRS_PER_TX = 45  # a bucket update and its share: 90 of the 100 items a transaction takes
@@ -138,13 +139,28 @@ def _commit(tenant_id: str, opportunity_id: str, moves: list) -> None:
         raise RuntimeError(f"opportunity {opportunity_id}: its statistics changed meanwhile; retried") from exc
 
 
-def handle_change(event_name: str, old_image: Optional[dict], new_image: Optional[dict]) -> int:
+def handle_change(change: Change) -> int:
     """An opportunity changed. (Its owner's place in the org, or a department's head: the
     org change's job recomputes, services/flows/orgjobs.py.)"""
-    item = from_stream_image(new_image) or from_stream_image(old_image)
+    item = change.new or change.old
     if isinstance(item, Opportunity):
         return recompute(item.tenant_id, item.object_id)
     return 0
+
+
+def _rebuild(scope: Scope, item: BaseItem) -> Optional[int]:
+    return recompute(scope.tenant_id, item.object_id, scope.resolver) if isinstance(item, Opportunity) else None
+
+
+PROJECTION = Projection(
+    name="oppstats",
+    reads=(reads("Opportunity"),),
+    kept="after_commit",
+    writes=("OppStatsBucket", "OppStatsShare"),
+    apply=handle_change,
+    rebuilds=(Rebuild("objects", _rebuild, index="oppstats"),),
+    doc="pipeline statistics per viewer and scope, recomputed from the opportunity's current state",
+)
 
 
 # ---------------------------------------------------------------- reading

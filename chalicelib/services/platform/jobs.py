@@ -50,11 +50,12 @@ from chalicelib import cursor as cursors
 from chalicelib.aws import client
 from chalicelib.config import jobs_queue_name, jobs_queue_url
 from chalicelib.errors import NotFound
-from chalicelib.models.base import condition_failed, from_stream_image
+from chalicelib.models.base import condition_failed
 from chalicelib.models.jobs import Job, job_page
 from chalicelib.observability import count, logger
 from chalicelib.services.platform import pacing, steps
 from chalicelib.services.platform.aftercommit import settle
+from chalicelib.services.platform.projections import INSERT, Change, Projection, reads
 from chalicelib.timeutil import iso, utcnow
 
 MAX_ATTEMPTS = 5  # receives of one step's message; the queue's redrive is one more
@@ -113,16 +114,24 @@ def create(tenant_id: str, kind: str, cause: tuple[str, str], params: dict[str, 
     return job
 
 
-def handle_change(event_name: str, old_image: Optional[dict], new_image: Optional[dict]) -> bool:
+def handle_change(change: Change) -> bool:
     """The durable re-drive of a new job's first message (its stream INSERT): a duplicate
     message is harmless (see :func:`run`)."""
-    if event_name != "INSERT" or ((new_image or {}).get("entity") or {}).get("S") != "Job":
-        return False
-    job = from_stream_image(new_image)
+    job = change.new
     if not isinstance(job, Job) or job.status in FINISHED:
         return False
     enqueue(job.tenant_id, job.job_id)
     return True
+
+
+PROJECTION = Projection(
+    name="jobs",
+    reads=(reads("Job", events=[INSERT]),),
+    kept="after_commit",
+    writes=("jobs queue: a new job's first step",),
+    apply=handle_change,
+    doc="re-sends a new job's first message",
+)
 
 
 # ---------------------------------------------------------------- the lease

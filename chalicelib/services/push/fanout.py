@@ -20,14 +20,14 @@ quiet hours (``follow_tenant_zone``, from the settings' stream record).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Optional
 
-from chalicelib.models.base import from_stream_image
 from chalicelib.models.devices import Device, PushSettings, push_collection
 from chalicelib.models.messages import Message
 from chalicelib.models.org import TenantSettings
 from chalicelib.observability import count, logger
 from chalicelib.services.org import org
+from chalicelib.services.platform.projections import INSERT, MODIFY, Change, Projection, reads
 from chalicelib.services.push.payloads import Push, shown_title, ttl_for
 from chalicelib.services.push.senders import GONE, REFUSED, Sender, sender_for
 from chalicelib.timeutil import utcnow
@@ -35,12 +35,12 @@ from chalicelib.timeutil import utcnow
 ALWAYS_PUSHED = frozenset({"plan_reminder", "task_reminder"})
 
 
-def handle_change(event_name: str, old_image: Optional[dict[str, Any]], new_image: Optional[dict[str, Any]]) -> None:
-    new = from_stream_image(new_image)
-    if event_name == "INSERT" and isinstance(new, Message):
+def handle_change(change: Change) -> None:
+    new = change.new
+    if change.event_name == INSERT and isinstance(new, Message):
         fan_out(new)
     elif isinstance(new, TenantSettings):
-        old = from_stream_image(old_image)
+        old = change.old
         if not isinstance(old, TenantSettings) or old.timezone != new.timezone:
             follow_tenant_zone(new.tenant_id, org.tenant_zone(new.tenant_id, new).key)
 
@@ -52,6 +52,16 @@ def follow_tenant_zone(tenant_id: str, zone: str) -> int:
     return sum(
         1 for prefs in PushSettings.with_quiet_hours(tenant_id) if prefs.zone != zone and prefs.follow_zone(zone)
     )
+
+
+PROJECTION = Projection(
+    name="push",
+    reads=(reads("Message", events=[INSERT]), reads("TenantSettings", events=[INSERT, MODIFY])),
+    kept="after_commit",
+    writes=("SNS mobile push", "PushSettings.zone", "Device.enabled"),
+    apply=handle_change,
+    doc="every new message pushed to its recipient's enabled devices; quiet hours follow the tenant's zone",
+)
 
 
 def in_quiet_hours(prefs: Optional[PushSettings], now: datetime) -> bool:

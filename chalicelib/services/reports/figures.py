@@ -22,7 +22,7 @@ from collections import Counter
 from datetime import date, timedelta
 from typing import Any, Optional
 
-from chalicelib.models.base import BaseItem, Cancelled, Tx, from_stream_image
+from chalicelib.models.base import BaseItem, Cancelled, Tx
 from chalicelib.models.crm import Opportunity
 from chalicelib.models.expenses import Expense
 from chalicelib.models.goals import MARK_TTL_S, AggregateMark
@@ -33,6 +33,7 @@ from chalicelib.observability import count
 from chalicelib.services.expenses import budgets, fx
 from chalicelib.services.org import org, pipeline
 from chalicelib.services.platform.counters import difference
+from chalicelib.services.platform.projections import Change, Projection, reads
 from chalicelib.timeutil import local_date
 
 ENTITIES = frozenset({"SignIn", "Visit", "Plan", "WorkLog", "Expense", "Opportunity"})
@@ -100,16 +101,23 @@ def apply(tenant_id: str, event_id: str, changes: dict[Key, dict[str, int]]) -> 
     return True
 
 
-def handle_change(event_id: str, old_image: Optional[dict], new_image: Optional[dict]) -> bool:
+def handle_change(change: Change) -> bool:
     """One stream record: count its entity's change once."""
-    entity = ((new_image or old_image or {}).get("entity") or {}).get("S")
-    if entity not in ENTITIES:
-        return False
-    new, old = from_stream_image(new_image), from_stream_image(old_image)
+    new, old = change.new, change.old
     item = new or old
     if item is None:
         return False
-    return apply(item.tenant_id, event_id, deltas(old, new, org.get_settings(item.tenant_id)))
+    return apply(item.tenant_id, change.event_id, deltas(old, new, org.get_settings(item.tenant_id)))
+
+
+PROJECTION = Projection(
+    name="report_figures",
+    reads=(reads(*ENTITIES),),
+    kept="after_commit",
+    writes=("DayFigures", "AggregateMark (report figures)"),
+    apply=handle_change,
+    doc="per-user-and-day figures that reports' auto fields sum: each stream event counted once",
+)
 
 
 # ---------------------------------------------------------------- reading

@@ -26,7 +26,7 @@ from chalicelib import cursor as cursors
 from chalicelib.auth import Principal
 from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.ids import new_id
-from chalicelib.models.base import BaseItem, Tx, condition_failed, from_stream_image
+from chalicelib.models.base import BaseItem, Tx, condition_failed
 from chalicelib.models.org import User
 from chalicelib.models.reports import ALL_TEMPLATES, Report, ReportListEntry, ReportSlot, ReportTemplate
 from chalicelib.services.access import context, refs
@@ -34,6 +34,7 @@ from chalicelib.services.feed import activities
 from chalicelib.services.inbox import messages
 from chalicelib.services.org import org
 from chalicelib.services.platform.aftercommit import settle
+from chalicelib.services.platform.projections import INSERT, Change, Projection, reads
 from chalicelib.services.reports import figures, templates
 from chalicelib.timeutil import iso, utcnow
 
@@ -230,14 +231,24 @@ def deliver(report: Report, template_name: str) -> None:
         )
 
 
-def handle_change(event_name: str, old_image: Optional[dict], new_image: Optional[dict]) -> bool:
+def handle_change(change: Change) -> bool:
     """The stream's re-drive of a new report's messages and activity."""
-    report = from_stream_image(new_image)
-    if event_name != "INSERT" or not isinstance(report, Report):
+    report = change.new
+    if not isinstance(report, Report):
         return False
     template = ReportTemplate.fetch(report.tenant_id, report.template_id)
     deliver(report, template.name if template else report.template_id)
     return True
+
+
+PROJECTION = Projection(
+    name="reports",
+    reads=(reads("Report", events=[INSERT]),),
+    kept="after_commit",
+    writes=("Message (report_received)", "Activity (report)"),
+    apply=handle_change,
+    doc="re-drive of a new report's report_received messages and report activity",
+)
 
 
 # ---------------------------------------------------------------- read, edit

@@ -43,10 +43,11 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Optional
 
-from chalicelib.models.base import BaseItem, from_stream_image
+from chalicelib.models.base import BaseItem
 from chalicelib.models.lists import ListEntry
 from chalicelib.models.schedule import Plan
 from chalicelib.models.sync import SyncChange
+from chalicelib.services.platform.projections import INSERT, REMOVE, Change, Projection, reads
 from chalicelib.timeutil import utcnow
 
 SAFE_LAG_S = 5.0
@@ -104,23 +105,31 @@ def task_viewers(*images: Optional[dict[str, Any]]) -> tuple[Optional[str], Opti
     return tenant, task_id, viewers
 
 
-def handle_change(event_name: str, old_image: Optional[dict], new_image: Optional[dict]) -> int:
-    """React to one table change (the stream): answers how many log entries it wrote."""
-    entity = ((new_image or old_image or {}).get("entity") or {}).get("S")
+def handle_change(change: Change) -> int:
+    """React to one table change (:data:`PROJECTION`): answers how many log entries it wrote."""
+    entity, event_name = change.entity, change.event_name
     if entity == "ListEntry":
-        if event_name == "MODIFY":
-            return 0
-        entry = from_stream_image(new_image if event_name == "INSERT" else old_image)
+        entry = change.new if event_name == INSERT else change.old
         viewer = entry.full_range_viewer() if isinstance(entry, ListEntry) else None
         if viewer is None or not isinstance(entry, ListEntry):
             return 0
         return record(entry.tenant_id, entry.object_type, entry.object_id, [viewer])
     if entity == "Plan":
-        plans = [p for p in (from_stream_image(old_image), from_stream_image(new_image)) if isinstance(p, Plan)]
+        plans = [p for p in (change.old, change.new) if isinstance(p, Plan)]
         if not plans:
             return 0
         return record(plans[0].tenant_id, "plan", plans[0].plan_id, {p.user_id for p in plans})
     if entity in TASK_ENTITIES:
-        tenant, task_id, viewers = task_viewers(old_image, new_image)
+        tenant, task_id, viewers = task_viewers(change.old_image, change.new_image)
         return record(tenant, "task", task_id, viewers) if tenant and task_id else 0
     return 0
+
+
+PROJECTION = Projection(
+    name="sync_changelog",
+    reads=(reads("ListEntry", events=[INSERT, REMOVE]), reads("Plan", *TASK_ENTITIES)),
+    kept="after_commit",
+    writes=("SyncChange",),
+    apply=handle_change,
+    doc="the per-viewer offline sync change log (whole-range list entries, plans, tasks)",
+)
