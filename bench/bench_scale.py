@@ -39,6 +39,7 @@ SQS_S = 0.015  # an SQS (batch) request
 CONCURRENCY = 50  # the fan-out worker's reserved concurrency (chalicelib/limits.py)
 PARTITION_WCU = 1000  # DynamoDB's per-partition write limit a second
 PARTITION_RCU = 3000
+RCU_PER_READ = 0.5  # an eventually consistent read of an item under 4 KB
 FIRING = datetime(2030, 3, 14, 0, 0, tzinfo=UTC)  # 08:00 in Asia/Shanghai
 ZONE = "Asia/Shanghai"
 CHECK_IN_AT = "2030-03-14T01:00:00Z"  # 09:00 in Asia/Shanghai
@@ -450,7 +451,14 @@ def render(results: dict[str, dict[str, Any]], sizes: dict[str, int]) -> str:
         at_size, told = _extrapolated(name, figures, sizes)
         passed &= bool(figures["ok"]) and at_size <= PARTITION_WCU / 2
         shown = ", ".join(f"{k}: {v}" for k, v in figures.items() if "hottest" not in k and "its " not in k)
-        hot = f"`{figures['hottest write partition']}` {figures['its WCU in one second']} WCU"
+        reads = float(figures["its reads in one second"]) * (
+            BIG["per_second"] / sizes["per_second"] if name == "check-ins" else 1
+        )
+        passed &= reads * RCU_PER_READ <= PARTITION_RCU / 2
+        hot = (
+            f"`{figures['hottest write partition']}` {figures['its WCU in one second']} WCU; "
+            f"reads: `{figures['hottest read partition']}` {figures['its reads in one second']} reads"
+        )
         lines.append(f"| {name} | {shown} | {hot} | {told} |")
     longest = max(float(f.get("longest invocation_s", 0)) for f in results.values())
     passed &= longest <= 60  # half the worker's 120 s timeout
