@@ -26,7 +26,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = "fieldsales-local"
@@ -236,7 +236,25 @@ class Stack:
                 if self.path.startswith("/pushes?"):
                     self._pushes()
                     return
+                if self.path == "/tenant_rate":
+                    self._tenant_rate()
+                    return
                 self._answer(200, stack.status()) if self.path == "/status" else self._answer(404, {})
+
+            def _tenant_rate(self, changed: Optional[str] = None) -> None:
+                """The API's per-tenant limit in force (chalicelib/limits.py's unless TENANT_RATE
+                says otherwise); ``changed`` (``rate=<r>&burst=<b>``) replaces it first (e2e:
+                a fraction of the deployed figures where the machine serves fewer requests)."""
+                from urllib.parse import parse_qs
+
+                from chalicelib.limits import TenantRate  # after the stack configured the env
+                from chalicelib.services.platform import ratelimit
+
+                if changed is not None:
+                    query = {k: v[0] for k, v in parse_qs(changed).items()}
+                    ratelimit.reset(TenantRate(rate=float(query["rate"]), burst=int(query["burst"])))
+                limit = ratelimit.buckets().limit
+                self._answer(200, {"rate": limit.rate, "burst": limit.burst} if limit else {"off": True})
 
             def _pushes(self) -> None:
                 """What was published to the stand-in's SNS for one user's devices."""
@@ -273,6 +291,8 @@ class Stack:
                         with stack.pumps["schedules"].lock:
                             sent = digest.run_tenant(tenant_id)
                         self._answer(200, {"sent": sent, **stack.drain()})
+                    elif self.path.startswith("/tenant_rate?"):
+                        self._tenant_rate(self.path.split("?", 1)[1])
                     elif self.path.startswith("/backfill?tenant_id="):
                         self._backfill(self.path.split("=", 1)[1])
                     elif self.path.startswith("/redeliver?last="):

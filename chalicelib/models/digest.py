@@ -6,8 +6,11 @@
   the hourly digest dispatcher reads only the zones whose 08:00 it is.
 - ``LastCheckIn``: per active user, the tenant-local day of the last check-in (the day the
   user was created, or reactivated, until then; deleted on deactivation), indexed
-  ``GSI1PK = T#<t>#LASTCHECKIN``, ``GSI1SK = <day>#<user>``: "nobody since day X" is one
-  range Query returning exactly those users.
+  ``GSI1PK = T#<t>#LASTCHECKIN[#<s>]``, ``GSI1SK = <day>#<user>``: "nobody since day X" is
+  one range Query per shard returning exactly those users. The shard is the user's
+  (``shards.spread``) over the tenant's ``index_shards`` when written (every check-in
+  rewrites the item, so it moves with a raised count; readers read every shard): a
+  100,000-user tenant's 09:00 burst of first check-ins no longer lands on one partition.
 - ``OpportunityPulse``: per open opportunity, the day of its last activity, indexed
   ``GSI1PK = T#<t>#OPPPULSE``, ``GSI1SK = <day>#<opportunity>``; deleted when it closes.
 """
@@ -16,8 +19,9 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from pynamodb.attributes import UnicodeAttribute
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
+from chalicelib.models import shards
 from chalicelib.models.base import BaseItem, tkey
 from chalicelib.models.org import DEFAULT_TIMEZONE
 
@@ -59,14 +63,28 @@ class TenantEntry(BaseItem, discriminator="TenantEntry"):
 class LastCheckIn(BaseItem, discriminator="LastCheckIn"):
     user_id = UnicodeAttribute()
     day = UnicodeAttribute()  # YYYY-MM-DD, tenant time zone
+    shards = NumberAttribute(default=1)  # the tenant's index shards when written (its GSI1PK's)
 
     @classmethod
-    def index_pk(cls, tenant_id: str) -> str:
-        return tkey(tenant_id, "LASTCHECKIN")
+    def index_pk(cls, tenant_id: str, shard: int = 0) -> str:
+        return tkey(tenant_id, "LASTCHECKIN") + shards.pk_suffix(shard)
+
+    @classmethod
+    def quiet_before(cls, tenant_id: str, day: str, count: int) -> list[LastCheckIn]:
+        """Every user whose last check-in was before ``day``: 1 Query per shard (``count``,
+        the tenant's index shards), oldest day first."""
+        found = [
+            q
+            for shard in range(max(1, count))
+            for q in cls.gsi1.query(cls.index_pk(tenant_id, shard), day > cls.GSI1SK)
+            if isinstance(q, LastCheckIn)
+        ]
+        return sorted(found, key=lambda q: q.GSI1SK)
 
     def set_keys(self) -> None:
+        shard = shards.spread(self.user_id, int(self.shards or 1))
         self.PK, self.SK = tkey(self.tenant_id, "USER", self.user_id), "LASTCHECKIN"
-        self.GSI1PK, self.GSI1SK = self.index_pk(self.tenant_id), f"{self.day}#{self.user_id}"
+        self.GSI1PK, self.GSI1SK = self.index_pk(self.tenant_id, shard), f"{self.day}#{self.user_id}"
 
 
 class OpportunityPulse(BaseItem, discriminator="OpportunityPulse"):

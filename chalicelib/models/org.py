@@ -53,6 +53,7 @@ class TenantSettings(BaseItem, discriminator="TenantSettings"):
     stale_days = NumberAttribute(default=DEFAULT_STALE_DAYS)
     updated_at = UnicodeAttribute(null=True)
     aggregate_shards = NumberAttribute(null=True)  # hot aggregates' shards (models/shards.py); never lowered
+    index_shards = NumberAttribute(null=True)  # hot index partitions' shards (models/shards.py); never lowered
 
     @classmethod
     def pk(cls, tenant_id: str) -> str:

@@ -3,13 +3,21 @@ of outbound deliveries not yet handed to the queue, and outbound delivery outcom
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Optional
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 
+from chalicelib.models import shards
 from chalicelib.models.base import BaseItem, tkey
 
 OUTBOX_PK = "T#~system#WEBHOOK_OUTBOX"  # read by the hourly sweep; '~' is never in a tenant id
+OUTBOX_SHARDS = shards.MAX_SHARDS  # every tenant's approvals land here: spread, shard 0 the old key
+
+
+def outbox_pk(shard: int) -> str:
+    """One shard of the system outbox index (GSI1)."""
+    return OUTBOX_PK + shards.pk_suffix(shard)
 
 
 class InboundReceipt(BaseItem, discriminator="InboundReceipt"):
@@ -38,7 +46,9 @@ class InboundReceipt(BaseItem, discriminator="InboundReceipt"):
 
 
 class OutboxEntry(BaseItem, discriminator="OutboxEntry"):
-    """An outbound webhook committed with its cause; deleted once it is on the queue."""
+    """An outbound webhook committed with its cause; deleted once it is on the queue.
+    Indexed in one of ``OUTBOX_SHARDS`` system partitions by its webhook id, so the
+    approvals of every tenant never meet on one partition; the sweep reads each shard."""
 
     webhook_id = UnicodeAttribute()
     type = UnicodeAttribute()
@@ -47,7 +57,14 @@ class OutboxEntry(BaseItem, discriminator="OutboxEntry"):
 
     def set_keys(self) -> None:
         self.PK, self.SK = tkey(self.tenant_id, "OUTBOX", self.webhook_id), "OUTBOX"
-        self.GSI1PK, self.GSI1SK = OUTBOX_PK, f"{self.created_at}#{self.tenant_id}#{self.webhook_id}"
+        self.GSI1PK = outbox_pk(shards.spread(self.webhook_id, OUTBOX_SHARDS))
+        self.GSI1SK = f"{self.created_at}#{self.tenant_id}#{self.webhook_id}"
+
+    @classmethod
+    def older_than(cls, cutoff: str) -> Iterator[OutboxEntry]:
+        """The entries created before ``cutoff``, shard by shard (a Query per shard, paged)."""
+        for shard in range(OUTBOX_SHARDS):
+            yield from cls.gsi1.query(outbox_pk(shard), cutoff > cls.GSI1SK)
 
 
 class DeliveryRecord(BaseItem, discriminator="WebhookDelivery"):
@@ -77,4 +94,4 @@ class DeliveryRecord(BaseItem, discriminator="WebhookDelivery"):
         self.PK, self.SK = self.key_of(self.tenant_id, self.webhook_id)
 
 
-__all__ = ["InboundReceipt", "OutboxEntry", "DeliveryRecord", "OUTBOX_PK"]
+__all__ = ["InboundReceipt", "OutboxEntry", "DeliveryRecord", "OUTBOX_PK", "OUTBOX_SHARDS", "outbox_pk"]

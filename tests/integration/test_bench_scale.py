@@ -18,3 +18,19 @@ def test_the_scale_benchmark_runs_at_tiny_sizes_with_exact_counts(aws):
     assert checkins["root actuals"] == sizes["per_second"] * sizes["seconds"] and checkins["shards"] > 1
     assert 0 < checkins["its WCU in one second"] < bench_scale.PARTITION_WCU
     assert max(r.get("longest invocation_s", 0) for r in results.values()) <= 60
+
+
+def test_the_report_fails_a_partition_above_half_its_limit_at_the_issues_rate():
+    sizes = {**bench_scale.BIG, "per_second": 100}  # measured at a tenth of the rate: scaled up
+    figures = {
+        "ok": True,
+        "longest invocation_s": 1.0,
+        "hottest write partition": "GSI1:T#big#LASTCHECKIN",
+        "its WCU in one second": 40,
+        "hottest read partition": "T#big#TENANT",
+        "its reads in one second": 10,
+    }
+    assert "**PASS**" in bench_scale.render({"check-ins": figures}, sizes)  # 400 WCU/s at 1,000 a second
+    hot = {**figures, "its WCU in one second": 60}  # 600 WCU/s: above half of 1,000
+    assert "**FAIL**" in bench_scale.render({"check-ins": hot}, sizes)
+    assert "**FAIL**" in bench_scale.render({"check-ins": {**figures, "its reads in one second": 400}}, sizes)

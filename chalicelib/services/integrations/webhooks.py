@@ -36,7 +36,7 @@ from chalicelib.config import settings, webhook_backoff_base_s
 from chalicelib.errors import BadRequest, Unauthorized, Unprocessable
 from chalicelib.jsonsafe import check_depth
 from chalicelib.models.base import condition_failed
-from chalicelib.models.webhooks import OUTBOX_PK, DeliveryRecord, InboundReceipt, OutboxEntry
+from chalicelib.models.webhooks import DeliveryRecord, InboundReceipt, OutboxEntry
 from chalicelib.observability import count, is_corrupt_item, logger, skip_bad_item
 from chalicelib.services.org import org
 from chalicelib.timeutil import iso, stated, utcnow
@@ -99,10 +99,11 @@ def flush(entry: OutboxEntry) -> None:
 
 
 def sweep_outbox(older_than_s: int = OUTBOX_GRACE_S) -> int:
-    """Queue entries a crashed request left behind (the hourly job); same webhook-id."""
+    """Queue entries a crashed request left behind (the hourly job); same webhook-id.
+    1 Query per outbox shard (``OUTBOX_SHARDS``) and a send + delete per entry."""
     cutoff = iso(utcnow() - timedelta(seconds=older_than_s))
     done = 0
-    for entry in OutboxEntry.gsi1.query(OUTBOX_PK, cutoff > OutboxEntry.GSI1SK):
+    for entry in OutboxEntry.older_than(cutoff):
         try:
             flush(entry)
         except Exception as exc:  # noqa: BLE001 - a corrupt entry must not stop the others

@@ -176,6 +176,17 @@ def raise_aggregate_shards(tenant_id: str, at_least: int) -> bool:
     """Spread the tenant's hot aggregates over at least ``at_least`` shards (capped at
     ``MAX_SHARDS``); never lowers the count (readers read every shard anyway). True when
     it rose. Idempotent."""
+    return _raise_count(tenant_id, TenantSettings.aggregate_shards, at_least)
+
+
+def raise_index_shards(tenant_id: str, at_least: int) -> bool:
+    """Spread the tenant's hot index partitions (models/shards.py) over at least
+    ``at_least`` partitions, capped, never lowered (an operator's step for a known big
+    tenant: ``index_shards_for_users``). True when it rose. Idempotent."""
+    return _raise_count(tenant_id, TenantSettings.index_shards, at_least)
+
+
+def _raise_count(tenant_id: str, attr: Any, at_least: int) -> bool:
     wanted = min(MAX_SHARDS, max(1, at_least))
     item = TenantSettings(tenant_id=tenant_id)
     item.set_keys()
@@ -184,15 +195,15 @@ def raise_aggregate_shards(tenant_id: str, at_least: int) -> bool:
             actions=[
                 TenantSettings.entity.set(TenantSettings),
                 TenantSettings.tenant_id.set(tenant_id),
-                TenantSettings.aggregate_shards.set(wanted),
+                attr.set(wanted),
             ],
-            condition=TenantSettings.aggregate_shards.does_not_exist() | (TenantSettings.aggregate_shards < wanted),
+            condition=attr.does_not_exist() | (attr < wanted),
         )
     except UpdateError as exc:
         if condition_failed(exc):
             return False
         raise
-    logger.info("aggregate shards raised", extra={"tenant_id": tenant_id, "shards": wanted})
+    logger.info("shards raised", extra={"tenant_id": tenant_id, "shards": wanted, "of": attr.attr_name})
     return True
 
 
@@ -205,6 +216,13 @@ def shards_for_users(active_users: int) -> int:
     """The shards a tenant of ``active_users`` starts with: one per 2,000 people (a
     department item then takes at most about 10 writes a second at a busy peak)."""
     return max(1, min(MAX_SHARDS, -(-active_users // 2000)))
+
+
+def index_shards_for_users(active_users: int) -> int:
+    """The index shards a tenant of ``active_users`` starts with: one per 25,000 people (a
+    morning burst of 1% of them checking in within a second is then at most 250 writes a
+    second per index partition, a quarter of DynamoDB's limit)."""
+    return max(1, min(MAX_SHARDS, -(-active_users // 25_000)))
 
 
 def put_finance_integration(tenant_id: str, url: str) -> FinanceIntegration:

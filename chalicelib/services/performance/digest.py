@@ -6,7 +6,8 @@ behind pace. Also published on EventBridge as ``team.digest``.
 Cost follows what is reported, never the table: hourly, the dispatcher reads the
 tenants of the zones whose 08:00 it is (the registry's zone index, 1 Query per zone at
 08:xx) and queues one fan-out task per tenant; the worker then reads per tenant 1
-GetItem (settings), 1 Query each for the quiet users and the stale
+GetItem (settings), 1 Query per index shard for the quiet users (the tenant's
+``index_shards``: 1 for a small tenant), 1 Query for the stale
 opportunities (indexes kept on write: ``models/digest.py``), 1 Query for the month's goals
 plus a BatchGet of their actuals, BatchGets of the people and departments named, and one
 message per manager. Exactly once per manager and day: the message's dedupe key is the day,
@@ -35,6 +36,7 @@ from chalicelib.models.digest import LastCheckIn, OpportunityPulse, TenantEntry
 from chalicelib.models.feed import Activity
 from chalicelib.models.goals import Actuals, Goal, scope_pk
 from chalicelib.models.org import Department, User
+from chalicelib.models.shards import index_count
 from chalicelib.models.signins import SignIn
 from chalicelib.observability import count, logger
 from chalicelib.services.collab import leave, tasks
@@ -115,11 +117,12 @@ def _on_activity(activity: Activity) -> None:
                 raise
 
 
-def baseline_of(user: User, zone: ZoneInfo, before: Optional[BaseItem] = None) -> LastCheckIn:
+def baseline_of(user: User, zone: ZoneInfo, before: Optional[BaseItem] = None, count: int = 1) -> LastCheckIn:
     """A user's last check-in until the first one: the day (in the tenant's ``zone``) they
-    joined, or they were reactivated (a returning user is not reported for the time away)."""
+    joined, or they were reactivated (a returning user is not reported for the time away);
+    indexed in one of the tenant's ``count`` index shards."""
     back = isinstance(before, User) and not before.is_active
-    baseline = LastCheckIn(tenant_id=user.tenant_id, user_id=user.user_id)
+    baseline = LastCheckIn(tenant_id=user.tenant_id, user_id=user.user_id, shards=count)
     since = user.updated_at if back else user.created_at
     baseline.day = local_date(since or user.updated_at or "", zone)
     return baseline
@@ -132,7 +135,7 @@ def note_user(user: User, before: Optional[BaseItem] = None) -> None:
     settings = org.get_settings(user.tenant_id)
     register_tenant(user.tenant_id, settings.timezone)
     if user.is_active:
-        _first(baseline_of(user, org.tenant_zone(user.tenant_id, settings), before))
+        _first(baseline_of(user, org.tenant_zone(user.tenant_id, settings), before, index_count(settings)))
         return
     gone = LastCheckIn(tenant_id=user.tenant_id, user_id=user.user_id)
     gone.set_keys()
@@ -143,9 +146,9 @@ def note_check_in(signin: SignIn) -> None:
     """A check-in's day as its user's last, unless a later one is kept. Idempotent."""
     if signin.kind != "check_in":
         return
-    last = LastCheckIn(
-        tenant_id=signin.tenant_id, user_id=signin.user_id, day=_local_day(signin.server_time, signin.tenant_id)
-    )
+    settings = org.get_settings(signin.tenant_id)
+    day = local_date(signin.server_time, org.tenant_zone(signin.tenant_id, settings))
+    last = LastCheckIn(tenant_id=signin.tenant_id, user_id=signin.user_id, day=day, shards=index_count(settings))
     _later(last, LastCheckIn.day, last.day)
 
 
@@ -259,7 +262,7 @@ def reports(tenant_id: str, day: date) -> dict[str, Report]:
     settings = org.get_settings(tenant_id)
     quiet_since = working_days_before(day, int(settings.inactive_days), tenant_id).isoformat()
     stale_since = (day - timedelta(days=int(settings.stale_days))).isoformat()
-    quiet = list(LastCheckIn.gsi1.query(LastCheckIn.index_pk(tenant_id), quiet_since > LastCheckIn.GSI1SK))
+    quiet = LastCheckIn.quiet_before(tenant_id, quiet_since, index_count(settings))
     stale = list(
         OpportunityPulse.gsi1.query(OpportunityPulse.index_pk(tenant_id), stale_since > OpportunityPulse.GSI1SK)
     )
