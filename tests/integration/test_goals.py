@@ -321,7 +321,7 @@ def _stored() -> dict[tuple[str, str, str], dict[str, int]]:
     return out
 
 
-@settings(max_examples=6, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(max_examples=4, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(ops=OPS, dupes=st.integers(min_value=0, max_value=5))
 def test_aggregates_equal_a_recount_from_scratch_after_any_mix_and_duplicated_records(api, stream, ops, dupes):
     opps: list[str] = []
