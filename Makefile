@@ -65,9 +65,10 @@ test: $(STAMP)  ## lint, unit, integration, e2e, schemathesis (25 examples per o
 export MOTO_PATCHES
 
 # Everything side by side, the longest first: unit + integration on 2 workers (the critical
-# path: 9 minutes alone on a quiet machine, 16 beside the others), schemathesis (25 examples
+# path: 9 minutes alone on a quiet machine, 13 beside the others), schemathesis (25 examples
 # per operation here, 100 alone; moto applies one request at a time, so it waits more than
-# it computes; everything together is CPU-bound on 2 cores, about 33 CPU-minutes),
+# it computes; everything together is CPU-bound on 2 cores: 27 CPU-minutes, 15 minutes
+# from a clean clone),
 # the other end-to-end tests (much of their time waiting on their local stack), the infra
 # tests (their venv installs meanwhile) and lint. A failure in any of them fails `make test`.
 suites: python-tests schemathesis e2e-http infra-test lint
