@@ -112,11 +112,15 @@ class ListEntry(BaseItem, discriminator="ListEntry"):
     def full_range_page(cls, tenant_id: str, viewer: str, object_type: str, after: Optional[str], n: int) -> list:
         """One Query: up to ``n`` entries of the viewer's whole live range of a type, newest
         first, strictly after the sort key ``after``."""
-        pk = list_pk(tenant_id, viewer, object_type, "all", LIVE, {})
-        upper = after or UPDATED_TOP
+        return cls.newest_page(list_pk(tenant_id, viewer, object_type, "all", LIVE, {}), after, n)
+
+    @classmethod
+    def newest_page(cls, pk: str, after: Optional[str], n: int) -> list:
+        """One Query: up to ``n`` entries of the partition ``pk``, most recently updated
+        first, strictly after the sort key ``after``."""
         results = cls.query(
             pk,
-            cls.SK.between(UPDATED_PREFIX, upper),
+            cls.SK.between(UPDATED_PREFIX, after or UPDATED_TOP),
             scan_index_forward=False,
             consistent_read=True,
             limit=n + 1,

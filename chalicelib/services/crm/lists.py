@@ -32,8 +32,6 @@ from chalicelib.models.lists import (
     LIVE,
     NAME_SEP,
     NAME_TOP,
-    UPDATED_PREFIX,
-    UPDATED_TOP,
     GeoEntry,
     ListEntry,
     geo_pk,
@@ -54,16 +52,7 @@ def _scope(principal: Principal, *parts: Any) -> str:
 def _query(pk: str, by_name: bool, prefix: str, after: Optional[str], n: int) -> list[ListEntry]:
     """One request: ``n`` entries at most, strictly after ``after`` in the stream's order."""
     if not by_name:
-        upper = after or UPDATED_TOP
-        results = ListEntry.query(
-            pk,
-            ListEntry.SK.between(UPDATED_PREFIX, upper),
-            scan_index_forward=False,
-            consistent_read=True,
-            limit=n + 1,
-            page_size=n + 1,
-        )
-        return [e for e in results if e.SK != after][:n]  # noqa: SIM300 - attribute, not a constant
+        return ListEntry.newest_page(pk, after, n)
     lower = prefix or NAME_SEP
     if after is not None:
         lower = max(lower, after)
