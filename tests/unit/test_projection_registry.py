@@ -138,3 +138,15 @@ def test_engine_skips_a_bad_record_per_projection_and_raises_a_bug_after_the_oth
     with pytest.raises(KeyError):
         registry.apply(Change.of_event(record("User", MODIFY)))
     assert skipped == ["table_stream.bad"] and ran == ["ok"]
+
+
+def test_what_several_projections_of_one_record_load_is_loaded_once():
+    change = Change("INSERT", None, {"entity": {"S": "SignIn"}})
+    calls: list[str] = []
+
+    def load() -> str:
+        calls.append("settings")
+        return "the settings"
+
+    assert change.once("settings", load) == change.once("settings", load) == "the settings"
+    assert calls == ["settings"]

@@ -91,6 +91,14 @@ class Change:
             raise memo[side]
         return memo[side]
 
+    def once(self, name: str, load: Callable[[], Any]) -> Any:
+        """What ``load`` answers, loaded once for this record whichever projection asks
+        first (the tenant's settings, read by several projections of one record)."""
+        key = f"once:{name}"
+        if key not in self._memo:
+            self._memo[key] = load()
+        return self._memo[key]
+
     def decode(self) -> None:
         """Decode both images (once): raises ``UndecodableItem`` for a bad one."""
         self._decode("new", self.new_image)

@@ -107,7 +107,8 @@ def handle_change(change: Change) -> bool:
     item = new or old
     if item is None:
         return False
-    return apply(item.tenant_id, change.event_id, deltas(old, new, org.get_settings(item.tenant_id)))
+    settings = change.once("settings", lambda: org.get_settings(item.tenant_id))
+    return apply(item.tenant_id, change.event_id, deltas(old, new, settings))
 
 
 PROJECTION = Projection(
