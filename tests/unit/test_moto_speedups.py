@@ -31,6 +31,7 @@ from moto import mock_aws
 from moto.core.responses import ActionResult
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
 
 import local.motoserver as motoserver
 from local.motoserver import UncheckedMoto, apply_speed_ups, moto_patches, speed_ups
@@ -290,6 +291,7 @@ PATCHED = [
     (DynamoDBBackend, "put_item"),
     (moto.core.responses, "method_names_from_class"),
     (botocore.useragent, "sanitize_user_agent_string_component"),
+    (DepthFirstTraverser, "traverse_node_recursively"),
 ]
 
 
