@@ -253,6 +253,36 @@ def _traverse_once_mapped(self: Any, node: Any, child_id: int = -1) -> Any:
     return walk(node, child_id)
 
 
+def quick_item_sizes() -> None:
+    """Build a moto item with one sum of its size, not one per attribute.
+
+    moto checks the 400 KB item limit as it builds an item attribute by attribute, summing
+    every attribute so far each time: n^2/2 size computations for an item of n attributes
+    (up to 16% of an update-heavy test's time). The sum over the whole item is at least
+    every partial sum, so when it is within the limit no step would have refused; when it
+    is not, moto's own build runs and refuses at the same attribute as before."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+    from moto.dynamodb.models.utilities import bytesize
+
+    if not _begin("quick_item_sizes"):
+        return
+    original = Item.__init__
+
+    def build(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        values = {key: DynamoType(value) for key, value in attrs.items()}
+        if sum(bytesize(key) + value.size() for key, value in values.items()) > ITEM_SIZE_LIMIT:
+            original(self, hash_key, range_key, attrs)  # refuses where moto refuses
+            return
+        self.hash_key, self.range_key = hash_key, range_key
+        self.attrs = LimitedSizeDict()
+        dict.update(self.attrs, values)
+
+    _patch(Item, "__init__", build)
+
+
+ITEM_SIZE_LIMIT = 405_000  # moto's LimitedSizeDict: between DynamoDB's measured 409 and 410 KB
+
+
 def remembered_pure_functions() -> None:
     """Remember two pure functions every request calls with the same few arguments: moto's
     list of a response class's methods (``inspect.getmembers`` on each request, to find the
@@ -347,6 +377,7 @@ def apply_speed_ups() -> None:
     quick_update_expressions()  # an update its actions
     quick_results()  # and an answer its JSON
     remembered_pure_functions()  # and no request recomputes what never changes
+    quick_item_sizes()  # an item's size is summed once, not once per attribute
 
 
 def patches_wanted() -> bool:

@@ -12,6 +12,8 @@
   options that shape an answer, and all the traffic of the demo seed.
 - The remembered pure functions (``local.motoserver.remembered_pure_functions``): the same
   answers as the functions they remember.
+- The one-sum item size check (``local.motoserver.quick_item_sizes``): the same items, and
+  the same refusal of an item over the limit.
 """
 
 from __future__ import annotations
@@ -29,7 +31,9 @@ import moto.core.utils
 import pytest
 from moto import mock_aws
 from moto.core.responses import ActionResult
+from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
 
@@ -292,6 +296,7 @@ PATCHED = [
     (moto.core.responses, "method_names_from_class"),
     (botocore.useragent, "sanitize_user_agent_string_component"),
     (DepthFirstTraverser, "traverse_node_recursively"),
+    (Item, "__init__"),
 ]
 
 
@@ -353,3 +358,38 @@ def test_remembered_functions_answer_what_the_originals_answer() -> None:
                     text, allow_hash
                 )
         assert sanitize("os/linux#6.1 x", False) == "os-linux-6.1-x"
+
+
+def _built(attrs: dict[str, Any]) -> Any:
+    try:
+        item = Item(DynamoType({"S": "pk"}), DynamoType({"S": "sk"}), attrs)
+    except ItemSizeTooLarge:
+        return "too large"
+    return (type(item.attrs).__name__, list(item.attrs.items()))
+
+
+def _attrs(size: int) -> dict[str, Any]:
+    return {
+        "PK": {"S": "pk"},
+        "n": {"N": "12.5"},
+        "tags": {"SS": ["a", "b"]},
+        "m": {"M": {"k": {"L": [{"S": "x"}, {"BOOL": True}, {"NULL": True}]}}},
+        "big": {"S": "x" * size},
+        "after": {"S": "the attribute after the big one"},
+    }
+
+
+def test_items_are_built_and_refused_as_moto_builds_and_refuses_them() -> None:
+    with moto_patches(False):
+        low, high = 10, 500_000  # moto's largest "big" it accepts, by bisection
+        assert _built(_attrs(low)) != "too large" and _built(_attrs(high)) == "too large"
+        while high - low > 1:
+            mid = (low + high) // 2
+            low, high = (mid, high) if _built(_attrs(mid)) != "too large" else (low, mid)
+        sizes = [10, low - 1, low, high, high + 1, 500_000]
+        shipped = [_built(_attrs(size)) for size in sizes]
+    with moto_patches(True):
+        apply_speed_ups()
+        quick = [_built(_attrs(size)) for size in sizes]
+    assert quick == shipped
+    assert [s == "too large" for s in quick] == [False, False, False, True, True, True]
