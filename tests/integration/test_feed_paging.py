@@ -154,11 +154,12 @@ def test_feed_page_costs_the_same_requests_for_small_and_large_orgs_and_tables(a
     status, page = api.get(f"/v1/feed?scene={scene}&limit=20", as_=viewer)
     assert status == 200 and len(page["items"]) == 20
     large = sorted(ddb_requests.calls)
-    # the page's query, the activities' BatchGet, the caller's identity (an active user)
-    assert small == large == ["BatchGetItem", "GetItem", "Query"]
+    # the page's query, the activities' BatchGet, the caller's identity (an active user) and
+    # the tenant's settings (its index shard count) in one BatchGet
+    assert small == large == ["BatchGetItem", "BatchGetItem", "Query"]
     ddb_requests.reset()
     status, _ = api.get(f"/v1/feed?scene={scene}&limit=20&cursor={page['next_cursor']}", as_=viewer)
-    assert status == 200 and sorted(ddb_requests.calls) == ["BatchGetItem", "GetItem", "Query"]
+    assert status == 200 and sorted(ddb_requests.calls) == ["BatchGetItem", "BatchGetItem", "Query"]
 
 
 def test_feed_page_for_admin_reads_the_tenant_partition_in_two_requests(api, accounts, ddb_requests):
@@ -166,7 +167,7 @@ def test_feed_page_for_admin_reads_the_tenant_partition_in_two_requests(api, acc
     ddb_requests.reset()
     status, page = api.get("/v1/feed", as_="admin")
     assert status == 200 and len(page["items"]) == 5
-    assert sorted(ddb_requests.calls) == ["BatchGetItem", "GetItem", "Query"]
+    assert sorted(ddb_requests.calls) == ["BatchGetItem", "BatchGetItem", "Query"]
 
 
 def test_feed_with_unknown_scene_or_type_is_400(api):
