@@ -66,14 +66,10 @@ def filter_part(filters: dict[str, str]) -> str:
     return ",".join(f"{k}={quote(v, safe='')}" for k, v in sorted(filters.items()))
 
 
-def list_pk(
-    tenant_id: str, viewer: str, object_type: str, scope: str, state: str, filters: dict[str, str], shard: int = 0
-) -> str:
-    """A viewer's list partition; ``shard`` > 0 for an entry of a tenant whose index is
-    spread (models/shards.py: shard 0 is the unsharded key; ``#`` is quoted in filters)."""
-    return tkey(tenant_id, "LIST", viewer, TYPE_CODES[object_type], scope, state, filter_part(filters)) + pk_suffix(
-        shard
-    )
+def list_pk(tenant_id: str, viewer: str, object_type: str, scope: str, state: str, filters: dict[str, str]) -> str:
+    """A viewer's list partition, shard 0; shard ``s`` of it is ``list_pk(...) +
+    pk_suffix(s)`` (models/shards.py; ``#`` is quoted in filters, so the suffix is unambiguous)."""
+    return tkey(tenant_id, "LIST", viewer, TYPE_CODES[object_type], scope, state, filter_part(filters))
 
 
 def geo_pk(tenant_id: str, viewer: str, shard: int = 0) -> str:
@@ -113,7 +109,7 @@ class ListEntry(BaseItem, discriminator="ListEntry"):
             tenant_id=tenant_id,
             object_type=object_type,
             object_id=object_id,
-            partition=list_pk(tenant_id, viewer, object_type, "all", LIVE, {}, shard),
+            partition=list_pk(tenant_id, viewer, object_type, "all", LIVE, {}) + pk_suffix(shard),
             updated_at=updated_at,
             revision=revision,
             name_key="",
@@ -127,7 +123,7 @@ class ListEntry(BaseItem, discriminator="ListEntry"):
     ) -> list:
         """One Query: up to ``n`` entries of the viewer's whole live range of a type in an
         index shard, newest first, strictly after the sort key ``after``."""
-        return cls.newest_page(list_pk(tenant_id, viewer, object_type, "all", LIVE, {}, shard), after, n)
+        return cls.newest_page(list_pk(tenant_id, viewer, object_type, "all", LIVE, {}) + pk_suffix(shard), after, n)
 
     @classmethod
     def newest_page(cls, pk: str, after: Optional[str], n: int) -> list:

@@ -53,7 +53,7 @@ from chalicelib.models.lists import (
     search_key,
 )
 from chalicelib.models.org import TenantSettings
-from chalicelib.models.shards import spread
+from chalicelib.models.shards import pk_suffix, spread
 from chalicelib.observability import logger
 from chalicelib.services.access.visibility import Resolver, team_of
 from chalicelib.services.crm import geocells
@@ -113,7 +113,7 @@ def desired_items(resolver: Resolver, obj: CrmObject) -> dict[str, BaseItem]:
                     tenant_id=tenant,
                     object_type=obj.object_type,
                     object_id=obj.object_id,
-                    partition=list_pk(tenant, viewer, obj.object_type, scope, state, filters, shard),
+                    partition=list_pk(tenant, viewer, obj.object_type, scope, state, filters) + pk_suffix(shard),
                     updated_at=obj.updated_at,
                     revision=int(obj.version or 0),
                     name_key=name_key,

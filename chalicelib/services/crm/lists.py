@@ -119,7 +119,7 @@ def list_page(
     shards = index_count(context.of(principal).settings)
     states = (LIVE, ARCHIVED) if archived else (LIVE,)
     pks = {
-        s + pk_suffix(n): list_pk(tenant, viewer, object_type, scope, s, wanted, n)
+        s + pk_suffix(n): list_pk(tenant, viewer, object_type, scope, s, wanted) + pk_suffix(n)
         for s in states
         for n in range(shards)
     }

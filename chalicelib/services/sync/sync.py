@@ -217,7 +217,8 @@ def sync_page(
 ) -> dict[str, Any]:
     """One page of ``{changes, next, has_more}`` (see the module docstring)."""
     wanted = set(types or TYPES)
-    ask = Ask(principal, tuple(t for t in TYPES if t in wanted), limit, now or utcnow())  # one order
+    # one order; one context (the tenant's settings: the index shards, read once if at all)
+    ask = Ask(context.of(principal), tuple(t for t in TYPES if t in wanted), limit, now or utcnow())
     if since is None:
         start = position_at(ask.now - timedelta(seconds=changelog.SAFE_LAG_S))
         return _first_sync(ask, {"m": "s", "s": start, "k": 0, "a": None})
