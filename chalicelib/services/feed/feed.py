@@ -9,6 +9,8 @@ per-scene ``FeedEntry`` items, see services/feed/feed_index.py), so:
 - ``types=`` with one type is 1 Query on GSI1 (the per-type copy of the partition);
   with k types it is k Queries merged (k <= 11, the number of types), still independent
   of the org and the table;
+- in a tenant whose index is spread over n shards (models/shards.py) each of those is n
+  Queries, merged the same way (``cursor.merge``); n comes with the request's settings;
 - ``GET /v1/activities/{id}`` and its comments check the same entry (viewer, ``all``),
   so a direct read can never disagree with the feed.
 """
