@@ -2,11 +2,13 @@
 department's new head, a department moved under another parent, a deactivation) answers
 at once with a ``job_id``; the job, run in tiny steps (one object or one activity per
 step), leaves every scene, list, search, nearby and statistics answer equal to a tenant
-built directly in the final org: with a crash injected between its steps, and with
-overlapping jobs. The admins' job routes: who may read them, their shape, paging."""
+built directly in the final org: with a crash injected at every step of the job (before
+its work, or after its writes and before its checkpoint, alternately) plus one inside a
+step's writes, and with overlapping jobs. The admins' job routes: who may read them, their shape, paging."""
 
 from __future__ import annotations
 
+import json
 import os
 from types import SimpleNamespace
 from typing import Any, Callable
@@ -148,6 +150,33 @@ def crash_once(target: Any, name: str, at_call: int) -> SimpleNamespace:
     return SimpleNamespace(**{name: flaky}, calls=calls)
 
 
+def crash_at_every_step(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Every step of every org job crashes once and runs again on the message's next
+    delivery: odd steps before their work, even steps after their writes and before the
+    runner saves their cursor (the work is done, the checkpoint is not)."""
+    seen: set[tuple[str, str]] = set()
+    crashes = {"before": 0, "after": 0}
+
+    def crashing(step: jobs.StepFn) -> jobs.StepFn:
+        def crash_once(job: Any, position: Any) -> jobs.Page:
+            here = (job.job_id, json.dumps(position, sort_keys=True))
+            if here in seen:
+                return step(job, position)
+            seen.add(here)
+            if len(seen) % 2:
+                crashes["before"] += 1
+                raise ConnectionError("crashed before the step's work")
+            step(job, position)
+            crashes["after"] += 1
+            raise ConnectionError("crashed after the step's writes, before its checkpoint")
+
+        return crash_once
+
+    for kind, step in list(orgjobs.STEPS.items()):
+        monkeypatch.setitem(orgjobs.STEPS, kind, crashing(step))
+    return crashes
+
+
 def job(api, job_id: str) -> dict[str, Any]:
     status, body = api.get(f"/v1/admin/jobs/{job_id}", as_="admin")
     assert status == 200, body
@@ -162,12 +191,15 @@ def test_org_change_job_in_tiny_steps_with_a_crash_equals_a_tenant_built_in_the_
     wipe(stream)
     make_history(api, "rep_b")
     stream.pump()
-    before = stream.jobs.invocations
+    before, failed_before = stream.jobs.invocations, stream.jobs.failures
     if kind == "user_deactivated":
         monkeypatch.setattr(offboarding, "INLINE_HANDOVER", 0)  # the request hands over nothing: all in the job
-        monkeypatch.setattr(orgjobs, "crm", crash_once(orgjobs.crm, "update_object", 3))
+        inside = crash_once(orgjobs.crm, "update_object", 3)
+        monkeypatch.setattr(orgjobs, "crm", inside)
     else:
-        monkeypatch.setattr(orgjobs, "feed_index", crash_once(orgjobs.feed_index, "reindex_activity", 3))
+        inside = crash_once(orgjobs.feed_index, "reindex_activity", 3)
+        monkeypatch.setattr(orgjobs, "feed_index", inside)
+    crashes = crash_at_every_step(monkeypatch)
 
     status, body = CHANGES[kind][0](api)
 
@@ -176,9 +208,12 @@ def test_org_change_job_in_tiny_steps_with_a_crash_equals_a_tenant_built_in_the_
     stream.pump()
     done = job(api, body["job_id"])
     assert done["status"] == "done" and done["kind"] == kind, done
-    assert done["error_count"] == 1 and "ConnectionError" in done["last_error"], "the crash is on the job"
+    steps_run = (stream.jobs.invocations - before) - (stream.jobs.failures - failed_before)
+    assert steps_run > 5, "bounded steps: one object or activity each"
+    assert crashes["before"] >= 3 and crashes["after"] >= 3 and inside.calls["n"] >= 3, crashes
+    crashed = crashes["before"] + crashes["after"] + 1  # every step once, and once inside a step's writes
+    assert done["error_count"] == crashed and "ConnectionError" in done["last_error"], "each crash is on the job"
     assert done["progress"]["done"] == done["progress"]["total"] > 0
-    assert stream.jobs.invocations - before > 5, "bounded steps: one object or activity each"
     assert views(api, skip=("rep_b",) if kind == "user_deactivated" else ()) == expected
 
 

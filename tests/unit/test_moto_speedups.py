@@ -10,6 +10,8 @@
 - The JSON answers of item operations (``local.motoserver.quick_results``): the same status,
   headers and JSON as moto's serialiser for every item operation, every attribute type, the
   options that shape an answer, and all the traffic of the demo seed.
+- The remembered pure functions (``local.motoserver.remembered_pure_functions``): the same
+  answers as the functions they remember.
 """
 
 from __future__ import annotations
@@ -21,11 +23,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import botocore.useragent
+import moto.core.responses
+import moto.core.utils
 import pytest
 from moto import mock_aws
 from moto.core.responses import ActionResult
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
 
 import local.motoserver as motoserver
 from local.motoserver import UncheckedMoto, apply_speed_ups, moto_patches, speed_ups
@@ -283,6 +289,9 @@ PATCHED = [
     (ActionResult, "execute_result"),
     (DynamoDBBackend, "transact_write_items"),
     (DynamoDBBackend, "put_item"),
+    (moto.core.responses, "method_names_from_class"),
+    (botocore.useragent, "sanitize_user_agent_string_component"),
+    (DepthFirstTraverser, "traverse_node_recursively"),
 ]
 
 
@@ -318,3 +327,29 @@ def test_an_unchecked_moto_version_is_refused_with_a_clear_message(monkeypatch: 
         with pytest.raises(UncheckedMoto):
             apply_speed_ups()
         assert _attributes() == shipped  # nothing was patched
+
+
+def test_remembered_functions_answer_what_the_originals_answer() -> None:
+    from moto.core.responses import BaseResponse
+    from moto.dynamodb.responses import DynamoHandler
+    from moto.sqs.responses import SQSResponse
+
+    with moto_patches(False):
+        methods, sanitize = (
+            moto.core.responses.method_names_from_class,
+            botocore.useragent.sanitize_user_agent_string_component,
+        )
+    assert methods is moto.core.utils.method_names_from_class
+    texts = ["Botocore", "md/arch#x86_64", "os/linux#6.1 x", "lang/python#3.13.0", "a b/c#d!$%&'*+-.^_`|~,", ""]
+    with moto_patches(True):
+        apply_speed_ups()
+        remembered = moto.core.responses.method_names_from_class
+        assert remembered is not methods
+        for cls in (BaseResponse, DynamoHandler, SQSResponse, DynamoHandler):
+            assert remembered(cls) == methods(cls) and "query" in methods(DynamoHandler)
+        for text in texts * 2:
+            for allow_hash in (True, False):
+                assert botocore.useragent.sanitize_user_agent_string_component(text, allow_hash) == sanitize(
+                    text, allow_hash
+                )
+        assert sanitize("os/linux#6.1 x", False) == "os-linux-6.1-x"
