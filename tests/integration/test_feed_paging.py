@@ -7,6 +7,7 @@ import pytest
 
 from chalicelib.services.feed import feed
 from chalicelib.services.org import org
+from tests.support import read_all
 
 
 @pytest.fixture
@@ -26,20 +27,6 @@ def record(accounts, owner: str, n: int, type_: str = "sales_record", at: str | 
         )["id"]
         for i in range(n)
     ]
-
-
-def read_all(api, url: str, as_: str, limit: int, between_pages=None) -> list[list[dict]]:
-    pages, cursor = [], None
-    while True:
-        sep = "&" if "?" in url else "?"
-        status, page = api.get(f"{url}{sep}limit={limit}" + (f"&cursor={cursor}" if cursor else ""), as_=as_)
-        assert status == 200, page
-        pages.append(page["items"])
-        cursor = page["next_cursor"]
-        if not cursor:
-            return pages
-        if between_pages:
-            between_pages()
 
 
 @pytest.mark.both_motos  # on moto with the local patches and as shipped
