@@ -13,11 +13,13 @@ from typing import Any
 
 import boto3
 
+from chalicelib.auth import Principal
 from chalicelib.models.feed import ADMIN_VIEWER, Activity, feed_pk
 from chalicelib.models.lists import ListIndexState
 from chalicelib.services.crm import list_index, lists
 from chalicelib.services.feed import feed, feed_index
 from chalicelib.services.org import org
+from chalicelib.services.sync import changelog, sync
 from tests.support import read_all
 
 SHANGHAI = (31.2286, 121.4479)
@@ -230,3 +232,23 @@ def test_a_second_user_change_writes_no_registry_item(api, stream):
     assert api.put("/v1/admin/settings", {"timezone": "Asia/Kolkata"}, as_="admin")[0] == 200
     assert api.put("/v1/admin/users/new_rep", {**body, "name": "New Rep 3"}, as_="admin")[0] == 200
     assert [r["eventName"] for r in registry_writes()] == ["MODIFY"]  # the zone change moves it, once
+
+
+def test_offline_sync_mirrors_a_sharded_range_whole(api, stream, monkeypatch):
+    monkeypatch.setattr(changelog, "SAFE_LAG_S", 0.0)  # readers and writers share one clock here
+    old, _ = write(api, 0, 3)  # unsharded
+    assert org.raise_index_shards("acme", 4)
+    new, _ = write(api, 3, 5)
+    stream.pump()
+    admin = Principal("admin", "acme", frozenset({"admin"}))
+    pulled: dict[str, str] = {}
+    page = {"next": None, "has_more": True}
+    while page["has_more"]:  # the first sync, in pages of 2, then the log
+        page = sync.sync_page(admin, ("accounts",), since=page["next"], limit=2)
+        pulled |= {c["id"]: c["op"] for c in page["changes"]}
+    assert {*old, *new} <= {i for i, op in pulled.items() if op == "upsert"}
+
+    assert api.patch(f"/v1/accounts/{old[0]}", {"name": "Shop moved"}, as_="admin")[0] == 200
+    stream.pump()
+    page = sync.sync_page(admin, ("accounts",), since=page["next"], limit=10)
+    assert [(c["id"], c["op"], c["object"]["name"]) for c in page["changes"]] == [(old[0], "upsert", "Shop moved")]
