@@ -438,6 +438,11 @@ class World:
         ids["account"] = self.account()
         for kind in ("contact", "opportunity", "lead"):
             ids[kind] = self.crm_object(kind)
+        # the action matrix's objects (rep_t on the account's team): each test acts on them
+        # and the clean world puts them back as built, as fresh as one made for the test
+        ids["acted_account"] = self.account(team={"rep_t": "follow_up"})
+        for kind in ("contact", "opportunity", "lead"):
+            ids[f"acted_{kind}"] = self.crm_object(kind)
         act = feed.create_activity(
             rep_a, "instruction", "world activity", [("account", ids["account"])], occurred_at=FEED_AT
         )

@@ -1,7 +1,7 @@
 """Org changes at any size: each kind of change (a rep moved to another manager, a
 department's new head, a department moved under another parent, a deactivation) answers
 at once with a ``job_id``; the job, run in tiny steps (one object or one activity per
-step), leaves every scene, list, search, nearby and statistics answer equal to a tenant
+step), leaves every scene, list, search, nearby, statistics, sync and team-day answer equal to a tenant
 built directly in the final org: with a crash injected at every step of the job (before
 its work, or after its writes and before its checkpoint, alternately) plus one inside a
 step's writes, and with overlapping jobs. The admins' job routes: who may read them, their shape, paging."""
@@ -21,7 +21,7 @@ from chalicelib.services.flows import offboarding, orgjobs
 from chalicelib.services.platform import jobs
 from local.resources import JOBS_QUEUE
 from local.seed import seed_org
-from tests.support import Stream
+from tests.support import Stream, today_local
 
 SHANGHAI = {"lat": 31.2286, "lng": 121.4479}
 VIEWERS = ("rep_a", "rep_b", "rep_c", "mgr_east", "mgr_west", "vp", "ceo", "admin")
@@ -110,7 +110,29 @@ def views(api, skip: tuple[str, ...] = ()) -> dict[str, Any]:
                 out[f"{who} stats {scope} {group}"] = api.get(
                     f"/v1/opportunity-stats?scope={scope}&group_by={group}", as_=who
                 )[1]
+        out[f"{who} sync"] = synced(api, who)
+        day = api.get(f"/v1/team/day?date={today_local()}&limit=100", as_=who)[1]
+        out[f"{who} team day"] = sorted((row["name"], row["depth"]) for row in day["items"])
     return out
+
+
+def synced(api, who: str) -> list[tuple[str, str]]:
+    """The phone's offline copy, synced from scratch: (type, name) of each object it holds
+    (changes applied in order: an upsert may come again, a remove takes the object out)."""
+    copy: dict[tuple[str, str], str] = {}
+    since = ""
+    for _ in range(20):
+        status, page = api.get(f"/v1/sync?types={','.join(LISTS)}&limit=500{since}", as_=who)
+        assert status == 200, page
+        for change in page["changes"]:
+            if change["op"] == "upsert":
+                copy[change["type"], change["id"]] = change["object"]["name"]
+            else:
+                copy.pop((change["type"], change["id"]), None)
+        if not page["has_more"]:
+            return sorted((kind, name) for (kind, _), name in copy.items())
+        since = f"&since={page['next']}"
+    raise AssertionError("the sync did not end")
 
 
 def wipe(stream: Stream) -> None:
