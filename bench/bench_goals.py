@@ -359,8 +359,9 @@ def _report(states: dict[tuple[int, int, int], dict[str, Any]], timings: list[st
     return "\n\n".join(
         [
             "## Goals, scoreboard, pipeline statistics, team digest (issue 15)",
-            "DynamoDB requests per call, counted at the PynamoDB connection (the HTTP edge adds one GetItem "
-            "per request: the caller's active flag). The org's users sit under one manager (`mgr_east`), "
+            "DynamoDB requests per call, counted at the PynamoDB connection (the HTTP edge adds one "
+            "BatchGetItem per request: the caller's active flag and the tenant's settings). "
+            "The org's users sit under one manager (`mgr_east`), "
             "whose scoreboard is measured; the opportunities are spread over them and over the last 90 days, "
             f"with every pipeline stage. {REAL_OPPS} opportunities, 3 goals and the demo org go through the "
             "services and the table stream; the rest is written straight into moto with what the stream's "

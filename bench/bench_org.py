@@ -4,9 +4,10 @@
 - Team day (``GET /v1/team/day``) at 10 and 500 subordinates, two sign-ins each, in a
   tenant that also holds 1,000 other users.
 
-Measured at the service (the HTTP edge adds one GetItem per request: the caller's active
-flag). The org is written through ``org.put_user``; sign-ins are written straight to the
-table with their day index (the write path is measured by the sign-in tests).
+Measured at the service (the HTTP edge adds one BatchGetItem per request: the caller's
+active flag and the tenant's settings). The org is written through ``org.put_user``;
+sign-ins are written straight to the table with their day index (the write path is
+measured by the sign-in tests).
 """
 
 from __future__ import annotations

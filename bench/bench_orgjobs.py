@@ -105,7 +105,6 @@ def _history(owner: str, objects: int, activities: int, resolver: Any, put: Any)
     their index as the projections compute it; answers the opportunities' ids."""
     from chalicelib.models.feed import Activity
     from chalicelib.models.lists import ListIndexState
-    from chalicelib.services.access.visibility import entry_key
     from chalicelib.services.crm import list_index
     from chalicelib.services.feed import feed_index
 
@@ -129,21 +128,23 @@ def _history(owner: str, objects: int, activities: int, resolver: Any, put: Any)
         obj = made[k % objects]
         entries = resolver.activity_entries(owner, [obj], "sales_record")
         at = f"2026-02-01T{k // 3600 % 24:02d}:{k // 60 % 60:02d}:{k % 60:02d}.000Z"
+        activity_id = f"act_{owner}_{k:05d}"
+        indexed = feed_index.indexed_keys(activity_id, entries, resolver.index_shards)
         activity = Activity(
             tenant_id=TENANT,
-            activity_id=f"act_{owner}_{k:05d}",
+            activity_id=activity_id,
             type="sales_record",
             content=f"visit {k}",
             author_id=owner,
             related=[{"type": obj.object_type, "id": obj.object_id, "name": obj.name}],
             occurred_at=at,
             created_at=at,
-            indexed={entry_key(e) for e in entries},
+            indexed=indexed,
             index_state="ok",
             index_rev=2,
         )
         activity.set_keys()
-        feed = [feed_index.entry_item(activity, e) for e in entries]
+        feed = [feed_index.entry_item(activity, feed_index.parse_indexed(k)) for k in sorted(indexed)]
         for item in [activity, *feed_index.link_items(activity), *feed]:
             put(item)
     return opps

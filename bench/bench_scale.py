@@ -7,7 +7,10 @@ per partition key and simulated second:
 - **reminders**: ``reminders`` due in one minute over ``tenants`` tenants, through two
   minute firings of the dispatcher: every one delivered once, within 90 s of its due time;
 - **check-ins**: ``per_second`` check-ins a second for ``seconds`` seconds under one root
-  department (the stream consumer's exactly-once transaction): exact actuals.
+  department (the stream consumer's exactly-once transaction): exact actuals. Beside it, the
+  tenant-wide feed partition (the admins' ``*`` scene ``all``, which every check-in's
+  sign-in activity enters) at 1,000 check-ins a second with the index on 1 shard and on 16
+  (``admin_feed_peaks``: the real shard choice and key builders, no requests).
 
 Simulated time: each AWS request costs ``LATENCY_S`` of its invocation (an SQS batch send
 ``SQS_S``); the reminder worker's 8 threads divide its time by 8. Tasks run one after the
@@ -377,8 +380,31 @@ def checkins_scenario(meter: Meter, per_second: int, seconds: int) -> dict[str, 
         "index shards": index_shards,
         "root actuals": counted,
         "last check-ins missed": len(still_quiet),
+        **admin_feed_peaks(per_second, seconds),
         "ok": counted == total and not still_quiet,
     }
+
+
+def admin_feed_peaks(per_second: int, seconds: int) -> dict[str, int]:
+    """The peak WCU a second of the tenant-wide feed partitions (``*``, scene ``all``: one
+    entry per check-in's sign-in activity) during the burst, scaled to 1,000 check-ins a
+    second, with the tenant's index on 1 shard and on 16: each entry placed by the real
+    shard choice and key builder (``feed_index.indexed_keys`` / ``entry_item``); counted,
+    not written (the scenario's own writes stay what the meter measures)."""
+    from chalicelib.ids import new_id
+    from chalicelib.models.feed import ADMIN_VIEWER, Activity
+    from chalicelib.services.feed import feed_index
+
+    out = {}
+    for shards in (1, 16):
+        writes: Counter = Counter()
+        for i in range(per_second * seconds):
+            activity = Activity(tenant_id="big", activity_id=new_id("act"), type="signin", occurred_at=CHECK_IN_AT)
+            for key in feed_index.indexed_keys(activity.activity_id, [(ADMIN_VIEWER, "all")], shards):
+                writes[(feed_index.entry_item(activity, feed_index.parse_indexed(key)).PK, i // per_second)] += 1
+        peak = max(writes.values()) * BIG["per_second"] / per_second
+        out[f"`*` feed WCU/s at 1,000 check-ins/s on {shards} index shard{'s' if shards > 1 else ''}"] = round(peak)
+    return out
 
 
 def run_sizes(

@@ -32,6 +32,8 @@ class Principal:
     # the caller's org record once the edge has read it (chalicelib/web.py): services reuse
     # it instead of reading it again; never compared, never part of the identity
     user: Any = field(default=None, compare=False, hash=False, repr=False)
+    # the tenant's settings, read by the edge in the same request as ``user``
+    tenant_settings: Any = field(default=None, compare=False, hash=False, repr=False)
 
     @property
     def is_admin(self) -> bool:

@@ -14,9 +14,11 @@ import base64
 import hashlib
 import hmac
 import json
+from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar, Token
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, Optional
 
 from chalicelib.aws import client
 from chalicelib.config import cursor_secret_source
@@ -71,3 +73,47 @@ def decode(token: str | None, scope: str) -> dict[str, Any] | None:
         return position
     except (ValueError, TypeError, UnicodeDecodeError):
         raise Unprocessable("cursor is not valid for this query", code="invalid_cursor") from None
+
+
+Read = Callable[[Optional[str], int], Sequence[Any]]  # (after, n) -> up to n items, in order
+
+
+@dataclass(frozen=True)
+class Merged:
+    """A page merged from several ordered streams: its items (``(stream, item)``, in order),
+    every stream's position after it, and whether any stream holds more."""
+
+    items: list[tuple[str, Any]]
+    position: dict[str, Any]
+    more: bool
+
+
+def merge(
+    streams: Mapping[str, Read], position: dict[str, Any], limit: int, sort_key: Callable[[Any], str], descending: bool
+) -> Merged:
+    """One page of ``limit`` from several streams read in one order (the feed's ``types=``
+    and index shards, a list's live and archived partitions, sync's snapshot): each stream
+    is read once (``limit + 1`` items, strictly after its position in ``position``) and the
+    results merged by ``sort_key``; one request per stream, and a page is full whenever any
+    stream holds more. An item in two streams under one sort key (an entry moving between
+    shards) is answered once and moves both streams on. A position that is not a string is
+    422 ``invalid_cursor``."""
+    fetched: list[tuple[str, str, Any]] = []
+    for name, read in streams.items():
+        after = position.get(name)
+        if after is not None and not isinstance(after, str):
+            raise Unprocessable("cursor is not valid for this query", code="invalid_cursor")
+        fetched.extend((sort_key(item), name, item) for item in read(after, limit + 1))
+    fetched.sort(key=lambda x: x[0], reverse=descending)
+    keys = list(dict.fromkeys(k for k, _, _ in fetched))
+    last = keys[min(limit, len(keys)) - 1] if keys and limit > 0 else None
+    taken = [x for x in fetched if last is not None and (x[0] >= last if descending else x[0] <= last)]
+    after_page = dict(position)
+    items: list[tuple[str, Any]] = []
+    seen: set[str] = set()
+    for key, name, item in taken:
+        after_page[name] = key  # in order: the last one wins
+        if key not in seen:
+            seen.add(key)
+            items.append((name, item))
+    return Merged(items, after_page, len(keys) > limit)

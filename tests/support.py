@@ -133,6 +133,20 @@ class JobQueue:
         raise AssertionError("the jobs queue did not drain")
 
 
+def read_all(api, url: str, as_: str, limit: int, between_pages=None) -> list[list[dict]]:
+    pages, cursor = [], None
+    while True:
+        sep = "&" if "?" in url else "?"
+        status, page = api.get(f"{url}{sep}limit={limit}" + (f"&cursor={cursor}" if cursor else ""), as_=as_)
+        assert status == 200, page
+        pages.append(page["items"])
+        cursor = page["next_cursor"]
+        if not cursor:
+            return pages
+        if between_pages:
+            between_pages()
+
+
 def ids_in(api, as_: str, scene: str = "all") -> set[str]:
     status, page = api.get(f"/v1/feed?scene={scene}&limit=100", as_=as_)
     assert status == 200, page

@@ -20,9 +20,10 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import PutError
 
 from chalicelib.models import shards
-from chalicelib.models.base import BaseItem, tkey
+from chalicelib.models.base import BaseItem, condition_failed, tkey
 from chalicelib.models.org import DEFAULT_TIMEZONE
 
 TENANTS_PK = "T#~system#TENANTS"
@@ -51,8 +52,19 @@ class TenantEntry(BaseItem, discriminator="TenantEntry"):
         return None
 
     @classmethod
-    def register(cls, tenant_id: str, zone: Optional[str] = None) -> None:
-        cls(tenant_id=tenant_id, zone=zone or DEFAULT_TIMEZONE).save()
+    def register(cls, tenant_id: str, zone: Optional[str] = None) -> bool:
+        """Register the tenant under its zone, only when it is not registered yet or its zone
+        changed (a conditional put: an unchanged tenant writes nothing to the registry's
+        tenant-wide index partitions, so a bulk import of users is not one index write each).
+        True when it wrote."""
+        item = cls(tenant_id=tenant_id, zone=zone or DEFAULT_TIMEZONE)
+        try:
+            item.save(condition=cls.PK.does_not_exist() | (cls.zone != item.zone))
+        except PutError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
 
     def set_keys(self) -> None:
         self.PK, self.SK = tkey(self.tenant_id, "TENANT"), "REGISTRY"

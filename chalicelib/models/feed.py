@@ -20,6 +20,7 @@ from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 
 from chalicelib.models.base import BaseItem, opportunity_collection_pk, raw_page, string_list, tkey
 from chalicelib.models.crm import object_pk
+from chalicelib.models.shards import pk_suffix
 
 ADMIN_VIEWER = "*"  # the tenant-wide partition admins read; no user id can be "*"
 ACTIVITY_SK = "ACT"
@@ -29,12 +30,14 @@ def activity_pk(tenant_id: str, activity_id: str) -> str:
     return tkey(tenant_id, "ACT", activity_id)
 
 
-def feed_pk(tenant_id: str, viewer: str, scene: str) -> str:
-    return tkey(tenant_id, "FEED", viewer, scene)
+def feed_pk(tenant_id: str, viewer: str, scene: str, shard: int = 0) -> str:
+    """A viewer's scene partition; ``shard`` > 0 for an entry of a tenant whose index is
+    spread (models/shards.py: shard 0 is the unsharded key)."""
+    return tkey(tenant_id, "FEED", viewer, scene) + pk_suffix(shard)
 
 
-def feed_type_pk(tenant_id: str, viewer: str, scene: str, activity_type: str) -> str:
-    return tkey(tenant_id, "FEEDT", viewer, scene, activity_type)
+def feed_type_pk(tenant_id: str, viewer: str, scene: str, activity_type: str, shard: int = 0) -> str:
+    return tkey(tenant_id, "FEEDT", viewer, scene, activity_type) + pk_suffix(shard)
 
 
 def feed_sk(occurred_at: str, activity_id: str) -> str:
@@ -60,7 +63,7 @@ class Activity(BaseItem, discriminator="Activity"):
     created_at = UnicodeAttribute()
     comment_count = NumberAttribute(default=0)
     extra = JSONAttribute(null=True)  # type-specific fields, merged into the contract shape
-    indexed = UnicodeSetAttribute(null=True)  # {"<viewer>|<scene>"}
+    indexed = UnicodeSetAttribute(null=True)  # {"<viewer>|<scene>"} (shard 0), {"<viewer>|<scene>|<shard>"}
     index_state = UnicodeAttribute(default="pending")  # pending | ok
     index_rev = NumberAttribute(default=0)
     attachment_upload_ids = string_list(null=True)  # uploads, purpose attachment
@@ -83,18 +86,26 @@ class FeedEntry(BaseItem, discriminator="FeedEntry"):
     activity_id = UnicodeAttribute()
     type = UnicodeAttribute()
     occurred_at = UnicodeAttribute()
+    shard = NumberAttribute(null=True)  # the partition's shard (None: 0, the unsharded key)
 
     @classmethod
-    def key_of(cls, tenant_id: str, viewer: str, scene: str, occurred_at: str, activity_id: str) -> tuple[str, str]:
-        return feed_pk(tenant_id, viewer, scene), feed_sk(occurred_at, activity_id)
+    def key_of(
+        cls, tenant_id: str, viewer: str, scene: str, occurred_at: str, activity_id: str, shard: int = 0
+    ) -> tuple[str, str]:
+        return feed_pk(tenant_id, viewer, scene, shard), feed_sk(occurred_at, activity_id)
 
     @classmethod
-    def fetch(cls, tenant_id: str, viewer: str, scene: str, occurred_at: str, activity_id: str) -> Optional[FeedEntry]:
-        return cls.lookup(cls.key_of(tenant_id, viewer, scene, occurred_at, activity_id), consistent_read=True)
+    def fetch(
+        cls, tenant_id: str, viewer: str, scene: str, occurred_at: str, activity_id: str, shard: int = 0
+    ) -> Optional[FeedEntry]:
+        return cls.lookup(cls.key_of(tenant_id, viewer, scene, occurred_at, activity_id, shard), consistent_read=True)
 
     def set_keys(self) -> None:
-        self.PK, self.SK = self.key_of(self.tenant_id, self.viewer, self.scene, self.occurred_at, self.activity_id)
-        self.GSI1PK = feed_type_pk(self.tenant_id, self.viewer, self.scene, self.type)
+        shard = int(self.shard or 0)
+        self.PK, self.SK = self.key_of(
+            self.tenant_id, self.viewer, self.scene, self.occurred_at, self.activity_id, shard
+        )
+        self.GSI1PK = feed_type_pk(self.tenant_id, self.viewer, self.scene, self.type, shard)
         self.GSI1SK = self.SK
 
 

@@ -13,6 +13,10 @@ that never filters anything out, plus one BatchGet of the objects.
   archived ones; ``filters`` is ``-`` or a canonical set of ``owner_id``, ``account_id``,
   ``stage`` values (one partition per subset of the object's filter values, so every
   filter combination is a key, never a post-read filter).
+- Every partition above takes an index-shard suffix (``#<s>``, models/shards.py) in a
+  tenant whose ``index_shards`` is above 1: an object's entries go to
+  ``spread(<object id>, n)``; shard 0 is the unsharded key. ``ListIndexState`` records the
+  full keys, so a re-index after a raise deletes exactly what was written.
 - ``GeoEntry``: ``PK = T#t#GEO#<viewer>``, ``SK = <geohash, 12 chars>#<id>``: a located,
   live account in the range of each viewer (``*`` for admins); a geohash cell of any
   precision is one ``begins_with`` Query, and a cell of any bit depth (a quadtree cell:
@@ -34,6 +38,7 @@ from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UnicodeSetAtt
 
 from chalicelib.models.base import BaseItem, tkey
 from chalicelib.models.crm import TYPE_CODES, object_pk
+from chalicelib.models.shards import pk_suffix
 
 LIST_SCOPES = ("mine", "team", "all")
 LIVE, ARCHIVED = "L", "X"
@@ -62,11 +67,13 @@ def filter_part(filters: dict[str, str]) -> str:
 
 
 def list_pk(tenant_id: str, viewer: str, object_type: str, scope: str, state: str, filters: dict[str, str]) -> str:
+    """A viewer's list partition, shard 0; shard ``s`` of it is ``list_pk(...) +
+    pk_suffix(s)`` (models/shards.py; ``#`` is quoted in filters, so the suffix is unambiguous)."""
     return tkey(tenant_id, "LIST", viewer, TYPE_CODES[object_type], scope, state, filter_part(filters))
 
 
-def geo_pk(tenant_id: str, viewer: str) -> str:
-    return tkey(tenant_id, "GEO", viewer)
+def geo_pk(tenant_id: str, viewer: str, shard: int = 0) -> str:
+    return tkey(tenant_id, "GEO", viewer) + pk_suffix(shard)
 
 
 class ListEntry(BaseItem, discriminator="ListEntry"):
@@ -93,14 +100,16 @@ class ListEntry(BaseItem, discriminator="ListEntry"):
 
     @classmethod
     def full_range_key(
-        cls, tenant_id: str, viewer: str, object_type: str, object_id: str, updated_at: str, revision: int
+        cls, tenant_id: str, viewer: str, ref: tuple[str, str], updated_at: str, revision: int, shard: int = 0
     ) -> tuple[str, str]:
-        """The key of the viewer's whole-range entry for an object at this revision."""
+        """The key of the viewer's whole-range entry for an object (``(type, id)``) at this
+        revision, in an index shard."""
+        object_type, object_id = ref
         entry = cls(
             tenant_id=tenant_id,
             object_type=object_type,
             object_id=object_id,
-            partition=list_pk(tenant_id, viewer, object_type, "all", LIVE, {}),
+            partition=list_pk(tenant_id, viewer, object_type, "all", LIVE, {}) + pk_suffix(shard),
             updated_at=updated_at,
             revision=revision,
             name_key="",
@@ -109,10 +118,12 @@ class ListEntry(BaseItem, discriminator="ListEntry"):
         return entry.PK, entry.SK
 
     @classmethod
-    def full_range_page(cls, tenant_id: str, viewer: str, object_type: str, after: Optional[str], n: int) -> list:
-        """One Query: up to ``n`` entries of the viewer's whole live range of a type, newest
-        first, strictly after the sort key ``after``."""
-        return cls.newest_page(list_pk(tenant_id, viewer, object_type, "all", LIVE, {}), after, n)
+    def full_range_page(
+        cls, tenant_id: str, viewer: str, object_type: str, after: Optional[str], n: int, shard: int = 0
+    ) -> list:
+        """One Query: up to ``n`` entries of the viewer's whole live range of a type in an
+        index shard, newest first, strictly after the sort key ``after``."""
+        return cls.newest_page(list_pk(tenant_id, viewer, object_type, "all", LIVE, {}) + pk_suffix(shard), after, n)
 
     @classmethod
     def newest_page(cls, pk: str, after: Optional[str], n: int) -> list:
@@ -135,9 +146,11 @@ class GeoEntry(BaseItem, discriminator="GeoEntry"):
     geohash = UnicodeAttribute()
     lat = NumberAttribute()
     lng = NumberAttribute()
+    shard = NumberAttribute(null=True)  # the partition's shard (None: 0, the unsharded key)
 
     def set_keys(self) -> None:
-        self.PK, self.SK = geo_pk(self.tenant_id, self.viewer), f"{self.geohash}#{self.object_id}"
+        self.PK = geo_pk(self.tenant_id, self.viewer, int(self.shard or 0))
+        self.SK = f"{self.geohash}#{self.object_id}"
 
     @classmethod
     def in_cell(cls, pk: str, lo: str, hi: str, limit: int, after: Optional[GeoEntry] = None) -> list[GeoEntry]:

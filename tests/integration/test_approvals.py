@@ -39,8 +39,8 @@ def test_queue_page_is_one_query_and_one_batch_get_at_any_queue_size(api, ddb_re
         status, page = api.get("/v1/approvals?limit=20", as_="mgr_east")
         assert status == 200 and len(page["items"]) == min(n, 20)
         counts.append(sorted(ddb_requests.calls))
-    # GetItem: the caller's active flag (authentication)
-    assert counts[0] == counts[1] == ["BatchGetItem", "GetItem", "Query"]
+    # one BatchGet: the caller's active flag (authentication) with the tenant's settings
+    assert counts[0] == counts[1] == ["BatchGetItem", "BatchGetItem", "Query"]
 
 
 def test_reorg_moves_waiting_approval_queue_message_and_right_to_decide(api):

@@ -322,7 +322,7 @@ def test_an_expense_activity_indexed_with_its_old_wider_audience_is_narrowed_by_
     expense = submitted(api, "42.00")
     activity = feed_index.get_activity("acme", expenses.load("acme", expense["id"]).activity_id)
     assert activity is not None and activity.type == "expense"
-    feed_index.write_entries(activity, [("rep_c", "all")], [])
+    feed_index.write_entries(activity, [("rep_c", "all", 0)], [])  # (viewer, scene, index shard)
     activity.update(actions=[Activity.indexed.add({"rep_c|all"})])
     assert api.get(f"/v1/activities/{activity.activity_id}", as_="rep_c")[0] == 200  # the old audience
     report = run_to_end()

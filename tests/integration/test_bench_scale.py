@@ -17,6 +17,9 @@ def test_the_scale_benchmark_runs_at_tiny_sizes_with_exact_counts(aws):
     assert reminders["delivered"] == sizes["reminders"] and reminders["at most after due_s"] <= 90
     assert checkins["root actuals"] == sizes["per_second"] * sizes["seconds"] and checkins["shards"] > 1
     assert 0 < checkins["its WCU in one second"] < bench_scale.PARTITION_WCU
+    peak = "`*` feed WCU/s at 1,000 check-ins/s on {}"
+    one, sixteen = checkins[peak.format("1 index shard")], checkins[peak.format("16 index shards")]
+    assert one == 1000 and sixteen < one / 2  # the whole partition unsharded; spread on 16
     assert max(r.get("longest invocation_s", 0) for r in results.values()) <= 60
 
 

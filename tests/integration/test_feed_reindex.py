@@ -125,7 +125,7 @@ def test_new_activity_written_with_stale_audience_is_fixed_by_its_insert_record(
     activity.update(actions=[Activity.indexed.add({"mgr_east|subordinates_business"})])
     from chalicelib.services.feed.feed_index import write_entries
 
-    write_entries(activity, [("mgr_east", "subordinates_business")])
+    write_entries(activity, [("mgr_east", "subordinates_business", 0)])  # (viewer, scene, index shard)
     activity.update(actions=[Activity.index_state.set("pending")])
     assert act["id"] in ids_in(api, "mgr_east", "subordinates_business")
     stream.pump()  # the Activity INSERT record recomputes from current state

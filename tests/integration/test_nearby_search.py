@@ -103,7 +103,7 @@ def test_nearest_is_exactly_the_brute_force_answer(aws, ddb_requests, seed):
     viewer = f"v{seed}"
     _fill(viewer, points)
     ddb_requests.reset()
-    got = lists._nearest(geo_pk(TENANT, viewer), *centre, radius, limit)
+    got = lists._nearest([geo_pk(TENANT, viewer)], *centre, radius, limit)
     assert got == _brute_force(centre, radius, limit, points), (centre, radius, limit)
     assert set(ddb_requests.calls) <= {"Query"}
 
@@ -124,7 +124,7 @@ def test_no_entry_is_read_twice_and_every_query_has_the_limit(aws, monkeypatch):
         return entries
 
     monkeypatch.setattr(GeoEntry, "in_cell", classmethod(recording))
-    got = lists._nearest(geo_pk(TENANT, "dense"), *centre, 50_000, 5)
+    got = lists._nearest([geo_pk(TENANT, "dense")], *centre, 50_000, 5)
     assert got == _brute_force(centre, 50_000, 5, points)
     assert len(read) == len(set(read)), "an entry was read twice"
     assert set(limits) == {5 + lists.NEARBY_PAGE_EXTRA}
@@ -147,6 +147,6 @@ def test_a_crowd_on_one_spot_costs_the_limit_not_the_crowd(aws, monkeypatch, off
         return entries
 
     monkeypatch.setattr(GeoEntry, "in_cell", classmethod(recording))
-    got = lists._nearest(geo_pk(TENANT, f"crowd{offset_m}"), *centre, 2000, 1)
+    got = lists._nearest([geo_pk(TENANT, f"crowd{offset_m}")], *centre, 2000, 1)
     assert got == [("acc_0000", pytest.approx(distance_m(centre, spot), abs=1e-6))]
     assert len(read) <= lists.MAX_NEARBY_QUERIES and sum(read) <= 40, (len(read), sum(read))

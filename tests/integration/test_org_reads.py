@@ -107,7 +107,7 @@ def test_directory_page_is_one_query_at_10_and_300_users(api, ddb_requests):
         status, page = api.get("/v1/users?limit=50&q=finance", as_="rep_a")
         assert status == 200 and len(page["items"]) == min(size, 50)
         counts.append(sorted(ddb_requests.calls))
-    assert counts[0] == counts[1] == ["GetItem", "Query"]  # GetItem: the caller's active flag
+    assert counts[0] == counts[1] == ["BatchGetItem", "Query"]  # the caller's active flag (and settings)
 
 
 def test_renaming_and_moving_a_user_updates_every_listing(api):

@@ -88,7 +88,8 @@ def test_register_device_creates_endpoint_and_answers_the_contract_shape(api, sn
     assert endpoint.token == APNS_TOKEN and endpoint.custom_user_data == "acme/rep_a/install-0001"
     assert sns_calls.calls[:2] == ["CreatePlatformEndpoint", "GetEndpointAttributes"] and len(sns_calls.calls) <= 3
     data_calls = [c for c in ddb_requests.calls if c in ("BatchGetItem", "GetItem", "Query", "TransactWriteItems")]
-    assert data_calls.count("BatchGetItem") == 1 and data_calls.count("TransactWriteItems") == 1
+    # the caller and settings (the edge), then the registration's own BatchGet
+    assert data_calls.count("BatchGetItem") == 2 and data_calls.count("TransactWriteItems") == 1
 
 
 def test_register_same_device_again_costs_one_read_three_sns_calls_one_write(api, sns_calls, ddb_requests):
@@ -98,8 +99,9 @@ def test_register_same_device_again_costs_one_read_three_sns_calls_one_write(api
     register(api, "install-0001")
     assert len(sns_calls.calls) <= 3 and sns_calls.calls == ["GetEndpointAttributes"]
     item_calls = [c for c in ddb_requests.calls if c not in ("DescribeTable",)]
-    # the caller check of every route reads the user once; registration itself: 1 BatchGet + 1 write
-    assert item_calls.count("BatchGetItem") == 1 and item_calls.count("TransactWriteItems") == 1
+    # the caller check of every route reads the user (with the settings) in one BatchGet;
+    # registration itself: 1 BatchGet + 1 write
+    assert item_calls.count("BatchGetItem") == 2 and item_calls.count("TransactWriteItems") == 1
     assert not {"PutItem", "UpdateItem", "Query"} & set(item_calls)
 
 
@@ -359,7 +361,7 @@ def test_installation_switching_platform_deletes_its_old_endpoint(api, sns_calls
     assert old not in backend().platform_endpoints and new.endpoint_arn in backend().platform_endpoints
     assert sns_calls.calls == ["CreatePlatformEndpoint", "GetEndpointAttributes", "DeleteEndpoint"]
     item_calls = [c for c in ddb_requests.calls if c not in ("DescribeTable",)]
-    assert item_calls.count("BatchGetItem") == 1 and item_calls.count("TransactWriteItems") == 1
+    assert item_calls.count("BatchGetItem") == 2 and item_calls.count("TransactWriteItems") == 1  # + the edge's
     assert not {"PutItem", "UpdateItem", "Query"} & set(item_calls)
     sns_calls.reset()
     register(api, "pixel-0001", "baidu", "baidu-channel-0001")  # the same platform again: nothing deleted

@@ -296,4 +296,5 @@ def test_identity_check_reuses_the_callers_user_item(api, ddb_requests):
     ddb_requests.reset()
     assert api.get("/v1/me")[0] == 200
     profile_reads = [c for c in ddb_requests.calls if c == "GetItem"]
-    assert len(profile_reads) == 3, ddb_requests.calls  # the caller (once), their department, their manager
+    assert len(profile_reads) == 2, ddb_requests.calls  # their department, their manager
+    assert ddb_requests.read_counts()["T#acme#USER#rep_a|PROFILE"] == 1  # the caller: once (the edge's BatchGet)

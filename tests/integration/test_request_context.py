@@ -40,14 +40,15 @@ def test_expense_submit_reads_caller_settings_and_visibility_once(api, ddb_reque
     assert ddb_requests.calls.count("GetItem") + ddb_requests.calls.count("BatchGetItem") <= 9
 
 
-def test_feed_read_reads_the_caller_once_and_no_settings(api, ddb_requests):
+def test_feed_read_reads_the_caller_and_settings_once_in_one_request(api, ddb_requests):
     sign(api)
     ddb_requests.reset()
     status, page = api.get("/v1/feed", as_="rep_a")
     assert status == 200 and page["items"], page
     counts = ddb_requests.read_counts()
     assert read_twice(counts) == {}
-    assert counts[CALLER] == 1 and SETTINGS not in counts  # lazily: the feed needs no settings
+    assert counts[CALLER] == counts[SETTINGS] == 1  # read together at the edge (the index shards)
+    assert ddb_requests.calls.count("GetItem") == 0
 
 
 def test_the_context_reads_each_thing_on_first_use_and_keeps_it(aws, demo_org, ddb_requests):

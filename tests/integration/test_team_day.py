@@ -51,5 +51,6 @@ def test_team_day_requests_per_100_subordinates_do_not_grow_with_team_or_tenant(
         rows = day_of(api, "mgr_east")
         assert len(rows) == size
         counts.append(sorted(ddb_requests.calls))
-    # the caller's active flag, the team listing, the days, the sign-ins, their visits
-    assert counts[0] == counts[1] == ["BatchGetItem", "BatchGetItem", "BatchGetItem", "GetItem", "Query"]
+    # the caller's active flag (with the tenant's settings), the team listing, the days, the
+    # sign-ins, their visits
+    assert counts[0] == counts[1] == ["BatchGetItem", "BatchGetItem", "BatchGetItem", "BatchGetItem", "Query"]

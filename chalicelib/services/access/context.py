@@ -6,8 +6,8 @@ principal: it *is* a ``Principal`` (``user_id``, ``tenant_id``, ``is_admin`` ...
 plus lazily loaded, per-request state:
 
 - ``caller``: the caller's user record (the edge's read; else one GetItem),
-- ``settings`` and ``zone``: the tenant's settings (one GetItem) and the zone its days are
-  counted in (from the settings, no read),
+- ``settings`` and ``zone``: the tenant's settings (read by the edge in the caller's
+  BatchGetItem; else one GetItem) and the zone its days are counted in (no read),
 - ``headed_departments`` and ``headed_paths``: the departments the caller heads (one Query),
 - ``subordinate_ids``: everyone below the caller (one Query),
 - ``resolver``: the one visibility loader of the request (services/access/visibility.py),
@@ -44,6 +44,8 @@ class RequestContext(Principal):
 
     @cached_property
     def settings(self) -> TenantSettings:
+        if self.tenant_settings is not None:
+            return self.tenant_settings
         return org.get_settings(self.tenant_id)
 
     @cached_property
@@ -65,7 +67,7 @@ class RequestContext(Principal):
 
     @cached_property
     def resolver(self) -> Resolver:
-        resolver = Resolver(self.tenant_id)
+        resolver = Resolver(self.tenant_id, self.__dict__.get("settings", self.tenant_settings))
         caller = self.__dict__.get("caller", self.user)  # only what is read already: no read here
         if caller is not None:
             resolver.users[self.user_id] = caller
@@ -82,4 +84,6 @@ def of(principal: Principal) -> RequestContext:
     """The request's context when ``principal`` is one (the edge's); else a fresh one."""
     if isinstance(principal, RequestContext):
         return principal
-    return RequestContext(principal.user_id, principal.tenant_id, principal.groups, principal.user)
+    return RequestContext(
+        principal.user_id, principal.tenant_id, principal.groups, principal.user, principal.tenant_settings
+    )

@@ -34,7 +34,8 @@ from chalicelib.auth import Principal
 from chalicelib.models.base import BaseItem
 from chalicelib.models.crm import Account, CrmObject, object_key
 from chalicelib.models.feed import ADMIN_VIEWER
-from chalicelib.models.org import Department, User
+from chalicelib.models.org import Department, TenantSettings, User
+from chalicelib.models.shards import index_count
 from chalicelib.services.org import org
 
 Scene = Literal[
@@ -73,14 +74,23 @@ def dept_ids(dept_path: str) -> list[str]:
 class Resolver:
     """Loads (and caches) the state an audience depends on, with consistent reads."""
 
-    def __init__(self, tenant_id: str) -> None:
+    def __init__(self, tenant_id: str, settings: Optional[TenantSettings] = None) -> None:
         self.tenant_id = tenant_id
+        self.settings = settings  # the tenant's, when the caller has read them already
         self.objects: dict[Ref, Optional[CrmObject]] = {}
         self.users: dict[str, Optional[User]] = {}
         self.depts: dict[str, Optional[Department]] = {}
         self._placed: set[str] = set()  # users whose departments are loaded
 
     # ------------------------------------------------------------ loading
+    @property
+    def index_shards(self) -> int:
+        """How many shards the tenant's index partitions are written to now (its settings:
+        one GetItem unless given, once per resolver)."""
+        if self.settings is None:
+            self.settings = org.get_settings(self.tenant_id)
+        return index_count(self.settings)
+
     def _batch(self, keys: list[tuple[str, str]]) -> list[BaseItem]:
         if not keys:
             return []

@@ -12,6 +12,7 @@ from chalicelib.auth import Principal
 from chalicelib.models.base import BaseItem
 from chalicelib.models.org import User
 from chalicelib.services.access import refs
+from chalicelib.services.access.visibility import Resolver
 from chalicelib.services.feed import activities
 
 MAX_RELATED = 10
@@ -29,16 +30,18 @@ def check_related(principal: Principal, related: Optional[list[dict[str, Any]]])
     return out
 
 
-def record(tenant_id: str, kind: str, author_id: str, content: str, item: Any, extra: dict[str, Any]) -> None:
+def record(resolver: Resolver, kind: str, author_id: str, content: str, item: Any, extra: dict[str, Any]) -> None:
     """The item's feed activity of type ``kind`` (only when it relates to CRM objects),
-    under the feed's visibility rules; idempotent: its id follows the item's."""
+    under the feed's visibility rules; idempotent: its id follows the item's. ``resolver``:
+    the visibility loader of the item's tenant (a request's: what it has read, its settings
+    included, is not read again)."""
     related = [(r["type"], r["id"]) for r in item.related or []]
     if not related:
         return
     item_id = next(iter(extra.values()))
     activities.record_activity(
         activities.NewActivity(
-            tenant_id,
+            resolver.tenant_id,
             kind,
             author_id,
             content,
@@ -46,7 +49,8 @@ def record(tenant_id: str, kind: str, author_id: str, content: str, item: Any, e
             occurred_at=item.created_at,
             extra=extra,
             activity_id="act_" + item_id.split("_", 1)[-1],
-        )
+        ),
+        resolver,
     )
 
 

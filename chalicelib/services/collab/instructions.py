@@ -21,7 +21,8 @@ from chalicelib.errors import Forbidden, NotFound
 from chalicelib.ids import new_id
 from chalicelib.models.base import BaseItem, Cancelled, Tx
 from chalicelib.models.collab import Instruction, InstructionEntry
-from chalicelib.services.access import refs
+from chalicelib.services.access import context, refs
+from chalicelib.services.access.visibility import Resolver
 from chalicelib.services.collab import common
 from chalicelib.services.inbox import messages
 from chalicelib.services.platform.aftercommit import settle
@@ -121,7 +122,8 @@ def create(
     for user_id in i.recipient_ids:
         settle("instruction.message", functools.partial(_tell, i, user_id), instruction_id=i.instruction_id)
     extra = {"instruction_id": i.instruction_id}
-    settle("instruction.activity", lambda: common.record(i.tenant_id, "instruction", i.author_id, content, i, extra))
+    resolver = context.of(principal).resolver  # the request's: its settings and what it read
+    settle("instruction.activity", lambda: common.record(resolver, "instruction", i.author_id, content, i, extra))
     return i
 
 
@@ -148,7 +150,8 @@ def redrive(old: Optional[Instruction], i: Instruction) -> None:
         _write_entries(i)
         for user_id in i.recipient_ids or []:
             _tell(i, user_id)
-        common.record(i.tenant_id, "instruction", i.author_id, i.content, i, {"instruction_id": i.instruction_id})
+        extra = {"instruction_id": i.instruction_id}
+        common.record(Resolver(i.tenant_id), "instruction", i.author_id, i.content, i, extra)
     gone = [_entry(i, u, "received", "unacked") for u in acked - set(old.acked_ids or [] if old else [])]
     if set(i.recipient_ids or []) <= acked:
         gone.append(_entry(i, i.author_id, "sent", "unacked"))

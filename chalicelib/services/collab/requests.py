@@ -33,6 +33,7 @@ from chalicelib.models.base import BaseItem, Cancelled, Tx
 from chalicelib.models.collab import ApprovalRequest, RequestWait
 from chalicelib.models.expenses import ApprovalWait, Expense
 from chalicelib.services.access import context
+from chalicelib.services.access.visibility import Resolver
 from chalicelib.services.collab import common, leave
 from chalicelib.services.expenses import approvals, budgets, expenses, fx
 from chalicelib.services.inbox import messages
@@ -165,7 +166,8 @@ def create(principal: Principal, new: NewRequest) -> ApprovalRequest:
     tx.commit()
     settle("request.approval_request", functools.partial(_ask, r, approvers[0], 1), request_id=r.request_id)
     extra = {"request_id": r.request_id}
-    settle("request.activity", lambda: common.record(r.tenant_id, "approval", r.user_id, r.title, r, extra))
+    resolver = context.of(principal).resolver  # the request's: its settings and what it read
+    settle("request.activity", lambda: common.record(resolver, "approval", r.user_id, r.title, r, extra))
     return r
 
 
@@ -305,7 +307,8 @@ def redrive(old: Optional[ApprovalRequest], new: ApprovalRequest) -> None:
     if current is None:
         return
     if old is None:
-        common.record(new.tenant_id, "approval", new.user_id, new.title, new, {"request_id": new.request_id})
+        extra = {"request_id": new.request_id}
+        common.record(Resolver(new.tenant_id), "approval", new.user_id, new.title, new, extra)
     if current.status == "submitted" and current.version == new.version:
         approver = expenses.next_approver(_chain(current))
         if approver:

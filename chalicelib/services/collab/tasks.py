@@ -30,7 +30,8 @@ from chalicelib.errors import Conflict, Forbidden, NotFound, Unprocessable
 from chalicelib.ids import new_id
 from chalicelib.models.base import BaseItem, condition_failed
 from chalicelib.models.collab import Task, TaskEntry
-from chalicelib.services.access import refs
+from chalicelib.services.access import context, refs
+from chalicelib.services.access.visibility import Resolver
 from chalicelib.services.collab import common
 from chalicelib.services.inbox import messages
 from chalicelib.services.platform.aftercommit import settle
@@ -189,7 +190,8 @@ def create(principal: Principal, new: NewTask) -> Task:
     _save(t, set(), Task.PK.does_not_exist())
     _announce(t, t.assignee_ids)
     extra = {"task_id": t.task_id}
-    settle("task.activity", lambda: common.record(t.tenant_id, "task", t.creator_id, t.title, t, extra))
+    resolver = context.of(principal).resolver  # the request's: its settings and what it read
+    settle("task.activity", lambda: common.record(resolver, "task", t.creator_id, t.title, t, extra))
     return t
 
 
@@ -264,7 +266,7 @@ def redrive(old: Optional[Task], new: Task) -> None:
         if user_id != new.creator_id and (old is None or user_id not in (old.assignee_ids or [])):
             _assigned(new, user_id)
     if old is None:
-        common.record(new.tenant_id, "task", new.creator_id, new.title, new, {"task_id": new.task_id})
+        common.record(Resolver(new.tenant_id), "task", new.creator_id, new.title, new, {"task_id": new.task_id})
 
 
 def complete(principal: Principal, task_id: str, done: bool) -> Task:

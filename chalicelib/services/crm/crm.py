@@ -167,15 +167,17 @@ def create_object(principal: Principal, object_type: str, fields: dict[str, Any]
     if isinstance(obj, Opportunity):
         _stamp_stage(obj, now, context.of(principal).settings)
     obj.save()
-    _index(obj)
+    _index(obj, principal)
     return obj
 
 
-def _index(obj: CrmObject) -> None:
+def _index(obj: CrmObject, principal: Principal) -> None:
     """The object's list and nearby entries, after its commit (else its stream record); the
-    retries are one run (one claim), so a fault mid-way leaves the state of one clean run."""
+    retries are one run (one claim), so a fault mid-way leaves the state of one clean run.
+    The tenant's index shard count comes with the request's settings (no read)."""
     claim = uuid.uuid4().hex
-    settle("list.index", lambda: list_index.index_object(obj, claim), object_id=obj.object_id)
+    settings = context.of(principal).settings
+    settle("list.index", lambda: list_index.index_object(obj, claim, settings), object_id=obj.object_id)
 
 
 def update_object(
@@ -209,7 +211,7 @@ def update_object(
     feedback = None
     if isinstance(obj, Opportunity) and "stage" in changes and changes["stage"] != old_stage:
         # committed with the stage, so a stage change never goes without its feedback
-        resolver = Resolver(tenant)
+        resolver = Resolver(tenant, context.of(principal).settings)
         resolver.objects[(object_type, obj.object_id)] = obj  # its new owner decides who sees it
         feedback = activities.prepare_activity(
             activities.NewActivity(
@@ -235,7 +237,7 @@ def update_object(
         raise
     if feedback is not None:
         activities.publish(feedback)
-    _index(obj)
+    _index(obj, principal)
     return obj
 
 
@@ -256,7 +258,7 @@ def team_to_dict(account: Account) -> dict[str, Any]:
     }
 
 
-def _write_team(account: Account, member: TeamMember, remove: bool) -> None:
+def _write_team(principal: Principal, account: Account, member: TeamMember, remove: bool) -> None:
     account.set_keys()
     member.set_keys()
     conflict = Conflict("the account was changed concurrently; retry", code="concurrent_update")
@@ -266,7 +268,7 @@ def _write_team(account: Account, member: TeamMember, remove: bool) -> None:
     else:
         tx.put("member", member, error=conflict)
     tx.commit()
-    _index(account)
+    _index(account, principal)
 
 
 def put_team_member(principal: Principal, account_id: str, user_id: str, role: str) -> Account:
@@ -280,7 +282,7 @@ def put_team_member(principal: Principal, account_id: str, user_id: str, role: s
     account.team = members
     account.updated_at = now
     member = TeamMember(tenant_id=principal.tenant_id, account_id=account_id, user_id=user_id, role=role, added_at=now)
-    _write_team(account, member, remove=False)
+    _write_team(principal, account, member, remove=False)
     return account
 
 
@@ -295,5 +297,5 @@ def remove_team_member(principal: Principal, account_id: str, user_id: str) -> A
     account.updated_at = iso(utcnow())
     member = TeamMember(tenant_id=principal.tenant_id, account_id=account_id, user_id=user_id, role="", added_at="")
     member.set_keys()
-    _write_team(account, member, remove=True)
+    _write_team(principal, account, member, remove=True)
     return account

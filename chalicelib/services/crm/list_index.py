@@ -52,6 +52,8 @@ from chalicelib.models.lists import (
     list_pk,
     search_key,
 )
+from chalicelib.models.org import TenantSettings
+from chalicelib.models.shards import pk_suffix, spread
 from chalicelib.observability import logger
 from chalicelib.services.access.visibility import Resolver, team_of
 from chalicelib.services.crm import geocells
@@ -101,6 +103,7 @@ def desired_items(resolver: Resolver, obj: CrmObject) -> dict[str, BaseItem]:
     tenant = obj.tenant_id
     state = ARCHIVED if obj.archived_at else LIVE
     name_key = search_key(obj.name)
+    shard = spread(obj.object_id, resolver.index_shards)  # every entry of the object in one shard
     viewers = scope_viewers(resolver, obj)
     out: dict[str, BaseItem] = {}
     for scope, people in viewers.items():
@@ -110,7 +113,7 @@ def desired_items(resolver: Resolver, obj: CrmObject) -> dict[str, BaseItem]:
                     tenant_id=tenant,
                     object_type=obj.object_type,
                     object_id=obj.object_id,
-                    partition=list_pk(tenant, viewer, obj.object_type, scope, state, filters),
+                    partition=list_pk(tenant, viewer, obj.object_type, scope, state, filters) + pk_suffix(shard),
                     updated_at=obj.updated_at,
                     revision=int(obj.version or 0),
                     name_key=name_key,
@@ -122,13 +125,21 @@ def desired_items(resolver: Resolver, obj: CrmObject) -> dict[str, BaseItem]:
         lat, lng = float(location.lat), float(location.lng)
         cell = geocells.encode(lat, lng, GEOHASH_LEN)
         for viewer in sorted(viewers["all"]):
-            item = GeoEntry(tenant_id=tenant, viewer=viewer, object_id=obj.object_id, geohash=cell, lat=lat, lng=lng)
+            item = GeoEntry(
+                tenant_id=tenant,
+                viewer=viewer,
+                object_id=obj.object_id,
+                geohash=cell,
+                lat=lat,
+                lng=lng,
+                shard=shard or None,
+            )
             item.set_keys()
             out[_key(item)] = item
     return out
 
 
-PARTITION_FIELDS = ("PK", "GSI1PK", "partition", "viewer")
+PARTITION_FIELDS = ("PK", "GSI1PK", "partition", "viewer", "shard")
 
 
 def digest(items: Iterable[BaseItem]) -> str:
@@ -243,12 +254,14 @@ def reindex_object(
     """Bring one object's list and geo entries in line with current state. True if it wrote.
     ``claim``: the run's name, the same when the run is retried (see the module docstring)."""
     claim = claim or uuid.uuid4().hex
+    settings = resolver.settings if resolver is not None else None
     for attempt in range(MAX_ATTEMPTS):
-        res = resolver if resolver is not None and attempt == 0 else Resolver(tenant_id)
+        res = resolver if resolver is not None and attempt == 0 else Resolver(tenant_id, settings)
         res.objects.pop((object_type, object_id), None)  # always the object's current state
         obj = res.load_objects([(object_type, object_id)]).get((object_type, object_id))
         state = _load_state(tenant_id, object_type, object_id)
         items = desired_items(res, obj) if obj is not None else {}
+        settings = res.settings  # what a retry needs not read again
         new_keys = set(items)
         old_keys = set(state.keys or ()) if state is not None else set()
         content = digest(items.values())
@@ -270,10 +283,10 @@ def reindex_object(
     raise RuntimeError(f"could not re-index {object_type} {object_id}")
 
 
-def index_object(obj: CrmObject, claim: Optional[str] = None) -> bool:
+def index_object(obj: CrmObject, claim: Optional[str] = None, settings: Optional[TenantSettings] = None) -> bool:
     """Right after an object write (the stream re-runs it if this one fails); the caller's
-    retries pass the same ``claim``."""
-    return reindex_object(obj.tenant_id, obj.object_type, obj.object_id, claim=claim)
+    retries pass the same ``claim``; ``settings``: the tenant's, when the request has them."""
+    return reindex_object(obj.tenant_id, obj.object_type, obj.object_id, Resolver(obj.tenant_id, settings), claim)
 
 
 def handle_change(change: Change) -> int:

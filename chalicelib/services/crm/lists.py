@@ -2,7 +2,8 @@
 (models/lists.py, services/crm/list_index.py).
 
 - A list page (``sort=updated``) is 1 Query on the caller's partition for (type, scope,
-  live, filters) with ``Limit = limit + 2`` plus 1 BatchGet of the objects; ``sort=name``
+  live, filters) with ``Limit = limit + 2`` per index shard of the tenant (1 for a small
+  tenant; merged by ``cursor.merge``) plus 1 BatchGet of the objects; ``sort=name``
   and ``q`` are the same Query on GSI1 (``q`` is a range on the search key). With
   ``archived=true`` the archived partition is read too and merged: 2 Queries. Whatever the
   org's or tenant's size, and every non-final page is full: everything in a partition is
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Optional
 
 from chalicelib import cursor as cursors
@@ -38,6 +40,8 @@ from chalicelib.models.lists import (
     list_pk,
     search_key,
 )
+from chalicelib.models.shards import index_count, pk_suffix
+from chalicelib.services.access import context
 from chalicelib.services.crm import crm, geocells
 from chalicelib.services.crm.list_index import FILTER_FIELDS
 
@@ -112,22 +116,20 @@ def list_page(
     position = cursors.decode(cursor, key) or {}
     viewer = ADMIN_VIEWER if scope == "all" and principal.is_admin else principal.user_id
     tenant = principal.tenant_id
-    fetched: list[tuple[str, str, ListEntry]] = []
-    for state in (LIVE, ARCHIVED) if archived else (LIVE,):
-        after = position.get(state)
-        if after is not None and not isinstance(after, str):
-            raise Unprocessable("cursor is not valid for this query", code="invalid_cursor")
-        pk = list_pk(tenant, viewer, object_type, scope, state, wanted)
-        for entry in _query(pk, by_name, prefix, after, limit + 1):
-            fetched.append((entry.GSI1SK if by_name else entry.SK, state, entry))
-    fetched.sort(key=lambda x: x[0], reverse=not by_name)
-    page = fetched[:limit]
-    next_position = dict(position)
-    for sort_key, state, _ in page:
-        next_position[state] = sort_key  # the page is in order: the last one wins
-    objects = _objects(tenant, [(e.object_type, e.object_id) for _, _, e in page])
-    items = [crm.to_dict(objects[e.object_id]) for _, _, e in page if e.object_id in objects]
-    return items, cursors.encode(next_position, key) if len(fetched) > limit else None
+    shards = index_count(context.of(principal).settings)
+    states = (LIVE, ARCHIVED) if archived else (LIVE,)
+    pks = {
+        s + pk_suffix(n): list_pk(tenant, viewer, object_type, scope, s, wanted) + pk_suffix(n)
+        for s in states
+        for n in range(shards)
+    }
+    streams = {name: partial(_query, pk, by_name, prefix) for name, pk in pks.items()}
+    sort_key = (lambda e: e.GSI1SK) if by_name else (lambda e: e.SK)
+    merged = cursors.merge(streams, position, limit, sort_key, descending=not by_name)
+    page = [e for _, e in merged.items]
+    objects = _objects(tenant, [(e.object_type, e.object_id) for e in page])
+    items = [crm.to_dict(objects[e.object_id]) for e in page if e.object_id in objects]
+    return items, cursors.encode(merged.position, key) if merged.more else None
 
 
 NEARBY_PAGE_EXTRA = 1  # a nearby Query's Limit is limit + this: a full cell holds more than the answer
@@ -140,9 +142,10 @@ def nearby(principal: Principal, lat: float, lng: float, radius_m: float, limit:
     (ties by id): exactly what sorting every entry within the radius would answer, from
     ``_nearest``'s bounded search, + 1 BatchGet of those accounts.
 
-    Bound: at most ``MAX_NEARBY_QUERIES`` (32) Queries, each with ``Limit = limit + 1``, + 1
-    BatchGet, so items read <= 32 x (limit + 1) + limit, whatever the tenant's size or
-    density (bench/bench_lists.py measures it at 1k and 100k accounts clustered on the
+    Bound: at most ``MAX_NEARBY_QUERIES`` (32) Queries per index shard of the tenant (1 for
+    a small tenant), each with ``Limit = limit + 1``, + 1 BatchGet, so items read <= 32 x
+    (limit + 1) per shard + limit, whatever the tenant's size or density
+    (bench/bench_lists.py measures it at 1k and 100k accounts clustered on the
     point). Why: a Query reads one cell and only cells that meet the circle of the
     limit-th nearest answer are read; a cell is split only when it holds more than the
     answer, 2 levels at a time, so the search goes down about one split per factor 16 of
@@ -151,7 +154,8 @@ def nearby(principal: Principal, lat: float, lng: float, radius_m: float, limit:
     the answer's circle at every level (say hundreds on one spot just beyond the limit-th
     nearest); that costs more Queries (still Limit-ed), never a wrong answer."""
     viewer = ADMIN_VIEWER if principal.is_admin else principal.user_id
-    nearest = _nearest(geo_pk(principal.tenant_id, viewer), lat, lng, radius_m, limit)
+    shards = index_count(context.of(principal).settings)
+    nearest = _nearest([geo_pk(principal.tenant_id, viewer, s) for s in range(shards)], lat, lng, radius_m, limit)
     objects = _objects(principal.tenant_id, [("account", i) for i, _ in nearest])
     out: list[dict[str, Any]] = []
     for object_id, d in nearest:
@@ -161,13 +165,16 @@ def nearby(principal: Principal, lat: float, lng: float, radius_m: float, limit:
     return out
 
 
-Pending = tuple[float, int, str, Optional[GeoEntry]]  # (distance, CELL | ENTRY | FINEST, bits | id, after)
+Pending = tuple[float, int, str, str, Optional[GeoEntry]]  # (distance, CELL | ENTRY | FINEST, bits | id, pk, after)
 CELL, ENTRY, FINEST = 0, 1, 2  # at one distance: cells first, then entries, then a finest cell's rest
 
 
-def _nearest(pk: str, lat: float, lng: float, radius_m: float, limit: int) -> list[tuple[str, float]]:
+def _nearest(pks: list[str], lat: float, lng: float, radius_m: float, limit: int) -> list[tuple[str, float]]:
     """The ``limit`` entries nearest the point within ``radius_m``: a best-first search of
-    the geohash quadtree (services/crm/geocells.py) from the cells covering the circle.
+    the geohash quadtree (services/crm/geocells.py) from the cells covering the circle, in
+    every index shard's partition (``pks``: one for a small tenant) at once: a cell is read
+    per partition, and every entry of every partition waits in the one heap, so the
+    nearest pending thing is the nearest of all of them.
 
     A heap holds cells keyed by their exact distance from the point (nothing in a cell is
     nearer) and the entries read so far keyed by theirs; a cell ties before an entry. The
@@ -188,20 +195,21 @@ def _nearest(pk: str, lat: float, lng: float, radius_m: float, limit: int) -> li
     page = limit + NEARBY_PAGE_EXTRA
     heap: list[Pending] = []
 
-    def push(bits: str, after: Optional[GeoEntry], at: Optional[float] = None) -> None:
+    def push(pk: str, bits: str, after: Optional[GeoEntry], at: Optional[float] = None) -> None:
         """A cell to read (after ``after``); ``at``: the rest of a finest cell, placed at its
         last entry's distance (see above)."""
         bound = geocells.min_distance_m(lat, lng, geocells.cell_box(bits))
         kind = CELL if at is None else FINEST
         bound = bound if at is None else max(bound, at)
         if bound <= radius_m:
-            heapq.heappush(heap, (bound, kind, bits, after))
+            heapq.heappush(heap, (bound, kind, bits, pk, after))
 
     for cell in geocells.cover(lat, lng, radius_m):
-        push(geocells.bits_of(cell), None)
+        for pk in pks:
+            push(pk, geocells.bits_of(cell), None)
     found: dict[str, float] = {}
     while heap and len(found) < limit:
-        d, kind, name, after = heapq.heappop(heap)
+        d, kind, name, pk, after = heapq.heappop(heap)
         if kind == ENTRY:
             found.setdefault(name, d)  # the nearest of an object's entries (one, unless stale)
             continue
@@ -211,9 +219,9 @@ def _nearest(pk: str, lat: float, lng: float, radius_m: float, limit: int) -> li
         for entry in entries:
             distance = distance_m((lat, lng), (float(entry.lat), float(entry.lng)))
             if distance <= radius_m:
-                heapq.heappush(heap, (distance, ENTRY, entry.object_id, None))
+                heapq.heappush(heap, (distance, ENTRY, entry.object_id, pk, None))
         if len(entries) == page:
-            _resume(push, name, entries[-1], distance)
+            _resume(partial(push, pk), name, entries[-1], distance)
     return list(found.items())
 
 

@@ -18,8 +18,16 @@ from chalicelib.ids import new_id
 from chalicelib.models.base import condition_failed
 from chalicelib.models.crm import OBJECT_TYPES
 from chalicelib.models.feed import Activity
-from chalicelib.services.access.visibility import Resolver, entry_key, parse_entry_key
-from chalicelib.services.feed.feed_index import finish_new, get_activity, link_items, reindex_activity, write_entries
+from chalicelib.services.access.visibility import Resolver
+from chalicelib.services.feed.feed_index import (
+    finish_new,
+    get_activity,
+    indexed_keys,
+    link_items,
+    parse_indexed,
+    reindex_activity,
+    write_entries,
+)
 from chalicelib.services.platform.aftercommit import settle
 from chalicelib.services.uploads import uploads
 from chalicelib.timeutil import iso, normalize, utcnow
@@ -81,7 +89,8 @@ class NewActivity:
 
 
 def prepare_activity(new: NewActivity, resolver: Optional[Resolver] = None) -> Activity:
-    """A new activity with its audience resolved (``indexed``, state ``pending``), ready to
+    """A new activity with its audience resolved (``indexed``, state ``pending``, in the
+    index shard its id picks among the tenant's ``index_shards``: the resolver's), ready to
     be committed alone or in the transaction of its cause, then :func:`publish`-ed.
 
     A ``resolver`` may carry objects the caller is about to commit (their new state), or
@@ -93,9 +102,10 @@ def prepare_activity(new: NewActivity, resolver: Optional[Resolver] = None) -> A
     objects = resolver.load_objects(refs)
     entries = resolver.activity_entries(new.author_id, objects.values(), new.type)
     now = iso(utcnow())
+    activity_id = new.activity_id or new_id("act")
     activity = Activity(
         tenant_id=new.tenant_id,
-        activity_id=new.activity_id or new_id("act"),
+        activity_id=activity_id,
         type=new.type,
         content=new.content or "",
         author_id=new.author_id,
@@ -104,7 +114,7 @@ def prepare_activity(new: NewActivity, resolver: Optional[Resolver] = None) -> A
         created_at=now,
         comment_count=0,
         extra=new.extra or None,
-        indexed={entry_key(e) for e in entries},
+        indexed=indexed_keys(activity_id, entries, resolver.index_shards),
         index_state="pending",
         index_rev=0,
         attachment_upload_ids=list(new.attachments) if new.attachments else None,
@@ -118,7 +128,7 @@ def publish(activity: Activity) -> None:
     After the commit point: retried here, else left to the activity's stream INSERT."""
 
     def fan_out() -> None:
-        write_entries(activity, sorted(parse_entry_key(k) for k in activity.indexed or ()), extra=link_items(activity))
+        write_entries(activity, sorted(parse_indexed(k) for k in activity.indexed or ()), extra=link_items(activity))
         finish_new(activity)
 
     settle("activity.fan_out", fan_out, activity_id=activity.activity_id)

@@ -9,6 +9,8 @@ per-scene ``FeedEntry`` items, see services/feed/feed_index.py), so:
 - ``types=`` with one type is 1 Query on GSI1 (the per-type copy of the partition);
   with k types it is k Queries merged (k <= 11, the number of types), still independent
   of the org and the table;
+- in a tenant whose index is spread over n shards (models/shards.py) each of those is n
+  Queries, merged the same way (``cursor.merge``); n comes with the request's settings;
 - ``GET /v1/activities/{id}`` and its comments check the same entry (viewer, ``all``),
   so a direct read can never disagree with the feed.
 """
@@ -16,6 +18,7 @@ per-scene ``FeedEntry`` items, see services/feed/feed_index.py), so:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Optional
 
 from chalicelib import cursor as cursors
@@ -36,13 +39,14 @@ from chalicelib.models.feed import (
     opportunity_collection_pk,
 )
 from chalicelib.models.org import User
-from chalicelib.services.access import refs
+from chalicelib.models.shards import index_count, pk_suffix
+from chalicelib.services.access import context, refs
 from chalicelib.services.access.visibility import PRIVATE_TYPES, SCENES, Resolver, may_read_record
 from chalicelib.services.feed.activities import MAX_ATTACHMENTS, SYSTEM_TYPES, attachment_views, to_dict
 from chalicelib.services.feed.activities import TYPES as TYPES  # the vocabulary lives in activities
 from chalicelib.services.feed.activities import NewActivity as NewActivity
 from chalicelib.services.feed.activities import record_activity as record_activity
-from chalicelib.services.feed.feed_index import get_activity
+from chalicelib.services.feed.feed_index import entry_shards, get_activity
 from chalicelib.services.inbox import messages
 from chalicelib.services.platform.aftercommit import settle
 from chalicelib.services.uploads import uploads
@@ -104,9 +108,10 @@ def require_visible_activity(principal: Principal, activity_id: str) -> Activity
         raise NotFound("activity not found")
     if principal.is_admin:
         return activity
-    if (
-        FeedEntry.fetch(principal.tenant_id, principal.user_id, "all", activity.occurred_at, activity.activity_id)
-        is None
+    shards = entry_shards(activity, principal.user_id, "all")  # where it was written (one, as a rule)
+    if not any(
+        FeedEntry.fetch(principal.tenant_id, principal.user_id, "all", activity.occurred_at, activity.activity_id, s)
+        for s in shards
     ):
         raise NotFound("activity not found")
     return activity
@@ -125,12 +130,19 @@ def _scope(principal: Principal, *parts: Any) -> str:
 
 @dataclass(frozen=True)
 class Partition:
-    """One feed partition: a viewer's scene, or its entries of one activity type."""
+    """One feed partition: a viewer's scene, or its entries of one activity type, in one of
+    the tenant's index shards (models/shards.py)."""
 
     tenant_id: str
     viewer: str
     scene: str
     activity_type: Optional[str] = None
+    shard: int = 0
+
+    @property
+    def stream(self) -> str:
+        """Its name in a cursor: the type (``*``: the scene), and its shard when not 0."""
+        return (self.activity_type or "*") + pk_suffix(self.shard)
 
 
 def _query_partition(part: Partition, lo: str, hi: str, after: Optional[str], n: int) -> list[FeedEntry]:
@@ -141,7 +153,7 @@ def _query_partition(part: Partition, lo: str, hi: str, after: Optional[str], n:
         return []
     if activity_type is None:
         results = FeedEntry.query(
-            feed_pk(tenant_id, viewer, scene),
+            feed_pk(tenant_id, viewer, scene, part.shard),
             FeedEntry.SK.between(lo, upper),
             scan_index_forward=False,
             consistent_read=True,
@@ -150,7 +162,7 @@ def _query_partition(part: Partition, lo: str, hi: str, after: Optional[str], n:
         )
     else:
         results = FeedEntry.gsi1.query(
-            feed_type_pk(tenant_id, viewer, scene, activity_type),
+            feed_type_pk(tenant_id, viewer, scene, activity_type, part.shard),
             FeedEntry.GSI1SK.between(lo, upper),
             scan_index_forward=False,
             limit=n + 1,
@@ -172,7 +184,9 @@ class FeedQuery:
 def feed_page(
     principal: Principal, query: FeedQuery = FeedQuery(), limit: int = 20, cursor: Optional[str] = None
 ) -> tuple[list[dict[str, Any]], Optional[str]]:
-    """One page of the caller's feed, newest first, and the cursor of the next page."""
+    """One page of the caller's feed, newest first, and the cursor of the next page: one
+    Query per (type, index shard) merged (``cursor.merge``), + 1 BatchGet of the activities.
+    The tenant's shard count comes with the request's settings (read at the edge)."""
     scene, types, since, until = query.scene, query.types, query.since, query.until
     if scene not in SCENES:
         raise ValueError(scene)
@@ -183,23 +197,16 @@ def feed_page(
     viewer = ADMIN_VIEWER if scene == "all" and principal.is_admin else principal.user_id
     lo, hi = feed_sk_range(since_n, until_n)
     tenant = principal.tenant_id
-    streams: list[Optional[str]] = [*wanted] or [None]
-    fetched: dict[Optional[str], list[FeedEntry]] = {}
-    for t in streams:
-        after = position.get(t or "*")
-        if after is not None and not isinstance(after, str):
-            raise Unprocessable("cursor is not valid for this query", code="invalid_cursor")
-        fetched[t] = _query_partition(Partition(tenant, viewer, scene, t), lo, hi, after, limit + 1)
-    merged = sorted(((e.SK, t, e) for t, es in fetched.items() for e in es), key=lambda x: x[0], reverse=True)
-    page = merged[:limit]
-    has_more = len(merged) > limit
-    next_position: dict[str, Any] = dict(position)
-    for sk, t, _ in page:
-        next_position[t or "*"] = sk  # page is sorted descending: the last one wins
-    activities = _batch_activities(tenant, [e.activity_id for _, _, e in page])
+    shards = index_count(context.of(principal).settings)
+    kinds: list[Optional[str]] = [*wanted] or [None]
+    parts = [Partition(tenant, viewer, scene, t, s) for t in kinds for s in range(shards)]
+    streams = {p.stream: partial(_query_partition, p, lo, hi) for p in parts}
+    merged = cursors.merge(streams, position, limit, lambda e: e.SK, descending=True)
+    page = [e for _, e in merged.items]
+    activities = _batch_activities(tenant, [e.activity_id for e in page])
     views = attachment_views(tenant, activities.values())
-    items = [to_dict(activities[e.activity_id], views) for _, _, e in page if e.activity_id in activities]
-    return items, cursors.encode(next_position, scope) if has_more else None
+    items = [to_dict(activities[e.activity_id], views) for e in page if e.activity_id in activities]
+    return items, cursors.encode(merged.position, scope) if merged.more else None
 
 
 def get_activity_for(principal: Principal, activity_id: str) -> dict[str, Any]:
@@ -217,8 +224,14 @@ def _check_mentions(principal: Principal, activity: Activity, user_ids: list[str
     tenant = principal.tenant_id
     found = BaseItem.batch_get([User.key_of(tenant, u) for u in ids], consistent_read=True)
     users = {u.user_id: u for u in found if isinstance(u, User)}
-    keys = [FeedEntry.key_of(tenant, u, "all", activity.occurred_at, activity.activity_id) for u in ids if u in users]
-    seeing = {e.viewer for e in BaseItem.batch_get(keys, consistent_read=True) if isinstance(e, FeedEntry)}
+    keys = [
+        FeedEntry.key_of(tenant, u, "all", activity.occurred_at, activity.activity_id, s)
+        for u in ids
+        if u in users
+        for s in entry_shards(activity, u, "all")
+    ]
+    found_entries = BaseItem.batch_get(keys, consistent_read=True) if keys else []
+    seeing = {e.viewer for e in found_entries if isinstance(e, FeedEntry)}
     for user_id in ids:
         user = users.get(user_id)
         if user is None or not user.is_active or (user_id not in seeing and "admin" not in (user.roles or ())):

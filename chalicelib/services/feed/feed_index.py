@@ -10,6 +10,12 @@ stale ones. The protocol keeps ``indexed`` a superset of what is on disk at ever
    content never changes, so one already indexed is on disk as wanted), delete ``old - new``
 3. record ``indexed = new`` and ``index_state = ok`` (conditional on ``index_rev``)
 
+An entry's key in ``indexed`` names its index shard too (``<viewer>|<scene>|<shard>``;
+shard 0, the unsharded partition, as before: ``<viewer>|<scene>``): the shard is
+``spread(<activity id>, n)`` for the tenant's ``index_shards`` ``n`` when written, so a
+re-index after ``n`` was raised finds (and deletes) exactly the keys written under the old
+``n`` and writes the new ones, by the same protocol.
+
 A crash anywhere leaves ``pending``, and the next run (the stream's retry, or any later
 change) finishes the job. Every run recomputes the audience from the current state, never
 from the change that triggered it, so duplicate and reordered stream records converge on
@@ -27,8 +33,9 @@ from chalicelib.models.base import BaseItem, condition_failed
 from chalicelib.models.crm import OBJECT_TYPES, CrmObject, object_pk
 from chalicelib.models.expenses import Expense
 from chalicelib.models.feed import Activity, ActivityLink, FeedEntry
+from chalicelib.models.shards import spread
 from chalicelib.observability import logger
-from chalicelib.services.access.visibility import Entry, Resolver, entry_key, parse_entry_key
+from chalicelib.services.access.visibility import Entry, Resolver, entry_key
 from chalicelib.services.platform import pacing
 from chalicelib.services.platform.projections import INSERT, MODIFY, Change, Projection, Rebuild, Scope, reads
 
@@ -36,8 +43,34 @@ MAX_ATTEMPTS = 5
 CRM_ENTITIES = {"Account", "Contact", "Opportunity", "Lead"}
 
 
-def entry_item(activity: Activity, entry: Entry) -> FeedEntry:
-    viewer, scene = entry
+Stored = tuple[str, str, int]  # (viewer, scene, index shard): one FeedEntry's partition
+
+
+def indexed_key(entry: Entry, shard: int) -> str:
+    """An entry's key in ``Activity.indexed``: shard 0 keeps the unsharded form."""
+    return entry_key(entry) + (f"|{shard}" if shard else "")
+
+
+def parse_indexed(key: str) -> Stored:
+    viewer, scene, shard = (key.split("|") + ["0"])[:3]
+    return viewer, scene, int(shard or 0)
+
+
+def indexed_keys(activity_id: str, entries: Iterable[Entry], shards: int) -> set[str]:
+    """The ``indexed`` keys of an activity's entries written now, the tenant's index being
+    spread over ``shards`` partitions (every entry of one activity in the same shard)."""
+    shard = spread(activity_id, shards)
+    return {indexed_key(e, shard) for e in entries}
+
+
+def entry_shards(activity: Activity, viewer: str, scene: str) -> list[int]:
+    """The shards the activity's entry for (viewer, scene) may be in (one, two while a
+    re-index moves it; none when it has no such entry)."""
+    return sorted({s for v, c, s in map(parse_indexed, activity.indexed or ()) if (v, c) == (viewer, scene)})
+
+
+def entry_item(activity: Activity, entry: Stored) -> FeedEntry:
+    viewer, scene, shard = entry
     item = FeedEntry(
         tenant_id=activity.tenant_id,
         viewer=viewer,
@@ -45,6 +78,7 @@ def entry_item(activity: Activity, entry: Entry) -> FeedEntry:
         activity_id=activity.activity_id,
         type=activity.type,
         occurred_at=activity.occurred_at,
+        shard=shard or None,
     )
     item.set_keys()
     return item
@@ -67,7 +101,7 @@ def link_items(activity: Activity) -> list[ActivityLink]:
 
 
 def write_entries(
-    activity: Activity, put: Iterable[Entry], delete: Iterable[Entry] = (), extra: Iterable[Any] = ()
+    activity: Activity, put: Iterable[Stored], delete: Iterable[Stored] = (), extra: Iterable[Any] = ()
 ) -> int:
     """BatchWrite (25 per request) the entries to put and delete (their partitions charged
     to the running job step's pacer); answers items written."""
@@ -117,7 +151,7 @@ def reindex_activity(tenant_id: str, activity_id: str, resolver: Optional[Resolv
             return False
         objects = resolver.load_objects(_related_refs(activity))
         new = resolver.activity_entries(activity.author_id, objects.values(), activity.type)
-        new_keys = {entry_key(e) for e in new}
+        new_keys = indexed_keys(activity.activity_id, new, resolver.index_shards)
         old_keys = set(activity.indexed or ())
         related = [
             {**r, "name": objects[(r["type"], r["id"])].name} if (r["type"], r["id"]) in objects else r
@@ -140,11 +174,11 @@ def reindex_activity(tenant_id: str, activity_id: str, resolver: Optional[Resolv
             if condition_failed(exc):
                 continue
             raise
-        stale = [parse_entry_key(k) for k in old_keys - new_keys]
+        stale = [parse_indexed(k) for k in old_keys - new_keys]
         # an entry's content is the activity's (type, time: never changed), so a complete
         # index (``ok``) needs only the entries it lacks; a pending one may lack any, and may
         # never have been fanned out: then every entry and its links go (idempotent)
-        put = new if not was_ok else {e for e in new if entry_key(e) not in old_keys}
+        put = [parse_indexed(k) for k in (new_keys if not was_ok else new_keys - old_keys)]
         write_entries(activity, sorted(put), stale, extra=[] if was_ok else link_items(activity))
         try:
             activity.update(

@@ -28,6 +28,7 @@ from chalicelib.models.crm import objects_owned_by
 from chalicelib.models.org import User
 from chalicelib.models.schedule import Plan
 from chalicelib.observability import count, logger
+from chalicelib.services.access import context
 from chalicelib.services.collab import requests, tasks
 from chalicelib.services.crm import crm
 from chalicelib.services.expenses import approvals
@@ -156,7 +157,8 @@ def finish_handover(tenant_id: str, user_id: str, limit: Optional[int] = None) -
     if user is None or user.is_active or not user.handover_to:
         return 0
     _move_reports(tenant_id, user)
-    admin = Principal(user.handover_to, tenant_id, frozenset({"admin"}))
+    # one context for the page: the tenant's settings read once, not once per object
+    admin = context.of(Principal(user.handover_to, tenant_id, frozenset({"admin"})))
     moved = 0
     for object_type, object_id in objects_owned_by(tenant_id, user_id)[:limit]:
         try:

@@ -43,6 +43,7 @@ from chalicelib.models.feed import ActivityLink
 from chalicelib.models.jobs import Job
 from chalicelib.models.org import Department, User
 from chalicelib.observability import logger
+from chalicelib.services.access import context
 from chalicelib.services.access.visibility import Resolver
 from chalicelib.services.crm import crm, list_index
 from chalicelib.services.expenses import approvals
@@ -253,7 +254,8 @@ def _handover(job: Job, cur: Cursor) -> Page:
         return (cur if moved else {"ph": "objects"}), moved, moved
     if cur["ph"] == "objects":
         raws, last = raw_page(owned_pk(t, user_id), "GSI1", cur.get("k"), HANDOVER_PAGE)
-        admin = Principal(user.handover_to, t, frozenset({"admin"}))
+        # one context for the page: the tenant's settings read once, not once per object
+        admin = context.of(Principal(user.handover_to, t, frozenset({"admin"})))
         moved = 0
         for raw in raws:
             ref = _object_ref(raw)

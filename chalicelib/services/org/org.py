@@ -315,16 +315,27 @@ def is_active(user: Optional[User]) -> bool:
     return user is not None and user.is_active
 
 
+def caller_and_settings(tenant_id: str, user_id: str) -> tuple[Optional[User], TenantSettings]:
+    """The caller's user record (None: there is none) and the tenant's settings (the
+    defaults when never set): 1 BatchGetItem."""
+    found = list(BaseItem.batch_get([User.key_of(tenant_id, user_id), TenantSettings.key_of(tenant_id)]))
+    user = next((i for i in found if isinstance(i, User)), None)
+    settings = next((i for i in found if isinstance(i, TenantSettings)), None)
+    return user, settings or TenantSettings(tenant_id=tenant_id)
+
+
 def require_active_caller(principal: Principal, path: str) -> Principal:
     """403 ``unknown_user`` for a token whose ``sub`` is not an active user of its tenant,
     except on ``/v1/admin/*`` for members of the ``admin`` group (tenant bootstrap). The
-    answer carries the user record, so services need not read it again."""
-    user = get_user(principal.tenant_id, principal.user_id)
+    answer carries the user record and the tenant's settings, read together (1 BatchGetItem),
+    so services need not read either again (a page of a sharded index learns its shard
+    count here: models/shards.py)."""
+    user, settings = caller_and_settings(principal.tenant_id, principal.user_id)
     if not is_active(user):
         if user is None and principal.is_admin and path.startswith("/v1/admin/"):
-            return principal  # bootstrap: a deactivated admin is refused like anyone
+            return replace(principal, tenant_settings=settings)  # bootstrap: a deactivated admin is refused like anyone
         raise Forbidden("this token's user is not an active user of the tenant", code="unknown_user")
-    return replace(principal, user=user)
+    return replace(principal, user=user, tenant_settings=settings)
 
 
 def require_user(tenant_id: str, user_id: str) -> User:

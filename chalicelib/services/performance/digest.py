@@ -153,8 +153,9 @@ def note_check_in(signin: SignIn) -> None:
 
 
 def register_tenant(tenant_id: str, zone: Optional[str] = None) -> None:
-    """The tenant in the registry the hourly digest reads, under its time zone (idempotent;
-    the zone read from its settings when not given)."""
+    """The tenant in the registry the hourly digest reads, under its time zone (idempotent,
+    and written only when absent or when the zone changed; the zone read from its settings
+    when not given)."""
     TenantEntry.register(tenant_id, zone or org.get_settings(tenant_id).timezone)
 
 

@@ -30,6 +30,7 @@ from chalicelib.models.base import BaseItem, Tx, condition_failed
 from chalicelib.models.org import User
 from chalicelib.models.reports import ALL_TEMPLATES, Report, ReportListEntry, ReportSlot, ReportTemplate
 from chalicelib.services.access import context, refs
+from chalicelib.services.access.visibility import Resolver
 from chalicelib.services.feed import activities
 from chalicelib.services.inbox import messages
 from chalicelib.services.org import org
@@ -190,13 +191,15 @@ def submit(principal: Principal, new: NewReport) -> dict[str, Any]:
     for n, entry in enumerate(_entries(report)):
         tx.put(f"entry{n}", entry)
     tx.commit()
-    settle("report.delivered", lambda: deliver(report, template.name), report_id=report.report_id)
+    resolver = context.of(principal).resolver  # the request's: its settings and what it read
+    settle("report.delivered", lambda: deliver(report, template.name, resolver), report_id=report.report_id)
     return to_dict(report)
 
 
-def deliver(report: Report, template_name: str) -> None:
+def deliver(report: Report, template_name: str, resolver: Optional[Resolver] = None) -> None:
     """``report_received`` to each recipient and, when it relates to CRM objects, the feed's
-    ``report`` activity: both idempotent (a dedupe key, an activity id from the report)."""
+    ``report`` activity: both idempotent (a dedupe key, an activity id from the report).
+    ``resolver``: the request's visibility loader, when there is a request."""
     title = f"{template_name} {report.period_start}"
     for user_id in report.recipient_ids or []:
         messages.send(
@@ -227,7 +230,8 @@ def deliver(report: Report, template_name: str) -> None:
                     "period_start": report.period_start,
                 },
                 activity_id=f"act_{report.report_id}",
-            )
+            ),
+            resolver,
         )
 
 

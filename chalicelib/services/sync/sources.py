@@ -25,8 +25,10 @@ the task). :func:`register` still lets a capability replace a type's source.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Optional, Protocol
 
+from chalicelib import cursor
 from chalicelib.auth import Principal
 from chalicelib.models.base import BaseItem
 from chalicelib.models.collab import Task, TaskEntry
@@ -34,6 +36,7 @@ from chalicelib.models.crm import MODELS, CrmObject, object_key
 from chalicelib.models.feed import ADMIN_VIEWER
 from chalicelib.models.lists import LIVE, ListEntry, ListIndexState, list_pk
 from chalicelib.models.schedule import Plan, dated_range, dated_start_key
+from chalicelib.models.shards import pk_suffix, spread
 from chalicelib.services.collab import tasks
 from chalicelib.services.crm import crm, list_index
 from chalicelib.services.schedule import schedule
@@ -48,12 +51,12 @@ class Source(Protocol):
     def viewer(self, principal: Principal) -> str: ...
 
     def snapshot(
-        self, tenant_id: str, viewer: str, after: Optional[str], n: int
+        self, tenant_id: str, viewer: str, after: Optional[str], n: int, shards: int = 1
     ) -> tuple[list[str], Optional[str]]: ...
 
     def object_key(self, tenant_id: str, object_id: str) -> Key: ...
 
-    def proof_key(self, viewer: str, item: BaseItem) -> Optional[Key]: ...
+    def proof_key(self, viewer: str, item: BaseItem, shards: int = 1) -> Optional[Key]: ...
 
     def state_key(self, item: BaseItem) -> Optional[Key]: ...
 
@@ -73,21 +76,27 @@ class CrmSource:
     def viewer(self, principal: Principal) -> str:
         return ADMIN_VIEWER if principal.is_admin else principal.user_id
 
-    def snapshot(self, tenant_id: str, viewer: str, after: Optional[str], n: int) -> tuple[list[str], Optional[str]]:
-        entries = ListEntry.full_range_page(tenant_id, viewer, self.kind, after, n + 1)
-        more = len(entries) > n
-        entries = entries[:n]
-        return [e.object_id for e in entries], (entries[-1].SK if more and entries else None)
+    def snapshot(
+        self, tenant_id: str, viewer: str, after: Optional[str], n: int, shards: int = 1
+    ) -> tuple[list[str], Optional[str]]:
+        streams = {
+            pk_suffix(s): partial(ListEntry.full_range_page, tenant_id, viewer, self.kind, shard=s)
+            for s in range(shards)
+        }
+        # one position for every shard: sort keys are unique across them (they end in the id)
+        merged = cursor.merge(streams, dict.fromkeys(streams, after), n, lambda e: e.SK, descending=True)
+        entries = [e for _, e in merged.items]
+        return [e.object_id for e in entries], (entries[-1].SK if merged.more and entries else None)
 
     def object_key(self, tenant_id: str, object_id: str) -> Key:
         return object_key(tenant_id, self.kind, object_id)
 
-    def proof_key(self, viewer: str, item: BaseItem) -> Optional[Key]:
+    def proof_key(self, viewer: str, item: BaseItem, shards: int = 1) -> Optional[Key]:
         if not isinstance(item, MODELS[self.kind]) or not isinstance(item, CrmObject) or item.archived_at:
             return None
-        return ListEntry.full_range_key(
-            item.tenant_id, viewer, self.kind, item.object_id, item.updated_at, int(item.version or 0)
-        )
+        ref = (self.kind, item.object_id)
+        shard = spread(item.object_id, shards)  # where its current revision is written (else the state proves it)
+        return ListEntry.full_range_key(item.tenant_id, viewer, ref, item.updated_at, int(item.version or 0), shard)
 
     def state_key(self, item: BaseItem) -> Optional[Key]:
         return ListIndexState.key_of(item.tenant_id, self.kind, getattr(item, "object_id", ""))
@@ -97,8 +106,8 @@ class CrmSource:
         entry of the viewer's whole live range: the viewer lists the object now."""
         if not isinstance(state, ListIndexState) or state.state != "ok":
             return False
-        prefix = list_pk(state.tenant_id, viewer, self.kind, "all", LIVE, {}) + list_index.KEY_SEP
-        return any(k.startswith(prefix) for k in state.keys or ())
+        partition = list_pk(state.tenant_id, viewer, self.kind, "all", LIVE, {})
+        return any(_in_partition(k, partition) for k in state.keys or ())
 
     def visible(self, viewer: str, item: BaseItem, proven: bool) -> bool:
         return proven and isinstance(item, CrmObject) and not item.archived_at
@@ -108,11 +117,17 @@ class CrmSource:
         return crm.to_dict(item)
 
 
+def _in_partition(key: str, partition: str) -> bool:
+    """An index state's key (``<PK>\x1f<SK>``) is in the partition, in any of its shards."""
+    pk = key.partition(list_index.KEY_SEP)[0]
+    return pk == partition or (pk.startswith(partition + "#") and pk[len(partition) + 1 :].isdigit())
+
+
 class NoProof:
     """A type whose objects say themselves who may read them (``visible``): no list entry
     to prove it, no index state."""
 
-    def proof_key(self, viewer: str, item: BaseItem) -> Optional[Key]:
+    def proof_key(self, viewer: str, item: BaseItem, shards: int = 1) -> Optional[Key]:
         return None
 
     def state_key(self, item: BaseItem) -> Optional[Key]:
@@ -131,7 +146,9 @@ class PlanSource(NoProof):
     def viewer(self, principal: Principal) -> str:
         return principal.user_id
 
-    def snapshot(self, tenant_id: str, viewer: str, after: Optional[str], n: int) -> tuple[list[str], Optional[str]]:
+    def snapshot(
+        self, tenant_id: str, viewer: str, after: Optional[str], n: int, shards: int = 1
+    ) -> tuple[list[str], Optional[str]]:
         pk = Plan.user_pk(tenant_id, viewer)
         start = dated_start_key(Plan, tenant_id, pk, after) if after else None
         lo, hi = dated_range(schedule.LOW_DATE, schedule.HIGH_DATE)
@@ -164,7 +181,9 @@ class TaskSource(NoProof):
     def viewer(self, principal: Principal) -> str:
         return principal.user_id
 
-    def snapshot(self, tenant_id: str, viewer: str, after: Optional[str], n: int) -> tuple[list[str], Optional[str]]:
+    def snapshot(
+        self, tenant_id: str, viewer: str, after: Optional[str], n: int, shards: int = 1
+    ) -> tuple[list[str], Optional[str]]:
         """One Query: up to ``n`` ids of one role's entries, and where to go on (the next
         role's start when this role is done; None after the last)."""
         role, _, sort_key = (after or "0|").partition("|")

@@ -24,7 +24,9 @@ from chalicelib import cursor
 from chalicelib.auth import Principal
 from chalicelib.errors import AppError, Gone
 from chalicelib.models.base import BaseItem
+from chalicelib.models.shards import index_count
 from chalicelib.models.sync import RETENTION_DAYS, SyncChange, position_at, position_time
+from chalicelib.services.access import context
 from chalicelib.services.sync import changelog, sources
 from chalicelib.services.sync.sources import TYPES, Source, source_of
 from chalicelib.timeutil import utcnow
@@ -117,7 +119,7 @@ def _read(keys: list[tuple[str, str]]) -> dict[tuple[str, str], BaseItem]:
     return {(i.PK, i.SK): i for i in BaseItem.batch_get(list(dict.fromkeys(keys)), consistent_read=True)}
 
 
-def _proven(viewers: dict[str, str], found: dict[tuple[str, str], BaseItem]) -> set[tuple[str, str]]:
+def _proven(viewers: dict[str, str], found: dict[tuple[str, str], BaseItem], shards: int) -> set[tuple[str, str]]:
     """The (type, id) of ``found`` that their viewer lists now: the whole-range list entry of
     the object's current revision exists (1 BatchGet per 100), or, when that revision is
     not indexed yet, the object's index state is settled and holds an entry of the viewer's
@@ -125,7 +127,7 @@ def _proven(viewers: dict[str, str], found: dict[tuple[str, str], BaseItem]) -> 
     proofs, settle = {}, {}
     for ref, item in found.items():
         source = source_of(ref[0])
-        key = source.proof_key(viewers[ref[0]], item) if source is not None else None
+        key = source.proof_key(viewers[ref[0]], item, shards) if source is not None else None
         if key is not None:
             proofs[ref] = key
     present = _read(list(proofs.values()))
@@ -150,7 +152,7 @@ def _resolve(ask: Ask, refs: list[tuple[str, str]], viewers: dict[str, str], pro
     keys = {ref: s.object_key(tenant, ref[1]) for ref in dict.fromkeys(refs) if (s := source_of(ref[0])) is not None}
     items = _read(list(keys.values()))
     found = {ref: items[key] for ref, key in keys.items() if key in items}
-    proven = _proven(viewers, found) if prove else set(found)
+    proven = _proven(viewers, found, index_count(context.of(ask.principal).settings)) if prove else set(found)
     out = []
     for ref in keys:
         source, item = source_of(ref[0]), found.get(ref)
@@ -164,11 +166,12 @@ def _first_sync(ask: Ask, state: dict[str, Any]) -> dict[str, Any]:
     """A page of the whole range, type after type; when done, ``next`` continues from the
     log position taken when the first sync began (has_more: go on at once)."""
     viewers, tenant = _viewers(ask), ask.principal.tenant_id
+    shards = index_count(context.of(ask.principal).settings)
     k, after, remaining = int(state["k"]), state.get("a"), ask.limit
     refs: list[tuple[str, str]] = []
     while remaining > 0 and k < len(ask.types):
         source = source_of(ask.types[k])
-        ids, after = source.snapshot(tenant, viewers[ask.types[k]], after, remaining) if source else ([], None)
+        ids, after = source.snapshot(tenant, viewers[ask.types[k]], after, remaining, shards) if source else ([], None)
         refs += [(ask.types[k], i) for i in ids]
         remaining -= len(ids)
         if after is None:
@@ -214,7 +217,8 @@ def sync_page(
 ) -> dict[str, Any]:
     """One page of ``{changes, next, has_more}`` (see the module docstring)."""
     wanted = set(types or TYPES)
-    ask = Ask(principal, tuple(t for t in TYPES if t in wanted), limit, now or utcnow())  # one order
+    # one order; one context (the tenant's settings: the index shards, read once if at all)
+    ask = Ask(context.of(principal), tuple(t for t in TYPES if t in wanted), limit, now or utcnow())
     if since is None:
         start = position_at(ask.now - timedelta(seconds=changelog.SAFE_LAG_S))
         return _first_sync(ask, {"m": "s", "s": start, "k": 0, "a": None})
