@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 
 
-def quiet_gc() -> None:
+def quiet_gc(moto_patched: bool) -> None:
     """Python's cyclic collector, tuned for a process that holds a whole stand-in AWS.
 
     moto keeps every item, stream record and queue message as long-lived Python objects
@@ -17,6 +17,13 @@ def quiet_gc() -> None:
     and 30.0 s with the defaults, 29.6 s and 28.7 s with these (3-4%). Collections stay
     on, only rarer; what is alive now (the modules, the built world) is moved out of the
     collector's sight.
+
+    Only with the stand-in's speed-ups (``moto_patched``): moto as shipped deep-copies
+    every table a transaction names and every world a test restores, cyclic garbage the
+    tuned collector almost never reaches (a test worker of the whole suite grew to 18 GB
+    and was killed); without them the collector keeps Python's defaults.
     """
+    if not moto_patched:
+        return
     gc.set_threshold(100_000, 50, 1000)
     gc.freeze()

@@ -554,7 +554,7 @@ def main(argv: list[str] | None = None) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     logging.getLogger("waitress").setLevel(logging.ERROR)
     speed_ups()
-    quiet_gc()
+    quiet_gc(patches_wanted())
     app = serialised(DomainDispatcherApplication(create_backend_app))
     # waitress, not moto's werkzeug server: werkzeug answers every request with
     # "Connection: close", so each AWS call the app made opened a new TCP connection and

@@ -38,8 +38,9 @@ def pytest_configure(config: pytest.Config) -> None:
     """Each test process holds moto's backends and its snapshot worlds: the collector is
     tuned for that (local/gc_tuning.py)."""
     from local.gc_tuning import quiet_gc
+    from local.motoserver import patches_wanted
 
-    quiet_gc()
+    quiet_gc(patches_wanted())
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +73,7 @@ _WORLDS: dict[str, tuple[Any, dict[str, str]]] = {}
 def _world(name: str, build: Callable[[], dict[str, str]]) -> dict[str, str]:
     """The named world: restored from this process's snapshot, or built and snapshotted."""
     from local.gc_tuning import quiet_gc
-    from local.motoserver import restore_backends, snapshot_backends
+    from local.motoserver import patches_wanted, restore_backends, snapshot_backends
 
     if os.environ.get("TEST_WORLD_SNAPSHOTS", "on") == "off":
         return build()
@@ -82,7 +83,7 @@ def _world(name: str, build: Callable[[], dict[str, str]]) -> dict[str, str]:
         return dict(urls)
     urls = build()
     _WORLDS[name] = (snapshot_backends(), dict(urls))
-    quiet_gc()  # the snapshot lives as long as the process: out of the collector's sight
+    quiet_gc(patches_wanted())  # the snapshot lives as long as the process: out of the collector's sight
     return urls
 
 
