@@ -531,13 +531,28 @@ def _index_partitions(table: Any, index_name: str, attr: str) -> dict[Any, list[
 
 
 def serialised(app: Callable[..., Iterable[bytes]]) -> Callable[..., list[bytes]]:
+    """One request at a time, each forgetting moto's record of the instances it made."""
     lock = threading.Lock()
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         with lock:
-            return list(app(environ, start_response))
+            try:
+                return list(app(environ, start_response))
+            finally:
+                forget_tracked_instances()
 
     return wsgi
+
+
+def forget_tracked_instances() -> None:
+    """moto keeps every model instance it ever made (each item, table, stream record) in a
+    list on its class, for its dashboard, until ``mock_aws`` ends: a long-lived stand-in (the
+    local stack's server, a test module's world) kept every item version, and every table a
+    transaction copied (moto as shipped copies each table a transaction names: a test worker
+    of the whole suite grew to 18 GB). The live data is in the backends; the lists go."""
+    from moto.core.model_instances import reset_model_data
+
+    reset_model_data()
 
 
 def main(argv: list[str] | None = None) -> None:

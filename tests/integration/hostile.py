@@ -26,6 +26,8 @@ from typing import Any, Optional
 
 import pytest
 
+from local.motoserver import forget_tracked_instances
+
 TENANT = "acme"
 PERIOD = "2026-01"  # expenses and budgets of the world live in this month
 DAY = "2026-01-14"  # the world's plan, log and expense day
@@ -520,3 +522,4 @@ def clean_world(world: World) -> Iterator[World]:
     yield world
     restore(world.snapshot, set(world.hook.touched))
     world.hook.touched.clear()
+    forget_tracked_instances()  # the world lives for the module: moto's instance lists would grow
