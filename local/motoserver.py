@@ -27,7 +27,6 @@ import datetime
 import functools
 import json
 import logging
-import os
 import signal
 import threading
 from collections import defaultdict
@@ -39,6 +38,7 @@ import waitress
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from local.gc_tuning import quiet_gc
+from local.switches import patches_wanted
 
 # The moto versions these patches were checked against (tests/unit/test_moto_speedups.py,
 # tests/unit/test_moto_journal.py, and the suite with and without them): on any other,
@@ -378,11 +378,6 @@ def apply_speed_ups() -> None:
     quick_results()  # and an answer its JSON
     remembered_pure_functions()  # and no request recomputes what never changes
     quick_item_sizes()  # an item's size is summed once, not once per attribute
-
-
-def patches_wanted() -> bool:
-    """False when the environment says ``MOTO_PATCHES=off`` (or 0, false, no)."""
-    return os.environ.get("MOTO_PATCHES", "on").strip().lower() not in {"off", "0", "false", "no"}
 
 
 def require_checked_moto() -> None:

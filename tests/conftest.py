@@ -38,7 +38,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """Each test process holds moto's backends and its snapshot worlds: the collector is
     tuned for that (local/gc_tuning.py)."""
     from local.gc_tuning import quiet_gc
-    from local.motoserver import patches_wanted
+    from local.switches import patches_wanted
 
     quiet_gc(patches_wanted())
 
