@@ -19,9 +19,11 @@ def quiet_gc(moto_patched: bool) -> None:
     collector's sight.
 
     Only with the stand-in's speed-ups (``moto_patched``): moto as shipped deep-copies
-    every table a transaction names and every world a test restores, cyclic garbage the
-    tuned collector almost never reaches (a test worker of the whole suite grew to 18 GB
-    and was killed); without them the collector keeps Python's defaults.
+    every table a transaction names, and each copy is a cycle (a table and its stream
+    shard refer to each other) that the tuned collector almost never reaches; without the
+    speed-ups the collector keeps Python's defaults. (What made a worker of the whole suite
+    grow to 18 GB without them was moto's own record of every instance it made:
+    ``local.motoserver.forget_tracked_instances``.)
     """
     if not moto_patched:
         return

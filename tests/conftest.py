@@ -73,7 +73,8 @@ _WORLDS: dict[str, tuple[Any, dict[str, str]]] = {}
 def _world(name: str, build: Callable[[], dict[str, str]]) -> dict[str, str]:
     """The named world: restored from this process's snapshot, or built and snapshotted."""
     from local.gc_tuning import quiet_gc
-    from local.motoserver import patches_wanted, restore_backends, snapshot_backends
+    from local.motoserver import restore_backends, snapshot_backends
+    from local.switches import patches_wanted
 
     if os.environ.get("TEST_WORLD_SNAPSHOTS", "on") == "off":
         return build()
