@@ -40,7 +40,7 @@ from chalicelib.observability import logger
 from chalicelib.services.org import pipeline
 from chalicelib.services.platform import pacing
 from chalicelib.services.platform.aftercommit import settle
-from chalicelib.services.platform.projections import Projection, Rebuild, Scope, reads
+from chalicelib.services.platform.projections import Change, Projection, Rebuild, Scope, reads
 from chalicelib.timeutil import iso, utcnow
 
 MAX_TREE_DEPTH = 32
@@ -125,6 +125,14 @@ def search_prefix(text: str) -> str:
 # ---------------------------------------------------------------- settings
 def get_settings(tenant_id: str) -> TenantSettings:
     return TenantSettings.of(tenant_id)
+
+
+def settings_of_change(change: Change) -> TenantSettings:
+    """The settings of a stream record's tenant, read once for all the projections that
+    apply it (``Change.once``)."""
+    item = change.new or change.old
+    tenant_id = str(getattr(item, "tenant_id", ""))
+    return change.once("settings", lambda: get_settings(tenant_id))
 
 
 NOT_ZONES = frozenset({"localtime", "Factory"})  # the host's own zone; tzdata's "no zone"

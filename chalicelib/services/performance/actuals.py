@@ -207,7 +207,7 @@ def handle_change(change: Change) -> bool:
     if item is None:
         return False
     tenant_id = item.tenant_id
-    settings = change.once("settings", lambda: org.get_settings(tenant_id))
+    settings = org.settings_of_change(change)
     return apply(tenant_id, change.event_id, deltas(old, new, settings), count_of(settings))
 
 

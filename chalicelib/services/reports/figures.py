@@ -107,7 +107,7 @@ def handle_change(change: Change) -> bool:
     item = new or old
     if item is None:
         return False
-    settings = change.once("settings", lambda: org.get_settings(item.tenant_id))
+    settings = org.settings_of_change(change)
     return apply(item.tenant_id, change.event_id, deltas(old, new, settings))
 
 
