@@ -9,7 +9,9 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import botocore
 import pytest
+from botocore.handlers import BUILTIN_HANDLERS
 
 os.environ.update(
     {
@@ -30,6 +32,20 @@ os.environ.update(
         "TENANT_RATE": "off",  # the per-tenant limiter: tests/integration/test_tenant_limits.py turns it on
     }
 )
+
+
+def _unsigned_in_process(**_: Any) -> Any:
+    """In-process moto (``mock_aws``) checks no signature: DynamoDB requests go unsigned
+    (botocore's SigV4 signing was 5-8% of a test's CPU). A request to a moto server over
+    HTTP (the end-to-end tests) is signed: the server routes it by its Authorization header."""
+    from moto.core.models import botocore_stubber
+
+    return botocore.UNSIGNED if botocore_stubber.enabled else None
+
+
+# Every botocore session made from here on, the app's and PynamoDB's, starts with this
+# handler, as with moto's own stubber.
+BUILTIN_HANDLERS.append(("choose-signer.dynamodb", _unsigned_in_process))
 for _var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
     os.environ.pop(_var, None)
 
