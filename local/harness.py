@@ -19,6 +19,13 @@ from typing import Any
 
 import requests
 
+from local.switches import patches_wanted
+
+# How long a stack may take to start (seed the demo org on its moto server): about 30 s with
+# the stand-in's speed-ups, 8x that on moto as shipped (MOTO_PATCHES=off), which copies the
+# whole table for every transaction the seed writes.
+START_TIMEOUT_S = 120 if patches_wanted() else 900
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -94,21 +101,26 @@ def _ports() -> tuple[int, int, int, int]:
     return free_port(), free_port(), free_port(), 0
 
 
+def stack_command(ready: Path, seed: bool = True) -> list[str]:
+    """The local stack on free ports (or STACK_PORT_BASE's), writing its ports to ``ready``
+    once it serves, and ending with the process that started it (local/orphans.py)."""
+    api_port, control_port, finance_port, moto_port = _ports()
+    command = [sys.executable, "-m", "local.stack", "--port", str(api_port), "--control-port", str(control_port)]
+    command += ["--finance-port", str(finance_port)] + (["--moto-port", str(moto_port)] if moto_port else [])
+    return command + ["--ready-file", str(ready), "--quiet", "--exit-with-parent"] + ([] if seed else ["--no-seed"])
+
+
 @contextmanager
 def running_stack(secret: str = "harness-secret-of-sufficient-length-0123", seed: bool = True) -> Iterator[LocalStack]:
-    api_port, control_port, finance_port, moto_port = _ports()
     workdir = Path(tempfile.mkdtemp(prefix="fieldsales-stack-"))
     ready = workdir / "ready.json"
     log_path = workdir / "stack.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update({"LOCAL_JWT_SECRET": secret, "PYTHONUNBUFFERED": "1"})
-    command = [sys.executable, "-m", "local.stack", "--port", str(api_port), "--control-port", str(control_port)]
-    command += ["--finance-port", str(finance_port)] + (["--moto-port", str(moto_port)] if moto_port else [])
-    command += ["--ready-file", str(ready), "--quiet"] + ([] if seed else ["--no-seed"])
     with open(log_path, "w") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(stack_command(ready, seed), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            deadline = time.time() + float(os.environ.get("STACK_START_TIMEOUT_S", "120"))
+            deadline = time.time() + float(os.environ.get("STACK_START_TIMEOUT_S", START_TIMEOUT_S))
             while not ready.exists():
                 if process.poll() is not None or time.time() > deadline:
                     raise RuntimeError("local stack did not start:\n" + log_path.read_text()[-4000:])

@@ -38,6 +38,7 @@ import waitress
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from local.gc_tuning import quiet_gc
+from local.orphans import exit_with_parent
 from local.switches import patches_wanted
 
 # The moto versions these patches were checked against (tests/unit/test_moto_speedups.py,
@@ -559,9 +560,12 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="leave Ctrl-C to the parent: `make run` stops its pumps first, then terminates this server",
     )
+    parser.add_argument("--exit-with-parent", action="store_true", help="end when the process that started it ends")
     args = parser.parse_args(argv)
     if args.ignore_interrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if args.exit_with_parent:
+        exit_with_parent()
     logging.getLogger("waitress").setLevel(logging.ERROR)
     speed_ups()
     quiet_gc(patches_wanted())

@@ -28,6 +28,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Optional
 
+from local.orphans import exit_with_parent
+
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = "fieldsales-local"
 BUCKET = "fieldsales-local-uploads"
@@ -87,7 +89,8 @@ class Stack:
     def start(self) -> None:
         quiet_libraries()
         self.moto = subprocess.Popen(
-            [sys.executable, "-m", "local.motoserver", "--port", str(self.moto_port), "--ignore-interrupt"],
+            [sys.executable, "-m", "local.motoserver", "--port", str(self.moto_port)]
+            + ["--ignore-interrupt", "--exit-with-parent"],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
         )
@@ -400,7 +403,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-seed", action="store_true")
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--ready-file", help="write the ports and status here once serving")
+    parser.add_argument("--exit-with-parent", action="store_true", help="end when the process that started it ends")
     args = parser.parse_args(argv)
+    if args.exit_with_parent:
+        exit_with_parent()  # its moto server follows it: that one ends with its own parent
 
     stack = Stack(
         args.host,
