@@ -68,21 +68,22 @@ class LocalStack:
 
     def fire(self, schedule: str) -> dict[str, Any]:
         """Fire an EventBridge schedule now (as its cadence would) and drain what follows."""
-        response = requests.post(f"{self.control_url}/fire/{schedule}", timeout=120)
-        response.raise_for_status()
-        return response.json()
+        return self._control(f"/fire/{schedule}")
 
     def drain(self) -> dict[str, Any]:
         """Deliver everything pending: stream records, S3 events, bus events, queue messages."""
-        response = requests.post(f"{self.control_url}/drain", timeout=120)
-        response.raise_for_status()
-        return response.json()
+        return self._control("/drain")
 
     def redeliver(self, last: int) -> dict[str, Any]:
         """The stream's last ``last`` delivered records go through its consumers again (as
         Lambda retries a batch: at least once)."""
-        response = requests.post(f"{self.control_url}/redeliver?last={int(last)}", timeout=120)
-        response.raise_for_status()
+        return self._control(f"/redeliver?last={int(last)}")
+
+    def _control(self, path: str) -> dict[str, Any]:
+        """POST to the control endpoint; a failure names what failed (its answer's body)."""
+        response = requests.post(f"{self.control_url}{path}", timeout=120)
+        if not response.ok:
+            raise RuntimeError(f"the local stack's control endpoint {path}: {response.status_code} {response.text}")
         return response.json()
 
     def status(self) -> dict[str, Any]:
