@@ -35,6 +35,7 @@ from typing import Any, Callable
 
 import moto
 import waitress
+from moto.core.model_instances import reset_model_data
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from local.gc_tuning import quiet_gc
@@ -546,8 +547,6 @@ def forget_tracked_instances() -> None:
     local stack's server, a test module's world) kept every item version, and every table a
     transaction copied (moto as shipped copies each table a transaction names: a test worker
     of the whole suite grew to 18 GB). The live data is in the backends; the lists go."""
-    from moto.core.model_instances import reset_model_data
-
     reset_model_data()
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from local.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,19 +32,13 @@ time.sleep(600)
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def alive(pid: int) -> bool:
+    """Running: a zombie (ended, not yet reaped by its new parent) is not."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
         return False
-    status = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] if Path(f"/proc/{pid}").exists() else ""
-    return status != "Z"
+    return state != "Z"
 
 
 def start(script: str, *args: str) -> tuple[subprocess.Popen[str], int]:
