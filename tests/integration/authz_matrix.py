@@ -237,6 +237,7 @@ class Case:
     sees: Optional[Callable[[World, Any], bool]] = None  # for 200+/200-: is rep_a's item in it
     after: Optional[Callable[[World, str, Any], None]] = None  # extra check once answered
     writes_tenant: Optional[str] = None  # the tenant a write lands in when not the caller's
+    per_role: bool = False  # the build depends on the role: made for each cell, not once a row
 
 
 def _fixed(method: str, path: str, body: Any = None) -> Callable[[World, str], Call]:
@@ -988,10 +989,14 @@ CASES: dict[str, Case] = {
         "PUT",
         "/v1/me/devices/{installation_id}",
         lambda w, role: Call("PUT", f"/v1/me/devices/install-{role}", {"platform": "fcm", "token": f"tok-{role}"}),
+        per_role=True,  # a token lives on in SNS: one role's phone would move to the next
     ),
     "devices.list": Case("GET", "/v1/me/devices", _fixed("GET", "/v1/me/devices")),
     "device.delete": Case(
-        "DELETE", "/v1/me/devices/{installation_id}", lambda w, role: Call("DELETE", f"/v1/me/devices/install-{role}")
+        "DELETE",
+        "/v1/me/devices/{installation_id}",
+        lambda w, role: Call("DELETE", f"/v1/me/devices/install-{role}"),
+        per_role=True,
     ),
     "push_settings.put": Case(
         "PUT",

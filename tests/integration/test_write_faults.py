@@ -28,6 +28,7 @@ from tests.integration.hostile import (  # noqa: F401
     changes,
     clean_world,
     principal,
+    restore,
     scanned_items,
     table_items,
     world,
@@ -253,11 +254,10 @@ def test_write_with_storage_fault_on_each_write_is_retried_or_a_clean_503(clean_
     w.hook.touched.clear()
 
     def fresh_call():
-        from tests.integration.hostile import restore
-
+        """The world as built, and the scenario's objects as its build left them (built once)."""
         restore(w.snapshot, set(w.hook.touched))
         w.hook.touched.clear()
-        return BUILDS.get(scenario, spec.build)(w, role)
+        return w.prepared(scenario, lambda: BUILDS.get(scenario, spec.build)(w, role))
 
     call = fresh_call()
     with w.hook.arm():
