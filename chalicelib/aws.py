@@ -18,7 +18,7 @@ from typing import Any
 
 from snapshot_restore_py import register_after_restore
 
-from chalicelib.config import settings
+from chalicelib.config import aws_read_timeout_s, settings
 
 
 @cache
@@ -35,7 +35,8 @@ def client(service: str) -> Any:
     import botocore.session
     from botocore.config import Config
 
-    config = Config(retries={"mode": "standard", "max_attempts": 4}, connect_timeout=3, read_timeout=10)
+    retries = {"mode": "standard", "max_attempts": 4}
+    config = Config(retries=retries, connect_timeout=3, read_timeout=aws_read_timeout_s())
     if service == "s3":
         config = config.merge(Config(signature_version="s3v4", s3={"addressing_style": "path"}))
     core = botocore.session.Session()  # its own credential resolution and connection pools

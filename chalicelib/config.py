@@ -126,6 +126,13 @@ def settings() -> Settings:
     return load_settings()
 
 
+def aws_read_timeout_s() -> int:
+    """How long an AWS call may wait for its answer before botocore retries it (every client
+    and the models'): 10 s, a third of the API function's 30 s, so a hung read leaves time
+    for a retry. The local stack on moto as shipped sets a longer one (local/switches.py)."""
+    return int(os.environ.get("AWS_READ_TIMEOUT_S", "") or 10)
+
+
 def table_name() -> str:
     """The table name, needed by the models at import; TABLE_NAME alone is required."""
     return _require("TABLE_NAME")

@@ -19,12 +19,12 @@ from typing import Any
 
 import requests
 
-from local.switches import patches_wanted
+from local.switches import time_scale
 
 # How long a stack may take to start (seed the demo org on its moto server): about 30 s with
 # the stand-in's speed-ups, 8x that on moto as shipped (MOTO_PATCHES=off), which copies the
 # whole table for every transaction the seed writes.
-START_TIMEOUT_S = 120 if patches_wanted() else 900
+START_TIMEOUT_S = 120 * time_scale()
 
 ROOT = Path(__file__).resolve().parent.parent
 

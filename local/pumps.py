@@ -29,12 +29,14 @@ from chalicelib.services.flows.projections import REGISTRY
 from chalicelib.services.flows.streamdlq import BatchInfo
 from chalicelib.services.platform.projections import passes
 from local.resources import STREAM_DLQ
+from local.switches import time_scale
 
 ACCOUNT = "123456789012"
 MAX_STREAM_ATTEMPTS = 6  # 1 + the mapping's 5 retries (infra/ STREAM_BATCH_RETRIES; a drift test holds them equal)
 # Each function's deployed timeout is chalicelib/limits.py's (infra/ deploys the same;
-# tests/infra/test_drift.py holds them equal): the Lambda context counts down from it, and
-# an invocation that runs past it fails as on AWS.
+# tests/infra/test_drift.py holds them equal): the Lambda context counts down from it (times
+# local.switches.time_scale(): 8 on moto as shipped), and an invocation that runs past it
+# fails as on AWS.
 DEFAULT_TIMEOUT_S = limits.DEFAULT_TIMEOUT_S
 FUNCTION_TIMEOUT_S = limits.FUNCTION_TIMEOUT_S
 REDELIVERABLE = 2000  # delivered stream records kept for the control endpoint's POST /redeliver
@@ -57,7 +59,7 @@ class FakeContext:
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{name}"
         self.log_stream_name = "local"
-        self.timeout_s = limits.timeout_s(name)
+        self.timeout_s = limits.timeout_s(name) * time_scale()
         self.deadline = time.monotonic() + self.timeout_s
 
     def get_remaining_time_in_millis(self) -> int:

@@ -14,6 +14,7 @@ from chalicelib import limits
 from chalicelib.config import PUSH_APP_ENV_PREFIX, stage
 from chalicelib.models.base import TTL_ATTRIBUTE, BaseItem
 from chalicelib.services.push.platforms import PLATFORMS, application_name
+from local.switches import time_scale
 
 WEBHOOK_QUEUE = "fieldsales-webhooks"
 WEBHOOK_DLQ = "fieldsales-webhooks-dlq"
@@ -26,7 +27,8 @@ WORK_QUEUE = "fieldsales-work"  # the schedules' fan-out tasks (chalicelib/confi
 WORK_DLQ = "fieldsales-work-dlq"
 STREAM_DLQ = "fieldsales-stream-dlq"  # the stream mapping's on-failure destination (StreamFailureDlq)
 MAX_WORK_ATTEMPTS = 5  # same as infra/fieldsales_infra/messaging.py (a drift test compares them)
-WORK_VISIBILITY_S = 6 * limits.timeout_s("fanout_worker")  # 6x the worker's timeout, as Lambda advises (infra too)
+# 6x the worker's timeout, as Lambda advises (infra too); scaled like the local functions' timeouts
+WORK_VISIBILITY_S = 6 * limits.timeout_s("fanout_worker") * time_scale()
 UPLOAD_CORS = {
     "CORSRules": [
         {"AllowedMethods": ["POST", "GET"], "AllowedOrigins": ["*"], "AllowedHeaders": ["*"], "MaxAgeSeconds": 3000}

@@ -28,7 +28,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Optional
 
+from chalicelib.config import aws_read_timeout_s
 from local.orphans import exit_with_parent
+from local.switches import time_scale
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = "fieldsales-local"
@@ -67,6 +69,7 @@ def configure_environment(moto_url: str) -> None:
             "POWERTOOLS_METRICS_DISABLED": "true",
         }
     )
+    os.environ.setdefault("AWS_READ_TIMEOUT_S", str(aws_read_timeout_s() * time_scale()))
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("LOCAL_JWT_SECRET", "local-dev-secret")
     os.environ.pop("AWS_PROFILE", None)

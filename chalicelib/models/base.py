@@ -17,7 +17,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 from snapshot_restore_py import register_after_restore
 
-from chalicelib.config import region, table_name
+from chalicelib.config import aws_read_timeout_s, region, table_name
 from chalicelib.errors import UndecodableItem
 
 GSI_NAMES = ("GSI1", "GSI2", "GSI3")
@@ -66,6 +66,7 @@ class BaseItem(Model):
         billing_mode = "PAY_PER_REQUEST"
         stream_view_type = STREAM_VIEW_TYPE
         max_retry_attempts = 3
+        read_timeout_seconds = aws_read_timeout_s()  # PynamoDB's own default is 30 s
 
     PK = UnicodeAttribute(hash_key=True)
     SK = UnicodeAttribute(range_key=True)

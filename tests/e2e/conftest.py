@@ -10,9 +10,30 @@ import pytest
 import requests
 
 from local.harness import LocalStack, running_stack
+from local.switches import time_scale
 from tests.response_contract import Contract
 
 SECRET = "e2e-secret-of-sufficient-length-0123456789"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def waits_scaled_like_the_stack() -> Iterator[None]:
+    """Every HTTP wait of these tests (theirs and the harness's) is scaled as the stack's own
+    time is (local.switches.time_scale: 8 on moto as shipped, else 1)."""
+    scale = time_scale()
+    if scale == 1:
+        yield
+        return
+    original = requests.Session.request
+
+    def scaled(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
+        if isinstance(kwargs.get("timeout"), (int, float)):
+            kwargs["timeout"] *= scale
+        return original(self, method, url, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(requests.Session, "request", scaled)
+        yield
 
 
 @pytest.fixture(scope="session")

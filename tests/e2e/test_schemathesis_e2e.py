@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from local.harness import running_stack
+from local.switches import time_scale
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,7 +41,7 @@ def _run_schemathesis(stack) -> None:
         # machine moto makes a bulk handover or an archive's re-index take seconds, so the
         # response-time limit is only a guard against a hang
         "--max-response-time",
-        "120",
+        str(120 * time_scale()),
         "--max-examples",
         MAX_EXAMPLES,
         "--header",
@@ -50,12 +51,12 @@ def _run_schemathesis(stack) -> None:
         "--workers",
         "4",
         "--request-timeout",
-        "150",
+        str(150 * time_scale()),
         "--suppress-health-check",
         "all",
         "--seed",
         "1",
     ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    result = subprocess.run(command, capture_output=True, text=True, timeout=2700, cwd=ROOT, env=env)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=2700 * time_scale(), cwd=ROOT, env=env)
     assert result.returncode == 0, result.stdout[-12000:] + result.stderr[-3000:]
