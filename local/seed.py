@@ -58,6 +58,11 @@ def token(user_id: str, tenant: str = TENANT, secret: str | None = None) -> str:
 def seed_demo() -> None:
     """Org plus whatever demo data the capabilities provide (accounts, plans, ...)."""
     seed_org()
+    seed_data()
+
+
+def seed_data() -> None:
+    """The demo data the capabilities provide, in an org already seeded."""
     for extra in DEMO_EXTRAS:
         extra()
 
