@@ -4,7 +4,7 @@ the tenant's rate, as a draft expense; one claim per user and day."""
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -17,8 +17,19 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 UNIT, SPAN = 45, 1800  # a time step is 45 s (1 km per step: 80 km/h); the first sign-in 30 min ago
 
 
+def first_signin_at() -> datetime:
+    """The day's first sign-in: SPAN ago, or, within SPAN after the tenant's midnight, SPAN
+    before that midnight: a claim's sign-ins share one local day whatever the hour the suite
+    runs at (16:00-16:30 UTC is the first half hour of the day in Shanghai)."""
+    zone = org.tenant_zone("acme")
+    first = NOW - timedelta(seconds=SPAN)
+    midnight = datetime.combine(NOW.astimezone(zone).date(), time(0), tzinfo=zone)
+    return first if first >= midnight else midnight - timedelta(seconds=SPAN)
+
+
 def today() -> str:
-    return NOW.astimezone(org.tenant_zone("acme")).date().isoformat()
+    """The claims' day: the tenant's local day of the sign-ins."""
+    return first_signin_at().astimezone(org.tenant_zone("acme")).date().isoformat()
 
 
 @pytest.fixture
@@ -31,7 +42,7 @@ def sign_in(api, lat, lng, seconds, kind="check_in", as_="rep_a", **extra):
     body = {
         "kind": kind,
         "location": {"lat": lat, "lng": lng, "accuracy_m": extra.pop("accuracy_m", 10)},
-        "client_time": (NOW - timedelta(seconds=SPAN - UNIT * seconds)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "client_time": (first_signin_at() + timedelta(seconds=UNIT * seconds)).strftime("%Y-%m-%dT%H:%M:%SZ"),
         **extra,
     }
     status, out = api.post("/v1/signins", body, as_=as_)
