@@ -84,6 +84,7 @@ def responses_match_their_models(monkeypatch: pytest.MonkeyPatch) -> None:
 # asks for them (local.motoserver.snapshot_backends), rather than built again by a hundred
 # AWS calls per test. TEST_WORLD_SNAPSHOTS=off builds every world afresh.
 _WORLDS: dict[str, tuple[Any, dict[str, str]]] = {}
+_RESTORED = [""]  # the world the current test's aws fixture restored
 
 
 def _world(name: str, build: Callable[[], dict[str, str]]) -> dict[str, str]:
@@ -125,8 +126,9 @@ def moto_variant(request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 @pytest.fixture
-def aws(moto_variant: str) -> Iterator[dict[str, str]]:
-    """A fresh moto account with every resource the app uses."""
+def aws(moto_variant: str, request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """A fresh moto account with every resource the app uses (and the demo org, at once, for
+    a test that asks for it once this process has its snapshot: one restore, not two)."""
     from moto import mock_aws
 
     from chalicelib import aws as aws_clients
@@ -138,7 +140,9 @@ def aws(moto_variant: str) -> Iterator[dict[str, str]]:
     with mock_aws():
         aws_clients.reset_clients()
         settings.cache_clear()
-        urls = _world("resources", lambda: create_all(os.environ["BUCKET_NAME"]))
+        ready = "demo" if "demo_org" in request.fixturenames and "demo" in _WORLDS else "resources"
+        urls = _world(ready, lambda: create_all(os.environ["BUCKET_NAME"]))
+        _RESTORED[0] = ready
         os.environ["WEBHOOK_QUEUE_URL"] = urls["webhooks"]
         settings.cache_clear()
         yield urls
@@ -154,7 +158,8 @@ def demo_org(aws: dict[str, str]) -> None:
         seed_org()
         return aws
 
-    _world("demo", build)
+    if _RESTORED[0] != "demo":  # else the aws fixture restored this world already
+        _world("demo", build)
 
 
 class Api:
