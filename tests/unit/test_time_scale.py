@@ -61,7 +61,8 @@ configure_environment("http://127.0.0.1:1")
 from chalicelib import aws
 from chalicelib.models.base import BaseItem
 from local.resources import WORK_VISIBILITY_S
-print(aws.client("sqs").meta.config.read_timeout, BaseItem.Meta.read_timeout_seconds, WORK_VISIBILITY_S)
+models = BaseItem._get_connection().connection.client  # the models' botocore client, as PynamoDB made it
+print(aws.client("sqs").meta.config.read_timeout, models.meta.config.read_timeout, WORK_VISIBILITY_S)
 """
 
 
