@@ -7,6 +7,7 @@ import json
 import os
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import botocore
@@ -77,6 +78,16 @@ def responses_match_their_models(monkeypatch: pytest.MonkeyPatch) -> None:
         return response
 
     monkeypatch.setattr(TestHTTPClient, "request", checked)
+
+
+@pytest.fixture
+def now_at_start(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The module's ``NOW`` is the moment each of its tests starts, not the moment the suite
+    collected the module (``pytestmark = pytest.mark.usefixtures("now_at_start")``): the two
+    are minutes apart in a long run, and a tenant's midnight in between made a test's
+    "today" another day than the app's (the mileage claims at 16:22 UTC on 2026-12-07, the
+    first minutes of the day in Shanghai)."""
+    monkeypatch.setattr(request.module, "NOW", datetime.now(UTC).replace(microsecond=0))
 
 
 # The worlds this process built once: "resources" (what `make run` creates) and "demo"

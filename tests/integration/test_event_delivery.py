@@ -30,7 +30,8 @@ from tests.support import (
     thumbnails,
 )
 
-NOW = datetime.now(UTC).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)  # each test's start (the now_at_start fixture)
+pytestmark = pytest.mark.usefixtures("now_at_start")
 
 
 def _signin_with_photo(api, upload_id: str) -> str:

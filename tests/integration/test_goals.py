@@ -19,7 +19,8 @@ from chalicelib.services.performance import actuals, goals
 from chalicelib.services.platform.projections import Change
 from tests.support import goal, period_now
 
-NOW = datetime.now(UTC)
+NOW = datetime.now(UTC)  # each test's start (the now_at_start fixture)
+pytestmark = pytest.mark.usefixtures("now_at_start")
 
 
 def today() -> str:

@@ -13,7 +13,8 @@ from chalicelib.geo import EARTH_RADIUS_M
 from chalicelib.services.org import org
 
 STEP = 1000 / (math.pi * EARTH_RADIUS_M / 180)  # degrees of longitude for 1 km on the equator
-NOW = datetime.now(UTC).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)  # each test's start (the now_at_start fixture)
+pytestmark = pytest.mark.usefixtures("now_at_start")
 UNIT, SPAN = 45, 1800  # a time step is 45 s (1 km per step: 80 km/h); the first sign-in 30 min ago
 
 

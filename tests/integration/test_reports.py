@@ -12,7 +12,8 @@ from chalicelib.services.org import org, workcalendar
 from chalicelib.services.reports import compliance
 from tests.support import Stream
 
-NOW = datetime.now(UTC)
+NOW = datetime.now(UTC)  # each test's start (the now_at_start fixture)
+pytestmark = pytest.mark.usefixtures("now_at_start")
 DAILY = {
     "name": "Daily report",
     "period": "daily",
