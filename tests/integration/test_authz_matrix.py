@@ -26,10 +26,10 @@ EXPECTED = expectations()
 CELLS = [(case, role) for case in EXPECTED for role in COLUMNS]
 
 
-def _rows(cells: list[tuple[str, str]]) -> list[Any]:
+def _rows(matrix: str, cells: list[tuple[str, str]]) -> list[Any]:
     """A row's cells on one worker, one after another: they share its build (World.prepared)."""
     return [
-        pytest.param(key, role, marks=pytest.mark.xdist_group(f"matrix-{key}"), id=f"{key}-{role}")
+        pytest.param(key, role, marks=pytest.mark.xdist_group(f"{matrix}:{key}"), id=f"{key}-{role}")
         for key, role in cells
     ]
 
@@ -44,11 +44,12 @@ def test_every_registered_route_and_method_has_a_row_in_the_matrix():
     assert set(CASES) == set(EXPECTED), "a case without a row of codes, or the reverse"
 
 
-@pytest.mark.parametrize(("case", "role"), _rows(CELLS))
+@pytest.mark.parametrize(("case", "role"), _rows("request", CELLS))
 def test_request_as_role_answers_the_matrix_code(clean_world, case, role):  # noqa: F811
     w = clean_world
     spec, expected = CASES[case], EXPECTED[case][role]
-    call = w.prepared(f"{case}-{role}" if spec.per_role else case, lambda: spec.build(w, role))
+    row = f"request:{case}:{role}" if spec.per_role else f"request:{case}"
+    call = w.prepared(row, lambda: spec.build(w, role))
     with w.hook.arm() as hook:
         status, body = w.send(role, call)
     assert (status, role, case) == (int(expected[:3]), role, case), body
@@ -91,11 +92,11 @@ def test_action_matrix_has_every_role_object_and_action():
     assert len(ACTION_CELLS) == 32 * len(ACTION_ROLES)  # the object x action pairs that exist, every role
 
 
-@pytest.mark.parametrize(("cell", "role"), _rows(ACTION_CELLS))
+@pytest.mark.parametrize(("cell", "role"), _rows("action", ACTION_CELLS))
 def test_action_as_role_answers_the_action_matrix_and_a_refusal_writes_nothing(clean_world, cell, role):  # noqa: F811
     w = clean_world
     expected = int(ACTION_EXPECTED[cell][role])
-    call = w.prepared(cell, lambda: action_call(cell)(w, role))
+    call = w.prepared(f"action:{cell}", lambda: action_call(cell)(w, role))
     with w.hook.arm() as hook:
         status, body = w.send(ACTION_ROLES[role], call)
     assert (status, role, cell) == (expected, role, cell), body
