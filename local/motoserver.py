@@ -6,7 +6,9 @@ seen failing inside moto ("dictionary changed size during iteration"). Real Dyna
 no such limit, so the stand-in serialises requests rather than let the app see errors
 AWS would never send. Transactions are rolled back from a journal of the items they name
 rather than from moto's copy of the whole table (``journal_transactions``), and a Query
-reads the partition it names rather than the whole table (``partition_queries``).
+reads the partition it names rather than the whole table (``partition_queries``). In the
+tests' in-process moto, a DynamoDB request goes straight to moto's handler rather than
+through an HTTP round trip (``in_process_calls``).
 
 The patches reach into moto's internals: they load only on a moto version they were checked
 against (``CHECKED_MOTO``; any other is refused with ``UncheckedMoto``), and
@@ -27,6 +29,7 @@ import datetime
 import functools
 import json
 import logging
+import re
 import signal
 import threading
 from collections import defaultdict
@@ -35,8 +38,16 @@ from typing import Any, Callable
 
 import moto
 import waitress
+from botocore.awsrequest import AWSResponse
+from moto.core.botocore_stubber import MockRawResponse
 from moto.core.model_instances import reset_model_data
+from moto.core.models import botocore_stubber
+from moto.core.parse import PROTOCOL_PARSERS
+from moto.core.responses import get_service_model
+from moto.dynamodb.responses import DynamoHandler
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.utilities.utils import get_partition
+from werkzeug.exceptions import HTTPException
 
 from local.gc_tuning import quiet_gc
 from local.orphans import exit_with_parent
@@ -361,6 +372,93 @@ def _wire_value(value: Any) -> Any:
     raise TypeError(f"no DynamoDB wire form for {type(value).__name__}")
 
 
+def in_process_calls() -> None:
+    """Hand an in-process DynamoDB request straight to moto's DynamoDB handler.
+
+    Inside ``mock_aws`` a DynamoDB request went through botocore's HTTP machinery (a
+    prepared request, its user agent, the retry loop, the send events) to moto's stubber,
+    which rebuilt it as a werkzeug request, parsed its body as a query string and then as
+    JSON, and answered it for botocore to parse again: about two thirds of a GetItem's time
+    (1.8 ms, against 0.6 ms here). Here the request botocore serialised goes to the same
+    handler class moto would pick (``DynamoHandler``) with the same body, target, region and
+    account, and its answer to the same botocore parser, modeled error fields included: what
+    the app and the tests see is what moto answered. Only requests the stubber would answer
+    take this way (inside ``mock_aws``, to DynamoDB's AWS endpoint); a moto server over HTTP,
+    other services and the streams keep botocore's whole path.
+
+    Each request is applied whole before the next one starts, as a DynamoDB request is
+    atomic on AWS (in-process moto is not thread-safe: a thread's cancelled transaction
+    restored items other threads had written meanwhile).
+    """
+    from botocore.endpoint import Endpoint
+
+    if not _begin("in_process_calls"):
+        return
+    original = Endpoint.make_request
+
+    def make_request(self: Any, operation_model: Any, request_dict: dict[str, Any]) -> Any:
+        region = _in_process_region(request_dict["url"])
+        if region is None:
+            return original(self, operation_model, request_dict)
+        return _answer_in_process(self, operation_model, request_dict, region)
+
+    _patch(Endpoint, "make_request", make_request)
+
+
+_DYNAMODB_URL = re.compile(r"https?://dynamodb\.([a-z0-9-]+)\.amazonaws\.com/?$")
+_IN_PROCESS_LOCK = threading.RLock()
+
+
+def _in_process_region(url: str) -> str | None:
+    """The region of a request moto's in-process stubber would answer as DynamoDB, or None."""
+    match = _DYNAMODB_URL.match(url)
+    return match.group(1) if match and botocore_stubber.enabled else None
+
+
+def _answer_in_process(endpoint: Any, operation_model: Any, request_dict: dict[str, Any], region: str) -> Any:
+    body = request_dict["body"]
+    handler = _InProcessDynamo(operation_model.name, body if isinstance(body, bytes) else body.encode(), region)
+    with _IN_PROCESS_LOCK:
+        try:
+            status, headers, answer = handler.call_action()
+        except HTTPException as error:  # as moto's stubber answers one
+            status, headers, answer = error.code, dict(error.get_headers()), error.get_body()
+    raw = answer.encode("utf-8") if isinstance(answer, str) else answer
+    headers = {key: str(value) for key, value in headers.items() if key != "status"}
+    http = AWSResponse(request_dict["url"], int(status), headers, MockRawResponse(raw))
+    response = {"status_code": http.status_code, "headers": http.headers, "body": raw}
+    parser = endpoint._response_parser_factory.create_parser(operation_model.service_model.resolved_protocol)
+    parsed = parser.parse(response, operation_model.output_shape)
+    if http.status_code >= 300:
+        endpoint._add_modeled_error_fields(response, parsed, operation_model, parser)
+    if "ResponseMetadata" in parsed:
+        parsed["ResponseMetadata"]["RetryAttempts"] = 0
+    return http, parsed
+
+
+class _InProcessDynamo(DynamoHandler):
+    """moto's DynamoDB handler, set up from botocore's serialised request as
+    ``BaseResponse.setup_class`` sets it up from the werkzeug request it rebuilds: the body,
+    the target, the region and the account (moto's own rule: MOTO_ACCOUNT_ID, or the default
+    account of an unsigned request), and the parameters parsed from the body by moto's
+    parser for the operation."""
+
+    def __init__(self, operation: str, body: bytes, region: str) -> None:
+        super().__init__()
+        self.raw_body, self.body = body, body.decode("utf-8")
+        self.method, self.region, self.partition = "POST", region, get_partition(region)
+        self.uri_match, self.querystring = {}, {}
+        self.data = self.querystring
+        self.headers = {"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": f"DynamoDB_20120810.{operation}"}
+        self.response_headers = {"server": "amazon.com"}
+        self.current_account = self.get_current_account()
+        model = get_service_model(self.boto3_service_name).operation_model(operation)
+        parser = PROTOCOL_PARSERS["json"](model, map_type=self.PROTOCOL_PARSER_MAP_TYPE)
+        self.params = parser.parse(
+            {"method": "POST", "values": {}, "headers": self.headers, "body": body, "url_path": "/", "url_params": {}}
+        )
+
+
 def speed_ups() -> None:
     """Every speed-up of moto above, as the local stack, the tests and the benchmarks use
     them; none with ``MOTO_PATCHES=off`` (``make test MOTO_PATCHES=off``: moto as shipped,
@@ -380,6 +478,7 @@ def apply_speed_ups() -> None:
     quick_results()  # and an answer its JSON
     remembered_pure_functions()  # and no request recomputes what never changes
     quick_item_sizes()  # an item's size is summed once, not once per attribute
+    in_process_calls()  # and an in-process request skips the HTTP round trip
 
 
 def require_checked_moto() -> None:

@@ -316,7 +316,9 @@ def stream(api: Api, chalice_client: Any) -> Any:
 def atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
     """One AWS request at a time, as each DynamoDB request is atomic on AWS (in-process
     moto restores a whole-table snapshot when a transaction fails, erasing other threads'
-    writes). Requests from the threads still interleave freely."""
+    writes). Requests from the threads still interleave freely. With the patches, in-process
+    DynamoDB requests are applied one at a time already (``local.motoserver.in_process_calls``);
+    this makes moto as shipped do the same."""
     from moto.core.botocore_stubber import BotocoreStubber
 
     lock = threading.RLock()

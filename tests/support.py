@@ -483,3 +483,18 @@ def mention_messages(api, user):
     status, page = api.get("/v1/messages?limit=100", as_=user)
     assert status == 200
     return [m for m in page["items"] if m["kind"] == "mention"]
+
+
+# One attribute of each DynamoDB type, nested ones and empty ones included, for the tests of
+# what the moto stand-in answers (tests/unit/test_moto_speedups.py, test_moto_in_process.py).
+EVERY_ATTRIBUTE_TYPE = {
+    "s": {"S": "naïve 名字"},
+    "n": {"N": "-12.50"},
+    "b": {"B": b"\x00\xffbytes"},
+    "ss": {"SS": ["a", "b"]},
+    "ns": {"NS": ["1", "2.5"]},
+    "bs": {"BS": [b"\x01", b"\x02"]},
+    "m": {"M": {"inner": {"L": [{"S": "x"}, {"N": "1"}, {"NULL": True}, {"BOOL": False}]}}},
+    "l": {"L": []},
+    "t": {"BOOL": True},
+}

@@ -183,22 +183,6 @@ def test_create_with_same_idempotency_key_creates_once(api):
     assert len(page["items"]) == 1
 
 
-@pytest.fixture
-def atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One AWS request at a time (each DynamoDB request is atomic on AWS; in-process moto
-    restores a whole-table snapshot when a transaction fails, erasing concurrent writes)."""
-    from moto.core.botocore_stubber import BotocoreStubber
-
-    lock = threading.RLock()
-    original = BotocoreStubber.process_request
-    monkeypatch.setattr(BotocoreStubber, "process_request", lambda self, r: _locked(lock, original, self, r))
-
-
-def _locked(lock: Any, fn: Any, *args: Any) -> Any:
-    with lock:
-        return fn(*args)
-
-
 @pytest.mark.both_motos  # on moto with the local patches and as shipped
 def test_decide_on_stale_version_concurrently_one_wins_other_409(api, atomic_moto):
     """Approve and reject race on the same version: exactly one transition happens."""

@@ -142,25 +142,6 @@ def test_signed_but_invalid_event_is_4xx_and_not_recorded(api, secret, body, sta
     assert not webhooks.already_received("acme", "wh_bad")
 
 
-@pytest.fixture
-def atomic_moto(monkeypatch: pytest.MonkeyPatch) -> None:
-    """One AWS request at a time, as each DynamoDB request is atomic on AWS.
-
-    In-process moto is not thread-safe: a cancelled transaction restores the items it named
-    as they were before it started, erasing other threads' writes to them meanwhile. The
-    requests still interleave freely; only each single request becomes atomic."""
-    from moto.core.botocore_stubber import BotocoreStubber
-
-    lock = threading.RLock()
-    original = BotocoreStubber.process_request
-
-    def process(self: Any, request: Any) -> Any:
-        with lock:
-            return original(self, request)
-
-    monkeypatch.setattr(BotocoreStubber, "process_request", process)
-
-
 def test_same_webhook_id_ten_times_at_once_applies_once_and_answers_2xx(api, secret, atomic_moto):
     expense_id = approved_expense()
     raw, headers = signed(secret, paid_event(expense_id), "wh_burst")

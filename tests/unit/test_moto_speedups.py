@@ -29,6 +29,7 @@ import botocore.useragent
 import moto.core.responses
 import moto.core.utils
 import pytest
+from botocore.endpoint import Endpoint
 from moto import mock_aws
 from moto.core.responses import ActionResult
 from moto.dynamodb.exceptions import ItemSizeTooLarge
@@ -40,6 +41,7 @@ from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
 import local.motoserver as motoserver
 from local.motoserver import UncheckedMoto, apply_speed_ups, moto_patches, speed_ups
 from local.pumps import StreamReader
+from tests.support import EVERY_ATTRIBUTE_TYPE
 
 TABLE = "partition-test"
 KEYS = [("PK", "HASH"), ("SK", "RANGE")]
@@ -212,24 +214,11 @@ def both_serialisers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return compared
 
 
-EVERY_TYPE = {
-    "s": {"S": "naïve 名字"},
-    "n": {"N": "-12.50"},
-    "b": {"B": b"\x00\xffbytes"},
-    "ss": {"SS": ["a", "b"]},
-    "ns": {"NS": ["1", "2.5"]},
-    "bs": {"BS": [b"\x01", b"\x02"]},
-    "m": {"M": {"inner": {"L": [{"S": "x"}, {"N": "1"}, {"NULL": True}, {"BOOL": False}]}}},
-    "l": {"L": []},
-    "t": {"BOOL": True},
-}
-
-
 def test_item_answers_are_what_moto_serialises(ddb: Any, both_serialisers: list[str]) -> None:
     key = {"PK": {"S": "p"}, "SK": {"S": "1"}}
-    ddb.put_item(TableName=TABLE, Item={**key, **EVERY_TYPE, "GSI1PK": {"S": "g"}, "GSI1SK": {"S": "t"}})
+    ddb.put_item(TableName=TABLE, Item={**key, **EVERY_ATTRIBUTE_TYPE, "GSI1PK": {"S": "g"}, "GSI1SK": {"S": "t"}})
     ddb.put_item(TableName=TABLE, Item={**key, "n": {"N": "1"}}, ReturnValues="ALL_OLD", ReturnConsumedCapacity="TOTAL")
-    ddb.put_item(TableName=TABLE, Item={**key, **EVERY_TYPE, "GSI1PK": {"S": "g"}, "GSI1SK": {"S": "t"}})
+    ddb.put_item(TableName=TABLE, Item={**key, **EVERY_ATTRIBUTE_TYPE, "GSI1PK": {"S": "g"}, "GSI1SK": {"S": "t"}})
     ddb.get_item(TableName=TABLE, Key=key, ConsistentRead=True)
     ddb.get_item(TableName=TABLE, Key={"PK": {"S": "absent"}, "SK": {"S": "1"}})
     ddb.get_item(TableName=TABLE, Key=key, ProjectionExpression="m.inner, b, #s", ExpressionAttributeNames={"#s": "s"})
@@ -297,6 +286,7 @@ PATCHED = [
     (botocore.useragent, "sanitize_user_agent_string_component"),
     (DepthFirstTraverser, "traverse_node_recursively"),
     (Item, "__init__"),
+    (Endpoint, "make_request"),
 ]
 
 
