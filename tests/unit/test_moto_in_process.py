@@ -213,12 +213,26 @@ def test_the_short_way_answers_every_kind_of_request_and_error_as_the_stubber(
     assert short_way_counted["short"] == len(short) + 1 and short_way_counted["stubber"] == len(stubber) + 1
 
 
+def _tables_by_place() -> set[tuple[str, str, str]]:
+    """(account, region, table) of every table moto holds."""
+    return {
+        (account, region, table)
+        for account, regions in dict.items(dynamodb_backends)
+        for region, backend in dict.items(regions)
+        for table in backend.tables
+    }
+
+
 def test_the_short_way_writes_into_the_account_and_region_moto_would(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MOTO_ACCOUNT_ID", "111122223333")
-    with moto_patches(True), mock_aws():
-        _table(boto3.client("dynamodb", region_name="ap-southeast-1"))
-        assert TABLE in dynamodb_backends["111122223333"]["ap-southeast-1"].tables
-        assert TABLE not in dynamodb_backends["111122223333"]["us-east-1"].tables
+    places = []
+    for short_way in (True, False):
+        with moto_patches(True), mock_aws(), monkeypatch.context() as m:
+            if not short_way:
+                m.setattr(motoserver, "_in_process_region", lambda url: None)
+            _table(boto3.client("dynamodb", region_name="ap-southeast-1"))
+            places.append(_tables_by_place())
+    assert places[0] == places[1] == {("111122223333", "ap-southeast-1", TABLE)}
 
 
 def test_other_services_and_a_server_over_http_keep_botocores_whole_path(short_way_counted: dict[str, int]) -> None:
