@@ -3,12 +3,13 @@ the demo org, tokens, and a JSON client over chalice.test.Client."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import botocore
 import pytest
@@ -90,16 +91,18 @@ def now_at_start(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(request.module, "NOW", datetime.now(UTC).replace(microsecond=0))
 
 
-# The worlds this process built once: "resources" (what `make run` creates) and "demo"
-# (plus the demo org), kept as copies of moto's backends and put back for each test that
-# asks for them (local.motoserver.snapshot_backends), rather than built again by a hundred
-# AWS calls per test. TEST_WORLD_SNAPSHOTS=off builds every world afresh.
-_WORLDS: dict[str, tuple[Any, dict[str, str]]] = {}
+# The worlds this process built once: "resources" (what `make run` creates), "demo" (plus
+# the demo org) and each module's own (``kept_world``), kept as copies of moto's backends and
+# put back for each test that asks for them (local.motoserver.snapshot_backends), rather than
+# built again by a hundred AWS calls per test. TEST_WORLD_SNAPSHOTS=off builds every world afresh.
+_WORLDS: dict[str, tuple[Any, Any]] = {}
 _RESTORED = [""]  # the world the current test's aws fixture restored
+World = TypeVar("World")
 
 
-def _world(name: str, build: Callable[[], dict[str, str]]) -> dict[str, str]:
-    """The named world: restored from this process's snapshot, or built and snapshotted."""
+def _world(name: str, build: Callable[[], World]) -> World:
+    """The named world: restored from this process's snapshot, or built and snapshotted;
+    answers what its build answered (a copy: a test may change it)."""
     from local.gc_tuning import quiet_gc
     from local.motoserver import restore_backends, snapshot_backends
     from local.switches import patches_wanted
@@ -107,13 +110,13 @@ def _world(name: str, build: Callable[[], dict[str, str]]) -> dict[str, str]:
     if os.environ.get("TEST_WORLD_SNAPSHOTS", "on") == "off":
         return build()
     if name in _WORLDS:
-        snapshot, urls = _WORLDS[name]
+        snapshot, answer = _WORLDS[name]
         restore_backends(snapshot)
-        return dict(urls)
-    urls = build()
-    _WORLDS[name] = (snapshot_backends(), dict(urls))
+        return copy.deepcopy(answer)
+    answer = build()
+    _WORLDS[name] = (snapshot_backends(), copy.deepcopy(answer))
     quiet_gc(patches_wanted())  # the snapshot lives as long as the process: out of the collector's sight
-    return urls
+    return answer
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -171,6 +174,21 @@ def demo_org(aws: dict[str, str]) -> None:
 
     if _RESTORED[0] != "demo":  # else the aws fixture restored this world already
         _world("demo", build)
+
+
+@pytest.fixture
+def kept_world(request: pytest.FixtureRequest, demo_org: None) -> Callable[[Callable[[], World]], World]:
+    """``kept_world(build)``: the calling module's own world, the demo org plus what
+    ``build`` writes (through the app, as a test would), built by the module's first test in
+    this process and put back for each later one, as the demo world is. Answers what
+    ``build`` answered: the same ids in every test. For a world each test reads or changes
+    from the same start; the module's tests must not depend on one another's changes."""
+    name = f"module:{request.module.__name__}"
+
+    def keep(build: Callable[[], World]) -> World:
+        return _world(name, build)
+
+    return keep
 
 
 class Api:

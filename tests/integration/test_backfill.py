@@ -94,32 +94,36 @@ def views(api: Any) -> dict[str, Any]:
 
 
 @pytest.fixture
-def world(api):
+def world(api, kept_world):
     """A tenant written through this release's API (its indexes as live writes keep them)."""
 
-    def create(path: str, body: dict[str, Any], as_: str = "rep_a") -> str:
-        status, out = api.post(path, body, as_=as_)
-        assert status == 201, out
-        return out["id"]
+    def build():
 
-    a = create("/v1/accounts", {"name": "上海 Acme", "location": {"lat": SHANGHAI[0], "lng": SHANGHAI[1]}})
-    create("/v1/contacts", {"name": "Zhang Wei", "account_id": a})
-    create("/v1/opportunities", {"name": "Big deal", "account_id": a, "stage": "qualify"})
-    create("/v1/leads", {"name": "acme lead"})
-    b = create("/v1/accounts", {"name": "ACME West", "location": {"lat": 31.231, "lng": 121.474}}, as_="rep_c")
-    assert api.put(f"/v1/accounts/{b}/team/rep_b", {"role": "follow_up"}, as_="rep_c")[0] == 200
-    old = create("/v1/accounts", {"name": "Old shop", "location": {"lat": 31.2305, "lng": 121.4738}})
-    assert api.post(f"/v1/accounts/{old}/archive", as_="rep_a")[0] == 200
-    assert api.post("/v1/accounts", {"name": "Globex shop"}, as_="rep_x", tenant="globex")[0] == 201
-    submitted(api, "80.00")
-    submitted(api, "9000.00", as_="rep_b")  # two levels: mgr_east, then vp
-    for kind, who in (("check_in", "rep_a"), ("check_out", "rep_a"), ("check_in", "rep_b")):
-        assert sign(api, kind, SHANGHAI, as_=who)[0] == 201
-    body = {"name": "Launch", "owner_id": "mgr_east", "member_ids": ["rep_a", "rep_b"]}
-    assert api.put("/v1/admin/projects/launch", body, as_="admin")[0] == 200
-    org.put_user("acme", org.NewUser("temp", "Temp Rep", "east", "mgr_east", None, None))
-    org.set_active(org.require_user("acme", "temp"), False)
-    return {"a": a, "b": b, "old": old}
+        def create(path: str, body: dict[str, Any], as_: str = "rep_a") -> str:
+            status, out = api.post(path, body, as_=as_)
+            assert status == 201, out
+            return out["id"]
+
+        a = create("/v1/accounts", {"name": "上海 Acme", "location": {"lat": SHANGHAI[0], "lng": SHANGHAI[1]}})
+        create("/v1/contacts", {"name": "Zhang Wei", "account_id": a})
+        create("/v1/opportunities", {"name": "Big deal", "account_id": a, "stage": "qualify"})
+        create("/v1/leads", {"name": "acme lead"})
+        b = create("/v1/accounts", {"name": "ACME West", "location": {"lat": 31.231, "lng": 121.474}}, as_="rep_c")
+        assert api.put(f"/v1/accounts/{b}/team/rep_b", {"role": "follow_up"}, as_="rep_c")[0] == 200
+        old = create("/v1/accounts", {"name": "Old shop", "location": {"lat": 31.2305, "lng": 121.4738}})
+        assert api.post(f"/v1/accounts/{old}/archive", as_="rep_a")[0] == 200
+        assert api.post("/v1/accounts", {"name": "Globex shop"}, as_="rep_x", tenant="globex")[0] == 201
+        submitted(api, "80.00")
+        submitted(api, "9000.00", as_="rep_b")  # two levels: mgr_east, then vp
+        for kind, who in (("check_in", "rep_a"), ("check_out", "rep_a"), ("check_in", "rep_b")):
+            assert sign(api, kind, SHANGHAI, as_=who)[0] == 201
+        body = {"name": "Launch", "owner_id": "mgr_east", "member_ids": ["rep_a", "rep_b"]}
+        assert api.put("/v1/admin/projects/launch", body, as_="admin")[0] == 200
+        org.put_user("acme", org.NewUser("temp", "Temp Rep", "east", "mgr_east", None, None))
+        org.set_active(org.require_user("acme", "temp"), False)
+        return {"a": a, "b": b, "old": old}
+
+    return kept_world(build)
 
 
 def run_to_end(tenant: str = "acme", **kw: Any) -> dict[str, Any]:

@@ -82,35 +82,38 @@ MATRIX: dict[str, tuple[str, str, dict[str, set[str]]]] = {
 
 
 @pytest.fixture
-def world(api):
-    org.put_user("acme", org.NewUser("auditor", "Auditor", "finance", "ceo", None, None))
-    org.put_department("acme", "sales", "Sales", "hq", "auditor")
-    ids: dict[str, str] = {}
+def world(api, kept_world):
+    def build():
+        org.put_user("acme", org.NewUser("auditor", "Auditor", "finance", "ceo", None, None))
+        org.put_department("acme", "sales", "Sales", "hq", "auditor")
+        ids: dict[str, str] = {}
 
-    def create(path, body, as_="rep_a"):
-        status, out = api.post(path, body, as_=as_)
-        assert status == 201, out
-        return out["id"]
+        def create(path, body, as_="rep_a"):
+            status, out = api.post(path, body, as_=as_)
+            assert status == 201, out
+            return out["id"]
 
-    a = create("/v1/accounts", {"name": "A"})
-    c = create("/v1/contacts", {"name": "C", "account_id": a})
-    o = create("/v1/opportunities", {"name": "O", "account_id": a, "stage": "qualify"})
-    lead = create("/v1/leads", {"name": "L"})
-    b = create("/v1/accounts", {"name": "B"}, as_="rep_c")
-    assert api.put(f"/v1/accounts/{b}/team/rep_b", {"role": "follow_up"}, as_="rep_c")[0] == 200
-    for label, kind, obj, author in (
-        ("acc", "account", a, "rep_a"),
-        ("con", "contact", c, "rep_a"),
-        ("opp", "opportunity", o, "rep_a"),
-        ("lead", "lead", lead, "rep_a"),
-        ("team", "account", b, "rep_c"),
-    ):
-        ids[label] = create(
-            "/v1/activities",
-            {"type": "sales_record", "content": label, "related": [{"type": kind, "id": obj}]},
-            as_=author,
-        )
-    return ids
+        a = create("/v1/accounts", {"name": "A"})
+        c = create("/v1/contacts", {"name": "C", "account_id": a})
+        o = create("/v1/opportunities", {"name": "O", "account_id": a, "stage": "qualify"})
+        lead = create("/v1/leads", {"name": "L"})
+        b = create("/v1/accounts", {"name": "B"}, as_="rep_c")
+        assert api.put(f"/v1/accounts/{b}/team/rep_b", {"role": "follow_up"}, as_="rep_c")[0] == 200
+        for label, kind, obj, author in (
+            ("acc", "account", a, "rep_a"),
+            ("con", "contact", c, "rep_a"),
+            ("opp", "opportunity", o, "rep_a"),
+            ("lead", "lead", lead, "rep_a"),
+            ("team", "account", b, "rep_c"),
+        ):
+            ids[label] = create(
+                "/v1/activities",
+                {"type": "sales_record", "content": label, "related": [{"type": kind, "id": obj}]},
+                as_=author,
+            )
+        return ids
+
+    return kept_world(build)
 
 
 def _labels(ids: dict[str, str], items: list[dict]) -> set[str]:

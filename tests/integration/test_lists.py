@@ -37,19 +37,22 @@ def create(api, path, body, as_="rep_a"):
 
 
 @pytest.fixture
-def world(api):
-    org.put_user("acme", org.NewUser("auditor", "Auditor", "finance", "ceo", None, None))
-    org.put_department("acme", "sales", "Sales", "hq", "auditor")
-    a = create(api, "/v1/accounts", {"name": "A", "location": {"lat": 31.2304, "lng": 121.4737}})
-    ids = {
-        "A": a,
-        "C": create(api, "/v1/contacts", {"name": "C", "account_id": a}),
-        "O": create(api, "/v1/opportunities", {"name": "O", "account_id": a, "stage": "qualify"}),
-        "L": create(api, "/v1/leads", {"name": "L"}),
-        "B": create(api, "/v1/accounts", {"name": "B", "location": {"lat": 31.2310, "lng": 121.4740}}, as_="rep_c"),
-    }
-    assert api.put(f"/v1/accounts/{ids['B']}/team/rep_b", {"role": "follow_up"}, as_="rep_c")[0] == 200
-    return ids
+def world(api, kept_world):
+    def build():
+        org.put_user("acme", org.NewUser("auditor", "Auditor", "finance", "ceo", None, None))
+        org.put_department("acme", "sales", "Sales", "hq", "auditor")
+        a = create(api, "/v1/accounts", {"name": "A", "location": {"lat": 31.2304, "lng": 121.4737}})
+        ids = {
+            "A": a,
+            "C": create(api, "/v1/contacts", {"name": "C", "account_id": a}),
+            "O": create(api, "/v1/opportunities", {"name": "O", "account_id": a, "stage": "qualify"}),
+            "L": create(api, "/v1/leads", {"name": "L"}),
+            "B": create(api, "/v1/accounts", {"name": "B", "location": {"lat": 31.2310, "lng": 121.4740}}, as_="rep_c"),
+        }
+        assert api.put(f"/v1/accounts/{ids['B']}/team/rep_b", {"role": "follow_up"}, as_="rep_c")[0] == 200
+        return ids
+
+    return kept_world(build)
 
 
 def listed(api, viewer, query="", tenant="acme", collections=COLLECTIONS) -> list[str]:
