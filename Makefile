@@ -79,9 +79,12 @@ export MOTO_PATCHES
 # tests (their venv installs meanwhile) and lint. A failure in any of them fails `make test`.
 suites: python-tests schemathesis e2e-http infra-test lint
 
-# Lint (no timed waits, much slack) yields the CPU to the suites. The infra tests do not:
-# niced, they were starved until unit + integration ended and then ran alone on one core
-# for the last minute and a half of `make test` (2026-12-07, 887 s).
+# The infra tests and lint (no timed waits, much slack) yield the CPU to the suites on the
+# critical path: unit + integration, schemathesis and the end-to-end tests. (Tried un-niced
+# on 2026-12-07: 10 of the end-to-end tests' 100 concurrent submissions answered 500 while
+# the infra tests' CDK synth ran beside them, likely reads past the app's 10 s read timeout
+# behind the local stack's one-at-a-time moto. Niced, they end a minute after unit +
+# integration, alone on one core.)
 NICE := nice -n 10
 
 python-tests: $(STAMP) $(DOCS_ASSETS)
@@ -112,7 +115,7 @@ schemathesis: $(STAMP) $(DOCS_ASSETS)  ## schemathesis, all checks, 100 examples
 	$(PY) -m pytest -q tests/e2e/test_schemathesis_e2e.py
 
 infra-test: $(INFRA_STAMP)
-	$(INFRA_VENV)/bin/python -m pytest -q tests/infra
+	$(NICE) $(INFRA_VENV)/bin/python -m pytest -q tests/infra
 
 bench: $(STAMP)  ## writes bench/REPORT.md
 	$(PY) -m bench
