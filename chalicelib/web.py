@@ -10,10 +10,12 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Optional, TypedDict, Unpack
 
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import HTTPClientError
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
@@ -108,11 +110,18 @@ def error_response(exc: AppError, request_id: str, headers: dict[str, str] | Non
     return Response(body={"error": body}, status_code=exc.status, headers=out)
 
 
-def _aws_error_code(exc: BaseException) -> str | None:
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """The exception, then each cause or context it was raised from, each once."""
     seen = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _aws_error_code(exc: BaseException) -> str | None:
+    for current in _chain(exc):
         response = getattr(current, "response", None)
         if isinstance(response, dict):
             code = response.get("Error", {}).get("Code")
@@ -121,41 +130,38 @@ def _aws_error_code(exc: BaseException) -> str | None:
         code = getattr(current, "cause_response_code", None)
         if code:
             return code
-        current = current.__cause__ or current.__context__
     return None
 
 
 def _aws_http_status(exc: BaseException) -> int:
-    seen = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in _chain(exc):
         response = getattr(current, "response", None)
         if isinstance(response, dict):
             return int(response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        current = current.__cause__ or current.__context__
     return 0
 
 
 def _transient_cancellation(exc: BaseException) -> bool:
     """A transaction cancelled only by conflicts or throttling (no condition said no)."""
-    seen = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
+    for current in _chain(exc):
         reasons = [r for r in (getattr(current, "cancellation_reasons", None) or []) if r is not None]
         if reasons:
             return all(getattr(r, "code", None) in TRANSIENT_CANCELLATIONS for r in reasons)
-        current = current.__cause__ or current.__context__
     return False
 
 
+def _transport_failure(exc: BaseException) -> bool:
+    """No answer from AWS at all: a connection refused or closed, or a read that timed out
+    (``AWS_READ_TIMEOUT_S``) after botocore's own retries."""
+    return any(isinstance(current, (BotoConnectionError, HTTPClientError)) for current in _chain(exc))
+
+
 def translate_unexpected(exc: BaseException) -> AppError | None:
-    """Storage throttling, a transaction cancelled by a conflict, or a transient AWS
-    failure (any AWS 5xx) becomes a clean 503."""
+    """Storage throttling, a transaction cancelled by a conflict, a transient AWS failure
+    (any AWS 5xx) or no answer from AWS at all becomes a clean 503."""
     code = _aws_error_code(exc)
     transient = code in RETRYABLE_AWS_CODES or (code == "TransactionCanceledException" and _transient_cancellation(exc))
-    if transient or _aws_http_status(exc) >= 500:
+    if transient or _aws_http_status(exc) >= 500 or _transport_failure(exc):
         return ServiceUnavailable("the service is busy, retry shortly", code="retry_later")
     return None
 

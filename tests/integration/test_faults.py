@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError, ReadTimeoutError
 
 from chalicelib.models.crm import Account
 from chalicelib.models.idempotency import IdempotencyRecord
@@ -14,14 +14,15 @@ WRITES = {"PutItem", "UpdateItem", "DeleteItem", "TransactWriteItems", "BatchWri
 
 
 class Injector:
-    """Fails the n-th DynamoDB call of the given operations with an AWS error code."""
+    """Fails the n-th DynamoDB call of the given operations with an AWS error code, or with
+    an exception of botocore's own (no answer from AWS at all)."""
 
     def __init__(self) -> None:
-        self.plan: list[tuple[set[str], str, int]] = []
+        self.plan: list[tuple[set[str], str | Exception, int]] = []
         self.seen: dict[str, int] = {}
         self.fired: list[str] = []
 
-    def fail(self, operations: set[str], code: str, nth: int = 1) -> None:
+    def fail(self, operations: set[str], code: str | Exception, nth: int = 1) -> None:
         self.plan.append((operations, code, nth))
 
     def __call__(self, operation: str) -> None:
@@ -30,6 +31,8 @@ class Injector:
         for ops, code, nth in self.plan:
             if operation in ops and count == nth:
                 self.fired.append(f"{operation}:{code}")
+                if isinstance(code, Exception):
+                    raise code
                 raise ClientError({"Error": {"Code": code, "Message": "injected"}}, operation)
 
 
@@ -89,3 +92,25 @@ def test_reads_under_throttling_are_503_not_500(api, faults):
     status, body = api.get("/v1/me")
     assert status == 503
     assert body["error"]["request_id"]
+
+
+NO_ANSWER = [
+    ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com/"),
+    EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com/"),
+    ConnectionClosedError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com/"),
+]
+
+
+@pytest.mark.parametrize("error", NO_ANSWER, ids=lambda e: type(e).__name__)
+def test_no_answer_from_storage_is_503_not_500(api, faults, error):
+    """A read that timed out after botocore's retries, or a connection refused or closed, is
+    as transient as throttling: a clean 503 the app may retry, not an internal error."""
+    faults.fail({"GetItem", "Query", "BatchGetItem"}, error)
+    status, body = api.get("/v1/me")
+    assert faults.fired and status == 503, body
+    assert body["error"]["code"] == "retry_later"
+    faults.plan.clear()
+    faults.fail(WRITES, error)
+    status, body = api.post("/v1/accounts", {"name": "No answer"}, headers={"Idempotency-Key": type(error).__name__})
+    assert status == 503 and body["error"]["code"] == "retry_later", body
+    assert accounts_named("No answer") == 0
