@@ -25,7 +25,7 @@ BOOTSTRAP_UV = -m pip install --quiet --disable-pip-version-check $(UV_PIN)
 UV_INSTALL = pip install --quiet
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test suites python-tests lint format unit integration e2e e2e-http schemathesis infra-test bench load package deploy clean docs-assets browser stream-filter redrive
+.PHONY: run test suites python-tests lint format unit integration e2e e2e-http schemathesis infra-test infra-after-e2e bench load package deploy clean docs-assets browser stream-filter redrive
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PY) $(SAME_PYTHON) 2>/dev/null || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
@@ -77,15 +77,16 @@ export MOTO_PATCHES
 # that the CLI's own generation; everything together is CPU-bound on 2 cores),
 # the other end-to-end tests (much of their time waiting on their local stack), the infra
 # tests (their venv installs meanwhile) and lint. A failure in any of them fails `make test`.
-suites: python-tests schemathesis e2e-http infra-test lint
+suites: python-tests schemathesis e2e-http infra-after-e2e lint
 
-# The infra tests and lint (no timed waits, much slack) yield the CPU to the suites on the
-# critical path: unit + integration, schemathesis and the end-to-end tests. (Tried un-niced
-# on 2026-12-07: 10 of the end-to-end tests' 100 concurrent submissions answered 500 while
-# the infra tests' CDK synth ran beside them, likely reads past the app's 10 s read timeout
-# behind the local stack's one-at-a-time moto. Niced, they end a minute after unit +
-# integration, alone on one core.)
+# Lint (no timed waits, much slack) yields the CPU to the suites on the critical path. In
+# `make test` the infra tests (their venv installed at the start) run once the end-to-end
+# tests are done, beside unit + integration: run niced from the start, they were starved
+# until unit + integration ended, then ran alone on one core for the last 90 s; un-niced
+# from the start, their CDK synth met the end-to-end tests' burst of 100 concurrent
+# submissions and 10 of them answered 500 (2026-12-07).
 NICE := nice -n 10
+INFRA_PYTEST := $(INFRA_VENV)/bin/python -m pytest -q tests/infra
 
 python-tests: $(STAMP) $(DOCS_ASSETS)
 	$(PY) -m pytest -q -n 2 --dist loadgroup tests/unit tests/integration
@@ -115,7 +116,10 @@ schemathesis: $(STAMP) $(DOCS_ASSETS)  ## schemathesis, all checks, 100 examples
 	$(PY) -m pytest -q tests/e2e/test_schemathesis_e2e.py
 
 infra-test: $(INFRA_STAMP)
-	$(NICE) $(INFRA_VENV)/bin/python -m pytest -q tests/infra
+	$(INFRA_PYTEST)
+
+infra-after-e2e: $(INFRA_STAMP) e2e-http
+	$(INFRA_PYTEST)
 
 bench: $(STAMP)  ## writes bench/REPORT.md
 	$(PY) -m bench
