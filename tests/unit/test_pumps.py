@@ -77,6 +77,9 @@ def test_a_burst_of_wakes_never_polls_faster_than_the_base_cadence():
 def test_a_local_invocation_gets_its_functions_deployed_timeout_and_fails_past_it(monkeypatch):
     from local import pumps
 
+    # the deployed values, as on the patched moto (on moto as shipped they are scaled:
+    # tests/unit/test_time_scale.py)
+    monkeypatch.setenv("MOTO_PATCHES", "on")
     seen = {}
 
     def handler(event, context):
