@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import random
@@ -36,7 +37,9 @@ from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
-from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
+from moto.dynamodb.parsing import validators
+from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser
 
 import local.motoserver as motoserver
 from local.motoserver import UncheckedMoto, apply_speed_ups, moto_patches, speed_ups
@@ -287,6 +290,8 @@ PATCHED = [
     (DepthFirstTraverser, "traverse_node_recursively"),
     (Item, "__init__"),
     (Endpoint, "make_request"),
+    (UpdateExpressionParser, "make"),
+    (validators, "deepcopy"),
 ]
 
 
@@ -383,3 +388,53 @@ def test_items_are_built_and_refused_as_moto_builds_and_refuses_them() -> None:
         quick = [_built(_attrs(size)) for size in sizes]
     assert quick == shipped
     assert [s == "too large" for s in quick] == [False, False, False, True, True, True]
+
+
+UPDATES = [
+    "SET #a = :a, #b = if_not_exists(#b, :zero) + :one REMOVE #r",
+    "SET #c = list_append(if_not_exists(#c, :empty), :l), m.x[2].y = :a ADD #n :one, #s :set",
+    "DELETE #s :set SET #a = #b - :one",
+]
+
+
+@pytest.mark.parametrize("expression", UPDATES)
+def test_a_validators_copy_of_a_shared_parse_is_the_deep_copy_moto_makes(expression: str) -> None:
+    with moto_patches(True):
+        shared = UpdateExpressionParser.make(expression)
+        assert UpdateExpressionParser.make(expression) is shared  # parsed once
+        quick = validators.deepcopy(shared)
+        moto_copy = copy.deepcopy(shared)
+        assert _graph(quick) == _graph(moto_copy) == _graph(shared)  # the same nodes, values and links
+        assert len(_graph(shared)) > 8
+        assert not {id(n) for n in _nodes(quick)} & {id(n) for n in _nodes(shared)}  # none shared
+        operand = DynamoType({"L": [{"S": "x"}]})  # a list_append operand is deep-copied as before
+        assert validators.deepcopy(operand) == operand and validators.deepcopy(operand) is not operand
+    with moto_patches(False):
+        assert validators.deepcopy is copy.deepcopy
+
+
+def _graph(root: Any) -> list[Any]:
+    """A parse as a list of its nodes in visiting order: each node's class and attributes,
+    a link to another node (a child, a parent) as that node's place in the list."""
+    places: dict[int, int] = {}
+    order: list[Any] = []
+
+    def place(value: Any) -> Any:
+        if isinstance(value, Node):
+            if id(value) not in places:
+                places[id(value)] = len(order)
+                order.append(value)
+            return ("node", places[id(value)])
+        if isinstance(value, (list, tuple)):
+            return [place(v) for v in value]
+        return value
+
+    place(root)
+    shape = []
+    for node in order:  # grows as links are found
+        shape.append((type(node).__name__, {k: place(v) for k, v in vars(node).items()}))
+    return shape
+
+
+def _nodes(node: Any) -> list[Any]:
+    return [node, *(n for child in node.children or [] if isinstance(child, Node) for n in _nodes(child))]
