@@ -672,6 +672,28 @@ def forget_tracked_instances() -> None:
     reset_model_data()
 
 
+def drop_stream_records() -> None:
+    """Drop the records of every in-process table's stream, its sequence numbers going on.
+
+    moto keeps a stream's records for good (AWS drops them after 24 hours), and moto as
+    shipped copies them with the table in every transaction: in a module's world, which
+    lives for hundreds of tests, the copies grew with every test (an authorization cell took
+    12 s, nearly all of it copying the records of the cells before). The next record gets
+    the next number, so a reader that has read to the end reads on from there (its next
+    iterator starts after the last record it read, where the shard now starts): for a world
+    between two tests, when nothing is left to read."""
+    require_checked_moto()  # moves a StreamShard's numbering
+    from moto.dynamodb.models import dynamodb_backends
+
+    for regions in dict.values(dynamodb_backends):
+        for backend in dict.values(regions):
+            for table in backend.tables.values():
+                shard = table.stream_shard
+                if shard is not None and shard.items:
+                    shard.starting_sequence_number += len(shard.items)
+                    shard.items = []
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="moto server, one request at a time")
     parser.add_argument("--host", default="127.0.0.1")

@@ -26,7 +26,7 @@ from typing import Any, Optional
 
 import pytest
 
-from local.motoserver import forget_tracked_instances
+from local.motoserver import drop_stream_records, forget_tracked_instances
 
 TENANT = "acme"
 PERIOD = "2026-01"  # expenses and budgets of the world live in this month
@@ -579,3 +579,4 @@ def clean_world(world: World) -> Iterator[World]:
     restore(world.snapshot, set(world.hook.touched))
     world.hook.touched.clear()
     forget_tracked_instances()  # the world lives for the module: moto's instance lists would grow
+    drop_stream_records()  # and so would its stream (no test of a clean world reads it)

@@ -133,3 +133,40 @@ def test_only_the_named_items_are_copied_whatever_the_table_holds(ddb, monkeypat
             ]
         )
     assert len([v for v in copied if isinstance(v, Item)]) == 1  # "a" (and "c", which did not exist)
+
+
+@pytest.mark.parametrize("patched", [True, False], ids=["moto-patched", "moto-as-shipped"])
+def test_dropped_stream_records_leave_a_reader_at_the_end_reading_on_from_there(patched: bool) -> None:
+    from local.motoserver import drop_stream_records
+    from local.pumps import StreamReader
+
+    with moto_patches(patched), mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName=TABLE,
+            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "PK", "AttributeType": "S"},
+                {"AttributeName": "SK", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+        )
+        reader = StreamReader(client.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"])
+        for sk in "abc":
+            client.put_item(TableName=TABLE, Item=key(sk))
+        first = reader.read()
+        drop_stream_records()
+        assert backend_table().stream_shard.items == []  # what a transaction copies on moto as shipped
+        client.put_item(TableName=TABLE, Item={**key("a"), "n": {"N": "1"}})
+        client.delete_item(TableName=TABLE, Key=key("b"))
+        then = reader.read()
+        assert [(r["eventName"], r["dynamodb"]["Keys"]["SK"]["S"]) for r in first + then] == [
+            ("INSERT", "a"),
+            ("INSERT", "b"),
+            ("INSERT", "c"),
+            ("MODIFY", "a"),
+            ("REMOVE", "b"),
+        ]
+        numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in first + then]
+        assert numbers == sorted(set(numbers))  # numbering goes on: no number is given twice
