@@ -19,20 +19,26 @@ EXISTS = "attribute_exists(PK)"
 @pytest.fixture
 def ddb() -> Iterator[Any]:
     with moto_patches(True), mock_aws():  # whatever MOTO_PATCHES says: these test the patch
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "PK", "AttributeType": "S"},
-                {"AttributeName": "SK", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )
+        client = streamed_table()
         for sk, n in (("a", "1"), ("b", "2")):
             client.put_item(TableName=TABLE, Item={"PK": {"S": "p"}, "SK": {"S": sk}, "n": {"N": n}})
         yield client
+
+
+def streamed_table() -> Any:
+    """The test table, its stream on, in moto; answers a DynamoDB client."""
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    client.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "PK", "AttributeType": "S"},
+            {"AttributeName": "SK", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    return client
 
 
 def items(client: Any) -> dict[str, Any]:
@@ -141,17 +147,7 @@ def test_dropped_stream_records_leave_a_reader_at_the_end_reading_on_from_there(
     from local.pumps import StreamReader
 
     with moto_patches(patched), mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "PK", "AttributeType": "S"},
-                {"AttributeName": "SK", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-            StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-        )
+        client = streamed_table()
         reader = StreamReader(client.describe_table(TableName=TABLE)["Table"]["LatestStreamArn"])
         for sk in "abc":
             client.put_item(TableName=TABLE, Item=key(sk))
