@@ -20,8 +20,15 @@ from chalicelib.services.org import org
 from chalicelib.services.platform.projections import Change
 from chalicelib.timeutil import utcnow
 from local.resources import STREAM_DLQ
-from tests.support import replace_projection, sign
+from tests.support import Stream, replace_projection, sign
 from tools import redrive as redrive_tool
+
+
+@pytest.fixture
+def stream(api: Any, chalice_client: Any) -> Stream:
+    """The table stream, its records kept in the shard: the re-drive reads a failed batch's
+    records there again (as on AWS, within the stream's 24 hours)."""
+    return Stream(chalice_client, keep_records=True)
 
 
 @pytest.fixture
