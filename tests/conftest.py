@@ -186,11 +186,19 @@ def kept_world(request: pytest.FixtureRequest, demo_org: None) -> Callable[[Call
     ``build`` writes (through the app, as a test would), built by the module's first test in
     this process and put back for each later one, as the demo world is. Answers what
     ``build`` answered: the same ids in every test. For a world each test reads or changes
-    from the same start; the module's tests must not depend on one another's changes."""
+    from the same start; the module's tests must not depend on one another's changes. As
+    in the demo world, the build's stream records are history: dropped, not kept."""
+    from local.motoserver import drop_stream_records
+
     name = f"module:{request.module.__name__}"
 
     def keep(build: Callable[[], World]) -> World:
-        return _world(name, build)
+        def built() -> World:
+            answer = build()
+            drop_stream_records()
+            return answer
+
+        return _world(name, built)
 
     return keep
 
