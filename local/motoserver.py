@@ -217,8 +217,9 @@ def quick_update_expressions() -> None:
     n actions cost n^2 (a 20-action ADD took about 100 ms). Every level's clauses are a
     subset of the root's, so what a level refuses the root refuses too. The app sends the
     same few expression strings over and over; moto parses each one afresh, and its
-    validator works on a deep copy of the tree, so the parsed tree can be shared. Each of
-    the validator's passes looks up its processors once, not at every node.
+    validator works on a deep copy of the tree, so the parsed tree can be shared (the copy
+    is made from its pickled form, ``_copy_of_parse``). Each of the validator's passes looks
+    up its processors once, not at every node.
     """
     from moto.dynamodb.parsing import validators
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, UpdateExpression
@@ -680,8 +681,9 @@ def drop_stream_records() -> None:
     lives for hundreds of tests, the copies grew with every test (an authorization cell took
     12 s, nearly all of it copying the records of the cells before). The next record gets
     the next number, so a reader that has read to the end reads on from there (its next
-    iterator starts after the last record it read, where the shard now starts): for a world
-    between two tests, when nothing is left to read."""
+    iterator starts after the last record it read, where the shard now starts). For when
+    nothing is left to read: a world between two tests, a test's stream reader after a read,
+    a seed that is history to the tests."""
     require_checked_moto()  # moves a StreamShard's numbering
     from moto.dynamodb.models import dynamodb_backends
 
