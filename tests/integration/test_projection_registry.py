@@ -29,10 +29,11 @@ from chalicelib.services.flows.projections import REGISTRY
 from chalicelib.services.platform.projections import EVENTS, INSERT, MODIFY, REMOVE, Change, Projection, Registry
 from local.pumps import StreamReader
 from tests.integration.authz_matrix import CASES
-from tests.integration.hostile import (  # noqa: F401 - world: the module's fixture
+from tests.integration.hostile import (  # noqa: F401 - world, clean_world: the module's fixtures
     THROTTLE,
     Call,
     World,
+    clean_world,
     restore,
     table_items,
     world,
@@ -99,12 +100,9 @@ def record_for(samples: dict[tuple[str, str], dict[str, Any]], entity: str, even
 
 
 @pytest.fixture
-def w(world: World, samples: dict) -> Any:  # noqa: F811
-    """The module's world, put back as it was after each test."""
-    world.hook.touched.clear()
-    yield world
-    restore(world.snapshot, set(world.hook.touched))
-    world.hook.touched.clear()
+def w(samples: dict, clean_world: World) -> World:  # noqa: F811
+    """The module's world with its samples read, put back as it was after each test."""
+    return clean_world
 
 
 @pytest.fixture
