@@ -32,16 +32,25 @@ def _loader() -> Any:
 @cache
 def client(service: str) -> Any:
     import boto3
-    import botocore.session
     from botocore.config import Config
 
     retries = {"mode": "standard", "max_attempts": 4}
     config = Config(retries=retries, connect_timeout=3, read_timeout=aws_read_timeout_s())
     if service == "s3":
         config = config.merge(Config(signature_version="s3v4", s3={"addressing_style": "path"}))
-    core = botocore.session.Session()  # its own credential resolution and connection pools
+    return boto3.session.Session(botocore_session=botocore_session()).client(
+        service, region_name=settings().region, config=config
+    )
+
+
+def botocore_session() -> Any:
+    """A new botocore session (its own credential resolution and connection pools) on the
+    shared loader: a client made from it parses no service model or endpoint rules again."""
+    import botocore.session
+
+    core = botocore.session.Session()
     core.register_component("data_loader", _loader())
-    return boto3.session.Session(botocore_session=core).client(service, region_name=settings().region, config=config)
+    return core
 
 
 def prime(services: Iterable[str]) -> None:

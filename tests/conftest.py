@@ -149,10 +149,12 @@ def aws(moto_variant: str, request: pytest.FixtureRequest) -> Iterator[dict[str,
     from chalicelib.config import settings
     from local.motoserver import speed_ups
     from local.resources import create_all
+    from tests.support import shared_loader_default_session
 
     speed_ups()  # as the local stack: moto's costs follow a request's items, not the table
     with mock_aws():
         aws_clients.reset_clients()
+        shared_loader_default_session()
         settings.cache_clear()
         ready = "demo" if "demo_org" in request.fixturenames and "demo" in _WORLDS else "resources"
         urls = _world(ready, lambda: create_all(os.environ["BUCKET_NAME"]))

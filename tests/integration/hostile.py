@@ -545,11 +545,13 @@ def world() -> Iterator[World]:
     from chalicelib.config import settings
     from local.gateway import ContractClient as Client
     from local.motoserver import speed_ups
+    from tests.support import shared_loader_default_session
 
     _clients.clear()
     speed_ups()  # as the local stack: moto's costs follow a request's items, not the table
     with mock_aws():
         aws_clients.reset_clients()
+        shared_loader_default_session()
         settings.cache_clear()
         from local.resources import create_all
         from local.seed import seed_org
