@@ -9,21 +9,34 @@ and answer exactly what moto's stubber answers.
 - Only DynamoDB requests that the stubber would answer take the short way: other services
   and a moto server over HTTP keep botocore's whole path.
 - Each request is applied whole before the next one starts, whatever thread sends it.
+- The moto server's short way (``local.motoserver.quick_dynamodb_requests``): the same
+  traffic over HTTP gives the same answers, statuses, headers and bodies as moto's server
+  app, each length and checksum that of its own body; tables land in the account and region
+  moto's server would put them in; other services keep the server's whole path, and moto as
+  shipped serves without it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import re
 import threading
+import zlib
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
+import waitress
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.botocore_stubber import BotocoreStubber
 from moto.dynamodb.models import DynamoDBBackend, dynamodb_backends
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.sqs.models import sqs_backends
+from waitress import wasyncore
 
 import local.motoserver as motoserver
 from local.motoserver import moto_patches
@@ -285,3 +298,136 @@ def test_moto_as_shipped_takes_the_stubbers_way(short_way_counted: dict[str, int
     with moto_patches(False), mock_aws():
         _table(boto3.client("dynamodb", region_name="us-east-1"))
     assert short_way_counted == {"short": 0, "stubber": 1}
+
+
+# ---------------------------------------------------------------- the moto server's short way
+@contextlib.contextmanager
+def _server(short_way: bool) -> Iterator[str]:
+    """A fresh moto server as ``python -m local.motoserver`` serves it, in a thread (with or
+    without its short way for DynamoDB requests): its URL. Not inside ``mock_aws``: its
+    clients sign their requests, which the server routes by (as the local stack's do)."""
+    with moto_patches(short_way):
+        app = motoserver.serialised(motoserver.quick_dynamodb_requests(DomainDispatcherApplication(create_backend_app)))
+    server = waitress.create_server(app, host="127.0.0.1", port=0, threads=2)
+    stop = threading.Event()
+
+    def serve() -> None:  # closes what it served in its own thread, not under a running select
+        while not stop.is_set():
+            wasyncore.loop(timeout=0.05, map=server._map, count=1)
+        server.task_dispatcher.shutdown()
+        wasyncore.close_all(server._map)  # the server, its trigger and the clients' kept connections
+
+    thread = threading.Thread(target=serve, daemon=True)
+    for backends in (dynamodb_backends, sqs_backends):
+        backends.reset()
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.effective_port}"
+    finally:
+        stop.set()
+        thread.join(5)
+        for backends in (dynamodb_backends, sqs_backends):
+            backends.reset()
+
+
+def _over_http(short_way: bool, region: str, counted: dict[str, int]) -> tuple[list[Any], list[Any]]:
+    """``_traffic`` against a fresh moto server: the parsed answers, and each answer's status
+    and headers as sent (without the ones that differ between two runs)."""
+    sent: list[Any] = []
+
+    def record(http_response: Any, model: Any, **_: Any) -> None:
+        headers = {k.lower(): v for k, v in http_response.headers.items()}
+        body = http_response.content
+        assert int(headers.pop("content-length")) == len(body), "the length of this body"
+        assert int(headers.pop("x-amz-crc32")) == zlib.crc32(body), "the checksum of this body"
+        kept = {k: v for k, v in headers.items() if k not in VARYING_HEADERS}
+        sent.append((model.name, http_response.status_code, kept, _timeless(EPOCH.sub(r"\1 0", body.decode()))))
+
+    with _server(short_way) as url:
+        client = boto3.client(
+            "dynamodb", endpoint_url=url, region_name=region, aws_access_key_id="AKIA00000000EXAMPLE1",
+            aws_secret_access_key="x",
+        )  # fmt: skip
+        client.meta.events.register("after-call.dynamodb", record)
+        answers = _traffic(client)
+        before = counted["quick"]
+        sqs = boto3.client(
+            "sqs", endpoint_url=url, region_name=region, aws_access_key_id="a", aws_secret_access_key="b"
+        )
+        sqs.create_queue(QueueName="not-dynamodb")
+        assert counted["quick"] == before, "only DynamoDB requests take the short way"
+    return answers, sent
+
+
+VARYING_HEADERS = {"date", "x-amzn-requestid"}
+EPOCH = re.compile(r'("\w*DateTime":) [\d.]+')  # a table's creation, as the wire has it
+
+
+@pytest.fixture
+def quick_counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """How many requests the server's short way answered."""
+    counts = {"quick": 0}
+    original = motoserver._InProcessDynamo.__init__
+
+    def counted(self: Any, *args: Any, **kw: Any) -> None:
+        counts["quick"] += 1
+        original(self, *args, **kw)
+
+    monkeypatch.setattr(motoserver._InProcessDynamo, "__init__", counted)
+    return counts
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
+def test_the_servers_short_way_answers_every_request_as_moto_server_does(
+    quick_counted: dict[str, int], region: str
+) -> None:
+    quick_answers, quick_sent = _over_http(True, region, quick_counted)
+    taken = quick_counted["quick"]
+    full_answers, full_sent = _over_http(False, region, quick_counted)
+
+    assert quick_answers == full_answers
+    assert quick_sent == full_sent, "the same status and headers as sent"
+    assert taken == len(quick_sent) and quick_counted["quick"] == taken, "every DynamoDB request, one way each"
+    assert {status for _, status, _, _ in quick_sent} == {200, 400}
+    assert {answer[1] for answer in quick_answers if isinstance(answer[1], str)} == {
+        "ConditionalCheckFailedException", "TransactionCanceledException", "ClientError", "ResourceNotFoundException"
+    }, "every kind of error"  # fmt: skip
+
+
+def test_the_servers_short_way_writes_into_the_account_and_region_moto_would(quick_counted: dict[str, int]) -> None:
+    places = []
+    for short_way in (True, False):
+        with _server(short_way) as url:
+            for region, account in (("ap-southeast-1", None), ("eu-west-1", "111122223333")):
+                client = boto3.client(
+                    "dynamodb", endpoint_url=url, region_name=region, aws_access_key_id="AKIA00000000EXAMPLE1",
+                    aws_secret_access_key="x",
+                )  # fmt: skip
+                if account:  # moto's header naming the account
+                    client.meta.events.register("before-sign.dynamodb", _account_header(account))
+                _table(client)
+            places.append(_tables_by_place())
+    assert quick_counted["quick"] == 2
+    assert (
+        places[0]
+        == places[1]
+        == {
+            (DEFAULT_ACCOUNT_ID, "ap-southeast-1", TABLE),
+            ("111122223333", "eu-west-1", TABLE),
+        }
+    )
+
+
+def _account_header(account: str) -> Any:
+    def add(request: Any, **_: Any) -> None:
+        request.headers["x-moto-account-id"] = account
+
+    return add
+
+
+def test_moto_as_shipped_serves_without_the_short_way() -> None:
+    app = DomainDispatcherApplication(create_backend_app)
+    with moto_patches(False):
+        assert motoserver.quick_dynamodb_requests(app) is app
+    with moto_patches(True):
+        assert motoserver.quick_dynamodb_requests(app) is not app
