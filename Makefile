@@ -63,8 +63,8 @@ browser:
 run: $(STAMP) $(DOCS_ASSETS)  ## serve the API on http://127.0.0.1:8000 with a local AWS stand-in and demo data
 	$(PY) -m local.stack
 
-test: $(STAMP)  ## lint, unit, integration, e2e, schemathesis (10 fuzzed examples per operation) and infra tests
-	@SCHEMATHESIS_MAX_EXAMPLES=$${SCHEMATHESIS_MAX_EXAMPLES:-10} $(MAKE) --no-print-directory -j5 --output-sync=target suites
+test: $(STAMP)  ## lint, unit, integration, e2e, schemathesis (5 fuzzed examples per operation) and infra tests
+	@SCHEMATHESIS_MAX_EXAMPLES=$${SCHEMATHESIS_MAX_EXAMPLES:-5} $(MAKE) --no-print-directory -j5 --output-sync=target suites
 
 # `make test MOTO_PATCHES=off` runs moto as shipped, without local/motoserver.py's speed-ups
 # (in the tests and in the local stacks the end-to-end tests start): every test must pass
@@ -72,7 +72,7 @@ test: $(STAMP)  ## lint, unit, integration, e2e, schemathesis (10 fuzzed example
 export MOTO_PATCHES
 
 # Everything side by side, the longest first: unit + integration on 2 workers (the critical
-# path), schemathesis (its coverage phase's boundary cases and 10 fuzzed examples per
+# path), schemathesis (its coverage phase's boundary cases and 5 fuzzed examples per
 # operation here, 100 by `make schemathesis`: the fuzzing phase is most of its CPU, half of
 # that the CLI's own generation; everything together is CPU-bound on 2 cores),
 # the other end-to-end tests (much of their time waiting on their local stack), the infra
