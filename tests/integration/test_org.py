@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.services.org import org
-from tests.support import JobQueue
+from tests.support import JobQueue, put_users
 
 
 def test_me_returns_profile_department_and_manager(api):
@@ -116,11 +116,9 @@ def test_subordinates_and_department_lookups_cost_the_same_for_small_and_large_o
         org.put_department(tenant, "d", "D", None, None)
         org.put_user(tenant, org.NewUser("boss", "Boss", "d", None, None, None))
         org.put_department(tenant, "d", "D", None, "boss")
-        parents = ["boss"]
-        for i in range(size):
-            uid = f"u{i}"
-            org.put_user(tenant, org.NewUser(uid, uid, "d", parents[i // 5], None, None))
-            parents.append(uid)
+        # each u{i} reports to u{i // 5 - 1} (the first five to the boss): a tree five wide
+        parents = ["boss", *(f"u{i}" for i in range(size))]
+        put_users(tenant, (org.NewUser(f"u{i}", f"u{i}", "d", parents[i // 5], None, None) for i in range(size)))
 
     counts = {}
     for tenant, size in (("small", 10), ("large", 300)):

@@ -5,7 +5,7 @@ subordinates / 100 and never with the tenant."""
 from __future__ import annotations
 
 from chalicelib.services.org import org
-from tests.support import SHANGHAI, day_of, sign
+from tests.support import SHANGHAI, day_of, put_users, sign
 
 NEARBY = (SHANGHAI[0] + 0.01, SHANGHAI[1])  # about 1.11 km north
 
@@ -43,10 +43,10 @@ def test_team_day_requests_per_100_subordinates_do_not_grow_with_team_or_tenant(
         assert sign(api, "check_in", SHANGHAI, as_=rep)[0] == 201
     counts = []
     for size in (10, 100):
-        for i in range(len(day_of(api, "mgr_east")), size):
-            org.put_user("acme", org.NewUser(f"t_{i}", f"Team {i:03d}", "east", "mgr_east", None, None))
-        for i in range(300 if size == 100 else 0):  # others in the tenant: never read
-            org.put_user("acme", org.NewUser(f"o_{i}", f"Other {i:03d}", "west", "mgr_west", None, None))
+        more = range(len(day_of(api, "mgr_east")), size)
+        put_users("acme", (org.NewUser(f"t_{i}", f"Team {i:03d}", "east", "mgr_east", None, None) for i in more))
+        others = range(300 if size == 100 else 0)  # others in the tenant: never read
+        put_users("acme", (org.NewUser(f"o_{i}", f"Other {i:03d}", "west", "mgr_west", None, None) for i in others))
         ddb_requests.reset()
         rows = day_of(api, "mgr_east")
         assert len(rows) == size
