@@ -447,11 +447,7 @@ def _answer_in_process(endpoint: Any, operation_model: Any, request_dict: dict[s
     body = request_dict["body"]
     handler = _InProcessDynamo(operation_model.name, body if isinstance(body, bytes) else body.encode(), region)
     with _IN_PROCESS_LOCK:
-        try:
-            status, headers, answer = handler.call_action()
-        except HTTPException as error:  # as moto's stubber answers one
-            status, headers, answer = error.code, dict(error.get_headers()), error.get_body()
-    raw = answer.encode("utf-8") if isinstance(answer, str) else answer
+        status, headers, raw = _answered(handler)
     headers = {key: str(value) for key, value in headers.items() if key != "status"}
     http = AWSResponse(request_dict["url"], int(status), headers, MockRawResponse(raw))
     response = {"status_code": http.status_code, "headers": http.headers, "body": raw}
@@ -462,6 +458,16 @@ def _answer_in_process(endpoint: Any, operation_model: Any, request_dict: dict[s
     if "ResponseMetadata" in parsed:
         parsed["ResponseMetadata"]["RetryAttempts"] = 0
     return http, parsed
+
+
+def _answered(handler: Any) -> tuple[int, dict[str, Any], bytes]:
+    """moto's answer to a request set up in ``handler``: status, headers and body, an error
+    moto raises answered as moto's server and stubber answer it."""
+    try:
+        status, headers, answer = handler.call_action()
+    except HTTPException as error:
+        status, headers, answer = error.code, dict(error.get_headers()), error.get_body()
+    return int(status), headers, answer.encode("utf-8") if isinstance(answer, str) else answer
 
 
 class _InProcessDynamo(DynamoHandler):
@@ -530,15 +536,10 @@ def quick_dynamodb_requests(app: Callable[..., Iterable[bytes]]) -> Callable[...
         )
         full_url = f"{environ['wsgi.url_scheme']}://{environ.get('HTTP_HOST', '')}{environ.get('PATH_INFO', '/')}"
         region = DynamoHandler().get_region_from_url(SimpleNamespace(headers=signed), full_url)
-        handler = _InProcessDynamo(operation, body, region, signed)
-        try:
-            status, headers, answer = handler.call_action()
-        except HTTPException as error:
-            status, headers, answer = error.code, dict(error.get_headers()), error.get_body()
-        raw = answer.encode("utf-8") if isinstance(answer, str) else answer
+        status, headers, raw = _answered(_InProcessDynamo(operation, body, region, signed))
         listed = [(key, str(value)) for key, value in headers.items()]
         start_response(
-            f"{int(status)} {HTTPStatus(int(status)).phrase}",
+            f"{status} {HTTPStatus(status).phrase}",
             [*listed, _SERVER_CORS, ("Content-Length", str(len(raw)))],
         )
         return [raw]
